@@ -1,0 +1,44 @@
+# covguard - developer entry points. `make help` lists them.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-dev
+DEMO_OUT ?= demo-output
+
+.DEFAULT_GOAL := help
+.PHONY: help demo test bootstrap venv lint typecheck pytest bench clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+venv: $(STAMP) ## Create .venv with covguard and its development tools
+
+bootstrap: ## Install the toolchain packages the tests need (Debian, as root or with sudo)
+	./scripts/bootstrap.sh
+
+demo: $(STAMP) ## Run covguard on sample_firmware/ (build, test, analyse, report, gate)
+	@./scripts/demo.sh "$(PY)" "$(DEMO_OUT)"
+
+lint: $(STAMP) ## ruff check and format check
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: $(STAMP) ## mypy --strict
+	$(VENV)/bin/mypy
+
+pytest: $(STAMP) ## The test suite
+	$(PY) -m pytest
+
+test: bootstrap $(STAMP) lint typecheck pytest ## Install what the tests need, then ruff, mypy and pytest
+
+bench: $(STAMP) ## Benchmarks against gcov, gcovr, lcov and fastcov (prints the table)
+	$(PY) bench/run.py
+
+clean: ## Remove the venv, work folders and outputs
+	rm -rf $(VENV) .covguard sample_firmware/.covguard $(DEMO_OUT) covguard-report sample_firmware/build

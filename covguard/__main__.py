@@ -1,0 +1,3 @@
+from covguard.cli import main
+
+main()

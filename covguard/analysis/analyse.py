@@ -1,0 +1,545 @@
+"""The analyser: requirements x tags x per-test coverage -> classifications and findings.
+
+Four facts about every function of the product build decide its class:
+
+* **traced** - tagged ``@req`` with at least one requirement of the requirement list;
+* **verified execution** - executed by a *passing* test that verifies one of its requirements;
+* **executed** - executed by any test at all;
+* **reachable** - reached from an entry point of the product firmware (reachability analysis;
+  ``None`` = unknown until it has run).
+
+==================  ===========================================================================
+class               meaning
+==================  ===========================================================================
+``verified``        traced, and a passing test of its requirement executes it
+``traced_untested`` traced, but no passing test of its requirement executes it (none executes
+                    it at all, or only failing ones)
+``incidental``      traced, executed only by tests of *other* requirements
+``rogue``           in the build, traced to no requirement (a back door, a debug hook, legacy)
+``dead``            no entry point reaches it
+``justified``       ``@justify CATEGORY: reason`` (deactivated, defensive, hardware)
+==================  ===========================================================================
+
+Every executable line is ``verified`` (executed by a passing test that verifies the enclosing
+function's requirement), ``incidental`` (executed, but only by other tests), ``unexecuted``,
+``justified`` (inside ``@justify`` scope) or ``excluded`` (a gcovr ``GCOVR_EXCL`` marker with no
+justification: honoured, as gcovr does, and reported).  Requirement-based coverage counts only
+``verified`` lines and branches: the honest number for an auditor.
+
+Every requirement is ``failing`` (a verifying test fails), ``unimplemented`` (no code),
+``unverified`` (no test), ``hollow`` (its tests pass but execute none of its code) or
+``verified`` - in that order of precedence.
+
+Everything is pandas joins and group-bys: no Python loop per line of coverage.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from covguard.analysis import findings as F
+from covguard.analysis.lines import classify_lines, scopes
+from covguard.config import Settings
+from covguard.files import display_path, glob_matcher
+from covguard.frames import CoverageData
+from covguard.model import BuildManifest, TestCase
+from covguard.requirements import RequirementOptions, read_requirements
+from covguard.runner import TestRun
+from covguard.trace.tags import TagConfig, attach_to_functions, scan_files
+
+CLASS_ORDER = {"A": 0, "B": 1, "C": 2}
+
+
+@dataclass
+class Analysis:
+    """The one findings view every output renders from."""
+
+    requirements: pd.DataFrame
+    functions: pd.DataFrame
+    lines: pd.DataFrame
+    tests: pd.DataFrame
+    findings: pd.DataFrame
+    function_requirements: pd.DataFrame  # file, function, requirement, tag_line
+    test_requirements: pd.DataFrame  # test, requirement, source
+    coverage: CoverageData
+    summary: dict[str, Any] = field(default_factory=dict)
+    problems: list[dict[str, Any]] = field(default_factory=list)
+    manifest: BuildManifest | None = None
+    settings: dict[str, Any] = field(default_factory=dict)
+
+
+# ---------------------------------------------------------------------------------------------
+# inputs
+
+
+def tests_frame(cases: Sequence[TestCase]) -> pd.DataFrame:
+    cols = ["test", "executable", "name", "status", "duration_s", "message", "file", "line", "verifies",
+            "coverage_unit", "coverage", "origin", "variant"]  # fmt: skip
+    rows = [
+        {
+            "test": c.test,
+            "executable": c.executable,
+            "name": c.name,
+            "status": c.status,
+            "duration_s": np.nan if c.duration_s is None else c.duration_s,
+            "message": c.message,
+            "file": c.file,
+            "line": c.line,
+            "verifies": ", ".join(c.verifies),
+            "coverage_unit": c.coverage_unit,
+            "coverage": c.coverage,
+            "origin": c.origin,
+            "variant": c.variant,
+        }
+        for c in cases
+    ]
+    df = pd.DataFrame(rows, columns=cols)
+    return df.astype({"line": "int64", "duration_s": "float64"})
+
+
+def _read_sources(paths: Sequence[str], root: Path) -> list[tuple[str, bytes]]:
+    items: list[tuple[str, bytes]] = []
+    for shown in paths:
+        p = Path(shown) if shown.startswith("/") else root / shown
+        try:
+            items.append((shown, p.read_bytes()))
+        except OSError:
+            continue
+    return items
+
+
+def _test_source_files(settings: Settings, tests: pd.DataFrame) -> list[str]:
+    root = settings.root
+    match = glob_matcher(settings.test_sources)
+    found = {
+        display_path(p, root)
+        for p in root.rglob("*")
+        if p.is_file() and p.suffix in (".c", ".cc", ".cpp", ".h")
+    }
+    files = {f for f in found if match(f)}
+    files |= {f for f in tests["file"].astype(str) if f and not f.startswith("/") and (root / f).is_file()}
+    work = display_path(settings.work_dir, root)
+    return sorted(f for f in files if not f.startswith(work + "/"))
+
+
+# ---------------------------------------------------------------------------------------------
+# the analysis
+
+
+def analyse_project(
+    settings: Settings, data: CoverageData, results: TestRun, manifest: BuildManifest | None = None
+) -> Analysis:
+    """Read requirements and tags, classify functions, lines, requirements; list findings."""
+    root = settings.root
+    options = RequirementOptions(
+        id_pattern=settings.tags_id_pattern,
+        reqif_id_attribute=settings.reqif_id_attribute,
+        reqif_title_attributes=tuple(settings.reqif_title_attributes),
+        reqif_class_attribute=settings.reqif_class_attribute,
+    )
+    requirements = read_requirements([Path(p) for p in settings.requirements], options)
+    requirements["source"] = [display_path(s, root) for s in requirements["source"]]
+    tests = tests_frame(results.cases)
+    tag_config = TagConfig(
+        id_pattern=settings.tags_id_pattern,
+        oft=settings.tags_oft,
+        exclusion_prefix=settings.tags_exclusion_prefix,
+    )
+    product_files = sorted(
+        set(data.code_functions["file"].astype(str)) | set(data.code_lines["file"].astype(str))
+    )
+    product_scan = scan_files(_read_sources(product_files, root), tag_config)
+    test_files = _test_source_files(settings, tests)
+    test_scan = scan_files(_read_sources(test_files, root), tag_config)
+    return classify(
+        requirements=requirements,
+        tests=tests,
+        data=data,
+        product_tags=product_scan.tags,
+        test_tags=test_scan.tags,
+        problems=[*product_scan.problems, *test_scan.problems],
+        default_class=settings.default_safety_class,
+        manifest=manifest,
+        settings=settings.as_dict(),
+    )
+
+
+def _function_frame(data: CoverageData) -> pd.DataFrame:
+    f = data.code_functions
+    return pd.DataFrame(
+        {
+            "file": f["file"].astype(str),
+            "function": f["function"].astype(str),
+            "line_start": f["line_start"].astype("int64"),
+            "line_end": f["line_end"].astype("int64"),
+        }
+    )
+
+
+def _test_functions(tests: pd.DataFrame, data: CoverageData) -> pd.DataFrame:
+    """Where each test's function is: harness tests from the line the harness reports, Unity
+    tests from the compiler's extents of the function of the same name."""
+    ext = getattr(data, "extents", None)
+    base = pd.DataFrame(
+        {
+            "file": tests["file"].astype(str),
+            "function": tests["test"].astype(str),
+            "line_start": tests["line"].astype("int64"),
+            "line_end": tests["line"].astype("int64"),
+            "name": tests["name"].astype(str),
+        }
+    )
+    if isinstance(ext, pd.DataFrame) and len(ext):
+        e = ext.assign(file=ext["file"].astype(str), fname=ext["function"].astype(str))
+        e = e.loc[:, ["file", "fname", "line_start", "line_end"]].rename(
+            columns={"line_start": "x_start", "line_end": "x_end"}
+        )
+        both = pd.concat(
+            [
+                base.merge(e, left_on=["file", "name"], right_on=["file", "fname"], how="left"),
+            ]
+        )
+        harness = base.assign(fname="cg_test_body_" + base["name"]).merge(e, on=["file", "fname"], how="left")
+        start = both["x_start"].fillna(harness["x_start"])
+        end = both["x_end"].fillna(harness["x_end"])
+        base["line_start"] = start.fillna(base["line_start"]).astype("int64")
+        base["line_end"] = end.fillna(base["line_end"]).astype("int64")
+    return base.drop(columns=["name"])
+
+
+def _ids(series: pd.Series) -> pd.Series:
+    return series.astype(str).str.split(r"[\s,;]+", regex=True)
+
+
+def classify(
+    *,
+    requirements: pd.DataFrame,
+    tests: pd.DataFrame,
+    data: CoverageData,
+    product_tags: pd.DataFrame,
+    test_tags: pd.DataFrame,
+    problems: Sequence[Any],
+    default_class: str,
+    manifest: BuildManifest | None = None,
+    settings: dict[str, Any] | None = None,
+    reachable: pd.DataFrame | None = None,
+) -> Analysis:
+    """The classification proper, on frames (what the tests drive with fixtures)."""
+    known = set(requirements["id"])
+    req_class = dict(zip(requirements["id"], requirements["safety_class"], strict=True))
+    functions = _function_frame(data)
+
+    # ---- tags attached to product functions
+    attached = attach_to_functions(product_tags, functions)
+    req_tags = attached[attached["kind"] == "req"]
+    fr_all = req_tags.dropna(subset=["function"]).loc[:, ["file", "function", "value", "line"]]
+    fr_all = fr_all.rename(columns={"value": "requirement", "line": "tag_line"})
+    function_requirements = (
+        fr_all[fr_all["requirement"].isin(known)]
+        .drop_duplicates(["file", "function", "requirement"])
+        .reset_index(drop=True)
+    )
+
+    # ---- what each test verifies: the harness's declaration plus @verifies tags above it
+    test_funcs = _test_functions(tests, data)
+    t_attached = attach_to_functions(test_tags, test_funcs)
+    tag_verifies = t_attached[(t_attached["kind"] == "verifies") & t_attached["function"].notna()]
+    declared = (
+        tests.loc[:, ["test", "verifies"]].assign(requirement=_ids(tests["verifies"])).explode("requirement")
+    )
+    declared = declared[declared["requirement"].fillna("").astype(str) != ""]
+    test_requirements = pd.concat(
+        [
+            declared.loc[:, ["test", "requirement"]].assign(source="harness"),
+            pd.DataFrame(
+                {
+                    "test": tag_verifies["function"].astype(str),
+                    "requirement": tag_verifies["value"].astype(str),
+                    "source": "tag",
+                }
+            ),
+        ],
+        ignore_index=True,
+    ).drop_duplicates(["test", "requirement"])
+    test_requirements = test_requirements.astype({"test": str, "requirement": str})
+
+    findings: list[pd.DataFrame] = []
+    findings.append(
+        F.unknown_requirement_findings(fr_all, known, req_tags, t_attached, test_requirements, tests)
+    )
+
+    # ---- executions: coverage unit -> test cases
+    t = tests.loc[:, ["test", "status", "coverage_unit"]]
+    tr_known = test_requirements[test_requirements["requirement"].isin(known)]
+    passing = t[t["status"] == "passed"]
+    unit_reqs = (
+        passing.merge(tr_known, on="test").loc[:, ["coverage_unit", "requirement"]].drop_duplicates()
+    )  # requirements verified by passing tests of each coverage unit
+    fexec = data.functions.loc[:, ["file", "function", "test"]].astype(str)
+    fexec = fexec.rename(columns={"test": "coverage_unit"}).drop_duplicates()
+    # verifying executions: (unit, file, function) where the unit passes a test of a function's requirement
+    verifying = fexec.merge(unit_reqs, on="coverage_unit").merge(
+        function_requirements.loc[:, ["file", "function", "requirement"]],
+        on=["file", "function", "requirement"],
+    )
+    verifying_units = verifying.loc[:, ["coverage_unit", "file", "function"]].drop_duplicates()
+
+    # ---- functions
+    fkey = ["file", "function"]
+    freqs = (
+        function_requirements.groupby(fkey, sort=False)["requirement"]
+        .agg(lambda s: sorted(set(s)))
+        .rename("requirements")
+    )
+    fn = functions.merge(freqs, left_on=fkey, right_index=True, how="left")
+    fn["requirements"] = fn["requirements"].apply(lambda v: v if isinstance(v, list) else [])
+    fn["traced"] = fn["requirements"].str.len() > 0
+    fn["safety_class"] = fn["requirements"].apply(
+        lambda ids: max((req_class[i] for i in ids), key=CLASS_ORDER.__getitem__) if ids else default_class
+    )
+    exec_units = fexec.groupby(fkey).size().rename("executed_units")
+    fn = fn.merge(exec_units, left_on=fkey, right_index=True, how="left")
+    fn["executed_units"] = fn["executed_units"].fillna(0).astype("int64")
+    fn["executed"] = fn["executed_units"] > 0
+    ver = verifying_units.groupby(fkey).size().rename("verifying_units")
+    fn = fn.merge(ver, left_on=fkey, right_index=True, how="left")
+    fn["verified_exec"] = fn["verifying_units"].fillna(0) > 0
+    # executed by a failing/erroring test of its own requirement
+    failing = t[t["status"].isin(["failed", "error"])].merge(tr_known, on="test")
+    failing_exec = fexec.merge(failing.loc[:, ["coverage_unit", "requirement"]], on="coverage_unit").merge(
+        function_requirements.loc[:, ["file", "function", "requirement"]],
+        on=["file", "function", "requirement"],
+    )
+    fn["failing_exec"] = fn.set_index(fkey).index.isin(failing_exec.set_index(fkey).index)
+    if reachable is not None and len(reachable):
+        fn = fn.merge(reachable.loc[:, ["file", "function", "reachable"]], on=fkey, how="left")
+    else:
+        fn["reachable"] = None
+    fn["reachable"] = fn["reachable"].astype(object).where(fn["reachable"].notna(), None)
+
+    # ---- justification scopes
+    just = scopes(attached)
+    fn_just = just[just["scope"] == "function"].drop_duplicates(fkey).loc[:, [*fkey, "category", "reason"]]
+    fn = fn.merge(fn_just, on=fkey, how="left")
+    fn["justified"] = fn["category"].notna()
+    fn["class"] = np.select(
+        [
+            fn["justified"],
+            fn["reachable"].apply(lambda r: r is False),
+            ~fn["traced"],
+            fn["verified_exec"],
+            fn["executed"] & ~fn["failing_exec"],
+        ],
+        ["justified", "dead", "rogue", "verified", "incidental"],
+        default="traced_untested",
+    )
+
+    # ---- lines
+    lines = classify_lines(data, verifying_units, fn, just)
+
+    # ---- per-function line/branch numbers
+    counted = lines[~lines["class"].isin(["justified", "excluded"])]
+    per_fn = counted.groupby(fkey).agg(
+        lines_total=("line", "size"),
+        lines_executed=("executed", "sum"),
+        lines_verified=("verified", "sum"),
+        branches_total=("branches_total", "sum"),
+        branches_executed=("branches_covered_any", "sum"),
+        branches_verified=("branches_verified", "sum"),
+    )
+    fn = fn.merge(per_fn, left_on=fkey, right_index=True, how="left")
+    for c in per_fn.columns:
+        fn[c] = fn[c].fillna(0).astype("int64")
+
+    # ---- requirements
+    reqs = _classify_requirements(
+        requirements, function_requirements, test_requirements, tests, fn, fexec, verifying
+    )
+
+    # ---- findings
+    findings.append(F.function_findings(fn, fexec, tests, test_requirements, known))
+    findings.append(F.requirement_findings(reqs, tests))
+    findings.append(
+        F.hollow_findings(hollow_pairs(test_requirements, tests, fexec, function_requirements), reqs)
+    )
+    findings.append(F.test_result_findings(tests, test_requirements, known))
+    findings.append(F.line_findings(lines, fn))
+    findings.append(F.justification_findings(attached, lines, fn))
+    findings.append(F.problem_findings(problems, req_tags))
+    all_findings = (
+        pd.concat([f for f in findings if len(f)], ignore_index=True)
+        if any(len(f) for f in findings)
+        else F.empty_findings()
+    )
+    all_findings = F.finish_findings(all_findings)
+
+    summary = _summary(reqs, fn, lines, tests, all_findings, data)
+    return Analysis(
+        requirements=reqs,
+        functions=fn.drop(columns=["category", "reason"], errors="ignore").assign(
+            justification=fn["category"].fillna("")
+            + np.where(fn["reason"].notna(), ": " + fn["reason"].fillna(""), "")
+        ),
+        lines=lines,
+        tests=tests,
+        findings=all_findings,
+        function_requirements=function_requirements,
+        test_requirements=test_requirements,
+        coverage=data,
+        summary=summary,
+        problems=[_problem_dict(p) for p in problems],
+        manifest=manifest,
+        settings=settings or {},
+    )
+
+
+def _problem_dict(p: Any) -> dict[str, Any]:
+    return {
+        "file": str(getattr(p, "path", "")),
+        "line": getattr(p, "line", None),
+        "severity": getattr(p, "severity", "warning"),
+        "message": getattr(p, "message", str(p)),
+    }
+
+
+def _classify_requirements(
+    requirements: pd.DataFrame,
+    function_requirements: pd.DataFrame,
+    test_requirements: pd.DataFrame,
+    tests: pd.DataFrame,
+    fn: pd.DataFrame,
+    fexec: pd.DataFrame,
+    verifying: pd.DataFrame,
+) -> pd.DataFrame:
+    r = requirements.loc[:, ["id", "title", "safety_class", "source", "line"]].copy()
+    refs: list[dict[str, str]] = [
+        {"file": f, "function": n}
+        for f, n in zip(function_requirements["file"], function_requirements["function"], strict=True)
+    ]
+    pairs = function_requirements.assign(ref=pd.Series(refs, index=function_requirements.index, dtype=object))
+    impl = pairs.groupby("requirement")["ref"].agg(list)
+    r["implemented_by"] = r["id"].map(impl).apply(lambda v: v if isinstance(v, list) else [])
+    tr = test_requirements.merge(tests.loc[:, ["test", "status"]], on="test", how="left")
+    by = tr.groupby("requirement")["test"].agg(lambda s: sorted(set(s)))
+    r["verified_by"] = r["id"].map(by).apply(lambda v: v if isinstance(v, list) else [])
+    bad = (
+        tr[tr["status"].isin(["failed", "error"])]
+        .groupby("requirement")["test"]
+        .agg(lambda s: sorted(set(s)))
+    )
+    r["failing_tests"] = r["id"].map(bad).apply(lambda v: v if isinstance(v, list) else [])
+    # did any verifying test execute any implementing function (pass or fail)?
+    touched = _touched_pairs(test_requirements, tests, fexec, function_requirements)
+    r["executed_by_tests"] = r["id"].isin(touched["requirement"])
+    # requirement-based coverage over its implementing functions (their verified lines count for
+    # the requirement only when the verifying test is a test of this requirement)
+    fr = function_requirements.loc[:, ["file", "function", "requirement"]].merge(
+        fn.loc[:, ["file", "function", "lines_total", "branches_total"]], on=["file", "function"]
+    )
+    totals = fr.groupby("requirement")[["lines_total", "branches_total"]].sum()
+    r = r.merge(totals, left_on="id", right_index=True, how="left")
+    per_req = _requirement_line_coverage(verifying, fn)
+    r = r.merge(per_req, left_on="id", right_index=True, how="left")
+    for c in ("lines_total", "branches_total", "lines_verified", "branches_verified"):
+        r[c] = r[c].fillna(0).astype("int64")
+    r["line_coverage"] = np.where(
+        r["lines_total"] > 0, 100.0 * r["lines_verified"] / r["lines_total"].clip(lower=1), np.nan
+    )
+    r["branch_coverage"] = np.where(
+        r["branches_total"] > 0, 100.0 * r["branches_verified"] / r["branches_total"].clip(lower=1), np.nan
+    )
+    n_impl = r["implemented_by"].str.len()
+    n_tests = r["verified_by"].str.len()
+    r["status"] = np.select(
+        [r["failing_tests"].str.len() > 0, n_impl == 0, n_tests == 0, ~r["executed_by_tests"]],
+        ["failing", "unimplemented", "unverified", "hollow"],
+        default="verified",
+    )
+    return r.reset_index(drop=True)
+
+
+def _touched_pairs(
+    test_requirements: pd.DataFrame,
+    tests: pd.DataFrame,
+    fexec: pd.DataFrame,
+    function_requirements: pd.DataFrame,
+) -> pd.DataFrame:
+    """(test, requirement) pairs where the test executed at least one function of the requirement."""
+    units = test_requirements.merge(tests.loc[:, ["test", "coverage_unit"]], on="test")
+    hit = units.merge(fexec, on="coverage_unit").merge(
+        function_requirements.loc[:, ["file", "function", "requirement"]],
+        on=["file", "function", "requirement"],
+    )
+    return hit.loc[:, ["test", "requirement"]].drop_duplicates()
+
+
+def hollow_pairs(
+    test_requirements: pd.DataFrame,
+    tests: pd.DataFrame,
+    fexec: pd.DataFrame,
+    function_requirements: pd.DataFrame,
+) -> pd.DataFrame:
+    """Passing tests that claim a requirement with code, yet execute none of that code."""
+    implemented = set(function_requirements["requirement"])
+    claims = test_requirements[test_requirements["requirement"].isin(implemented)].merge(
+        tests.loc[:, ["test", "status", "file", "line"]], on="test"
+    )
+    claims = claims[claims["status"] == "passed"]
+    touched = _touched_pairs(test_requirements, tests, fexec, function_requirements)
+    key = ["test", "requirement"]
+    return claims[~claims.set_index(key).index.isin(touched.set_index(key).index)].reset_index(drop=True)
+
+
+def _requirement_line_coverage(verifying: pd.DataFrame, fn: pd.DataFrame) -> pd.DataFrame:
+    """Lines/branches of each requirement's functions executed by passing tests of *that* requirement.
+
+    Approximated per function: the verified lines of a function count for a requirement when a
+    passing test of that requirement executed the function (exact per-requirement line sets are in
+    the lines frame; functions usually implement one requirement).
+    """
+    pairs = verifying.loc[:, ["file", "function", "requirement"]].drop_duplicates()
+    m = pairs.merge(
+        fn.loc[:, ["file", "function", "lines_verified", "branches_verified"]], on=["file", "function"]
+    )
+    return m.groupby("requirement")[["lines_verified", "branches_verified"]].sum()
+
+
+# ---------------------------------------------------------------------------------------------
+# summary
+
+
+def _pct(num: float, den: float) -> float | None:
+    return round(100.0 * num / den, 2) if den else None
+
+
+def _summary(
+    reqs: pd.DataFrame,
+    fn: pd.DataFrame,
+    lines: pd.DataFrame,
+    tests: pd.DataFrame,
+    findings: pd.DataFrame,
+    data: CoverageData,
+) -> dict[str, Any]:
+    counted = lines[~lines["class"].isin(["justified", "excluded"])]
+    n_lines = len(counted)
+    n_br = int(counted["branches_total"].sum())
+    return {
+        "requirements": {"total": len(reqs), **reqs["status"].value_counts().sort_index().to_dict()},
+        "functions": {"total": len(fn), **fn["class"].value_counts().sort_index().to_dict()},
+        "lines": {"total": len(lines), **lines["class"].value_counts().sort_index().to_dict()},
+        "tests": {"total": len(tests), **tests["status"].value_counts().sort_index().to_dict()},
+        "coverage": {
+            "line": _pct(int(counted["executed"].sum()), n_lines),
+            "branch": _pct(int(counted["branches_covered_any"].sum()), n_br),
+            "function": _pct(int(fn["executed"].sum()), len(fn)),
+            "requirement_line": _pct(int(counted["verified"].sum()), n_lines),
+            "requirement_branch": _pct(int(counted["branches_verified"].sum()), n_br),
+        },
+        "findings": {"total": len(findings), **findings["kind"].value_counts().sort_index().to_dict()},
+    }

@@ -1,0 +1,397 @@
+"""Findings: one row per problem worth a person's attention, with where it is and why.
+
+Columns (see :data:`FINDING_COLUMNS`): ``kind``, ``severity``, ``file``, ``line``, ``end_line``,
+``function``, ``requirement``, ``test``, ``message``, and the evidence lists ``tests``,
+``suggested_requirements`` (for rogue code: the requirements whose tests executed it) and
+``call_path`` (for reachable rogue code: the shortest path from an entry point).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import pandas as pd
+
+from covguard.frames import records
+
+SEVERITY = {
+    "rogue": "error",
+    "dead": "error",
+    "traced_untested": "error",
+    "incidental": "warning",
+    "unverified_requirement": "error",
+    "unimplemented_requirement": "error",
+    "hollow_verification": "error",
+    "unknown_requirement": "error",
+    "failed_test": "error",
+    "uncovered_lines": "warning",
+    "unjustified_exclusion": "error",
+    "justified_executed": "warning",
+    "incomplete_coverage": "error",
+    "source_problem": "warning",
+    "host_only_evidence": "warning",
+    "mcdc_gap": "warning",
+}
+FINDING_COLUMNS = [
+    "kind",
+    "severity",
+    "file",
+    "line",
+    "end_line",
+    "function",
+    "requirement",
+    "test",
+    "message",
+    "tests",
+    "suggested_requirements",
+    "call_path",
+]
+
+
+def empty_findings() -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype=object) for c in FINDING_COLUMNS})
+
+
+def _frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    if not rows:
+        return empty_findings()
+    df = pd.DataFrame(rows)
+    for c in FINDING_COLUMNS:
+        if c not in df.columns:
+            df[c] = None
+    return df.loc[:, FINDING_COLUMNS]
+
+
+def finish_findings(df: pd.DataFrame) -> pd.DataFrame:
+    df = df.copy()
+    df["severity"] = df["kind"].map(SEVERITY).fillna(df["severity"])
+    for c in ("tests", "suggested_requirements", "call_path"):
+        df[c] = df[c].apply(lambda v: list(v) if isinstance(v, list | tuple) else [])
+    df["line"] = pd.to_numeric(df["line"], errors="coerce").fillna(0).astype("int64")
+    df["end_line"] = pd.to_numeric(df["end_line"], errors="coerce")
+    df["end_line"] = df["end_line"].fillna(df["line"]).astype("int64")
+    order = {k: i for i, k in enumerate(SEVERITY)}
+    df["_o"] = df["kind"].map(order)
+    df = df.sort_values(
+        ["_o", "file", "line", "function", "requirement", "test"], kind="stable", na_position="first"
+    )
+    return df.drop(columns="_o").reset_index(drop=True)
+
+
+def _names(tests: list[str], limit: int = 3) -> str:
+    shown = ", ".join(tests[:limit])
+    return shown + (f" and {len(tests) - limit} more" if len(tests) > limit else "")
+
+
+def function_findings(
+    fn: pd.DataFrame,
+    fexec: pd.DataFrame,
+    tests: pd.DataFrame,
+    test_requirements: pd.DataFrame,
+    known: set[str],
+) -> pd.DataFrame:
+    unit_tests = tests.groupby("coverage_unit")["test"].agg(list)
+    exec_tests = fexec.assign(tests=fexec["coverage_unit"].map(unit_tests)).explode("tests")
+    exec_tests = exec_tests.dropna(subset=["tests"])
+    by_fn = exec_tests.groupby(["file", "function"])["tests"].agg(lambda s: sorted(set(s)))
+    treqs = (
+        test_requirements[test_requirements["requirement"].isin(known)]
+        .groupby("test")["requirement"]
+        .agg(lambda s: sorted(set(s)))
+    )
+    rows: list[dict[str, Any]] = []
+    sub = fn[fn["class"].isin(["rogue", "traced_untested", "incidental", "dead"])]
+    for rec in records(sub.rename(columns={"class": "klass"})):
+        key = (rec["file"], rec["function"])
+        ran = by_fn.get(key, [])
+        suggested = sorted({r for t in ran for r in treqs.get(t, [])})
+        reqs = ", ".join(rec["requirements"])
+        klass = rec["klass"]
+        if klass == "rogue":
+            if ran:
+                how = f"executed by {len(ran)} test(s) ({_names(ran)})"
+                how += f" while testing {', '.join(suggested)}" if suggested else ""
+            else:
+                how = "executed by no test"
+            msg = f"untraced code: '{rec['function']}' implements no known requirement; {how}"
+        elif klass == "dead":
+            msg = (
+                f"dead code: no entry point reaches '{rec['function']}', yet it is traced to {reqs}: "
+                "the requirement points at code that can never run"
+                if reqs
+                else f"dead code: no entry point reaches '{rec['function']}', "
+                "and it is traced to no requirement"
+            )
+        elif klass == "incidental":
+            msg = (
+                f"'{rec['function']}' implements {reqs} but is executed only by tests of other requirements "
+                f"({_names(ran)})"
+            )
+        else:
+            msg = (
+                f"'{rec['function']}' implements {reqs} but only failing tests of it execute it"
+                if rec["failing_exec"]
+                else f"'{rec['function']}' implements {reqs} but no test executes it"
+            )
+        rows.append(
+            {
+                "kind": "traced_untested" if klass == "traced_untested" else klass,
+                "file": rec["file"],
+                "line": rec["line_start"],
+                "end_line": rec["line_end"],
+                "function": rec["function"],
+                "requirement": reqs or None,
+                "message": msg,
+                "tests": ran,
+                "suggested_requirements": suggested if klass == "rogue" else [],
+            }
+        )
+    return _frame(rows)
+
+
+def requirement_findings(reqs: pd.DataFrame, tests: pd.DataFrame) -> pd.DataFrame:
+    rows: list[dict[str, Any]] = []
+    for rec in records(reqs):
+        impl = ", ".join(f"{d['function']} ({d['file']})" for d in rec["implemented_by"])
+        if rec["status"] == "unimplemented":
+            rows.append(
+                {
+                    "kind": "unimplemented_requirement",
+                    "file": rec["source"],
+                    "line": rec["line"],
+                    "requirement": rec["id"],
+                    "message": f"{rec['id']} ({rec['title']}) is implemented by no code: "
+                    f"no @req {rec['id']} tag",
+                    "tests": rec["verified_by"],
+                }
+            )
+        elif rec["status"] == "unverified":
+            rows.append(
+                {
+                    "kind": "unverified_requirement",
+                    "file": rec["source"],
+                    "line": rec["line"],
+                    "requirement": rec["id"],
+                    "message": f"{rec['id']} ({rec['title']}) is verified by no test; "
+                    f"it is implemented by {impl}",
+                }
+            )
+    return _frame(rows)
+
+
+def hollow_findings(pairs: pd.DataFrame, reqs: pd.DataFrame) -> pd.DataFrame:
+    impl = reqs.set_index("id")["implemented_by"]
+    rows = [
+        {
+            "kind": "hollow_verification",
+            "file": rec["file"],
+            "line": rec["line"],
+            "requirement": rec["requirement"],
+            "test": rec["test"],
+            "tests": [rec["test"]],
+            "message": f"test {rec['test']} claims to verify {rec['requirement']} and passes, "
+            "but executes none of its "
+            "code ("
+            + ", ".join(f"{d['function']} in {d['file']}" for d in impl.get(rec["requirement"], []))
+            + ")",
+        }
+        for rec in records(pairs)
+    ]
+    return _frame(rows)
+
+
+def test_result_findings(
+    tests: pd.DataFrame, test_requirements: pd.DataFrame, known: set[str]
+) -> pd.DataFrame:
+    rows: list[dict[str, Any]] = []
+    treqs = test_requirements.groupby("test")["requirement"].agg(lambda s: sorted(set(s)))
+    for rec in records(tests):
+        if rec["status"] in ("failed", "error"):
+            reqs = [r for r in treqs.get(rec["test"], []) if r in known]
+            rows.append(
+                {
+                    "kind": "failed_test",
+                    "file": rec["file"],
+                    "line": rec["line"],
+                    "test": rec["test"],
+                    "requirement": ", ".join(reqs) or None,
+                    "message": f"test {rec['test']} "
+                    f"{'failed' if rec['status'] == 'failed' else 'did not finish'}: "
+                    f"{rec['message']}",
+                }
+            )
+        if rec["coverage"] == "incomplete":
+            rows.append(
+                {
+                    "kind": "incomplete_coverage",
+                    "file": rec["file"],
+                    "line": rec["line"],
+                    "test": rec["test"],
+                    "message": f"the coverage of {rec['test']} is incomplete: {rec['message']}",
+                }
+            )
+    return _frame(rows)
+
+
+def unknown_requirement_findings(
+    fr_all: pd.DataFrame,
+    known: set[str],
+    req_tags: pd.DataFrame,
+    t_attached: pd.DataFrame,
+    test_requirements: pd.DataFrame,
+    tests: pd.DataFrame,
+) -> pd.DataFrame:
+    rows: list[dict[str, Any]] = []
+    bad = req_tags[~req_tags["value"].isin(known)]
+    for rec in records(bad):
+        rows.append(
+            {
+                "kind": "unknown_requirement",
+                "file": rec["file"],
+                "line": rec["line"],
+                "function": rec["function"] if isinstance(rec["function"], str) else None,
+                "requirement": rec["value"],
+                "message": f"@req names {rec['value']}, which is not in the requirement list",
+            }
+        )
+    vt = t_attached[(t_attached["kind"] == "verifies") & ~t_attached["value"].isin(known)]
+    for rec in records(vt):
+        rows.append(
+            {
+                "kind": "unknown_requirement",
+                "file": rec["file"],
+                "line": rec["line"],
+                "test": rec["function"] if isinstance(rec["function"], str) else None,
+                "requirement": rec["value"],
+                "message": f"@verifies names {rec['value']}, which is not in the requirement list",
+            }
+        )
+    declared = test_requirements[
+        (test_requirements["source"] == "harness") & ~test_requirements["requirement"].isin(known)
+    ]
+    loc = tests.set_index("test")
+    for rec in records(declared):
+        rows.append(
+            {
+                "kind": "unknown_requirement",
+                "file": str(loc.loc[rec["test"], "file"]),
+                "line": int(loc.loc[rec["test"], "line"]),
+                "test": rec["test"],
+                "requirement": rec["requirement"],
+                "message": f"test {rec['test']} declares it verifies {rec['requirement']}, "
+                "which is not in the requirement list",
+            }
+        )
+    return _frame(rows)
+
+
+def line_findings(lines: pd.DataFrame, fn: pd.DataFrame) -> pd.DataFrame:
+    """Runs of lines of traced, exercised functions that no test of their requirement executes."""
+    partial = fn[fn["class"].isin(["verified"]) & (fn["lines_verified"] < fn["lines_total"])]
+    if not len(partial):
+        return empty_findings()
+    cand = lines[lines["class"].isin(["unexecuted", "incidental"])].merge(
+        partial.loc[:, ["file", "function", "requirements"]], on=["file", "function"]
+    )
+    cand = cand.sort_values(["file", "line"])
+    # runs of consecutive lines per function, vectorised
+    brk = (
+        (cand["line"].diff() != 1)
+        | (cand["function"] != cand["function"].shift())
+        | (cand["file"] != cand["file"].shift())
+    )
+    cand = cand.assign(run=brk.cumsum())
+    runs = cand.groupby("run").agg(
+        file=("file", "first"),
+        function=("function", "first"),
+        line=("line", "min"),
+        end_line=("line", "max"),
+        requirements=("requirements", "first"),
+        n=("line", "size"),
+    )
+    rows = [
+        {
+            "kind": "uncovered_lines",
+            "file": rec["file"],
+            "line": rec["line"],
+            "end_line": rec["end_line"],
+            "function": rec["function"],
+            "requirement": ", ".join(rec["requirements"]),
+            "message": f"{rec['n']} line(s) of '{rec['function']}' ({rec['line']}-{rec['end_line']}) "
+            "are not executed by "
+            f"any passing test of {', '.join(rec['requirements'])}",
+        }
+        for rec in records(runs)
+    ]
+    return _frame(rows)
+
+
+def justification_findings(attached: pd.DataFrame, lines: pd.DataFrame, fn: pd.DataFrame) -> pd.DataFrame:
+    rows: list[dict[str, Any]] = []
+    x = attached[attached["kind"].isin(["excl_line", "excl_start", "excl_br_line", "excl_br_start"])]
+    justified_comments = attached[attached["kind"].isin(["justify", "justify_start"])].loc[
+        :, ["file", "comment_start"]
+    ]
+    key = ["file", "comment_start"]
+    unjust = x[~x.set_index(key).index.isin(justified_comments.set_index(key).index)]
+    for rec in records(unjust):
+        rows.append(
+            {
+                "kind": "unjustified_exclusion",
+                "file": rec["file"],
+                "line": rec["line"],
+                "end_line": rec["scope_end"]
+                if rec["scope_end"] and rec["scope_end"] >= rec["line"]
+                else rec["line"],
+                "function": rec["function"] if isinstance(rec["function"], str) else None,
+                "message": "coverage exclusion without a justification: add '@justify CATEGORY: reason' "
+                "(deactivated, defensive or hardware) in the same comment",
+            }
+        )
+    ex = lines[(lines["class"] == "justified") & lines["executed"]]
+    if len(ex):
+        grp = ex.groupby(["file", "function"]).agg(
+            line=("line", "min"), end_line=("line", "max"), n=("line", "size")
+        )
+        for rec in records(grp.reset_index()):
+            rows.append(
+                {
+                    "kind": "justified_executed",
+                    "file": rec["file"],
+                    "line": int(rec["line"]),
+                    "end_line": int(rec["end_line"]),
+                    "function": rec["function"],
+                    "message": f"{int(rec['n'])} justified line(s) of '{rec['function']}' "
+                    "are executed by tests "
+                    "anyway: is the justification still true?",
+                }
+            )
+    return _frame(rows)
+
+
+def problem_findings(problems: Sequence[Any], req_tags: pd.DataFrame) -> pd.DataFrame:
+    rows: list[dict[str, Any]] = [
+        {
+            "kind": "source_problem",
+            "file": str(getattr(p, "path", "")),
+            "line": getattr(p, "line", None) or 0,
+            "message": getattr(p, "message", str(p)),
+        }
+        for p in problems
+        if getattr(p, "severity", "warning") in ("error", "warning")
+    ]
+    loose = req_tags[req_tags["function"].isna()]
+    for rec in records(loose):
+        rows.append(
+            {
+                "kind": "source_problem",
+                "file": rec["file"],
+                "line": rec["line"],
+                "requirement": rec["value"],
+                "message": f"@req {rec['value']} is not in or directly above a function "
+                "the compiler reports: "
+                "it traces nothing",
+            }
+        )
+    return _frame(rows)

@@ -1,0 +1,127 @@
+"""The gate: a policy per IEC 62304 safety class, applied to one analysis.
+
+Two kinds of checks:
+
+* **finding limits** - at most ``gate.max_findings[kind]`` findings of each kind (default 0 for
+  rogue, dead, hollow, unknown-requirement, failed-test and the other defects; -1 = no limit);
+* **coverage thresholds** - every traced function must reach the requirement-based line and
+  branch coverage set for its safety class (``gate.line``/``gate.branch``, in percent).  A
+  function's class is the highest class of its requirements; untraced code gets the project's
+  ``default_safety_class``.  Justified and excluded lines are not counted.
+
+The gate passes when every check passes (exit 0); otherwise covguard exits 1 with a table of the
+checks that failed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from covguard.analysis.analyse import Analysis
+from covguard.config import Settings
+from covguard.errors import EXIT_GATE_FAILED, EXIT_OK
+from covguard.frames import records
+
+
+@dataclass(frozen=True)
+class GateCheck:
+    check: str  # e.g. "max_findings.rogue", "line.C"
+    subject: str  # what was measured: a finding kind, a function
+    actual: float
+    limit: float
+    passed: bool
+    detail: str = ""
+
+
+@dataclass
+class GateResult:
+    checks: list[GateCheck] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return all(c.passed for c in self.checks)
+
+    @property
+    def failures(self) -> list[GateCheck]:
+        return [c for c in self.checks if not c.passed]
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_OK if self.passed else EXIT_GATE_FAILED
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "passed": self.passed,
+            "failures": [
+                {
+                    "check": c.check,
+                    "subject": c.subject,
+                    "actual": c.actual,
+                    "limit": c.limit,
+                    "detail": c.detail,
+                }
+                for c in self.failures
+            ],
+            "checks": len(self.checks),
+        }
+
+
+def evaluate_gate(settings: Settings, analysis: Analysis) -> GateResult:
+    return evaluate_policy(
+        analysis,
+        line=settings.gate_line,
+        branch=settings.gate_branch,
+        max_findings=settings.gate_max_findings,
+    )
+
+
+def evaluate_policy(
+    analysis: Analysis,
+    *,
+    line: dict[str, float],
+    branch: dict[str, float],
+    max_findings: dict[str, int],
+) -> GateResult:
+    result = GateResult()
+    counts = analysis.findings["kind"].value_counts()
+    for kind in sorted(max_findings):
+        limit = max_findings[kind]
+        if limit < 0:
+            continue
+        n = int(counts.get(kind, 0))
+        result.checks.append(
+            GateCheck(check=f"max_findings.{kind}", subject=kind, actual=n, limit=limit, passed=n <= limit)
+        )
+    fn = analysis.functions
+    traced = fn[fn["class"].isin(["verified", "incidental", "traced_untested"])]
+    result.checks.extend(_threshold_checks(traced, "line", "lines_verified", "lines_total", line))
+    result.checks.extend(_threshold_checks(traced, "branch", "branches_verified", "branches_total", branch))
+    return result
+
+
+def _threshold_checks(
+    fn: pd.DataFrame, metric: str, num: str, den: str, thresholds: dict[str, float]
+) -> list[GateCheck]:
+    rows = fn[fn[den] > 0].copy()
+    if not len(rows):
+        return []
+    rows["pct"] = 100.0 * rows[num] / rows[den]
+    rows["limit"] = rows["safety_class"].map(thresholds).fillna(0.0)
+    rows = rows[rows["limit"] > 0]
+    checks: list[GateCheck] = []
+    for r in records(rows):
+        pct, limit = float(r["pct"]), float(r["limit"])
+        checks.append(
+            GateCheck(
+                check=f"{metric}.{r['safety_class']}",
+                subject=f"{r['file']}:{r['function']}",
+                actual=round(pct, 2),
+                limit=limit,
+                passed=pct + 1e-9 >= limit,
+                detail=f"{int(r[num])}/{int(r[den])} {metric}s verified",
+            )
+        )
+    return checks

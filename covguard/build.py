@@ -1,0 +1,290 @@
+"""`covguard build`: run the firmware's own build with coverage instrumentation injected.
+
+The build command comes from the configuration (``make tests BUILD_DIR={build_dir}``).  covguard
+runs it with its compiler wrapper as ``CC``/``CXX`` (in the environment, and as ``CC=``/``CXX=``
+arguments when the command is ``make``, because command-line variables override a Makefile's own
+``CC = ...``), and ``{build_dir}`` pointing into the work folder, so objects, notes and coverage
+data never land in the source tree.  Afterwards it writes, in the toolchain's work area:
+
+* ``compile_commands.json`` - every compiler invocation, as clang tooling expects it;
+* ``build.json`` - the build manifest: command, toolchain versions, the notes files, and the
+  SHA-256 of every source the compiler saw, taken at build time (analysis refuses a source that
+  changed since);
+* ``build.log`` - the build's full output.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict
+from datetime import UTC, datetime
+from pathlib import Path
+
+from covguard.config import Settings
+from covguard.errors import BuildError, ConfigError
+from covguard.files import sha256_file, write_json, write_text
+from covguard.ingest.gcno import read_notes
+from covguard.model import BuildManifest
+from covguard.toolchains import RUNTIME_DIR, Toolchain, get_toolchain
+
+WRAPPER = Path(__file__).resolve().parent / "toolchains" / "ccwrap.py"
+
+
+class Area:
+    """The work area of one toolchain profile (and variant) inside the work folder."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.root = settings.toolchain_dir()
+        self.build_dir = self.root / "build"
+        self.bin = self.root / "bin"
+        self.cc_log = self.root / "cc-log"
+        self.run_dir = self.root / "run"
+        self.manifest = self.root / "build.json"
+        self.compile_commands = self.root / "compile_commands.json"
+        self.build_log = self.root / "build.log"
+        self.results = self.root / "results.json"
+
+
+def toolchain_for(settings: Settings) -> Toolchain:
+    return get_toolchain(settings.toolchain, settings.build_compiler, settings.build_cxx_compiler)
+
+
+def placeholders(settings: Settings, area: Area) -> dict[str, str]:
+    return {
+        "root": str(settings.root),
+        "work_dir": str(settings.work_dir),
+        "build_dir": str(area.build_dir),
+        "runtime_dir": str(RUNTIME_DIR),
+        "cc": str(area.bin / "cc"),
+        "cxx": str(area.bin / "c++"),
+        "jobs": str(settings.build_jobs),
+    }
+
+
+def expand(text: str, values: dict[str, str], what: str) -> str:
+    try:
+        return text.format(**values)
+    except (KeyError, IndexError, ValueError) as exc:
+        raise ConfigError(
+            f"{what} uses an unknown placeholder {exc}",
+            hint="known placeholders: " + ", ".join("{" + k + "}" for k in values),
+        ) from None
+
+
+def build_command(settings: Settings, area: Area) -> list[str]:
+    raw = settings.build_command
+    if not raw:
+        raise ConfigError(
+            "no build command configured",
+            path=settings.config_path,
+            hint='add: [build] command = "make tests BUILD_DIR={build_dir}"',
+        )
+    values = placeholders(settings, area)
+    if isinstance(raw, str):
+        try:
+            parts = shlex.split(raw)
+        except ValueError as exc:
+            raise ConfigError(f"'build.command' cannot be split into words: {exc}") from None
+    else:
+        parts = list(raw)
+    command = [expand(p, values, "'build.command'") for p in parts]
+    if Path(command[0]).name in ("make", "gmake"):
+        command += [f"CC={area.bin / 'cc'}", f"CXX={area.bin / 'c++'}"]
+    return command
+
+
+def _write_launchers(area: Area, config_file: Path) -> None:
+    area.bin.mkdir(parents=True, exist_ok=True)
+    for kind in ("cc", "c++"):
+        script = (
+            "#!/bin/sh\n"
+            f"COVGUARD_CC_CONFIG={shlex.quote(str(config_file))} exec {shlex.quote(sys.executable)} "
+            f'-I -S {shlex.quote(str(WRAPPER))} {kind} "$@"\n'
+        )
+        path = area.bin / kind
+        write_text(path, script)
+        path.chmod(0o755)
+
+
+def _read_cc_log(area: Area) -> list[dict[str, object]]:
+    records: list[dict[str, object]] = []
+    for item in sorted(area.cc_log.glob("*.json")):
+        try:
+            records.append(json.loads(item.read_text(encoding="utf-8")))
+        except (OSError, ValueError):
+            continue
+    return records
+
+
+def _compile_commands(area: Area, records: list[dict[str, object]]) -> list[dict[str, object]]:
+    """Merge this build's compiles into the previous compile_commands.json (incremental builds)."""
+    entries: dict[tuple[str, str], dict[str, object]] = {}
+    if area.compile_commands.is_file():
+        try:
+            for e in json.loads(area.compile_commands.read_text(encoding="utf-8")):
+                entries[(str(e.get("file")), str(e.get("output")))] = e
+        except (OSError, ValueError):
+            entries = {}
+    for r in records:
+        if r.get("mode") not in ("compile", "build"):
+            continue
+        directory = str(r["directory"])
+        for src in r.get("sources", []):  # type: ignore[attr-defined]
+            file = os.path.normpath(os.path.join(directory, src["file"]))
+            output = r.get("output")
+            out_abs = os.path.normpath(os.path.join(directory, str(output))) if output else None
+            entries[(file, str(out_abs))] = {
+                "directory": directory,
+                "arguments": r["arguments"],
+                "file": file,
+                "output": out_abs,
+                "sha256": src.get("sha256"),
+                "instrumented": src.get("instrumented", False),
+            }
+    return sorted(entries.values(), key=lambda e: (str(e["file"]), str(e["output"])))
+
+
+def _tail(text: str, lines: int = 40) -> str:
+    rows = text.rstrip().splitlines()
+    return "\n".join(rows[-lines:])
+
+
+def build(
+    settings: Settings,
+    *,
+    clean: bool = False,
+    echo: Callable[[str], None] | None = None,
+) -> BuildManifest:
+    """Run the configured build with coverage; return (and write) the build manifest."""
+    toolchain = toolchain_for(settings)
+    toolchain.check_installed()
+    area = Area(settings)
+    if clean and area.root.exists():
+        shutil.rmtree(area.root)
+    area.build_dir.mkdir(parents=True, exist_ok=True)
+    if area.cc_log.exists():
+        shutil.rmtree(area.cc_log)
+    area.cc_log.mkdir(parents=True)
+    cfg_file = area.root / "cc-config.json"
+    write_json(
+        cfg_file,
+        {
+            "compiler": toolchain.cc,
+            "cxx_compiler": toolchain.cxx,
+            "compile_flags": [*settings.build_coverage_flags, *toolchain.compile_flags],
+            "link_flags": [*settings.build_link_flags, *toolchain.link_flags],
+            "defines": list(toolchain.defines),
+            "log_dir": str(area.cc_log),
+            "root": str(settings.root),
+            "instrument": list(settings.build_instrument),
+        },
+    )
+    _write_launchers(area, cfg_file)
+    command = build_command(settings, area)
+    env = dict(os.environ)
+    env.update(
+        {
+            "CC": str(area.bin / "cc"),
+            "CXX": str(area.bin / "c++"),
+            "COVGUARD_RUNTIME": str(RUNTIME_DIR),
+        }
+    )
+    values = placeholders(settings, area)
+    env.update({k: expand(v, values, f"'build.env.{k}'") for k, v in settings.build_env.items()})
+    if echo:
+        echo("build: " + shlex.join(command))
+    started = datetime.now(UTC)
+    t0 = time.monotonic()
+    try:
+        proc = subprocess.run(
+            command,
+            cwd=settings.root,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            errors="replace",
+            check=False,
+        )
+    except FileNotFoundError:
+        raise BuildError(
+            f"the build command '{command[0]}' was not found",
+            hint="check 'build.command' in the configuration",
+        ) from None
+    except OSError as exc:
+        raise BuildError(f"the build command could not start: {exc.strerror}") from None
+    duration = time.monotonic() - t0
+    write_text(area.build_log, proc.stdout)
+    if proc.returncode != 0:
+        raise BuildError(
+            f"the build failed (exit status {proc.returncode}): {shlex.join(command)}\n" + _tail(proc.stdout),
+            hint=f"the full output is in {area.build_log}",
+        )
+    records = _read_cc_log(area)
+    commands = _compile_commands(area, records)
+    write_json(area.compile_commands, commands)
+    notes = sorted(str(p) for p in area.build_dir.rglob("*.gcno"))
+    for e in commands:
+        out = e.get("output")
+        if out:
+            candidate = Path(str(out)).with_suffix(".gcno")
+            if candidate.is_file() and str(candidate) not in notes:
+                notes.append(str(candidate))
+    if not notes:
+        raise BuildError(
+            "the build produced no coverage notes (.gcno): nothing was compiled with coverage",
+            hint="make sure the build compiles with $(CC) and writes objects under $(BUILD_DIR) "
+            "(covguard passes both); 'covguard build --clean' forces a full rebuild",
+        )
+    sources: set[str] = set()
+    for path in notes:
+        nf = read_notes(Path(path))
+        for fn in nf.functions:
+            sources.add(os.path.normpath(os.path.join(nf.cwd, fn.source)))
+            for locs in fn.locations.values():
+                for loc in locs:
+                    sources.add(os.path.normpath(os.path.join(nf.cwd, loc.source)))
+    hashes = {s: sha256_file(Path(s)) for s in sorted(sources) if Path(s).is_file()}
+    manifest = BuildManifest(
+        toolchain=toolchain.name,
+        command=tuple(command),
+        build_dir=str(area.build_dir),
+        started=started.isoformat(timespec="seconds"),
+        duration_s=round(duration, 3),
+        compilers=toolchain.versions(),
+        notes_files=tuple(sorted(notes)),
+        source_hashes=hashes,
+        compile_commands=len(commands),
+        variant=settings.variant,
+    )
+    write_json(area.manifest, asdict(manifest))
+    return manifest
+
+
+def load_manifest(settings: Settings) -> BuildManifest:
+    """The manifest of the last successful build of this toolchain profile."""
+    area = Area(settings)
+    if not area.manifest.is_file():
+        raise BuildError(
+            "nothing has been built yet for this toolchain profile",
+            path=area.manifest,
+            hint="run 'covguard build' (or 'covguard run') first",
+        )
+    try:
+        data = json.loads(area.manifest.read_text(encoding="utf-8"))
+        data["command"] = tuple(data["command"])
+        data["notes_files"] = tuple(data["notes_files"])
+        return BuildManifest(**data)
+    except (OSError, ValueError, TypeError, KeyError) as exc:
+        raise BuildError(
+            f"the build manifest is unreadable ({exc})",
+            path=area.manifest,
+            hint="run 'covguard build --clean'",
+        ) from None

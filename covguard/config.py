@@ -1,0 +1,493 @@
+"""Configuration: one option table gives the config keys, their types, defaults, docs and CLI flags.
+
+covguard reads ``covguard.toml`` (keys at top level) or the ``[tool.covguard]`` table of a
+``pyproject.toml``, found in the current folder or above it, or the file given with ``--config``.
+Command-line options override the file; ``--set key=value`` overrides any key.  Unknown keys are
+an error with a "did you mean" suggestion.  Paths in the file are relative to the file's folder.
+
+String values may use placeholders: ``{root}`` (the project root), ``{work_dir}``,
+``{build_dir}`` (where the build puts objects; the work folder's build area), ``{runtime_dir}``
+(covguard's C harness), ``{cc}``/``{cxx}`` (covguard's compiler wrappers) and ``{jobs}``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from covguard.errors import ConfigError
+
+CONFIG_FILE = "covguard.toml"
+TOOLCHAINS = ("host-gcc", "host-clang", "cortex-m3-qemu")
+SAFETY_CLASSES = ("A", "B", "C")
+FINDING_KINDS = (
+    "rogue",
+    "dead",
+    "traced_untested",
+    "incidental",
+    "unverified_requirement",
+    "unimplemented_requirement",
+    "hollow_verification",
+    "unknown_requirement",
+    "failed_test",
+    "uncovered_lines",
+    "unjustified_exclusion",
+    "justified_executed",
+    "incomplete_coverage",
+    "source_problem",
+    "host_only_evidence",
+    "mcdc_gap",
+)
+
+
+def _str(value: Any, key: str) -> str:
+    if not isinstance(value, str):
+        raise ConfigError(f"'{key}' must be a string, not {type(value).__name__}")
+    return value
+
+
+def _bool(value: Any, key: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in {"true", "false", "1", "0", "yes", "no"}:
+        return value.lower() in {"true", "1", "yes"}
+    raise ConfigError(f"'{key}' must be true or false, not {value!r}")
+
+
+def _int(value: Any, key: str) -> int:
+    try:
+        if isinstance(value, bool):
+            raise ValueError
+        return int(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"'{key}' must be an integer, not {value!r}") from None
+
+
+def _float(value: Any, key: str) -> float:
+    try:
+        if isinstance(value, bool):
+            raise ValueError
+        return float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"'{key}' must be a number, not {value!r}") from None
+
+
+def _str_list(value: Any, key: str) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
+        return tuple(value)
+    raise ConfigError(f"'{key}' must be a string or a list of strings, not {value!r}")
+
+
+def _command(value: Any, key: str) -> tuple[str, ...] | str:
+    if isinstance(value, str):
+        return value
+    return _str_list(value, key)
+
+
+def _str_map(value: Any, key: str) -> dict[str, str]:
+    if isinstance(value, Mapping) and all(isinstance(k, str) for k in value):
+        return {k: str(v) for k, v in value.items()}
+    raise ConfigError(f"'{key}' must be a table of strings, not {value!r}")
+
+
+def _percent_by_class(value: Any, key: str) -> dict[str, float]:
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"'{key}' must be a table like {{ A = 0, B = 80, C = 100 }}")
+    out: dict[str, float] = {}
+    for cls, pct in value.items():
+        if cls not in SAFETY_CLASSES:
+            raise ConfigError(f"'{key}' has class '{cls}'; IEC 62304 classes are A, B and C")
+        number = _float(pct, f"{key}.{cls}")
+        if not 0 <= number <= 100:
+            raise ConfigError(f"'{key}.{cls}' must be a percentage between 0 and 100, not {number}")
+        out[cls] = number
+    return out
+
+
+def _limits(value: Any, key: str) -> dict[str, int]:
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"'{key}' must be a table like {{ rogue = 0, dead = 0 }}")
+    out: dict[str, int] = {}
+    for kind, limit in value.items():
+        if kind not in FINDING_KINDS:
+            close = difflib.get_close_matches(kind, FINDING_KINDS, n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            raise ConfigError(f"'{key}' names an unknown finding kind '{kind}'{hint}")
+        number = _int(limit, f"{key}.{kind}")
+        if number < -1:
+            raise ConfigError(f"'{key}.{kind}' must be -1 (no limit) or a count, not {number}")
+        out[kind] = number
+    return out
+
+
+def _choice(choices: tuple[str, ...]) -> Callable[[Any, str], str]:
+    def parse(value: Any, key: str) -> str:
+        text = _str(value, key)
+        if text not in choices:
+            raise ConfigError(f"'{key}' must be one of {', '.join(choices)}; got '{text}'")
+        return text
+
+    return parse
+
+
+@dataclass(frozen=True)
+class Option:
+    """One configuration option: its key, parser, default, documentation and CLI flag."""
+
+    key: str
+    parse: Callable[[Any, str], Any]
+    default: Any
+    help: str
+    cli: str | None = None  # a dedicated command-line flag, e.g. "--timeout"
+    path: bool = False  # relative paths resolve against the config file's folder
+
+    @property
+    def attr(self) -> str:
+        return self.key.replace(".", "_")
+
+
+DEFAULT_GATE_LINE = {"A": 0.0, "B": 80.0, "C": 100.0}
+DEFAULT_GATE_BRANCH = {"A": 0.0, "B": 50.0, "C": 100.0}
+DEFAULT_GATE_MCDC = {"A": 0.0, "B": 0.0, "C": 100.0}
+DEFAULT_MAX_FINDINGS = {
+    "rogue": 0,
+    "dead": 0,
+    "hollow_verification": 0,
+    "unknown_requirement": 0,
+    "failed_test": 0,
+    "unverified_requirement": 0,
+    "unimplemented_requirement": 0,
+    "traced_untested": 0,
+    "incomplete_coverage": 0,
+    "unjustified_exclusion": 0,
+    "incidental": -1,
+    "uncovered_lines": -1,
+    "justified_executed": -1,
+    "source_problem": -1,
+    "host_only_evidence": -1,
+    "mcdc_gap": -1,
+}
+
+OPTIONS: tuple[Option, ...] = (
+    Option("root", _str, ".", "Project root: paths in reports are relative to it.", path=True),
+    Option(
+        "work_dir",
+        _str,
+        ".covguard",
+        "Work folder for objects, coverage data and logs (never the source tree).",
+        cli="--work-dir",
+        path=True,
+    ),
+    Option(
+        "output_dir",
+        _str,
+        "covguard-report",
+        "Folder for findings.json and the reports.",
+        cli="--output-dir",
+        path=True,
+    ),
+    Option("toolchain", _choice(TOOLCHAINS), "host-gcc", "Toolchain profile.", cli="--toolchain"),
+    Option("sources", _str_list, ("src/**",), "Globs (relative to root) of the product code analysed."),
+    Option("exclude", _str_list, (), "Globs of files excluded from the analysis."),
+    Option(
+        "test_sources",
+        _str_list,
+        ("tests/**", "test/**"),
+        "Globs of test code, where @verifies tags are read.",
+    ),
+    Option(
+        "requirements",
+        _str_list,
+        ("requirements.csv",),
+        "Requirement files: .csv, .reqif or .reqifz.",
+        path=True,
+    ),
+    Option(
+        "default_safety_class",
+        _choice(SAFETY_CLASSES),
+        "C",
+        "IEC 62304 class of code traced to no requirement (the gate's thresholds for it).",
+    ),
+    Option("variant", _str, "default", "Name of this build variant, recorded with every coverage row."),
+    Option("build.command", _command, None, "The firmware's own build command (required)."),
+    Option("build.env", _str_map, {}, "Extra environment for the build."),
+    Option("build.jobs", _int, 0, "Parallel build jobs ({jobs}); 0 means the number of CPUs.", cli="--jobs"),
+    Option("build.compiler", _str, "", "The real C compiler the wrapper calls (default: the toolchain's)."),
+    Option("build.cxx_compiler", _str, "", "The real C++ compiler the wrapper calls."),
+    Option(
+        "build.coverage_flags",
+        _str_list,
+        ("-O0", "-g", "--coverage", "-fprofile-abs-path"),
+        "Flags the wrapper appends to every compile (after the build's own flags).",
+    ),
+    Option("build.link_flags", _str_list, ("--coverage",), "Flags the wrapper appends to every link."),
+    Option(
+        "build.instrument",
+        _str_list,
+        ("**",),
+        "Globs (relative to root) of the sources compiled with coverage; others are compiled as is.",
+    ),
+    Option(
+        "test.executables",
+        _str_list,
+        ("{build_dir}/tests/*",),
+        "Globs of the test executables to run.",
+    ),
+    Option(
+        "test.timeout",
+        _float,
+        60.0,
+        "Seconds one test executable may run before it is killed.",
+        cli="--timeout",
+    ),
+    Option("test.jobs", _int, 0, "Test executables run at once; 0 means the number of CPUs."),
+    Option("test.format", _choice(("auto", "covguard", "unity")), "auto", "Test output format."),
+    Option("test.env", _str_map, {}, "Extra environment for the tests."),
+    Option("tags.id_pattern", _str, r"[A-Z][A-Z0-9]*(?:-[A-Z0-9]+)*-[0-9]+", "Regex of a requirement ID."),
+    Option("tags.oft", _bool, False, "Also read OpenFastTrace tags ([impl->req~name~1])."),
+    Option("tags.exclusion_prefix", _str, "GCOVR_EXCL", "Prefix of gcovr's exclusion markers."),
+    Option("reqif.id_attribute", _str, "ReqIF.ForeignID", "ReqIF attribute holding the requirement ID."),
+    Option(
+        "reqif.title_attributes",
+        _str_list,
+        ("ReqIF.Name", "ReqIF.Text"),
+        "ReqIF attributes for the title (first present wins).",
+    ),
+    Option("reqif.class_attribute", _str, "SafetyClass", "ReqIF attribute holding the IEC 62304 class."),
+    Option(
+        "gate.line",
+        _percent_by_class,
+        DEFAULT_GATE_LINE,
+        "Minimum requirement-based line coverage (%) per safety class.",
+    ),
+    Option(
+        "gate.branch",
+        _percent_by_class,
+        DEFAULT_GATE_BRANCH,
+        "Minimum requirement-based branch coverage (%) per safety class.",
+    ),
+    Option(
+        "gate.mcdc",
+        _percent_by_class,
+        DEFAULT_GATE_MCDC,
+        "Minimum requirement-based MC/DC (%) per safety class (clang profile only).",
+    ),
+    Option(
+        "gate.max_findings",
+        _limits,
+        DEFAULT_MAX_FINDINGS,
+        "Maximum count per finding kind (-1: no limit).",
+    ),
+    Option(
+        "gate.require_target",
+        _str_list,
+        (),
+        "Safety classes whose code must be covered on the target, not only on the host.",
+    ),
+)
+
+OPTIONS_BY_KEY = {o.key: o for o in OPTIONS}
+_TABLES = {o.key.split(".")[0] for o in OPTIONS if "." in o.key}
+_MAP_DEFAULTS_MERGE = {"gate.line", "gate.branch", "gate.mcdc", "gate.max_findings"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved configuration (attribute names: the keys with '.' replaced by '_')."""
+
+    values: dict[str, Any]
+    config_path: Path | None
+    base_dir: Path
+    overrides: dict[str, Any] = field(default_factory=dict)
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self.values[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def get(self, key: str) -> Any:
+        return self.values[key.replace(".", "_")]
+
+    @property
+    def root(self) -> Path:
+        return Path(self.values["root"])
+
+    @property
+    def work_dir(self) -> Path:
+        return Path(self.values["work_dir"])
+
+    @property
+    def output_dir(self) -> Path:
+        return Path(self.values["output_dir"])
+
+    def toolchain_dir(self) -> Path:
+        """The work area of the current toolchain profile and variant."""
+        name = self.values["toolchain"]
+        variant = self.values["variant"]
+        return self.work_dir / (name if variant == "default" else f"{name}-{variant}")
+
+    def with_overrides(self, **changes: Any) -> Settings:
+        values = dict(self.values)
+        for k, v in changes.items():
+            values[k.replace(".", "_")] = v
+        return Settings(values=values, config_path=self.config_path, base_dir=self.base_dir)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The settings as plain data (for the evidence package and ``covguard config``)."""
+        out: dict[str, Any] = {}
+        for o in OPTIONS:
+            v = self.values[o.attr]
+            out[o.key] = list(v) if isinstance(v, tuple) else v
+        return out
+
+
+def find_config(start: Path) -> Path | None:
+    """The nearest covguard.toml, or pyproject.toml with [tool.covguard], at or above ``start``."""
+    for folder in (start, *start.parents):
+        candidate = folder / CONFIG_FILE
+        if candidate.is_file():
+            return candidate
+        pyproject = folder / "pyproject.toml"
+        if pyproject.is_file():
+            try:
+                data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+                continue
+            if "covguard" in data.get("tool", {}):
+                return pyproject
+    return None
+
+
+def _flatten(table: Mapping[str, Any], path: Path) -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in table.items():
+        if key in _TABLES:
+            if not isinstance(value, Mapping):
+                raise ConfigError(f"'{key}' must be a table ([{key}])", path=path)
+            for sub, v in value.items():
+                flat[f"{key}.{sub}"] = v
+        else:
+            flat[key] = value
+    return flat
+
+
+def _unknown(key: str, path: Path | None) -> ConfigError:
+    close = difflib.get_close_matches(key, list(OPTIONS_BY_KEY), n=1)
+    hint = f"did you mean '{close[0]}'?" if close else "run 'covguard config --list' for the known keys"
+    return ConfigError(f"unknown configuration key '{key}'", path=path, hint=hint)
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read the configuration: {exc.strerror}", path=path) from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError("the configuration is not UTF-8 text", path=path) from exc
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        line = getattr(exc, "lineno", None)
+        raise ConfigError(
+            f"invalid TOML: {exc}", path=path, line=line, hint="check the syntax at that line"
+        ) from None
+    if path.name == "pyproject.toml":
+        table = data.get("tool", {}).get("covguard")
+        if not isinstance(table, Mapping):
+            raise ConfigError(
+                "pyproject.toml has no [tool.covguard] table", path=path, hint="add one, or a covguard.toml"
+            )
+        return _flatten(table, path)
+    return _flatten(data, path)
+
+
+def parse_assignment(text: str) -> tuple[str, Any]:
+    """``key=value`` from ``--set``; the value is read as TOML when it parses, else as a string."""
+    if "=" not in text:
+        raise ConfigError(f"--set expects key=value, got '{text}'")
+    key, raw = text.split("=", 1)
+    key = key.strip()
+    try:
+        value = tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw
+    return key, value
+
+
+def load_settings(
+    config: Path | None = None,
+    *,
+    cwd: Path | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    require_build: bool = False,
+) -> Settings:
+    """Find and read the configuration, apply ``overrides`` (keys as in the file), resolve paths."""
+    cwd = (cwd or Path.cwd()).resolve()
+    if config is not None:
+        path: Path | None = config if config.is_absolute() else cwd / config
+        assert path is not None
+        if not path.is_file():
+            raise ConfigError(
+                "configuration file not found", path=path, hint="give an existing file to --config"
+            )
+    else:
+        path = find_config(cwd)
+        if path is None:
+            raise ConfigError(
+                f"no covguard configuration found in {cwd} or above",
+                hint=f"create {CONFIG_FILE} with at least:  [build]  "
+                'command = "make tests BUILD_DIR={build_dir}"',
+            )
+    raw = _read_file(path)
+    base = path.parent
+    for key, value in (overrides or {}).items():
+        if value is not None:
+            raw[key] = value
+    values: dict[str, Any] = {}
+    for key in raw:
+        if key not in OPTIONS_BY_KEY:
+            raise _unknown(key, path)
+    for opt in OPTIONS:
+        if opt.key in raw:
+            value = opt.parse(raw[opt.key], opt.key)
+            if opt.key in _MAP_DEFAULTS_MERGE:
+                value = {**opt.default, **value}
+        else:
+            value = opt.default
+        if opt.path and value is not None:
+            value = _resolve_paths(value, base)
+        values[opt.attr] = value
+    if require_build and not values["build_command"]:
+        raise ConfigError(
+            "no build command configured",
+            path=path,
+            hint='add to the config: [build] command = "make tests BUILD_DIR={build_dir}"',
+        )
+    if values["build_jobs"] <= 0:
+        values["build_jobs"] = os.cpu_count() or 1
+    if values["test_jobs"] <= 0:
+        values["test_jobs"] = os.cpu_count() or 1
+    try:
+        re.compile(values["tags_id_pattern"])
+    except re.error as exc:
+        raise ConfigError(f"'tags.id_pattern' is not a valid regular expression: {exc}", path=path) from None
+    if values["test_timeout"] <= 0:
+        raise ConfigError("'test.timeout' must be more than 0 seconds", path=path)
+    return Settings(values=values, config_path=path, base_dir=base)
+
+
+def _resolve_paths(value: Any, base: Path) -> Any:
+    if isinstance(value, tuple):
+        return tuple(str((base / v).resolve()) if "{" not in v else v for v in value)
+    if isinstance(value, str):
+        return str((base / value).resolve()) if "{" not in value else value
+    return value

@@ -1,0 +1,154 @@
+"""File helpers every writer uses: atomic writes, digests, the work-folder lock, path display."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import hashlib
+import json
+import os
+import re
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import IO, Any
+
+from covguard.errors import LockedError, OutputError
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _describe(exc: OSError) -> str:
+    if exc.errno == errno.ENOSPC:
+        return "the disk is full"
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return "permission denied (read-only folder?)"
+    return exc.strerror or str(exc)
+
+
+def atomic_write(path: Path, writer: Callable[[IO[bytes]], None]) -> None:
+    """Write ``path`` through a temporary file in the same folder, then rename it into place.
+
+    On any failure the temporary file is removed and ``path`` keeps its earlier content: no
+    half-written output is ever left behind.
+    """
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise OutputError(f"cannot write: {_describe(exc)}", path=path) from exc
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            writer(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise OutputError(f"cannot write: {_describe(exc)}", path=path) from exc
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def write_bytes(path: Path, data: bytes) -> None:
+    def writer(handle: IO[bytes]) -> None:
+        handle.write(data)
+
+    atomic_write(path, writer)
+
+
+def write_text(path: Path, text: str) -> None:
+    write_bytes(path, text.encode("utf-8"))
+
+
+def write_json(path: Path, data: Any) -> None:
+    text = json.dumps(data, indent=2, sort_keys=False, ensure_ascii=False) + "\n"
+    write_text(path, text)
+
+
+@contextlib.contextmanager
+def work_lock(work_dir: Path) -> Iterator[None]:
+    """Hold the work folder's lock: a second covguard on the same folder refuses at once.
+
+    The lock is an ``flock`` on ``<work_dir>/lock``: the kernel releases it when the process ends,
+    however it ends, so a killed run never leaves a stale lock behind.
+    """
+    try:
+        work_dir.mkdir(parents=True, exist_ok=True)
+        handle = (work_dir / "lock").open("a+")
+    except OSError as exc:
+        raise OutputError(f"cannot create the work folder: {_describe(exc)}", path=work_dir) from exc
+    try:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            raise LockedError(
+                f"the work folder is in use by another covguard run ({holder})",
+                path=work_dir,
+                hint="wait for it to finish, or give this run its own folder with --work-dir",
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()}\n")
+        handle.flush()
+        try:
+            yield
+        finally:
+            with contextlib.suppress(OSError):
+                handle.seek(0)
+                handle.truncate()
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+    finally:
+        handle.close()
+
+
+def display_path(path: Path | str, root: Path) -> str:
+    """``path`` relative to ``root`` with '/' separators when it is inside it, else absolute."""
+    p = Path(path)
+    try:
+        return p.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return p.as_posix()
+
+
+def glob_regex(pattern: str) -> str:
+    """A regex for a path glob: ``**`` any folders, ``*`` within one folder, ``?`` one character."""
+    out: list[str] = []
+    i = 0
+    while i < len(pattern):
+        c = pattern[i]
+        if pattern.startswith("**/", i):
+            out.append("(?:.*/)?")
+            i += 3
+            continue
+        if pattern.startswith("**", i):
+            out.append(".*")
+            i += 2
+            continue
+        if c == "*":
+            out.append("[^/]*")
+        elif c == "?":
+            out.append("[^/]")
+        else:
+            out.append(re.escape(c))
+        i += 1
+    return "".join(out)
+
+
+def glob_matcher(include: Sequence[str], exclude: Sequence[str] = ()) -> Callable[[str], bool]:
+    """A predicate on '/'-separated relative paths: matches an include glob and no exclude glob."""
+    inc = re.compile("|".join(f"(?:{glob_regex(p)})" for p in include) or "(?!)")
+    exc = re.compile("|".join(f"(?:{glob_regex(p)})" for p in exclude) or "(?!)")
+    return lambda path: bool(inc.fullmatch(path)) and not exc.fullmatch(path)

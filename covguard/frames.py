@@ -1,0 +1,166 @@
+"""The DataFrame contracts: every frame that crosses a module boundary, with its columns named here.
+
+Coverage is held *sparsely per test*: a row of ``lines`` says "this test executed this line this
+many times"; lines a test did not execute have no row.  The code universe (every executable line
+and function of the build, executed or not: the denominator of every percentage) is held apart in
+``code_lines`` and ``code_functions``.
+
+``test`` in the coverage frames is the *coverage unit*: for tests written with covguard's C
+harness it is the test id itself (``test_bolus::limit_clamps``), because the harness writes
+coverage per test case; for suites that only give coverage per executable (Unity) it is
+``<executable>::*`` and every test case of that executable maps to it through
+``tests.coverage_unit``.
+
+Paths in ``file`` are relative to the project root with ``/`` separators; a file outside the root
+keeps its absolute path.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+import pandas as pd
+
+# column name -> dtype; "category" columns hold repeated strings cheaply
+LINES = {
+    "file": "category",
+    "line": "int32",
+    "function": "category",
+    "test": "category",
+    "count": "int64",
+    "branches_total": "int32",
+    "branches_covered": "int32",
+    "origin": "category",
+    "variant": "category",
+}
+"""Per-test executed lines: one row per (test, file, line) the test executed (count > 0)."""
+
+FUNCTIONS = {
+    "file": "category",
+    "function": "category",
+    "line_start": "int32",
+    "line_end": "int32",
+    "test": "category",
+    "count": "int64",
+    "origin": "category",
+    "variant": "category",
+}
+"""Per-test executed functions: one row per (test, function) the test entered."""
+
+BRANCHES = {
+    "file": "category",
+    "line": "int32",
+    "branch": "int32",
+    "test": "category",
+    "count": "int64",
+    "origin": "category",
+    "variant": "category",
+}
+"""Per-test taken branches: one row per (test, branch) the test took (count > 0)."""
+
+CODE_LINES = {
+    "file": "category",
+    "line": "int32",
+    "function": "category",
+    "branches_total": "int32",
+    "count": "int64",
+}
+"""Every executable line of the build; ``count`` is gcov's count over the whole test run."""
+
+CODE_FUNCTIONS = {
+    "file": "category",
+    "function": "category",
+    "line_start": "int32",
+    "line_end": "int32",
+    "count": "int64",
+}
+"""Every function of the build (compiler's extents); ``count`` over the whole run."""
+
+CODE_BRANCHES = {
+    "file": "category",
+    "line": "int32",
+    "branch": "int32",
+    "count": "int64",
+}
+"""Every branch of the build (gcov's branch order within a line); ``count`` over the whole run."""
+
+TESTS = {
+    "test": "string",
+    "executable": "string",
+    "name": "string",
+    "status": "category",
+    "duration_s": "float64",
+    "message": "string",
+    "file": "string",
+    "line": "int32",
+    "verifies": "string",
+    "coverage_unit": "string",
+    "coverage": "category",
+    "origin": "category",
+    "variant": "category",
+}
+"""One row per test case: ``status`` passed|failed|skipped|error, ``verifies`` the requirement
+IDs it declares (comma separated), ``coverage`` complete|incomplete|missing|none."""
+
+TEST_STATUSES = ("passed", "failed", "skipped", "error")
+COVERAGE_STATES = ("complete", "incomplete", "missing", "none")
+
+
+def empty(contract: dict[str, str]) -> pd.DataFrame:
+    """An empty frame with the contract's columns and dtypes."""
+    return pd.DataFrame({c: pd.Series(dtype=t) for c, t in contract.items()})
+
+
+def conform(df: pd.DataFrame, contract: dict[str, str]) -> pd.DataFrame:
+    """``df`` with exactly the contract's columns, in order, cast to the contract's dtypes.
+
+    Raises ``ValueError`` naming the missing columns: a programming error, not a user error.
+    """
+    missing = [c for c in contract if c not in df.columns]
+    if missing:
+        raise ValueError(f"frame lacks columns {missing}; has {list(df.columns)}")
+    out = df.loc[:, list(contract)]
+    casts = {c: t for c, t in contract.items() if str(out[c].dtype) != t}
+    return out.astype(casts) if casts else out
+
+
+@dataclass
+class CoverageData:
+    """The coverage of one test run, sparse per test, plus the code universe."""
+
+    lines: pd.DataFrame = field(default_factory=lambda: empty(LINES))
+    functions: pd.DataFrame = field(default_factory=lambda: empty(FUNCTIONS))
+    branches: pd.DataFrame = field(default_factory=lambda: empty(BRANCHES))
+    code_lines: pd.DataFrame = field(default_factory=lambda: empty(CODE_LINES))
+    code_functions: pd.DataFrame = field(default_factory=lambda: empty(CODE_FUNCTIONS))
+    code_branches: pd.DataFrame = field(default_factory=lambda: empty(CODE_BRANCHES))
+
+    def tests_executing(self, file: str, line: int) -> list[str]:
+        """Which tests executed ``file:line`` (a convenience for library users)."""
+        rows = self.lines[(self.lines["file"] == file) & (self.lines["line"] == line)]
+        return sorted(rows["test"].astype(str).unique())
+
+    def file_totals(self) -> pd.DataFrame:
+        """Per file: lines, covered lines, branches, covered branches, functions, covered functions
+        (over the whole run: the numbers gcovr reports)."""
+        cl = self.code_lines
+        lines = cl.groupby("file", observed=True).agg(
+            lines=("line", "size"), lines_covered=("count", lambda s: int((s > 0).sum()))
+        )
+        cb = self.code_branches
+        branches = cb.groupby("file", observed=True).agg(
+            branches=("branch", "size"), branches_covered=("count", lambda s: int((s > 0).sum()))
+        )
+        cf = self.code_functions
+        functions = cf.groupby("file", observed=True).agg(
+            functions=("function", "size"), functions_covered=("count", lambda s: int((s > 0).sum()))
+        )
+        out = lines.join(branches, how="outer").join(functions, how="outer").fillna(0).astype("int64")
+        out.index = out.index.astype(str)
+        return out.sort_index()
+
+
+def records(df: pd.DataFrame) -> list[dict[str, Any]]:
+    """The rows of ``df`` as plain dicts (for the few places that build messages row by row)."""
+    return cast(list[dict[str, Any]], df.to_dict(orient="records"))
