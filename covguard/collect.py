@@ -112,6 +112,16 @@ def counters_in_place(model: CoverageModel) -> tuple[UnitCounters, list[str]]:
     return counters, found
 
 
+def collect_in_place(
+    manifest: BuildManifest, *, root: Path, keep: Callable[[str], bool], origin: str = "host"
+) -> CoverageData:
+    """Coverage of a plain run (``.gcda`` beside the objects, no per-test folders) as one unit."""
+    model = build_model(load_notes(manifest))
+    counters, _found = counters_in_place(model)
+    counts = evaluate(model, [counters])
+    return frames_from_counts(model, counts, ["all"], 0, root, keep, origin, manifest.variant)
+
+
 def collect(
     manifest: BuildManifest,
     units: dict[str, str],

@@ -1,0 +1,132 @@
+"""Requirement lists: read them from CSV or ReqIF into one table.
+
+covguard cross-references three things: the requirement list (this package), the requirement
+tags in the firmware's code and the per-test coverage.  :func:`read_requirements` reads one or
+more requirement files, chosen by suffix:
+
+=========  ====================================================================
+suffix     reader
+=========  ====================================================================
+``.csv``   :mod:`covguard.requirements.csv_reader` (columns id, title, safety_class, ...)
+``.reqif`` :mod:`covguard.requirements.reqif` (ReqIF 1.2, as DOORS, Polarion, codebeamer export)
+``.reqifz`` the same, in a zip archive
+=========  ====================================================================
+
+and returns a :class:`pandas.DataFrame` with exactly these columns:
+
+================  ========  ===============================================================
+column            dtype     content
+================  ========  ===============================================================
+``id``            object    the requirement ID (str), validated by :func:`ids.validate_id`
+``title``         object    the title (str), never empty, surrounding whitespace removed
+``safety_class``  object    the IEC 62304 safety class (str): ``"A"``, ``"B"`` or ``"C"``
+``source``        object    the file the requirement came from (str), the path as given
+``line``          int64     1-based line: the CSV row's first line, or the SPEC-OBJECT's line
+``attributes``    object    dict[str, str]: every other CSV column / ReqIF attribute, as text
+================  ========  ===============================================================
+
+Text columns use the ``object`` dtype (plain Python ``str`` values), which behaves the same in
+pandas 2.2 and 3.x.  Rows come in file order (the order of ``paths``), then in order of
+appearance in the file (ascending ``line``; in a ``.reqifz`` archive, member by member).  The
+index is a plain ``RangeIndex``.
+
+IDs are unique across all files: a duplicate is an error naming both places.  Every problem
+with a file is an :class:`~covguard.errors.InputError` naming the file, the line and what to do;
+no requirement is returned from a file set that has one.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from covguard.errors import InputError
+from covguard.requirements.csv_reader import read_csv
+from covguard.requirements.ids import (
+    DEFAULT_OPTIONS,
+    DuplicateIndex,
+    Requirement,
+    RequirementOptions,
+    describe_char,
+    validate_id,
+)
+from covguard.requirements.reqif import read_reqif, read_reqifz
+
+__all__ = [
+    "COLUMNS",
+    "DEFAULT_OPTIONS",
+    "Requirement",
+    "RequirementOptions",
+    "describe_char",
+    "read_requirements",
+    "requirements_frame",
+    "validate_id",
+]
+
+COLUMNS = ("id", "title", "safety_class", "source", "line", "attributes")
+"""The columns of the frame :func:`read_requirements` returns, in order."""
+
+_Reader = Callable[[Path, RequirementOptions], list[Requirement]]
+READERS: dict[str, _Reader] = {".csv": read_csv, ".reqif": read_reqif, ".reqifz": read_reqifz}
+"""The reader for each supported file suffix (compared ignoring case)."""
+
+
+def _reader_for(path: Path) -> _Reader:
+    """The reader for a file, by its suffix; an unknown suffix is an error with a hint."""
+    reader = READERS.get(path.suffix.lower())
+    if reader is None:
+        raise InputError(
+            f"unsupported requirement file type {path.suffix or '(no suffix)'!r}",
+            path=str(path),
+            hint="give requirements as .csv (columns id, title, safety_class), .reqif or .reqifz",
+        )
+    return reader
+
+
+def _refuse_repeated_paths(paths: list[Path]) -> None:
+    """A file listed twice would report every requirement as its own duplicate: say so instead."""
+    first: dict[Path, Path] = {}
+    for path in paths:
+        key = Path(os.path.abspath(path))
+        if key in first:
+            raise InputError(
+                f"requirement file {str(path)!r} is listed twice (also as {str(first[key])!r})",
+                path=str(path),
+                hint="list every requirement file once",
+            )
+        first[key] = path
+
+
+def read_requirements(paths: Sequence[Path], options: RequirementOptions = DEFAULT_OPTIONS) -> pd.DataFrame:
+    """Read every requirement file in ``paths`` into one frame (see the module docstring)."""
+    if not paths:
+        raise InputError(
+            "no requirement files given",
+            hint="configure at least one requirement file (.csv, .reqif or .reqifz)",
+        )
+    _refuse_repeated_paths([Path(path) for path in paths])
+    seen = DuplicateIndex()
+    requirements: list[Requirement] = []
+    for path in paths:
+        for requirement in _reader_for(Path(path))(Path(path), options):
+            seen.add(requirement)
+            requirements.append(requirement)
+    return requirements_frame(requirements)
+
+
+def requirements_frame(requirements: Sequence[Requirement]) -> pd.DataFrame:
+    """The frame of the column contract (see the module docstring) for some requirements."""
+    return pd.DataFrame(
+        {
+            "id": pd.Series([r.id for r in requirements], dtype=object),
+            "title": pd.Series([r.title for r in requirements], dtype=object),
+            "safety_class": pd.Series([r.safety_class for r in requirements], dtype=object),
+            "source": pd.Series([r.source for r in requirements], dtype=object),
+            "line": pd.Series([r.line for r in requirements], dtype="int64"),
+            "attributes": pd.Series([dict(r.attributes) for r in requirements], dtype=object),
+        },
+        columns=list(COLUMNS),
+    )

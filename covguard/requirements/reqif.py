@@ -1,0 +1,702 @@
+"""Reader for ReqIF 1.2 (``.reqif``) and ReqIF archives (``.reqifz``).
+
+ReqIF is the exchange format of DOORS, Polarion, codebeamer and most requirement tools.  A
+document (namespace ``http://www.omg.org/spec/ReqIF/20110401/reqif.xsd``) holds, under
+``REQ-IF/CORE-CONTENT/REQ-IF-CONTENT``:
+
+* ``DATATYPES``: among others the enumerations, whose ``ENUM-VALUE``\\ s are shown by LONG-NAME
+  (or by the ``KEY`` of their ``EMBEDDED-VALUE`` when they have none);
+* ``SPEC-TYPES``: each ``SPEC-OBJECT-TYPE`` lists its attribute definitions
+  (``ATTRIBUTE-DEFINITION-STRING``, ``-XHTML``, ``-ENUMERATION``, ``-INTEGER``, ``-REAL``,
+  ``-BOOLEAN``, ``-DATE``), each with an ``IDENTIFIER``, a ``LONG-NAME`` and maybe a default value;
+* ``SPEC-OBJECTS``: the requirements.  Each ``SPEC-OBJECT`` names its type and carries
+  ``ATTRIBUTE-VALUE-*`` elements whose ``DEFINITION`` refers to an attribute definition by
+  IDENTIFIER;
+* ``SPECIFICATIONS``: documents arranging the objects in a ``SPEC-HIERARCHY`` tree.  The tree is
+  checked (it may refer only to existing objects) but does not select requirements: an object
+  outside every specification is still a requirement.
+
+Attributes are identified by LONG-NAME, as configured in
+:class:`~covguard.requirements.ids.RequirementOptions`: the ID (``ReqIF.ForeignID``), the title
+(the first of ``ReqIF.Name``, ``ReqIF.Text`` with a value) and the safety class
+(``SafetyClass``), all matched exactly.  Values become text: XHTML by its text content with
+whitespace collapsed, enumerations by the labels of the chosen values (joined by ``", "``),
+the other kinds by their ``THE-VALUE`` as written.  A definition's default value applies to an
+object that gives no value of its own.
+
+Which SPEC-OBJECTs are requirements:
+
+* an object whose type has no ID attribute definition at all (a heading or information type)
+  is not a requirement and is skipped;
+* an object whose type defines the ID attribute but which has no ID value is skipped only when it
+  is clearly a heading: it has a ``ReqIF.ChapterName`` value and no title value.  Otherwise it is
+  an error naming the SPEC-OBJECT's IDENTIFIER and line, because a requirement without ID
+  would silently drop out of the trace.
+
+Hostile input is refused before anything is returned:
+
+* a DOCTYPE or any other markup declaration in the prolog (the carrier of external entities,
+  parameter entities and "billion laughs") is refused before the parser sees the document, and
+  the parser itself runs without entity expansion, DTD loading or network access;
+* documents must be UTF-8 (the encoding every ReqIF tool writes), so that the prolog check
+  cannot be bypassed by an exotic encoding;
+* files (and archive members, by their declared and by their actual size) larger than
+  ``max_bytes`` are refused before being read, as are archive members that unpack more than
+  :data:`MAX_COMPRESSION_RATIO` times their compressed size;
+* element nesting is limited to ``max_depth`` levels, checked while parsing (the parser's own
+  limit, 256 levels, applies as well);
+* archive members with absolute paths or ``..`` are refused (nothing is ever extracted to
+  disk; such a name means the archive is not what it claims to be).
+
+Every requirement's ``line`` is the line of its ``SPEC-OBJECT`` start tag; ``attributes`` holds
+every other attribute value by LONG-NAME.
+"""
+
+from __future__ import annotations
+
+import lzma
+import re
+import zipfile
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from lxml import etree
+
+from covguard.errors import InputError
+from covguard.requirements.csv_reader import read_file_bytes
+from covguard.requirements.ids import (
+    DEFAULT_OPTIONS,
+    DuplicateIndex,
+    Requirement,
+    RequirementOptions,
+    check_title,
+    compile_id_pattern,
+    normalise_safety_class,
+    validate_id,
+)
+
+REQIF_NS = "http://www.omg.org/spec/ReqIF/20110401/reqif.xsd"
+XHTML_NS = "http://www.w3.org/1999/xhtml"
+HEADING_ATTRIBUTE = "ReqIF.ChapterName"
+MAX_COMPRESSION_RATIO = 200
+"""Largest uncompressed/compressed size ratio accepted for a member bigger than 1 MiB."""
+
+_RATIO_CHECK_FLOOR = 1024 * 1024
+_CHUNK = 64 * 1024
+_VALUE_KINDS = ("STRING", "XHTML", "ENUMERATION", "INTEGER", "REAL", "BOOLEAN", "DATE")
+_BLOCK_TAGS = frozenset(
+    {"div", "p", "br", "li", "ul", "ol", "tr", "td", "th", "table", "h1", "h2", "h3", "h4", "h5", "h6", "pre"}
+    | {"blockquote", "dl", "dt", "dd", "caption", "thead", "tbody", "tfoot"}
+)
+_ENCODING = re.compile(rb"""\sencoding\s*=\s*["']([^"']*)["']""")
+_UTF8_NAMES = frozenset([b"utf-8", b"utf8", b"us-ascii", b"ascii"])
+_SQUASH = re.compile(r"[^a-z0-9]")
+
+
+def _q(name: str) -> str:
+    """The qualified (Clark notation) name of a ReqIF element."""
+    return f"{{{REQIF_NS}}}{name}"
+
+
+def _line(element: object) -> int | None:
+    """The line an element starts on (lxml's ``sourceline``; the stubs do not type it)."""
+    line = getattr(element, "sourceline", None)
+    return line if isinstance(line, int) and line > 0 else None
+
+
+def _local(tag: str) -> str:
+    """The local name of a qualified tag."""
+    return tag.rpartition("}")[2]
+
+
+# ---------------------------------------------------------------------------------------------
+# Safe parsing
+
+
+def check_prolog(data: bytes, where: str) -> None:
+    """Refuse a non-UTF-8 document, and any DOCTYPE or markup declaration, before parsing.
+
+    The prolog is everything before the root element: the XML declaration, comments,
+    processing instructions and whitespace.  A document type declaration can only appear there.
+    """
+    body = data.removeprefix(b"\xef\xbb\xbf")
+    if body.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in body[:4]:
+        raise InputError(
+            "the ReqIF document is not UTF-8 (it looks like UTF-16 or UTF-32)",
+            path=where,
+            hint="export the ReqIF file as UTF-8",
+        )
+    position = 0
+    while position < len(body):
+        if body[position : position + 1].isspace():
+            position += 1
+        elif body.startswith(b"<?", position):
+            end = body.find(b"?>", position + 2)
+            _check_declared_encoding(body[position : end if end >= 0 else len(body)], where)
+            position = len(body) if end < 0 else end + 2
+        elif body.startswith(b"<!--", position):
+            end = body.find(b"-->", position + 4)
+            position = len(body) if end < 0 else end + 3
+        elif body.startswith(b"<!", position):
+            what = "DOCTYPE" if body.startswith(b"<!DOCTYPE", position) else "markup"
+            raise InputError(
+                f"the ReqIF document contains a {what} declaration, which covguard refuses "
+                "(document type declarations can define entities that read files or expand without bound)",
+                path=where,
+                line=body.count(b"\n", 0, position) + 1,
+                hint="ReqIF documents need no DOCTYPE; remove it, or export the file again from the tool",
+            )
+        else:
+            return  # the root element (or garbage, which the parser reports)
+
+
+def _check_declared_encoding(instruction: bytes, where: str) -> None:
+    """Refuse an XML declaration that names an encoding other than UTF-8."""
+    if not re.match(rb"<\?xml\s", instruction):
+        return
+    match = _ENCODING.search(instruction)
+    if match and match.group(1).lower() not in _UTF8_NAMES:
+        raise InputError(
+            f"the ReqIF document declares the encoding {match.group(1).decode('ascii', 'replace')!r}; "
+            "covguard reads UTF-8 only",
+            path=where,
+            line=1,
+            hint="export the ReqIF file as UTF-8",
+        )
+
+
+def parse_xml(data: bytes, where: str, max_depth: int) -> etree._Element:
+    """Parse a ReqIF document with a hardened parser; return its root element.
+
+    The nesting depth is checked as the parser goes, so a deeply nested document is refused
+    without building all of it.
+    """
+    check_prolog(data, where)
+    parser = etree.XMLPullParser(
+        events=("start", "end"),
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        dtd_validation=False,
+        huge_tree=False,
+        remove_pis=True,
+        remove_comments=True,
+    )
+    depth = 0
+    try:
+        for offset in range(0, len(data), _CHUNK):
+            parser.feed(data[offset : offset + _CHUNK])
+            depth = _follow_depth(parser, depth, max_depth, where)
+        root: etree._Element = parser.close()
+    except etree.XMLSyntaxError as err:
+        _follow_depth(parser, depth, max_depth, where)  # the events parsed before the error
+        if "depth" in str(err.msg).lower():
+            raise _too_deep(min(max_depth, 256), err.lineno, where) from err
+        raise InputError(
+            f"malformed XML: {err.msg}",
+            path=where,
+            line=err.lineno or None,
+            hint="the file is not well-formed XML; export it again from the requirement tool",
+        ) from err
+    return root
+
+
+def _follow_depth(parser: etree.XMLPullParser, depth: int, max_depth: int, where: str) -> int:
+    """Consume the parser's pending events, refusing nesting deeper than ``max_depth``."""
+    for event, element in parser.read_events():
+        if event == "start":
+            depth += 1
+            if depth > max_depth:
+                raise _too_deep(max_depth, _line(element), where)
+        else:
+            depth -= 1
+    return depth
+
+
+def _too_deep(max_depth: int, line: int | None, where: str) -> InputError:
+    """The error for a document nested too deeply."""
+    return InputError(
+        f"the ReqIF document is nested deeper than {max_depth} levels",
+        path=where,
+        line=line or None,
+        hint="no genuine ReqIF export nests this deep; check where the file came from",
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# The document model
+
+
+@dataclass(frozen=True)
+class _Definition:
+    """An attribute definition of a SPEC-OBJECT-TYPE."""
+
+    identifier: str
+    name: str
+    kind: str
+    default: etree._Element | None
+
+
+@dataclass(frozen=True)
+class _Document:
+    """What a document declares before its objects: enumeration labels, types, definitions."""
+
+    where: str
+    source: str
+    enum_labels: dict[str, str]
+    definitions: dict[str, _Definition]
+    object_types: dict[str, list[_Definition]]
+
+
+def _identifier(element: etree._Element, where: str) -> str:
+    """The IDENTIFIER of an element, which ReqIF requires."""
+    identifier = (element.get("IDENTIFIER") or "").strip()
+    if not identifier:
+        raise InputError(
+            f"<{_local(str(element.tag))}> has no IDENTIFIER",
+            path=where,
+            line=_line(element),
+            hint="every ReqIF element of this kind needs an IDENTIFIER; export the file again",
+        )
+    return identifier
+
+
+def _content(root: etree._Element, where: str) -> etree._Element:
+    """The REQ-IF-CONTENT element, after checking that this is a ReqIF document at all."""
+    if root.tag != _q("REQ-IF"):
+        raise InputError(
+            f"not a ReqIF document: the root element is <{root.tag}>",
+            path=where,
+            line=_line(root),
+            hint=f'a ReqIF 1.2 document starts with <REQ-IF xmlns="{REQIF_NS}">',
+        )
+    content = root.find(f"{_q('CORE-CONTENT')}/{_q('REQ-IF-CONTENT')}")
+    if content is None:
+        raise InputError(
+            "the ReqIF document has no CORE-CONTENT/REQ-IF-CONTENT",
+            path=where,
+            line=_line(root),
+            hint="the export is incomplete; export the file again",
+        )
+    return content
+
+
+def _enum_labels(content: etree._Element, where: str) -> dict[str, str]:
+    """Label of every ENUM-VALUE by IDENTIFIER: its LONG-NAME, else its KEY, else its IDENTIFIER."""
+    labels: dict[str, str] = {}
+    path = "/".join(
+        _q(name)
+        for name in ("DATATYPES", "DATATYPE-DEFINITION-ENUMERATION", "SPECIFIED-VALUES", "ENUM-VALUE")
+    )
+    for value in content.iterfind(path):
+        identifier = _identifier(value, where)
+        embedded = value.find(f"{_q('PROPERTIES')}/{_q('EMBEDDED-VALUE')}")
+        key = embedded.get("KEY") if embedded is not None else None
+        labels[identifier] = value.get("LONG-NAME") or key or identifier
+    return labels
+
+
+def _object_types(
+    content: etree._Element, where: str
+) -> tuple[dict[str, _Definition], dict[str, list[_Definition]]]:
+    """Attribute definitions by IDENTIFIER, and the definitions of each SPEC-OBJECT-TYPE."""
+    definitions: dict[str, _Definition] = {}
+    types: dict[str, list[_Definition]] = {}
+    for spec_type in content.iterfind(f"{_q('SPEC-TYPES')}/{_q('SPEC-OBJECT-TYPE')}"):
+        own: list[_Definition] = []
+        for element in spec_type.iterfind(f"{_q('SPEC-ATTRIBUTES')}/*"):
+            definition = _definition(element, where)
+            if definition.identifier in definitions:
+                raise InputError(
+                    f"attribute definition IDENTIFIER {definition.identifier!r} is defined twice",
+                    path=where,
+                    line=_line(element),
+                    hint="identifiers must be unique in a ReqIF document; export the file again",
+                )
+            definitions[definition.identifier] = definition
+            own.append(definition)
+        types[_identifier(spec_type, where)] = own
+    return definitions, types
+
+
+def _definition(element: etree._Element, where: str) -> _Definition:
+    """Read one ATTRIBUTE-DEFINITION-* element."""
+    kind = _local(str(element.tag)).removeprefix("ATTRIBUTE-DEFINITION-")
+    if kind not in _VALUE_KINDS:
+        raise InputError(
+            f"unknown attribute definition <{_local(str(element.tag))}>",
+            path=where,
+            line=_line(element),
+            hint="ReqIF 1.2 attribute definitions are ATTRIBUTE-DEFINITION-" + "/-".join(_VALUE_KINDS),
+        )
+    identifier = _identifier(element, where)
+    default = element.find(f"{_q('DEFAULT-VALUE')}/*")
+    name = (element.get("LONG-NAME") or "").strip() or identifier
+    return _Definition(identifier, name, kind, default)
+
+
+# ---------------------------------------------------------------------------------------------
+# Attribute values
+
+
+def _xhtml_text(the_value: etree._Element) -> str:
+    """The text content of an XHTML value, whitespace collapsed, blocks separated by a space."""
+    parts = [the_value.text or ""]
+    for event, element in etree.iterwalk(the_value, events=("start", "end")):
+        if element is the_value:
+            continue
+        is_block = isinstance(element.tag, str) and _local(element.tag) in _BLOCK_TAGS
+        if event == "start":
+            parts.append(" " if is_block else "")
+            parts.append((element.text or "") if isinstance(element.tag, str) else "")
+        else:
+            parts.append(" " if is_block else "")
+            parts.append(element.tail or "")
+    return " ".join("".join(parts).split())
+
+
+def _value_text(value: etree._Element, kind: str, document: _Document) -> str:
+    """The text of one ATTRIBUTE-VALUE-* element of the given kind."""
+    if kind == "XHTML":
+        the_value = value.find(_q("THE-VALUE"))
+        return _xhtml_text(the_value) if the_value is not None else ""
+    if kind == "ENUMERATION":
+        labels = []
+        for ref in value.iterfind(f"{_q('VALUES')}/{_q('ENUM-VALUE-REF')}"):
+            key = (ref.text or "").strip()
+            if key not in document.enum_labels:
+                raise InputError(
+                    f"enumeration value refers to unknown ENUM-VALUE {key!r}",
+                    path=document.where,
+                    line=_line(ref),
+                    hint="the export is inconsistent; export the file again",
+                )
+            labels.append(document.enum_labels[key])
+        return ", ".join(labels)
+    text = value.get("THE-VALUE")
+    if text is None:
+        raise InputError(
+            f"<{_local(str(value.tag))}> has no THE-VALUE",
+            path=document.where,
+            line=_line(value),
+            hint="the export is incomplete; export the file again",
+        )
+    return text
+
+
+def _resolve(value: etree._Element, document: _Document) -> tuple[_Definition, str]:
+    """The definition an ATTRIBUTE-VALUE-* refers to, and the value as text."""
+    kind = _local(str(value.tag)).removeprefix("ATTRIBUTE-VALUE-")
+    if kind not in _VALUE_KINDS:
+        raise InputError(
+            f"unknown attribute value <{_local(str(value.tag))}>",
+            path=document.where,
+            line=_line(value),
+            hint="ReqIF 1.2 attribute values are ATTRIBUTE-VALUE-" + "/-".join(_VALUE_KINDS),
+        )
+    ref = value.find(f"{_q('DEFINITION')}/*")
+    key = (ref.text or "").strip() if ref is not None else ""
+    definition = document.definitions.get(key)
+    if definition is None:
+        raise InputError(
+            f"<{_local(str(value.tag))}> refers to unknown attribute definition {key!r}",
+            path=document.where,
+            line=_line(value),
+            hint="the export is inconsistent; export the file again",
+        )
+    if definition.kind != kind:
+        raise InputError(
+            f"a {kind} value refers to the {definition.kind} attribute definition {definition.name!r}",
+            path=document.where,
+            line=_line(value),
+            hint="the export is inconsistent; export the file again",
+        )
+    return definition, _value_text(value, kind, document)
+
+
+def _object_values(
+    spec_object: etree._Element, type_definitions: list[_Definition], document: _Document
+) -> dict[str, str]:
+    """Every attribute value of a SPEC-OBJECT by LONG-NAME, defaults filled in."""
+    values: dict[str, str] = {}
+    for value in spec_object.iterfind(f"{_q('VALUES')}/*"):
+        definition, text = _resolve(value, document)
+        if definition.name in values:
+            raise InputError(
+                f"attribute {definition.name!r} has two values in one SPEC-OBJECT",
+                path=document.where,
+                line=_line(value),
+                hint="the export is inconsistent; export the file again",
+            )
+        values[definition.name] = text
+    for definition in type_definitions:
+        if definition.name not in values and definition.default is not None:
+            values[definition.name] = _value_text(definition.default, definition.kind, document)
+    return values
+
+
+# ---------------------------------------------------------------------------------------------
+# Requirements
+
+
+def _squash(name: str) -> str:
+    """A name reduced to lower-case letters and digits, to find near matches."""
+    return _SQUASH.sub("", name.casefold())
+
+
+def _near(wanted: str, names: set[str]) -> list[str]:
+    """Attribute names that look like ``wanted`` (``IEC62304.SafetyClass`` for ``SafetyClass``)."""
+    key = _squash(wanted)
+    return sorted(name for name in names if key and (key in _squash(name) or _squash(name) in key))
+
+
+def _missing_attribute(
+    what: str, wanted: str, names: set[str], *, where: str, line: int | None
+) -> InputError:
+    """The error for an attribute the object's type does not define, with near matches."""
+    near = _near(wanted, names)
+    hint = f"configure the LONG-NAME of the attribute that holds the {what}"
+    if near:
+        hint += "; similar attributes in the document: " + ", ".join(repr(name) for name in near)
+    return InputError(
+        f"{what} attribute {wanted!r} is not defined for this SPEC-OBJECT",
+        path=where,
+        line=line,
+        hint=hint,
+    )
+
+
+def _read_object(
+    spec_object: etree._Element, document: _Document, options: RequirementOptions, pattern: re.Pattern[str]
+) -> Requirement | None:
+    """Turn one SPEC-OBJECT into a requirement, or None for a heading (see module docstring)."""
+    where, line = document.where, _line(spec_object) or 1
+    identifier = _identifier(spec_object, where)
+    type_ref = spec_object.find(f"{_q('TYPE')}/{_q('SPEC-OBJECT-TYPE-REF')}")
+    type_key = (type_ref.text or "").strip() if type_ref is not None else ""
+    if type_key not in document.object_types:
+        raise InputError(
+            f"SPEC-OBJECT {identifier!r} refers to unknown SPEC-OBJECT-TYPE {type_key!r}",
+            path=where,
+            line=line,
+            hint="the export is inconsistent; export the file again",
+        )
+    type_definitions = document.object_types[type_key]
+    type_names = {definition.name for definition in type_definitions}
+    values = _object_values(spec_object, type_definitions, document)
+    if options.reqif_id_attribute not in type_names:
+        return None  # a heading or information type: it cannot hold a requirement ID
+    raw_id = values.pop(options.reqif_id_attribute, "")
+    if not raw_id.strip():
+        if values.get(HEADING_ATTRIBUTE, "").strip() and not _title_attribute(values, options):
+            return None
+        raise InputError(
+            f"SPEC-OBJECT {identifier!r} has no value for the ID attribute {options.reqif_id_attribute!r}",
+            path=where,
+            line=line,
+            hint="give the requirement an ID in the requirement tool and export again",
+        )
+    req_id = validate_id(raw_id, pattern, path=where, line=line)
+    title_name = _title_attribute(values, options)
+    if title_name is None:
+        raise InputError(
+            f"requirement {req_id!r} (SPEC-OBJECT {identifier!r}) has no title: none of "
+            + ", ".join(repr(name) for name in options.reqif_title_attributes)
+            + " has a value",
+            path=where,
+            line=line,
+            hint="give the requirement a title, or configure the attributes that hold titles",
+        )
+    title = check_title(values.pop(title_name), req_id=req_id, path=where, line=line)
+    if options.reqif_class_attribute not in type_names:
+        raise _missing_attribute(
+            "safety class", options.reqif_class_attribute, type_names, where=where, line=line
+        )
+    raw_class = values.pop(options.reqif_class_attribute, "")
+    safety_class = normalise_safety_class(raw_class, req_id=req_id, path=where, line=line)
+    return Requirement(req_id, title, safety_class, document.source, line, values, where)
+
+
+def _title_attribute(values: dict[str, str], options: RequirementOptions) -> str | None:
+    """The first configured title attribute that has a (non-blank) value."""
+    return next((name for name in options.reqif_title_attributes if values.get(name, "").strip()), None)
+
+
+def _check_hierarchy(content: etree._Element, object_ids: set[str], where: str) -> None:
+    """Every SPEC-HIERARCHY must refer to an existing SPEC-OBJECT."""
+    specifications = content.find(_q("SPECIFICATIONS"))
+    if specifications is None:
+        return
+    for ref in specifications.iter(_q("SPEC-OBJECT-REF")):
+        key = (ref.text or "").strip()
+        if key not in object_ids:
+            raise InputError(
+                f"the specification refers to unknown SPEC-OBJECT {key!r}",
+                path=where,
+                line=_line(ref),
+                hint="the export is inconsistent; export the file again",
+            )
+
+
+def read_reqif_document(
+    data: bytes, *, where: str, source: str, options: RequirementOptions
+) -> list[Requirement]:
+    """Read the requirements of one ReqIF document held in ``data``.
+
+    ``where`` names the document in messages, ``source`` is what the requirements record as
+    their source (the path as the user gave it).
+    """
+    pattern = compile_id_pattern(options.id_pattern)
+    content = _content(parse_xml(data, where, options.max_depth), where)
+    definitions, object_types = _object_types(content, where)
+    document = _Document(where, source, _enum_labels(content, where), definitions, object_types)
+    seen = DuplicateIndex()
+    object_ids: set[str] = set()
+    requirements: list[Requirement] = []
+    for spec_object in content.iterfind(f"{_q('SPEC-OBJECTS')}/{_q('SPEC-OBJECT')}"):
+        identifier = _identifier(spec_object, where)
+        if identifier in object_ids:
+            raise InputError(
+                f"SPEC-OBJECT IDENTIFIER {identifier!r} is used twice",
+                path=where,
+                line=_line(spec_object),
+                hint="identifiers must be unique in a ReqIF document; export the file again",
+            )
+        object_ids.add(identifier)
+        requirement = _read_object(spec_object, document, options, pattern)
+        if requirement is not None:
+            seen.add(requirement)
+            requirements.append(requirement)
+    _check_hierarchy(content, object_ids, where)
+    if not requirements:
+        raise _no_requirements(definitions, options, where)
+    return requirements
+
+
+def _no_requirements(
+    definitions: dict[str, _Definition], options: RequirementOptions, where: str
+) -> InputError:
+    """The error for a document without any requirement, saying which attributes it has."""
+    names = sorted({definition.name for definition in definitions.values()})
+    return InputError(
+        f"no requirements: no SPEC-OBJECT has the ID attribute {options.reqif_id_attribute!r}",
+        path=where,
+        hint="the attributes defined in the document are "
+        + (", ".join(repr(name) for name in names) or "none")
+        + "; configure the one that holds the requirement ID",
+    )
+
+
+def read_reqif(path: Path, options: RequirementOptions = DEFAULT_OPTIONS) -> list[Requirement]:
+    """Read the requirements of a ``.reqif`` file."""
+    data = read_file_bytes(path, options.max_bytes)
+    return read_reqif_document(data, where=str(path), source=str(path), options=options)
+
+
+# ---------------------------------------------------------------------------------------------
+# ReqIF archives
+
+_ZIP_ERRORS = (
+    zipfile.BadZipFile,
+    zipfile.LargeZipFile,
+    OSError,
+    EOFError,
+    RuntimeError,
+    NotImplementedError,
+    ValueError,
+    zlib.error,
+    lzma.LZMAError,
+)
+
+
+def _unsafe_name(name: str) -> bool:
+    """Whether an archive member name is absolute or climbs out of the archive."""
+    parts = re.split(r"[/\\]", name)
+    return (
+        name.startswith(("/", "\\")) or bool(re.match(r"[A-Za-z]:", name)) or ".." in parts or "\x00" in name
+    )
+
+
+def _reqif_members(archive: zipfile.ZipFile, where: str, max_bytes: int) -> list[zipfile.ZipInfo]:
+    """The ``.reqif`` members of an archive, after checking every name and the sizes."""
+    infos = archive.infolist()
+    for info in infos:
+        if _unsafe_name(info.filename):
+            raise InputError(
+                f"the ReqIF archive has a member with an unsafe path: {info.filename!r}",
+                path=where,
+                hint="a ReqIF archive holds relative paths only; check where the file came from",
+            )
+    members = [info for info in infos if not info.is_dir() and info.filename.lower().endswith(".reqif")]
+    if not members:
+        raise InputError(
+            "the ReqIF archive contains no .reqif document",
+            path=where,
+            hint="members found: " + (", ".join(repr(info.filename) for info in infos[:10]) or "none"),
+        )
+    total = sum(info.file_size for info in members)
+    if total > max_bytes:
+        raise InputError(
+            f"the ReqIF documents in the archive unpack to {total} bytes, "
+            f"more than the limit of {max_bytes} bytes",
+            path=where,
+            hint="split the export, or raise the size limit if the file is genuine",
+        )
+    for info in members:
+        ratio = info.file_size / max(info.compress_size, 1)
+        if info.file_size > _RATIO_CHECK_FLOOR and ratio > MAX_COMPRESSION_RATIO:
+            raise InputError(
+                f"archive member {info.filename!r} unpacks to {ratio:.0f} times its compressed size "
+                f"(the limit is {MAX_COMPRESSION_RATIO}), a sign of a zip bomb",
+                path=where,
+                hint="check where the file came from",
+            )
+    return members
+
+
+def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, where: str, max_bytes: int) -> bytes:
+    """Unpack one member, never more than ``max_bytes`` of it whatever its header claims."""
+    try:
+        with archive.open(info) as handle:
+            data = handle.read(max_bytes + 1)
+    except _ZIP_ERRORS as err:
+        raise InputError(
+            f"cannot unpack {info.filename!r} from the ReqIF archive: {err}",
+            path=where,
+            hint="the archive is damaged or encrypted; export it again",
+        ) from err
+    if len(data) > max_bytes:
+        raise InputError(
+            f"archive member {info.filename!r} unpacks to more than the limit of {max_bytes} bytes",
+            path=where,
+            hint="split the export, or raise the size limit if the file is genuine",
+        )
+    return data
+
+
+def read_reqifz(path: Path, options: RequirementOptions = DEFAULT_OPTIONS) -> list[Requirement]:
+    """Read the requirements of every ``.reqif`` document in a ``.reqifz`` archive.
+
+    Other members (images, attachments) are ignored.  ``source`` is the archive's path;
+    messages name the member as ``archive.reqifz[member.reqif]``.
+    """
+    source = str(path)
+    try:
+        archive = zipfile.ZipFile(path)
+    except _ZIP_ERRORS as err:
+        raise InputError(
+            f"cannot open the ReqIF archive: {err}",
+            path=source,
+            hint="a .reqifz file is a zip archive of .reqif documents; export it again",
+        ) from err
+    seen = DuplicateIndex()
+    requirements: list[Requirement] = []
+    with archive:
+        for info in _reqif_members(archive, source, options.max_bytes):
+            data = _read_member(archive, info, source, options.max_bytes)
+            where = f"{source}[{info.filename}]"
+            for requirement in read_reqif_document(data, where=where, source=source, options=options):
+                seen.add(requirement)
+                requirements.append(requirement)
+    return requirements
