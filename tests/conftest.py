@@ -7,6 +7,7 @@ import shutil
 import subprocess
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -67,3 +68,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     if config.getoption("--update-references"):
         os.environ["COVGUARD_UPDATE_REFERENCES"] = "1"
+
+
+@pytest.fixture(scope="session")
+def sample_run(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """`covguard run` on the sample firmware, once per session (work and output folders in tmp)."""
+    from covguard import api
+    from covguard.config import load_settings
+
+    require("gcc", "make")
+    tmp = tmp_path_factory.mktemp("sample")
+    settings = load_settings(
+        SAMPLE / "covguard.toml", overrides={"work_dir": str(tmp / "work"), "output_dir": str(tmp / "out")}
+    )
+    return api.run(settings)

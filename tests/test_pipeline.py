@@ -32,17 +32,6 @@ def covguard(*args: str | Path, cwd: Path, env: dict[str, str] | None = None) ->
     )
 
 
-@pytest.fixture(scope="module")
-def sample_run(tmp_path_factory: pytest.TempPathFactory) -> api.Outcome:
-    """`covguard run` on the sample, once for the module (work and output folders in tmp)."""
-    require("gcc", "make")
-    tmp = tmp_path_factory.mktemp("sample")
-    settings = load_settings(
-        SAMPLE / "covguard.toml", overrides={"work_dir": str(tmp / "work"), "output_dir": str(tmp / "out")}
-    )
-    return api.run(settings)
-
-
 def test_per_test_coverage_matches_hand_computed_lines(sample_run: api.Outcome) -> None:
     """bolus_apply_limit (src/bolus.c 107-115): the below-limit test never executes the clamp (line 112)."""
     assert sample_run.analysis is not None

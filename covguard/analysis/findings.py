@@ -66,6 +66,8 @@ def _frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
 def finish_findings(df: pd.DataFrame) -> pd.DataFrame:
     df = df.copy()
     df["severity"] = df["kind"].map(SEVERITY).fillna(df["severity"])
+    for c in ("file", "function", "requirement", "test", "message"):
+        df[c] = df[c].astype(object).where(df[c].notna() & (df[c].astype(object) != ""), None)
     for c in ("tests", "suggested_requirements", "call_path"):
         df[c] = df[c].apply(lambda v: list(v) if isinstance(v, list | tuple) else [])
     df["line"] = pd.to_numeric(df["line"], errors="coerce").fillna(0).astype("int64")
