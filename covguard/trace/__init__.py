@@ -1,0 +1,6 @@
+"""Traceability from source comments: requirement tags, justifications and exclusion markers.
+
+:mod:`covguard.trace.source` reads C and C++ text far enough to find comments (and the code
+lines around them); :mod:`covguard.trace.tags` finds the tags in those comments and attaches
+them to the functions the compiler reports.
+"""
