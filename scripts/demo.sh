@@ -5,6 +5,7 @@
 set -u
 PY="$1"
 OUT="$2"
+case "$PY" in /*) ;; *) PY="$(pwd)/$PY" ;; esac
 case "$OUT" in /*) ;; *) OUT="$(pwd)/$OUT" ;; esac
 cd sample_firmware || exit 2
 "$PY" -m covguard run --output-dir "$OUT"

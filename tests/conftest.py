@@ -35,7 +35,9 @@ def require(*tools: str) -> None:
     for tool in tools:
         exe, package = TOOLS.get(tool, (tool, tool))
         if shutil.which(exe) is None:
-            message = f"{exe} is not installed (apt-get install --no-install-recommends {package}; make bootstrap)"
+            message = (
+                f"{exe} is not installed (apt-get install --no-install-recommends {package}; make bootstrap)"
+            )
             if os.environ.get("COVGUARD_REQUIRE_TOOLCHAINS") == "1":
                 pytest.fail(message)
             pytest.skip(message)

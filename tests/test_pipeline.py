@@ -10,8 +10,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from covguard import api
 from covguard.build import Area
 from covguard.collect import collect_in_place
@@ -21,7 +19,9 @@ from tests.conftest import FIXTURES, SAMPLE, require
 CRASHY = FIXTURES / "projects" / "crashy"
 
 
-def covguard(*args: str | Path, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def covguard(
+    *args: str | Path, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "covguard", *map(str, args)],
         cwd=cwd,
@@ -58,7 +58,8 @@ def test_sample_results_and_outputs(sample_run: api.Outcome) -> None:
     failed = [c.test for c in cases if c.status == "failed"]
     assert failed == ["test_basal::rate_lookup_last_segment_2330_to_2400"]
     assert all(c.coverage == "complete" for c in cases)
-    assert sample_run.gate is not None and not sample_run.gate.passed
+    assert sample_run.gate is not None
+    assert not sample_run.gate.passed
     assert sample_run.exit_code == 1
     doc = json.loads(sample_run.outputs["findings"].read_text())
     assert doc["schema"] == "covguard.findings/1"
@@ -75,7 +76,12 @@ def test_totals_equal_gcovr(sample_run: api.Outcome, tmp_path: Path) -> None:
     manifest = api.build(settings)
     area = Area(settings)
     for exe in sorted((area.build_dir / "tests").iterdir()):
-        subprocess.run([exe], capture_output=True, check=False, env={k: v for k, v in os.environ.items() if "COV" not in k})
+        subprocess.run(
+            [exe],
+            capture_output=True,
+            check=False,
+            env={k: v for k, v in os.environ.items() if "COV" not in k},
+        )
     keep = api.source_filter(settings)
     ours = collect_in_place(manifest, root=SAMPLE, keep=keep).file_totals()
     summary = tmp_path / "gcovr.json"
@@ -90,7 +96,9 @@ def test_totals_equal_gcovr(sample_run: api.Outcome, tmp_path: Path) -> None:
         g = theirs[str(file)]
         assert (row["lines"], row["lines_covered"]) == (g["line_total"], g["line_covered"]), file
         assert (row["branches"], row["branches_covered"]) == (g["branch_total"], g["branch_covered"]), file
-        assert (row["functions"], row["functions_covered"]) == (g["function_total"], g["function_covered"]), file
+        assert (row["functions"], row["functions_covered"]) == (g["function_total"], g["function_covered"]), (
+            file
+        )
     # and the per-test run, merged, counts exactly what the plain run counts
     assert sample_run.analysis is not None
     per_test = sample_run.analysis.coverage.file_totals()
@@ -150,7 +158,8 @@ def test_build_failure_is_exit_3_with_the_compiler_message(tmp_path: Path) -> No
     proc = covguard("build", cwd=project)
     assert proc.returncode == 3
     assert "the build failed" in proc.stderr
-    assert "calc.c:1" in proc.stderr and "error" in proc.stderr
+    assert "calc.c:1" in proc.stderr
+    assert "error" in proc.stderr
     assert "Traceback" not in proc.stderr
 
 

@@ -7,11 +7,21 @@ from typing import Any
 
 import pandas as pd
 
+HOLLOW_TEST = "test_pump::occlusion_alarm_stops_delivery"
+FAILING_TEST = "test_basal::rate_lookup_last_segment_2330_to_2400"
+
 
 def _set(findings: pd.DataFrame) -> set[tuple[Any, ...]]:
     rows = findings[findings["kind"] != "uncovered_lines"]
     return {
-        (r["kind"], r["file"], r["function"] or None, int(r["line"]), r["requirement"] or None, r["test"] or None)
+        (
+            r["kind"],
+            r["file"],
+            r["function"] or None,
+            int(r["line"]),
+            r["requirement"] or None,
+            r["test"] or None,
+        )
         for r in rows.to_dict(orient="records")
     }
 
@@ -31,11 +41,11 @@ def test_every_planted_defect_and_nothing_else(sample_run: Any) -> None:
         # 4. a requirement with no code
         ("unimplemented_requirement", "requirements.csv", None, 23, "PUMP-SRS-022", None),
         # 5. a test that claims a requirement and never executes its code
-        ("hollow_verification", "tests/test_pump.c", None, 201, "PUMP-SRS-012", "test_pump::occlusion_alarm_stops_delivery"),
+        ("hollow_verification", "tests/test_pump.c", None, 201, "PUMP-SRS-012", HOLLOW_TEST),
         # 6. a tag naming a requirement that does not exist
         ("unknown_requirement", "src/basal.c", "basal_set_segment", 53, "PUMP-SRS-099", None),
         # 7. the one failing test, caused by a bug in basal_scheduled_rate
-        ("failed_test", "tests/test_basal.c", None, 82, "PUMP-SRS-007", "test_basal::rate_lookup_last_segment_2330_to_2400"),
+        ("failed_test", "tests/test_basal.c", None, 82, "PUMP-SRS-007", FAILING_TEST),
     }  # fmt: skip
     assert got == expected
     rogue = analysis.findings[analysis.findings["function"] == "cmd_factory_bolus"].iloc[0]
@@ -53,5 +63,7 @@ def test_only_expected_lines_are_left_uncovered(sample_run: Any) -> None:
     lines = sample_run.analysis.lines
     unexecuted = lines[lines["class"] == "unexecuted"]
     assert sorted(zip(unexecuted["file"], unexecuted["line"], strict=True)) == [
-        ("src/bolus.c", ln) for ln in range(176, 186) if ln in set(lines[lines["function"] == "legacy_bolus_calc_v1"]["line"])
+        ("src/bolus.c", ln)
+        for ln in range(176, 186)
+        if ln in set(lines[lines["function"] == "legacy_bolus_calc_v1"]["line"])
     ] + [("src/cmd.c", 225)]
