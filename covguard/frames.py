@@ -164,3 +164,51 @@ class CoverageData:
 def records(df: pd.DataFrame) -> list[dict[str, Any]]:
     """The rows of ``df`` as plain dicts (for the few places that build messages row by row)."""
     return cast(list[dict[str, Any]], df.to_dict(orient="records"))
+
+
+def merge_coverage(parts: list[CoverageData]) -> CoverageData:
+    """One :class:`CoverageData` from several runs (host and target, C and Python, CI shards).
+
+    Per-test frames are concatenated (each row keeps its ``origin``/``variant``; test ids must
+    already be unique across the parts).  The code universes are united: a line, function or
+    branch known to several parts appears once, with the counts added, the widest function
+    extent, and the largest branch total (a line compiled for two targets may differ).
+    """
+    if len(parts) == 1:
+        return parts[0]
+
+    def cat(name: str, contract: dict[str, str]) -> pd.DataFrame:
+        frames = [getattr(p, name) for p in parts if len(getattr(p, name))]
+        if not frames:
+            return empty(contract)
+        plain = {c: "object" for c, t in contract.items() if t == "category"}
+        out = pd.concat([f.astype(plain) for f in frames])
+        return conform(out.reset_index(drop=True), contract)
+
+    code_lines = cat("code_lines", CODE_LINES)
+    code_lines = (
+        code_lines.astype({"file": object, "function": object})
+        .groupby(["file", "line"], as_index=False, sort=True)
+        .agg(function=("function", "first"), branches_total=("branches_total", "max"), count=("count", "sum"))
+    )
+    code_functions = (
+        cat("code_functions", CODE_FUNCTIONS)
+        .astype({"file": object, "function": object})
+        .groupby(["file", "function"], as_index=False, sort=False)
+        .agg(line_start=("line_start", "min"), line_end=("line_end", "max"), count=("count", "sum"))
+        .sort_values(["file", "line_start", "function"], ignore_index=True)
+    )
+    code_branches = (
+        cat("code_branches", CODE_BRANCHES)
+        .astype({"file": object})
+        .groupby(["file", "line", "branch"], as_index=False, sort=True)
+        .agg(count=("count", "sum"))
+    )
+    return CoverageData(
+        lines=cat("lines", LINES),
+        functions=cat("functions", FUNCTIONS),
+        branches=cat("branches", BRANCHES),
+        code_lines=conform(code_lines, CODE_LINES),
+        code_functions=conform(code_functions, CODE_FUNCTIONS),
+        code_branches=conform(code_branches, CODE_BRANCHES),
+    )
