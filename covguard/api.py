@@ -145,10 +145,13 @@ class Outcome:
 
 def run(settings: Settings, *, clean: bool = False, echo: Echo | None = None) -> Outcome:
     """Build, test, collect, analyse, write the reports and apply the gate."""
+    from covguard.analysis.analyse import load_requirements
     from covguard.report.junit import write_junit
     from covguard.report.outputs import write_outputs
 
     with work_lock(settings.work_dir):
+        # bad requirement files stop the run before anything is built or written
+        load_requirements(settings)
         manifest = _build(settings, clean=clean, echo=echo)
         results = run_tests(settings, echo=echo)
         write_junit(settings.output_dir / "junit.xml", results.cases)

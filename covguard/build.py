@@ -32,6 +32,7 @@ from covguard.errors import BuildError, ConfigError
 from covguard.files import sha256_file, write_json, write_text
 from covguard.ingest.gcno import read_notes
 from covguard.model import BuildManifest
+from covguard.procs import run_group
 from covguard.toolchains import RUNTIME_DIR, Toolchain, get_toolchain
 
 WRAPPER = Path(__file__).resolve().parent / "toolchains" / "ccwrap.py"
@@ -202,17 +203,10 @@ def build(
         echo("build: " + shlex.join(command))
     started = datetime.now(UTC)
     t0 = time.monotonic()
+    log_tmp = area.root / "build.log.part"
     try:
-        proc = subprocess.run(
-            command,
-            cwd=settings.root,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            errors="replace",
-            check=False,
-        )
+        with log_tmp.open("wb") as log:
+            done = run_group(command, cwd=settings.root, env=env, stdout=log, stderr=subprocess.STDOUT)
     except FileNotFoundError:
         raise BuildError(
             f"the build command '{command[0]}' was not found",
@@ -221,10 +215,11 @@ def build(
     except OSError as exc:
         raise BuildError(f"the build command could not start: {exc.strerror}") from None
     duration = time.monotonic() - t0
-    write_text(area.build_log, proc.stdout)
-    if proc.returncode != 0:
+    output = log_tmp.read_bytes().decode("utf-8", errors="replace")
+    log_tmp.replace(area.build_log)
+    if done.returncode != 0:
         raise BuildError(
-            f"the build failed (exit status {proc.returncode}): {shlex.join(command)}\n" + _tail(proc.stdout),
+            f"the build failed (exit status {done.returncode}): {shlex.join(command)}\n" + _tail(output),
             hint=f"the full output is in {area.build_log}",
         )
     records = _read_cc_log(area)

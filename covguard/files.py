@@ -115,12 +115,36 @@ def work_lock(work_dir: Path) -> Iterator[None]:
 
 
 def display_path(path: Path | str, root: Path) -> str:
-    """``path`` relative to ``root`` with '/' separators when it is inside it, else absolute."""
-    p = Path(path)
+    """``path`` relative to ``root`` with '/' separators when it is inside it, else absolute.
+
+    The test is lexical first: a source reached through a symbolic link inside the project keeps
+    its name in the project (see :func:`escapes_root` for the links that lead outside it).
+    """
+    p = Path(os.path.abspath(path))
+    base = Path(os.path.abspath(root))
     try:
-        return p.resolve().relative_to(root.resolve()).as_posix()
+        return p.relative_to(base).as_posix()
     except ValueError:
+        pass
+    try:
+        return p.resolve().relative_to(base.resolve()).as_posix()
+    except (ValueError, OSError):
         return p.as_posix()
+
+
+def escapes_root(shown: str, root: Path) -> str | None:
+    """Where a project path really is, when a symbolic link takes it outside the project root."""
+    if shown.startswith("/"):
+        return None
+    p = root / shown
+    try:
+        real = p.resolve()
+        real.relative_to(root.resolve())
+    except ValueError:
+        return str(real)
+    except OSError:
+        return None
+    return None
 
 
 def glob_regex(pattern: str) -> str:

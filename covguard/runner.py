@@ -13,13 +13,10 @@ coverage collection then refuses the data instead of reporting it.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
 import signal
-import subprocess
-import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -31,6 +28,7 @@ from covguard.errors import ConfigError, TestRunError
 from covguard.files import display_path, write_json
 from covguard.ingest.test_output import CaseOutput, ParsedOutput, parse_output, split_ids
 from covguard.model import ExecutableRun, TestCase
+from covguard.procs import kill_all, run_group
 from covguard.toolchains import Toolchain
 
 
@@ -134,44 +132,16 @@ def _describe_exit(returncode: int | None, timed_out: bool, timeout: float) -> s
 def _run_once(
     command: list[str], env: dict[str, str], cwd: Path, stdout: Path, stderr: Path, timeout: float
 ) -> tuple[int | None, bool, float]:
-    t0 = time.monotonic()
     with stdout.open("wb") as out, stderr.open("wb") as err:
         try:
-            proc = subprocess.Popen(
-                command,
-                cwd=cwd,
-                env=env,
-                stdout=out,
-                stderr=err,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-            )
+            done = run_group(command, cwd=cwd, env=env, stdout=out, stderr=err, timeout=timeout)
         except OSError as exc:
             raise TestRunError(
                 f"cannot start the test executable: {exc.strerror}",
                 path=command[-1],
                 hint="check that it was built for this machine (toolchain profile) and is executable",
             ) from None
-        try:
-            proc.wait(timeout=timeout)
-            timed_out = False
-        except subprocess.TimeoutExpired:
-            timed_out = True
-            _kill_group(proc)
-        except BaseException:
-            _kill_group(proc)
-            raise
-    return (None if timed_out else proc.returncode), timed_out, time.monotonic() - t0
-
-
-def _kill_group(proc: subprocess.Popen[bytes]) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, signal.SIGKILL)
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+    return done.returncode, done.timed_out, done.seconds
 
 
 def _profiling_errors(stderr_text: str) -> list[str]:
@@ -396,14 +366,20 @@ def run_tests(settings: Settings, *, echo: Callable[[str], None] | None = None) 
             echo(f"test: {labels[exe]}")
         return run_executable(settings, toolchain, exe, labels[exe], run_dir, env_base)
 
-    with ThreadPoolExecutor(max_workers=max(1, int(settings.test_jobs))) as pool:
-        for r in pool.map(one, executables):
-            result.runs.append(r.run)
-            result.cases.extend(
-                TestCase(**{**asdict(c), "origin": toolchain.origin, "variant": settings.variant})
-                for c in r.cases
-            )
-            result.units.update(r.units)
+    pool = ThreadPoolExecutor(max_workers=max(1, int(settings.test_jobs)))
+    try:
+        finished = list(pool.map(one, executables))
+    except BaseException:
+        # Ctrl-C (or any failure): no test process may outlive covguard
+        pool.shutdown(wait=False, cancel_futures=True)
+        kill_all()
+        raise
+    pool.shutdown()
+    for r in finished:
+        result.runs.append(r.run)
+        tagged = {"origin": toolchain.origin, "variant": settings.variant}
+        result.cases.extend(TestCase(**{**asdict(c), **tagged}) for c in r.cases)
+        result.units.update(r.units)
     write_json(area.results, result.to_json())
     return result
 

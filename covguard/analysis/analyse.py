@@ -46,11 +46,12 @@ import pandas as pd
 from covguard.analysis import findings as F
 from covguard.analysis.lines import classify_lines, scopes
 from covguard.config import Settings
-from covguard.files import display_path, glob_matcher
+from covguard.files import display_path, escapes_root, glob_matcher
 from covguard.frames import CoverageData
 from covguard.model import BuildManifest, TestCase
 from covguard.requirements import RequirementOptions, read_requirements
 from covguard.runner import TestRun
+from covguard.trace.source import Problem
 from covguard.trace.tags import TagConfig, attach_to_functions, scan_files
 
 CLASS_ORDER = {"A": 0, "B": 1, "C": 2}
@@ -132,18 +133,23 @@ def _test_source_files(settings: Settings, tests: pd.DataFrame) -> list[str]:
 # the analysis
 
 
-def analyse_project(
-    settings: Settings, data: CoverageData, results: TestRun, manifest: BuildManifest | None = None
-) -> Analysis:
-    """Read requirements and tags, classify functions, lines, requirements; list findings."""
-    root = settings.root
+def load_requirements(settings: Settings) -> pd.DataFrame:
+    """The configured requirement files, read and checked (:mod:`covguard.requirements`)."""
     options = RequirementOptions(
         id_pattern=settings.tags_id_pattern,
         reqif_id_attribute=settings.reqif_id_attribute,
         reqif_title_attributes=tuple(settings.reqif_title_attributes),
         reqif_class_attribute=settings.reqif_class_attribute,
     )
-    requirements = read_requirements([Path(p) for p in settings.requirements], options)
+    return read_requirements([Path(p) for p in settings.requirements], options)
+
+
+def analyse_project(
+    settings: Settings, data: CoverageData, results: TestRun, manifest: BuildManifest | None = None
+) -> Analysis:
+    """Read requirements and tags, classify functions, lines, requirements; list findings."""
+    root = settings.root
+    requirements = load_requirements(settings)
     requirements["source"] = [display_path(s, root) for s in requirements["source"]]
     tests = tests_frame(results.cases)
     tag_config = TagConfig(
@@ -163,11 +169,30 @@ def analyse_project(
         data=data,
         product_tags=product_scan.tags,
         test_tags=test_scan.tags,
-        problems=[*product_scan.problems, *test_scan.problems],
+        problems=[*product_scan.problems, *test_scan.problems, *_symlink_problems(product_files, root)],
         default_class=settings.default_safety_class,
         manifest=manifest,
         settings=settings.as_dict(),
     )
+
+
+def _symlink_problems(files: Sequence[str], root: Path) -> list[Problem]:
+    """Sources that a symbolic link takes outside the project root: analysed under their link
+    name, flagged, and never copied into an evidence package."""
+    out: list[Problem] = []
+    for shown in files:
+        real = escapes_root(shown, root)
+        if real is not None:
+            out.append(
+                Problem(
+                    path=shown,
+                    line=0,
+                    severity="warning",
+                    message=f"{shown} is a symbolic link to {real}, outside the project root: analysed "
+                    "under its link name, not copied into evidence packages",
+                )
+            )
+    return out
 
 
 def _function_frame(data: CoverageData) -> pd.DataFrame:
