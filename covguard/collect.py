@@ -297,6 +297,7 @@ def frames_from_counts(
         code_lines=conform(code_lines, CODE_LINES),
         code_functions=conform(code_functions, CODE_FUNCTIONS),
         code_branches=conform(code_branches, CODE_BRANCHES),
+        notes=[f"{shown[fid]}: {text}" for fid, text in model.notes if file_keep[fid]],
     )
 
 

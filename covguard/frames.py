@@ -85,6 +85,52 @@ CODE_BRANCHES = {
 }
 """Every branch of the build (gcov's branch order within a line); ``count`` over the whole run."""
 
+DECISIONS = {
+    "file": "category",
+    "line": "int32",
+    "function": "category",
+    "decision": "string",
+    "test": "category",
+    "conditions_total": "int32",
+    "conditions_covered": "int32",
+    "uncovered": "string",
+    "vectors": "string",
+    "origin": "category",
+    "variant": "category",
+}
+"""Per-test MC/DC (clang's source-based coverage only): one row per (test, decision) the test
+evaluated.  ``file``/``line`` is where the decision is in its function's file (for a decision in
+a macro: the line that expands the macro); ``decision`` its id in the build (a key of
+``code_decisions``); ``conditions_total`` the conditions that can be shown independent (constant
+folded ones excluded); ``conditions_covered`` those this test's own evaluations show independent;
+``uncovered`` the 1-based numbers of the others ("2,3"); ``vectors`` the test vectors it executed,
+``;``-separated, one ``T``/``F``/``-`` (not evaluated)/``C`` (constant) per condition, then ``=``
+and the outcome: ``"TF-=F;FT-=F"``.  Vectors of several tests unite; independence pairs do not,
+which is why requirement-based MC/DC is computed from the vectors."""
+
+CODE_DECISIONS = {
+    "file": "category",
+    "line": "int32",
+    "function": "category",
+    "decision": "string",
+    "decision_file": "category",
+    "decision_line": "int32",
+    "decision_column": "int32",
+    "end_line": "int32",
+    "end_column": "int32",
+    "conditions": "string",
+    "folded": "string",
+    "conditions_total": "int32",
+    "conditions_covered": "int32",
+    "uncovered": "string",
+    "vectors": "string",
+}
+"""Every decision of the build with MC/DC instrumentation (clang only).  ``decision_file``,
+``decision_line``/``decision_column`` to ``end_line``/``end_column`` is the decision's own source
+region (in a macro's definition for a decision in a macro); ``conditions`` where each condition
+starts, ``"line:column"`` space separated, in condition order; ``folded`` the constant-folded
+conditions; the coverage columns are over the whole run (every test, as ``llvm-cov`` shows it)."""
+
 TESTS = {
     "test": "string",
     "executable": "string",
@@ -135,6 +181,9 @@ class CoverageData:
     code_lines: pd.DataFrame = field(default_factory=lambda: empty(CODE_LINES))
     code_functions: pd.DataFrame = field(default_factory=lambda: empty(CODE_FUNCTIONS))
     code_branches: pd.DataFrame = field(default_factory=lambda: empty(CODE_BRANCHES))
+    decisions: pd.DataFrame = field(default_factory=lambda: empty(DECISIONS))  # MC/DC, clang only
+    code_decisions: pd.DataFrame = field(default_factory=lambda: empty(CODE_DECISIONS))
+    notes: list[str] = field(default_factory=list)  # merge rules applied to this data, for the record
 
     def tests_executing(self, file: str, line: int) -> list[str]:
         """Which tests executed ``file:line`` (a convenience for library users)."""
@@ -191,13 +240,24 @@ def merge_coverage(parts: list[CoverageData]) -> CoverageData:
         .groupby(["file", "line"], as_index=False, sort=True)
         .agg(function=("function", "first"), branches_total=("branches_total", "max"), count=("count", "sum"))
     )
+    all_functions = cat("code_functions", CODE_FUNCTIONS).astype({"file": object, "function": object})
     code_functions = (
-        cat("code_functions", CODE_FUNCTIONS)
-        .astype({"file": object, "function": object})
-        .groupby(["file", "function"], as_index=False, sort=False)
-        .agg(line_start=("line_start", "min"), line_end=("line_end", "max"), count=("count", "sum"))
+        all_functions.groupby(["file", "function"], as_index=False, sort=False)
+        .agg(
+            line_start=("line_start", "min"),
+            line_end=("line_end", "max"),
+            count=("count", "sum"),
+            starts=("line_start", "nunique"),
+            ends=("line_end", "nunique"),
+        )
         .sort_values(["file", "line_start", "function"], ignore_index=True)
     )
+    differing = code_functions[(code_functions["starts"] > 1) | (code_functions["ends"] > 1)]
+    notes = [n for p in parts for n in p.notes] + [
+        f"{r['file']}: function '{r['function']}' has different extents in the merged runs: merged as lines "
+        f"{r['line_start']}-{r['line_end']}, counts added"
+        for r in records(differing)
+    ]
     code_branches = (
         cat("code_branches", CODE_BRANCHES)
         .astype({"file": object})
@@ -211,4 +271,5 @@ def merge_coverage(parts: list[CoverageData]) -> CoverageData:
         code_lines=conform(code_lines, CODE_LINES),
         code_functions=conform(code_functions, CODE_FUNCTIONS),
         code_branches=conform(code_branches, CODE_BRANCHES),
+        notes=notes,
     )

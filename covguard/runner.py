@@ -19,7 +19,7 @@ import shutil
 import signal
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from covguard.build import Area, expand, placeholders, toolchain_for
@@ -43,6 +43,7 @@ class TestRun:
     units: dict[str, str] = field(default_factory=dict)  # coverage unit -> its coverage folder
     origin: str = "host"
     variant: str = "default"
+    shards: list[str] = field(default_factory=list)  # "K/N" of each shard in it; empty: a whole run
 
     @property
     def infrastructure_problems(self) -> list[str]:
@@ -62,6 +63,7 @@ class TestRun:
             "cases": [asdict(c) for c in self.cases],
             "runs": [asdict(r) for r in self.runs],
             "units": self.units,
+            "shards": self.shards,
         }
 
     @classmethod
@@ -80,6 +82,7 @@ class TestRun:
             units=dict(data["units"]),  # type: ignore[call-overload]
             origin=str(data.get("origin", "host")),
             variant=str(data.get("variant", "default")),
+            shards=[str(s) for s in data.get("shards", [])],  # type: ignore[attr-defined]
         )
 
 
@@ -148,7 +151,7 @@ def _profiling_errors(stderr_text: str) -> list[str]:
     return [
         "libgcov reported a coverage data problem: " + line.strip()
         for line in stderr_text.splitlines()
-        if "profiling:" in line or "LLVM Profile Error" in line
+        if "profiling:" in line or "profiling error" in line or "LLVM Profile Error" in line
     ][:5]
 
 
@@ -194,7 +197,7 @@ def run_executable(
         env["GCOV_PREFIX"] = str(cov_dir / "all")  # for suites without the harness (Unity)
         env["GCOV_PREFIX_STRIP"] = "0"
         env["LLVM_PROFILE_FILE"] = str(cov_dir / "all.profraw")
-        command = toolchain.run_command(exe)
+        command = toolchain.run_command(exe, env)
         if stdbuf:
             command = [stdbuf, "-oL", "-eL", *command]
         stdout = exe_dir / f"stdout.{attempt}.txt"
@@ -206,16 +209,19 @@ def run_executable(
         text = stdout.read_bytes().decode("utf-8", errors="replace")
         err_text = stderr.read_bytes().decode("utf-8", errors="replace")
         problems += _profiling_errors(err_text)
+        problems += toolchain.after_run(cov_dir)  # a target's coverage into the per-test layout
         parsed = parse_output(text, settings.test_format)
         fmt_used = parsed.format if parsed.format != "unknown" else fmt_used
         problems += parsed.problems
-        ended_normally = not timed_out and rc is not None and rc >= 0
+        special = None if timed_out else toolchain.exit_reason(rc)  # a target's fault status
+        ended_normally = not timed_out and rc is not None and rc >= 0 and special is None
+        exit_why = special or _describe_exit(rc, timed_out, timeout)
         if parsed.format == "covguard":
             cases += _covguard_cases(parsed, settings, rel_exe, label, cov_dir, units)
             unfinished = parsed.unfinished
             if parsed.done and ended_normally:
                 break
-            reason = _describe_exit(rc, timed_out, timeout)
+            reason = exit_why
             if unfinished is None:
                 crashed.append(f"{reason} outside any test (after {len(parsed.cases)} tests)")
                 break
@@ -236,7 +242,7 @@ def run_executable(
                 for c in parsed.cases
             ]
             if not complete:
-                reason = _describe_exit(rc, timed_out, timeout)
+                reason = exit_why
                 last = parsed.cases[-1].name if parsed.cases else None
                 where = f"after test '{last}'" if last else "before its first test"
                 crashed.append(f"{reason} {where}")
@@ -257,7 +263,7 @@ def run_executable(
                 )
             break
         # no recognisable output at all
-        reason = _describe_exit(rc, timed_out, timeout) if not ended_normally else f"exited with status {rc}"
+        reason = exit_why if not ended_normally else f"exited with status {rc}"
         crashed.append(f"printed no test results ({reason})")
         cases.append(
             TestCase(
@@ -276,6 +282,9 @@ def run_executable(
             )
         )
         break
+    if toolchain.coverage_from_target:
+        cases, lost = _coverage_came_back(cases, units)
+        problems += lost
     run = ExecutableRun(
         executable=rel_exe,
         label=label,
@@ -290,6 +299,24 @@ def run_executable(
         problems=tuple(problems),
     )
     return _ExeResult(run=run, cases=cases, units=units)
+
+
+def _coverage_came_back(cases: list[TestCase], units: dict[str, str]) -> tuple[list[TestCase], list[str]]:
+    """Tests that ended on a target without bringing their coverage back become errors with
+    coverage 'missing': a result without its evidence is never counted as a pass."""
+    out: list[TestCase] = []
+    problems: list[str] = []
+    for c in cases:
+        folder = units.get(c.coverage_unit)
+        if c.coverage != "complete" or (folder is not None and any(Path(folder).rglob("*.gcda"))):
+            out.append(c)
+            continue
+        units.pop(c.coverage_unit, None)
+        what = f"{c.status} on the target, but no coverage data came back from it"
+        problems.append(f"test '{c.name}' {what} (expected in {folder})")
+        message = what + "; not counted as verified" + (f" (test message: {c.message})" if c.message else "")
+        out.append(replace(c, status="error", message=message, coverage="missing"))
+    return out, problems
 
 
 def _case(c: CaseOutput, rel_exe: str, label: str, unit: str, coverage: str, settings: Settings) -> TestCase:
@@ -349,7 +376,11 @@ def run_tests(settings: Settings, *, echo: Callable[[str], None] | None = None) 
     toolchain = toolchain_for(settings)
     area = Area(settings)
     executables = discover(settings, area)
-    labels = labels_for(executables)
+    labels = labels_for(executables)  # of all executables: a label is the same in every shard
+    shard = str(settings.test_shard or "")
+    if shard:
+        k, n = (int(x) for x in shard.split("/"))
+        executables = executables[k - 1 :: n]
     run_dir = area.run_dir
     if run_dir.exists():
         shutil.rmtree(run_dir)  # never mix coverage data of an earlier run into this one
@@ -359,7 +390,7 @@ def run_tests(settings: Settings, *, echo: Callable[[str], None] | None = None) 
     env_base.update({k: expand(v, values, f"'test.env.{k}'") for k, v in settings.test_env.items()})
     for var in ("GCOV_PREFIX", "GCOV_PREFIX_STRIP", "LLVM_PROFILE_FILE"):
         env_base.pop(var, None)
-    result = TestRun(origin=toolchain.origin, variant=settings.variant)
+    result = TestRun(origin=toolchain.origin, variant=settings.variant, shards=[shard] if shard else [])
 
     def one(exe: Path) -> _ExeResult:
         if echo:

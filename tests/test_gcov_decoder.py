@@ -9,6 +9,7 @@ functions), recursion and a function nobody calls.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -17,10 +18,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from covguard.errors import CoverageDataError
-from covguard.ingest.gcda import read_data
-from covguard.ingest.gcno import read_notes
+from covguard.ingest.gcda import parse_data, read_data
+from covguard.ingest.gcno import parse_notes, read_notes
 from covguard.ingest.gcov_model import build_model, evaluate
 from tests.conftest import FIXTURES, require, run
 
@@ -137,3 +140,53 @@ def test_data_from_another_build_is_refused(tmp_path: Path) -> None:
     shutil.copy(first[0], second[0])  # same program, different compilation: different stamp
     with pytest.raises(CoverageDataError, match="another build"):
         read_data(second[0], notes)
+
+
+# ---- property tests: no input makes the readers fail with anything but covguard's own error --------
+
+_SEED: dict[str, bytes] = {}
+
+
+def _seed_files() -> tuple[bytes, bytes]:
+    """A real .gcno/.gcda pair (compiled once per session), to mutate."""
+    if not _SEED:
+        import tempfile
+
+        tmp = Path(tempfile.mkdtemp(prefix="covguard-seed-"))
+        gcdas = _build(tmp)
+        _SEED["gcno"] = gcdas[0].with_suffix(".gcno").read_bytes()
+        _SEED["gcda"] = gcdas[0].read_bytes()
+    return _SEED["gcno"], _SEED["gcda"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=2048))
+def test_notes_reader_never_crashes_on_bytes(data: bytes) -> None:
+    with contextlib.suppress(CoverageDataError):
+        parse_notes(data, Path("fuzz.gcno"))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.data())
+def test_readers_never_crash_on_mutated_real_files(data: st.DataObject) -> None:
+    require("gcc")
+    gcno, gcda = _seed_files()
+    which = data.draw(st.sampled_from(["gcno", "gcda"]))
+    blob = bytearray(gcno if which == "gcno" else gcda)
+    for _ in range(data.draw(st.integers(1, 8))):
+        kind = data.draw(st.sampled_from(["flip", "truncate", "insert"]))
+        pos = data.draw(st.integers(0, max(len(blob) - 1, 0)))
+        if kind == "flip" and blob:
+            blob[pos] ^= 1 << data.draw(st.integers(0, 7))
+        elif kind == "truncate":
+            del blob[pos:]
+        else:
+            blob[pos:pos] = data.draw(st.binary(min_size=1, max_size=16))
+    try:
+        notes = parse_notes(bytes(blob) if which == "gcno" else gcno, Path("fuzz.gcno"))
+        if which == "gcda":
+            parse_data(bytes(blob), Path("fuzz.gcda"), notes)
+        else:
+            build_model([notes])
+    except CoverageDataError:
+        pass

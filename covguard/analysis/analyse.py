@@ -169,7 +169,12 @@ def analyse_project(
         data=data,
         product_tags=product_scan.tags,
         test_tags=test_scan.tags,
-        problems=[*product_scan.problems, *test_scan.problems, *_symlink_problems(product_files, root)],
+        problems=[
+            *product_scan.problems,
+            *test_scan.problems,
+            *_symlink_problems(product_files, root),
+            *(Problem(path=n.split(": ", 1)[0], line=0, severity="note", message=n) for n in data.notes),
+        ],
         default_class=settings.default_safety_class,
         manifest=manifest,
         settings=settings.as_dict(),

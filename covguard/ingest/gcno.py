@@ -27,6 +27,8 @@ TAG_BLOCKS = 0x01410000
 TAG_ARCS = 0x01430000
 TAG_LINES = 0x01450000
 
+MAX_LINE = 0x7FFFFFFF  # line numbers are stored as int32 downstream
+
 ARC_ON_TREE = 1
 ARC_FAKE = 2
 ARC_FALLTHROUGH = 4
@@ -41,7 +43,7 @@ def version_text(word: int) -> str:
 
 def gcc_major(version: str) -> int:
     """The GCC major version encoded in a gcov version stamp (``B22*`` -> 12)."""
-    if len(version) != 4 or not ("A" <= version[0] <= "Z") or not version[1].isdigit():
+    if len(version) != 4 or not ("A" <= version[0] <= "Z") or version[1] not in "0123456789":
         return 0
     return (ord(version[0]) - ord("A")) * 10 + int(version[1])
 
@@ -195,6 +197,8 @@ def parse_notes(buf: bytes, path: Path) -> NotesFile:
             if cur.pos + 16 > end:
                 raise cur.fail("function record too short")
             start_line, start_col, end_line, end_col = struct.unpack_from("<4I", buf, cur.pos)
+            if max(start_line, end_line) > MAX_LINE:
+                raise cur.fail(f"line number out of range in '{name}'")
             fn = FunctionNotes(
                 ident=ident,
                 lineno_checksum=lineno_cs,
@@ -210,6 +214,10 @@ def parse_notes(buf: bytes, path: Path) -> NotesFile:
             functions.append(fn)
         elif fn is not None and tag == TAG_BLOCKS:
             (fn.n_blocks,) = unpack(buf, base)
+            # every block but the exit has an arc (8 bytes in this file): more blocks than that is corrupt
+            if fn.n_blocks > size // 8 + 2:
+                cur.pos = base
+                raise cur.fail(f"'{fn.name}' claims {fn.n_blocks} blocks")
         elif fn is not None and tag == TAG_ARCS:
             n_words = length // 4
             words = struct.unpack_from(f"<{n_words}I", buf, base)
@@ -245,6 +253,9 @@ def _read_lines(cur: _Cursor, fn: FunctionNotes, base: int, end: int, strings: d
         (value,) = unpack(buf, pos)
         pos += 4
         if value:
+            if value > MAX_LINE:
+                cur.pos = pos
+                raise cur.fail(f"line number {value} out of range in '{fn.name}'")
             if lines is None:
                 cur.pos = pos
                 raise cur.fail(f"line numbers before a file name in '{fn.name}'")

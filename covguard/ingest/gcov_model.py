@@ -68,6 +68,12 @@ def solve_function(fn: FunctionNotes, path: Path) -> SolvedFunction:
     n = fn.n_blocks
     src, dst, flags = fn.arc_src, fn.arc_dst, fn.arc_flags
     m = len(src)
+    if (m and max(*src, *dst) >= n) or any(b >= n for b in fn.locations):
+        raise CoverageDataError(
+            f"the flow graph of '{fn.name}' refers to blocks it does not have (corrupt notes file)",
+            path=path,
+            hint="rebuild with coverage (covguard build)",
+        )
     succ: list[list[int]] = [[] for _ in range(n)]
     pred: list[list[int]] = [[] for _ in range(n)]
     for a in range(m):
@@ -343,6 +349,7 @@ class CoverageModel:
     cycle_len: np.ndarray  # int32 cycle id -> number of arcs on it
     complex_lines: list[ComplexLine] = field(default_factory=list)
     object_index: dict[str, int] = field(default_factory=dict)
+    notes: list[tuple[int, str]] = field(default_factory=list)  # (file id, merge rule applied)
 
     @property
     def n_counters(self) -> int:
@@ -377,6 +384,7 @@ class _Builder:
         self.cycle_line: list[int] = []  # cycle id -> line id
         self.cycle_len: list[int] = []  # cycle id -> number of arcs
         self.complex: list[ComplexLine] = []
+        self.notes: list[tuple[int, str]] = []
 
     def file(self, path: str) -> int:
         fid = self.file_ids.get(path)
@@ -402,9 +410,20 @@ class _Builder:
             self.func_file.append(fid)
             self.func_start.append(fn.start_line)
             self.func_end.append(fn.end_line)
-        else:
+        elif (self.func_start[got], self.func_end[got]) != (fn.start_line, fn.end_line):
+            # the same function at other lines in another object (#ifdef variants, a header
+            # compiled with different macros): merged by one explicit rule, and recorded
+            before = (self.func_start[got], self.func_end[got])
             self.func_start[got] = min(self.func_start[got], fn.start_line)
             self.func_end[got] = max(self.func_end[got], fn.end_line)
+            self.notes.append(
+                (
+                    fid,
+                    f"function '{fn.name}' has different extents in different objects (lines {before[0]}-"
+                    f"{before[1]} and {fn.start_line}-{fn.end_line}): merged as lines "
+                    f"{self.func_start[got]}-{self.func_end[got]}, counts added",
+                )
+            )
         return got
 
     @staticmethod
@@ -592,6 +611,7 @@ def build_model(notes_files: Sequence[NotesFile]) -> CoverageModel:
         cycle_len=np.asarray(b.cycle_len, dtype=np.int32),
         complex_lines=b.complex,
         object_index={str(o.notes.path): i for i, o in enumerate(objects)},
+        notes=b.notes,
     )
 
 
