@@ -18,17 +18,19 @@ from typing import TYPE_CHECKING, Any
 
 from covguard.build import Area, load_manifest
 from covguard.build import build as _build
-from covguard.collect import SourceFilter, check_sources, collect
+from covguard.collect import SourceFilter, check_sources, collect, coverage_model
 from covguard.config import Settings, load_settings
 from covguard.errors import EXIT_INFRASTRUCTURE, EXIT_OK, CoverageDataError
 from covguard.files import work_lock
 from covguard.frames import CoverageData
 from covguard.model import BuildManifest
+from covguard.provenance import combine_coverage, combine_results
 from covguard.runner import TestRun, load_results, run_tests
 
 if TYPE_CHECKING:
     from covguard.analysis.analyse import Analysis
     from covguard.analysis.gate import GateResult
+    from covguard.evidence import ExportResult, VerifyResult
 
 Echo = Callable[[str], None]
 
@@ -37,10 +39,13 @@ __all__ = [
     "analyse",
     "build",
     "coverage",
+    "export_evidence",
     "gate",
     "load_settings",
+    "merge",
     "run",
     "test",
+    "verify_evidence",
 ]
 
 
@@ -56,6 +61,18 @@ def test(settings: Settings, *, echo: Echo | None = None) -> TestRun:
 
     with work_lock(settings.work_dir):
         result = run_tests(settings, echo=echo)
+        write_junit(settings.output_dir / "junit.xml", result.cases)
+        return result
+
+
+def merge(settings: Settings, shards: list[Path], *, partial: bool = False) -> TestRun:
+    """Combine the results of `covguard test --shard K/N` jobs into this work folder's test run
+    (see :mod:`covguard.merge`); write results.json and junit.xml."""
+    from covguard.merge import merge_shards
+    from covguard.report.junit import write_junit
+
+    with work_lock(settings.work_dir):
+        result, _manifest = merge_shards(settings, shards, partial=partial)
         write_junit(settings.output_dir / "junit.xml", result.cases)
         return result
 
@@ -86,6 +103,7 @@ def coverage(
         keep=keep,
         origin=results.origin,
         variant=results.variant,
+        model=coverage_model(manifest, Area(settings).model_cache),
     )
     expected = [u for u, n in n_files.items() if n == 0 and _unit_ran(results, u)]
     if expected:
@@ -112,10 +130,31 @@ def analyse(
     """Cross-reference requirements, tags and per-test coverage (see :mod:`covguard.analysis`)."""
     from covguard.analysis.analyse import analyse_project
 
+    if data is None and results is None and manifest is None and len(run_settings(settings)) > 1:
+        runs = [(s, load_manifest(s), load_results(s)) for s in run_settings(settings)]
+        manifest, results = runs[0][1], _combined_results(runs)
+        data = _combined_coverage(runs)
     manifest = manifest or load_manifest(settings)
     results = results or load_results(settings)
     data = data if data is not None else coverage(settings, manifest, results)
     return analyse_project(settings, data, results, manifest)
+
+
+def run_settings(settings: Settings) -> list[Settings]:
+    """The settings of every run analysed together (``analysis.runs``; else the toolchain's)."""
+    names = tuple(settings.analysis_runs) or (settings.toolchain,)
+    return [settings if n == settings.toolchain else settings.with_overrides(toolchain=n) for n in names]
+
+
+_Run = tuple[Settings, BuildManifest, TestRun]
+
+
+def _combined_results(runs: list[_Run]) -> TestRun:
+    return combine_results([((s.toolchain, r.origin), r) for s, _m, r in runs])
+
+
+def _combined_coverage(runs: list[_Run]) -> CoverageData:
+    return combine_coverage([((s.toolchain, r.origin), coverage(s, m, r)) for s, m, r in runs])
 
 
 def gate(settings: Settings, analysis: Analysis) -> GateResult:
@@ -152,10 +191,13 @@ def run(settings: Settings, *, clean: bool = False, echo: Echo | None = None) ->
     with work_lock(settings.work_dir):
         # bad requirement files stop the run before anything is built or written
         load_requirements(settings)
-        manifest = _build(settings, clean=clean, echo=echo)
-        results = run_tests(settings, echo=echo)
+        runs: list[_Run] = []
+        for s in run_settings(settings):  # analysis.runs: host and target runs in one analysis
+            built = _build(s, clean=clean, echo=echo)
+            runs.append((s, built, run_tests(s, echo=echo)))
+        manifest, results = runs[0][1], _combined_results(runs)
         write_junit(settings.output_dir / "junit.xml", results.cases)
-        data = coverage(settings, manifest, results)
+        data = _combined_coverage(runs)
         analysis = analyse(settings, data, results, manifest)
         verdict = gate(settings, analysis)
         outputs = write_outputs(settings, analysis, verdict)
@@ -168,6 +210,28 @@ def run(settings: Settings, *, clean: bool = False, echo: Echo | None = None) ->
             outputs=outputs,
             problems=results.infrastructure_problems,
         )
+
+
+def export_evidence(
+    settings: Settings, output: Path | None = None, *, echo: Echo | None = None
+) -> ExportResult:
+    """Write the auditor's evidence package of the last run (see :mod:`covguard.evidence`).
+
+    ``SOURCE_DATE_EPOCH`` (environment) sets the archive's timestamps; without it, the commit time
+    of the firmware, or 1980-01-01 outside git.  Same inputs, same bytes.
+    """
+    from covguard.evidence import export_evidence as _export
+
+    with work_lock(settings.work_dir):
+        return _export(settings, output, echo=echo)
+
+
+def verify_evidence(path: Path) -> VerifyResult:
+    """Check an evidence package's members and digests, and re-derive its verdicts from its raw
+    data; raise :class:`covguard.evidence.VerificationFailed` naming every problem."""
+    from covguard.evidence import verify_evidence as _verify
+
+    return _verify(path)
 
 
 def settings_from(config: Path | None, overrides: dict[str, Any] | None = None) -> Settings:

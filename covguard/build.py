@@ -15,6 +15,7 @@ data never land in the source tree.  Afterwards it writes, in the toolchain's wo
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shlex
@@ -51,6 +52,7 @@ class Area:
         self.compile_commands = self.root / "compile_commands.json"
         self.build_log = self.root / "build.log"
         self.results = self.root / "results.json"
+        self.model_cache = self.root / "coverage-model.zip"
 
 
 def toolchain_for(settings: Settings) -> Toolchain:
@@ -174,13 +176,15 @@ def build(
         shutil.rmtree(area.cc_log)
     area.cc_log.mkdir(parents=True)
     cfg_file = area.root / "cc-config.json"
+    runtime_links = toolchain.prepare_runtime(area.root / "runtime")  # a target's start-up code
     write_json(
         cfg_file,
         {
             "compiler": toolchain.cc,
             "cxx_compiler": toolchain.cxx,
             "compile_flags": [*settings.build_coverage_flags, *toolchain.compile_flags],
-            "link_flags": [*settings.build_link_flags, *toolchain.link_flags],
+            "link_flags": [*settings.build_link_flags, *toolchain.link_flags, *runtime_links],
+            "machine_flags": list(toolchain.machine_flags),
             "defines": list(toolchain.defines),
             "log_dir": str(area.cc_log),
             "root": str(settings.root),
@@ -239,8 +243,10 @@ def build(
             "(covguard passes both); 'covguard build --clean' forces a full rebuild",
         )
     sources: set[str] = set()
-    for path in notes:
+    stamps = hashlib.sha256()  # the build's identity: every notes file's stamp (covguard merge)
+    for path in sorted(notes):
         nf = read_notes(Path(path))
+        stamps.update(f"{path}\t{nf.stamp:08x}\t{nf.checksum:08x}\n".encode())
         for fn in nf.functions:
             sources.add(os.path.normpath(os.path.join(nf.cwd, fn.source)))
             for locs in fn.locations.values():
@@ -258,8 +264,14 @@ def build(
         source_hashes=hashes,
         compile_commands=len(commands),
         variant=settings.variant,
+        extra={"notes_stamps": stamps.hexdigest()},
     )
     write_json(area.manifest, asdict(manifest))
+    if manifest.notes_files:
+        # compile the coverage model now, once per build: every later read of coverage loads it
+        from covguard.collect import coverage_model
+
+        coverage_model(manifest, area.model_cache)
     return manifest
 
 

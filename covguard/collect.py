@@ -30,6 +30,7 @@ from covguard.frames import (
 from covguard.ingest.gcda import read_data
 from covguard.ingest.gcno import NotesFile, read_notes
 from covguard.ingest.gcov_model import Counts, CoverageModel, UnitCounters, build_model, evaluate
+from covguard.ingest.model_cache import model_for
 from covguard.model import BuildManifest
 
 _REBUILD = "run 'covguard run' again (it rebuilds); if the build tree was moved, 'covguard build --clean'"
@@ -67,7 +68,7 @@ def check_sources(manifest: BuildManifest, root: Path, keep: Callable[[str], boo
     return problems
 
 
-def load_notes(manifest: BuildManifest) -> list[NotesFile]:
+def _check_notes_present(manifest: BuildManifest) -> None:
     missing = [p for p in manifest.notes_files if not Path(p).is_file()]
     if missing:
         raise CoverageDataError(
@@ -75,7 +76,17 @@ def load_notes(manifest: BuildManifest) -> list[NotesFile]:
             "the build tree was moved, copied or deleted",
             hint=_REBUILD,
         )
+
+
+def load_notes(manifest: BuildManifest) -> list[NotesFile]:
+    _check_notes_present(manifest)
     return [read_notes(Path(p)) for p in manifest.notes_files]
+
+
+def coverage_model(manifest: BuildManifest, cache: Path | None = None) -> CoverageModel:
+    """The build's coverage model, from ``cache`` when it is current (see ingest.model_cache)."""
+    _check_notes_present(manifest)
+    return model_for(manifest.notes_files, cache)
 
 
 def unit_counters(model: CoverageModel, folder: Path) -> tuple[UnitCounters, list[str]]:
@@ -134,7 +145,7 @@ def collect(
 ) -> tuple[CoverageData, dict[str, int]]:
     """Read every unit's coverage; return the frames and the number of data files per unit."""
     if model is None:
-        model = build_model(load_notes(manifest))
+        model = coverage_model(manifest)
     names = sorted(units)
     per_unit: list[UnitCounters] = []
     n_files: dict[str, int] = {}

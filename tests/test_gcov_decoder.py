@@ -190,3 +190,32 @@ def test_readers_never_crash_on_mutated_real_files(data: st.DataObject) -> None:
             build_model([notes])
     except CoverageDataError:
         pass
+
+
+def test_model_cache_round_trip_and_invalidation(tmp_path: Path) -> None:
+    """The cached model gives exactly the counts of a freshly compiled one, and a rebuilt notes
+    file invalidates it."""
+    require("gcc")
+    from covguard.ingest import model_cache
+
+    gcdas = _build(tmp_path)
+    notes = [str(g.with_suffix(".gcno")) for g in gcdas]
+    cache = tmp_path / "model.zip"
+    fresh = model_cache.model_for(notes, cache)
+    assert cache.is_file()
+    sig = model_cache.signature(notes)
+    cached = model_cache.load(cache, sig)
+    assert cached is not None
+    unit = {}
+    for i, g in enumerate(gcdas):
+        obj = cached.objects[i]
+        unit[i] = np.concatenate(read_data(g, obj.notes, obj.fn_counter_counts).counters)
+    a, b = evaluate(fresh, [unit]), evaluate(cached, [unit])
+    for field in ("line_id", "line_count", "branch_id", "branch_count", "func_id", "func_count"):
+        assert np.array_equal(getattr(a, field), getattr(b, field)), field
+    assert cached.files == fresh.files
+    assert cached.func_name == fresh.func_name
+    os.utime(notes[0], ns=(1, 1))  # the notes file changed: the cache no longer applies
+    assert model_cache.load(cache, model_cache.signature(notes)) is None
+    cache.write_bytes(b"not a zip")
+    assert model_cache.load(cache, sig) is None

@@ -1,0 +1,192 @@
+"""The coverage model of a build, kept on disk between runs (no pickle: arrays and JSON).
+
+Compiling the notes files into the model is the one expensive step of reading coverage, and it
+depends on the notes files only.  `covguard build` compiles it once and stores it in the work
+area; every later `covguard test`/`analyse` of the same build loads it.  The cache is keyed by a
+digest of every notes file's path, size, modification time and stamp, and by covguard's version:
+anything else, and it is rebuilt.  A damaged cache is never trusted: it is rebuilt too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import struct
+import zipfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from covguard import __version__
+from covguard.files import atomic_write
+from covguard.ingest.gcno import FunctionNotes, NotesFile, read_notes
+from covguard.ingest.gcov_model import ComplexLine, CoverageModel, ObjectInfo, SparseMap, build_model
+
+_ARRAYS = (
+    "line_file",
+    "line_no",
+    "line_function",
+    "func_file",
+    "func_start",
+    "func_end",
+    "branch_line",
+    "branch_index",
+    "cycle_row_cycle",
+    "cycle_line",
+    "cycle_len",
+)
+_MAPS = ("line_map", "branch_map", "func_map", "cycle_map")
+
+
+def signature(notes_paths: Sequence[str]) -> str:
+    """Digest of the notes files as they are on disk now (path, size, mtime, stamp)."""
+    h = hashlib.sha256(__version__.encode())
+    for p in notes_paths:
+        st = Path(p).stat()
+        with open(p, "rb") as handle:
+            head = handle.read(12)
+        stamp = struct.unpack_from("<I", head, 8)[0] if len(head) == 12 else 0
+        h.update(f"{p}\0{st.st_size}\0{st.st_mtime_ns}\0{stamp}\n".encode())
+    return h.hexdigest()
+
+
+def save(model: CoverageModel, path: Path, sig: str) -> None:
+    arrays: dict[str, np.ndarray] = {name: getattr(model, name) for name in _ARRAYS}
+    for name in _MAPS:
+        m: SparseMap = getattr(model, name)
+        arrays[f"{name}.indptr"] = m.indptr
+        arrays[f"{name}.target"] = m.target
+        arrays[f"{name}.coef"] = m.coef
+    meta: dict[str, Any] = {
+        "signature": sig,
+        "files": model.files,
+        "func_name": model.func_name,
+        "notes": [[fid, text] for fid, text in model.notes],
+        "complex": [
+            [c.line, c.blocks, c.succ, c.dst, c.arc_counter, c.arc_coef] for c in model.complex_lines
+        ],
+        "objects": [
+            {
+                "path": str(o.notes.path),
+                "version": o.notes.version,
+                "stamp": o.notes.stamp,
+                "checksum": o.notes.checksum,
+                "cwd": o.notes.cwd,
+                "counter_base": o.counter_base,
+                "n_counters": o.n_counters,
+                "counts": o.fn_counter_counts,
+                "functions": [
+                    [f.ident, f.lineno_checksum, f.cfg_checksum, f.name, f.artificial]
+                    for f in o.notes.functions
+                ],
+            }
+            for o in model.objects
+        ],
+    }
+
+    def writer(handle: Any) -> None:
+        with zipfile.ZipFile(handle, "w", compression=zipfile.ZIP_STORED) as zf:
+            zf.writestr("meta.json", json.dumps(meta))
+            for name, arr in arrays.items():
+                with zf.open(f"{name}.npy", "w") as out:
+                    np.save(out, arr, allow_pickle=False)
+
+    atomic_write(path, writer)
+
+
+def load(path: Path, sig: str) -> CoverageModel | None:
+    """The cached model, or None when there is none, it is stale, or it is unreadable."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            meta = json.loads(zf.read("meta.json"))
+            if meta.get("signature") != sig:
+                return None
+            arrays = {}
+            for name in zf.namelist():
+                if name.endswith(".npy"):
+                    with zf.open(name) as handle:
+                        arrays[name[:-4]] = np.load(handle, allow_pickle=False)
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile):
+        return None
+    try:
+        objects = []
+        for o in meta["objects"]:
+            fns = [
+                FunctionNotes(
+                    ident=f[0],
+                    lineno_checksum=f[1],
+                    cfg_checksum=f[2],
+                    name=f[3],
+                    artificial=f[4],
+                    source="",
+                    start_line=0,
+                    start_column=0,
+                    end_line=0,
+                    end_column=0,
+                )
+                for f in o["functions"]
+            ]
+            notes = NotesFile(
+                path=Path(o["path"]),
+                version=o["version"],
+                stamp=o["stamp"],
+                checksum=o["checksum"],
+                cwd=o["cwd"],
+                functions=fns,
+            )
+            objects.append(
+                ObjectInfo(
+                    notes=notes,
+                    counter_base=o["counter_base"],
+                    n_counters=o["n_counters"],
+                    fn_counter_counts=o["counts"],
+                )
+            )
+
+        def sparse(name: str) -> SparseMap:
+            return SparseMap(arrays[f"{name}.indptr"], arrays[f"{name}.target"], arrays[f"{name}.coef"])
+
+        return CoverageModel(
+            objects=objects,
+            files=list(meta["files"]),
+            func_name=list(meta["func_name"]),
+            complex_lines=[
+                ComplexLine(line=c[0], blocks=c[1], succ=c[2], dst=c[3], arc_counter=c[4], arc_coef=c[5])
+                for c in meta["complex"]
+            ],
+            object_index={str(o.notes.path): i for i, o in enumerate(objects)},
+            notes=[(int(fid), str(text)) for fid, text in meta["notes"]],
+            line_file=arrays["line_file"],
+            line_no=arrays["line_no"],
+            line_function=arrays["line_function"],
+            func_file=arrays["func_file"],
+            func_start=arrays["func_start"],
+            func_end=arrays["func_end"],
+            branch_line=arrays["branch_line"],
+            branch_index=arrays["branch_index"],
+            cycle_row_cycle=arrays["cycle_row_cycle"],
+            cycle_line=arrays["cycle_line"],
+            cycle_len=arrays["cycle_len"],
+            line_map=sparse("line_map"),
+            branch_map=sparse("branch_map"),
+            func_map=sparse("func_map"),
+            cycle_map=sparse("cycle_map"),
+        )
+    except (KeyError, TypeError, IndexError, ValueError):
+        return None
+
+
+def model_for(notes_paths: Sequence[str], cache: Path | None) -> CoverageModel:
+    """The coverage model of these notes files: from the cache when it is current, else compiled
+    (and then cached)."""
+    sig = signature(notes_paths) if cache is not None else ""
+    if cache is not None:
+        cached = load(cache, sig)
+        if cached is not None:
+            return cached
+    model = build_model([read_notes(Path(p)) for p in notes_paths])
+    if cache is not None:
+        save(model, cache, sig)
+    return model
