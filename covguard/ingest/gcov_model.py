@@ -21,6 +21,7 @@ The rules replicated here are gcov 12's (``gcov.cc``: ``solve_flow_graph``,
 
 from __future__ import annotations
 
+import functools
 import os
 from collections import defaultdict
 from collections.abc import Sequence
@@ -361,6 +362,7 @@ class CoverageModel:
         return len(self.line_no)
 
 
+@functools.lru_cache(maxsize=65536)
 def _canonical(name: str, cwd: str) -> str:
     return os.path.normpath(os.path.join(cwd, name)) if name else name
 
