@@ -118,11 +118,20 @@ def _read_sources(paths: Sequence[str], root: Path) -> list[tuple[str, bytes]]:
 def _test_source_files(settings: Settings, tests: pd.DataFrame) -> list[str]:
     root = settings.root
     match = glob_matcher(settings.test_sources)
-    found = {
-        display_path(p, root)
-        for p in root.rglob("*")
-        if p.is_file() and p.suffix in (".c", ".cc", ".cpp", ".h")
-    }
+    found: set[str] = set()
+    for pattern in settings.test_sources:
+        # walk only below the pattern's fixed leading folders (never the whole work folder)
+        base = root
+        for part in Path(pattern).parts:
+            if any(c in part for c in "*?["):
+                break
+            base = base / part
+        if base.is_dir():
+            found |= {
+                display_path(p, root)
+                for p in base.rglob("*")
+                if p.suffix in (".c", ".cc", ".cpp", ".h", ".hpp") and p.is_file()
+            }
     files = {f for f in found if match(f)}
     files |= {f for f in tests["file"].astype(str) if f and not f.startswith("/") and (root / f).is_file()}
     work = display_path(settings.work_dir, root)
@@ -178,6 +187,7 @@ def analyse_project(
         default_class=settings.default_safety_class,
         manifest=manifest,
         settings=settings.as_dict(),
+        require_target=tuple(settings.gate_require_target),
     )
 
 
@@ -259,6 +269,7 @@ def classify(
     manifest: BuildManifest | None = None,
     settings: dict[str, Any] | None = None,
     reachable: pd.DataFrame | None = None,
+    require_target: Sequence[str] = (),
 ) -> Analysis:
     """The classification proper, on frames (what the tests drive with fixtures)."""
     known = set(requirements["id"])
@@ -340,6 +351,7 @@ def classify(
     ver = verifying_units.groupby(fkey).size().rename("verifying_units")
     fn = fn.merge(ver, left_on=fkey, right_index=True, how="left")
     fn["verified_exec"] = fn["verifying_units"].fillna(0) > 0
+    fn = _verified_on(fn, verifying_units, data)
     # executed by a failing/erroring test of its own requirement
     failing = t[t["status"].isin(["failed", "error"])].merge(tr_known, on="test")
     failing_exec = fexec.merge(failing.loc[:, ["coverage_unit", "requirement"]], on="coverage_unit").merge(
@@ -402,6 +414,7 @@ def classify(
     findings.append(F.line_findings(lines, fn))
     findings.append(F.justification_findings(attached, lines, fn))
     findings.append(F.problem_findings(problems, req_tags))
+    findings.append(F.host_only_findings(fn, require_target))
     all_findings = (
         pd.concat([f for f in findings if len(f)], ignore_index=True)
         if any(len(f) for f in findings)
@@ -427,6 +440,26 @@ def classify(
         manifest=manifest,
         settings=settings or {},
     )
+
+
+def _verified_on(fn: pd.DataFrame, verifying_units: pd.DataFrame, data: CoverageData) -> pd.DataFrame:
+    """Provenance of the evidence: the origins (host, qemu-cortex-m3, ...) of each function's
+    verifying executions, as the coverage rows record them; ``verified_on_target`` when any
+    of them is not the host."""
+    fkey = ["file", "function"]
+    unit_origin = (
+        data.functions.loc[:, ["test", "origin"]]
+        .astype(str)
+        .drop_duplicates()
+        .rename(columns={"test": "coverage_unit"})
+    )
+    on = verifying_units.astype(str).merge(unit_origin, on="coverage_unit").loc[:, [*fkey, "origin"]]
+    origins = on.drop_duplicates().sort_values([*fkey, "origin"]).groupby(fkey)["origin"].agg(list)
+    fn = fn.merge(origins.rename("verified_on"), left_on=fkey, right_index=True, how="left")
+    fn["verified_on"] = fn["verified_on"].apply(lambda v: v if isinstance(v, list) else [])
+    target = on[on["origin"] != "host"].drop_duplicates(fkey)
+    fn["verified_on_target"] = fn.set_index(fkey).index.isin(target.set_index(fkey).index)
+    return fn
 
 
 def _problem_dict(p: Any) -> dict[str, Any]:
