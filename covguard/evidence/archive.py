@@ -1,0 +1,164 @@
+"""The archive: a reproducible ``.tar.gz`` writer, and a streaming reader that never trusts it.
+
+Reproducible: members in sorted order, every member a regular file with mode 0644, uid/gid 0
+without user or group names, the mtime of ``SOURCE_DATE_EPOCH``, POSIX (pax) format, and a gzip
+header with mtime 0 and no file name.  The same staged files give the same bytes.
+
+The reader streams the archive once (``r|gz``): it hashes every member as it passes, without
+writing anything to disk, and records every member that is not a plain file under the package
+folder (a symbolic or hard link, a device, a directory, an absolute or ``../`` name, a name seen
+twice).  :func:`extract` writes the members of an archive that passed those checks into a
+folder (for the re-derivation step only).
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import tarfile
+import zlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+from covguard.evidence.layout import MANIFEST, PREFIX, EvidenceInputError, member_problem
+
+CHUNK = 1 << 20
+MAX_MANIFEST_BYTES = 64 << 20
+
+_KIND = {
+    tarfile.SYMTYPE: "a symbolic link",
+    tarfile.LNKTYPE: "a hard link",
+    tarfile.DIRTYPE: "a directory entry",
+    tarfile.CHRTYPE: "a character device",
+    tarfile.BLKTYPE: "a block device",
+    tarfile.FIFOTYPE: "a FIFO",
+    tarfile.CONTTYPE: "a contiguous file",
+}
+
+
+def write_archive(stage: Path, names: Iterable[str], epoch: int, out: IO[bytes]) -> None:
+    """Write ``stage/<name>`` for every name, as ``covguard-evidence/<name>``, reproducibly."""
+    with (
+        gzip.GzipFile(filename="", mode="wb", fileobj=out, mtime=0, compresslevel=9) as gz,
+        tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar,
+    ):
+        for name in sorted(names):
+            path = stage / name
+            info = tarfile.TarInfo(f"{PREFIX}/{name}")
+            info.size = path.stat().st_size
+            info.mtime = epoch
+            info.mode = 0o644
+            info.uid = info.gid = 0
+            info.uname = info.gname = ""
+            info.type = tarfile.REGTYPE
+            with path.open("rb") as handle:
+                tar.addfile(info, handle)
+
+
+@dataclass
+class Scan:
+    """What one streaming pass over an archive found."""
+
+    digests: dict[str, str] = field(default_factory=dict)  # name (without the prefix) -> sha256
+    sizes: dict[str, int] = field(default_factory=dict)
+    manifest: bytes | None = None
+    problems: list[str] = field(default_factory=list)  # each names its member
+
+
+def _open_stream(fileobj: IO[bytes], path: str) -> tarfile.TarFile:
+    try:
+        return tarfile.open(fileobj=fileobj, mode="r|gz")
+    except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
+        raise EvidenceInputError(
+            f"not a covguard evidence package (a .tar.gz archive): {exc}",
+            path=path,
+            hint="give the file 'covguard evidence export' wrote",
+        ) from None
+
+
+def scan(fileobj: IO[bytes], path: str) -> Scan:
+    """Hash every member of the archive in one streaming pass; nothing is written to disk."""
+    result = Scan()
+    seen: set[str] = set()
+    tar = _open_stream(fileobj, path)
+    try:
+        for info in tar:
+            name = info.name
+            why = member_problem(name)
+            if name in seen:
+                result.problems.append(f"{name}: duplicate member (the name occurs more than once)")
+                continue
+            seen.add(name)
+            if why is not None:
+                result.problems.append(f"{name}: rejected member: {why}")
+                continue
+            if not info.isreg():
+                kind = _KIND.get(info.type, f"a member of type {info.type!r}")
+                target = f" to {info.linkname}" if info.issym() or info.islnk() else ""
+                result.problems.append(f"{name}: rejected member: {kind}{target}, not a regular file")
+                continue
+            rel = name[len(PREFIX) + 1 :]
+            handle = tar.extractfile(info)
+            if handle is None:  # pragma: no cover - regular members always have data
+                result.problems.append(f"{name}: unreadable member")
+                continue
+            digest = hashlib.sha256()
+            keep = rel == MANIFEST
+            kept = bytearray()
+            size = 0
+            for chunk in _chunks(handle):
+                digest.update(chunk)
+                size += len(chunk)
+                if keep and size <= MAX_MANIFEST_BYTES:
+                    kept += chunk
+            result.digests[rel] = digest.hexdigest()
+            result.sizes[rel] = size
+            if keep:
+                if size > MAX_MANIFEST_BYTES:
+                    result.problems.append(f"{name}: the manifest is larger than {MAX_MANIFEST_BYTES} bytes")
+                else:
+                    result.manifest = bytes(kept)
+    except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
+        raise EvidenceInputError(
+            f"the archive is damaged or truncated: {exc}",
+            path=path,
+            hint="copy the package again from its source; a damaged package cannot be verified",
+        ) from None
+    finally:
+        tar.close()
+    return result
+
+
+def extract(fileobj: IO[bytes], path: str, dest: Path, names: set[str]) -> None:
+    """Write the regular members listed in ``names`` (without the prefix) under ``dest``.
+
+    Only call this on an archive :func:`scan` found clean: names are re-checked anyway, and each
+    file is created anew (never through an existing link).
+    """
+    tar = _open_stream(fileobj, path)
+    try:
+        for info in tar:
+            if not info.isreg() or member_problem(info.name) is not None:
+                continue
+            rel = info.name[len(PREFIX) + 1 :]
+            if rel not in names:
+                continue
+            target = dest / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            handle = tar.extractfile(info)
+            if handle is None:  # pragma: no cover
+                continue
+            with target.open("xb") as out:
+                for chunk in _chunks(handle):
+                    out.write(chunk)
+    except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
+        raise EvidenceInputError(f"the archive cannot be unpacked: {exc}", path=path) from None
+    finally:
+        tar.close()
+
+
+def _chunks(handle: IO[bytes]) -> Iterator[bytes]:
+    while chunk := handle.read(CHUNK):
+        yield chunk

@@ -1,0 +1,434 @@
+"""Re-derive the verdicts from the raw data in a package, and compare them with its reports.
+
+The package's coverage notes (``.gcno``), per-test data (``.gcda``), test results, product build
+records, Python suite results and coverage.py data, requirement files, sources and resolved
+settings go through covguard's own decoder
+(:func:`covguard.collect.collect`), analyser (:func:`covguard.api.analyse`), gate and report
+writers (:func:`covguard.report.outputs.write_outputs`), as ``covguard run`` did on the original
+machine.  The ``findings.json`` this gives must equal the package's; the other reports are sorted
+into those that re-render byte for byte and those that do not (gcovr's, which need the object
+tree; any that embed machine-specific paths).
+
+Paths: the notes files and the per-test folders keep their original absolute names inside the
+binary data (the decoder matches ``.gcda`` to ``.gcno`` by them), so the notes are parsed under
+their original names and coverage is shown against the original project root.  Sources and
+requirement files go into a scratch project folder (with the original's folder name, below an
+empty ``.git`` marker when the original was in a checkout) that the analyser reads; the product
+build's and the Python suite's records (``product.json``, the linker map, ``results.json``,
+coverage.py's data file) have their paths moved there.  Rendered
+reports get the scratch paths moved back before they are compared.
+
+Re-derivation covers the gcov profiles with one test run (and a Python suite beside it).  clang's
+profiles and several runs analysed together (``analysis.runs``) are not re-derived yet: the
+package says so, and its reports are then protected by their digests only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+import shutil
+import sqlite3
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from covguard.config import OPTIONS, Settings
+from covguard.errors import CovguardError
+from covguard.evidence.layout import (
+    BUILD_MANIFEST,
+    FINDINGS,
+    INDEX,
+    PREFIX,
+    RESULTS,
+    SETTINGS,
+    notes_member,
+    run_member,
+)
+from covguard.model import BuildManifest
+from covguard.runner import TestRun
+
+MAX_DIFFERENCES = 12
+REBASED_SUFFIXES = (".json", ".map", ".ci", ".cgraph")  # text records that name files by path
+
+
+class _Bad(Exception):
+    """A member the re-derivation needs is missing or malformed."""
+
+    def __init__(self, member: str, why: str) -> None:
+        super().__init__(f"{PREFIX}/{member}: {why}")
+
+
+@dataclass
+class Rederivation:
+    """What re-deriving the verdicts from a package's raw data showed."""
+
+    problems: list[str] = field(default_factory=list)  # each names its member
+    identical: list[str] = field(default_factory=list)  # reports equal to their re-rendering
+    differing: list[str] = field(default_factory=list)  # reports that differ from it
+    not_rendered: list[str] = field(default_factory=list)  # reports the re-rendering did not produce
+    unsupported: str | None = None  # why the verdicts were not re-derived at all
+    notes: list[str] = field(default_factory=list)
+    summary: dict[str, Any] = field(default_factory=dict)
+    gate_passed: bool | None = None
+
+
+def _json(stage: Path, member: str) -> Any:
+    path = stage / member
+    if not path.is_file():
+        raise _Bad(member, "missing from the package (the re-derivation needs it)")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise _Bad(member, f"not a readable JSON document ({exc})") from None
+
+
+def settings_from_dict(
+    data: dict[str, Any], overrides: dict[str, Any], base: Path, config_path: Path | None = None
+) -> Settings:
+    """Settings from ``Settings.as_dict()`` data (keys as in the file), parsed by the option table;
+    keys this covguard does not know are ignored, keys it knows and the data lacks get defaults."""
+    values: dict[str, Any] = {}
+    for opt in OPTIONS:
+        raw = overrides.get(opt.key, data.get(opt.key, opt.default))
+        values[opt.attr] = opt.parse(raw, opt.key) if raw is not None else None
+    return Settings(values=values, config_path=config_path, base_dir=base)
+
+
+def unsupported(settings: dict[str, Any]) -> str | None:
+    """Why the verdicts of a run with these settings cannot be re-derived from a package, if so."""
+    from covguard.toolchains import get_toolchain
+
+    toolchain = str(settings.get("toolchain", "host-gcc"))
+    runs = [str(r) for r in settings.get("analysis.runs") or []]
+    if runs and runs != [toolchain]:
+        return f"several test runs analysed together (analysis.runs = {runs})"
+    try:
+        kind = get_toolchain(toolchain).coverage
+    except CovguardError:
+        return f"the toolchain profile '{toolchain}' is not known to this covguard"
+    if kind != "gcov":
+        return f"the toolchain profile '{toolchain}' records {kind} profiles, not gcov data"
+    return None
+
+
+def _manifest(stage: Path) -> BuildManifest:
+    data = _json(stage, BUILD_MANIFEST)
+    try:
+        return BuildManifest(
+            **{**data, "command": tuple(data["command"]), "notes_files": tuple(data["notes_files"])}
+        )
+    except (TypeError, KeyError, ValueError) as exc:
+        raise _Bad(BUILD_MANIFEST, f"not a covguard build manifest ({exc})") from None
+
+
+def _results(stage: Path) -> TestRun:
+    try:
+        return TestRun.from_json(_json(stage, RESULTS))
+    except (TypeError, KeyError, ValueError, AttributeError) as exc:
+        raise _Bad(RESULTS, f"not covguard test results ({exc})") from None
+
+
+def _inside(path: str, base: str) -> str | None:
+    b = base.rstrip("/") + "/"
+    return path[len(b) :] if path.startswith(b) else None
+
+
+@dataclass
+class _Scratch:
+    """The scratch project and where things went: scratch path -> original path."""
+
+    project: Path
+    work_dir: Path
+    config: Path | None
+    requirements: list[str]
+    back: dict[str, str]
+
+
+def _scratch_project(stage: Path, scratch: Path, origin: dict[str, Any]) -> _Scratch:
+    root = str(origin["root"])
+    git = _read_optional(stage, "vcs/git.json")
+    top = str(git.get("toplevel", "")) if isinstance(git, dict) else ""
+    in_checkout = _inside(root, top) if top else None
+    back: dict[str, str] = {}
+    if in_checkout is not None:  # the same place below a checkout: paths relative to it match
+        checkout = scratch / "checkout"
+        (checkout / ".git").mkdir(parents=True)
+        project = checkout / in_checkout
+        back[str(checkout)] = top
+    else:
+        project = scratch / "project" / (Path(root).name or "root")
+    back[str(project)] = root
+    project.mkdir(parents=True, exist_ok=True)
+    sources = stage / "sources"
+    if sources.is_dir():
+        shutil.copytree(sources, project, dirs_exist_ok=True)
+    requirement_paths: list[str] = []
+    for i, item in enumerate(origin.get("requirements", [])):
+        original, member = str(item["original"]), str(item["member"])
+        target = _placed(original, root, project, scratch / "external" / str(i))
+        if not (stage / member).is_file():
+            raise _Bad(member, "missing from the package (a configured requirement file)")
+        shutil.copyfile(stage / member, target)
+        requirement_paths.append(str(target))
+        back[str(target)] = original
+    config = None
+    if origin.get("config") and origin.get("config_path"):
+        config = _placed(str(origin["config_path"]), root, project, scratch / "config")
+        if not config.exists():
+            shutil.copyfile(stage / str(origin["config"]), config)
+    work_rel = _inside(str(origin.get("work_dir", "")), root)
+    work_dir = project / work_rel if work_rel else scratch / "work"
+    return _Scratch(project, work_dir, config, requirement_paths, back)
+
+
+def _placed(original: str, root: str, project: Path, elsewhere: Path) -> Path:
+    rel = _inside(original, root)
+    target = project / rel if rel is not None else elsewhere / Path(original).name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    return target
+
+
+def _read_optional(stage: Path, member: str) -> Any:
+    try:
+        return json.loads((stage / member).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None
+
+
+def rebase_text(text: str, moves: dict[str, str]) -> str:
+    """Replace each path prefix of ``moves`` in ``text`` by its new place, in one pass (longest first)."""
+    if not moves:
+        return text
+    pattern = re.compile(
+        "|".join(re.escape(k) for k in sorted(moves, key=len, reverse=True)) + r"(?=$|[/\s\"'<>,;:)\]])"
+    )
+    return pattern.sub(lambda m: moves[m.group(0)], text)
+
+
+def _scratch_records(stage: Path, origin: dict[str, Any], work_dir: Path, project: Path) -> None:
+    """The product build's and the Python suite's records in the scratch work folder, with the
+    paths they name (text records, coverage.py's SQLite file table) moved there."""
+    moves = {str(origin["work_dir"]): str(work_dir), str(origin["root"]): str(project)}
+    external = origin.get("external") or {}
+    moves.update({str(k): str(stage / str(v)) for k, v in external.items()})
+    for folder in ("product", "python"):
+        records = stage / folder
+        if not records.is_dir():
+            continue
+        target = work_dir / folder
+        shutil.copytree(records, target, ignore=shutil.ignore_patterns("_external"))
+        for path in target.rglob("*"):
+            if not path.is_file():
+                continue
+            if path.suffix in REBASED_SUFFIXES:
+                text = path.read_bytes().decode("utf-8", errors="surrogateescape")
+                path.write_bytes(rebase_text(text, moves).encode("utf-8", errors="surrogateescape"))
+            elif path.read_bytes()[:16] == b"SQLite format 3\0":
+                _rebase_sqlite(path, moves)
+
+
+def _rebase_sqlite(path: Path, moves: dict[str, str]) -> None:
+    """Move the file names of a coverage.py data file (its ``file`` table)."""
+    try:
+        with contextlib.closing(sqlite3.connect(path)) as db:
+            rows = db.execute("SELECT id, path FROM file").fetchall()
+            db.executemany(
+                "UPDATE file SET path = ? WHERE id = ?", [(rebase_text(p, moves), i) for i, p in rows]
+            )
+            db.commit()
+    except sqlite3.Error as exc:
+        raise _Bad(str(path), f"not a coverage.py data file ({exc})") from None
+
+
+def differences(stored: Any, derived: Any, where: str = "") -> list[str]:
+    """Where two JSON values differ, as ``path: stored X, re-derived Y`` lines."""
+    if isinstance(stored, dict) and isinstance(derived, dict):
+        out: list[str] = []
+        for key in sorted(set(stored) | set(derived), key=str):
+            sub = f"{where}.{key}" if where else str(key)
+            if key not in stored:
+                out.append(f"{sub}: absent, re-derived {_short(derived[key])}")
+            elif key not in derived:
+                out.append(f"{sub}: {_short(stored[key])}, absent when re-derived")
+            else:
+                out += differences(stored[key], derived[key], sub)
+        return out
+    if isinstance(stored, list) and isinstance(derived, list):
+        if len(stored) != len(derived):
+            head = [f"{where}: {len(stored)} entries, re-derived {len(derived)}"]
+            a = [json.dumps(v, sort_keys=True) for v in stored]
+            b = [json.dumps(v, sort_keys=True) for v in derived]
+            head += [f"{where}: only in the package: {_short(json.loads(v))}" for v in a if v not in b][:3]
+            head += [f"{where}: only when re-derived: {_short(json.loads(v))}" for v in b if v not in a][:3]
+            return head
+        out = []
+        for i, (x, y) in enumerate(zip(stored, derived, strict=True)):
+            out += differences(x, y, f"{where}[{i}]")
+        return out
+    return [] if stored == derived else [f"{where}: {_short(stored)}, re-derived {_short(derived)}"]
+
+
+_NAMING_KEYS = ("kind", "id", "file", "line", "function", "test", "requirement", "status")
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, dict) and any(k in value for k in _NAMING_KEYS):
+        value = {k: value[k] for k in _NAMING_KEYS if value.get(k) not in (None, "", [])}
+    text = json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def rederive(stage: Path, scratch: Path) -> Rederivation:
+    """Re-run covguard's decoder, analyser, gate and report writers over the package in ``stage``."""
+    result = Rederivation()
+    try:
+        _rederive(stage, scratch, result)
+    except _Bad as exc:
+        result.problems.append(f"the verdicts cannot be re-derived: {exc}")
+    except CovguardError as exc:
+        text = exc.render().replace(str(stage) + "/", PREFIX + "/").replace(str(scratch) + "/", "")
+        result.problems.append(f"the verdicts cannot be re-derived from the package's data: {text}")
+    return result
+
+
+def _rederive(stage: Path, scratch: Path, result: Rederivation) -> None:
+    from covguard import api
+    from covguard.collect import SourceFilter, collect
+    from covguard.ingest.gcno import parse_notes
+    from covguard.ingest.gcov_model import build_model
+
+    raw_settings = _json(stage, SETTINGS)
+    if not isinstance(raw_settings, dict):
+        raise _Bad(SETTINGS, "not a table of settings")
+    result.unsupported = unsupported(raw_settings)
+    if result.unsupported is not None:
+        return
+    index = _json(stage, INDEX)
+    origin = index.get("origin") if isinstance(index, dict) else None
+    if not isinstance(origin, dict) or not all(k in origin for k in ("root", "build_dir", "run_dir")):
+        raise _Bad(INDEX, "no 'origin' with the original root, build and run folders")
+    place = _scratch_project(stage, scratch, origin)
+    _scratch_records(stage, origin, place.work_dir, place.project)
+    overrides = {
+        "root": str(place.project),
+        "work_dir": str(place.work_dir),
+        "output_dir": str(scratch / "out"),
+        "requirements": place.requirements,
+    }
+    try:
+        settings = settings_from_dict(raw_settings, overrides, place.project, place.config)
+    except CovguardError as exc:
+        raise _Bad(SETTINGS, exc.message) from None
+    manifest = _manifest(stage)
+    results = _results(stage)
+    notes = []
+    for path in manifest.notes_files:
+        member = notes_member(path, str(origin["build_dir"]))
+        if not (stage / member).is_file():
+            raise _Bad(member, f"missing from the package ({BUILD_MANIFEST} names it as a notes file)")
+        notes.append(parse_notes((stage / member).read_bytes(), Path(path)))
+    units = {
+        u: str(stage / run_member(folder, str(origin["run_dir"]))) for u, folder in results.units.items()
+    }
+    root = Path(str(origin["root"]))
+    data, _ = collect(
+        manifest,
+        units,
+        root=root,
+        keep=SourceFilter(root, settings.sources, settings.exclude),
+        origin=results.origin,
+        variant=results.variant,
+        model=build_model(notes),
+    )
+    from covguard.pytest_runner import load_python_run, with_python, with_python_coverage
+
+    results = with_python(results, load_python_run(settings))
+    data = with_python_coverage(settings, data, results)
+    analysis = api.analyse(settings, data, results, manifest)
+    verdict = api.gate(settings, analysis)
+    _compare(stage, scratch / "out", settings, analysis, verdict, results, place.back, result)
+
+
+def _compare(
+    stage: Path,
+    out: Path,
+    settings: Settings,
+    analysis: Any,
+    verdict: Any,
+    results: TestRun,
+    back: dict[str, str],
+    result: Rederivation,
+) -> None:
+    """Re-render every report from the re-derived analysis; compare each with the package's."""
+    from covguard.report.outputs import write_outputs
+
+    reports = stage / "reports"
+    stored = (
+        sorted(p.relative_to(reports).as_posix() for p in reports.rglob("*") if p.is_file())
+        if reports.is_dir()
+        else []
+    )
+    if "findings.json" not in stored:
+        raise _Bad(FINDINGS, "missing from the package: the verdicts to compare with")
+    # what the writers do not make (gcovr's formats) is put in place first, so that the pages that
+    # link to them are rendered as they were
+    from covguard.report.outputs import COVGUARD_FORMATS
+
+    written_by_covguard = set(COVGUARD_FORMATS.values())
+    for name in stored:
+        if name not in written_by_covguard:
+            (out / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(reports / name, out / name)
+    try:
+        written = write_outputs(settings, analysis, verdict, results=results)
+    except CovguardError as exc:
+        result.notes.append(
+            f"re-rendering the reports failed ({exc.message}); they are checked by digest only"
+        )
+        written = {}
+    rendered: dict[str, bytes] = {}
+    for path in written.values():
+        name = path.relative_to(out).as_posix()
+        # byte-exact: surrogateescape round-trips any byte, and no newline is translated
+        text = path.read_bytes().decode("utf-8", errors="surrogateescape")
+        rendered[name] = rebase_text(text, back).encode("utf-8", errors="surrogateescape")
+    derived = json.loads(rendered.get("findings.json", b"{}"))
+    result.summary = dict(derived.get("summary", {}))
+    result.gate_passed = bool(verdict.passed)
+    try:
+        kept = json.loads((reports / "findings.json").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        kept = None
+        result.problems.append(f"{PREFIX}/{FINDINGS}: not a readable JSON document ({exc})")
+    if kept is not None:
+        if isinstance(kept, dict) and kept.get("tool") != derived.get("tool"):
+            result.notes.append(
+                f"{FINDINGS} was written by {kept.get('tool')}, the re-derivation ran {derived.get('tool')}: "
+                "an analyser of another version may judge differently"
+            )
+        diff = differences(
+            {k: v for k, v in kept.items() if k != "tool"} if isinstance(kept, dict) else kept,
+            {k: v for k, v in derived.items() if k != "tool"},
+        )
+        if diff:
+            shown = diff[:MAX_DIFFERENCES]
+            more = f"\n      ... and {len(diff) - len(shown)} more" if len(diff) > len(shown) else ""
+            result.problems.append(
+                f"{PREFIX}/{FINDINGS}: the verdicts differ from the ones re-derived from the raw data in "
+                "the package:\n      " + "\n      ".join(shown) + more
+            )
+        else:
+            result.identical.append(FINDINGS)
+    for name in stored:
+        member = f"reports/{name}"
+        if name == "findings.json":
+            continue
+        if name not in rendered:
+            result.not_rendered.append(member)
+        elif (reports / name).read_bytes() == rendered[name]:
+            result.identical.append(member)
+        else:
+            result.differing.append(member)
+    result.identical.sort()
