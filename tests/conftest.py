@@ -20,10 +20,12 @@ RUNTIME = ROOT / "covguard" / "runtime"
 TOOLS = {
     "gcc": ("gcc", "gcc"),
     "gcov": ("gcov", "gcc"),
+    "gcov-tool": ("gcov-tool", "gcc"),
     "make": ("make", "make"),
     "clang-19": ("clang-19", "clang-19 llvm-19 libclang-rt-19-dev"),
     "llvm-cov-19": ("llvm-cov-19", "llvm-19"),
     "arm-none-eabi-gcc": ("arm-none-eabi-gcc", "gcc-arm-none-eabi libnewlib-arm-none-eabi"),
+    "arm-none-eabi-gcov": ("arm-none-eabi-gcov", "gcc-arm-none-eabi"),
     "qemu-system-arm": ("qemu-system-arm", "qemu-system-arm"),
     "chromium": ("chromium", "chromium"),
     "lcov": ("lcov", "lcov"),
@@ -78,7 +80,7 @@ def sample_run(tmp_path_factory: pytest.TempPathFactory) -> Any:
     from covguard import api
     from covguard.config import load_settings
 
-    require("gcc", "make")
+    require("gcc", "make", "arm-none-eabi-gcc")  # the sample's product image is a Cortex-M3 one
     tmp = tmp_path_factory.mktemp("sample")
     settings = load_settings(
         SAMPLE / "covguard.toml", overrides={"work_dir": str(tmp / "work"), "output_dir": str(tmp / "out")}

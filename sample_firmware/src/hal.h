@@ -34,6 +34,14 @@ uint32_t hal_time_ms(void);
 int hal_nv_read(uint32_t addr, void *buf, size_t len);
 int hal_nv_write(uint32_t addr, const void *buf, size_t len);
 
+/* keypad and display controller: one decoded user request (0 if none is pending) */
+#define HAL_UI_ARGS 4u
+typedef struct {
+    uint8_t kind; /* what the user asked for (enum ui_kind in main.c) */
+    uint16_t args[HAL_UI_ARGS];
+} hal_ui_request_t;
+int hal_ui_receive(hal_ui_request_t *req);
+
 /* interrupt entry points of the target HAL (called from the vector table in main.c) */
 void hal_systick_isr(void);
 void hal_uart0_isr(void);

@@ -30,6 +30,12 @@ static volatile uint32_t host_regs[256];
 #define UART0_LCRH REG32(0x4000C02Cu)
 #define UART0_CTL REG32(0x4000C030u)
 #define UART0_IM REG32(0x4000C038u)
+#define UART1_DR REG32(0x4000D000u)
+#define UART1_FR REG32(0x4000D018u)
+#define UART1_IBRD REG32(0x4000D024u)
+#define UART1_FBRD REG32(0x4000D028u)
+#define UART1_LCRH REG32(0x4000D02Cu)
+#define UART1_CTL REG32(0x4000D030u)
 #define UART_FR_RXFE 0x10u
 #define UART_FR_TXFF 0x20u
 #define ADC0_ACTSS REG32(0x40038000u)
@@ -46,21 +52,25 @@ static volatile uint32_t host_regs[256];
 #define MOTOR_STEPS_PER_CU 2u
 #define UART0_IRQ 5u
 #define RX_FRAME_MAX 36u
+#define UI_FRAME_LEN (1u + 2u * HAL_UI_ARGS)
 
 static volatile uint32_t ms_ticks;
 static uint8_t rx_buf[RX_FRAME_MAX];
 static size_t rx_len;
 static volatile size_t rx_ready;
 static uint8_t nv_shadow[HAL_NV_SIZE];
+static uint8_t ui_buf[UI_FRAME_LEN];
+static size_t ui_len;
 
 /*
- * Clocks, 1 ms SysTick, 115200 Bd radio UART with receive interrupt, ADC, motor port.
+ * Clocks, 1 ms SysTick, 115200 Bd radio UART with receive interrupt, the keypad controller's
+ * UART, ADC, motor port.
  * @req PUMP-SRS-009
  */
 void hal_init(void)
 {
     RCGC0 |= 0x00010000u; /* ADC0 */
-    RCGC1 |= 0x00000001u; /* UART0 */
+    RCGC1 |= 0x00000003u; /* UART0, UART1 */
     RCGC2 |= 0x00000008u; /* GPIO port D */
     SYST_RVR = SYSCLK_HZ / 1000u - 1u;
     SYST_CVR = 0u;
@@ -72,6 +82,11 @@ void hal_init(void)
     UART0_IM = 0x10u;   /* receive interrupt */
     UART0_CTL = 0x301u; /* RXE, TXE, UARTEN */
     NVIC_ISER0 = 1u << UART0_IRQ;
+    UART1_CTL = 0u;
+    UART1_IBRD = 6u;
+    UART1_FBRD = 33u;
+    UART1_LCRH = 0x60u;
+    UART1_CTL = 0x301u;
     ADC0_ACTSS = 0x8u; /* sample sequencer 3 */
     GPIOD_DIR = MOTOR_STEP | MOTOR_ENABLE;
     GPIOD_DEN = MOTOR_STEP | MOTOR_ENABLE | MOTOR_FAULT;
@@ -161,6 +176,29 @@ size_t hal_radio_receive(uint8_t *buf, size_t max)
     memcpy(buf, rx_buf, len);
     rx_ready = 0u;
     return len;
+}
+
+/*
+ * Requests of the keypad and display controller on UART1 (polled): the kind, then four
+ * big-endian arguments.
+ * @req PUMP-SRS-011
+ */
+int hal_ui_receive(hal_ui_request_t *req)
+{
+    unsigned i;
+
+    while (ui_len < UI_FRAME_LEN && (UART1_FR & UART_FR_RXFE) == 0u) {
+        ui_buf[ui_len++] = (uint8_t)UART1_DR;
+    }
+    if (ui_len < UI_FRAME_LEN) {
+        return 0;
+    }
+    req->kind = ui_buf[0];
+    for (i = 0; i < HAL_UI_ARGS; i++) {
+        req->args[i] = (uint16_t)((ui_buf[1u + 2u * i] << 8) | ui_buf[2u + 2u * i]);
+    }
+    ui_len = 0u;
+    return 1;
 }
 
 /*

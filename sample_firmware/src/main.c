@@ -1,7 +1,7 @@
 /*
  * main.c - product firmware entry: Cortex-M3 vector table, reset handler, a tiny cooperative
- * scheduler driven by SysTick and the super-loop that feeds radio frames to the command
- * parser.  Not linked into the unit tests.
+ * scheduler driven by SysTick, the requests of the keypad and display controller and the
+ * super-loop that feeds radio frames to the command parser.  Not linked into the unit tests.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -23,6 +23,20 @@ void Default_Handler(void);
 void HardFault_Handler(void);
 void SysTick_Handler(void);
 void UART0_IRQHandler(void);
+
+/* requests of the keypad and display controller (hal_ui_request_t.kind) */
+enum ui_kind {
+    UI_NONE,
+    UI_BOLUS_WIZARD,      /* args: carbohydrates (g), glucose (mg/dL) */
+    UI_PRIME,             /* prime the infusion set after a cartridge change */
+    UI_START,             /* start delivery */
+    UI_SUSPEND,           /* suspend all delivery */
+    UI_RESUME,            /* resume delivery */
+    UI_ALARM_ACK,         /* acknowledge an alarm */
+    UI_CANCEL_TEMP_BASAL, /* end a temporary basal */
+    UI_SET_CLOCK,         /* args: minute of day */
+    UI_SET_BASAL_SEGMENT  /* args: segment, rate (0.01 U/h); the profile is then stored */
+};
 
 static volatile uint32_t sched_ms;
 static volatile uint8_t sched_pending;
@@ -66,8 +80,90 @@ static void radio_poll(void)
 }
 
 /*
- * Power-up: peripherals, stored settings, pairing; then the super-loop.
- * @req PUMP-SRS-009, PUMP-SRS-021
+ * Bolus wizard on the pump: the suggested bolus for the carbohydrates and glucose entered,
+ * through the same interlocks as a radio bolus.
+ * @req PUMP-SRS-001, PUMP-SRS-002, PUMP-SRS-003, PUMP-SRS-004, PUMP-SRS-005
+ */
+static void ui_bolus(uint16_t carbs_g, uint16_t glucose_mgdl)
+{
+    insulin_cu_t dose = bolus_calculate(carbs_g, glucose_mgdl, hal_time_ms());
+
+    if (dose > 0u) {
+        (void)bolus_deliver(dose, glucose_mgdl, false);
+    }
+}
+
+/*
+ * Prime the infusion set step by step.
+ * @req PUMP-SRS-010
+ */
+static void ui_prime(void)
+{
+    (void)pump_event(PUMP_EV_PRIME);
+    while (pump_prime_step() > 0) {
+    }
+}
+
+/*
+ * Carry out one request of the keypad and display controller.
+ * @req PUMP-SRS-006, PUMP-SRS-007, PUMP-SRS-008, PUMP-SRS-009, PUMP-SRS-011, PUMP-SRS-013
+ * @req PUMP-SRS-021
+ */
+static void ui_poll(void)
+{
+    hal_ui_request_t req;
+
+    if (hal_ui_receive(&req) == 0) {
+        return;
+    }
+    switch (req.kind) {
+    case UI_BOLUS_WIZARD:
+        ui_bolus(req.args[0], req.args[1]);
+        break;
+    case UI_PRIME:
+        ui_prime();
+        break;
+    case UI_START:
+        (void)pump_event(PUMP_EV_START);
+        break;
+    case UI_SUSPEND:
+        (void)pump_event(PUMP_EV_SUSPEND);
+        break;
+    case UI_RESUME:
+        (void)pump_event(PUMP_EV_RESUME);
+        break;
+    case UI_ALARM_ACK:
+        (void)pump_event(PUMP_EV_ALARM_ACK);
+        break;
+    case UI_CANCEL_TEMP_BASAL:
+        basal_cancel_temp();
+        break;
+    case UI_SET_CLOCK:
+        basal_set_clock(req.args[0]);
+        break;
+    case UI_SET_BASAL_SEGMENT:
+        if (basal_set_segment(req.args[0], req.args[1]) == 0) {
+            (void)basal_save();
+        }
+        break;
+    default:
+        break;
+    }
+}
+
+/*
+ * Power-on self test of the command table: the status and suspend commands must be served,
+ * so that a paired remote can always see and stop the pump.
+ * @req PUMP-SRS-018
+ */
+static bool self_test(void)
+{
+    return cmd_opcode_supported(CMD_OP_STATUS) && cmd_opcode_supported(CMD_OP_SUSPEND);
+}
+
+/*
+ * Power-up: peripherals, stored settings, pairing, self test; then the super-loop.
+ * @req PUMP-SRS-009, PUMP-SRS-013, PUMP-SRS-021
  */
 int main(void)
 {
@@ -84,9 +180,13 @@ int main(void)
                       ((uint32_t)key[2] << 8) | key[3];
     }
     cmd_init(pairing_key);
+    if (!self_test()) {
+        (void)pump_event(PUMP_EV_FAULT);
+    }
 
     for (;;) {
         radio_poll();
+        ui_poll();
         if (sched_pending) {
             sched_pending = 0u;
             sched_run();
