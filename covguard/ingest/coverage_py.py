@@ -155,12 +155,12 @@ def _measured_names(data: coverage.CoverageData, root: Path) -> dict[Path, str]:
 
 
 def _executions(
-    data: coverage.CoverageData, items: list[_Item], names: list[str | None]
+    data: coverage.CoverageData | None, items: list[_Item], names: list[str | None]
 ) -> tuple[list[str], pd.DataFrame, pd.DataFrame]:
     """Contexts, executed statements (item, line, context) and taken arcs (item, line, to, context)."""
     touched: dict[str, list[int]] = {}
     for i, name in enumerate(names):
-        if name is None:
+        if name is None or data is None:
             continue
         by_line = data.contexts_by_lineno(name)
         for ctx in pd.Series(list(by_line.values()), dtype=object).explode().dropna().unique():
@@ -168,8 +168,9 @@ def _executions(
     contexts = sorted(touched)
     line_parts: list[pd.DataFrame] = []
     arc_parts: list[pd.DataFrame] = []
-    has_arcs = data.has_arcs()
+    has_arcs = data is not None and data.has_arcs()
     for c, ctx in enumerate(contexts):
+        assert data is not None
         data.set_query_context(ctx)
         for i in touched[ctx]:
             item, name = items[i], names[i]
@@ -181,7 +182,8 @@ def _executions(
                 taken = sorted(item.reporter.translate_arcs(data.arcs(name) or []))
                 arcs = pd.DataFrame(taken, columns=["line", "to"], dtype="int64")
                 arc_parts.append(arcs.assign(item=i, context=c))
-    data.set_query_contexts(None)
+    if data is not None:
+        data.set_query_contexts(None)
     lines_df = (
         pd.concat(line_parts, ignore_index=True)
         if line_parts
@@ -196,7 +198,7 @@ def _executions(
 
 
 def read_coverage(
-    data_file: Path,
+    data_file: Path | None,
     files: Sequence[Path],
     *,
     root: Path,
@@ -206,24 +208,29 @@ def read_coverage(
 ) -> CoverageData:
     """The coverage of ``files`` (the Python sources analysed) in a coverage.py data file.
 
+    ``data_file`` ``None``: no test ran; the universe alone, every function unexecuted.
+
     ``units`` names the test of each context: a mapping from :func:`context_unit`'s result to
     a test id (contexts it lacks are no test), a function of the raw label, or ``None`` for
     :func:`context_unit` itself.  Raises :class:`CoverageDataError` for a missing or unusable
     data file, and when measured files hold no per-test context at all (coverage.py ran
     without dynamic contexts: every function would look untested).
     """
-    data = _open(data_file)
     cov = _reporter_settings()
     items = [_item(p, root, cov) for p in files]
-    measured = _measured_names(data, root)
-    names = [measured.get(p.resolve()) for p in files]
-    contexts, ex_lines, ex_arcs = _executions(data, items, names)
+    if data_file is None:
+        names: list[str | None] = [None] * len(files)
+        contexts, ex_lines, ex_arcs = _executions(None, items, names)
+    else:
+        data = _open(data_file)
+        measured = _measured_names(data, root)
+        names = [measured.get(p.resolve()) for p in files]
+        contexts, ex_lines, ex_arcs = _executions(data, items, names)
     unit_of = _unit_function(units)
     ctx_units = [unit_of(c) for c in contexts]
     if any(n is not None for n in names) and contexts and all(u is None for u in ctx_units):
         raise CoverageDataError(
-            "the coverage.py data has no per-test contexts: every test would look as if it executed "
-            "nothing",
+            "the coverage.py data has no per-test contexts: every test would look as if it executed nothing",
             path=data_file,
             hint="measure with '[run] dynamic_context = test_function' or pytest-cov's "
             "'--cov-context=test' (covguard test does this itself)",
@@ -249,11 +256,12 @@ def _unit_function(
 
 def _universe(items: list[_Item]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Statements, functions and branches of every item, numbered per item."""
+    none = np.zeros(0, dtype=np.int64)
     stmts = pd.DataFrame(
         {
-            "item": np.concatenate([np.full(len(it.statements), i) for i, it in enumerate(items)] or [[]]),
-            "line": np.concatenate([it.statements for it in items] or [[]]),
-            "fidx": np.concatenate([it.owner for it in items] or [[]]),
+            "item": np.concatenate([none, *(np.full(len(it.statements), i) for i, it in enumerate(items))]),
+            "line": np.concatenate([none, *(it.statements for it in items)]),
+            "fidx": np.concatenate([none, *(it.owner for it in items)]),
         }
     ).astype("int64")
     funcs = pd.DataFrame(
@@ -305,7 +313,9 @@ def _frames(
         .join(n_branches, on=["item", "line"])
         .fillna({"count": 0, "branches_total": 0})
     )
-    per_func = ex.drop_duplicates(["item", "fidx", "context"]).groupby(["item", "fidx"]).size().rename("count")
+    per_func = (
+        ex.drop_duplicates(["item", "fidx", "context"]).groupby(["item", "fidx"]).size().rename("count")
+    )
     code_functions = funcs.join(per_func, on=["item", "fidx"]).fillna({"count": 0})
     per_branch = taken.groupby(["item", "line", "branch"]).size().rename("count")
     code_branches = branches.join(per_branch, on=["item", "line", "branch"]).fillna({"count": 0})
@@ -321,11 +331,15 @@ def _frames(
         funcs.loc[:, ["item", "fidx", "line_start", "line_end"]], on=["item", "fidx"]
     )
     t_br = t_br.merge(funcs.drop_duplicates("item").loc[:, ["item", "file"]], on="item")
-    common = {"count": 1, "origin": origin, "variant": variant}
+
+    def per_test(df: pd.DataFrame, contract: dict[str, str]) -> pd.DataFrame:
+        out = df.rename(columns={"unit": "test"}).assign(count=1, origin=origin, variant=variant)
+        return conform(out, contract)
+
     return CoverageData(
-        lines=conform(lines.rename(columns={"unit": "test"}).assign(**common), LINES),
-        functions=conform(functions.rename(columns={"unit": "test"}).assign(**common), FUNCTIONS),
-        branches=conform(t_br.rename(columns={"unit": "test"}).assign(**common), BRANCHES),
+        lines=per_test(lines, LINES),
+        functions=per_test(functions, FUNCTIONS),
+        branches=per_test(t_br, BRANCHES),
         code_lines=conform(code_lines.sort_values(["file", "line"], ignore_index=True), CODE_LINES),
         code_functions=conform(
             code_functions.sort_values(["file", "line_start", "function"], ignore_index=True), CODE_FUNCTIONS
