@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-dev
 DEMO_OUT ?= demo-output
 
 .DEFAULT_GOAL := help
-.PHONY: help demo test bootstrap venv lint typecheck pytest bench clean
+.PHONY: help demo demo-target test bootstrap venv lint typecheck pytest bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -26,6 +26,9 @@ bootstrap: ## Install the toolchain packages the tests need (Debian, as root or 
 demo: $(STAMP) ## Run covguard on sample_firmware/ (build, test, analyse, report, gate)
 	@./scripts/demo.sh "$(PY)" "$(DEMO_OUT)"
 
+demo-target: $(STAMP) ## The same on an emulated Cortex-M3 (arm-none-eabi-gcc, QEMU)
+	@./scripts/demo-target.sh "$(PY)" "$(DEMO_OUT)-target"
+
 lint: $(STAMP) ## ruff check and format check
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
@@ -42,4 +45,4 @@ bench: $(STAMP) ## Benchmarks against gcov, gcovr, lcov and fastcov (prints the 
 	$(PY) bench/run.py
 
 clean: ## Remove the venv, work folders and outputs
-	rm -rf $(VENV) .covguard sample_firmware/.covguard $(DEMO_OUT) covguard-report sample_firmware/build
+	rm -rf $(VENV) .covguard sample_firmware/.covguard $(DEMO_OUT) $(DEMO_OUT)-target covguard-report sample_firmware/build

@@ -11,12 +11,12 @@ Each step is also available alone: :func:`build`, :func:`test`, :func:`coverage`
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from covguard.build import Area, load_manifest
+from covguard.build import Area, load_manifest, toolchain_for
 from covguard.build import build as _build
 from covguard.collect import SourceFilter, check_sources, collect, coverage_model
 from covguard.config import Settings, load_settings
@@ -25,12 +25,20 @@ from covguard.files import work_lock
 from covguard.frames import CoverageData
 from covguard.model import BuildManifest
 from covguard.provenance import combine_coverage, combine_results
+from covguard.pytest_runner import (
+    PythonRun,
+    load_python_run,
+    run_python_suite,
+    with_python,
+    with_python_coverage,
+)
 from covguard.runner import TestRun, load_results, run_tests
 
 if TYPE_CHECKING:
     from covguard.analysis.analyse import Analysis
     from covguard.analysis.gate import GateResult
     from covguard.evidence import ExportResult, VerifyResult
+    from covguard.report.outputs import CoverageRun
 
 Echo = Callable[[str], None]
 
@@ -43,6 +51,7 @@ __all__ = [
     "gate",
     "load_settings",
     "merge",
+    "report",
     "run",
     "test",
     "verify_evidence",
@@ -50,9 +59,19 @@ __all__ = [
 
 
 def build(settings: Settings, *, clean: bool = False, echo: Echo | None = None) -> BuildManifest:
-    """Build the firmware's tests with coverage (see :mod:`covguard.build`)."""
+    """Build the firmware's tests with coverage (see :mod:`covguard.build`), and the product
+    firmware with its call graph when ``product.command`` is set (:mod:`covguard.product`)."""
     with work_lock(settings.work_dir):
-        return _build(settings, clean=clean, echo=echo)
+        manifest = _build(settings, clean=clean, echo=echo)
+        _build_product(settings, echo)
+        return manifest
+
+
+def _build_product(settings: Settings, echo: Echo | None) -> None:
+    from covguard import product
+
+    if product.configured(settings):
+        product.build_product(settings, echo=echo)
 
 
 def test(settings: Settings, *, echo: Echo | None = None) -> TestRun:
@@ -60,9 +79,17 @@ def test(settings: Settings, *, echo: Echo | None = None) -> TestRun:
     from covguard.report.junit import write_junit
 
     with work_lock(settings.work_dir):
-        result = run_tests(settings, echo=echo)
+        result = with_python(run_tests(settings, echo=echo), _python_suite(settings, echo))
         write_junit(settings.output_dir / "junit.xml", result.cases)
         return result
+
+
+def _python_suite(settings: Settings, echo: Echo | None) -> PythonRun | None:
+    """The Python suite's run when one is configured (once per `covguard test`, in shard 1 only)."""
+    shard = str(settings.values.get("test_shard") or "")
+    if not settings.python_tests or (shard and not shard.startswith("1/")):
+        return None
+    return run_python_suite(settings, echo=echo)
 
 
 def merge(settings: Settings, shards: list[Path], *, partial: bool = False) -> TestRun:
@@ -96,20 +123,39 @@ def coverage(
             "sources differ from the ones that were built and tested:\n  " + "\n  ".join(stale),
             hint="run 'covguard run' to rebuild and test the current sources",
         )
-    data, n_files = collect(
-        manifest,
-        results.units,
-        root=settings.root,
-        keep=keep,
-        origin=results.origin,
-        variant=results.variant,
-        model=coverage_model(manifest, Area(settings).model_cache),
-    )
+    toolchain = toolchain_for(settings)
+    if toolchain.coverage == "llvm":  # clang's source-based coverage, with MC/DC
+        from covguard.ingest.llvm_cov import LlvmTools, collect_test_run
+        from covguard.toolchains.clang import llvm_tools
+
+        data, n_files = collect_test_run(
+            results.units,
+            results.cases,
+            root=settings.root,
+            keep=keep,
+            tools=LlvmTools(*llvm_tools(toolchain)),
+            origin=results.origin,
+            variant=results.variant,
+            jobs=int(settings.test_jobs),
+            work=Area(settings).root,
+            unmeasured=manifest.extra.get("mcdc_unmeasured", ""),
+        )
+    else:
+        data, n_files = collect(
+            manifest,
+            results.units,
+            root=settings.root,
+            keep=keep,
+            origin=results.origin,
+            variant=results.variant,
+            model=coverage_model(manifest, Area(settings).model_cache),
+        )
     expected = [u for u, n in n_files.items() if n == 0 and _unit_ran(results, u)]
     if expected:
         raise CoverageDataError(
             f"no coverage data where expected for {len(expected)} of {len(n_files)} tests "
-            f"(e.g. {expected[0]}): the tests ran but wrote no .gcda files where covguard put them",
+            f"(e.g. {expected[0]}): the tests ran but wrote no coverage data (.gcda, .profraw) "
+            "where covguard put them",
             path=Area(settings).run_dir,
             hint="was the build tree moved or copied after the build, or the tests built without "
             "covguard's compiler wrapper? run 'covguard build --clean' and 'covguard run'",
@@ -132,11 +178,13 @@ def analyse(
 
     if data is None and results is None and manifest is None and len(run_settings(settings)) > 1:
         runs = [(s, load_manifest(s), load_results(s)) for s in run_settings(settings)]
-        manifest, results = runs[0][1], _combined_results(runs)
-        data = _combined_coverage(runs)
+        manifest, results = runs[0][1], with_python(_combined_results(runs), load_python_run(settings))
+        data = with_python_coverage(settings, _combined_coverage(runs), results)
     manifest = manifest or load_manifest(settings)
-    results = results or load_results(settings)
-    data = data if data is not None else coverage(settings, manifest, results)
+    if results is None:
+        results = with_python(load_results(settings), load_python_run(settings))
+    if data is None:
+        data = with_python_coverage(settings, coverage(settings, manifest, results), results)
     return analyse_project(settings, data, results, manifest)
 
 
@@ -195,13 +243,20 @@ def run(settings: Settings, *, clean: bool = False, echo: Echo | None = None) ->
         for s in run_settings(settings):  # analysis.runs: host and target runs in one analysis
             built = _build(s, clean=clean, echo=echo)
             runs.append((s, built, run_tests(s, echo=echo)))
-        manifest, results = runs[0][1], _combined_results(runs)
+        _build_product(settings, echo)
+        manifest = runs[0][1]
+        results = with_python(_combined_results(runs), _python_suite(settings, echo))
         write_junit(settings.output_dir / "junit.xml", results.cases)
-        data = _combined_coverage(runs)
+        if echo:
+            echo(f"coverage: per-test data of {len(results.cases)} tests")
+        data = with_python_coverage(settings, _combined_coverage(runs), results)
+        if echo:
+            echo("analyse: requirements x tags x coverage")
         analysis = analyse(settings, data, results, manifest)
         verdict = gate(settings, analysis)
-        outputs = write_outputs(settings, analysis, verdict)
-        outputs["junit"] = settings.output_dir / "junit.xml"
+        outputs = write_outputs(
+            settings, analysis, verdict, results=results, coverage_runs=_coverage_runs(runs), echo=echo
+        )
         return Outcome(
             manifest=manifest,
             results=results,
@@ -210,6 +265,58 @@ def run(settings: Settings, *, clean: bool = False, echo: Echo | None = None) ->
             outputs=outputs,
             problems=results.infrastructure_problems,
         )
+
+
+def _coverage_runs(runs: list[_Run]) -> list[CoverageRun]:
+    """The gcov runs among ``runs``: what gcovr's formats are made from."""
+    from covguard.report.outputs import CoverageRun
+
+    out: list[CoverageRun] = []
+    for s, manifest, results in runs:
+        toolchain = toolchain_for(s)
+        if toolchain.coverage == "gcov":
+            out.append(CoverageRun(manifest, results.units, toolchain.gcov or "gcov"))
+    return out
+
+
+@dataclass
+class Report:
+    """What `covguard report` did: the analysis, the gate's verdict and every output written."""
+
+    analysis: Analysis
+    gate: GateResult
+    outputs: dict[str, Path]
+
+
+def report(settings: Settings, *, formats: Sequence[str] | None = None, echo: Echo | None = None) -> Report:
+    """Analyse the last test run and write the reports: all of them (``covguard run``'s set), or
+    ``formats`` (names in :func:`covguard.report.outputs.format_names`)."""
+    from covguard.report.outputs import check_formats, write_outputs
+
+    if formats is not None:
+        check_formats(formats)
+    runs = [(s, load_manifest(s), load_results(s)) for s in run_settings(settings)]
+    data: CoverageData | None = None
+    if len(runs) > 1:
+        results = with_python(_combined_results(runs), load_python_run(settings))
+        data = with_python_coverage(settings, _combined_coverage(runs), results)
+    else:
+        results = with_python(runs[0][2], load_python_run(settings))
+    if echo:
+        echo("analyse: requirements x tags x coverage")
+    analysis = analyse(settings, data, results, runs[0][1])
+    verdict = gate(settings, analysis)
+    with work_lock(settings.work_dir):  # gcovr's merged data goes into the work folder
+        outputs = write_outputs(
+            settings,
+            analysis,
+            verdict,
+            results=results,
+            coverage_runs=_coverage_runs(runs),
+            formats=formats,
+            echo=echo,
+        )
+    return Report(analysis=analysis, gate=verdict, outputs=outputs)
 
 
 def export_evidence(
@@ -226,12 +333,13 @@ def export_evidence(
         return _export(settings, output, echo=echo)
 
 
-def verify_evidence(path: Path) -> VerifyResult:
+def verify_evidence(path: Path, *, digest_only: bool = False) -> VerifyResult:
     """Check an evidence package's members and digests, and re-derive its verdicts from its raw
-    data; raise :class:`covguard.evidence.VerificationFailed` naming every problem."""
+    data; raise :class:`covguard.evidence.VerificationFailed` naming every problem.
+    ``digest_only`` accepts a package whose verdicts cannot be re-derived on its digests alone."""
     from covguard.evidence import verify_evidence as _verify
 
-    return _verify(path)
+    return _verify(path, digest_only=digest_only)
 
 
 def settings_from(config: Path | None, overrides: dict[str, Any] | None = None) -> Settings:

@@ -177,13 +177,18 @@ def build(
     area.cc_log.mkdir(parents=True)
     cfg_file = area.root / "cc-config.json"
     runtime_links = toolchain.prepare_runtime(area.root / "runtime")  # a target's start-up code
+    coverage_flags, link_flags = settings.build_coverage_flags, settings.build_link_flags
+    if toolchain.coverage == "llvm":  # the defaults are gcov's: clang would instrument twice
+        from covguard.toolchains.clang import without_gcov_flags
+
+        coverage_flags, link_flags = without_gcov_flags(coverage_flags), without_gcov_flags(link_flags)
     write_json(
         cfg_file,
         {
             "compiler": toolchain.cc,
             "cxx_compiler": toolchain.cxx,
-            "compile_flags": [*settings.build_coverage_flags, *toolchain.compile_flags],
-            "link_flags": [*settings.build_link_flags, *toolchain.link_flags, *runtime_links],
+            "compile_flags": [*coverage_flags, *toolchain.compile_flags],
+            "link_flags": [*link_flags, *toolchain.link_flags, *runtime_links],
             "machine_flags": list(toolchain.machine_flags),
             "defines": list(toolchain.defines),
             "log_dir": str(area.cc_log),
@@ -229,6 +234,12 @@ def build(
     records = _read_cc_log(area)
     commands = _compile_commands(area, records)
     write_json(area.compile_commands, commands)
+    if toolchain.coverage == "llvm":  # clang: the coverage mapping is in the test executables
+        from covguard.toolchains.clang import llvm_manifest
+
+        manifest = llvm_manifest(settings, area, toolchain, command, commands, started, duration)
+        write_json(area.manifest, asdict(manifest))
+        return manifest
     notes = sorted(str(p) for p in area.build_dir.rglob("*.gcno"))
     for e in commands:
         out = e.get("output")

@@ -43,6 +43,8 @@ FINDING_KINDS = (
     "source_problem",
     "host_only_evidence",
     "mcdc_gap",
+    "image_unanalysed",
+    "image_library",
 )
 
 
@@ -128,6 +130,38 @@ def _limits(value: Any, key: str) -> dict[str, int]:
     return out
 
 
+def _shard(value: Any, key: str) -> str:
+    """``K/N``: run the K-th of N shards (every N-th test executable); empty: run them all."""
+    text = _str(value, key).strip()
+    if not text:
+        return ""
+    m = re.fullmatch(r"([0-9]+)/([0-9]+)", text)
+    if not m or not 1 <= int(m.group(1)) <= int(m.group(2)):
+        raise ConfigError(
+            f"'{key}' must be K/N with 1 <= K <= N (shard K of N), not {text!r}",
+            hint="for example --shard 2/4 in the second of four parallel CI jobs",
+        )
+    return f"{int(m.group(1))}/{int(m.group(2))}"
+
+
+def _class_list(value: Any, key: str) -> tuple[str, ...]:
+    classes = _str_list(value, key)
+    for cls in classes:
+        if cls not in SAFETY_CLASSES:
+            raise ConfigError(f"'{key}' has class '{cls}'; IEC 62304 classes are A, B and C")
+    return classes
+
+
+def _toolchain_list(value: Any, key: str) -> tuple[str, ...]:
+    names = _str_list(value, key)
+    for name in names:
+        if name not in TOOLCHAINS:
+            raise ConfigError(f"'{key}' names an unknown toolchain '{name}'; known: {', '.join(TOOLCHAINS)}")
+    if len(set(names)) != len(names):
+        raise ConfigError(f"'{key}' lists a toolchain twice: {list(names)}")
+    return names
+
+
 def _choice(choices: tuple[str, ...]) -> Callable[[Any, str], str]:
     def parse(value: Any, key: str) -> str:
         text = _str(value, key)
@@ -136,6 +170,22 @@ def _choice(choices: tuple[str, ...]) -> Callable[[Any, str], str]:
         return text
 
     return parse
+
+
+GCOVR_FORMATS = (
+    "cobertura", "html-details", "sonarqube", "lcov", "jacoco", "clover", "coveralls", "json",
+    "json-summary", "csv", "txt",
+)  # fmt: skip
+
+
+def _gcovr_formats(value: Any, key: str) -> tuple[str, ...]:
+    names = _str_list(value, key)
+    for name in names:
+        if name not in GCOVR_FORMATS:
+            close = difflib.get_close_matches(name, GCOVR_FORMATS, n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else f"; known: {', '.join(GCOVR_FORMATS)}"
+            raise ConfigError(f"'{key}' names an unknown gcovr format '{name}'{hint}")
+    return tuple(dict.fromkeys(names))
 
 
 @dataclass(frozen=True)
@@ -174,6 +224,8 @@ DEFAULT_MAX_FINDINGS = {
     "source_problem": -1,
     "host_only_evidence": -1,
     "mcdc_gap": -1,
+    "image_unanalysed": 0,
+    "image_library": -1,
 }
 
 OPTIONS: tuple[Option, ...] = (
@@ -250,7 +302,72 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option("test.jobs", _int, 0, "Test executables run at once; 0 means the number of CPUs."),
     Option("test.format", _choice(("auto", "covguard", "unity")), "auto", "Test output format."),
+    Option(
+        "test.shard",
+        _shard,
+        "",
+        "Run only shard K/N of the test executables (every N-th); combine shards with covguard merge.",
+        cli="--shard",
+    ),
     Option("test.env", _str_map, {}, "Extra environment for the tests."),
+    Option(
+        "python.tests",
+        _str_list,
+        (),
+        "pytest paths (relative to root) that `covguard test` runs as one more suite, with per-test "
+        "coverage.py contexts; empty: no Python suite.",
+    ),
+    Option(
+        "python.sources",
+        _str_list,
+        (),
+        "Globs (relative to root) of the Python product code analysed beside the C sources.",
+    ),
+    Option(
+        "python.python",
+        _str,
+        "",
+        "Interpreter of the Python suite (with pytest, coverage and covguard installed); "
+        "empty: the one covguard runs in.",
+    ),
+    Option("python.args", _str_list, (), "Extra pytest arguments."),
+    Option("python.timeout", _float, 600.0, "Seconds the whole pytest suite may run before it is stopped."),
+    Option(
+        "product.command",
+        _command,
+        None,
+        "The product firmware's build, e.g. 'make firmware BUILD_DIR={build_dir}': run with covguard's "
+        "wrapper and GCC's call-graph dumps for reachability; empty: reachability stays unknown.",
+    ),
+    Option("product.compiler", _str, "", "The C compiler of the product build (default: the toolchain's)."),
+    Option("product.env", _str_map, {}, "Extra environment for the product build."),
+    Option(
+        "product.image",
+        _str,
+        None,
+        "The linked firmware (ELF with symbols), e.g. '{build_dir}/firmware.elf': the image check.",
+        path=True,
+    ),
+    Option(
+        "product.map",
+        _str,
+        None,
+        "The GNU ld map of the image (-Wl,-Map=...), e.g. '{build_dir}/firmware.map': where each "
+        "function came from, what --gc-sections removed; covguard adds -Wl,--cref to the link.",
+        path=True,
+    ),
+    Option(
+        "reachability.entry_points",
+        _str_list,
+        ("main", "Reset_Handler", "*_IRQHandler", "*_Handler"),
+        "Function names (globs; 'path-glob:name' for a static function) where the firmware starts.",
+    ),
+    Option(
+        "reachability.extra_entry_points",
+        _str_list,
+        (),
+        "More entry points, added to the defaults: RTOS tasks, callbacks registered from assembly.",
+    ),
     Option("tags.id_pattern", _str, r"[A-Z][A-Z0-9]*(?:-[A-Z0-9]+)*-[0-9]+", "Regex of a requirement ID."),
     Option("tags.oft", _bool, False, "Also read OpenFastTrace tags ([impl->req~name~1])."),
     Option("tags.exclusion_prefix", _str, "GCOVR_EXCL", "Prefix of gcovr's exclusion markers."),
@@ -288,9 +405,24 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option(
         "gate.require_target",
-        _str_list,
+        _class_list,
         (),
-        "Safety classes whose code must be covered on the target, not only on the host.",
+        "Safety classes whose code must be verified by tests on the target, not only on the host "
+        "(host_only_evidence findings; the gate's require_target checks).",
+    ),
+    Option(
+        "analysis.runs",
+        _toolchain_list,
+        (),
+        "Toolchain profiles whose test runs are analysed together, e.g. host and target "
+        '(["host-gcc", "cortex-m3-qemu"]); `covguard run` builds and tests each. Empty: the toolchain only.',
+    ),
+    Option(
+        "report.gcovr",
+        _gcovr_formats,
+        ("cobertura", "html-details"),
+        "gcovr's formats written beside covguard's reports (cobertura, html-details, sonarqube, lcov, "
+        "jacoco, clover, coveralls, json, json-summary, csv, txt); [] skips gcovr.",
     ),
 )
 
@@ -482,6 +614,8 @@ def load_settings(
         raise ConfigError(f"'tags.id_pattern' is not a valid regular expression: {exc}", path=path) from None
     if values["test_timeout"] <= 0:
         raise ConfigError("'test.timeout' must be more than 0 seconds", path=path)
+    if values["python_timeout"] <= 0:
+        raise ConfigError("'python.timeout' must be more than 0 seconds", path=path)
     return Settings(values=values, config_path=path, base_dir=base)
 
 

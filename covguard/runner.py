@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from covguard.build import Area, expand, placeholders, toolchain_for
 from covguard.config import Settings
@@ -30,6 +31,9 @@ from covguard.ingest.test_output import CaseOutput, ParsedOutput, parse_output, 
 from covguard.model import ExecutableRun, TestCase
 from covguard.procs import kill_all, run_group
 from covguard.toolchains import Toolchain
+
+if TYPE_CHECKING:
+    from covguard.pytest_runner import PythonRun
 
 
 @dataclass
@@ -44,6 +48,9 @@ class TestRun:
     origin: str = "host"
     variant: str = "default"
     shards: list[str] = field(default_factory=list)  # "K/N" of each shard in it; empty: a whole run
+    # the Python suite (its cases and run are in cases/runs too); kept in its own results file,
+    # see covguard.pytest_runner.with_python
+    python: PythonRun | None = None
 
     @property
     def infrastructure_problems(self) -> list[str]:
@@ -190,6 +197,7 @@ def run_executable(
     last_rc: int | None = None
     any_timeout = False
     stdbuf = shutil.which("stdbuf") if toolchain.origin == "host" else None
+    suffix = ".profraw" if toolchain.coverage == "llvm" else ""  # clang: one raw profile per unit
     while True:
         env = dict(env_base)
         env["COVGUARD_COVERAGE_DIR"] = str(cov_dir)
@@ -217,7 +225,7 @@ def run_executable(
         ended_normally = not timed_out and rc is not None and rc >= 0 and special is None
         exit_why = special or _describe_exit(rc, timed_out, timeout)
         if parsed.format == "covguard":
-            cases += _covguard_cases(parsed, settings, rel_exe, label, cov_dir, units)
+            cases += _covguard_cases(parsed, settings, rel_exe, label, cov_dir, units, suffix)
             unfinished = parsed.unfinished
             if parsed.done and ended_normally:
                 break
@@ -235,7 +243,7 @@ def run_executable(
             continue
         if parsed.format == "unity":
             unit = f"{label}::*"
-            units[unit] = str(cov_dir / "all")
+            units[unit] = str(cov_dir / f"all{suffix}")
             complete = parsed.done and ended_normally
             cases += [
                 _case(c, rel_exe, label, unit, "complete" if complete else "incomplete", settings)
@@ -343,14 +351,22 @@ def _source_path(file: str, settings: Settings) -> str:
 
 
 def _covguard_cases(
-    parsed: ParsedOutput, settings: Settings, rel_exe: str, label: str, cov_dir: Path, units: dict[str, str]
+    parsed: ParsedOutput,
+    settings: Settings,
+    rel_exe: str,
+    label: str,
+    cov_dir: Path,
+    units: dict[str, str],
+    suffix: str = "",
 ) -> list[TestCase]:
+    """Cases of the harness's output; a unit's coverage is ``<cov_dir>/<index>`` (gcov's folder)
+    or ``<cov_dir>/<index>.profraw`` (clang: ``suffix``)."""
     out: list[TestCase] = []
     for c in parsed.cases:
         if c.status is None:
             continue
         unit = f"{label}::{c.name}"
-        units[unit] = str(cov_dir / str(c.index))
+        units[unit] = str(cov_dir / f"{c.index}{suffix}")
         out.append(_case(c, rel_exe, label, unit, "complete", settings))
     return out
 

@@ -38,21 +38,26 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from covguard.analysis import findings as F
 from covguard.analysis.lines import classify_lines, scopes
+from covguard.analysis.mcdc import analyse_mcdc
 from covguard.config import Settings
 from covguard.files import display_path, escapes_root, glob_matcher
 from covguard.frames import CoverageData
 from covguard.model import BuildManifest, TestCase
 from covguard.requirements import RequirementOptions, read_requirements
 from covguard.runner import TestRun
+from covguard.trace.python_ast import is_python, scan_sources
 from covguard.trace.source import Problem
-from covguard.trace.tags import TagConfig, attach_to_functions, scan_files
+from covguard.trace.tags import TagConfig, attach_to_functions
+
+if TYPE_CHECKING:
+    from covguard.analysis.reach import ProductFacts
 
 CLASS_ORDER = {"A": 0, "B": 1, "C": 2}
 
@@ -73,6 +78,8 @@ class Analysis:
     problems: list[dict[str, Any]] = field(default_factory=list)
     manifest: BuildManifest | None = None
     settings: dict[str, Any] = field(default_factory=dict)
+    decisions: pd.DataFrame = field(default_factory=pd.DataFrame)  # requirement-based MC/DC (clang)
+    mcdc_measured: bool = False
 
 
 # ---------------------------------------------------------------------------------------------
@@ -169,9 +176,10 @@ def analyse_project(
     product_files = sorted(
         set(data.code_functions["file"].astype(str)) | set(data.code_lines["file"].astype(str))
     )
-    product_scan = scan_files(_read_sources(product_files, root), tag_config)
+    product_scan = scan_sources(_read_sources(product_files, root), tag_config)
     test_files = _test_source_files(settings, tests)
-    test_scan = scan_files(_read_sources(test_files, root), tag_config)
+    test_scan = scan_sources(_read_sources(test_files, root), tag_config)
+    facts = _product_facts(settings, data, set(requirements["id"]), tag_config)
     return classify(
         requirements=requirements,
         tests=tests,
@@ -188,7 +196,27 @@ def analyse_project(
         manifest=manifest,
         settings=settings.as_dict(),
         require_target=tuple(settings.gate_require_target),
+        reachable=facts.functions if facts else None,
+        product_findings=facts.findings if facts else None,
+        product_summary=facts.summary if facts else None,
     )
+
+
+def _product_facts(
+    settings: Settings, data: CoverageData, known: set[str], tag_config: TagConfig
+) -> ProductFacts | None:
+    """Reachability and the image check from the product build, when one is configured
+    (:mod:`covguard.analysis.reach`); ``None`` otherwise: reachability stays unknown."""
+    from covguard import product
+
+    if not product.configured(settings):
+        return None
+    from covguard.analysis.reach import product_facts
+
+    functions = _function_frame(data)
+    # reachability is a fact of the C product build: Python software items stay unknown (None)
+    functions = functions[~functions["file"].map(is_python).astype(bool)]
+    return product_facts(settings, product.load_product(settings), functions, known, tag_config)
 
 
 def _symlink_problems(files: Sequence[str], root: Path) -> list[Problem]:
@@ -253,6 +281,15 @@ def _test_functions(tests: pd.DataFrame, data: CoverageData) -> pd.DataFrame:
     return base.drop(columns=["name"])
 
 
+def _shared_by_twins(tag_verifies: pd.DataFrame, test_funcs: pd.DataFrame) -> pd.DataFrame:
+    """``@verifies`` tags of a test given to every test defined at the same place (the cases of a
+    parametrised pytest function share one ``def``; tag attachment picks only one of them)."""
+    placed = test_funcs[test_funcs["line_start"] > 0].loc[:, ["file", "line_start", "function"]]
+    twins = placed.merge(placed, on=["file", "line_start"], suffixes=("", "_twin"))
+    out = tag_verifies.merge(twins.loc[:, ["function", "function_twin"]], on="function", how="left")
+    return out.assign(function=out["function_twin"].fillna(out["function"])).drop(columns="function_twin")
+
+
 def _ids(series: pd.Series) -> pd.Series:
     return series.astype(str).str.split(r"[\s,;]+", regex=True)
 
@@ -270,6 +307,8 @@ def classify(
     settings: dict[str, Any] | None = None,
     reachable: pd.DataFrame | None = None,
     require_target: Sequence[str] = (),
+    product_findings: pd.DataFrame | None = None,
+    product_summary: dict[str, int] | None = None,
 ) -> Analysis:
     """The classification proper, on frames (what the tests drive with fixtures)."""
     known = set(requirements["id"])
@@ -290,7 +329,9 @@ def classify(
     # ---- what each test verifies: the harness's declaration plus @verifies tags above it
     test_funcs = _test_functions(tests, data)
     t_attached = attach_to_functions(test_tags, test_funcs)
-    tag_verifies = t_attached[(t_attached["kind"] == "verifies") & t_attached["function"].notna()]
+    tag_verifies = _shared_by_twins(
+        t_attached[(t_attached["kind"] == "verifies") & t_attached["function"].notna()], test_funcs
+    )
     declared = (
         tests.loc[:, ["test", "verifies"]].assign(requirement=_ids(tests["verifies"])).explode("requirement")
     )
@@ -360,10 +401,17 @@ def classify(
     )
     fn["failing_exec"] = fn.set_index(fkey).index.isin(failing_exec.set_index(fkey).index)
     if reachable is not None and len(reachable):
-        fn = fn.merge(reachable.loc[:, ["file", "function", "reachable"]], on=fkey, how="left")
+        facts = [c for c in ("call_path", "image") if c in reachable.columns]
+        fn = fn.merge(reachable.loc[:, ["file", "function", "reachable", *facts]], on=fkey, how="left")
     else:
         fn["reachable"] = None
     fn["reachable"] = fn["reachable"].astype(object).where(fn["reachable"].notna(), None)
+    # reachability facts: the shortest call path from an entry point, and the function in the image
+    fn["call_path"] = fn.get("call_path", pd.Series(None, index=fn.index)).apply(
+        lambda v: list(v) if isinstance(v, list) else []
+    )
+    fn["image"] = fn.get("image", pd.Series(None, index=fn.index)).astype(object)
+    fn["image"] = fn["image"].where(fn["image"].notna(), None)
 
     # ---- justification scopes
     just = scopes(attached)
@@ -404,8 +452,22 @@ def classify(
         requirements, function_requirements, test_requirements, tests, fn, fexec, verifying
     )
 
+    # ---- MC/DC (clang's source-based coverage only): per function and per requirement
+    mc = analyse_mcdc(
+        data,
+        lines=lines,
+        fn=fn,
+        reqs=reqs,
+        verifying_units=verifying_units,
+        unit_reqs=unit_reqs,
+        function_requirements=function_requirements,
+        tests=tests,
+    )
+    fn, reqs = mc.functions, mc.requirements
+
     # ---- findings
     findings.append(F.function_findings(fn, fexec, tests, test_requirements, known))
+    findings.append(F.frame(mc.findings))
     findings.append(F.requirement_findings(reqs, tests))
     findings.append(
         F.hollow_findings(hollow_pairs(test_requirements, tests, fexec, function_requirements), reqs)
@@ -415,6 +477,8 @@ def classify(
     findings.append(F.justification_findings(attached, lines, fn))
     findings.append(F.problem_findings(problems, req_tags))
     findings.append(F.host_only_findings(fn, require_target))
+    if product_findings is not None:
+        findings.append(product_findings)
     all_findings = (
         pd.concat([f for f in findings if len(f)], ignore_index=True)
         if any(len(f) for f in findings)
@@ -423,6 +487,9 @@ def classify(
     all_findings = F.finish_findings(all_findings)
 
     summary = _summary(reqs, fn, lines, tests, all_findings, data)
+    summary["coverage"].update(mc.summary)
+    if product_summary is not None:
+        summary["product"] = dict(product_summary)
     return Analysis(
         requirements=reqs,
         functions=fn.drop(columns=["category", "reason"], errors="ignore").assign(
@@ -439,13 +506,16 @@ def classify(
         problems=[_problem_dict(p) for p in problems],
         manifest=manifest,
         settings=settings or {},
+        decisions=mc.decisions,
+        mcdc_measured=mc.measured,
     )
 
 
 def _verified_on(fn: pd.DataFrame, verifying_units: pd.DataFrame, data: CoverageData) -> pd.DataFrame:
-    """Provenance of the evidence: the origins (host, qemu-cortex-m3, ...) of each function's
-    verifying executions, as the coverage rows record them; ``verified_on_target`` when any
-    of them is not the host."""
+    """Provenance of the evidence: the origins (host, host-python, qemu-cortex-m3, ...) of each
+    function's verifying executions, as the coverage rows record them; ``verified_on_target``
+    when one of them is not the host (``host`` or ``host-*``).  ``target_code``: code that can
+    run on the target at all (not a host tool's Python), what ``gate.require_target`` covers."""
     fkey = ["file", "function"]
     unit_origin = (
         data.functions.loc[:, ["test", "origin"]]
@@ -457,8 +527,9 @@ def _verified_on(fn: pd.DataFrame, verifying_units: pd.DataFrame, data: Coverage
     origins = on.drop_duplicates().sort_values([*fkey, "origin"]).groupby(fkey)["origin"].agg(list)
     fn = fn.merge(origins.rename("verified_on"), left_on=fkey, right_index=True, how="left")
     fn["verified_on"] = fn["verified_on"].apply(lambda v: v if isinstance(v, list) else [])
-    target = on[on["origin"] != "host"].drop_duplicates(fkey)
+    target = on[~on["origin"].str.startswith("host")].drop_duplicates(fkey)
     fn["verified_on_target"] = fn.set_index(fkey).index.isin(target.set_index(fkey).index)
+    fn["target_code"] = ~fn["file"].astype(str).str.endswith(".py")
     return fn
 
 

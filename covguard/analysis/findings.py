@@ -32,6 +32,8 @@ SEVERITY = {
     "source_problem": "warning",
     "host_only_evidence": "warning",
     "mcdc_gap": "warning",
+    "image_unanalysed": "error",
+    "image_library": "warning",
 }
 FINDING_COLUMNS = [
     "kind",
@@ -46,6 +48,7 @@ FINDING_COLUMNS = [
     "tests",
     "suggested_requirements",
     "call_path",
+    "decision",
 ]
 
 
@@ -63,6 +66,11 @@ def _frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     return df.loc[:, FINDING_COLUMNS]
 
 
+def frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """Findings from rows (missing columns are None)."""
+    return _frame(rows)
+
+
 def finish_findings(df: pd.DataFrame) -> pd.DataFrame:
     df = df.copy()
     df["severity"] = df["kind"].map(SEVERITY).fillna(df["severity"])
@@ -70,6 +78,7 @@ def finish_findings(df: pd.DataFrame) -> pd.DataFrame:
         df[c] = df[c].astype(object).where(df[c].notna() & (df[c].astype(object) != ""), None)
     for c in ("tests", "suggested_requirements", "call_path"):
         df[c] = df[c].apply(lambda v: list(v) if isinstance(v, list | tuple) else [])
+    df["decision"] = df["decision"].apply(lambda v: v if isinstance(v, dict) else None)  # mcdc_gap
     df["line"] = pd.to_numeric(df["line"], errors="coerce").fillna(0).astype("int64")
     df["end_line"] = pd.to_numeric(df["end_line"], errors="coerce")
     df["end_line"] = df["end_line"].fillna(df["line"]).astype("int64")
@@ -117,6 +126,8 @@ def function_findings(
             else:
                 how = "executed by no test"
             msg = f"untraced code: '{rec['function']}' implements no known requirement; {how}"
+            if rec.get("reachable") is True and rec.get("call_path"):
+                msg += f"; the product firmware reaches it from {rec['call_path'][0]}"
         elif klass == "dead":
             msg = (
                 f"dead code: no entry point reaches '{rec['function']}', yet it is traced to {reqs}: "
@@ -125,6 +136,7 @@ def function_findings(
                 else f"dead code: no entry point reaches '{rec['function']}', "
                 "and it is traced to no requirement"
             )
+            msg += _DEAD_IMAGE.get(rec.get("image") or "", "")
         elif klass == "incidental":
             msg = (
                 f"'{rec['function']}' implements {reqs} but is executed only by tests of other requirements "
@@ -147,9 +159,19 @@ def function_findings(
                 "message": msg,
                 "tests": ran,
                 "suggested_requirements": suggested if klass == "rogue" else [],
+                "call_path": (rec.get("call_path") or []) if klass == "rogue" else [],
             }
         )
     return _frame(rows)
+
+
+# what the image says about a dead function (``image`` of covguard.analysis.reach)
+_DEAD_IMAGE = {
+    "linked": " (it is in the shipped image: dead code that ships)",
+    "removed": " (not in image: the compiler or the linker's --gc-sections dropped it; "
+    "the source still has it)",
+    "not_built": " (the product build does not compile it)",
+}
 
 
 def requirement_findings(reqs: pd.DataFrame, tests: pd.DataFrame) -> pd.DataFrame:
@@ -219,21 +241,26 @@ def test_result_findings(
                     "test": rec["test"],
                     "requirement": ", ".join(reqs) or None,
                     "message": f"test {rec['test']} "
-                    f"{'failed' if rec['status'] == 'failed' else 'did not finish'}: "
+                    f"{'failed' if rec['status'] == 'failed' else _unfinished(rec['coverage'])}: "
                     f"{rec['message']}",
                 }
             )
-        if rec["coverage"] == "incomplete":
+        if rec["coverage"] in ("incomplete", "missing"):
             rows.append(
                 {
                     "kind": "incomplete_coverage",
                     "file": rec["file"],
                     "line": rec["line"],
                     "test": rec["test"],
-                    "message": f"the coverage of {rec['test']} is incomplete: {rec['message']}",
+                    "message": f"the coverage of {rec['test']} is {rec['coverage']}: {rec['message']}",
                 }
             )
     return _frame(rows)
+
+
+def _unfinished(coverage: str) -> str:
+    # "missing": the test ended on a target but its coverage never came back
+    return "gave no evidence" if coverage == "missing" else "did not finish"
 
 
 def unknown_requirement_findings(
@@ -369,6 +396,34 @@ def justification_findings(attached: pd.DataFrame, lines: pd.DataFrame, fn: pd.D
                     "anyway: is the justification still true?",
                 }
             )
+    return _frame(rows)
+
+
+def host_only_findings(fn: pd.DataFrame, require_target: Sequence[str]) -> pd.DataFrame:
+    """Verified functions of the classes that must be verified on the target (``gate.require_target``)
+    whose verifying executions all ran on the host."""
+    if not require_target:
+        return empty_findings()
+    sub = fn[
+        (fn["class"] == "verified")
+        & fn["safety_class"].isin(list(require_target))
+        & fn["target_code"]
+        & ~fn["verified_on_target"]
+    ]
+    rows = [
+        {
+            "kind": "host_only_evidence",
+            "file": rec["file"],
+            "line": rec["line_start"],
+            "end_line": rec["line_end"],
+            "function": rec["function"],
+            "requirement": ", ".join(rec["requirements"]) or None,
+            "message": f"'{rec['function']}' (class {rec['safety_class']}) is verified only by tests on "
+            f"the host (origin: {', '.join(rec['verified_on']) or 'host'}): class {rec['safety_class']} code "
+            "must be verified on the target (gate.require_target); add a target run to analysis.runs",
+        }
+        for rec in records(sub)
+    ]
     return _frame(rows)
 
 

@@ -7,7 +7,9 @@ Two kinds of checks:
 * **coverage thresholds** - every traced function must reach the requirement-based line and
   branch coverage set for its safety class (``gate.line``/``gate.branch``, in percent).  A
   function's class is the highest class of its requirements; untraced code gets the project's
-  ``default_safety_class``.  Justified and excluded lines are not counted.
+  ``default_safety_class``.  Justified and excluded lines are not counted.  With clang's profile
+  (``host-clang``) also requirement-based MC/DC (``gate.mcdc``, default 100 % for class C): the
+  conditions of a function's decisions shown independent by passing tests of its requirements.
 
 The gate passes when every check passes (exit 0); otherwise covguard exits 1 with a table of the
 checks that failed.
@@ -75,6 +77,8 @@ def evaluate_gate(settings: Settings, analysis: Analysis) -> GateResult:
         line=settings.gate_line,
         branch=settings.gate_branch,
         max_findings=settings.gate_max_findings,
+        require_target=tuple(settings.gate_require_target),
+        mcdc=settings.gate_mcdc,
     )
 
 
@@ -84,6 +88,8 @@ def evaluate_policy(
     line: dict[str, float],
     branch: dict[str, float],
     max_findings: dict[str, int],
+    require_target: tuple[str, ...] = (),
+    mcdc: dict[str, float] | None = None,
 ) -> GateResult:
     result = GateResult()
     counts = analysis.findings["kind"].value_counts()
@@ -99,11 +105,37 @@ def evaluate_policy(
     traced = fn[fn["class"].isin(["verified", "incidental", "traced_untested"])]
     result.checks.extend(_threshold_checks(traced, "line", "lines_verified", "lines_total", line))
     result.checks.extend(_threshold_checks(traced, "branch", "branches_verified", "branches_total", branch))
+    result.checks.extend(_target_checks(fn, require_target))
+    if mcdc and analysis.mcdc_measured:  # requirement-based MC/DC: clang's profile only
+        result.checks.extend(
+            _threshold_checks(traced, "mcdc", "conditions_verified", "conditions_total", mcdc, "conditions")
+        )
     return result
 
 
+def _target_checks(fn: pd.DataFrame, require_target: tuple[str, ...]) -> list[GateCheck]:
+    """Per class of ``gate.require_target``: no verified function of it without target evidence."""
+    checks: list[GateCheck] = []
+    for cls in require_target:
+        verified = fn[(fn["class"] == "verified") & (fn["safety_class"] == cls) & fn["target_code"]]
+        host_only = verified[~verified["verified_on_target"].astype(bool)]
+        shown = ", ".join(sorted(host_only["function"].astype(str))[:5])
+        checks.append(
+            GateCheck(
+                check=f"require_target.{cls}",
+                subject=f"class {cls} functions verified only on the host",
+                actual=len(host_only),
+                limit=0,
+                passed=not len(host_only),
+                detail=f"{len(host_only)} of {len(verified)} verified class {cls} functions"
+                + (f": {shown}" if shown else ""),
+            )
+        )
+    return checks
+
+
 def _threshold_checks(
-    fn: pd.DataFrame, metric: str, num: str, den: str, thresholds: dict[str, float]
+    fn: pd.DataFrame, metric: str, num: str, den: str, thresholds: dict[str, float], unit: str = ""
 ) -> list[GateCheck]:
     rows = fn[fn[den] > 0].copy()
     if not len(rows):
@@ -121,7 +153,7 @@ def _threshold_checks(
                 actual=round(pct, 2),
                 limit=limit,
                 passed=pct + 1e-9 >= limit,
-                detail=f"{int(r[num])}/{int(r[den])} {metric}s verified",
+                detail=f"{int(r[num])}/{int(r[den])} {unit or metric + 's'} verified",
             )
         )
     return checks

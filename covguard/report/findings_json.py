@@ -46,6 +46,14 @@ def _pct(num: int, den: int) -> float | None:
     return round(100.0 * num / den, 2) if den else None
 
 
+def _mcdc(row: dict[str, Any], measured: bool) -> dict[str, Any]:
+    """Requirement-based MC/DC numbers, present only when the run measured MC/DC (clang)."""
+    if not measured:
+        return {}
+    total, verified = int(row.get("conditions_total", 0)), int(row.get("conditions_verified", 0))
+    return {"conditions_total": total, "conditions_verified": verified, "mcdc": _pct(verified, total)}
+
+
 def findings_document(analysis: Analysis, gate: GateResult | None = None) -> dict[str, Any]:
     reqs = [
         {
@@ -65,6 +73,7 @@ def findings_document(analysis: Analysis, gate: GateResult | None = None) -> dic
                 "branches_total": int(r["branches_total"]),
                 "branches_verified": int(r["branches_verified"]),
                 "branch": _pct(int(r["branches_verified"]), int(r["branches_total"])),
+                **_mcdc(r, analysis.mcdc_measured),
             },
         }
         for r in records(analysis.requirements)
@@ -81,7 +90,9 @@ def findings_document(analysis: Analysis, gate: GateResult | None = None) -> dic
             "executed": bool(f["executed"]),
             "executed_by": int(f["executed_units"]),
             "reachable": f["reachable"],
+            "image": f.get("image"),
             "justification": f["justification"] or None,
+            "verified_on": list(f.get("verified_on", [])),
             "coverage": {
                 "lines_total": int(f["lines_total"]),
                 "lines_executed": int(f["lines_executed"]),
@@ -89,6 +100,7 @@ def findings_document(analysis: Analysis, gate: GateResult | None = None) -> dic
                 "branches_total": int(f["branches_total"]),
                 "branches_executed": int(f["branches_executed"]),
                 "branches_verified": int(f["branches_verified"]),
+                **_mcdc(f, analysis.mcdc_measured),
             },
         }
         for f in records(analysis.functions)
@@ -105,11 +117,13 @@ def findings_document(analysis: Analysis, gate: GateResult | None = None) -> dic
             "line": int(t["line"]),
             "verifies": [x for x in str(t["verifies"]).replace(",", " ").split() if x],
             "coverage": t["coverage"],
+            "origin": t.get("origin", "host"),
+            "variant": t.get("variant", "default"),
         }
         for t in records(analysis.tests)
     ]
     findings = [
-        {k: v for k, v in row.items() if not (k == "call_path" and not v)}
+        {k: v for k, v in row.items() if not (k in ("call_path", "decision") and not v)}
         for row in analysis.findings.to_dict(orient="records")
     ]
     doc = {

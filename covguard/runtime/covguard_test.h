@@ -55,7 +55,10 @@
 #if defined(__GNUC__) || defined(__clang__)
 #define CG__WEAK __attribute__((weak))
 #define CG__UNUSED __attribute__((unused))
-#if defined(__has_attribute)
+/* `retain` keeps the section under --gc-sections; bare-metal ARM GCC accepts the attribute but
+   ignores it with a warning (its assembler lacks SHF_GNU_RETAIN), which -Werror builds reject.
+   There the __start_cg_tests reference keeps the section alive. */
+#if defined(__has_attribute) && !(defined(__arm__) && !defined(__linux__))
 #if __has_attribute(retain)
 #define CG__KEEP __attribute__((used, retain, section("cg_tests")))
 #endif

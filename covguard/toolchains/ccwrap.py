@@ -8,7 +8,8 @@ free of imports beyond the standard library (run as ``python -I -S``: about 15 m
    ``compile_commands.json`` and the build manifest;
 2. appends covguard's coverage flags after the build's own flags, so they win (``-O0`` after a
    build's ``-O2``), and defines ``COVGUARD_COVERAGE_GCOV``/``COVGUARD_COVERAGE_LLVM`` for the
-   harness; only sources that match the instrumentation globs get coverage flags;
+   harness; only sources that match the instrumentation globs get coverage flags, while a cross
+   toolchain's machine flags (``-mcpu=cortex-m3 -mthumb``) go to every compile and link;
 3. replaces itself with the real compiler (``exec``), so exit status, signals and output are the
    compiler's own.
 
@@ -113,7 +114,8 @@ def main(argv: list[str]) -> int:
             extra += list(cfg["link_flags"])
     elif mode == "link":
         extra = list(cfg["link_flags"])
-    command = [compiler, *args, *extra]
+    # a cross toolchain's machine flags (-mcpu=...) go to every invocation, instrumented or not
+    command = [compiler, *args, *cfg.get("machine_flags", []), *extra]
     if mode != "other":
         record = {
             "directory": cwd,
