@@ -15,15 +15,27 @@ import click
 from covguard import __version__
 from covguard.config import OPTIONS, Settings, load_settings, parse_assignment
 from covguard.errors import EXIT_INFRASTRUCTURE, EXIT_USAGE, CovguardError
+from covguard.progress import Progress
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 _STATE = {"debug": False}
 
 
+_PROGRESS: list[Progress] = []
+
+
 def _echo_progress(message: str) -> None:
-    if sys.stderr.isatty():
-        click.echo(f"covguard: {message}", err=True)
+    """Progress of the long steps on a terminal's stderr; nothing when stderr is not a terminal."""
+    if not _PROGRESS or _PROGRESS[0].stream is not sys.stderr:
+        _PROGRESS[:] = [Progress(sys.stderr)]
+    _PROGRESS[0](message)
+
+
+def _end_progress() -> None:
+    """End the status line before a command prints its results."""
+    if _PROGRESS:
+        _PROGRESS.pop().close()
 
 
 def settings_options(func: F) -> F:
@@ -70,6 +82,7 @@ def cli(debug: bool) -> None:
       covguard test       run them, per-test coverage and results (junit.xml)
       covguard analyse    cross-reference requirements, tags and coverage (findings.json)
       covguard gate       apply the policy: exit 1 when it fails
+      covguard report     write the reports (HTML, SARIF, JUnit, Cobertura, trace matrix, ...)
 
     Exit codes: 0 ok, 1 the gate failed, 2 bad usage/config/input, 3 build or test infrastructure failure.
     """
@@ -90,9 +103,15 @@ def build(clean: bool, **kwargs: Any) -> None:
 
     settings = _settings(kwargs, require_build=True)
     manifest = api.build(settings, clean=clean, echo=_echo_progress)
+    _end_progress()
     click.echo(
         f"built with {manifest.toolchain} in {manifest.duration_s:.1f} s: "
-        f"{len(manifest.notes_files)} instrumented objects, {len(manifest.source_hashes)} sources hashed"
+        + (
+            f"{manifest.extra['test_executables']} test executables with clang's coverage mapping"
+            if manifest.extra.get("coverage") == "llvm"
+            else f"{len(manifest.notes_files)} instrumented objects"
+        )
+        + f", {len(manifest.source_hashes)} sources hashed"
     )
 
 
@@ -108,6 +127,7 @@ def test(**kwargs: Any) -> None:
 
     settings = _settings(kwargs)
     result = api.test(settings, echo=_echo_progress)
+    _end_progress()
     counts: dict[str, int] = {}
     for c in result.cases:
         counts[c.status] = counts.get(c.status, 0) + 1
@@ -135,9 +155,9 @@ def analyse(**kwargs: Any) -> None:
     settings = _settings(kwargs)
     analysis = api.analyse(settings)
     verdict = api.gate(settings, analysis)
-    outputs = write_outputs(settings, analysis, verdict)
+    outputs = write_outputs(settings, analysis, verdict, formats=["findings"])
     click.echo(render_summary(findings_document(analysis, verdict)))
-    click.echo(f"\nwrote {outputs['findings']}")
+    click.echo(f"\nwrote {outputs['findings']} ('covguard report' writes every report)")
 
 
 @cli.command()
@@ -159,11 +179,12 @@ def gate(**kwargs: Any) -> None:
 def run(clean: bool, **kwargs: Any) -> None:
     """All steps: build, test, analyse, write the reports, and end with the gate."""
     from covguard import api
-    from covguard.report.console import render_gate, render_summary
+    from covguard.report.console import render_gate, render_outputs, render_summary
     from covguard.report.findings_json import findings_document
 
     settings = _settings(kwargs, require_build=True)
     outcome = api.run(settings, clean=clean, echo=_echo_progress)
+    _end_progress()
     if outcome.analysis is not None:
         click.echo(render_summary(findings_document(outcome.analysis, outcome.gate)))
     click.echo("")
@@ -171,10 +192,142 @@ def run(clean: bool, **kwargs: Any) -> None:
         click.echo(f"error: {problem}", err=True)
     if outcome.gate is not None:
         click.echo(render_gate(outcome.gate))
-    click.echo(
-        f"outputs in {settings.output_dir}: " + ", ".join(sorted(p.name for p in outcome.outputs.values()))
-    )
+    click.echo(render_outputs(outcome.outputs, settings.output_dir))
     sys.exit(outcome.exit_code)
+
+
+@cli.command()
+@settings_options
+@click.option(
+    "--format",
+    "formats",
+    multiple=True,
+    metavar="NAME",
+    help="Write only this output (repeatable): findings, junit, html, sarif, markdown, trace-csv, "
+    "trace-xlsx, or a gcovr format (cobertura, html-details, sonarqube, lcov, ...). Default: all.",
+)
+def report(formats: tuple[str, ...], **kwargs: Any) -> None:
+    """Write the reports of the last test run: HTML, SARIF, JUnit, Cobertura and gcovr's HTML,
+    the trace matrix (CSV, XLSX), a Markdown summary and findings.json.
+
+    Exit 0 when the reports are written, whatever the gate says (`covguard gate` applies it).
+    """
+    from covguard import api
+    from covguard.report.console import render_outputs, render_summary
+    from covguard.report.findings_json import findings_document
+
+    settings = _settings(kwargs)
+    result = api.report(settings, formats=list(formats) or None, echo=_echo_progress)
+    _end_progress()
+    click.echo(render_summary(findings_document(result.analysis, result.gate)))
+    click.echo("")
+    click.echo(render_outputs(result.outputs, settings.output_dir))
+
+
+@cli.command()
+@settings_options
+@click.argument("shards", nargs=-1, required=True, type=click.Path(path_type=Path, exists=True))
+@click.option("--partial", is_flag=True, help="Accept an incomplete set of shards (an intermediate merge).")
+@click.option("--no-analyse", "no_analyse", is_flag=True, help="Only combine the shards; do not analyse.")
+def merge(shards: tuple[Path, ...], partial: bool, no_analyse: bool, **kwargs: Any) -> None:
+    """Combine the shards of `covguard test --shard K/N` CI jobs into one run, then analyse it.
+
+    A shard is a job's work folder (or its toolchain folder), or a .tar.gz of it.
+
+    Every shard must come from the same build and source revision (its build.json) and the
+    shards must cover 1..N once.  The merged run is written into this work folder (results.json,
+    run/), so `covguard analyse` and `gate` work on it; ends like `covguard run`, with the gate.
+    """
+    from covguard import api
+    from covguard.report.console import render_gate, render_summary
+    from covguard.report.findings_json import findings_document
+    from covguard.report.outputs import write_outputs
+
+    settings = _settings(kwargs)
+    merged = api.merge(settings, list(shards), partial=partial)
+    shown = ", ".join(merged.shards)
+    click.echo(f"merged shards {shown}: {len(merged.cases)} tests in {len(merged.runs)} executables")
+    if no_analyse or partial:
+        return
+    analysis = api.analyse(settings, results=merged)
+    verdict = api.gate(settings, analysis)
+    outputs = write_outputs(settings, analysis, verdict)
+    click.echo(render_summary(findings_document(analysis, verdict)))
+    for problem in merged.infrastructure_problems:
+        click.echo(f"error: {problem}", err=True)
+    click.echo(render_gate(verdict))
+    click.echo(f"wrote {outputs['findings']}")
+    sys.exit(EXIT_INFRASTRUCTURE if merged.infrastructure_problems else verdict.exit_code)
+
+
+@cli.group()
+def evidence() -> None:
+    """The auditor's evidence package: export it after a run, verify it anywhere.
+
+    \b
+      covguard evidence export [--output FILE]   one reproducible .tar.gz of the last run
+      covguard evidence verify FILE              digests, members, and the verdicts re-derived
+
+    verify exits 0 when the package verifies, 1 when it does not (every problem names its member),
+    2 when the file is not an evidence package.
+    """
+
+
+@evidence.command("export")
+@settings_options
+@click.option(
+    "--output",
+    "output",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="The archive to write (default: covguard-evidence.tar.gz in the output folder).",
+)
+def evidence_export(output: Path | None, **kwargs: Any) -> None:
+    """Write the evidence package of the last run: reports, raw coverage data, results, requirements,
+    configuration, compile commands, tool versions, git state, sources, an IEC 62304 index and an
+    in-toto manifest of SHA-256 digests.  SOURCE_DATE_EPOCH fixes its timestamps (default: the
+    firmware's commit time): the same inputs give the same bytes."""
+    from covguard import api
+
+    settings = _settings(kwargs)
+    result = api.export_evidence(settings, output, echo=_echo_progress)
+    _end_progress()
+    click.echo(f"evidence package: {result.path}")
+    click.echo(f"  {result.members} members, {result.size} bytes, sha256 {result.sha256}")
+    click.echo(f"  verdicts re-derived from its raw data: {', '.join(result.rederived) or 'none'}")
+    if result.digest_only:
+        click.echo(f"  reports protected by their digest only: {', '.join(result.digest_only)}")
+    if result.withheld:
+        click.echo(f"  withheld (symbolic links): {', '.join(result.withheld)}")
+    for warning in result.warnings:
+        click.echo(f"warning: {warning}", err=True)
+
+
+@evidence.command("verify")
+@click.argument("path", type=click.Path(path_type=Path, dir_okay=False))
+@click.option(
+    "--digest-only",
+    "digest_only",
+    is_flag=True,
+    help="Accept a package whose verdicts cannot be re-derived yet (clang profiles, several runs) on "
+    "its digests alone.",
+)
+def evidence_verify(path: Path, digest_only: bool) -> None:
+    """Verify an evidence package: every member and digest against its manifest (streamed, nothing
+    written to disk), then the verdicts re-derived from its raw data against its findings.json."""
+    from covguard import api
+
+    result = api.verify_evidence(path, digest_only=digest_only)
+    click.echo(f"verified: {path}")
+    click.echo(f"  {result.members} members, every SHA-256 matches the manifest; no link or unsafe name")
+    click.echo(f"  re-derived from the raw data and identical: {', '.join(result.rederived) or 'none'}")
+    if result.digest_only:
+        click.echo(f"  protected by their digest only: {', '.join(result.digest_only)}")
+    for note in result.notes:
+        click.echo(f"  note: {note}")
+    verdict = {True: "passed", False: "failed", None: "not recorded"}[result.gate_passed]
+    click.echo(f"  the gate {verdict} (as recorded and as re-derived)")
+    click.echo("  not signed: a package whose raw data and reports were forged together would also verify")
 
 
 @cli.command("runtime-dir")
@@ -201,7 +354,10 @@ def config_cmd(list_keys: bool, **kwargs: Any) -> None:
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI, turn every error into a message and an exit code."""
     try:
-        cli.main(args=argv, prog_name="covguard", standalone_mode=False)
+        try:
+            cli.main(args=argv, prog_name="covguard", standalone_mode=False)
+        finally:
+            _end_progress()
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.exceptions.Abort:

@@ -118,18 +118,27 @@ CODE_DECISIONS = {
     "decision_column": "int32",
     "end_line": "int32",
     "end_column": "int32",
+    "text": "string",
     "conditions": "string",
+    "condition_texts": "string",
+    "expression": "string",
     "folded": "string",
     "conditions_total": "int32",
     "conditions_covered": "int32",
     "uncovered": "string",
     "vectors": "string",
+    "note": "string",
 }
 """Every decision of the build with MC/DC instrumentation (clang only).  ``decision_file``,
 ``decision_line``/``decision_column`` to ``end_line``/``end_column`` is the decision's own source
-region (in a macro's definition for a decision in a macro); ``conditions`` where each condition
-starts, ``"line:column"`` space separated, in condition order; ``folded`` the constant-folded
-conditions; the coverage columns are over the whole run (every test, as ``llvm-cov`` shows it)."""
+region (in a macro's definition for a decision in a macro) and ``text`` its source (white space
+collapsed); ``conditions`` where each condition starts, ``"line:column"`` space separated, in
+condition order (llvm-cov's C1, C2, ...), ``condition_texts`` their source, tab separated;
+``expression`` the decision's structure in condition numbers (``"(1 && 2) || 3"``, empty when
+covguard cannot parse the text); ``folded`` the constant-folded conditions ("3"); the coverage
+columns are over the whole run (every test, as ``llvm-cov`` shows it).  ``note`` is empty, or says
+why clang did not instrument the decision (a condition holding a nested boolean expression): such
+a decision counts as one condition never shown independent."""
 
 TESTS = {
     "test": "string",
@@ -264,6 +273,11 @@ def merge_coverage(parts: list[CoverageData]) -> CoverageData:
         .groupby(["file", "line", "branch"], as_index=False, sort=True)
         .agg(count=("count", "sum"))
     )
+    code_decisions = cat("code_decisions", CODE_DECISIONS)
+    if len(code_decisions):  # one decision known to several runs: its vectors united
+        from covguard.mcdc import unite_decisions
+
+        code_decisions = conform(unite_decisions(code_decisions), CODE_DECISIONS)
     return CoverageData(
         lines=cat("lines", LINES),
         functions=cat("functions", FUNCTIONS),
@@ -271,5 +285,7 @@ def merge_coverage(parts: list[CoverageData]) -> CoverageData:
         code_lines=conform(code_lines, CODE_LINES),
         code_functions=conform(code_functions, CODE_FUNCTIONS),
         code_branches=conform(code_branches, CODE_BRANCHES),
+        decisions=cat("decisions", DECISIONS),
+        code_decisions=code_decisions,
         notes=notes,
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
 from covguard.analysis.gate import GateResult
@@ -20,6 +22,26 @@ def _counts(d: dict[str, Any], order: tuple[str, ...]) -> str:
     return ", ".join(parts) or "none"
 
 
+def _mcdc_lines(doc: dict[str, Any]) -> list[str]:
+    """MC/DC over all tests and by requirement, and each requirement's (clang runs only)."""
+    cov = doc["summary"]["coverage"]
+    if "mcdc" not in cov:
+        return []
+    per = [(r["id"], r["coverage"]) for r in doc["requirements"] if r["coverage"].get("conditions_total")]
+    full = [rid for rid, c in per if c["conditions_verified"] == c["conditions_total"]]
+    short = [
+        f"{rid} {_fmt_pct(c['mcdc']).strip()} ({c['conditions_verified']}/{c['conditions_total']})"
+        for rid, c in per
+        if c["conditions_verified"] < c["conditions_total"]
+    ]
+    return [
+        f"  MC/DC          all tests {_fmt_pct(cov['mcdc'])}   "
+        f"by requirement {_fmt_pct(cov['requirement_mcdc'])}",
+        f"  MC/DC by req.  {len(full)} of {len(per)} requirements with decisions at 100%"
+        + (f"; below: {', '.join(short)}" if short else ""),
+    ]
+
+
 def render_summary(doc: dict[str, Any], *, max_findings: int = 40) -> str:
     """The summary of a findings document (``findings.json`` content)."""
     s = doc["summary"]
@@ -33,8 +55,10 @@ def render_summary(doc: dict[str, Any], *, max_findings: int = 40) -> str:
         f"  by requirement line {_fmt_pct(cov['requirement_line'])}   "
         f"branch {_fmt_pct(cov['requirement_branch'])}"
         "   (only executions by passing tests of the code's own requirements)",
+        *_mcdc_lines(doc),
         f"  requirements   {_counts(s['requirements'], REQUIREMENT_ORDER)}",
         f"  functions      {_counts(s['functions'], FUNCTION_ORDER)}",
+        f"  findings       {_counts(s['findings'], ())}",
     ]
     findings = doc["findings"]
     lines.append("")
@@ -65,3 +89,32 @@ def render_gate(gate: GateResult) -> str:
         if i == 0:
             out.append("  " + "  ".join("-" * w for w in widths))
     return "\n".join(out)
+
+
+OUTPUT_LABELS = {
+    "findings": "findings (covguard's contract, JSON)",
+    "junit": "test results (JUnit XML, requirements as properties)",
+    "html": "HTML report (open in a browser)",
+    "sarif": "code-scanning findings (SARIF 2.1.0)",
+    "markdown": "pull-request comment (Markdown)",
+    "trace-csv": "trace matrix (CSV)",
+    "trace-xlsx": "trace matrix (XLSX)",
+    "cobertura": "line and branch coverage (Cobertura XML, by gcovr)",
+    "html-details": "line-level coverage (gcovr's HTML)",
+}
+
+
+def render_outputs(outputs: dict[str, Path], output_dir: Path) -> str:
+    """Where each output is, one per line (paths relative to the current folder when inside it)."""
+    if not outputs:
+        return f"no outputs written to {output_dir}"
+    cwd = Path.cwd()
+
+    def shown(p: Path) -> str:
+        rel = os.path.relpath(p, cwd)
+        return p.as_posix() if rel.startswith("..") else Path(rel).as_posix()
+
+    width = max(len(shown(p)) for p in outputs.values())
+    lines = [f"outputs ({len(outputs)}) in {shown(output_dir)}:"]
+    lines += [f"  {shown(p):<{width}}  {OUTPUT_LABELS.get(name, name)}" for name, p in outputs.items()]
+    return "\n".join(lines)

@@ -1,0 +1,1097 @@
+"""clang's source-based coverage, per test, into covguard's frames - with MC/DC.
+
+For every coverage unit (a test case: the harness wrote ``<coverage dir>/<index>.profraw``)
+covguard runs, two units at a time per core:
+
+1. ``llvm-profdata-19 merge -sparse`` of the unit's ``.profraw`` into an indexed profile;
+2. ``llvm-cov-19 export -format=text`` of the unit's test executable (a unit belongs to one
+   executable: llvm-cov reads the coverage mapping from the binary) - JSON with per-file
+   ``segments`` and ``branches`` and per-function ``regions``, ``branches`` and ``mcdc_records``;
+3. ``llvm-cov-19 show --show-mcdc`` of the product files that hold decisions: the executed test
+   vectors, which the JSON does not carry and which requirement-based MC/DC needs (independence
+   pairs of several tests are found in the union of their vectors, see :mod:`covguard.mcdc`).
+
+The JSON becomes the same frames gcov's data does, vectorised with numpy:
+
+* **lines** follow llvm-cov's own rule (``LineCoverageStats``, what ``llvm-cov export
+  -format=lcov`` reports): a line is executable when a region with a count starts on it, or a
+  region with a count runs through it and no skipped region starts it; its count is the largest
+  of the counts of the regions that start on it and of the region running into it.  Unlike gcov,
+  the line of an opening ``{`` and the closing ``}`` of a block are lines, and a function's
+  signature line is not when the brace is on the next line;
+* **branches**: every branch region (kind 4, or 6 for a condition of an MC/DC decision) gives
+  two branches, true then false, numbered per line by column; branches inside a macro expansion
+  count on the line that expands the macro (as gcov counts macro code);
+* **functions**: a static function's name loses llvm's ``<file>:`` prefix; its extent is its
+  code regions', with the start moved back from the ``{`` to the line holding its name (the line
+  gcc reports, where tags above a function attach);
+* **decisions**: one row per (test, decision it evaluated) with its executed vectors, and the
+  universe of decisions with their source text, condition texts and structure.
+
+The whole universe comes from an export with an empty profile per executable (every line and
+decision of the binary, executed or not).  Each unit's MC/DC listing is checked against the
+JSON's per-condition flags: covguard's independence pairs must equal llvm-cov's.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from covguard import mcdc
+from covguard.errors import CoverageDataError, ToolError
+from covguard.files import display_path
+from covguard.frames import (
+    BRANCHES,
+    CODE_BRANCHES,
+    CODE_DECISIONS,
+    CODE_FUNCTIONS,
+    CODE_LINES,
+    DECISIONS,
+    FUNCTIONS,
+    LINES,
+    CoverageData,
+    conform,
+    records,
+)
+
+INSTALL_HINT = (
+    "apt-get install --no-install-recommends llvm-19 (Debian): it brings llvm-profdata-19 and llvm-cov-19"
+)
+_REBUILD = "run 'covguard run --toolchain host-clang' again (it rebuilds and reruns the tests)"
+BRANCH_KINDS = (4, 6)  # branch region, MC/DC branch region
+CODE_REGION, EXPANSION_REGION = 0, 1
+LINE_MODEL_NOTE = (
+    "llvm-cov: lines follow clang's source regions (a '{' line and the closing '}' of a block are "
+    "executable lines, a function's signature line is not when its '{' is on the next line); gcc "
+    "counts the signature line instead.  Lines both compilers report agree on being executed."
+)
+
+
+@dataclass(frozen=True)
+class LlvmTools:
+    """The llvm tools matching the compiler (llvm-cov must read the compiler's mapping format)."""
+
+    profdata: str = "llvm-profdata-19"
+    llvm_cov: str = "llvm-cov-19"
+
+
+def run_tool(cmd: Sequence[str], *, what: str, path: Path | str) -> subprocess.CompletedProcess[bytes]:
+    """Run an llvm tool; a missing tool or a failure is a covguard error naming ``path``."""
+    try:
+        proc = subprocess.run(list(cmd), capture_output=True, check=False, timeout=600)
+    except FileNotFoundError:
+        raise ToolError(
+            f"'{cmd[0]}' is not installed (needed to read clang's coverage)", hint=INSTALL_HINT
+        ) from None
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise ToolError(f"{what}: '{cmd[0]}' could not run ({exc})", path=path) from None
+    if proc.returncode != 0:
+        err = proc.stderr.decode("utf-8", errors="replace").strip().splitlines()
+        raise CoverageDataError(
+            f"{what} failed (exit status {proc.returncode}): " + " / ".join(err[-3:]),
+            path=path,
+            hint="a truncated or foreign profile, or a test executable rebuilt since the tests ran: "
+            + _REBUILD,
+        )
+    return proc
+
+
+def merge_profile(tools: LlvmTools, inputs: Sequence[Path], out: Path) -> Path:
+    """``llvm-profdata merge -sparse`` of raw profiles into an indexed one."""
+    run_tool(
+        [tools.profdata, "merge", "-sparse", *map(str, inputs), "-o", str(out)],
+        what="merging the raw profile",
+        path=inputs[0] if inputs else out,
+    )
+    return out
+
+
+def empty_profile(tools: LlvmTools, folder: Path) -> Path:
+    """An indexed profile with no records: llvm-cov then shows every region with count 0."""
+    text = folder / "empty.proftext"
+    text.write_text("# IR level profile with no records\n:ir\n", encoding="utf-8")
+    return merge_profile(tools, [text], folder / "empty.profdata")
+
+
+def export(
+    tools: LlvmTools,
+    executable: Path,
+    profdata: Path,
+    *,
+    summary_only: bool = False,
+    files: Sequence[str] = (),
+) -> dict[str, Any]:
+    """``llvm-cov export -format=text`` as parsed JSON (the per-file part limited to ``files``
+    when given); a profile that does not match the binary (llvm-cov only warns) is an error."""
+    cmd = [tools.llvm_cov, "export", "-format=text", str(executable), f"-instr-profile={profdata}"]
+    if summary_only:
+        cmd.append("-summary-only")
+    cmd += list(files)
+    proc = run_tool(cmd, what="llvm-cov export", path=executable)
+    _check_mismatch(proc, executable)
+    try:
+        doc = json.loads(proc.stdout)
+        data: dict[str, Any] = doc["data"][0]
+    except (ValueError, KeyError, IndexError, TypeError) as exc:
+        raise CoverageDataError(f"llvm-cov export gave unreadable JSON ({exc})", path=executable) from None
+    return data
+
+
+def show_mcdc(tools: LlvmTools, executable: Path, profdata: Path, files: Sequence[str]) -> str:
+    """``llvm-cov show --show-mcdc`` of ``files`` (absolute paths as in the coverage mapping)."""
+    cmd = [tools.llvm_cov, "show", "--show-mcdc", "--use-color=false", str(executable)]
+    cmd += [f"-instr-profile={profdata}", *files]
+    proc = run_tool(cmd, what="llvm-cov show --show-mcdc", path=executable)
+    _check_mismatch(proc, executable)
+    return proc.stdout.decode("utf-8", errors="replace")
+
+
+def _check_mismatch(proc: subprocess.CompletedProcess[bytes], executable: Path) -> None:
+    err = proc.stderr.decode("utf-8", errors="replace")
+    if "mismatched data" in err or "no profile data" in err.lower():
+        raise CoverageDataError(
+            "the profile does not match the test executable (llvm-cov: "
+            + " ".join(err.split())[:200]
+            + "): it was rebuilt after its tests ran",
+            path=executable,
+            hint=_REBUILD,
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# lines: llvm-cov's LineCoverageStats, vectorised
+
+
+def line_counts(segments: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(line numbers, counts) of the executable lines of one file.
+
+    ``segments``: llvm-cov's ``[line, column, count, has_count, is_region_entry, is_gap]`` rows,
+    sorted by position.  For every line L from the first segment's to the last one's: the
+    *wrapped* segment is the last one before L; the line is executable when no skipped region
+    (a region entry without count) starts it and either the wrapped segment has a count or a
+    non-gap region with a count starts on it (or any region entry with a count does); its count
+    is the wrapped segment's, raised to the largest count of the non-gap regions starting on it.
+    """
+    if not len(segments):
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    seg_line = segments[:, 0]
+    count = segments[:, 2]
+    has_count = segments[:, 3] != 0
+    entry = segments[:, 4] != 0
+    gap = segments[:, 5] != 0
+    first, last = int(seg_line[0]), int(seg_line[-1])
+    lines = np.arange(first, last + 1, dtype=np.int64)
+    n = len(lines)
+    off = seg_line - first
+    lo = np.searchsorted(seg_line, lines, side="left")
+    hi = np.searchsorted(seg_line, lines, side="right")
+    on_line = hi > lo
+    wrapped = lo - 1  # index of the last segment before the line (-1: none)
+    has_wrapped = wrapped >= 0
+    w = np.where(has_wrapped, wrapped, 0)
+    wrapped_counted = has_wrapped & has_count[w]
+    starts = ~gap & has_count & entry
+    n_starts = np.bincount(off[starts], minlength=n)
+    any_entry_count = np.bincount(off[entry & has_count], minlength=n) > 0
+    f = np.where(on_line, lo, 0)
+    skipped_start = on_line & ~has_count[f] & entry[f]
+    mapped = (~skipped_start & (wrapped_counted | (n_starts > 0))) | any_entry_count
+    counts = np.where(has_wrapped, count[w], 0).astype(np.int64)
+    start_max = np.zeros(n, dtype=np.int64)
+    np.maximum.at(start_max, off[starts], count[starts])
+    counts = np.where(n_starts > 0, np.maximum(counts, start_max), counts)
+    return lines[mapped], counts[mapped]
+
+
+# ---------------------------------------------------------------------------------------------
+# one export
+
+
+@dataclass
+class ExportFrames:
+    """Dense frames of one export (kept files only; every line, executed or not)."""
+
+    lines: pd.DataFrame  # file, line, count
+    branches: pd.DataFrame  # file, line, branch, count
+    functions: pd.DataFrame  # file, path, function, line_start, line_end, count
+    decisions: pd.DataFrame  # see _decision_rows
+    kept_paths: list[str] = field(default_factory=list)  # the kept files, as the mapping names them
+
+
+def _array(rows: list[list[Any]], width: int) -> np.ndarray:
+    if not rows:
+        return np.zeros((0, width), dtype=np.int64)
+    return np.asarray(rows, dtype=np.int64).reshape(len(rows), -1)[:, :width]
+
+
+def _file_branches(entry: dict[str, Any]) -> np.ndarray:
+    """(line, column, true count, false count) of a file's branch regions; those of macro
+    expansions placed where the macro is expanded."""
+    parts = []
+    br = _array(entry.get("branches") or [], 9)
+    if len(br):
+        br = br[np.isin(br[:, 8], BRANCH_KINDS)]
+        parts.append(br[:, [0, 1, 4, 5]])
+    for exp in entry.get("expansions") or []:
+        eb = _array(exp.get("branches") or [], 9)
+        if not len(eb):
+            continue
+        eb = eb[np.isin(eb[:, 8], BRANCH_KINDS)]
+        src = exp["source_region"]
+        placed = np.column_stack(
+            [np.full(len(eb), src[0]), np.full(len(eb), src[1]), eb[:, 4], eb[:, 5]]
+        ).astype(np.int64)
+        parts.append(placed)
+    if not parts:
+        return np.zeros((0, 4), dtype=np.int64)
+    return np.concatenate(parts)
+
+
+def _branch_frame(file: str, br: np.ndarray) -> pd.DataFrame:
+    order = np.lexsort((br[:, 1], br[:, 0]))
+    br = br[order]
+    line = br[:, 0]
+    new = np.ones(len(line), dtype=bool)
+    new[1:] = line[1:] != line[:-1]
+    group_start = np.maximum.accumulate(np.where(new, np.arange(len(line)), 0))
+    rank = np.arange(len(line)) - group_start
+    return pd.DataFrame(
+        {
+            "file": file,
+            "line": np.repeat(line, 2),
+            "branch": np.column_stack([2 * rank, 2 * rank + 1]).ravel(),
+            "count": np.column_stack([br[:, 2], br[:, 3]]).ravel(),
+        }
+    )
+
+
+def short_name(name: str) -> str:
+    """A function's name without llvm's ``<file>:`` prefix of local (static) functions."""
+    return name.rsplit(":", 1)[-1]
+
+
+def parse_export(
+    data: dict[str, Any], shown: Callable[[str], str], keep: Callable[[str], bool]
+) -> ExportFrames:
+    """Dense lines, branches, functions and decision structure of one export."""
+    line_parts: list[pd.DataFrame] = []
+    branch_parts: list[pd.DataFrame] = []
+    kept_paths: list[str] = []
+    for entry in data.get("files") or []:
+        name = shown(entry["filename"])
+        if not keep(name):
+            continue
+        kept_paths.append(str(entry["filename"]))
+        segs = _array(entry.get("segments") or [], 6)
+        ln, cnt = line_counts(segs)
+        line_parts.append(pd.DataFrame({"file": name, "line": ln, "count": cnt}))
+        br = _file_branches(entry)
+        if len(br):
+            branch_parts.append(_branch_frame(name, br))
+    fn_rows: list[dict[str, Any]] = []
+    decision_rows: list[dict[str, Any]] = []
+    for fn in data.get("functions") or []:
+        names = fn.get("filenames") or []
+        if not names:
+            continue
+        file = shown(names[0])
+        regions = _array(fn.get("regions") or [], 8)
+        own = regions[(regions[:, 5] == 0) & (regions[:, 7] == CODE_REGION)] if len(regions) else regions
+        if not len(own):
+            continue
+        function = short_name(str(fn["name"]))
+        if keep(file):
+            fn_rows.append(
+                {
+                    "file": file,
+                    "path": names[0],
+                    "function": function,
+                    "line_start": int(own[:, 0].min()),
+                    "line_end": int(own[:, 2].max()),
+                    "count": int(fn.get("count") or 0),
+                }
+            )
+        decision_rows.extend(_decision_rows(fn, file, function, regions, names, shown))
+    lines = pd.concat(line_parts, ignore_index=True) if line_parts else _frame(("file", "line", "count"))
+    branches = (
+        pd.concat(branch_parts, ignore_index=True)
+        if branch_parts
+        else _frame(("file", "line", "branch", "count"))
+    )
+    functions = (
+        pd.DataFrame(fn_rows)
+        if fn_rows
+        else _frame(("file", "path", "function", "line_start", "line_end", "count"))
+    )
+    decisions = pd.DataFrame(decision_rows) if decision_rows else _frame(_DECISION_COLUMNS)
+    return ExportFrames(lines, branches, functions, decisions, kept_paths)
+
+
+_DECISION_COLUMNS = (
+    "file", "line", "column", "function", "decision_path", "decision_file", "decision_line",
+    "decision_column", "end_line", "end_column", "n", "flags", "evaluated",
+)  # fmt: skip
+
+
+def _frame(columns: Iterable[str]) -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
+
+
+def _decision_rows(
+    fn: dict[str, Any],
+    file: str,
+    function: str,
+    regions: np.ndarray,
+    names: list[str],
+    shown: Callable[[str], str],
+) -> list[dict[str, Any]]:
+    """One row per MC/DC record of a function, in the function's order: the decision's own
+    region and file, and where it is in the function's file (the macro's use for a decision in a
+    macro)."""
+    records = fn.get("mcdc_records") or []
+    if not records:
+        return []
+    branches = _array(fn.get("branches") or [], 9)
+    mc = branches[branches[:, 8] == 6] if len(branches) else branches
+    # expansion regions: expanded file id -> (file id, line, column) where it is expanded
+    expansions = {
+        int(r[6]): (int(r[5]), int(r[0]), int(r[1])) for r in regions[regions[:, 7] == EXPANSION_REGION]
+    }
+    seen: dict[tuple[int, int, int, int], int] = {}
+    rows: list[dict[str, Any]] = []
+    for rec in records:
+        l1, c1, l2, c2 = (int(x) for x in rec[:4])
+        flags = [bool(x) for x in rec[-1]]
+        inside = (
+            ((mc[:, 0] > l1) | ((mc[:, 0] == l1) & (mc[:, 1] >= c1)))
+            & ((mc[:, 0] < l2) | ((mc[:, 0] == l2) & (mc[:, 1] <= c2)))
+            if len(mc)
+            else np.zeros(0, dtype=bool)
+        )
+        ids = list(dict.fromkeys(int(x) for x in mc[inside, 6])) if len(mc) else []
+        loc = (l1, c1, l2, c2)
+        k = seen.get(loc, 0)
+        seen[loc] = k + 1
+        fid = ids[k] if k < len(ids) else (ids[0] if ids else 0)
+        line, column, guard = l1, c1, 0
+        cur = fid
+        while cur != 0 and cur in expansions and guard < 64:
+            cur, line, column = expansions[cur]
+            guard += 1
+        path = names[fid] if fid < len(names) else names[0]
+        rows.append(
+            {
+                "file": file,
+                "line": line,
+                "column": column,
+                "function": function,
+                "decision_path": path,
+                "decision_file": shown(path),
+                "decision_line": l1,
+                "decision_column": c1,
+                "end_line": l2,
+                "end_column": c2,
+                "n": len(flags),
+                "flags": tuple(flags),
+                "evaluated": bool(len(mc) and (mc[inside, 4].sum() + mc[inside, 5].sum()) > 0),
+            }
+        )
+    return rows
+
+
+# ---------------------------------------------------------------------------------------------
+# llvm-cov show --show-mcdc
+
+
+@dataclass(frozen=True)
+class ShownDecision:
+    """One MC/DC block of ``llvm-cov show --show-mcdc``."""
+
+    path: str
+    region: tuple[int, int, int, int]
+    conditions: tuple[tuple[int, int], ...]  # where each condition starts, C1 first
+    vectors: tuple[tuple[str, bool], ...]  # executed test vectors: "TF-", outcome
+    pairs: tuple[str, ...]  # per condition: "covered", "not covered" or "constant folded"
+
+
+_FILE_HEADER = re.compile(r"^(\S.*):$", re.MULTILINE)
+_BLOCK = re.compile(r"\|---> MC/DC Decision Region \((\d+):(\d+)\) to \((\d+):(\d+)\)")
+_CONDITION = re.compile(r"Condition C(\d+) --> \((\d+):(\d+)\)")
+_VECTOR = re.compile(r"\|\s+\d+ \{ ([TFC\-,\s]+?)\s*=\s*([TF])\s+\}")
+_PAIR = re.compile(r"C(\d+)-Pair: (covered|not covered|constant folded)")
+
+
+def parse_show(text: str, files: Sequence[str]) -> list[ShownDecision]:
+    """The MC/DC blocks of a ``show`` listing, in listing order, with the file each is in."""
+    headers = [(m.start(), m.group(1)) for m in _FILE_HEADER.finditer(text)]
+    header_pos = [h[0] for h in headers]
+    blocks = list(_BLOCK.finditer(text))
+    out: list[ShownDecision] = []
+    for i, m in enumerate(blocks):
+        end = blocks[i + 1].start() if i + 1 < len(blocks) else len(text)
+        body = text[m.end() : end]
+        stop = body.find("\n  ------------------")
+        body = body if stop < 0 else body[:stop]
+        h = int(np.searchsorted(header_pos, m.start(), side="right")) - 1
+        if h >= 0:
+            path = headers[h][1]
+        elif len(files) == 1:
+            path = files[0]
+        else:
+            raise CoverageDataError("llvm-cov show printed an MC/DC block outside any file listing")
+        conditions = tuple(
+            (int(b), int(c)) for _, b, c in sorted(_CONDITION.findall(body), key=lambda x: int(x[0]))
+        )
+        vectors = tuple(("".join(v.replace(",", " ").split()), r == "T") for v, r in _VECTOR.findall(body))
+        pairs = tuple(state for _, state in sorted(_PAIR.findall(body), key=lambda x: int(x[0])))
+        region = (int(m.group(1)), int(m.group(2)), int(m.group(3)), int(m.group(4)))
+        out.append(ShownDecision(path, region, conditions, vectors, pairs))
+    return out
+
+
+def listing_order(decisions: pd.DataFrame) -> pd.DataFrame:
+    """Decisions (function order) in the order ``show`` lists them: per file, stably by the
+    line the decision ends on (llvm-cov groups MC/DC views by end line)."""
+    d = decisions.reset_index(drop=True).assign(_order=np.arange(len(decisions)))
+    return d.sort_values(["decision_path", "end_line", "_order"], kind="stable").drop(columns="_order")
+
+
+def match_shown(decisions: pd.DataFrame, shown: list[ShownDecision], executable: Path) -> list[ShownDecision]:
+    """The ``show`` block of each decision (rows in :func:`listing_order`), checked."""
+    by_file: dict[str, list[ShownDecision]] = {}
+    for s in shown:
+        by_file.setdefault(s.path, []).append(s)
+    taken: dict[str, int] = {}
+    out: list[ShownDecision] = []
+    for rec in records(decisions):
+        path = str(rec["decision_path"])
+        i = taken.get(path, 0)
+        taken[path] = i + 1
+        blocks = by_file.get(path, [])
+        block = blocks[i] if i < len(blocks) else None
+        want = (
+            int(rec["decision_line"]),
+            int(rec["decision_column"]),
+            int(rec["end_line"]),
+            int(rec["end_column"]),
+        )
+        if block is None or block.region != want or len(block.conditions) != int(rec["n"]):
+            raise CoverageDataError(
+                f"llvm-cov's MC/DC listing of {path} does not match its export at {want[0]}:{want[1]}",
+                path=executable,
+                hint="report this with the llvm-cov version; " + _REBUILD,
+            )
+        out.append(block)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# a unit, an executable, a run
+
+
+@dataclass
+class UnitCoverage:
+    unit: str
+    frames: ExportFrames
+    vectors: list[str]  # per decision (listing order of frames.decisions): "TF-=T;..."
+    shown: list[ShownDecision]
+
+
+def _decision_universe(
+    frames: ExportFrames, shown: list[ShownDecision], sources: SourceCache
+) -> pd.DataFrame:
+    d = frames.decisions
+    texts, conds, ctexts, exprs, folded = [], [], [], [], []
+    for rec, block in zip(records(d), shown, strict=True):
+        text, cond_texts, expression = sources.decision(
+            str(rec["decision_path"]),
+            (int(rec["decision_line"]), int(rec["decision_column"])),
+            (int(rec["end_line"]), int(rec["end_column"])),
+            block.conditions,
+        )
+        texts.append(text)
+        conds.append(" ".join(f"{a}:{b}" for a, b in block.conditions))
+        ctexts.append("\t".join(cond_texts))
+        exprs.append(expression)
+        folded.append(",".join(str(i + 1) for i, p in enumerate(block.pairs) if p == "constant folded"))
+    return d.assign(text=texts, conditions=conds, condition_texts=ctexts, expression=exprs, folded=folded)
+
+
+class SourceCache:
+    """Source files read once: decision texts and the lines holding function names."""
+
+    def __init__(self) -> None:
+        self._lines: dict[str, list[bytes]] = {}
+
+    def lines(self, path: str) -> list[bytes]:
+        if path not in self._lines:
+            try:
+                self._lines[path] = Path(path).read_bytes().split(b"\n")
+            except OSError:
+                self._lines[path] = []
+        return self._lines[path]
+
+    def region(self, path: str, start: tuple[int, int], end: tuple[int, int]) -> str:
+        """Source text of a region (1-based lines, byte columns, end exclusive)."""
+        lines = self.lines(path)
+        (l1, c1), (l2, c2) = start, end
+        if not (1 <= l1 <= l2 <= len(lines)):
+            return ""
+        chunk = lines[l1 - 1 : l2]
+        if len(chunk) == 1:
+            piece = [chunk[0][c1 - 1 : c2 - 1]]
+        else:
+            piece = [chunk[0][c1 - 1 :], *chunk[1:-1], chunk[-1][: c2 - 1]]
+        return b"\n".join(piece).decode("utf-8", errors="replace")
+
+    def decision(
+        self,
+        path: str,
+        start: tuple[int, int],
+        end: tuple[int, int],
+        conditions: Sequence[tuple[int, int]],
+    ) -> tuple[str, list[str], str]:
+        """(text, condition texts in condition order, structure in condition numbers)."""
+        raw = self.region(path, start, end)
+        text = " ".join(raw.split())
+        n = len(conditions)
+        expr = mcdc.parse_decision(raw, start[0], start[1]) if raw else None
+        leaves = expr.leaves() if expr is not None else []
+        if expr is None or len(leaves) != n:
+            return text, [""] * n, ""
+        order = [0] * n  # leaf index -> condition number
+        free_leaves = []
+        by_start = {leaf.start: leaf for leaf in leaves}
+        used: set[int] = set()
+        for number, pos in enumerate(conditions, start=1):
+            leaf = by_start.get(pos)
+            if leaf is not None and leaf.index not in used:
+                order[leaf.index] = number
+                used.add(leaf.index)
+        free_leaves = [leaf for leaf in leaves if leaf.index not in used]
+        free_numbers = [k for k in range(1, n + 1) if k not in set(order)]
+        # conditions placed elsewhere (a macro's body): matched left to right
+        for leaf, number in zip(free_leaves, free_numbers, strict=True):
+            order[leaf.index] = number
+        texts = [""] * n
+        for leaf in leaves:
+            texts[order[leaf.index] - 1] = leaf.text
+        return text, texts, mcdc.expression_text(expr, order)
+
+    def name_line(self, path: str, name: str, brace_line: int) -> int:
+        """The line holding ``name(`` at or above the function's ``{`` (gcc's function line)."""
+        lines = self.lines(path)
+        pattern = re.compile(rb"\b" + re.escape(name.encode()) + rb"\s*\(")
+        for ln in range(min(brace_line, len(lines)), max(brace_line - 40, 0), -1):
+            if pattern.search(lines[ln - 1]):
+                return ln
+        return brace_line
+
+
+def _unit_vectors(shown: list[ShownDecision]) -> list[str]:
+    return [";".join(f"{tv}={'T' if r else 'F'}" for tv, r in s.vectors) for s in shown]
+
+
+def read_unit(
+    tools: LlvmTools,
+    unit: str,
+    profraw: Path,
+    executable: Path,
+    folder: Path,
+    shown: Callable[[str], str],
+    keep: Callable[[str], bool],
+    files: Sequence[str],
+) -> UnitCoverage:
+    """Merge, export and list one coverage unit (``files``: the product files of the executable)."""
+    name = re.sub(r"[^A-Za-z0-9_.-]", "_", unit) + ".profdata"
+    profdata = merge_profile(tools, [profraw], folder / name)
+    try:
+        return read_profile(tools, unit, profdata, executable, shown, keep, files=files)
+    finally:
+        profdata.unlink(missing_ok=True)
+
+
+def read_profile(
+    tools: LlvmTools,
+    unit: str,
+    profdata: Path,
+    executable: Path,
+    shown: Callable[[str], str],
+    keep: Callable[[str], bool],
+    *,
+    files: Sequence[str] = (),
+    model: bool = False,
+) -> UnitCoverage:
+    """Export (and, when a product decision was evaluated or for the ``model``, list the MC/DC
+    of) one indexed profile."""
+    frames = parse_export(export(tools, executable, profdata, files=files), shown, keep)
+    d = frames.decisions
+    kept = [keep(str(f)) for f in d["file"]] if len(d) else []
+    show_paths = sorted(set(d.loc[kept, "decision_path"].astype(str))) if any(kept) else []
+    listed = listing_order(d[d["decision_path"].isin(show_paths)]) if show_paths else d.iloc[0:0]
+    keep_rows = np.asarray([keep(str(f)) for f in listed["file"]], dtype=bool)
+    frames.decisions = listed[keep_rows].reset_index(drop=True)
+    blocks: list[ShownDecision] = []
+    if show_paths and (model or bool(listed.loc[keep_rows, "evaluated"].any())):
+        text = show_mcdc(tools, executable, profdata, show_paths)
+        matched = match_shown(listed, parse_show(text, show_paths), executable)
+        blocks = [b for b, k in zip(matched, keep_rows, strict=True) if k]
+        vectors = _unit_vectors(blocks)
+    else:
+        vectors = [""] * len(frames.decisions)
+    return UnitCoverage(unit=unit, frames=frames, vectors=vectors, shown=blocks)
+
+
+def _check_flags(rows: pd.DataFrame, exe_of: dict[str, str]) -> None:
+    """covguard's independence pairs must be llvm-cov's (the JSON's per-condition flags) for
+    every decision every unit evaluated."""
+    mine = mcdc.covered_conditions(rows, ["row"]).sort_values("row")["covered"].tolist()
+    theirs = [tuple(k + 1 for k, f in enumerate(flags) if f) for flags in rows["flags"]]
+    bad = [i for i, (a, b) in enumerate(zip(mine, theirs, strict=True)) if a != b]
+    if bad:
+        rec = rows.iloc[bad[0]]
+        raise CoverageDataError(
+            f"MC/DC of the decision at {rec['decision_file']}:{rec['decision_line']} in test {rec['test']}: "
+            f"covguard finds conditions {list(mine[bad[0]])} shown independent, "
+            f"llvm-cov {list(theirs[bad[0]])}",
+            path=exe_of.get(str(rec["test"])),
+            hint="report this with the llvm-cov version",
+        )
+
+
+@dataclass
+class LlvmRun:
+    """What to read: unit -> (raw profile, its test executable)."""
+
+    units: dict[str, tuple[Path, Path]]
+    executables: list[Path]
+
+
+def collect_llvm(
+    run: LlvmRun,
+    *,
+    root: Path,
+    keep: Callable[[str], bool],
+    tools: LlvmTools,
+    origin: str = "host",
+    variant: str = "default",
+    jobs: int = 0,
+    work: Path | None = None,
+    unmeasured: Sequence[dict[str, Any]] = (),
+) -> tuple[CoverageData, dict[str, int]]:
+    """Every unit's coverage, and the universe of every executable, as frames (``unmeasured``:
+    decisions clang compiled without MC/DC, from the build manifest)."""
+    cache: dict[str, str] = {}
+
+    def shown(path: str) -> str:
+        got = cache.get(path)
+        if got is None:
+            got = cache[path] = display_path(path, root)
+        return got
+
+    jobs = jobs or os.cpu_count() or 1
+    n_files = {u: int(p.is_file()) for u, (p, _) in run.units.items()}
+    present = sorted(u for u, n in n_files.items() if n)
+    if work is not None:
+        work.mkdir(parents=True, exist_ok=True)
+    folder = Path(tempfile.mkdtemp(prefix="llvm-", dir=work))
+    try:
+        empty = empty_profile(tools, folder)
+        with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+            models = list(
+                pool.map(
+                    lambda exe: read_profile(tools, "", empty, exe, shown, keep, model=True), run.executables
+                )
+            )
+            files = {str(e): m.frames.kept_paths for e, m in zip(run.executables, models, strict=True)}
+
+            def one(u: str) -> UnitCoverage:
+                raw, exe = run.units[u]
+                return read_unit(tools, u, raw, exe, folder, shown, keep, files.get(str(exe), []))
+
+            units = list(pool.map(one, present))
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    sources = SourceCache()
+    kept = [u for u in unmeasured if keep(shown(str(u["file"])))]
+    data = assemble(
+        models, units, sources, origin=origin, variant=variant, executables=run, unmeasured=kept, shown=shown
+    )
+    data.notes.append(LINE_MODEL_NOTE)
+    return data, n_files
+
+
+# ---------------------------------------------------------------------------------------------
+# frames
+
+
+def assemble(
+    models: list[UnitCoverage],
+    units: list[UnitCoverage],
+    sources: SourceCache,
+    *,
+    origin: str,
+    variant: str,
+    executables: LlvmRun | None = None,
+    unmeasured: Sequence[dict[str, Any]] = (),
+    shown: Callable[[str], str] = str,
+) -> CoverageData:
+    """CoverageData from the empty-profile exports (universe) and the units' exports."""
+    exe_of = {u: str(e) for u, (_, e) in executables.units.items()} if executables else {}
+
+    def stack(name: str, parts: list[UnitCoverage]) -> pd.DataFrame:
+        frames = [getattr(p.frames, name).assign(test=p.unit) for p in parts if len(getattr(p.frames, name))]
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+    # ---- universe
+    all_lines = stack("lines", [*models, *units])
+    all_functions = stack("functions", [*models, *units])
+    all_branches = stack("branches", [*models, *units])
+    code_functions = _code_functions(all_functions, sources)
+    code_lines = _code_lines(all_lines, all_branches, code_functions)
+    code_branches = (
+        all_branches.groupby(["file", "line", "branch"], as_index=False, sort=True).agg(
+            count=("count", "sum")
+        )
+        if len(all_branches)
+        else pd.DataFrame(columns=list(CODE_BRANCHES))
+    )
+    # ---- per unit (sparse)
+    lines_u = stack("lines", units)
+    branches_u = stack("branches", units)
+    functions_u = stack("functions", units)
+    lines, branches, functions = _per_unit(lines_u, branches_u, functions_u, code_lines, code_functions)
+    decisions, code_decisions = _decisions(models, units, sources, exe_of)
+    code_decisions = _with_unmeasured(code_decisions, unmeasured, code_functions, sources, shown)
+    tag = {"origin": origin, "variant": variant}
+    return CoverageData(
+        lines=conform(lines.assign(**tag), LINES),
+        functions=conform(functions.assign(**tag), FUNCTIONS),
+        branches=conform(branches.assign(**tag), BRANCHES),
+        code_lines=conform(code_lines, CODE_LINES),
+        code_functions=conform(code_functions, CODE_FUNCTIONS),
+        code_branches=conform(code_branches, CODE_BRANCHES),
+        decisions=conform(decisions.assign(**tag), DECISIONS),
+        code_decisions=conform(code_decisions, CODE_DECISIONS),
+    )
+
+
+def _code_functions(all_functions: pd.DataFrame, sources: SourceCache) -> pd.DataFrame:
+    """Every function once (the empty-profile rows add 0); its start moved back from the ``{``
+    to the line of its name."""
+    if not len(all_functions):
+        return pd.DataFrame(columns=list(CODE_FUNCTIONS))
+    f = all_functions.groupby(["file", "function"], as_index=False, sort=False).agg(
+        path=("path", "first"),
+        line_start=("line_start", "min"),
+        line_end=("line_end", "max"),
+        count=("count", "sum"),
+    )
+    f["line_start"] = [
+        sources.name_line(str(p), str(n), int(s))
+        for p, n, s in zip(f["path"], f["function"], f["line_start"], strict=True)
+    ]
+    return f.sort_values(["file", "line_start", "function"], kind="stable", ignore_index=True)
+
+
+def _code_lines(
+    all_lines: pd.DataFrame, all_branches: pd.DataFrame, code_functions: pd.DataFrame
+) -> pd.DataFrame:
+    if not len(all_lines):
+        return pd.DataFrame(columns=list(CODE_LINES))
+    cl = all_lines.groupby(["file", "line"], as_index=False, sort=True).agg(count=("count", "sum"))
+    if len(all_branches):
+        per_line = all_branches.drop_duplicates(["file", "line", "branch"]).groupby(["file", "line"]).size()
+        cl = cl.merge(
+            per_line.rename("branches_total"), left_on=["file", "line"], right_index=True, how="left"
+        )
+    else:
+        cl["branches_total"] = 0
+    cl["branches_total"] = cl["branches_total"].fillna(0).astype("int64")
+    cl["function"] = function_of(cl, code_functions)
+    return cl
+
+
+def function_of(lines: pd.DataFrame, functions: pd.DataFrame) -> np.ndarray:
+    """The function whose extent holds each (file, line) ("" outside every function)."""
+    out = np.full(len(lines), "", dtype=object)
+    if not len(lines) or not len(functions):
+        return out
+    left = lines.loc[:, ["file", "line"]].astype({"file": str}).assign(_row=np.arange(len(lines)))
+    left["line"] = left["line"].astype("int64")
+    right = functions.loc[:, ["file", "function", "line_start", "line_end"]].astype({"file": str})
+    right = right.astype({"line_start": "int64", "line_end": "int64"})
+    m = pd.merge_asof(
+        left.sort_values("line"),
+        right.sort_values("line_start"),
+        left_on="line",
+        right_on="line_start",
+        by="file",
+        direction="backward",
+    )
+    inside = m["line_end"].notna() & (m["line"] <= m["line_end"].fillna(-1))
+    out[m.loc[inside, "_row"].to_numpy()] = m.loc[inside, "function"].to_numpy()
+    return out
+
+
+def _per_unit(
+    lines_u: pd.DataFrame,
+    branches_u: pd.DataFrame,
+    functions_u: pd.DataFrame,
+    code_lines: pd.DataFrame,
+    code_functions: pd.DataFrame,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    if len(lines_u):
+        lines = (
+            lines_u[lines_u["count"] > 0]
+            .groupby(["test", "file", "line"], as_index=False)
+            .agg(count=("count", "sum"))
+        )
+    else:
+        lines = pd.DataFrame(columns=["test", "file", "line", "count"])
+    if len(branches_u):
+        branches = (
+            branches_u[branches_u["count"] > 0]
+            .groupby(["test", "file", "line", "branch"], as_index=False)
+            .agg(count=("count", "sum"))
+        )
+    else:
+        branches = pd.DataFrame(columns=["test", "file", "line", "branch", "count"])
+    covered = branches.groupby(["test", "file", "line"]).size().rename("branches_covered")
+    lines = lines.merge(covered, left_on=["test", "file", "line"], right_index=True, how="left")
+    lines = lines.merge(
+        code_lines.loc[:, ["file", "line", "function", "branches_total"]], on=["file", "line"], how="left"
+    )
+    lines["branches_covered"] = lines["branches_covered"].fillna(0).astype("int64")
+    lines["branches_total"] = lines["branches_total"].fillna(0).astype("int64")
+    lines["function"] = lines["function"].fillna("")
+    if len(functions_u):
+        functions = (
+            functions_u[functions_u["count"] > 0]
+            .groupby(["test", "file", "function"], as_index=False)
+            .agg(count=("count", "sum"))
+            .merge(
+                code_functions.loc[:, ["file", "function", "line_start", "line_end"]], on=["file", "function"]
+            )
+        )
+    else:
+        functions = pd.DataFrame(columns=list(FUNCTIONS))
+    return lines, branches, functions
+
+
+def decision_key(d: pd.DataFrame) -> pd.Series:
+    """A decision's id: where it is in its function's file, and for one in a macro, where the
+    macro's decision is (``src/a.c:16:9 (src/m.h:1:21)``)."""
+    base = d["file"].astype(str) + ":" + d["line"].astype(str) + ":" + d["column"].astype(str)
+    in_macro = (
+        (d["decision_file"].astype(str) != d["file"].astype(str))
+        | (d["decision_line"].astype("int64") != d["line"].astype("int64"))
+        | (d["decision_column"].astype("int64") != d["column"].astype("int64"))
+    )
+    macro = (
+        " (" + d["decision_file"].astype(str) + ":" + d["decision_line"].astype(str) + ":"
+        + d["decision_column"].astype(str) + ")"
+    )  # fmt: skip
+    return base + macro.where(in_macro, "")
+
+
+def _decisions(
+    models: list[UnitCoverage], units: list[UnitCoverage], sources: SourceCache, exe_of: dict[str, str]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    # universe: every decision of every executable, with its text and structure
+    parts = [_decision_universe(m.frames, m.shown, sources) for m in models if len(m.frames.decisions)]
+    if not parts:
+        return pd.DataFrame(columns=list(DECISIONS)), pd.DataFrame(columns=list(CODE_DECISIONS))
+    universe = pd.concat(parts, ignore_index=True)
+    universe["decision"] = decision_key(universe).to_numpy()
+    universe = universe.drop_duplicates("decision", ignore_index=True)
+    universe["conditions_total"] = universe["n"].astype("int64") - universe["folded"].map(
+        lambda s: len(mcdc.numbers(s))
+    )
+    # per unit: the executed vectors of every decision it evaluated
+    evaluated = [
+        u.frames.decisions.assign(test=u.unit, vectors=u.vectors)
+        for u in units
+        if len(u.frames.decisions) and any(u.vectors)
+    ]
+    if evaluated:
+        rows = pd.concat(evaluated, ignore_index=True)
+        rows = rows[rows["vectors"] != ""].reset_index(drop=True)
+        rows["decision"] = decision_key(rows).to_numpy()
+        rows["row"] = np.arange(len(rows))
+        _check_flags(rows, exe_of)
+        # two copies of a function (a header's static function in two objects) unite their vectors
+        per = rows.groupby(["test", "decision"], as_index=False, sort=True).agg(
+            vectors=("vectors", mcdc.join_vectors)
+        )
+        per = per.merge(mcdc.covered_conditions(per, ["test", "decision"]), on=["test", "decision"])
+    else:
+        per = pd.DataFrame({"test": [], "decision": [], "vectors": [], "covered": []})
+    info = universe.loc[:, ["decision", "file", "line", "function", "conditions_total", "folded"]]
+    per = per.merge(info, on="decision")
+    per["conditions_covered"] = per["covered"].map(len)
+    per["uncovered"] = _uncovered(per)
+    # whole run
+    run = per.groupby("decision", as_index=False).agg(vectors=("vectors", mcdc.join_vectors))
+    if len(run):
+        run = run.merge(mcdc.covered_conditions(run, ["decision"]), on="decision")
+    else:
+        run["covered"] = []
+    universe = universe.merge(run, on="decision", how="left")
+    universe["vectors"] = universe["vectors"].fillna("")
+    universe["covered"] = universe["covered"].apply(lambda v: v if isinstance(v, tuple) else ())
+    universe["conditions_covered"] = universe["covered"].map(len)
+    universe["uncovered"] = _uncovered(universe)
+    universe = universe.sort_values(["file", "line", "column", "decision"], kind="stable", ignore_index=True)
+    return per, universe
+
+
+def _with_unmeasured(
+    code_decisions: pd.DataFrame,
+    unmeasured: Sequence[dict[str, Any]],
+    code_functions: pd.DataFrame,
+    sources: SourceCache,
+    shown: Callable[[str], str],
+) -> pd.DataFrame:
+    """The universe plus the decisions clang did not instrument, each one condition, uncovered."""
+    code_decisions = code_decisions.assign(note="")
+    if not unmeasured:
+        return code_decisions
+    rows = pd.DataFrame(
+        {
+            "file": [shown(str(u["file"])) for u in unmeasured],
+            "line": [int(u["line"]) for u in unmeasured],
+            "column": [int(u["column"]) for u in unmeasured],
+        }
+    )
+    texts = []
+    for u in unmeasured:
+        lines = sources.lines(str(u["file"]))
+        i = int(u["line"]) - 1
+        texts.append(lines[i].decode("utf-8", errors="replace").strip() if 0 <= i < len(lines) else "")
+    rows = rows.assign(
+        function=function_of(rows, code_functions),
+        decision=rows["file"] + ":" + rows["line"].astype(str) + ":" + rows["column"].astype(str),
+        decision_file=rows["file"],
+        decision_line=rows["line"],
+        decision_column=rows["column"],
+        end_line=rows["line"],
+        end_column=rows["column"],
+        text=texts,
+        conditions="",
+        condition_texts="",
+        expression="",
+        folded="",
+        conditions_total=1,
+        conditions_covered=0,
+        uncovered="1",
+        vectors="",
+        note=[
+            f"clang-19 did not instrument this decision for MC/DC ({u.get('why', 'unsupported')})"
+            for u in unmeasured
+        ],
+    )
+    rows = rows[~rows["decision"].isin(code_decisions["decision"].astype(str))]
+    out = pd.concat([code_decisions, rows], ignore_index=True) if len(code_decisions) else rows
+    return out.sort_values(["file", "line", "decision"], kind="stable", ignore_index=True)
+
+
+def _uncovered(d: pd.DataFrame) -> list[str]:
+    return mcdc.uncovered_text(d["conditions_total"], d["folded"], d["covered"])
+
+
+# ---------------------------------------------------------------------------------------------
+# the pipeline's entry points (build manifest, collection of a test run)
+
+
+def unit_executables(units: dict[str, str], cases: Iterable[Any], root: Path) -> LlvmRun:
+    """Each llvm unit's raw profile and test executable (from the test cases of the run)."""
+    exe_of: dict[str, Path] = {}
+    for c in cases:
+        if c.coverage_unit and c.coverage_unit not in exe_of:
+            exe_of[c.coverage_unit] = root / c.executable
+    chosen = {
+        u: (Path(p), exe_of[u]) for u, p in units.items() if str(p).endswith(".profraw") and u in exe_of
+    }
+    executables = sorted({e for _, e in chosen.values()}, key=str)
+    return LlvmRun(units=chosen, executables=[e for e in executables if e.is_file()])
+
+
+def mapped_sources(tools: LlvmTools, executables: Sequence[Path], folder: Path) -> list[str]:
+    """Every source file in the coverage mapping of the executables (sources and headers)."""
+    found: set[str] = set()
+    with tempfile.TemporaryDirectory(prefix="llvm-", dir=folder) as tmp:
+        empty = empty_profile(tools, Path(tmp))
+        for exe in executables:
+            data = export(tools, exe, empty, summary_only=True)
+            found.update(str(f["filename"]) for f in data.get("files") or [])
+    return sorted(found)
+
+
+def collect_test_run(
+    units: dict[str, str],
+    cases: Iterable[Any],
+    *,
+    root: Path,
+    keep: Callable[[str], bool],
+    tools: LlvmTools,
+    origin: str = "host",
+    variant: str = "default",
+    jobs: int = 0,
+    work: Path | None = None,
+    unmeasured: str = "",
+) -> tuple[CoverageData, dict[str, int]]:
+    """The coverage of a test run of the clang profile (what :func:`covguard.api.coverage` calls);
+    ``unmeasured``: the build manifest's list of decisions clang did not instrument (JSON)."""
+    run = unit_executables(units, cases, root)
+    missing = [e for e in {e for _, e in run.units.values()} if not e.is_file()]
+    if missing:
+        raise CoverageDataError(
+            "the test executable is gone: llvm-cov reads the coverage mapping from it",
+            path=missing[0],
+            hint=_REBUILD,
+        )
+    try:
+        skipped = json.loads(unmeasured or "[]")
+    except ValueError:
+        skipped = []
+    return collect_llvm(
+        run,
+        root=root,
+        keep=keep,
+        tools=tools,
+        origin=origin,
+        variant=variant,
+        jobs=jobs,
+        work=work,
+        unmeasured=skipped,
+    )
+
+
+__all__ = [
+    "LINE_MODEL_NOTE",
+    "LlvmRun",
+    "LlvmTools",
+    "collect_llvm",
+    "collect_test_run",
+    "export",
+    "line_counts",
+    "mapped_sources",
+    "merge_profile",
+    "parse_export",
+    "parse_show",
+    "unit_executables",
+]
