@@ -569,11 +569,37 @@ def _scan_into(path: str, data: bytes, config: TagConfig, rows: _Rows, problems:
     problems.extend(decode_problems)
     source = scan_source(text, path, cplusplus=is_cplusplus(path))
     problems.extend(source.problems)
+    _tags_into(path, source.comments, source.last_line, source.line_map, config, rows, problems)
+
+
+def _tags_into(
+    path: str,
+    comments: Sequence[Comment],
+    last_line: int,
+    line_map: LineMap,
+    config: TagConfig,
+    rows: _Rows,
+    problems: list[Problem],
+) -> None:
+    """Read the tags of one file's comments, pair its regions, append its rows."""
     ctx = _Context(path, _patterns(config), config.oft, problems)
-    comments = source.comments
     tags = [tag for i in range(len(comments)) for tag in _CommentReader(comments, i, ctx).tags()]
-    _pair_regions(tags, source.last_line, ctx)
-    rows.add_file(path, tags, source.line_map)
+    _pair_regions(tags, last_line, ctx)
+    rows.add_file(path, tags, line_map)
+
+
+def scan_comments(
+    path: str, comments: Sequence[Comment], last_line: int, config: TagConfig = DEFAULT_CONFIG
+) -> ScanResult:
+    """The tags of comments another language's reader found (Python: :mod:`covguard.trace.python_ast`).
+
+    ``comments`` are in file order with physical lines (no ``#line`` map); ``last_line`` ends
+    a region left open.  The tag rules are the ones of C comments.
+    """
+    rows = _Rows()
+    problems: list[Problem] = []
+    _tags_into(path, comments, last_line, LineMap(), config, rows, problems)
+    return ScanResult(rows.frame(), problems)
 
 
 def _check_source_args(path: object, data: object) -> None:
