@@ -1,20 +1,171 @@
-"""Writes every output of a run into the output folder, each one atomically."""
+"""Writes every output of a run into the output folder, each one atomically.
+
+All of them render the one findings document (:func:`covguard.report.findings_json.findings_document`)
+and the analysis frames, so no two disagree:
+
+==============  ======================  ====================================================
+format          file                    for
+==============  ======================  ====================================================
+findings        findings.json           every tool: covguard's contract
+junit           junit.xml               CI test reports (requirements as properties)
+html            index.html              the engineer and the auditor: one self-contained page
+sarif           covguard.sarif          code scanning (GitHub, GitLab): findings inline
+markdown        summary.md              a pull-request comment
+trace-csv       trace-matrix.csv        the trace matrix for any tool
+trace-xlsx      trace-matrix.xlsx       the trace matrix for the auditor's spreadsheet
+cobertura ...   cobertura.xml, gcovr/   gcovr's formats (``report.gcovr``)
+==============  ======================  ====================================================
+
+Every writer is deterministic (same inputs, same bytes): the evidence package includes them.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from covguard.analysis.analyse import Analysis
 from covguard.analysis.gate import GateResult
 from covguard.config import Settings
-from covguard.files import write_text
-from covguard.report import findings_json
+from covguard.errors import ConfigError
+from covguard.files import write_bytes, write_text
+from covguard.model import BuildManifest
+from covguard.report import findings_json, gcovr_formats, html, junit, markdown, sarif, trace_matrix
+from covguard.runner import TestRun
+
+COVGUARD_FORMATS: dict[str, str] = {
+    "findings": "findings.json",
+    "junit": "junit.xml",
+    "html": "index.html",
+    "sarif": "covguard.sarif",
+    "markdown": "summary.md",
+    "trace-csv": "trace-matrix.csv",
+    "trace-xlsx": "trace-matrix.xlsx",
+}
+"""covguard's own outputs: format name -> file in the output folder."""
 
 
-def write_outputs(settings: Settings, analysis: Analysis, gate: GateResult) -> dict[str, Path]:
+@dataclass(frozen=True)
+class CoverageRun:
+    """One gcov test run whose data gcovr's formats are made from."""
+
+    manifest: BuildManifest
+    units: dict[str, str]  # coverage unit -> its folder of .gcda files
+    gcov: str = "gcov"  # the gcov that reads them
+
+
+def all_formats(settings: Settings) -> list[str]:
+    """Every output `covguard run` writes: covguard's own, then the configured gcovr formats."""
+    return [*COVGUARD_FORMATS, *settings.report_gcovr]
+
+
+def format_names() -> list[str]:
+    return [*COVGUARD_FORMATS, *gcovr_formats.FORMATS]
+
+
+def check_formats(formats: Sequence[str]) -> None:
+    """Raise a usage error naming any format covguard does not know."""
+    unknown = [f for f in formats if f not in format_names()]
+    if unknown:
+        raise ConfigError(
+            f"unknown report format(s): {', '.join(unknown)}",
+            hint="known formats: " + ", ".join(format_names()),
+        )
+
+
+def output_file(name: str) -> str:
+    """Where format ``name`` goes, relative to the output folder."""
+    return COVGUARD_FORMATS[name] if name in COVGUARD_FORMATS else gcovr_formats.FORMATS[name].output
+
+
+def write_outputs(
+    settings: Settings,
+    analysis: Analysis,
+    gate: GateResult,
+    *,
+    results: TestRun | None = None,
+    coverage_runs: Sequence[CoverageRun] = (),
+    formats: Sequence[str] | None = None,
+    echo: Callable[[str], None] | None = None,
+) -> dict[str, Path]:
+    """Write ``formats`` (default: :func:`all_formats`); return format -> path of what was written.
+
+    JUnit needs the test ``results`` and gcovr's formats the ``coverage_runs``: without them those
+    formats are left out and the others written.
+    """
+    selected = list(dict.fromkeys(formats if formats is not None else all_formats(settings)))
+    check_formats(selected)
     out = settings.output_dir
     written: dict[str, Path] = {}
-    path = out / "findings.json"
-    write_text(path, findings_json.render(analysis, gate))
-    written["findings"] = path
+    doc = findings_json.findings_document(analysis, gate)
+
+    def step(name: str) -> Path:
+        if echo:
+            echo(f"report: {output_file(name)}")
+        return out / output_file(name)
+
+    if "findings" in selected:
+        path = step("findings")
+        write_text(path, findings_json.render(analysis, gate))
+        written["findings"] = path
+    if "junit" in selected and results is not None:
+        path = step("junit")
+        write_bytes(path, junit.junit_xml(results.cases))
+        written["junit"] = path
+    wanted_gcovr = [f for f in selected if f in gcovr_formats.FORMATS]
+    if wanted_gcovr and coverage_runs:
+        if echo:
+            echo("report: gcovr " + ", ".join(wanted_gcovr))
+        written.update(
+            gcovr_formats.write_gcovr_formats(
+                settings,
+                [(r.manifest, r.units) for r in coverage_runs],
+                wanted_gcovr,
+                gcov=coverage_runs[0].gcov,
+            )
+        )
+    listed = [(name, output_file(name)) for name in selected if name != "html"]
+    if "markdown" in selected:
+        path = step("markdown")
+        write_text(path, markdown.render(doc, reports=[p for _n, p in listed if p != "summary.md"]))
+        written["markdown"] = path
+    if "sarif" in selected:
+        path = step("sarif")
+        write_text(path, sarif.render(doc, root=settings.root, config_path=settings.config_path))
+        written["sarif"] = path
+    if "trace-csv" in selected:
+        path = step("trace-csv")
+        trace_matrix.write_csv(path, analysis)
+        written["trace-csv"] = path
+    if "trace-xlsx" in selected:
+        path = step("trace-xlsx")
+        trace_matrix.write_xlsx(path, analysis)
+        written["trace-xlsx"] = path
+    if "html" in selected:
+        path = step("html")
+        page = html.render(
+            doc,
+            analysis,
+            root=settings.root,
+            title=f"covguard report: {settings.root.name}",
+            gcovr_pages=_gcovr_pages(out, analysis, settings.root),
+            outputs=[(p, p) for _n, p in listed if (out / p).is_file()],
+        )
+        write_text(path, page)
+        written["html"] = path
     return written
+
+
+def _gcovr_pages(out: Path, analysis: Analysis, root: Path) -> dict[str, str]:
+    """Links from the HTML report to each file's page in gcovr's detailed HTML, when it is there."""
+    index = out / gcovr_formats.FORMATS["html-details"].output
+    if not index.is_file():
+        return {}
+    folder = index.parent.relative_to(out).as_posix()
+    pages: dict[str, str] = {}
+    for file in sorted(set(analysis.lines["file"].astype(str))):
+        page = gcovr_formats.detail_page(index, root, file)
+        if page is not None:
+            pages[file] = f"{folder}/{page}"
+    return pages

@@ -1,0 +1,635 @@
+"""The HTML report: one self-contained page for the firmware engineer and the auditor.
+
+Everything is inline (CSS, a little JavaScript, an SVG chart); a Content-Security-Policy forbids
+the page any network fetch.  Sections, all rendered from the findings document and the analysis
+frames (the same view as ``findings.json``, so the page never disagrees with it):
+
+* the gate verdict and the summary (plain and requirement-based coverage, counts);
+* the findings with their evidence (tests, suggested requirements, call path), filterable;
+* the requirement table (status, tests, requirement-based coverage, safety class) and a chart of
+  requirement-based line and branch coverage per requirement;
+* the trace matrix in both directions: requirement -> functions and tests, and function ->
+  requirements and tests, test -> requirements (:func:`covguard.report.trace_matrix.trace_links`);
+* the source of every analysed file, each executable line coloured by its class (verified,
+  incidental, unexecuted, justified, excluded), with the number of tests that ran it, and a
+  link to gcovr's own detailed page of the file when it was written.
+
+Source views are built with vectorised string operations over all lines at once.  No timestamp:
+the same inputs give the same bytes.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from covguard.analysis.analyse import Analysis
+from covguard.frames import records
+from covguard.report.trace_matrix import trace_links
+
+MAX_SOURCE_LINES = 300_000  # beyond this, only files with a finding or a gap get a source view
+
+LINE_CLASSES = ("verified", "incidental", "unexecuted", "justified", "excluded")
+STATUS_COLOURS = {
+    "verified": "#2e7d32",
+    "failing": "#c62828",
+    "hollow": "#c62828",
+    "unverified": "#ef6c00",
+    "unimplemented": "#ef6c00",
+}
+
+CSS = """
+:root { --ok:#2e7d32; --bad:#c62828; --warn:#ef6c00; --info:#1565c0; --mute:#666; --line:#ddd; }
+* { box-sizing: border-box; }
+body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; margin: 0; color: #222; }
+header { padding: 16px 24px; color: #fff; background: #37474f; }
+header.passed { background: var(--ok); } header.failed { background: var(--bad); }
+header h1 { margin: 0; font-size: 22px; } header p { margin: 4px 0 0; }
+nav { position: sticky; top: 0; background: #fafafa; border-bottom: 1px solid var(--line); padding: 6px 24px;
+      z-index: 2; }
+nav a { margin-right: 14px; color: #333; text-decoration: none; font-weight: 600; }
+main { padding: 8px 24px 48px; max-width: 1500px; }
+h2 { margin-top: 32px; border-bottom: 2px solid #eee; padding-bottom: 4px; }
+table { border-collapse: collapse; width: 100%; margin: 8px 0; }
+th, td { border: 1px solid var(--line); padding: 4px 6px; text-align: left; vertical-align: top; }
+th { background: #f3f3f3; position: sticky; top: 33px; }
+td.num, th.num { text-align: right; white-space: nowrap; }
+.cards { display: flex; flex-wrap: wrap; gap: 12px; }
+.card { border: 1px solid var(--line); border-radius: 6px; padding: 10px 14px; min-width: 200px; }
+.card b { display: block; font-size: 20px; }
+.badge { display: inline-block; padding: 0 6px; border-radius: 9px; font-size: 12px; color: #fff;
+         background: var(--mute); white-space: nowrap; }
+.b-verified, .b-passed { background: var(--ok); }
+.b-failing, .b-failed, .b-error, .b-hollow, .b-rogue, .b-dead, .b-unexecuted { background: var(--bad); }
+.b-unverified, .b-unimplemented, .b-traced_untested, .b-warning, .b-skipped { background: var(--warn); }
+.b-incidental { background: #f9a825; color: #222; }
+.b-justified { background: var(--info); }
+.sev-error { color: var(--bad); font-weight: 700; } .sev-warning { color: var(--warn); font-weight: 700; }
+.muted { color: var(--mute); } .small { font-size: 12px; }
+td.small, td.small code { overflow-wrap: break-word; }
+div.evidence { margin-top: 4px; color: #444; }
+ul.plain { margin: 0; padding-left: 16px; }
+code, .src td.s { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace;
+                  font-size: 12.5px; }
+.src { width: auto; min-width: 60%; }
+.src td { border: 0; padding: 0 8px; }
+.src td.s { white-space: pre; tab-size: 4; }
+.src td.n, .src td.c { text-align: right; color: var(--mute); user-select: none; }
+tr.l-verified td, .lg-verified { background: #dff3e3; }
+tr.l-incidental td, .lg-incidental { background: #fff4c2; }
+tr.l-unexecuted td, .lg-unexecuted { background: #ffd9d9; }
+tr.l-justified td, .lg-justified { background: #dfe8fb; }
+tr.l-excluded td, .lg-excluded { background: #ececec; }
+tr:target td { outline: 2px solid #333; }
+.legend span { display: inline-block; padding: 1px 8px; margin-right: 6px; border: 1px solid var(--line); }
+details.file { margin: 6px 0; border: 1px solid var(--line); border-radius: 4px; }
+details.file > summary { padding: 6px 10px; cursor: pointer; background: #f7f7f7; }
+.filters button { margin: 2px 4px 2px 0; border: 1px solid #bbb; background: #fff; border-radius: 12px;
+                  padding: 2px 10px; cursor: pointer; }
+.filters button.on { background: #37474f; color: #fff; }
+input.filter { padding: 4px 8px; width: 320px; margin: 6px 0; }
+.hidden { display: none; }
+"""
+
+SCRIPT = """
+(function () {
+  'use strict';
+  var buttons = document.querySelectorAll('#findings .filters button');
+  function applyKind(kind) {
+    buttons.forEach(function (b) { b.classList.toggle('on', b.getAttribute('data-kind') === kind); });
+    document.querySelectorAll('#findings tbody tr').forEach(function (row) {
+      var show = kind === 'all' || row.getAttribute('data-kind') === kind ||
+                 row.getAttribute('data-severity') === kind;
+      row.classList.toggle('hidden', !show);
+    });
+  }
+  buttons.forEach(function (b) {
+    b.addEventListener('click', function () { applyKind(b.getAttribute('data-kind')); });
+  });
+  document.querySelectorAll('input.filter').forEach(function (input) {
+    var table = document.getElementById(input.getAttribute('data-table'));
+    if (!table) { return; }
+    input.addEventListener('input', function () {
+      var needle = input.value.toLowerCase();
+      table.querySelectorAll('tbody tr').forEach(function (row) {
+        row.classList.toggle('hidden', needle !== '' && row.textContent.toLowerCase().indexOf(needle) < 0);
+      });
+    });
+  });
+  function openTarget() {
+    var id = window.location.hash.slice(1);
+    if (!id) { return; }
+    var el = document.getElementById(id);
+    if (!el) { return; }
+    var box = el.closest('details');
+    if (box) { box.open = true; }
+    el.scrollIntoView({block: 'center'});
+  }
+  window.addEventListener('hashchange', openTarget);
+  openTarget();
+})();
+"""
+
+
+def esc(value: Any) -> str:
+    return html.escape("" if value is None else str(value))
+
+
+def badge(value: Any) -> str:
+    return f'<span class="badge b-{esc(value)}">{esc(value)}</span>'
+
+
+def _pct(value: Any) -> str:
+    return "n/a" if value is None or (isinstance(value, float) and np.isnan(value)) else f"{value:.1f} %"
+
+
+def _line(value: Any) -> int | None:
+    return None if value is None or pd.isna(value) else int(value)
+
+
+class _Anchors:
+    """Ids of the source views: ``f<N>`` per file and ``f<N>-L<line>`` per line."""
+
+    def __init__(self, files: Sequence[str]) -> None:
+        self.ids = {f: f"f{i}" for i, f in enumerate(files)}
+
+    def link(self, file: str | None, line: int | None, text: str | None = None) -> str:
+        label = esc(text if text is not None else (f"{file}:{line}" if line else file))
+        if file and file in self.ids:
+            target = f"{self.ids[file]}-L{line}" if line else self.ids[file]
+            return f'<a href="#{target}">{label}</a>'
+        return label
+
+
+# ---------------------------------------------------------------------------------------------
+# sections
+
+
+def _header(doc: dict[str, Any], title: str) -> str:
+    gate = doc.get("gate") or {}
+    passed = gate.get("passed")
+    cls = "" if passed is None else ("passed" if passed else "failed")
+    if passed is None:
+        verdict = "gate not evaluated"
+    elif passed:
+        verdict = f"gate PASSED ({gate.get('checks', 0)} checks)"
+    else:
+        verdict = f"gate FAILED: {len(gate.get('failures', []))} of {gate.get('checks', 0)} checks failed"
+    tool = doc.get("tool", {})
+    return (
+        f'<header class="{cls}"><h1>{esc(title)}</h1>'
+        f"<p><b>{esc(verdict)}</b> · covguard {esc(tool.get('version', ''))} · "
+        f"{esc(doc.get('schema', ''))}</p>"
+        "</header>"
+    )
+
+
+def _nav() -> str:
+    parts = [
+        ("summary", "Summary"),
+        ("findings", "Findings"),
+        ("requirements", "Requirements"),
+        ("chart", "Coverage chart"),
+        ("trace", "Trace matrix"),
+        ("code", "Code"),
+        ("tests", "Tests"),
+        ("sources", "Sources"),
+    ]
+    return "<nav>" + "".join(f'<a href="#{a}">{t}</a>' for a, t in parts) + "</nav>"
+
+
+def _counts(d: dict[str, Any]) -> str:
+    items = [f"{badge(k)} {v}" for k, v in d.items() if k != "total" and v]
+    return " ".join(items) or '<span class="muted">none</span>'
+
+
+def _summary(doc: dict[str, Any], outputs: Sequence[tuple[str, str]]) -> str:
+    s = doc["summary"]
+    cov = s["coverage"]
+    cards = [
+        ("requirements", s["requirements"]),
+        ("functions", s["functions"]),
+        ("executable lines", s["lines"]),
+        ("tests", s["tests"]),
+        ("findings", s["findings"]),
+    ]
+    out = ['<section id="summary"><h2>Summary</h2><div class="cards">']
+    for label, d in cards:
+        out.append(f'<div class="card">{esc(label)}<b>{esc(d.get("total", 0))}</b>{_counts(d)}</div>')
+    out.append("</div>")
+    out.append(
+        "<table><thead><tr><th>coverage</th><th class=num>line</th><th class=num>branch</th>"
+        "<th class=num>function</th></tr></thead><tbody>"
+        f"<tr><td>plain (any test)</td><td class=num>{_pct(cov['line'])}</td>"
+        f"<td class=num>{_pct(cov['branch'])}</td><td class=num>{_pct(cov['function'])}</td></tr>"
+        f"<tr><td><b>requirement-based</b> (passing tests of the code's own requirements)</td>"
+        f"<td class=num><b>{_pct(cov['requirement_line'])}</b></td>"
+        f"<td class=num><b>{_pct(cov['requirement_branch'])}</b></td><td></td></tr></tbody></table>"
+    )
+    gate = doc.get("gate") or {}
+    failures = gate.get("failures", [])
+    if failures:
+        out.append(
+            "<h3>Gate failures</h3><table><thead><tr><th>check</th><th>subject</th>"
+            "<th class=num>actual</th><th class=num>limit</th><th>detail</th></tr></thead><tbody>"
+        )
+        for f in failures:
+            out.append(
+                f"<tr><td>{esc(f['check'])}</td><td>{esc(f['subject'])}</td>"
+                f"<td class=num>{esc(f['actual'])}</td><td class=num>{esc(f['limit'])}</td>"
+                f"<td>{esc(f.get('detail', ''))}</td></tr>"
+            )
+        out.append("</tbody></table>")
+    if outputs:
+        links = " · ".join(f'<a href="{esc(href)}">{esc(label)}</a>' for label, href in outputs)
+        out.append(f'<p class="small">Other outputs: {links}</p>')
+    if doc.get("problems"):
+        out.append("<h3>Notes about the inputs</h3><ul>")
+        out += [
+            f"<li>{esc(p.get('file'))}:{esc(p.get('line'))}: {esc(p.get('message'))}</li>"
+            for p in doc["problems"]
+        ]
+        out.append("</ul>")
+    out.append("</section>")
+    return "\n".join(out)
+
+
+def _evidence(f: dict[str, Any]) -> str:
+    parts = []
+    if f.get("tests"):
+        parts.append("tests: " + ", ".join(f"<code>{esc(t)}</code>" for t in f["tests"]))
+    if f.get("suggested_requirements"):
+        parts.append("suggested requirements: " + ", ".join(esc(r) for r in f["suggested_requirements"]))
+    if f.get("call_path"):
+        parts.append("call path: " + " → ".join(f"<code>{esc(c)}</code>" for c in f["call_path"]))
+    return "<br>".join(parts)
+
+
+def _findings(doc: dict[str, Any], anchors: _Anchors) -> str:
+    findings = doc["findings"]
+    out = [f'<section id="findings"><h2>Findings ({len(findings)})</h2>']
+    if not findings:
+        out.append('<p class="muted">No findings.</p></section>')
+        return "\n".join(out)
+    kinds = list(dict.fromkeys(f["kind"] for f in findings))
+    buttons = ['<button type="button" class="on" data-kind="all">all</button>']
+    buttons += [f'<button type="button" data-kind="{s}">{s}s</button>' for s in ("error", "warning")]
+    per_kind = {k: sum(f["kind"] == k for f in findings) for k in kinds}
+    buttons += [
+        f'<button type="button" data-kind="{esc(k)}">{esc(k)} ({n})</button>' for k, n in per_kind.items()
+    ]
+    out.append('<div class="filters">' + "".join(buttons) + "</div>")
+    out.append(
+        "<table><thead><tr><th>severity</th><th>kind</th><th>where</th><th>function</th>"
+        "<th>requirement</th><th>message and evidence</th></tr></thead><tbody>"
+    )
+    for f in findings:
+        where = anchors.link(f.get("file"), f.get("line")) if f.get("file") else ""
+        req = esc(f.get("requirement") or "")
+        req_link = f'<a href="#req-{req}">{req}</a>' if req else ""
+        evidence = f'<div class="small evidence">{_evidence(f)}</div>' if _evidence(f) else ""
+        out.append(
+            f'<tr data-kind="{esc(f["kind"])}" data-severity="{esc(f["severity"])}">'
+            f'<td class="sev-{esc(f["severity"])}">{esc(f["severity"])}</td><td>{esc(f["kind"])}</td>'
+            f"<td>{where}</td><td><code>{esc(f.get('function') or '')}</code></td><td>{req_link}</td>"
+            f"<td>{esc(f['message'])}{evidence}</td></tr>"
+        )
+    out.append("</tbody></table></section>")
+    return "\n".join(out)
+
+
+def _requirements(doc: dict[str, Any], anchors: _Anchors) -> str:
+    reqs = doc["requirements"]
+    out = [
+        f'<section id="requirements"><h2>Requirements ({len(reqs)})</h2>',
+        '<input class="filter" type="search" placeholder="filter requirements" data-table="req-table">',
+        '<table id="req-table"><thead><tr><th>requirement</th><th>title</th><th>class</th><th>status</th>'
+        "<th>implemented by</th><th>verified by</th><th class=num>requirement-based line</th>"
+        "<th class=num>branch</th></tr></thead><tbody>",
+    ]
+    for r in reqs:
+        impl = "".join(
+            f"<li>{anchors.link(i['file'], None, i['function'])} "
+            f"<span class=muted>{esc(i['file'])}</span></li>"
+            for i in r["implemented_by"]
+        )
+        failing = set(r["failing_tests"])
+        tests = "".join(
+            f"<li><code>{esc(t)}</code>{' ' + badge('failed') if t in failing else ''}</li>"
+            for t in r["verified_by"]
+        )
+        c = r["coverage"]
+        out.append(
+            f'<tr id="req-{esc(r["id"])}"><td><b>{esc(r["id"])}</b></td><td>{esc(r["title"])}</td>'
+            f"<td>{esc(r['safety_class'])}</td><td>{badge(r['status'])}</td>"
+            f'<td><ul class="plain">{impl}</ul></td><td><ul class="plain small">{tests}</ul></td>'
+            f"<td class=num>{_pct(c['line'])} "
+            f"<span class=muted>({c['lines_verified']}/{c['lines_total']})</span></td>"
+            f"<td class=num>{_pct(c['branch'])} "
+            f"<span class=muted>({c['branches_verified']}/{c['branches_total']})</span></td></tr>"
+        )
+    out.append("</tbody></table></section>")
+    return "\n".join(out)
+
+
+def coverage_chart(doc: dict[str, Any]) -> str:
+    """An SVG bar chart: requirement-based line (thick) and branch (thin) coverage per requirement."""
+    reqs = doc["requirements"]
+    label_w, bar_w, row_h, top = 130, 420, 24, 44
+    width = label_w + bar_w + 220
+    height = top + row_h * len(reqs) + 10
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" role="img" aria-label="requirement-based coverage per requirement" '
+        'font-family="system-ui, sans-serif" font-size="12">',
+        f'<text x="{label_w}" y="14" fill="#444">requirement-based line coverage (thick) and branch coverage '
+        "(thin), coloured by requirement status</text>",
+    ]
+    for tick in (0, 50, 100):
+        x = label_w + bar_w * tick / 100
+        out.append(f'<line x1="{x:g}" y1="{top - 6}" x2="{x:g}" y2="{height - 6}" stroke="#ddd"/>')
+        out.append(
+            f'<text x="{x:g}" y="{top - 9}" fill="#888" text-anchor="middle" font-size="10">{tick}%</text>'
+        )
+    for i, r in enumerate(reqs):
+        y = top + i * row_h
+        c = r["coverage"]
+        colour = STATUS_COLOURS.get(r["status"], "#666")
+        line = c["line"]
+        branch = c["branch"]
+        tip = (
+            f"{r['id']} {r['title']} ({r['status']}): line {_pct(line)} "
+            f"({c['lines_verified']}/{c['lines_total']}), branch {_pct(branch)} "
+            f"({c['branches_verified']}/{c['branches_total']})"
+        )
+        out.append(f"<g><title>{esc(tip)}</title>")
+        out.append(
+            f'<text x="{label_w - 6}" y="{y + 13}" text-anchor="end" fill="#222">{esc(r["id"])}</text>'
+        )
+        out.append(f'<rect x="{label_w}" y="{y + 2}" width="{bar_w}" height="12" fill="#eee"/>')
+        if line is not None:
+            length = bar_w * line / 100
+            out.append(f'<rect x="{label_w}" y="{y + 2}" width="{length:.1f}" height="12" fill="{colour}"/>')
+        if branch is not None:
+            out.append(
+                f'<rect x="{label_w}" y="{y + 16}" width="{bar_w * branch / 100:.1f}" height="4" '
+                f'fill="{colour}" opacity="0.6"/>'
+            )
+        text = f"{_pct(line)} · {r['status']}" if line is not None else f"no code · {r['status']}"
+        out.append(f'<text x="{label_w + bar_w + 6}" y="{y + 13}" fill="{colour}">{esc(text)}</text></g>')
+    out.append("</svg>")
+    return "\n".join(out)
+
+
+def _trace(links: pd.DataFrame, doc: dict[str, Any], anchors: _Anchors) -> str:
+    reqs = {r["id"]: r for r in doc["requirements"]}
+    out = [
+        '<section id="trace"><h2>Trace matrix: requirement → code → tests</h2>',
+        '<p class="small muted">For each requirement, the functions tagged <code>@req</code> with it and the '
+        "tests that declare they verify it; a test marked <i>executes none</i> passes without running any of "
+        "the requirement's code. The same links are in <code>trace-matrix.csv</code> and "
+        "<code>trace-matrix.xlsx</code>.</p>",
+        '<input class="filter" type="search" placeholder="filter the trace matrix" data-table="trace-table">',
+        '<table id="trace-table"><thead><tr><th>requirement</th><th>status</th><th>code</th><th>tests</th>'
+        "</tr></thead><tbody>",
+    ]
+    by_req = links[links["requirement"] != ""]
+    executes_any = (
+        by_req[by_req["test"] != ""]
+        .groupby(["requirement", "test"], sort=False)["executes"]
+        .agg(lambda s: bool((s == "yes").any()))
+    )
+    for req_id, group in by_req.groupby("requirement", sort=False):
+        r = reqs.get(str(req_id), {})
+        code = group[group["function"] != ""].drop_duplicates(["file", "function"])
+        code_html = (
+            "".join(
+                f"<li>{anchors.link(f['file'], _line(f['line']), f['function'])} "
+                f"{badge(f['function_class'])} <span class=muted>{esc(f['file'])}</span></li>"
+                for f in records(code)
+            )
+            or '<li class="muted">no code</li>'
+        )
+        tests = group[group["test"] != ""].drop_duplicates("test")
+        test_items = []
+        for t in records(tests):
+            none = (
+                ""
+                if code.empty or executes_any.get((req_id, t["test"]), False)
+                else ' <span class="sev-error small">executes none</span>'
+            )
+            test_items.append(f"<li><code>{esc(t['test'])}</code> {badge(t['test_status'])}{none}</li>")
+        tests_html = "".join(test_items) or '<li class="muted">no test</li>'
+        out.append(
+            f'<tr><td><a href="#req-{esc(req_id)}"><b>{esc(req_id)}</b></a><br><span class=small>'
+            f"{esc(r.get('title', ''))}</span></td><td>{badge(r.get('status', ''))}</td>"
+            f'<td><ul class="plain">{code_html}</ul></td>'
+            f'<td><ul class="plain small">{tests_html}</ul></td></tr>'
+        )
+    out.append("</tbody></table></section>")
+    return "\n".join(out)
+
+
+def _code(doc: dict[str, Any], links: pd.DataFrame, anchors: _Anchors) -> str:
+    runners = (
+        links[links["executes"] == "yes"].groupby(["file", "function"])["test"].agg(lambda s: sorted(set(s)))
+    )
+    fns = doc["functions"]
+    out = [
+        f'<section id="code"><h2>Code → requirements ({len(fns)} functions)</h2>',
+        '<input class="filter" type="search" placeholder="filter functions" data-table="code-table">',
+        '<table id="code-table"><thead><tr><th>function</th><th>file</th><th>class</th><th>safety class</th>'
+        "<th>requirements</th><th class=num>tests executing it</th><th class=num>lines verified</th>"
+        "<th>justification</th></tr></thead><tbody>",
+    ]
+    for f in fns:
+        reqs = ", ".join(f'<a href="#req-{esc(r)}">{esc(r)}</a>' for r in f["requirements"]) or (
+            '<span class="sev-error">none</span>'
+        )
+        ran = runners.get((f["file"], f["function"]), [])
+        ran_title = esc(", ".join(ran))
+        c = f["coverage"]
+        out.append(
+            f"<tr><td>{anchors.link(f['file'], f['line_start'], f['function'])}</td><td>{esc(f['file'])}</td>"
+            f"<td>{badge(f['class'])}</td><td>{esc(f['safety_class'])}</td><td>{reqs}</td>"
+            f'<td class=num title="{ran_title}">{f["executed_by"]}</td>'
+            f"<td class=num>{c['lines_verified']}/{c['lines_total']}</td>"
+            f"<td class=small>{esc(f['justification'] or '')}</td></tr>"
+        )
+    out.append("</tbody></table></section>")
+    return "\n".join(out)
+
+
+def _tests(doc: dict[str, Any]) -> str:
+    tests = doc["tests"]
+    out = [
+        f'<section id="tests"><h2>Tests → requirements ({len(tests)} tests)</h2>',
+        '<input class="filter" type="search" placeholder="filter tests" data-table="test-table">',
+        '<table id="test-table"><thead><tr><th>test</th><th>status</th><th>verifies</th><th>coverage</th>'
+        "<th>where</th><th class=num>duration</th><th>message</th></tr></thead><tbody>",
+    ]
+    for t in tests:
+        verifies = ", ".join(f'<a href="#req-{esc(r)}">{esc(r)}</a>' for r in t["verifies"]) or (
+            '<span class="muted">none</span>'
+        )
+        duration = "" if t["duration_s"] is None else f"{t['duration_s']:.3f} s"
+        out.append(
+            f"<tr><td><code>{esc(t['id'])}</code></td><td>{badge(t['status'])}</td><td>{verifies}</td>"
+            f"<td>{esc(t['coverage'])}</td><td class=small>{esc(t['file'])}:{esc(t['line'])}</td>"
+            f'<td class="num dur">{duration}</td><td class=small>{esc(t["message"])}</td></tr>'
+        )
+    out.append("</tbody></table></section>")
+    return "\n".join(out)
+
+
+# ---------------------------------------------------------------------------------------------
+# source views
+
+
+def _read_sources(files: Sequence[str], root: Path) -> tuple[list[str], list[str]]:
+    texts: list[str] = []
+    missing: list[str] = []
+    for f in files:
+        path = Path(f) if f.startswith("/") else root / f
+        try:
+            texts.append(path.read_bytes().decode("utf-8", errors="replace"))
+        except OSError:
+            texts.append("")
+            missing.append(f)
+    return texts, missing
+
+
+def source_rows(
+    lines: pd.DataFrame, files: Sequence[str], texts: Sequence[str], ids: dict[str, str]
+) -> pd.Series:
+    """One HTML table body per file (index: file), every source line coloured by its class."""
+    src = pd.DataFrame({"file": list(files), "text": list(texts)})
+    src["text"] = src["text"].str.replace("\r\n", "\n").str.replace(r"\n\Z", "", regex=True).str.split("\n")
+    src = src.explode("text", ignore_index=True)
+    src["text"] = src["text"].fillna("")
+    src["line"] = src.groupby("file", sort=False).cumcount() + 1
+    cls = lines.loc[:, ["file", "line", "class", "tests", "count"]].astype({"line": "int64"})
+    cls = cls.drop_duplicates(["file", "line"])
+    src = src.merge(cls, on=["file", "line"], how="left")
+    executable = src["class"].notna()
+    klass = src["class"].fillna("none").astype(str)
+    count = src["count"].fillna(0).astype("int64").astype(str).where(executable, "")
+    tests = src["tests"].fillna(0).astype("int64").astype(str)
+    title = (klass + ", executed by " + tests + " test(s)").where(executable, "")
+    text = src["text"].astype(str).str.replace("&", "&amp;").str.replace("<", "&lt;").str.replace(">", "&gt;")
+    anchor = src["file"].map(ids) + "-L" + src["line"].astype(str)
+    number = src["line"].astype(str)
+    rows: pd.Series = (
+        '<tr class="l-' + klass + '" id="' + anchor + '" title="' + title + '"><td class="n">'
+        + number + '</td><td class="c">' + count + '</td><td class="s">' + text + "</td></tr>"
+    )  # fmt: skip
+    return rows.groupby(src["file"], sort=False).agg("\n".join)
+
+
+def _sources(
+    analysis: Analysis, doc: dict[str, Any], root: Path, anchors: _Anchors, gcovr_pages: dict[str, str]
+) -> str:
+    lines = analysis.lines
+    files = list(anchors.ids)
+    note = ""
+    if len(lines) > MAX_SOURCE_LINES:
+        flagged = {f["file"] for f in doc["findings"] if f.get("file")}
+        gaps = set(lines.loc[~lines["class"].isin(["verified"]), "file"].astype(str))
+        kept = [f for f in files if f in flagged or f in gaps]
+        note = (
+            f'<p class="muted">{len(files) - len(kept)} fully verified files are not shown here (the '
+            f"project has more than {MAX_SOURCE_LINES} executable lines); gcovr's detailed report has "
+            "every file.</p>"
+        )
+        files = kept
+    texts, missing = _read_sources(files, root)
+    bodies = source_rows(lines, files, texts, anchors.ids) if files else pd.Series(dtype=object)
+    per_file: dict[str, dict[str, int]] = {}
+    for r in records(lines.groupby(["file", "class"]).size().rename("n").reset_index()):
+        per_file.setdefault(str(r["file"]), {})[str(r["class"])] = int(r["n"])
+    fn_by_file: dict[str, list[dict[str, Any]]] = {}
+    for f in doc["functions"]:
+        fn_by_file.setdefault(f["file"], []).append(f)
+    legend = "".join(f'<span class="lg-{c}">{c}</span>' for c in LINE_CLASSES)
+    out = [
+        '<section id="sources"><h2>Sources</h2>',
+        f'<p class="legend small">Executable lines by class: {legend} - the second column is the '
+        "line's execution count over all tests; hover a line for the number of tests that ran it.</p>",
+        note,
+    ]
+    for f in files:
+        fid = anchors.ids[f]
+        counts = per_file.get(f, {})
+        summary = " ".join(f"{badge(c)} {counts[c]}" for c in LINE_CLASSES if counts.get(c))
+        gcovr = gcovr_pages.get(f)
+        gcovr_link = f' · <a href="{esc(gcovr)}">gcovr line view</a>' if gcovr else ""
+        functions = " ".join(
+            f"{anchors.link(f, fn['line_start'], fn['function'])} {badge(fn['class'])}"
+            for fn in fn_by_file.get(f, [])
+        )
+        body = (
+            '<p class="muted">source not found</p>'
+            if f in missing
+            else f'<table class="src"><tbody>{bodies.get(f, "")}</tbody></table>'
+        )
+        out.append(
+            f'<details class="file" id="{fid}"><summary><b>{esc(f)}</b> {summary}{gcovr_link}</summary>'
+            f'<p class="small">functions: {functions}</p>{body}</details>'
+        )
+    out.append("</section>")
+    return "\n".join(out)
+
+
+# ---------------------------------------------------------------------------------------------
+# the page
+
+
+def render(
+    doc: dict[str, Any],
+    analysis: Analysis,
+    *,
+    root: Path,
+    title: str = "covguard report",
+    gcovr_pages: dict[str, str] | None = None,
+    outputs: Sequence[tuple[str, str]] = (),
+) -> str:
+    """The page.  ``gcovr_pages`` maps a file to its page in gcovr's detailed HTML (relative link);
+    ``outputs`` lists the other reports as (label, relative link)."""
+    files = sorted(set(analysis.lines["file"].astype(str)))
+    anchors = _Anchors(files)
+    links = trace_links(analysis)
+    csp = (
+        "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:; "
+        "base-uri 'none'; form-action 'none'"
+    )
+    body = [
+        _header(doc, title),
+        _nav(),
+        "<main>",
+        _summary(doc, outputs),
+        _findings(doc, anchors),
+        _requirements(doc, anchors),
+        '<section id="chart"><h2>Requirement-based coverage per requirement</h2>',
+        coverage_chart(doc),
+        "</section>",
+        _trace(links, doc, anchors),
+        _code(doc, links, anchors),
+        _tests(doc),
+        _sources(analysis, doc, root, anchors, gcovr_pages or {}),
+        "</main>",
+    ]
+    return (
+        "<!DOCTYPE html>\n"
+        '<html lang="en"><head><meta charset="utf-8">'
+        f'<meta http-equiv="Content-Security-Policy" content="{csp}">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        '<link rel="icon" href="data:,">'
+        f"<title>{esc(title)}</title><style>{CSS}</style></head>\n<body>\n"
+        + "\n".join(body)
+        + f"\n<script>{SCRIPT}</script>\n</body></html>\n"
+    )

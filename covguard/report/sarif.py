@@ -1,0 +1,232 @@
+"""SARIF 2.1.0 of the findings, so code scanning (GitHub, GitLab, Azure DevOps) shows them inline.
+
+One run, tool ``covguard``, one rule per finding kind (``rogue``, ``dead``, ``hollow_verification``,
+...), one result per finding of ``findings.json`` with its level (``error``/``warning``), message,
+location (file, start and end line, function as a logical location) and the evidence as result
+properties (tests, suggested requirements, call path).  Rogue code carries a
+``security-severity`` so GitHub files it among the security alerts: untraced code in a medical
+device is what a back door looks like.
+
+Locations: URIs are relative to ``%SRCROOT%``, the top of the version-control checkout that holds
+the project (the nearest folder above the project root with a ``.git``), else the project root:
+code scanning matches results to files by their path from the top of the repository.  A finding
+without a file (a note about the configuration) points at the configuration file.
+
+Each result has a ``partialFingerprints`` entry that does not depend on the line, so a finding keeps
+its identity across runs when code above it moves.  No timestamps: same inputs, same bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from covguard import __version__
+from covguard.analysis.findings import SEVERITY
+
+SCHEMA_URI = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
+
+RULES: dict[str, tuple[str, str]] = {
+    "rogue": (
+        "Code traced to no requirement",
+        "The build contains a function that no requirement asks for: a forgotten debug command, a back "
+        "door, legacy code. IEC 62304 requires every software item to be traced to a requirement. Trace "
+        "it with @req, justify it with @justify, or remove it.",
+    ),
+    "dead": (
+        "Code no entry point reaches",
+        "No entry point of the product firmware reaches this function (reachability analysis). Remove "
+        "it, or justify it (@justify deactivated: ...).",
+    ),
+    "traced_untested": (
+        "Traced code that no passing test of its requirement executes",
+        "The function implements a requirement, but no passing test of that requirement executes it.",
+    ),
+    "incidental": (
+        "Code executed only by tests of other requirements",
+        "The function is executed, but only by tests that verify other requirements: its own "
+        "requirement's tests do not reach it.",
+    ),
+    "unverified_requirement": (
+        "Requirement verified by no test",
+        "No test declares that it verifies this requirement (CG_TEST second argument or @verifies).",
+    ),
+    "unimplemented_requirement": (
+        "Requirement implemented by no code",
+        "No function carries an @req tag for this requirement.",
+    ),
+    "hollow_verification": (
+        "Test claims a requirement but executes none of its code",
+        "The test passes and claims to verify the requirement, yet executes none of the requirement's "
+        "code: its verdict is no evidence for the requirement.",
+    ),
+    "unknown_requirement": (
+        "Tag names a requirement that is not in the requirement list",
+        "An @req or @verifies tag names an ID the requirement baseline does not contain.",
+    ),
+    "failed_test": ("Test failed", "A test case failed or crashed."),
+    "uncovered_lines": ("Lines no test executes", "Executable lines that no test executed."),
+    "unjustified_exclusion": (
+        "Coverage exclusion without a justification",
+        "A GCOVR_EXCL marker hides code from coverage without an @justify reason.",
+    ),
+    "justified_executed": (
+        "Justified code that tests execute",
+        "Code marked @justify (deactivated, defensive, hardware) is executed by tests: check the "
+        "justification still holds.",
+    ),
+    "incomplete_coverage": (
+        "Incomplete coverage data",
+        "A test crashed or hung: its coverage data is incomplete.",
+    ),
+    "source_problem": ("Problem reading a source", "A source could not be read exactly as written."),
+    "host_only_evidence": (
+        "Coverage only on the host",
+        "The code is covered by host tests only, but its safety class requires coverage on the target.",
+    ),
+    "mcdc_gap": ("MC/DC gap", "A condition's independent effect on its decision is not shown by any test."),
+    "image_unanalysed": (
+        "Code in the firmware image that covguard could not analyse",
+        "The shipped image contains reachable code from prebuilt objects or libraries of the project "
+        "that no source covguard analysed explains: trace it or justify it.",
+    ),
+    "image_library": (
+        "Toolchain library code in the firmware image",
+        "Functions from the toolchain's libraries (libc, libgcc, start-up files) are linked into the "
+        "image: listed with their sizes for review.",
+    ),
+}
+SECURITY_SEVERITY = {"rogue": "8.0"}  # untraced code in the build is a potential back door
+
+
+def vcs_root(root: Path) -> Path:
+    """The nearest folder at or above ``root`` holding a ``.git`` (a checkout), else ``root``."""
+    root = root.resolve()
+    for folder in (root, *root.parents):
+        if (folder / ".git").exists():
+            return folder
+    return root
+
+
+def _uri(file: str, prefix: str) -> str:
+    return str(PurePosixPath(prefix) / file) if prefix else file
+
+
+def _rule_name(kind: str) -> str:
+    return "".join(part.capitalize() for part in kind.split("_"))
+
+
+def _rules(kinds: list[str]) -> list[dict[str, Any]]:
+    rules = []
+    for kind in kinds:
+        short, full = RULES.get(kind, (kind.replace("_", " "), kind.replace("_", " ")))
+        level = SEVERITY.get(kind, "warning")
+        props: dict[str, Any] = {
+            "tags": ["iec-62304", "traceability", "coverage"],
+            "precision": "very-high",
+            "problem.severity": "error" if level == "error" else "warning",
+        }
+        if kind in SECURITY_SEVERITY:
+            props["security-severity"] = SECURITY_SEVERITY[kind]
+            props["tags"] = ["security", *props["tags"]]
+        rules.append(
+            {
+                "id": kind,
+                "name": _rule_name(kind),
+                "shortDescription": {"text": short},
+                "fullDescription": {"text": full},
+                "defaultConfiguration": {"level": level},
+                "help": {"text": full},
+                "properties": props,
+            }
+        )
+    return rules
+
+
+def _fingerprint(f: dict[str, Any]) -> str:
+    key = "|".join(str(f.get(k) or "") for k in ("kind", "file", "function", "requirement", "test"))
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+def _result(f: dict[str, Any], rule_index: int, prefix: str, config_file: str) -> dict[str, Any]:
+    file = f.get("file") or config_file
+    region: dict[str, Any] = {}
+    line = int(f.get("line") or 0)
+    if line > 0 and f.get("file"):
+        region = {"startLine": line}
+        end = int(f.get("end_line") or line)
+        if end > line:
+            region["endLine"] = end
+    if file.startswith("/"):  # outside the project (a toolchain library): an absolute file URI
+        artifact: dict[str, Any] = {"uri": PurePosixPath(file).as_uri()}
+    else:
+        artifact = {"uri": _uri(file, prefix), "uriBaseId": "SRCROOT"}
+    physical: dict[str, Any] = {"artifactLocation": artifact}
+    if region:
+        physical["region"] = region
+    location: dict[str, Any] = {"physicalLocation": physical}
+    if f.get("function"):
+        location["logicalLocations"] = [{"name": f["function"], "kind": "function"}]
+    evidence = {
+        k: f[k]
+        for k in ("requirement", "test", "tests", "suggested_requirements", "call_path")
+        if f.get(k) not in (None, "", [])
+    }
+    result: dict[str, Any] = {
+        "ruleId": f["kind"],
+        "ruleIndex": rule_index,
+        "level": "error" if f.get("severity") == "error" else "warning",
+        "message": {"text": f["message"]},
+        "locations": [location],
+        "partialFingerprints": {"covguardFindingHash/v1": _fingerprint(f)},
+    }
+    if evidence:
+        result["properties"] = evidence
+    return result
+
+
+def sarif_document(doc: dict[str, Any], *, root: Path, config_path: Path | None = None) -> dict[str, Any]:
+    """The SARIF log of a findings document; ``root`` is the project root its paths are relative to."""
+    top = vcs_root(root)
+    prefix = root.resolve().relative_to(top).as_posix() if top != root.resolve() else ""
+    prefix = "" if prefix == "." else prefix
+    config_file = "covguard.toml"
+    if config_path is not None:
+        try:
+            config_file = config_path.resolve().relative_to(root.resolve()).as_posix()
+        except ValueError:
+            config_file = config_path.name
+    findings = doc["findings"]
+    kinds = [k for k in SEVERITY if any(f["kind"] == k for f in findings)]
+    kinds += sorted({f["kind"] for f in findings} - set(kinds))
+    index = {k: i for i, k in enumerate(kinds)}
+    gate = doc.get("gate") or {}
+    run: dict[str, Any] = {
+        "tool": {
+            "driver": {
+                "name": "covguard",
+                "version": __version__,
+                "semanticVersion": __version__,
+                "rules": _rules(kinds),
+            }
+        },
+        "originalUriBaseIds": {"SRCROOT": {"uri": top.as_uri() + "/"}},
+        "invocations": [{"executionSuccessful": True}],
+        "columnKind": "unicodeCodePoints",
+        "results": [_result(f, index[f["kind"]], prefix, config_file) for f in findings],
+        "properties": {
+            "schema": doc.get("schema"),
+            "gatePassed": gate.get("passed"),
+            "summary": doc.get("summary", {}),
+        },
+    }
+    return {"$schema": SCHEMA_URI, "version": "2.1.0", "runs": [run]}
+
+
+def render(doc: dict[str, Any], *, root: Path, config_path: Path | None = None) -> str:
+    return (
+        json.dumps(sarif_document(doc, root=root, config_path=config_path), indent=2, ensure_ascii=False)
+        + "\n"
+    )

@@ -1,0 +1,437 @@
+"""The trace matrix: requirement <-> function <-> test, as CSV and as an XLSX workbook.
+
+One frame, :func:`trace_links`, holds every link, in both directions:
+
+* each requirement with each function that implements it and each test that verifies it, and
+  whether that test executed that function (``executes``: ``yes``/``no``);
+* each function traced to no requirement (rogue code, typically), with every test that executed it;
+* each test that verifies no known requirement.
+
+A requirement without code or without tests, a function without a requirement and a test without
+a requirement all appear, with the missing side left empty: an auditor can filter the matrix by
+any column and see the gaps.  The HTML report renders the same frame.
+
+CSV (RFC 4180, UTF-8, CRLF) and XLSX are written so that a spreadsheet never evaluates a cell: a
+text cell that starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return is prefixed with
+``'`` (OWASP's advice against CSV/formula injection).  XLSX text cells are inline strings, never
+formulas, and carry the same prefix so both files read the same.  The XLSX is written here with
+:mod:`zipfile` and lxml (no spreadsheet library at run time), deterministically: fixed member
+order and timestamps, no creation date - the same inputs give the same bytes.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import zipfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, cast
+
+import numpy as np
+import pandas as pd
+from lxml import etree
+
+from covguard.analysis.analyse import Analysis
+from covguard.files import write_bytes
+
+LINK_COLUMNS = [
+    "requirement",
+    "title",
+    "safety_class",
+    "requirement_status",
+    "file",
+    "function",
+    "line",
+    "function_class",
+    "test",
+    "test_status",
+    "executes",
+]
+"""Columns of :func:`trace_links` (and of the CSV, in this order)."""
+
+_FORMULA_START = re.compile(r"^[=+\-@\t\r]")
+_XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def escape_cells(series: pd.Series) -> pd.Series:
+    """Text cells that a spreadsheet would evaluate (``= + - @``, tab, CR first) prefixed with ``'``."""
+    text = series.fillna("").astype(str)
+    return text.where(~text.str.contains(_FORMULA_START), "'" + text)
+
+
+def _blank(df: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+    for c in columns:
+        if c not in df.columns:
+            df[c] = ""
+    return df
+
+
+def trace_links(analysis: Analysis) -> pd.DataFrame:
+    """Every requirement-function-test link of the analysis (see the module docstring)."""
+    reqs = analysis.requirements.loc[:, ["id", "title", "safety_class", "status"]].rename(
+        columns={"id": "requirement", "status": "requirement_status"}
+    )
+    reqs = reqs.assign(_order=np.arange(len(reqs)))
+    fn = analysis.functions.loc[:, ["file", "function", "line_start", "class"]].rename(
+        columns={"line_start": "line", "class": "function_class"}
+    )
+    fr = analysis.function_requirements.loc[:, ["file", "function", "requirement"]].astype(str)
+    fr = fr.merge(fn, on=["file", "function"], how="inner")
+    known = set(reqs["requirement"])
+    tr = analysis.test_requirements.loc[:, ["test", "requirement"]].astype(str)
+    tr = tr[tr["requirement"].isin(known)].drop_duplicates()
+    tests = analysis.tests.loc[:, ["test", "status", "coverage_unit"]].astype(str)
+    tests = tests.rename(columns={"status": "test_status"})
+    executed = (
+        analysis.coverage.functions.loc[:, ["file", "function", "test"]]
+        .astype(str)
+        .rename(columns={"test": "coverage_unit"})
+        .drop_duplicates()
+        .assign(_hit=True)
+    )
+
+    # requirement side: each requirement x its functions x its tests
+    by_req = reqs.merge(fr, on="requirement", how="left").merge(tr, on="requirement", how="left")
+    by_req = by_req.merge(tests, on="test", how="left")
+    by_req = by_req.merge(executed, on=["file", "function", "coverage_unit"], how="left")
+    both = by_req["function"].notna() & by_req["test"].notna()
+    by_req["executes"] = np.where(both, np.where(by_req["_hit"].eq(True), "yes", "no"), "")
+
+    # code side: functions traced to no requirement, with the tests that executed them
+    traced = fn.set_index(["file", "function"]).index.isin(fr.set_index(["file", "function"]).index)
+    untraced = fn[~traced]
+    runners = executed.merge(tests, on="coverage_unit").loc[:, ["file", "function", "test", "test_status"]]
+    by_code = untraced.merge(runners, on=["file", "function"], how="left")
+    by_code = by_code.assign(executes=np.where(by_code["test"].notna(), "yes", ""), _order=len(reqs))
+
+    # test side: tests that verify no known requirement
+    lonely = tests[~tests["test"].isin(tr["test"])].loc[:, ["test", "test_status"]]
+    by_test = lonely.assign(_order=len(reqs) + 1)
+
+    links = pd.concat([by_req, by_code, by_test], ignore_index=True)
+    links = _blank(links, LINK_COLUMNS)
+    links["line"] = pd.to_numeric(links["line"], errors="coerce").astype("Int64")
+    links = links.sort_values(
+        ["_order", "file", "line", "function", "test"], kind="stable", na_position="first"
+    )
+    out = links.loc[:, LINK_COLUMNS].reset_index(drop=True)
+    text_cols = [c for c in LINK_COLUMNS if c != "line"]
+    out[text_cols] = out[text_cols].fillna("").astype(str)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# the workbook's other sheets: one row per requirement, per function, per test
+
+
+def _joined(values: pd.Series) -> str:
+    return ", ".join(sorted({v for v in values.astype(str) if v}))
+
+
+def requirement_rows(analysis: Analysis, links: pd.DataFrame) -> pd.DataFrame:
+    r = analysis.requirements
+    code = (links["file"] + ":" + links["function"]).where(links["function"] != "", "")
+    per = links.assign(code=code).groupby("requirement", sort=False)
+    functions = per["code"].agg(_joined)
+    tests = per["test"].agg(_joined)
+    line_cov = np.where(
+        r["lines_total"] > 0, 100.0 * r["lines_verified"] / r["lines_total"].clip(lower=1), np.nan
+    )
+    br_cov = np.where(
+        r["branches_total"] > 0, 100.0 * r["branches_verified"] / r["branches_total"].clip(lower=1), np.nan
+    )
+    return pd.DataFrame(
+        {
+            "requirement": r["id"].astype(str),
+            "title": r["title"].astype(str),
+            "safety_class": r["safety_class"].astype(str),
+            "status": r["status"].astype(str),
+            "implemented_by": r["id"].map(functions).fillna("").astype(str),
+            "verified_by": r["id"].map(tests).fillna("").astype(str),
+            "failing_tests": r["failing_tests"].apply(", ".join).astype(str),
+            "requirement_line_coverage_pct": np.round(line_cov, 2),
+            "requirement_branch_coverage_pct": np.round(br_cov, 2),
+            "source": (r["source"].astype(str) + ":" + r["line"].astype(str)),
+        }
+    )
+
+
+def function_rows(analysis: Analysis, links: pd.DataFrame) -> pd.DataFrame:
+    f = analysis.functions
+    ran = links[links["executes"] == "yes"].groupby(["file", "function"])["test"].agg(_joined)
+    key = pd.MultiIndex.from_arrays([f["file"].astype(str), f["function"].astype(str)])
+    return pd.DataFrame(
+        {
+            "file": f["file"].astype(str),
+            "function": f["function"].astype(str),
+            "line": f["line_start"].astype("int64"),
+            "class": f["class"].astype(str),
+            "safety_class": f["safety_class"].astype(str),
+            "requirements": f["requirements"].apply(", ".join).astype(str),
+            "executed_by_tests": pd.Series(ran.reindex(key).to_numpy(), index=f.index).fillna("").astype(str),
+            "lines_total": f["lines_total"].astype("int64"),
+            "lines_verified": f["lines_verified"].astype("int64"),
+            "justification": f["justification"].fillna("").astype(str),
+        }
+    )
+
+
+def test_rows(analysis: Analysis, links: pd.DataFrame) -> pd.DataFrame:
+    t = analysis.tests
+    tr = analysis.test_requirements.astype(str).groupby("test")["requirement"].agg(_joined)
+    code = (links["file"] + ":" + links["function"]).where(links["executes"] == "yes", "")
+    touched = links.assign(code=code).groupby("test")["code"].agg(_joined)
+    return pd.DataFrame(
+        {
+            "test": t["test"].astype(str),
+            "status": t["status"].astype(str),
+            "verifies": t["test"].map(tr).fillna("").astype(str),
+            "executes": t["test"].map(touched).fillna("").astype(str),
+            "file": t["file"].astype(str) + ":" + t["line"].astype(str),
+            "message": t["message"].fillna("").astype(str),
+        }
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# CSV
+
+
+def csv_bytes(links: pd.DataFrame) -> bytes:
+    """The trace matrix as CSV (RFC 4180: CRLF, quotes doubled), formula cells escaped."""
+    out = links.copy()
+    for c in out.columns:
+        if c != "line":
+            out[c] = escape_cells(out[c])
+    buf = io.StringIO()
+    out.to_csv(buf, index=False, lineterminator="\r\n")
+    return buf.getvalue().encode("utf-8")
+
+
+def write_csv(path: Path, analysis: Analysis) -> None:
+    write_bytes(path, csv_bytes(trace_links(analysis)))
+
+
+# ---------------------------------------------------------------------------------------------
+# XLSX (Office Open XML SpreadsheetML, the minimal set of parts Excel and LibreOffice need)
+
+_MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+_PKG_REL = "http://schemas.openxmlformats.org/package/2006/relationships"
+_CT = "http://schemas.openxmlformats.org/package/2006/content-types"
+_XML_SPACE = "{http://www.w3.org/XML/1998/namespace}space"
+_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
+
+
+def _column_letter(index: int) -> str:
+    letters = ""
+    index += 1
+    while index:
+        index, rem = divmod(index - 1, 26)
+        letters = chr(65 + rem) + letters
+    return letters
+
+
+def _root(tag: str, nsmap: dict[str | None, str]) -> etree._Element:
+    """A root element; ``None`` is the default namespace (lxml-stubs types nsmap keys as str only)."""
+    return etree.Element(tag, nsmap=cast(Any, nsmap))
+
+
+def _xml(root: etree._Element) -> bytes:
+    return bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8", standalone=True))
+
+
+def _sheet_xml(frame: pd.DataFrame) -> bytes:
+    ws = _root(f"{{{_MAIN}}}worksheet", {None: _MAIN})
+    n_rows, n_cols = len(frame) + 1, max(len(frame.columns), 1)
+    last = f"{_column_letter(n_cols - 1)}{n_rows}"
+    etree.SubElement(ws, f"{{{_MAIN}}}dimension", ref=f"A1:{last}")
+    views = etree.SubElement(ws, f"{{{_MAIN}}}sheetViews")
+    view = etree.SubElement(views, f"{{{_MAIN}}}sheetView", workbookViewId="0")
+    etree.SubElement(
+        view, f"{{{_MAIN}}}pane", ySplit="1", topLeftCell="A2", activePane="bottomLeft", state="frozen"
+    )
+    cols = etree.SubElement(ws, f"{{{_MAIN}}}cols")
+    cells: dict[str, list[str | float | None]] = {}
+    numeric: dict[str, bool] = {}
+    for c in frame.columns:
+        s = frame[c]
+        numeric[c] = bool(pd.api.types.is_numeric_dtype(s)) and not pd.api.types.is_bool_dtype(s)
+        if numeric[c]:
+            values = pd.to_numeric(s, errors="coerce").astype("float64")
+            cells[c] = [None if np.isnan(v) else float(v) for v in values.to_numpy()]
+        else:
+            text = escape_cells(s).str.replace(_XML_INVALID, "", regex=True)
+            cells[c] = list(text)
+    for i, c in enumerate(frame.columns):
+        longest = max([len(str(c)), *(len(str(v)) for v in cells[c] if v is not None)], default=8)
+        width = min(max(longest + 2, 8), 60)
+        etree.SubElement(
+            cols, f"{{{_MAIN}}}col", min=str(i + 1), max=str(i + 1), width=str(width), customWidth="1"
+        )
+    data = etree.SubElement(ws, f"{{{_MAIN}}}sheetData")
+    letters = [_column_letter(i) for i in range(len(frame.columns))]
+    header = etree.SubElement(data, f"{{{_MAIN}}}row", r="1")
+    for letter, name in zip(letters, frame.columns, strict=True):
+        _text_cell(header, f"{letter}1", str(name), style="1")
+    columns = list(frame.columns)
+    for r in range(len(frame)):
+        row = etree.SubElement(data, f"{{{_MAIN}}}row", r=str(r + 2))
+        for letter, c in zip(letters, columns, strict=True):
+            value = cells[c][r]
+            ref = f"{letter}{r + 2}"
+            if numeric[c]:
+                if value is not None:
+                    cell = etree.SubElement(row, f"{{{_MAIN}}}c", r=ref)
+                    etree.SubElement(cell, f"{{{_MAIN}}}v").text = f"{value:g}"
+            elif value:
+                _text_cell(row, ref, str(value))
+    if len(frame):
+        etree.SubElement(ws, f"{{{_MAIN}}}autoFilter", ref=f"A1:{last}")
+    return _xml(ws)
+
+
+def _text_cell(row: etree._Element, ref: str, text: str, style: str | None = None) -> None:
+    cell = etree.SubElement(row, f"{{{_MAIN}}}c", r=ref, t="inlineStr")
+    if style:
+        cell.set("s", style)
+    inline = etree.SubElement(cell, f"{{{_MAIN}}}is")
+    t = etree.SubElement(inline, f"{{{_MAIN}}}t")
+    t.text = text
+    if text != text.strip():
+        t.set(_XML_SPACE, "preserve")
+
+
+def _styles_xml() -> bytes:
+    st = _root(f"{{{_MAIN}}}styleSheet", {None: _MAIN})
+    fonts = etree.SubElement(st, f"{{{_MAIN}}}fonts", count="2")
+    for bold in (False, True):
+        font = etree.SubElement(fonts, f"{{{_MAIN}}}font")
+        if bold:
+            etree.SubElement(font, f"{{{_MAIN}}}b")
+        etree.SubElement(font, f"{{{_MAIN}}}sz", val="11")
+        etree.SubElement(font, f"{{{_MAIN}}}name", val="Calibri")
+    fills = etree.SubElement(st, f"{{{_MAIN}}}fills", count="2")
+    for pattern in ("none", "gray125"):
+        fill = etree.SubElement(fills, f"{{{_MAIN}}}fill")
+        etree.SubElement(fill, f"{{{_MAIN}}}patternFill", patternType=pattern)
+    borders = etree.SubElement(st, f"{{{_MAIN}}}borders", count="1")
+    border = etree.SubElement(borders, f"{{{_MAIN}}}border")
+    for side in ("left", "right", "top", "bottom", "diagonal"):
+        etree.SubElement(border, f"{{{_MAIN}}}{side}")
+    style_xfs = etree.SubElement(st, f"{{{_MAIN}}}cellStyleXfs", count="1")
+    etree.SubElement(style_xfs, f"{{{_MAIN}}}xf", numFmtId="0", fontId="0", fillId="0", borderId="0")
+    xfs = etree.SubElement(st, f"{{{_MAIN}}}cellXfs", count="2")
+    etree.SubElement(xfs, f"{{{_MAIN}}}xf", numFmtId="0", fontId="0", fillId="0", borderId="0", xfId="0")
+    etree.SubElement(
+        xfs, f"{{{_MAIN}}}xf", numFmtId="0", fontId="1", fillId="0", borderId="0", xfId="0", applyFont="1"
+    )
+    cell_styles = etree.SubElement(st, f"{{{_MAIN}}}cellStyles", count="1")
+    etree.SubElement(cell_styles, f"{{{_MAIN}}}cellStyle", name="Normal", xfId="0", builtinId="0")
+    return _xml(st)
+
+
+def xlsx_bytes(sheets: Sequence[tuple[str, pd.DataFrame]], title: str = "covguard trace matrix") -> bytes:
+    """A workbook with one sheet per ``(name, frame)``: header row bold and frozen, autofilter on."""
+    n = len(sheets)
+    ct = _root(f"{{{_CT}}}Types", {None: _CT})
+    etree.SubElement(
+        ct,
+        f"{{{_CT}}}Default",
+        Extension="rels",
+        ContentType="application/vnd.openxmlformats-package.relationships+xml",
+    )
+    etree.SubElement(ct, f"{{{_CT}}}Default", Extension="xml", ContentType="application/xml")
+    overrides = [
+        ("/xl/workbook.xml", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"),
+        *(
+            (
+                f"/xl/worksheets/sheet{i + 1}.xml",
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml",
+            )
+            for i in range(n)
+        ),
+        ("/xl/styles.xml", "application/vnd.openxmlformats-officedocument.spreadsheetml.styles+xml"),
+        ("/docProps/core.xml", "application/vnd.openxmlformats-package.core-properties+xml"),
+    ]
+    for part, kind in overrides:
+        etree.SubElement(ct, f"{{{_CT}}}Override", PartName=part, ContentType=kind)
+
+    rels = _root(f"{{{_PKG_REL}}}Relationships", {None: _PKG_REL})
+    etree.SubElement(
+        rels, f"{{{_PKG_REL}}}Relationship", Id="rId1", Target="xl/workbook.xml",
+        Type=f"{_REL}/officeDocument",
+    )  # fmt: skip
+    etree.SubElement(
+        rels, f"{{{_PKG_REL}}}Relationship", Id="rId2", Target="docProps/core.xml",
+        Type="http://schemas.openxmlformats.org/package/2006/relationships/metadata/core-properties",
+    )  # fmt: skip
+
+    cp = "http://schemas.openxmlformats.org/package/2006/metadata/core-properties"
+    dc = "http://purl.org/dc/elements/1.1/"
+    core = _root(f"{{{cp}}}coreProperties", {"cp": cp, "dc": dc})
+    etree.SubElement(core, f"{{{dc}}}title").text = title
+    etree.SubElement(core, f"{{{dc}}}creator").text = "covguard"
+
+    wb = _root(f"{{{_MAIN}}}workbook", {None: _MAIN, "r": _REL})
+    sheets_el = etree.SubElement(wb, f"{{{_MAIN}}}sheets")
+    names = etree.SubElement(wb, f"{{{_MAIN}}}definedNames")
+    wb_rels = _root(f"{{{_PKG_REL}}}Relationships", {None: _PKG_REL})
+    for i, (name, frame) in enumerate(sheets):
+        safe = re.sub(r"[\[\]:*?/\\]", " ", name)[:31]
+        etree.SubElement(sheets_el, f"{{{_MAIN}}}sheet", name=safe, sheetId=str(i + 1)).set(
+            f"{{{_REL}}}id", f"rId{i + 1}"
+        )
+        etree.SubElement(
+            wb_rels, f"{{{_PKG_REL}}}Relationship", Id=f"rId{i + 1}", Target=f"worksheets/sheet{i + 1}.xml",
+            Type=f"{_REL}/worksheet",
+        )  # fmt: skip
+        if len(frame):
+            last = f"${_column_letter(len(frame.columns) - 1)}${len(frame) + 1}"
+            defined = etree.SubElement(
+                names,
+                f"{{{_MAIN}}}definedName",
+                name="_xlnm._FilterDatabase",
+                localSheetId=str(i),
+                hidden="1",
+            )
+            defined.text = f"'{safe}'!$A$1:{last}"
+    if not len(names):
+        wb.remove(names)
+    etree.SubElement(
+        wb_rels, f"{{{_PKG_REL}}}Relationship", Id=f"rId{n + 1}", Target="styles.xml", Type=f"{_REL}/styles"
+    )
+
+    members = [
+        ("[Content_Types].xml", _xml(ct)),
+        ("_rels/.rels", _xml(rels)),
+        ("docProps/core.xml", _xml(core)),
+        ("xl/workbook.xml", _xml(wb)),
+        ("xl/_rels/workbook.xml.rels", _xml(wb_rels)),
+        ("xl/styles.xml", _styles_xml()),
+        *((f"xl/worksheets/sheet{i + 1}.xml", _sheet_xml(frame)) for i, (_n, frame) in enumerate(sheets)),
+    ]
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for name, data in members:
+            info = zipfile.ZipInfo(name, date_time=_ZIP_TIME)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.create_system = 3
+            info.external_attr = 0o644 << 16
+            zf.writestr(info, data, compresslevel=6)
+    return buf.getvalue()
+
+
+def workbook_sheets(analysis: Analysis) -> list[tuple[str, pd.DataFrame]]:
+    links = trace_links(analysis)
+    return [
+        ("Trace matrix", links),
+        ("Requirements", requirement_rows(analysis, links)),
+        ("Functions", function_rows(analysis, links)),
+        ("Tests", test_rows(analysis, links)),
+    ]
+
+
+def write_xlsx(path: Path, analysis: Analysis) -> None:
+    write_bytes(path, xlsx_bytes(workbook_sheets(analysis)))

@@ -1,0 +1,367 @@
+"""The HTML report in a real headless Chromium (Debian's ``chromium``), driven through the DevTools
+protocol with a small standard-library WebSocket client: the page loads from the file without a
+console error, an uncaught exception, a failed or network request; its filters and links work; and
+screenshots (kept as artefacts in tests/artifacts/) show the gate banner and the findings."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import os
+import select
+import socket
+import struct
+import subprocess
+import time
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+
+from tests.conftest import require
+
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-default-apps",
+    "--disable-extensions",
+    "--disable-sync",
+    "--no-first-run",
+    "--no-default-browser-check",
+    "--hide-scrollbars",
+    "--mute-audio",
+    "--remote-debugging-port=0",
+]
+WIDTH, HEIGHT = 1400, 1800
+
+
+# ---------------------------------------------------------------------------------------------
+# a minimal WebSocket client (RFC 6455: text frames, client-masked, no extensions)
+
+
+class WebSocket:
+    def __init__(self, url: str, timeout: float = 20.0) -> None:
+        parts = urlsplit(url)
+        host, port = parts.hostname or "127.0.0.1", parts.port or 80
+        self.sock = socket.create_connection((host, port), timeout=timeout)
+        key = base64.b64encode(os.urandom(16)).decode()
+        request = (
+            f"GET {parts.path} HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n"
+            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        )
+        self.sock.sendall(request.encode())
+        head = b""
+        while b"\r\n\r\n" not in head:
+            chunk = self.sock.recv(1)
+            if not chunk:
+                raise ConnectionError("WebSocket handshake: connection closed")
+            head += chunk
+        if b" 101 " not in head.split(b"\r\n", 1)[0]:
+            raise ConnectionError(f"WebSocket handshake refused: {head[:200]!r}")
+
+    def _exact(self, n: int) -> bytes:
+        data = b""
+        while len(data) < n:
+            chunk = self.sock.recv(n - len(data))
+            if not chunk:
+                raise ConnectionError("WebSocket closed")
+            data += chunk
+        return data
+
+    def _frame(self, opcode: int, payload: bytes) -> None:
+        mask = os.urandom(4)
+        n = len(payload)
+        if n < 126:
+            header = struct.pack("!BB", 0x80 | opcode, 0x80 | n)
+        elif n < 1 << 16:
+            header = struct.pack("!BBH", 0x80 | opcode, 0x80 | 126, n)
+        else:
+            header = struct.pack("!BBQ", 0x80 | opcode, 0x80 | 127, n)
+        masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+        self.sock.sendall(header + mask + masked)
+
+    def send(self, text: str) -> None:
+        self._frame(0x1, text.encode())
+
+    def recv(self) -> str:
+        message = b""
+        while True:
+            b0, b1 = self._exact(2)
+            opcode, n = b0 & 0x0F, b1 & 0x7F
+            if n == 126:
+                (n,) = struct.unpack("!H", self._exact(2))
+            elif n == 127:
+                (n,) = struct.unpack("!Q", self._exact(8))
+            payload = self._exact(n)
+            if opcode == 0x9:  # ping
+                self._frame(0xA, payload)
+                continue
+            if opcode == 0x8:
+                raise ConnectionError("WebSocket closed by the browser")
+            message += payload
+            if b0 & 0x80:
+                return message.decode()
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+class DevTools:
+    """Chrome DevTools protocol over one browser WebSocket, flattened sessions."""
+
+    def __init__(self, ws: WebSocket) -> None:
+        self.ws = ws
+        self.next_id = 0
+        self.events: list[dict[str, Any]] = []
+
+    def call(self, method: str, params: dict[str, Any] | None = None, session: str | None = None) -> Any:
+        self.next_id += 1
+        msg: dict[str, Any] = {"id": self.next_id, "method": method, "params": params or {}}
+        if session:
+            msg["sessionId"] = session
+        self.ws.send(json.dumps(msg))
+        while True:
+            reply = json.loads(self.ws.recv())
+            if reply.get("id") == self.next_id:
+                if "error" in reply:
+                    raise RuntimeError(f"{method}: {reply['error']}")
+                return reply.get("result", {})
+            self.events.append(reply)
+
+    def wait_for(self, method: str, timeout: float = 20.0) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        seen = 0
+        while time.monotonic() < deadline:
+            for event in self.events[seen:]:
+                if event.get("method") == method:
+                    return event
+            seen = len(self.events)
+            self.events.append(json.loads(self.ws.recv()))
+        raise TimeoutError(f"no {method} within {timeout} s")
+
+    def drain(self, seconds: float) -> None:
+        """Collect the events that arrive within ``seconds`` (late console errors)."""
+        self.ws.sock.settimeout(seconds)
+        try:
+            while True:
+                self.events.append(json.loads(self.ws.recv()))
+        except TimeoutError:
+            pass
+        finally:
+            self.ws.sock.settimeout(20.0)
+
+    def evaluate(self, session: str, expression: str) -> Any:
+        result = self.call(
+            "Runtime.evaluate", {"expression": expression, "returnByValue": True}, session=session
+        )
+        if "exceptionDetails" in result:
+            raise RuntimeError(f"{expression}: {result['exceptionDetails']}")
+        return result["result"].get("value")
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[DevTools]:
+    require("chromium")
+    proc = subprocess.Popen(
+        ["chromium", *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}", "about:blank"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        url = _devtools_url(proc)
+        tools = DevTools(WebSocket(url))
+        try:
+            yield tools
+        finally:
+            with contextlib.suppress(OSError, ConnectionError, RuntimeError):
+                tools.call("Browser.close")
+            tools.ws.close()
+    finally:
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+        if proc.stderr:
+            proc.stderr.close()
+
+
+def _devtools_url(proc: subprocess.Popen[str]) -> str:
+    assert proc.stderr is not None
+    deadline = time.monotonic() + 30
+    seen: list[str] = []
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([proc.stderr], [], [], 1.0)
+        if ready:
+            line = proc.stderr.readline()
+            if not line and proc.poll() is not None:
+                break
+            seen.append(line)
+            if "DevTools listening on " in line:
+                return line.split("DevTools listening on ", 1)[1].strip()
+    pytest.fail("chromium did not start its DevTools endpoint:\n" + "".join(seen[-20:]))
+
+
+# ---------------------------------------------------------------------------------------------
+# PNG: check it is a valid image and find colours in it (zlib + the five PNG row filters)
+
+
+def png_pixels(data: bytes, *, unfilter: bool = True) -> tuple[int, int, list[bytes], int]:
+    """Check a PNG (signature, chunk CRCs, IHDR, image data size); with ``unfilter`` decode its rows."""
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG file"
+    pos, idat, width, height, bpp = 8, b"", 0, 0, 0
+    while pos < len(data):
+        (length,) = struct.unpack(">I", data[pos : pos + 4])
+        kind = data[pos + 4 : pos + 8]
+        body = data[pos + 8 : pos + 8 + length]
+        (crc,) = struct.unpack(">I", data[pos + 8 + length : pos + 12 + length])
+        assert zlib.crc32(kind + body) == crc, f"bad CRC in PNG chunk {kind!r}"
+        if kind == b"IHDR":
+            width, height, depth, colour = struct.unpack(">IIBB", body[:10])
+            assert depth == 8, f"unexpected PNG bit depth {depth}"
+            assert colour in (2, 6), f"unexpected PNG colour type {colour}"
+            bpp = 3 if colour == 2 else 4
+        elif kind == b"IDAT":
+            idat += body
+        elif kind == b"IEND":
+            break
+        pos += 12 + length
+    raw = zlib.decompress(idat)
+    stride = width * bpp
+    assert width > 0, "PNG without pixels"
+    assert len(raw) == height * (stride + 1), "PNG image data does not match its header"
+    rows: list[bytes] = []
+    if not unfilter:
+        return width, height, rows, bpp
+    prev = bytearray(stride)
+    for y in range(height):
+        start = y * (stride + 1)
+        filt, line = raw[start], bytearray(raw[start + 1 : start + 1 + stride])
+        for i in range(stride):
+            a = line[i - bpp] if i >= bpp else 0
+            b = prev[i]
+            c = prev[i - bpp] if i >= bpp else 0
+            if filt == 1:
+                line[i] = (line[i] + a) & 0xFF
+            elif filt == 2:
+                line[i] = (line[i] + b) & 0xFF
+            elif filt == 3:
+                line[i] = (line[i] + (a + b) // 2) & 0xFF
+            elif filt == 4:
+                p = a + b - c
+                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+                pred = a if pa <= pb and pa <= pc else (b if pb <= pc else c)
+                line[i] = (line[i] + pred) & 0xFF
+        rows.append(bytes(line))
+        prev = line
+    return width, height, rows, bpp
+
+
+def count_colour(rows: list[bytes], bpp: int, rgb: tuple[int, int, int]) -> int:
+    target = bytes(rgb)
+    return sum(1 for row in rows for i in range(0, len(row), bpp) if row[i : i + 3] == target)
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def _problems(events: list[dict[str, Any]]) -> list[str]:
+    out: list[str] = []
+    for e in events:
+        method, params = e.get("method"), e.get("params", {})
+        if method == "Runtime.exceptionThrown":
+            out.append(f"exception: {params.get('exceptionDetails', {}).get('text')}")
+        elif method == "Runtime.consoleAPICalled" and params.get("type") in ("error", "assert", "warning"):
+            out.append(f"console.{params['type']}: {params.get('args')}")
+        elif method == "Log.entryAdded" and params.get("entry", {}).get("level") in ("error", "warning"):
+            out.append(f"log: {params['entry'].get('text')} {params['entry'].get('url', '')}")
+        elif method == "Network.loadingFailed":
+            out.append(f"failed request: {params.get('errorText')}")
+        elif method == "Network.requestWillBeSent":
+            url = params.get("request", {}).get("url", "")
+            if not url.startswith(("file:", "data:", "about:")):
+                out.append(f"network request: {url}")
+    return out
+
+
+def _screenshot(browser: DevTools, session: str, selector: str | None) -> bytes:
+    """A PNG of the viewport, or of the first 320 pixels of the element ``selector``."""
+    params: dict[str, Any] = {"format": "png"}
+    if selector:
+        rect = browser.evaluate(
+            session,
+            f"(() => {{ const r = document.querySelector({json.dumps(selector)}).getBoundingClientRect();"
+            " return {x: r.x, y: r.y + window.scrollY, w: r.width, h: Math.min(r.height, 320)}; })()",
+        )
+        params["clip"] = {"x": rect["x"], "y": rect["y"], "width": rect["w"], "height": rect["h"], "scale": 1}
+    return base64.b64decode(browser.call("Page.captureScreenshot", params, session=session)["data"])
+
+
+@pytest.mark.slow
+@pytest.mark.toolchain("chromium")
+def test_report_loads_cleanly_and_shows_the_findings(browser: DevTools, sample_run: Any) -> None:
+    page = sample_run.outputs["html"]
+    doc = json.loads(sample_run.outputs["findings"].read_text(encoding="utf-8"))
+    target = browser.call("Target.createTarget", {"url": "about:blank"})["targetId"]
+    session = browser.call("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
+    for domain in ("Runtime", "Log", "Page", "Network"):
+        browser.call(f"{domain}.enable", session=session)
+    browser.call(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": WIDTH, "height": HEIGHT, "deviceScaleFactor": 1, "mobile": False},
+        session=session,
+    )
+    browser.call("Page.navigate", {"url": page.resolve().as_uri()}, session=session)
+    browser.wait_for("Page.loadEventFired")
+    browser.drain(0.5)
+
+    assert _problems(browser.events) == []
+    n_findings = len(doc["findings"])
+    assert n_findings > 0
+    assert browser.evaluate(session, "document.querySelectorAll('#findings tbody tr').length") == n_findings
+    # the findings table is on the first screen, under the gate banner and the summary
+    top = browser.evaluate(session, "document.querySelector('#findings table').getBoundingClientRect().top")
+    assert 0 < top < HEIGHT - 200
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    shot = _screenshot(browser, session, None)
+    (ARTIFACTS / "report.png").write_bytes(shot)
+    assert png_pixels(shot, unfilter=False)[:2] == (WIDTH, HEIGHT)
+    # decoded: the red "gate FAILED" banner, and the findings' filter bar with "all" selected
+    _w, _h, rows, bpp = png_pixels(_screenshot(browser, session, "header"))
+    assert count_colour(rows, bpp, (0xC6, 0x28, 0x28)) > 20_000
+    shot = _screenshot(browser, session, "#findings")
+    (ARTIFACTS / "report-findings.png").write_bytes(shot)
+    _w, _h, rows, bpp = png_pixels(shot)
+    assert count_colour(rows, bpp, (0x37, 0x47, 0x4F)) > 200
+
+    # the filter buttons: only the rogue findings stay visible, then all again
+    rogue = sum(f["kind"] == "rogue" for f in doc["findings"])
+    visible = (
+        "[...document.querySelectorAll('#findings tbody tr')]"
+        ".filter(r => !r.classList.contains('hidden')).length"
+    )
+    browser.evaluate(session, "document.querySelector('#findings button[data-kind=\"rogue\"]').click()")
+    assert browser.evaluate(session, visible) == rogue
+    browser.evaluate(session, "document.querySelector('#findings button[data-kind=\"all\"]').click()")
+    assert browser.evaluate(session, visible) == n_findings
+
+    # a finding's link opens the source view at its line
+    link = browser.evaluate(
+        session, "document.querySelector('#findings tbody tr[data-kind=\"rogue\"] a').getAttribute('href')"
+    )
+    browser.evaluate(session, f"window.location.hash = {json.dumps(link)}")
+    browser.drain(0.3)
+    assert browser.evaluate(
+        session, f"document.getElementById({json.dumps(link[1:])}).closest('details').open"
+    )
+    assert _problems(browser.events) == []

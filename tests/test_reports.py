@@ -1,0 +1,480 @@
+"""The reports: golden files of every format (from the sample firmware's run), SARIF against the
+official 2.1.0 schema, the XLSX read back with openpyxl, formula injection in CSV and XLSX, gcovr's
+Cobertura against covguard's own numbers, the merged .gcda against gcov-tool's merge, determinism,
+the Markdown size limit, the progress display and the `covguard report` command.
+
+Refresh the golden files with ``pytest --update-references``; on a mismatch the actual output is
+written beside the reference (``*.actual.*``)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import shutil
+import subprocess
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import numpy as np
+import pytest
+from lxml import etree
+
+from covguard import api
+from covguard.build import load_manifest
+from covguard.cli import main
+from covguard.config import GCOVR_FORMATS, load_settings
+from covguard.ingest.gcda import read_data
+from covguard.ingest.gcno import read_notes
+from covguard.progress import Progress
+from covguard.report import gcovr_formats, markdown, trace_matrix
+from covguard.report.outputs import COVGUARD_FORMATS, format_names
+from covguard.runner import load_results
+from tests.conftest import FIXTURES, SAMPLE, require
+from tests.test_golden import compare_golden
+
+REPORTS = FIXTURES / "reports"
+SARIF_SCHEMA = FIXTURES / "schemas" / "sarif-schema-2.1.0.json"
+
+
+def _settings_of(outcome: Any) -> Any:
+    """The settings the session's sample run used (its work and output folders are in tmp)."""
+    out = outcome.outputs["findings"].parent
+    work = Path(outcome.manifest.build_dir).parents[1]
+    return load_settings(SAMPLE / "covguard.toml", overrides={"work_dir": str(work), "output_dir": str(out)})
+
+
+def _scrub_paths(text: str, outcome: Any) -> str:
+    work = str(Path(outcome.manifest.build_dir).parents[1])
+    return text.replace(work, "<work>").replace(str(SAMPLE.resolve()), "<sample>")
+
+
+# ---------------------------------------------------------------------------------------------
+# golden files of every format
+
+
+def _xlsx_text(data: bytes, rows: int = 12) -> str:
+    """The workbook's parts, in archive order, XML pretty-printed, each sheet cut after ``rows``
+    rows (the read-back test compares every row with the CSV): a reviewable golden file."""
+    out = []
+    main_ns = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        for info in zf.infolist():
+            root = etree.fromstring(zf.read(info))
+            for row in list(root.iter(f"{main_ns}row")):
+                if int(row.get("r", "0")) > rows:
+                    row.getparent().remove(row)  # type: ignore[union-attr]
+            out.append(f"==== {info.filename} {info.date_time}\n")
+            out.append(etree.tostring(root, pretty_print=True, encoding="unicode"))
+    return "".join(out)
+
+
+SCRUB: dict[str, list[tuple[str, str]]] = {
+    "html": [(r'<td class="num dur">[^<]*</td>', '<td class="num dur">*</td>')],
+    "sarif": [(r'"uri": "file://[^"]*"', '"uri": "file:///<checkout>/"')],
+    "junit": [(r'time="[0-9.]+"', 'time="*"')],
+    "cobertura": [
+        (r'timestamp="[0-9]+"', 'timestamp="*"'),
+        (r'version="gcovr [^"]*"', 'version="gcovr *"'),
+        (r"<source>[^<]*</source>", "<source>*</source>"),
+    ],
+}
+GOLDEN = {
+    "html": "sample.golden.html",
+    "sarif": "sample.golden.sarif",
+    "markdown": "sample.golden.md",
+    "trace-csv": "sample.golden.csv",
+    "trace-xlsx": "sample.golden.xlsx.txt",
+    "junit": "sample.golden.junit.xml",
+    "cobertura": "sample.golden.cobertura.xml",
+}
+
+
+@pytest.mark.parametrize("fmt", sorted(GOLDEN))
+def test_golden_reports(fmt: str, sample_run: Any) -> None:
+    path = sample_run.outputs[fmt]
+    data = path.read_bytes()
+    text = _xlsx_text(data) if fmt == "trace-xlsx" else data.decode("utf-8")
+    text = _scrub_paths(text, sample_run).replace("\r\n", "\n")  # CSV's CRLF: checked elsewhere
+    for pattern, repl in SCRUB.get(fmt, []):
+        text = re.sub(pattern, repl, text)
+    compare_golden(text, REPORTS / GOLDEN[fmt])
+
+
+def test_run_writes_every_format(sample_run: Any) -> None:
+    expected = {*COVGUARD_FORMATS, "cobertura", "html-details"}
+    assert set(sample_run.outputs) == expected
+    for path in sample_run.outputs.values():
+        assert path.is_file()
+        assert path.stat().st_size > 0
+    assert not list(path.parent.glob(".gcovr-*")), "gcovr's scratch folder was left behind"
+
+
+def test_config_and_gcovr_module_agree_on_gcovr_formats() -> None:
+    assert set(GCOVR_FORMATS) == set(gcovr_formats.FORMATS)
+    assert len({f.output for f in gcovr_formats.FORMATS.values()} | set(COVGUARD_FORMATS.values())) == len(
+        format_names()
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# SARIF
+
+
+def _validator() -> jsonschema.Draft4Validator:
+    schema = json.loads(SARIF_SCHEMA.read_text(encoding="utf-8"))
+    jsonschema.Draft4Validator.check_schema(schema)
+    return jsonschema.Draft4Validator(schema, format_checker=jsonschema.Draft4Validator.FORMAT_CHECKER)
+
+
+def test_sarif_is_valid_against_the_official_schema(sample_run: Any) -> None:
+    log = json.loads(sample_run.outputs["sarif"].read_text(encoding="utf-8"))
+    _validator().validate(log)
+    doc = json.loads(sample_run.outputs["findings"].read_text(encoding="utf-8"))
+    run = log["runs"][0]
+    assert len(run["results"]) == len(doc["findings"])
+    rules = [r["id"] for r in run["tool"]["driver"]["rules"]]
+    for result, finding in zip(run["results"], doc["findings"], strict=True):
+        assert result["ruleId"] == finding["kind"] == rules[result["ruleIndex"]]
+        assert result["level"] == finding["severity"]
+        assert result["message"]["text"] == finding["message"]
+    rogue = [r for r in run["results"] if r["ruleId"] == "rogue"]
+    assert rogue
+    assert all(r["locations"][0]["physicalLocation"]["region"]["startLine"] > 0 for r in rogue)
+    # the repository holds the sample: code scanning wants paths from the top of the checkout
+    uri = rogue[0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+    assert uri.startswith("sample_firmware/")
+
+
+def test_sarif_edge_cases_are_valid() -> None:
+    from covguard.report.sarif import sarif_document
+
+    finding: dict[str, Any] = {
+        "kind": "incomplete_coverage",
+        "severity": "error",
+        "file": None,
+        "line": 0,
+        "end_line": 0,
+        "function": None,
+        "requirement": None,
+        "test": "t::x",
+        "message": 'µ-dose ≥ 3 | "quoted" <b>',
+        "tests": [],
+        "suggested_requirements": [],
+    }
+    doc: dict[str, Any] = {
+        "schema": "covguard.findings/1",
+        "summary": {},
+        "findings": [finding],
+        "gate": None,
+    }
+    log = sarif_document(doc, root=Path("/nonexistent/project"))
+    _validator().validate(log)
+    location = log["runs"][0]["results"][0]["locations"][0]["physicalLocation"]
+    assert location["artifactLocation"]["uri"] == "covguard.toml"
+    assert "region" not in location
+    outside = {**finding, "kind": "image_library", "file": "/usr/lib/arm-none-eabi/lib/libg nano.a"}
+    log = sarif_document({**doc, "findings": [outside]}, root=Path("/nonexistent/project"))
+    _validator().validate(log)
+    artifact = log["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"]
+    assert artifact == {"uri": "file:///usr/lib/arm-none-eabi/lib/libg%20nano.a"}
+
+
+# ---------------------------------------------------------------------------------------------
+# trace matrix: XLSX read back, CSV, formula injection
+
+
+def test_xlsx_reads_back_like_the_csv(sample_run: Any) -> None:
+    openpyxl = pytest.importorskip("openpyxl")
+    wb = openpyxl.load_workbook(sample_run.outputs["trace-xlsx"])
+    assert wb.sheetnames == ["Trace matrix", "Requirements", "Functions", "Tests"]
+    ws = wb["Trace matrix"]
+    assert ws.freeze_panes == "A2"
+    assert ws.auto_filter.ref == f"A1:K{ws.max_row}"
+    sheet = [["" if v is None else v for v in row] for row in ws.iter_rows(values_only=True)]
+    rows = list(csv.reader(io.StringIO(sample_run.outputs["trace-csv"].read_text(encoding="utf-8"))))
+    assert sheet[0] == rows[0] == trace_matrix.LINK_COLUMNS
+    assert len(sheet) == len(rows)
+    for got, want in zip(sheet[1:], rows[1:], strict=True):
+        assert [str(v) for v in got] == want
+    doc = json.loads(sample_run.outputs["findings"].read_text(encoding="utf-8"))
+    reqs = wb["Requirements"]
+    assert reqs.max_row == len(doc["requirements"]) + 1
+    assert wb["Functions"].max_row == len(doc["functions"]) + 1
+    assert wb["Tests"].max_row == len(doc["tests"]) + 1
+    # both directions: every requirement, every function and every test appears in the matrix
+    matrix = {c: {r[i] for r in sheet[1:]} for i, c in enumerate(sheet[0])}
+    assert {r["id"] for r in doc["requirements"]} <= matrix["requirement"]
+    assert {f["function"] for f in doc["functions"]} <= matrix["function"]
+    assert {t["id"] for t in doc["tests"]} <= matrix["test"]
+
+
+def test_xlsx_is_deterministic(sample_run: Any) -> None:
+    data = sample_run.outputs["trace-xlsx"].read_bytes()
+    analysis = sample_run.analysis
+    assert trace_matrix.xlsx_bytes(trace_matrix.workbook_sheets(analysis)) == data
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        assert zf.testzip() is None
+        assert {i.date_time for i in zf.infolist()} == {(1980, 1, 1, 0, 0, 0)}
+        assert zf.namelist()[0] == "[Content_Types].xml"
+
+
+def test_escape_cells() -> None:
+    import pandas as pd
+
+    cells = pd.Series(["=1+1", "+SUM(A1)", "-2", "@cmd", "\tx", "\rx", "plain", "a=b", "", None])
+    assert list(trace_matrix.escape_cells(cells)) == [
+        "'=1+1", "'+SUM(A1)", "'-2", "'@cmd", "'\tx", "'\rx", "plain", "a=b", "", "",
+    ]  # fmt: skip
+
+
+INJECTION_CSV = """id,title,safety_class
+INJ-1,"=HYPERLINK(""http://evil.example/"",""click"")",C
+INJ-2,+SUM(1;2),B
+INJ-3,-2+3 dose,A
+INJ-4,@cmd /c calc,C
+"""
+INJECTION_SRC = """/* @req INJ-1 */
+int add(int a, int b) { return a + b; }
+
+/* @req INJ-2, INJ-3 */
+int sub(int a, int b) { return a - b; }
+
+int negate(int a) { return -a; }
+"""
+INJECTION_TEST = """#include "covguard_test.h"
+int add(int a, int b);
+int sub(int a, int b);
+
+CG_TEST(adds, "INJ-1") { CG_ASSERT_EQ_INT(3, add(1, 2)); }
+CG_TEST(subtracts, "INJ-2") { CG_ASSERT_EQ_INT(-1, sub(1, 2)); }
+
+CG_MAIN()
+"""
+
+
+def test_formula_injection_is_escaped_in_csv_and_xlsx(tmp_path: Path) -> None:
+    require("gcc", "make")
+    project = tmp_path / "inj"
+    (project / "src").mkdir(parents=True)
+    (project / "tests").mkdir()
+    (project / "src" / "calc.c").write_text(INJECTION_SRC)
+    (project / "tests" / "test_calc.c").write_text(INJECTION_TEST)
+    (project / "requirements.csv").write_text(INJECTION_CSV)
+    shutil.copy(FIXTURES / "golden" / "common.mk", tmp_path / "common.mk")
+    (project / "covguard.toml").write_text(
+        'sources = ["src/**"]\nrequirements = ["requirements.csv"]\n[build]\n'
+        'command = "make -f ../common.mk tests BUILD_DIR={build_dir}"\n'
+        '[test]\nexecutables = ["{build_dir}/tests/*"]\ntimeout = 10\n[report]\ngcovr = []\n'
+    )
+    outcome = api.run(load_settings(project / "covguard.toml"))
+    rows = list(csv.reader(io.StringIO(outcome.outputs["trace-csv"].read_text(encoding="utf-8"))))
+    cells = [c for row in rows for c in row]
+    assert not [c for c in cells if c[:1] in ("=", "+", "-", "@", "\t", "\r")]
+    titles = {r[0]: r[1] for r in rows[1:] if r[0]}
+    assert titles["INJ-1"] == '\'=HYPERLINK("http://evil.example/","click")'
+    assert titles["INJ-2"] == "'+SUM(1;2)"
+    assert titles["INJ-3"] == "'-2+3 dose"
+    assert titles["INJ-4"] == "'@cmd /c calc"
+    assert outcome.outputs["trace-csv"].read_bytes().count(b"\r\n") == len(rows)
+
+    openpyxl = pytest.importorskip("openpyxl")
+    wb = openpyxl.load_workbook(outcome.outputs["trace-xlsx"])
+    for ws in wb:
+        for row in ws.iter_rows():
+            for cell in row:
+                assert cell.data_type in ("s", "n"), f"{ws.title}!{cell.coordinate} is {cell.data_type}"
+                if isinstance(cell.value, str):
+                    assert cell.value[:1] not in ("=", "+", "-", "@"), f"{ws.title}!{cell.coordinate}"
+    req_titles = {r[0]: r[1] for r in wb["Requirements"].iter_rows(min_row=2, values_only=True)}
+    assert req_titles["INJ-1"] == '\'=HYPERLINK("http://evil.example/","click")'
+    # the rogue function (no requirement) and the requirements without tests are in the matrix
+    assert any(r[5] == "negate" and r[0] == "" for r in rows[1:])
+    assert any(r[0] == "INJ-4" and r[5] == "" and r[8] == "" for r in rows[1:])
+
+
+# ---------------------------------------------------------------------------------------------
+# gcovr's formats: the merged tree and gcovr's numbers against covguard's own
+
+
+def test_cobertura_agrees_with_covguard_line_by_line(sample_run: Any) -> None:
+    root = etree.parse(str(sample_run.outputs["cobertura"])).getroot()
+    hits: dict[tuple[str, int], int] = {}
+    for cls in root.iter("class"):
+        for line in cls.find("lines").iter("line"):  # type: ignore[union-attr]
+            hits[(cls.get("filename", ""), int(line.get("number", "0")))] = int(line.get("hits", "0"))
+    code = sample_run.analysis.coverage.code_lines
+    c_files = code[code["file"].astype(str).str.endswith(".c")]
+    ours = {
+        (str(f), int(n)): int(c)
+        for f, n, c in zip(c_files["file"], c_files["line"], c_files["count"], strict=True)
+    }
+    excluded = sample_run.analysis.lines
+    excluded_keys = {
+        (str(f), int(n))
+        for f, n, x in zip(excluded["file"], excluded["line"], excluded["excluded"], strict=True)
+        if x
+    }
+    ours = {k: v for k, v in ours.items() if k not in excluded_keys}
+    assert ours
+    assert set(ours) == set(hits)
+    assert {k: v for k, v in ours.items() if hits[k] != v} == {}
+
+
+def test_gcovr_detail_pages_are_linked_from_the_report(sample_run: Any) -> None:
+    index = sample_run.outputs["html-details"]
+    page = sample_run.outputs["html"].read_text(encoding="utf-8")
+    pages = re.findall(r'href="(gcovr/[^"]+)"', page)
+    assert pages
+    for link in pages:
+        assert (index.parent.parent / link).is_file(), link
+
+
+def test_merged_gcda_equals_gcov_tool_merge(sample_run: Any, tmp_path: Path) -> None:
+    require("gcov-tool")
+    settings = _settings_of(sample_run)
+    results = load_results(settings)
+    manifest = load_manifest(settings)
+    units = dict(sorted(results.units.items())[:3])
+    merged, added = gcovr_formats.merged_tree(manifest, units, tmp_path / "ours")
+    folders = [Path(units[u]) for u in units]
+    out = tmp_path / "tool"
+    subprocess.run(
+        ["gcov-tool", "merge", str(folders[0]), str(folders[1]), "-o", str(tmp_path / "m1")], check=True
+    )
+    subprocess.run(["gcov-tool", "merge", str(tmp_path / "m1"), str(folders[2]), "-o", str(out)], check=True)
+    compared = 0
+    for gcda in sorted(out.rglob("*.gcda")):
+        notes_path = "/" + gcda.relative_to(out).as_posix()[: -len(".gcda")] + ".gcno"
+        notes = read_notes(Path(notes_path))
+        theirs = read_data(gcda, notes)
+        ours = read_data(merged / notes_path.lstrip("/").replace(".gcno", ".gcda"), notes)
+        assert len(theirs.counters) == len(ours.counters)
+        for a, b in zip(theirs.counters, ours.counters, strict=True):
+            np.testing.assert_array_equal(a, b)
+        compared += 1
+    assert compared > 0
+    assert sum(added.values()) >= compared
+
+
+# ---------------------------------------------------------------------------------------------
+# determinism, the report command
+
+
+def _report_args(settings: Any, out: Path) -> list[str]:
+    config = str(SAMPLE / "covguard.toml")
+    return ["report", "--config", config, "--work-dir", str(settings.work_dir), "--output-dir", str(out)]
+
+
+def test_report_command_rewrites_the_same_bytes(
+    sample_run: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings = _settings_of(sample_run)
+    out = tmp_path / "again"
+    main(_report_args(settings, out))
+    printed = capsys.readouterr().out
+    assert "outputs (9)" in printed
+    assert "index.html" in printed
+    for name, path in sample_run.outputs.items():
+        again = out / path.relative_to(path.parent if name != "html-details" else path.parent.parent)
+        assert again.read_bytes() == path.read_bytes(), f"{name} differs between `run` and `report`"
+
+
+def test_report_command_rejects_an_unknown_format(
+    sample_run: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings = _settings_of(sample_run)
+    with pytest.raises(SystemExit) as exit_info:
+        main([*_report_args(settings, tmp_path / "x"), "--format", "htm"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "unknown report format(s): htm" in err
+    assert "Traceback" not in err
+    assert not (tmp_path / "x").exists()
+
+
+def test_report_command_writes_only_the_formats_asked(sample_run: Any, tmp_path: Path) -> None:
+    settings = _settings_of(sample_run).with_overrides(output_dir=str(tmp_path / "some"))
+    result = api.report(settings, formats=["sarif", "markdown"])
+    assert set(result.outputs) == {"sarif", "markdown"}
+    assert sorted(p.name for p in (tmp_path / "some").iterdir()) == ["covguard.sarif", "summary.md"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Markdown, progress
+
+
+def test_markdown_fits_a_pull_request_comment() -> None:
+    finding = {
+        "kind": "rogue",
+        "severity": "error",
+        "file": "src/a|b.c",
+        "line": 3,
+        "message": "x|y\nz " * 40,
+    }
+    req = {"id": "R-1", "title": "t|t", "safety_class": "C", "status": "verified", "verified_by": ["a"],
+           "coverage": {"line": 100.0}}  # fmt: skip
+    doc = {
+        "summary": {
+            "requirements": {"total": 1}, "functions": {"total": 1}, "lines": {"total": 1},
+            "tests": {"total": 1},
+            "coverage": {"line": 1.0, "branch": None, "function": 1.0, "requirement_line": 1.0,
+                         "requirement_branch": None},
+        },
+        "findings": [finding] * 5000,
+        "requirements": [req] * 5000,
+        "gate": {"passed": False, "failures": [{"check": "c", "subject": "s", "actual": 1, "limit": 0}]},
+    }  # fmt: skip
+    text = markdown.render(doc)
+    assert len(text) <= markdown.MAX_CHARS + 200
+    assert "and 4950 more in `findings.json`" in text
+    assert text.count("<details>") == text.count("</details>")
+    assert "src/a\\|b.c" in text
+    assert "x\\|y z" in text
+    assert markdown.cell("<script>") == "&lt;script&gt;"
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_is_silent_when_not_a_terminal() -> None:
+    stream = io.StringIO()
+    progress = Progress(stream)
+    progress("build: make tests")
+    progress("test: test_a")
+    progress.close()
+    assert stream.getvalue() == ""
+
+
+def test_progress_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TERM", "xterm")
+    ticks = iter([0.0, 1.0, 2.0, 3.5])
+    stream = _Terminal()
+    with Progress(stream, clock=lambda: next(ticks), width=200) as progress:
+        progress("build: make tests")
+        progress("test: test_a")
+        progress("test: test_b")
+    text = stream.getvalue()
+    assert "\rcovguard: build make tests (0.0 s)" in text
+    assert "covguard: build done (1.0 s)\x1b[K\n" in text
+    assert "covguard: test [2] test_b (1.0 s)" in text
+    assert text.endswith("covguard: test done (2.5 s, 2 items)\x1b[K\n")
+    monkeypatch.setenv("TERM", "dumb")
+    assert not Progress(_Terminal()).enabled
+
+
+def test_gate_verdict_in_html_and_markdown() -> None:
+    from covguard.report import html
+
+    base: dict[str, Any] = {"schema": "covguard.findings/1", "tool": {"version": "0"}}
+    passed = {**base, "gate": {"passed": True, "failures": [], "checks": 12}}
+    failed = {**base, "gate": {"passed": False, "failures": [{"check": "c"}], "checks": 12}}
+    assert "gate PASSED (12 checks)" in html._header(passed, "t")
+    assert 'class="passed"' in html._header(passed, "t")
+    assert "gate FAILED: 1 of 12 checks failed" in html._header(failed, "t")
+    assert "gate not evaluated" in html._header({**base, "gate": None}, "t")
