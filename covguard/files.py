@@ -16,6 +16,9 @@ from typing import IO, Any
 
 from covguard.errors import LockedError, OutputError
 
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
 
 def sha256_file(path: Path) -> str:
     digest = hashlib.sha256()
@@ -49,6 +52,7 @@ def atomic_write(path: Path, writer: Callable[[IO[bytes]], None]) -> None:
             writer(handle)
             handle.flush()
             os.fsync(handle.fileno())
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; outputs get the usual permissions
         os.replace(tmp, path)
     except OSError as exc:
         with contextlib.suppress(OSError):
