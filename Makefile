@@ -41,7 +41,7 @@ pytest: $(STAMP) ## The test suite
 
 test: bootstrap $(STAMP) lint typecheck pytest ## Install what the tests need, then ruff, mypy and pytest
 
-bench: $(STAMP) ## Benchmarks against gcov, gcovr, lcov and fastcov (prints the table)
+bench: bootstrap $(STAMP) ## Benchmarks against gcov, gcovr, lcov and fastcov (prints the table; minutes)
 	$(PY) bench/run.py
 
 clean: ## Remove the venv, work folders and outputs

@@ -1,0 +1,621 @@
+"""covguard's benchmarks (``make bench``): covguard against gcov, gcovr, lcov and fastcov.
+
+Three measurements, each on real coverage data written by real test executables:
+
+1. **Whole project** (synthetic firmware of several sizes, and a real code base - Lua 5.4 from
+   lupa's source distribution, see ``bench/real.py``): the tests run once the ordinary way
+   (``.gcda`` beside the objects), then every tool reads the same files: ``gcov --json-format
+   --stdout`` over all files in 2 parallel processes (the floor), covguard (coverage model,
+   per-run ingestion, full analysis to findings.json), ``gcovr --json -j 2``, ``lcov --capture``
+   and ``fastcov -j 2``.
+2. **Per test**: one firmware of about 50k source lines with 250, 500 and 1,000 test cases, each
+   test's coverage in its own folder (``covguard test``); covguard from those files to findings.
+3. **Slopes**: covguard's cost against code size (1) and against the number of tests (2): a
+   least-squares fit and the log-log exponent (1.0 is linear growth).
+
+Every figure is the median of ``--repeat`` runs of a fresh process; memory is the peak resident
+set of the process (the largest of its children for gcov and lcov), from ``wait4``.  The table is
+printed and written to ``bench/results/`` with ``results.json`` and a chart (``chart.svg``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench.generate import Generated, Spec, generate  # noqa: E402
+
+CACHE = HERE / ".cache"
+RESULTS = HERE / "results"
+PY = sys.executable
+CPUS = 2  # the machine the targets are stated for; every parallel tool gets 2 jobs
+COUNTS = ("rows", "lines", "functions")  # what the worker counts, beside its phase timings
+
+
+# ---------------------------------------------------------------------------------------------
+# running and measuring
+
+
+@dataclass
+class Sample:
+    wall_s: float
+    peak_mb: float
+    phases: dict[str, float] = field(default_factory=dict)
+
+
+def measure(commands: Sequence[Sequence[str]], cwd: Path) -> Sample:
+    """Run ``commands`` at once, wait for all; wall time and the largest peak RSS among them."""
+    t0 = time.perf_counter()
+    procs = [
+        subprocess.Popen(list(c), cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        for c in commands
+    ]
+    outputs: list[bytes] = []
+    peak = 0
+    for p in procs:
+        assert p.stdout is not None
+        outputs.append(p.stdout.read())
+        _pid, status, usage = os.wait4(p.pid, 0)
+        p.returncode = os.waitstatus_to_exitcode(status)
+        peak = max(peak, usage.ru_maxrss)
+    wall = time.perf_counter() - t0
+    phases: dict[str, float] = {}
+    for c, p, out in zip(commands, procs, outputs, strict=True):
+        if p.returncode != 0:
+            raise SystemExit(f"benchmark command failed ({p.returncode}): {' '.join(c)}")
+        if c[:2] == [PY, str(Path(__file__))]:
+            phases = json.loads(out.decode().strip().splitlines()[-1])
+    return Sample(wall, peak / 1024, phases)
+
+
+def median_of(samples: list[Sample]) -> Sample:
+    keys = samples[0].phases.keys()
+    return Sample(
+        statistics.median(s.wall_s for s in samples),
+        max(s.peak_mb for s in samples),
+        {k: statistics.median(s.phases[k] for s in samples) for k in keys},
+    )
+
+
+def repeat(commands: Sequence[Sequence[str]], cwd: Path, n: int) -> Sample:
+    return median_of([measure(commands, cwd) for _ in range(n)])
+
+
+# ---------------------------------------------------------------------------------------------
+# the projects
+
+
+@dataclass
+class Project:
+    name: str
+    root: Path
+    functions: int
+    source_lines: int
+    tests: int
+    build_dir: Path = Path()
+    gcda: list[Path] = field(default_factory=list)
+    executable_lines: int = 0
+
+
+def run(cmd: Sequence[str | Path], cwd: Path, env: dict[str, str] | None = None) -> str:
+    proc = subprocess.run(
+        [str(c) for c in cmd], cwd=cwd, env=env, capture_output=True, text=True, check=False, errors="replace"
+    )
+    if proc.returncode not in (0, 1):
+        raise SystemExit(
+            f"{' '.join(map(str, cmd))} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
+        )
+    return proc.stdout
+
+
+def covguard(*args: str, cwd: Path) -> str:
+    return run([PY, "-m", "covguard", *args], cwd=cwd)
+
+
+def prepare(root: Path, name: str, functions: int, source_lines: int, tests: int) -> Project:
+    """Build with covguard, run the tests per test (covguard test) and once plainly (.gcda beside
+    the objects, for the whole-project comparison)."""
+    project = Project(name, root, functions, source_lines, tests)
+    manifest = root / ".covguard" / "host-gcc" / "build.json"
+    results = root / ".covguard" / "host-gcc" / "results.json"
+    if not manifest.is_file():
+        print(f"  building {name} ...", flush=True)
+        covguard("build", cwd=root)
+    if not results.is_file():
+        print(f"  running the tests of {name} (per-test coverage) ...", flush=True)
+        covguard("test", cwd=root)
+    build = Path(json.loads(manifest.read_text())["build_dir"])
+    project.build_dir = build
+    gcda = sorted(build.rglob("*.gcda"))
+    if not gcda:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("COVGUARD_", "GCOV_"))}
+        for exe in sorted((build / "tests").iterdir()):
+            if exe.is_file() and os.access(exe, os.X_OK):
+                run([exe], cwd=exe.parent, env=env)
+        gcda = sorted(build.rglob("*.gcda"))
+    project.gcda = gcda
+    return project
+
+
+def synthetic(functions: int, tests: int) -> Project:
+    spec = Spec(functions=functions, tests=tests)
+    got: Generated = generate(spec, CACHE / f"fw-{functions}f-{tests}t")
+    return prepare(got.root, f"synthetic {functions} fn", got.functions, got.source_lines, got.tests)
+
+
+# ---------------------------------------------------------------------------------------------
+# the tools
+
+
+def gcov_floor(p: Project) -> list[list[str]]:
+    """gcov's own JSON of every .gcda, the files split over 2 processes."""
+    files = [str(g) for g in p.gcda]
+    return [["gcov", "--json-format", "--stdout", *files[i::CPUS]] for i in range(CPUS) if files[i::CPUS]]
+
+
+def tools(p: Project, out: Path) -> dict[str, list[list[str]]]:
+    out.mkdir(parents=True, exist_ok=True)
+    return {
+        "gcov JSON (floor)": gcov_floor(p),
+        "covguard": [[PY, str(Path(__file__)), "--worker", "whole", str(p.root), str(out / "covguard")]],
+        "fastcov": [
+            [
+                str(Path(PY).parent / "fastcov"),
+                "-d",
+                str(p.build_dir),
+                "-b",
+                "-j",
+                str(CPUS),
+                "-o",
+                str(out / "f.json"),
+            ]
+        ],
+        "gcovr JSON": [
+            [
+                PY,
+                "-m",
+                "gcovr",
+                "-r",
+                str(p.root),
+                "-j",
+                str(CPUS),
+                "--json",
+                str(out / "g.json"),
+                str(p.build_dir),
+            ]
+        ],
+        "lcov": [
+            [
+                "lcov",
+                "--quiet",
+                "--capture",
+                "--rc",
+                "lcov_branch_coverage=1",
+                "-d",
+                str(p.build_dir),
+                "-o",
+                str(out / "l.info"),
+            ]
+        ],
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# the worker: covguard measured phase by phase, in a fresh process
+
+
+def worker(kind: str, root: Path, out: Path) -> None:
+    t_start = time.perf_counter()
+    from covguard import api
+    from covguard.analysis.analyse import analyse_project
+    from covguard.build import Area, load_manifest
+    from covguard.collect import collect, counters_in_place, coverage_model, frames_from_counts, load_notes
+    from covguard.config import load_settings
+    from covguard.files import write_text
+    from covguard.ingest.gcov_model import build_model, evaluate
+    from covguard.model import TestCase
+    from covguard.report import findings_json
+    from covguard.runner import TestRun, load_results
+
+    t_import = time.perf_counter()
+    settings = load_settings(root / "covguard.toml", overrides={"output_dir": str(out)})
+    manifest = load_manifest(settings)
+    results = load_results(settings)
+    keep = api.source_filter(settings)
+    notes = load_notes(manifest)  # this and the next: what `covguard build` pays once per build
+    t_notes = time.perf_counter()
+    cold = build_model(notes)
+    t_model = time.perf_counter()
+    del cold, notes
+    t_model_end = time.perf_counter()
+    # what every later run pays: the model from the build's cache (covguard.ingest.model_cache)
+    model = coverage_model(manifest, Area(settings).model_cache)
+    t_load = time.perf_counter()
+    if kind == "whole":
+        counters, _found = counters_in_place(model)
+        counts = evaluate(model, [counters, counters])  # the unit, and the total (as collect does)
+        data = frames_from_counts(model, counts, ["all"], 1, settings.root, keep, "host", manifest.variant)
+        # one run of every test executable, as gcov and gcovr see it: no attribution per test
+        whole_run = TestCase(
+            test="workload::all", executable="tests", name="all", status="passed", duration_s=None,
+            message="", file="", line=0, verifies=(), coverage_unit="all", coverage="complete",
+        )  # fmt: skip
+        results = TestRun(cases=[whole_run], runs=results.runs, units={"all": str(manifest.build_dir)})
+    else:
+        data, _n = collect(
+            manifest,
+            results.units,
+            root=settings.root,
+            keep=keep,
+            origin=results.origin,
+            variant=results.variant,
+            model=model,
+        )
+    t_ingest = time.perf_counter()
+    analysis = analyse_project(settings, data, results, manifest)
+    t_analyse = time.perf_counter()
+    # findings.json: the one contract every other output renders from (the HTML, XLSX, ... writers
+    # of covguard.report.outputs are not part of this measurement)
+    write_text(out / "findings.json", findings_json.render(analysis, api.gate(settings, analysis)))
+    t_report = time.perf_counter()
+    phases = {
+        "import": t_import - t_start,
+        "notes": t_notes - t_import,
+        "model": t_model - t_notes,
+        "load": t_load - t_model_end,
+        "ingest": t_ingest - t_load,
+        "analyse": t_analyse - t_ingest,
+        "report": t_report - t_analyse,
+        "rows": float(len(data.lines)),
+        "lines": float(len(data.code_lines)),
+        "functions": float(len(data.code_functions)),
+    }
+    print(json.dumps(phases))
+
+
+# ---------------------------------------------------------------------------------------------
+# slopes, table, chart
+
+
+def fit(xs: Sequence[float], ys: Sequence[float]) -> dict[str, float]:
+    """Least-squares line ``y = a + b x`` and the log-log exponent (1.0: linear growth)."""
+    n = len(xs)
+    mx, my = sum(xs) / n, sum(ys) / n
+    sxx = sum((x - mx) ** 2 for x in xs)
+    b = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sxx
+    a = my - b * mx
+    ss_res = sum((y - a - b * x) ** 2 for x, y in zip(xs, ys, strict=True))
+    ss_tot = sum((y - my) ** 2 for y in ys) or 1.0
+    lx = [math.log(x) for x in xs]
+    ly = [math.log(max(y, 1e-9)) for y in ys]
+    mlx, mly = sum(lx) / n, sum(ly) / n
+    exponent = sum((u - mlx) * (v - mly) for u, v in zip(lx, ly, strict=True)) / sum(
+        (u - mlx) ** 2 for u in lx
+    )
+    return {"intercept": a, "slope": b, "r2": 1 - ss_res / ss_tot, "exponent": exponent}
+
+
+def costs(ph: dict[str, float]) -> dict[str, float]:
+    """covguard's three figures from its phases.
+
+    * per build - reading the notes and compiling the coverage model (``covguard build`` does it
+      once and caches the model);
+    * per run - what ``covguard analyse`` pays on every run: start-up, loading the cached model,
+      reading the ``.gcda`` files (ingestion), the analysis and ``findings.json``;
+    * total - both: the cost of one commit whose build is new.
+    """
+    ingestion = ph["load"] + ph["ingest"]
+    per_run = ph["import"] + ingestion + ph["analyse"] + ph["report"]
+    per_build = ph["notes"] + ph["model"]
+    return {"per_build": per_build, "ingestion": ingestion, "per_run": per_run, "total": per_build + per_run}
+
+
+def whole_row(p: Project, samples: dict[str, Sample]) -> dict[str, Any]:
+    floor = samples["gcov JSON (floor)"].wall_s
+    gcovr = samples["gcovr JSON"].wall_s if "gcovr JSON" in samples else math.nan
+    ph = samples["covguard"].phases
+    c = costs(ph)
+    return {
+        "project": p.name,
+        "functions": int(ph["functions"]),
+        "source_lines": p.source_lines,
+        "executable_lines": int(ph["lines"]),
+        "gcda_files": len(p.gcda),
+        "tools": {
+            k: {"median_s": round(s.wall_s, 3), "peak_mb": round(s.peak_mb, 1)} for k, s in samples.items()
+        },
+        "covguard_phases": {k: round(v, 3) for k, v in ph.items() if k not in COUNTS},
+        "covguard": {k: round(v, 3) for k, v in c.items()},
+        "ratio_to_floor": {k: round(v / floor, 2) for k, v in c.items()},
+        "gcovr_over_covguard": {k: round(gcovr / v, 1) for k, v in c.items()},
+    }
+
+
+def print_whole(rows: list[dict[str, Any]]) -> list[str]:
+    names = list(rows[0]["tools"])
+    out = ["", "Whole project: the same .gcda files read by every tool (median seconds / peak MB)", ""]
+    head = f"{'project':22} {'lines':>8} {'gcda':>5} " + " ".join(f"{n[:17]:>17}" for n in names)
+    out += [head, "-" * len(head)]
+    for r in rows:
+        cells = " ".join(
+            f"{r['tools'][n]['median_s']:>8.2f}s {r['tools'][n]['peak_mb']:>5.0f}MB".rjust(17) for n in names
+        )
+        out.append(f"{r['project'][:22]:22} {r['executable_lines']:>8} {r['gcda_files']:>5} {cells}")
+    out += [
+        "",
+        "covguard by phase (s; the 'covguard' column above is one process that does them all, and compiles",
+        "the model and loads it from the cache): per build =",
+        "notes + model; per run = import + load (cached model) + ingest + analyse + report (findings.json)",
+        "",
+    ]
+    head2 = (
+        f"{'project':22} {'import':>6} {'notes':>6} {'model':>6} {'load':>6} {'ingest':>6} {'analyse':>7}"
+        f" {'report':>6} {'build':>6} {'run':>6} {'total':>6}"
+    )
+    out += [head2, "-" * len(head2)]
+    for r in rows:
+        ph, c = r["covguard_phases"], r["covguard"]
+        out.append(
+            f"{r['project'][:22]:22} {ph['import']:>6.2f} {ph['notes']:>6.2f} {ph['model']:>6.2f} "
+            f"{ph['load']:>6.2f} {ph['ingest']:>6.2f} {ph['analyse']:>7.2f} {ph['report']:>6.2f} "
+            f"{c['per_build']:>6.2f} {c['per_run']:>6.2f} {c['total']:>6.2f}"
+        )
+    out += [
+        "",
+        "Ratios: covguard / gcov floor (target <= 1.5x) and gcovr JSON / covguard (target >= 20x)",
+        "",
+    ]
+    head3 = (
+        f"{'project':22} {'ingestion/floor':>16} {'run/floor':>10} {'total/floor':>12} "
+        f"{'gcovr/ingestion':>16} {'gcovr/run':>10} {'gcovr/total':>12}"
+    )
+    out += [head3, "-" * len(head3)]
+    for r in rows:
+        f, g = r["ratio_to_floor"], r["gcovr_over_covguard"]
+        out.append(
+            f"{r['project'][:22]:22} {f['ingestion']:>15.2f}x {f['per_run']:>9.1f}x {f['total']:>11.1f}x "
+            f"{g['ingestion']:>15.1f}x {g['per_run']:>9.1f}x {g['total']:>11.1f}x"
+        )
+    return out
+
+
+def print_pertest(rows: list[dict[str, Any]]) -> list[str]:
+    out = ["", "Per test: covguard from each test's .gcda files to findings.json (median s, peak MB)", ""]
+    head = (
+        f"{'tests':>6} {'lines':>7} {'gcda':>6} {'rows':>7} {'build':>6} {'load':>6} {'ingest':>6} "
+        f"{'analyse':>7} {'report':>6} {'run':>6} {'total':>6} {'peak MB':>8}"
+    )
+    out += [head, "-" * len(head)]
+    for r in rows:
+        ph, c = r["phases"], r["covguard"]
+        out.append(
+            f"{r['tests']:>6} {r['executable_lines']:>7} {r['gcda_files']:>6} {r['rows']:>7} "
+            f"{c['per_build']:>6.2f} {ph['load']:>6.2f} {ph['ingest']:>6.2f} {ph['analyse']:>7.2f} "
+            f"{ph['report']:>6.2f} {c['per_run']:>6.2f} {c['total']:>6.2f} {r['peak_mb']:>8.0f}"
+        )
+    return out
+
+
+def svg_chart(whole: list[dict[str, Any]], pertest: list[dict[str, Any]], path: Path) -> None:
+    """Two log-log panels: every tool's time against code size; covguard's time against tests."""
+    width, height, pad = 980, 420, 60
+    colours = ["#444444", "#d62728", "#2ca02c", "#1f77b4", "#9467bd", "#ff7f0e", "#17becf", "#8c564b"]
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="sans-serif" '
+        'font-size="11">',
+        '<rect width="100%" height="100%" fill="white"/>',
+    ]
+
+    def panel(x0: float, title: str, xlabel: str, series: dict[str, list[tuple[float, float]]]) -> None:
+        w, h = width / 2 - pad * 1.5, height - 2 * pad
+        pts = [pt for s in series.values() for pt in s]
+        if not pts:
+            return
+        lx = [math.log10(x) for x, _ in pts]
+        ly = [math.log10(max(y, 1e-3)) for _, y in pts]
+        x_lo, x_hi = math.floor(min(lx) * 2) / 2, math.ceil(max(lx) * 2) / 2 + 1e-9
+        y_lo, y_hi = math.floor(min(ly)), math.ceil(max(ly)) + 1e-9
+
+        def sx(x: float) -> float:
+            return x0 + (math.log10(x) - x_lo) / (x_hi - x_lo) * w
+
+        def sy(y: float) -> float:
+            return pad + h - (math.log10(max(y, 1e-3)) - y_lo) / (y_hi - y_lo) * h
+
+        parts.append(f'<text x="{x0}" y="{pad - 25}" font-size="13" font-weight="bold">{title}</text>')
+        parts.append(f'<rect x="{x0}" y="{pad}" width="{w}" height="{h}" fill="none" stroke="#999"/>')
+        for e in range(int(y_lo), int(y_hi) + 1):
+            y = pad + h - (e - y_lo) / (y_hi - y_lo) * h
+            parts.append(f'<line x1="{x0}" x2="{x0 + w}" y1="{y:.1f}" y2="{y:.1f}" stroke="#eee"/>')
+            parts.append(f'<text x="{x0 - 6}" y="{y + 4:.1f}" text-anchor="end">{10.0**e:g} s</text>')
+        xs = sorted({x for x, _ in pts})
+        for x in xs:
+            parts.append(f'<text x="{sx(x):.1f}" y="{pad + h + 15}" text-anchor="middle">{x:g}</text>')
+        parts.append(f'<text x="{x0 + w / 2}" y="{pad + h + 32}" text-anchor="middle">{xlabel}</text>')
+        for i, (name, s) in enumerate(series.items()):
+            colour = colours[i % len(colours)]
+            line = " ".join(f"{sx(x):.1f},{sy(y):.1f}" for x, y in sorted(s))
+            parts.append(f'<polyline points="{line}" fill="none" stroke="{colour}" stroke-width="2"/>')
+            for x, y in s:
+                parts.append(f'<circle cx="{sx(x):.1f}" cy="{sy(y):.1f}" r="3" fill="{colour}"/>')
+            parts.append(f'<text x="{x0 + 8}" y="{pad + 14 + 14 * i}" fill="{colour}">{name}</text>')
+
+    synth = [r for r in whole if r["project"].startswith("synthetic")]
+    series: dict[str, list[tuple[float, float]]] = {}
+    for r in synth:
+        for name, t in r["tools"].items():
+            if name != "covguard":  # its process does both the per-build and the per-run phases
+                series.setdefault(name, []).append((r["executable_lines"], t["median_s"]))
+        series.setdefault("covguard total", []).append((r["executable_lines"], r["covguard"]["total"]))
+        series.setdefault("covguard per run", []).append((r["executable_lines"], r["covguard"]["per_run"]))
+        series.setdefault("covguard ingestion", []).append(
+            (r["executable_lines"], r["covguard"]["ingestion"])
+        )
+    panel(pad, "Whole project: time against code size", "executable lines (log)", series)
+    per = {
+        "covguard total": [(r["tests"], r["covguard"]["total"]) for r in pertest],
+        "covguard per run": [(r["tests"], r["covguard"]["per_run"]) for r in pertest],
+        "covguard ingestion": [(r["tests"], r["covguard"]["ingestion"]) for r in pertest],
+    }
+    panel(
+        width / 2 + pad / 2, "Per test: covguard against tests (50k-line firmware)", "test cases (log)", per
+    )
+    parts.append("</svg>")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(parts) + "\n", encoding="utf-8")
+
+
+# ---------------------------------------------------------------------------------------------
+# main
+
+
+def bench_whole(projects: list[Project], n: int) -> list[dict[str, Any]]:
+    rows = []
+    for p in projects:
+        print(f"whole project: {p.name} ({len(p.gcda)} .gcda files), {n} runs per tool ...", flush=True)
+        samples: dict[str, Sample] = {}
+        for name, commands in tools(p, CACHE / "out" / p.root.name).items():
+            if name != "covguard" and shutil.which(commands[0][0]) is None:
+                print(f"  {name}: not installed, skipped", flush=True)
+                continue
+            samples[name] = repeat(commands, p.root, n)
+            print(f"  {name:18} {samples[name].wall_s:8.3f} s  {samples[name].peak_mb:7.1f} MB", flush=True)
+        rows.append(whole_row(p, samples))
+    return rows
+
+
+def bench_pertest(functions: int, tests: Sequence[int], n: int) -> list[dict[str, Any]]:
+    rows = []
+    for t in tests:
+        p = synthetic(functions, t)
+        per_test_gcda = sum(1 for _ in (p.root / ".covguard" / "host-gcc" / "run").rglob("*.gcda"))
+        print(f"per test: {t} tests, {per_test_gcda} .gcda files, {n} runs ...", flush=True)
+        command = [
+            PY,
+            str(Path(__file__)),
+            "--worker",
+            "pertest",
+            str(p.root),
+            str(CACHE / "out" / p.root.name),
+        ]
+        s = repeat([command], p.root, n)
+        print(f"  covguard {s.wall_s:8.3f} s  {s.peak_mb:7.1f} MB", flush=True)
+        rows.append(
+            {
+                "tests": t,
+                "functions": p.functions,
+                "source_lines": p.source_lines,
+                "executable_lines": int(s.phases["lines"]),
+                "gcda_files": per_test_gcda,
+                "rows": int(s.phases["rows"]),
+                "process_s": round(s.wall_s, 3),
+                "peak_mb": round(s.peak_mb, 1),
+                "phases": {k: round(v, 3) for k, v in s.phases.items() if k not in COUNTS},
+                "covguard": {k: round(v, 3) for k, v in costs(s.phases).items()},
+            }
+        )
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="covguard's benchmarks (make bench)")
+    parser.add_argument("--repeat", type=int, default=5, help="runs per measurement (median)")
+    parser.add_argument("--sizes", default="1000,4000,16000", help="functions of the synthetic firmwares")
+    parser.add_argument("--tests", default="250,500,1000", help="test cases of the per-test benchmark")
+    parser.add_argument("--pertest-functions", type=int, default=2800, help="about 50k source lines")
+    parser.add_argument("--no-real", action="store_true", help="skip the real code base (Lua)")
+    parser.add_argument("--quick", action="store_true", help="small sizes, 3 runs: a smoke test")
+    parser.add_argument("--chart", action="store_true", help="only redraw chart.svg from results.json")
+    parser.add_argument("--worker", nargs=3, metavar=("KIND", "ROOT", "OUT"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        worker(args.worker[0], Path(args.worker[1]), Path(args.worker[2]))
+        return 0
+    if args.chart:
+        saved = json.loads((RESULTS / "results.json").read_text(encoding="utf-8"))
+        svg_chart(saved["whole"], saved["pertest"], RESULTS / "chart.svg")
+        return 0
+    if args.quick:
+        args.repeat, args.sizes, args.tests, args.pertest_functions = 3, "500,1000,2000", "50,100,200", 600
+    sizes = [int(s) for s in args.sizes.split(",")]
+    test_counts = [int(s) for s in args.tests.split(",")]
+    for tool in ("gcc", "gcov", "make"):
+        if shutil.which(tool) is None:
+            raise SystemExit(f"{tool} is not installed: run 'make bootstrap' first")
+    CACHE.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    projects = [synthetic(f, max(50, f // 4)) for f in sizes]
+    if not args.no_real:
+        from bench.real import lua_project
+
+        real = lua_project(CACHE)
+        if real is not None:
+            projects.append(prepare(real.root, real.name, real.functions, real.source_lines, real.tests))
+    whole = bench_whole(projects, args.repeat)
+    pertest = bench_pertest(args.pertest_functions, test_counts, args.repeat)
+    synth = [r for r in whole if r["project"].startswith("synthetic")]
+    size = [float(r["executable_lines"]) for r in synth]
+    tests_n = [float(r["tests"]) for r in pertest]
+    slopes = {
+        "gcov floor vs executable lines": fit(
+            size, [r["tools"]["gcov JSON (floor)"]["median_s"] for r in synth]
+        ),
+        **{
+            f"covguard {k.replace('_', ' ')} vs executable lines": fit(
+                size, [r["covguard"][k] for r in synth]
+            )
+            for k in ("per_build", "ingestion", "per_run", "total")
+        },
+        **{
+            f"covguard {k.replace('_', ' ')} vs tests": fit(tests_n, [r["covguard"][k] for r in pertest])
+            for k in ("ingestion", "per_run", "total")
+        },
+    }
+    lines = print_whole(whole) + print_pertest(pertest)
+    lines += ["", "Slopes (least squares; exponent of the log-log fit: 1.0 = linear)", ""]
+    for name, f in slopes.items():
+        unit = "per 1k tests" if "tests" in name else "per 10k lines"
+        scale = 1000 if "tests" in name else 10000
+        lines.append(
+            f"  {name:40} {f['slope'] * scale:8.3f} s {unit:14} R2 {f['r2']:.3f}"
+            f"  exponent {f['exponent']:.2f}"
+        )
+    lines.append("")
+    load = os.getloadavg()
+    took = time.perf_counter() - t0
+    lines.append(
+        f"machine: {os.cpu_count()} CPUs, load average {load[0]:.1f} / {load[2]:.1f} (1 / 15 min); "
+        f"{args.repeat} runs per figure; benchmark took {took:.0f} s"
+    )
+    text = "\n".join(lines)
+    print(text)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "results.txt").write_text(text + "\n", encoding="utf-8")
+    (RESULTS / "results.json").write_text(
+        json.dumps({"whole": whole, "pertest": pertest, "slopes": slopes, "repeat": args.repeat}, indent=2)
+        + "\n",
+        encoding="utf-8",
+    )
+    svg_chart(whole, pertest, RESULTS / "chart.svg")
+    print(f"wrote {RESULTS / 'results.txt'}, results.json and chart.svg")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,355 @@
+"""`covguard merge`: one test run from the shards of parallel CI jobs.
+
+A large firmware's tests run as parallel CI jobs, each ``covguard test --shard K/N`` (every N-th
+test executable) on the *same* build.  Each job leaves a **shard**: its toolchain work area
+(``.covguard/host-gcc/`` - ``build.json``, ``results.json`` and the ``run/`` tree of per-test
+coverage data and logs), or a work folder that holds one.  Merging rules:
+
+* every shard must come from the same build: the same toolchain, variant, build command, notes
+  files and notes stamps (``build.json``'s ``notes_stamps``: GCC gives every compile a new
+  stamp) and the same source hashes (the same source revision).  Otherwise the merge refuses
+  and names the shards and what differs;
+* the shards' ``K/N`` must agree on ``N`` and not overlap; a shard missing from ``1..N`` is an
+  error unless ``partial`` (an intermediate merge, itself a shard for a later merge);
+* a test executable may appear in one shard only;
+* the result does not depend on the order or grouping of the shards: executables are ordered by
+  label, each keeps its own order of test cases, and ``K/N`` lists are sorted.  So
+  ``merge(1, 2, 3)``, ``merge(3, 1, 2)`` and ``merge(merge(1, 2), 3)`` give the same bytes of
+  ``results.json`` (paths aside) and of ``findings.json``.
+
+The merged run is written into this job's own work area like a ``covguard test`` (the coverage
+files are hard-linked, or copied across file systems), so ``covguard analyse`` and ``gate``
+work on it unchanged, and it is itself a shard for a further merge.  The build's notes files
+must be where the build left them (CI jobs that share one build artifact at the same workspace
+path, as GitHub Actions and GitLab give them), because the coverage data names its objects by
+absolute path.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tarfile
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from covguard.build import Area
+from covguard.config import Settings
+from covguard.errors import CoverageDataError, InputError
+from covguard.files import write_json
+from covguard.model import BuildManifest, ExecutableRun, TestCase
+from covguard.runner import TestRun
+
+_HINT_SAME_BUILD = (
+    "build once, share the build's work folder (build.json and build/) with every test job as a CI "
+    "artifact, and run 'covguard test --shard K/N' in each job on that build"
+)
+
+
+@dataclass(frozen=True)
+class Shard:
+    """One shard: where it is, its build manifest and its test results."""
+
+    name: str  # as the user gave it
+    area: Path  # the folder with build.json and results.json
+    manifest: BuildManifest
+    results: TestRun
+
+
+def _area_of(path: Path, settings: Settings) -> Path:
+    """The toolchain area inside a shard: the folder itself, or its <toolchain> sub-folder."""
+    sub = settings.toolchain_dir().name
+    for candidate in (path, path / sub, path / ".covguard" / sub):
+        if (candidate / "results.json").is_file():
+            return candidate
+    raise InputError(
+        f"not a covguard shard: no results.json in it, nor in {sub}/ or .covguard/{sub}/",
+        path=path,
+        hint="give the work folder (or its toolchain folder) of a 'covguard test --shard K/N' job",
+    )
+
+
+def _read_json(path: Path, what: str) -> dict[str, object]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(
+            f"the shard has no {what}",
+            path=path,
+            hint="upload the whole toolchain work folder of each test job (build.json, results.json, run/)",
+        ) from None
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise InputError(f"the shard's {what} is unreadable ({exc})", path=path) from None
+    if not isinstance(data, dict):
+        raise InputError(f"the shard's {what} is not a JSON object", path=path)
+    return data
+
+
+def load_shard(path: Path, settings: Settings, name: str | None = None) -> Shard:
+    area = _area_of(path, settings)
+    raw_manifest = _read_json(area / "build.json", "build manifest (build.json)")
+    raw_results = _read_json(area / "results.json", "test results (results.json)")
+    try:
+        fields: dict[str, Any] = dict(raw_manifest)
+        fields["command"] = tuple(fields["command"])
+        fields["notes_files"] = tuple(fields["notes_files"])
+        manifest = BuildManifest(**fields)
+        results = TestRun.from_json(raw_results)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InputError(
+            f"the shard's build.json or results.json is not covguard's ({exc})",
+            path=area,
+            hint="produce shards with the same covguard version ('covguard test --shard K/N')",
+        ) from None
+    return Shard(name=name or str(path), area=area, manifest=manifest, results=results)
+
+
+def build_identity(manifest: BuildManifest) -> dict[str, object]:
+    """What must be equal for two runs' coverage to be decoded with one build's notes."""
+    return {
+        "toolchain": manifest.toolchain,
+        "variant": manifest.variant,
+        "command": list(manifest.command),
+        "notes files": list(manifest.notes_files),
+        "notes stamps": manifest.extra.get("notes_stamps", ""),
+        "compilers": manifest.compilers,
+        "sources": manifest.source_hashes,
+    }
+
+
+def _differences(a: BuildManifest, b: BuildManifest) -> str:
+    ia, ib = build_identity(a), build_identity(b)
+    parts: list[str] = []
+    for key in ia:
+        if ia[key] == ib[key]:
+            continue
+        if key == "sources":
+            sa, sb = a.source_hashes, b.source_hashes
+            changed = sorted(k for k in set(sa) | set(sb) if sa.get(k) != sb.get(k))
+            shown = ", ".join(os.path.basename(c) for c in changed[:3]) + (" ..." if len(changed) > 3 else "")
+            differ = "1 file differs" if len(changed) == 1 else f"{len(changed)} files differ"
+            parts.append(f"source revision ({differ}: {shown})")
+        elif key == "notes stamps":
+            parts.append("build (the notes files carry other stamps: they were compiled separately)")
+        else:
+            parts.append(key)
+    return ", ".join(parts)
+
+
+def check_same_build(shards: Sequence[Shard], own: BuildManifest | None = None) -> BuildManifest:
+    """The shards' common build manifest; refuse shards of different builds or source revisions."""
+    groups: dict[str, list[Shard]] = {}
+    for s in sorted(shards, key=lambda s: s.name):
+        groups.setdefault(json.dumps(build_identity(s.manifest), sort_keys=True), []).append(s)
+    # the build most shards share is the reference; the others are named
+    ranked = sorted(groups.values(), key=lambda g: (-len(g), g[0].name))
+    first = ranked[0][0]
+    if len(ranked) > 1:
+        odd = [s for g in ranked[1:] for s in g]
+        lines = [f"{s.name}: {_differences(first.manifest, s.manifest)}" for s in odd]
+        raise CoverageDataError(
+            f"the shards are not from one build: compared with {first.name} (and the shards of its "
+            "build),\n  " + "\n  ".join(lines),
+            hint=_HINT_SAME_BUILD,
+        )
+    if not first.manifest.extra.get("notes_stamps"):
+        raise CoverageDataError(
+            f"the build manifest of {first.name} records no notes stamps, so its build cannot be compared",
+            path=first.area / "build.json",
+            hint="rebuild with this covguard version (covguard build) and run the shards again",
+        )
+    if own is not None and build_identity(own) != build_identity(first.manifest):
+        raise CoverageDataError(
+            "this work folder holds another build than the shards: "
+            f"{_differences(own, first.manifest)} (compared with {first.name})",
+            hint="restore the build the shards were tested on into this work folder, or merge in a "
+            "fresh --work-dir; " + _HINT_SAME_BUILD,
+        )
+    return first.manifest
+
+
+def _shard_specs(shards: Sequence[Shard], partial: bool) -> list[str]:
+    """The sorted K/N of every shard; refuse a mixed N, an overlap, or (unless partial) a gap."""
+    owner: dict[str, str] = {}
+    totals: dict[int, list[str]] = {}
+    for s in shards:
+        for spec in s.results.shards or ["1/1"]:
+            if spec in owner:
+                raise CoverageDataError(
+                    f"shard {spec} is in both {owner[spec]} and {s.name}",
+                    hint="give every shard once (each CI job's folder once)",
+                )
+            owner[spec] = s.name
+            totals.setdefault(int(spec.split("/")[1]), []).append(s.name)
+    if len(totals) > 1:
+        detail = "; ".join(f"N={n}: {', '.join(sorted(set(names)))}" for n, names in sorted(totals.items()))
+        raise CoverageDataError(
+            f"the shards split the tests in different ways ({detail})",
+            hint="run every job of one pipeline with the same N in --shard K/N",
+        )
+    n = next(iter(totals))
+    present = {int(spec.split("/")[0]) for spec in owner}
+    missing = [f"{k}/{n}" for k in range(1, n + 1) if k not in present]
+    if missing and not partial:
+        raise CoverageDataError(
+            f"shards missing: {', '.join(missing)} (have {len(present)} of {n}); their tests would be "
+            "reported as never run",
+            hint="wait for every shard job and give all of them, or pass --partial for an intermediate merge",
+        )
+    return sorted(owner, key=lambda spec: (int(spec.split("/")[1]), int(spec.split("/")[0])))
+
+
+def _run_dir_of(run: ExecutableRun) -> Path:
+    """The run folder a run wrote into: its coverage folder is <run dir>/coverage/<label>."""
+    cov = Path(run.coverage_dir)
+    return cov.parents[len(Path(run.label).parts)]
+
+
+def _link_or_copy(src: str, dst: str) -> None:
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+
+
+def _rebase(path: str, old: Path, new: Path) -> str:
+    try:
+        return str(new / Path(path).relative_to(old))
+    except ValueError:
+        return path
+
+
+def _unpacked(path: Path, into: Path) -> Path:
+    """A shard folder: ``path`` itself, or a ``.tar.gz`` shard archive unpacked into ``into``."""
+    if path.is_dir():
+        return path
+    if not path.is_file():
+        raise InputError("no such shard (a folder or a .tar.gz archive)", path=path)
+    try:
+        with tarfile.open(path) as tar:
+            tar.extractall(into, filter="data")  # no absolute paths, links out or devices
+    except (OSError, tarfile.TarError) as exc:
+        raise InputError(
+            f"the shard archive cannot be unpacked ({exc})",
+            path=path,
+            hint="make it with: tar czf shard-K.tar.gz -C .covguard/host-gcc build.json results.json run",
+        ) from None
+    return into
+
+
+def merge_shards(
+    settings: Settings, paths: Sequence[Path], *, partial: bool = False
+) -> tuple[TestRun, BuildManifest]:
+    """Combine the shards at ``paths`` (folders or ``.tar.gz`` archives) into this work area's
+    ``results.json`` and ``run/`` tree."""
+    area = Area(settings)
+    unpack = area.root / "merge-unpacked"
+    try:
+        shards = [
+            load_shard(_unpacked(Path(p), unpack / str(i)), settings, name=str(p))
+            for i, p in enumerate(paths)
+        ]
+        return _merge(settings, area, shards, partial)
+    finally:
+        shutil.rmtree(unpack, ignore_errors=True)  # merged files are hard links: they stay
+        shutil.rmtree(area.root / "run.merging", ignore_errors=True)  # left only by a failed merge
+
+
+def _merge(
+    settings: Settings, area: Area, shards: list[Shard], partial: bool
+) -> tuple[TestRun, BuildManifest]:
+    target = area.root.resolve()
+    seen: dict[Path, str] = {}
+    for s in shards:
+        where = s.area.resolve()
+        if where == target:
+            raise InputError(
+                "a shard is this job's own work folder, which the merge rewrites",
+                path=s.name,
+                hint="download the shards into folders of their own (shards/1, shards/2, ...), merge there",
+            )
+        if where in seen:
+            raise InputError(f"the same shard is given twice ({seen[where]} and {s.name})", path=s.name)
+        seen[where] = s.name
+    own: BuildManifest | None = None
+    if area.manifest.is_file():
+        from covguard.build import load_manifest
+
+        own = load_manifest(settings)
+    manifest = check_same_build(shards, own)
+    specs = _shard_specs(shards, partial)
+    origins = {(s.results.origin, s.results.variant) for s in shards}
+    if len(origins) > 1:
+        raise CoverageDataError(
+            "the shards ran on different toolchains or variants: "
+            + ", ".join(f"{s.name} ({s.results.origin}/{s.results.variant})" for s in shards),
+            hint="merge the shards of one toolchain profile and variant at a time",
+        )
+    label_owner: dict[str, str] = {}
+    for s in shards:
+        for r in s.results.runs:
+            if r.label in label_owner:
+                raise CoverageDataError(
+                    f"test executable '{r.label}' ran in two shards: {label_owner[r.label]} and {s.name}",
+                    hint="each shard must run its own executables (covguard test --shard K/N with one N)",
+                )
+            label_owner[r.label] = s.name
+
+    staging = area.root / "run.merging"
+    if staging.exists():
+        shutil.rmtree(staging)
+    runs: list[ExecutableRun] = []
+    cases_by_label: dict[str, list[TestCase]] = {}
+    units: dict[str, str] = {}
+    final_run = area.run_dir
+    for s in shards:
+        for r in s.results.runs:
+            old_run_dir = _run_dir_of(r)
+            here = s.area / "run"
+            for kind in ("coverage", "logs"):
+                src = here / kind / r.label
+                if src.is_dir():
+                    shutil.copytree(src, staging / kind / r.label, copy_function=_link_or_copy)
+                elif kind == "coverage":
+                    raise InputError(
+                        f"the shard lacks the coverage data of '{r.label}' (no {src})",
+                        path=s.name,
+                        hint="upload the whole run/ folder of each test job",
+                    )
+            runs.append(
+                replace(
+                    r,
+                    coverage_dir=_rebase(r.coverage_dir, old_run_dir, final_run),
+                    stdout_path=_rebase(r.stdout_path, old_run_dir, final_run),
+                    stderr_path=_rebase(r.stderr_path, old_run_dir, final_run),
+                )
+            )
+            prefix = f"{r.label}::"
+            cases_by_label[r.label] = [c for c in s.results.cases if c.test.startswith(prefix)]
+            for unit, folder in s.results.units.items():
+                if unit.startswith(prefix):
+                    units[unit] = _rebase(folder, old_run_dir, final_run)
+    runs.sort(key=lambda r: r.label)
+    first = shards[0].results
+    merged = TestRun(
+        cases=[c for r in runs for c in cases_by_label[r.label]],
+        runs=runs,
+        units=dict(sorted(units.items())),
+        origin=first.origin,
+        variant=first.variant,
+        shards=specs,
+    )
+    if final_run.exists():
+        shutil.rmtree(final_run)
+    staging.mkdir(parents=True, exist_ok=True)
+    os.replace(staging, final_run)
+    if own is None:
+        write_json(area.manifest, asdict(manifest))
+    write_json(area.results, merged.to_json())
+    return merged, manifest
+
+
+__all__ = ["Shard", "build_identity", "check_same_build", "load_shard", "merge_shards"]
