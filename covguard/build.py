@@ -282,7 +282,7 @@ def build(
         # compile the coverage model now, once per build: every later read of coverage loads it
         from covguard.collect import coverage_model
 
-        coverage_model(manifest, area.model_cache)
+        coverage_model(manifest, area.model_cache, settings.build_jobs)
     return manifest
 
 

@@ -8,6 +8,7 @@ model in one vectorised step.  Nothing here loops over lines of coverage in Pyth
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +28,7 @@ from covguard.frames import (
     CoverageData,
     conform,
 )
-from covguard.ingest.gcda import read_data
+from covguard.ingest.gcda import Layout, layout_of, read_counters
 from covguard.ingest.gcno import NotesFile, read_notes
 from covguard.ingest.gcov_model import Counts, CoverageModel, UnitCounters, build_model, evaluate
 from covguard.ingest.model_cache import model_for
@@ -83,30 +84,43 @@ def load_notes(manifest: BuildManifest) -> list[NotesFile]:
     return [read_notes(Path(p)) for p in manifest.notes_files]
 
 
-def coverage_model(manifest: BuildManifest, cache: Path | None = None) -> CoverageModel:
+def coverage_model(manifest: BuildManifest, cache: Path | None = None, jobs: int = 1) -> CoverageModel:
     """The build's coverage model, from ``cache`` when it is current (see ingest.model_cache)."""
     _check_notes_present(manifest)
-    return model_for(manifest.notes_files, cache)
+    return model_for(manifest.notes_files, cache, jobs)
 
 
-def unit_counters(model: CoverageModel, folder: Path) -> tuple[UnitCounters, list[str]]:
+def _gcda_files(folder: Path) -> list[str]:
+    """Every .gcda below ``folder`` (os.walk: several times faster than Path.rglob on deep trees)."""
+    found: list[str] = []
+    for dirpath, _dirs, files in os.walk(folder):
+        found.extend(os.path.join(dirpath, f) for f in files if f.endswith(".gcda"))
+    return sorted(found)
+
+
+def unit_counters(
+    model: CoverageModel, folder: Path, layouts: dict[int, Layout] | None = None
+) -> tuple[UnitCounters, list[str]]:
     """The counters of every object in one coverage unit's folder (``<folder>/<abs obj path>.gcda``)."""
     counters: UnitCounters = {}
     found: list[str] = []
-    for gcda in sorted(folder.rglob("*.gcda")):
-        original = "/" + gcda.relative_to(folder).as_posix()
-        notes_path = original[: -len(".gcda")] + ".gcno"
+    layouts = {} if layouts is None else layouts
+    base = str(folder)
+    for name in _gcda_files(folder):
+        notes_path = name[len(base) : -len(".gcda")] + ".gcno"
         oi = model.object_index.get(notes_path)
         if oi is None:
             raise CoverageDataError(
                 f"coverage data without its notes file: no {notes_path} in this build",
-                path=gcda,
+                path=name,
                 hint=_REBUILD,
             )
         info = model.objects[oi]
-        data = read_data(gcda, info.notes, info.fn_counter_counts)
-        counters[oi] = np.concatenate(data.counters) if data.counters else np.zeros(0, dtype=np.int64)
-        found.append(str(gcda))
+        layout = layouts.get(oi)
+        if layout is None:
+            layout = layouts[oi] = layout_of(info.notes, info.fn_counter_counts)
+        counters[oi] = read_counters(Path(name), info.notes, layout)
+        found.append(name)
     return counters, found
 
 
@@ -117,8 +131,7 @@ def counters_in_place(model: CoverageModel) -> tuple[UnitCounters, list[str]]:
     for oi, info in enumerate(model.objects):
         gcda = info.notes.path.with_suffix(".gcda")
         if gcda.is_file():
-            data = read_data(gcda, info.notes, info.fn_counter_counts)
-            counters[oi] = np.concatenate(data.counters) if data.counters else np.zeros(0, dtype=np.int64)
+            counters[oi] = read_counters(gcda, info.notes, layout_of(info.notes, info.fn_counter_counts))
             found.append(str(gcda))
     return counters, found
 
@@ -149,10 +162,11 @@ def collect(
     names = sorted(units)
     per_unit: list[UnitCounters] = []
     n_files: dict[str, int] = {}
+    layouts: dict[int, Layout] = {}
     for name in names:
         folder = Path(units[name])
         if folder.is_dir():
-            c, found = unit_counters(model, folder)
+            c, found = unit_counters(model, folder, layouts)
         else:
             c, found = {}, []
         per_unit.append(c)

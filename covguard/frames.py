@@ -18,7 +18,7 @@ keeps its absolute path.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 
 import pandas as pd
 
@@ -220,8 +220,11 @@ class CoverageData:
 
 
 def records(df: pd.DataFrame) -> list[dict[str, Any]]:
-    """The rows of ``df`` as plain dicts (for the few places that build messages row by row)."""
-    return cast(list[dict[str, Any]], df.to_dict(orient="records"))
+    """The rows of ``df`` as plain dicts of Python values (for the few places that build messages
+    row by row).  Column by column through ``tolist`` rather than ``to_dict``: several times faster."""
+    cols = [str(c) for c in df.columns]
+    values = [df[c].tolist() for c in df.columns]
+    return [dict(zip(cols, row, strict=True)) for row in zip(*values, strict=True)]
 
 
 def merge_coverage(parts: list[CoverageData]) -> CoverageData:
@@ -289,3 +292,28 @@ def merge_coverage(parts: list[CoverageData]) -> CoverageData:
         code_decisions=code_decisions,
         notes=notes,
     )
+
+
+def grouped_lists(
+    df: pd.DataFrame, keys: list[str], value: str, *, sort: bool = True
+) -> dict[Any, list[Any]]:
+    """For each key (a tuple when there are several key columns), the distinct values: sorted, or
+    in the order they first appear (``sort=False``).
+
+    pandas' ``groupby().agg(list)`` calls Python once per group; this walks the rows once, which
+    is an order of magnitude faster for tens of thousands of groups.
+    """
+    d = df.loc[:, [*keys, value]].drop_duplicates()
+    if sort:
+        d = d.sort_values([*keys, value], kind="stable")
+    values = d[value].tolist()
+    columns = [d[k].tolist() for k in keys]
+    ks: list[Any] = columns[0] if len(keys) == 1 else list(zip(*columns, strict=True))
+    out: dict[Any, list[Any]] = {}
+    for k, v in zip(ks, values, strict=True):
+        bucket = out.get(k)
+        if bucket is None:
+            out[k] = [v]
+        else:
+            bucket.append(v)
+    return out

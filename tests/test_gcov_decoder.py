@@ -219,3 +219,46 @@ def test_model_cache_round_trip_and_invalidation(tmp_path: Path) -> None:
     assert model_cache.load(cache, model_cache.signature(notes)) is None
     cache.write_bytes(b"not a zip")
     assert model_cache.load(cache, sig) is None
+
+
+def test_fast_reader_agrees_with_the_careful_one(tmp_path: Path) -> None:
+    """read_counters' vectorised path gives exactly read_data's counters, and falls back to the
+    careful parser (and its message) on anything unusual."""
+    require("gcc")
+    from covguard.ingest.gcda import _fast_counters, layout_of, read_counters
+
+    for g in _build(tmp_path, ["a", "b"]):
+        notes = read_notes(g.with_suffix(".gcno"))
+        layout = layout_of(notes, [f.n_counters for f in notes.functions])
+        fast = _fast_counters(g.read_bytes(), notes, layout)
+        assert fast is not None  # libgcov's own layout takes the fast path
+        assert np.array_equal(fast, np.concatenate(read_data(g, notes).counters))
+        assert np.array_equal(read_counters(g, notes, layout), fast)
+        g.write_bytes(g.read_bytes()[:-8])
+        assert _fast_counters(g.read_bytes(), notes, layout) is None
+        with pytest.raises(CoverageDataError, match=r"truncated|runs past|counters"):
+            read_counters(g, notes, layout)
+
+
+def test_models_compiled_apart_merge_into_the_same_model(tmp_path: Path) -> None:
+    """merge_models over chunks of objects gives exactly the model of one compilation."""
+    require("gcc")
+    from covguard.ingest.gcov_model import merge_models
+
+    gcdas = _build(tmp_path)
+    notes = [read_notes(g.with_suffix(".gcno")) for g in gcdas]
+    whole = build_model(notes)
+    merged = merge_models([build_model(notes[:1]), build_model(notes[1:2]), build_model(notes[2:])])
+    arrays = ["line_file", "line_no", "line_function", "func_file", "func_start", "func_end"]
+    arrays += ["branch_line", "branch_index", "cycle_row_cycle", "cycle_line", "cycle_len"]
+    for name in arrays:
+        assert np.array_equal(getattr(whole, name), getattr(merged, name)), name
+    for name in ("line_map", "branch_map", "func_map", "cycle_map"):
+        a, b = getattr(whole, name), getattr(merged, name)
+        assert np.array_equal(a.indptr, b.indptr), name
+        assert np.array_equal(a.target, b.target), name
+        assert np.array_equal(a.coef, b.coef), name
+    assert whole.files == merged.files
+    assert whole.func_name == merged.func_name
+    assert [o.counter_base for o in whole.objects] == [o.counter_base for o in merged.objects]
+    assert reference(gcdas) == native(gcdas)

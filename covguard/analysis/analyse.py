@@ -48,11 +48,12 @@ from covguard.analysis.lines import classify_lines, scopes
 from covguard.analysis.mcdc import analyse_mcdc
 from covguard.config import Settings
 from covguard.files import display_path, escapes_root, glob_matcher
-from covguard.frames import CoverageData
+from covguard.frames import CoverageData, grouped_lists
 from covguard.model import BuildManifest, TestCase
 from covguard.requirements import RequirementOptions, read_requirements
 from covguard.runner import TestRun
-from covguard.trace.python_ast import is_python, scan_sources
+from covguard.trace.python_ast import is_python
+from covguard.trace.scan_cache import scan_sources_cached
 from covguard.trace.source import Problem
 from covguard.trace.tags import TagConfig, attach_to_functions
 
@@ -78,6 +79,7 @@ class Analysis:
     problems: list[dict[str, Any]] = field(default_factory=list)
     manifest: BuildManifest | None = None
     settings: dict[str, Any] = field(default_factory=dict)
+    cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)  # derived views
     decisions: pd.DataFrame = field(default_factory=pd.DataFrame)  # requirement-based MC/DC (clang)
     mcdc_measured: bool = False
 
@@ -176,9 +178,12 @@ def analyse_project(
     product_files = sorted(
         set(data.code_functions["file"].astype(str)) | set(data.code_lines["file"].astype(str))
     )
-    product_scan = scan_sources(_read_sources(product_files, root), tag_config)
+    cache = settings.work_dir / "tag-cache.json"
+    product_scan = scan_sources_cached(_read_sources(product_files, root), tag_config, cache)
     test_files = _test_source_files(settings, tests)
-    test_scan = scan_sources(_read_sources(test_files, root), tag_config)
+    test_scan = scan_sources_cached(
+        _read_sources(test_files, root), tag_config, settings.work_dir / "test-tag-cache.json"
+    )
     facts = _product_facts(settings, data, set(requirements["id"]), tag_config)
     return classify(
         requirements=requirements,
@@ -374,13 +379,9 @@ def classify(
 
     # ---- functions
     fkey = ["file", "function"]
-    freqs = (
-        function_requirements.groupby(fkey, sort=False)["requirement"]
-        .agg(lambda s: sorted(set(s)))
-        .rename("requirements")
-    )
-    fn = functions.merge(freqs, left_on=fkey, right_index=True, how="left")
-    fn["requirements"] = fn["requirements"].apply(lambda v: v if isinstance(v, list) else [])
+    freqs = grouped_lists(function_requirements, fkey, "requirement")
+    fn = functions.copy()
+    fn["requirements"] = [freqs.get(k, []) for k in zip(fn["file"], fn["function"], strict=True)]
     fn["traced"] = fn["requirements"].str.len() > 0
     fn["safety_class"] = fn["requirements"].apply(
         lambda ids: max((req_class[i] for i in ids), key=CLASS_ORDER.__getitem__) if ids else default_class
@@ -524,9 +525,8 @@ def _verified_on(fn: pd.DataFrame, verifying_units: pd.DataFrame, data: Coverage
         .rename(columns={"test": "coverage_unit"})
     )
     on = verifying_units.astype(str).merge(unit_origin, on="coverage_unit").loc[:, [*fkey, "origin"]]
-    origins = on.drop_duplicates().sort_values([*fkey, "origin"]).groupby(fkey)["origin"].agg(list)
-    fn = fn.merge(origins.rename("verified_on"), left_on=fkey, right_index=True, how="left")
-    fn["verified_on"] = fn["verified_on"].apply(lambda v: v if isinstance(v, list) else [])
+    origins = grouped_lists(on, fkey, "origin")
+    fn["verified_on"] = [origins.get(k, []) for k in zip(fn["file"], fn["function"], strict=True)]
     target = on[~on["origin"].str.startswith("host")].drop_duplicates(fkey)
     fn["verified_on_target"] = fn.set_index(fkey).index.isin(target.set_index(fkey).index)
     fn["target_code"] = ~fn["file"].astype(str).str.endswith(".py")
@@ -552,22 +552,19 @@ def _classify_requirements(
     verifying: pd.DataFrame,
 ) -> pd.DataFrame:
     r = requirements.loc[:, ["id", "title", "safety_class", "source", "line"]].copy()
-    refs: list[dict[str, str]] = [
-        {"file": f, "function": n}
-        for f, n in zip(function_requirements["file"], function_requirements["function"], strict=True)
-    ]
-    pairs = function_requirements.assign(ref=pd.Series(refs, index=function_requirements.index, dtype=object))
-    impl = pairs.groupby("requirement")["ref"].agg(list)
-    r["implemented_by"] = r["id"].map(impl).apply(lambda v: v if isinstance(v, list) else [])
-    tr = test_requirements.merge(tests.loc[:, ["test", "status"]], on="test", how="left")
-    by = tr.groupby("requirement")["test"].agg(lambda s: sorted(set(s)))
-    r["verified_by"] = r["id"].map(by).apply(lambda v: v if isinstance(v, list) else [])
-    bad = (
-        tr[tr["status"].isin(["failed", "error"])]
-        .groupby("requirement")["test"]
-        .agg(lambda s: sorted(set(s)))
+    refs: list[Any] = list(zip(function_requirements["file"], function_requirements["function"], strict=True))
+    impl = grouped_lists(
+        function_requirements.assign(ref=pd.Series(refs, dtype=object)), ["requirement"], "ref", sort=False
     )
-    r["failing_tests"] = r["id"].map(bad).apply(lambda v: v if isinstance(v, list) else [])
+    implemented: list[Any] = [
+        [{"file": f, "function": n} for f, n in impl.get(i, [])] for i in r["id"].tolist()
+    ]
+    r["implemented_by"] = pd.Series(implemented, index=r.index, dtype=object)
+    tr = test_requirements.merge(tests.loc[:, ["test", "status"]], on="test", how="left")
+    by = grouped_lists(tr, ["requirement"], "test")
+    r["verified_by"] = [by.get(i, []) for i in r["id"].tolist()]
+    bad = grouped_lists(tr[tr["status"].isin(["failed", "error"])], ["requirement"], "test")
+    r["failing_tests"] = [bad.get(i, []) for i in r["id"].tolist()]
     # did any verifying test execute any implementing function (pass or fail)?
     touched = _touched_pairs(test_requirements, tests, fexec, function_requirements)
     r["executed_by_tests"] = r["id"].isin(touched["requirement"])

@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from covguard.frames import records
+from covguard.frames import grouped_lists, records
 
 SEVERITY = {
     "rogue": "error",
@@ -102,14 +102,10 @@ def function_findings(
     test_requirements: pd.DataFrame,
     known: set[str],
 ) -> pd.DataFrame:
-    unit_tests = tests.groupby("coverage_unit")["test"].agg(list)
-    exec_tests = fexec.assign(tests=fexec["coverage_unit"].map(unit_tests)).explode("tests")
-    exec_tests = exec_tests.dropna(subset=["tests"])
-    by_fn = exec_tests.groupby(["file", "function"])["tests"].agg(lambda s: sorted(set(s)))
-    treqs = (
-        test_requirements[test_requirements["requirement"].isin(known)]
-        .groupby("test")["requirement"]
-        .agg(lambda s: sorted(set(s)))
+    exec_tests = fexec.merge(tests.loc[:, ["coverage_unit", "test"]], on="coverage_unit")
+    by_fn = grouped_lists(exec_tests, ["file", "function"], "test")
+    treqs = grouped_lists(
+        test_requirements[test_requirements["requirement"].isin(known)], ["test"], "requirement"
     )
     rows: list[dict[str, Any]] = []
     sub = fn[fn["class"].isin(["rogue", "traced_untested", "incidental", "dead"])]
@@ -229,7 +225,7 @@ def test_result_findings(
     tests: pd.DataFrame, test_requirements: pd.DataFrame, known: set[str]
 ) -> pd.DataFrame:
     rows: list[dict[str, Any]] = []
-    treqs = test_requirements.groupby("test")["requirement"].agg(lambda s: sorted(set(s)))
+    treqs = grouped_lists(test_requirements, ["test"], "requirement")
     for rec in records(tests):
         if rec["status"] in ("failed", "error"):
             reqs = [r for r in treqs.get(rec["test"], []) if r in known]

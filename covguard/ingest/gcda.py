@@ -170,3 +170,102 @@ def parse_data(buf: bytes, path: Path, notes: NotesFile, expected: list[int] | N
             notes,
         )
     return DataFile(path=path, runs=runs, counters=[c for c in counters if c is not None])
+
+
+@dataclass(slots=True)
+class Layout:
+    """What the data file of one notes file must hold, for :func:`read_counters`."""
+
+    idents: np.ndarray  # uint32, notes order
+    lineno_checksums: np.ndarray
+    cfg_checksums: np.ndarray
+    counts: np.ndarray  # int64 counters per function
+    offsets: np.ndarray  # int64 start of each function's counters in the object's vector
+    total: int
+
+
+def layout_of(notes: NotesFile, expected: list[int]) -> Layout:
+    fns = notes.functions
+    counts = np.asarray(expected, dtype=np.int64)
+    offsets = np.concatenate(([0], np.cumsum(counts)[:-1])) if len(counts) else np.zeros(0, dtype=np.int64)
+    return Layout(
+        idents=np.asarray([f.ident for f in fns], dtype=np.uint32),
+        lineno_checksums=np.asarray([f.lineno_checksum for f in fns], dtype=np.uint32),
+        cfg_checksums=np.asarray([f.cfg_checksum for f in fns], dtype=np.uint32),
+        counts=counts,
+        offsets=offsets.astype(np.int64),
+        total=int(counts.sum()),
+    )
+
+
+def read_counters(path: Path, notes: NotesFile, layout: Layout) -> np.ndarray:
+    """All counters of a data file as one vector (notes order), checked as :func:`read_data` checks.
+
+    The common case - a file libgcov wrote for exactly this notes file - is read with a handful of
+    numpy operations: the function records are located, their chain from one record to the next
+    is verified end to end, the identities and checksums are compared with the notes, and the
+    counters are gathered.  Anything else (another record layout, a damaged or foreign file) goes
+    through :func:`parse_data`, whose messages say what is wrong.
+    """
+    try:
+        buf = path.read_bytes()
+    except OSError as exc:
+        raise CoverageDataError(f"cannot read coverage data: {exc.strerror}", path=path) from exc
+    fast = _fast_counters(buf, notes, layout)
+    if fast is not None:
+        return fast
+    data = parse_data(buf, path, notes, [int(c) for c in layout.counts])
+    return np.concatenate(data.counters) if data.counters else np.zeros(0, dtype=np.int64)
+
+
+def _fast_counters(buf: bytes, notes: NotesFile, layout: Layout) -> np.ndarray | None:
+    n = len(buf) // 4
+    if len(buf) % 4 or n < 6:
+        return None
+    w = np.frombuffer(buf, dtype="<u4")
+    if int(w[0]) != GCDA_MAGIC or version_text(int(w[1])) != notes.version or int(w[2]) != notes.stamp:
+        return None
+    if int(w[4]) != TAG_OBJECT_SUMMARY or int(w[5]) % 4:
+        return None
+    first = 6 + int(w[5]) // 4
+    cand = np.flatnonzero((w[first:-1] == TAG_FUNCTION) & (w[first + 1 :] == 12)) + first
+    nf = len(layout.idents)
+    if len(cand) != nf:
+        return None
+    if not nf:
+        return np.zeros(0, dtype=np.int64) if first == n or (first == n - 1 and not w[-1]) else None
+    arcs = cand + 5
+    if int(arcs[-1]) + 1 >= n or not (w[arcs] == TAG_COUNTER_ARCS).all():
+        return None
+    lens = w[arcs + 1].astype(np.int64)
+    lens = np.where(lens >= 1 << 31, lens - (1 << 32), lens)
+    if (lens % 8).any():
+        return None
+    stored = lens > 0
+    words = np.where(stored, lens // 4, 0)
+    nxt = arcs + 2 + words
+    end = int(nxt[-1])  # the last record ends the file, or a 0 tag does
+    if (
+        int(cand[0]) != first
+        or not (nxt[:-1] == cand[1:]).all()
+        or not (end == n or (end == n - 1 and not w[-1]))
+    ):
+        return None
+    if not (
+        (w[cand + 2] == layout.idents).all()
+        and (w[cand + 3] == layout.lineno_checksums).all()
+        and (w[cand + 4] == layout.cfg_checksums).all()
+        and (np.abs(lens) // 8 == layout.counts).all()
+    ):
+        return None
+    vec = np.zeros(layout.total, dtype=np.int64)
+    if stored.any():
+        counts = layout.counts[stored]
+        within = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
+        word = np.repeat(arcs[stored] + 2, counts) + 2 * within
+        values = (w[word + 1].astype(np.uint64) << np.uint64(32)) | w[word].astype(np.uint64)
+        signed = values.view(np.int64)
+        if (signed < 0).any():
+            return None
+        vec[np.repeat(layout.offsets[stored], counts) + within] = signed
+    return vec

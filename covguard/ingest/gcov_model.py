@@ -37,18 +37,56 @@ Lin = dict[int, int]  # a linear form over counters: counter index -> coefficien
 
 
 def _add(forms: Sequence[Lin]) -> Lin:
-    out: Lin = {}
-    for form in forms:
+    """The sum of linear forms (forms are never changed once made, so one form is returned as is)."""
+    if len(forms) == 1:
+        return forms[0]
+    if not forms:
+        return {}
+    out = dict(forms[0])
+    get = out.get
+    for form in forms[1:]:
         for k, v in form.items():
-            out[k] = out.get(k, 0) + v
-    return {k: v for k, v in out.items() if v}
+            total = get(k, 0) + v
+            if total:
+                out[k] = total
+            else:
+                del out[k]
+    return out
 
 
 def _sub(a: Lin, b: Lin) -> Lin:
+    if not b:
+        return a
     out = dict(a)
+    get = out.get
     for k, v in b.items():
-        out[k] = out.get(k, 0) - v
-    return {k: v for k, v in out.items() if v}
+        total = get(k, 0) - v
+        if total:
+            out[k] = total
+        else:
+            del out[k]
+    return out
+
+
+def _unsolvable(fn: FunctionNotes, path: Path) -> CoverageDataError:
+    return CoverageDataError(
+        f"the flow graph of '{fn.name}' cannot be solved (corrupt notes file)",
+        path=path,
+        hint="rebuild with coverage (covguard build)",
+    )
+
+
+def _split(arcs: list[int], arc: list[Lin | None]) -> tuple[int, list[Lin]]:
+    """The one arc of ``arcs`` whose form is unknown, and the forms of the others."""
+    inv = -1
+    known: list[Lin] = []
+    for a in arcs:
+        form = arc[a]
+        if form is None:
+            inv = a
+        else:
+            known.append(form)
+    return inv, known
 
 
 @dataclass(slots=True)
@@ -127,10 +165,10 @@ def solve_function(fn: FunctionNotes, path: Path) -> SolvedFunction:
             count = block[b]
             assert count is not None
             if num_succ[b] == 1:
-                unknown = [a for a in succ[b] if arc[a] is None]
-                known = [arc[a] for a in succ[b] if arc[a] is not None]
-                inv = unknown[0]
-                arc[inv] = _sub(count, _add(known))  # type: ignore[arg-type]
+                inv, known = _split(succ[b], arc)
+                if inv < 0:
+                    raise _unsolvable(fn, path)
+                arc[inv] = _sub(count, _add(known))
                 num_succ[b] -= 1
                 d = dst[inv]
                 num_pred[d] -= 1
@@ -142,10 +180,10 @@ def solve_function(fn: FunctionNotes, path: Path) -> SolvedFunction:
                     invalid.append(d)
                     on_invalid[d] = True
             if num_pred[b] == 1:
-                unknown = [a for a in pred[b] if arc[a] is None]
-                known = [arc[a] for a in pred[b] if arc[a] is not None]
-                inv = unknown[0]
-                arc[inv] = _sub(count, _add(known))  # type: ignore[arg-type]
+                inv, known = _split(pred[b], arc)
+                if inv < 0:
+                    raise _unsolvable(fn, path)
+                arc[inv] = _sub(count, _add(known))
                 num_pred[b] -= 1
                 s = src[inv]
                 num_succ[s] -= 1
@@ -431,10 +469,15 @@ class _Builder:
     @staticmethod
     def emit(dest: tuple[list[int], list[int], list[int]], target: int, form: Lin, base: int) -> None:
         c, t, w = dest
-        for k, v in form.items():
-            c.append(base + k)
-            t.append(target)
-            w.append(v)
+        if len(form) == 1:
+            for k, v in form.items():
+                c.append(base + k)
+                t.append(target)
+                w.append(v)
+            return
+        c.extend([base + k for k in form])
+        t.extend([target] * len(form))
+        w.extend(form.values())
 
     def add_object(self, notes: NotesFile, base: int) -> tuple[int, list[int]]:
         cwd = notes.cwd
@@ -769,4 +812,173 @@ def _complex_terms(
         np.asarray(out_u, dtype=np.int32),
         np.asarray(out_l, dtype=np.int32),
         np.asarray(out_c, dtype=np.int64),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# merging models compiled apart (in parallel, by chunks of objects)
+
+
+def light_notes(notes: NotesFile) -> NotesFile:
+    """The part of a notes file that reading data files needs (no graphs): small to keep and send."""
+    return NotesFile(
+        path=notes.path,
+        version=notes.version,
+        stamp=notes.stamp,
+        checksum=notes.checksum,
+        cwd=notes.cwd,
+        functions=[
+            FunctionNotes(f.ident, f.lineno_checksum, f.cfg_checksum, f.name, f.artificial, "", 0, 0, 0, 0)
+            for f in notes.functions
+        ],
+    )
+
+
+def merge_models(parts: Sequence[CoverageModel]) -> CoverageModel:
+    """One model from models of disjoint sets of objects, exactly as if compiled together.
+
+    Objects keep their order (and counters their numbering, shifted); files, lines, functions and
+    branches known to several parts get one id (their counts add, as in one compilation).
+    """
+    if len(parts) == 1:
+        return parts[0]
+    files: dict[str, int] = {}
+    line_ids: dict[tuple[int, int], int] = {}
+    line_fn: list[int] = []
+    func_ids: dict[tuple[int, str], int] = {}
+    func_name: list[str] = []
+    func_file: list[int] = []
+    func_start: list[int] = []
+    func_end: list[int] = []
+    branch_ids: dict[tuple[int, int], int] = {}
+    notes: list[tuple[int, str]] = []
+    objects: list[ObjectInfo] = []
+    maps: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {k: [] for k in _MAP_NAMES}
+    cyc_row: list[np.ndarray] = []
+    cyc_line: list[np.ndarray] = []
+    cyc_len: list[np.ndarray] = []
+    complex_lines: list[ComplexLine] = []
+    counter_offset = 0
+    cycle_offset = 0
+    row_offset = 0
+    for m in parts:
+        fmap = np.asarray([files.setdefault(f, len(files)) for f in m.files], dtype=np.int64)
+        gf = np.empty(len(m.func_name), dtype=np.int64)
+        for i, (fid, name, start, end) in enumerate(
+            zip(
+                fmap[m.func_file].tolist(),
+                m.func_name,
+                m.func_start.tolist(),
+                m.func_end.tolist(),
+                strict=True,
+            )
+        ):
+            fkey = (fid, name)
+            g = func_ids.get(fkey)
+            if g is None:
+                g = func_ids[fkey] = len(func_name)
+                func_name.append(name)
+                func_file.append(fid)
+                func_start.append(start)
+                func_end.append(end)
+            elif (func_start[g], func_end[g]) != (start, end):
+                before = (func_start[g], func_end[g])
+                func_start[g] = min(func_start[g], start)
+                func_end[g] = max(func_end[g], end)
+                notes.append(
+                    (
+                        fid,
+                        f"function '{name}' has different extents in different objects (lines {before[0]}-"
+                        f"{before[1]} and {start}-{end}): merged as lines {func_start[g]}-{func_end[g]}, "
+                        "counts added",
+                    )
+                )
+            gf[i] = g
+        gl = np.empty(m.n_lines, dtype=np.int64)
+        local_fn = m.line_function.tolist()
+        for i, lkey in enumerate(zip(fmap[m.line_file].tolist(), m.line_no.tolist(), strict=True)):
+            g = line_ids.get(lkey)
+            own = int(gf[local_fn[i]]) if local_fn[i] >= 0 else -1
+            if g is None:
+                g = line_ids[lkey] = len(line_fn)
+                line_fn.append(own)
+            elif line_fn[g] < 0 and own >= 0:
+                line_fn[g] = own
+            gl[i] = g
+        gb = np.empty(len(m.branch_line), dtype=np.int64)
+        for i, bkey in enumerate(zip(gl[m.branch_line].tolist(), m.branch_index.tolist(), strict=True)):
+            gb[i] = branch_ids.setdefault(bkey, len(branch_ids))
+        for name, remap in (("line_map", gl), ("branch_map", gb), ("func_map", gf)):
+            sm: SparseMap = getattr(m, name)
+            maps[name].append((sm.indptr, remap[sm.target] if len(sm.target) else sm.target, sm.coef))
+        cm = m.cycle_map
+        maps["cycle_map"].append((cm.indptr, cm.target + row_offset, cm.coef))
+        cyc_row.append(m.cycle_row_cycle + cycle_offset)
+        cyc_line.append(gl[m.cycle_line] if len(m.cycle_line) else m.cycle_line.astype(np.int64))
+        cyc_len.append(m.cycle_len)
+        complex_lines.extend(
+            ComplexLine(
+                line=int(gl[c.line]),
+                blocks=c.blocks,
+                succ=c.succ,
+                dst=c.dst,
+                arc_counter=[[k + counter_offset for k in ks] for ks in c.arc_counter],
+                arc_coef=c.arc_coef,
+            )
+            for c in m.complex_lines
+        )
+        notes.extend((int(fmap[fid]), text) for fid, text in m.notes)
+        objects.extend(
+            ObjectInfo(
+                notes=o.notes,
+                counter_base=o.counter_base + counter_offset,
+                n_counters=o.n_counters,
+                fn_counter_counts=o.fn_counter_counts,
+            )
+            for o in m.objects
+        )
+        counter_offset += m.n_counters
+        cycle_offset += len(m.cycle_line)
+        row_offset += len(m.cycle_row_cycle)
+    line_keys = list(line_ids)
+    branch_keys = list(branch_ids)
+    return CoverageModel(
+        objects=objects,
+        files=list(files),
+        line_file=np.asarray([k[0] for k in line_keys], dtype=np.int32),
+        line_no=np.asarray([k[1] for k in line_keys], dtype=np.int32),
+        line_function=np.asarray(line_fn, dtype=np.int32),
+        func_file=np.asarray(func_file, dtype=np.int32),
+        func_name=func_name,
+        func_start=np.asarray(func_start, dtype=np.int32),
+        func_end=np.asarray(func_end, dtype=np.int32),
+        branch_line=np.asarray([k[0] for k in branch_keys], dtype=np.int32),
+        branch_index=np.asarray([k[1] for k in branch_keys], dtype=np.int32),
+        line_map=_concat_maps(maps["line_map"]),
+        branch_map=_concat_maps(maps["branch_map"]),
+        func_map=_concat_maps(maps["func_map"]),
+        cycle_map=_concat_maps(maps["cycle_map"]),
+        cycle_row_cycle=np.concatenate(cyc_row).astype(np.int32),
+        cycle_line=np.concatenate(cyc_line).astype(np.int32),
+        cycle_len=np.concatenate(cyc_len).astype(np.int32),
+        complex_lines=complex_lines,
+        object_index={str(o.notes.path): i for i, o in enumerate(objects)},
+        notes=notes,
+    )
+
+
+_MAP_NAMES = ("line_map", "branch_map", "func_map", "cycle_map")
+
+
+def _concat_maps(parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> SparseMap:
+    """Compressed rows of consecutive counter ranges, one after the other."""
+    indptrs: list[np.ndarray] = []
+    nnz = 0
+    for i, (indptr, target, _coef) in enumerate(parts):
+        indptrs.append((indptr if i == 0 else indptr[1:]) + nnz)
+        nnz += len(target)
+    return SparseMap(
+        np.concatenate(indptrs).astype(np.int64),
+        np.concatenate([p[1] for p in parts]).astype(np.int32),
+        np.concatenate([p[2] for p in parts]).astype(np.int64),
     )

@@ -25,21 +25,37 @@ SCHEMA = "covguard.findings/1"
 
 
 def _plain(value: Any) -> Any:
-    """JSON-ready: numpy scalars to Python, NaN/NA to None, tuples to lists."""
-    if isinstance(value, dict):
+    """JSON-ready: numpy scalars to Python, NaN/NA to None, tuples to lists (common types first)."""
+    kind = type(value)
+    if value is None or kind is str or kind is int or kind is bool:
+        return value
+    if kind is dict:
         return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | np.ndarray):
+    if kind is list or kind is tuple or kind is np.ndarray:
         return [_plain(v) for v in value]
+    if kind is float or isinstance(value, np.floating):
+        f = float(value)
+        return None if math.isnan(f) else round(f, 4)
     if isinstance(value, np.bool_):
         return bool(value)
     if isinstance(value, np.integer):
         return int(value)
-    if isinstance(value, np.floating | float):
-        f = float(value)
-        return None if math.isnan(f) else round(f, 4)
-    if value is None or value is pd.NA or value is pd.NaT:
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if value is pd.NA or value is pd.NaT:
         return None
     return value
+
+
+def _nan_none(value: Any) -> Any:
+    """None for a missing value (NaN, pd.NA), the value itself otherwise."""
+    if value is None or value is pd.NA:
+        return None
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return _plain(value) if isinstance(value, np.generic) else value
 
 
 def _pct(num: int, den: int) -> float | None:
@@ -55,6 +71,16 @@ def _mcdc(row: dict[str, Any], measured: bool) -> dict[str, Any]:
 
 
 def findings_document(analysis: Analysis, gate: GateResult | None = None) -> dict[str, Any]:
+    """The findings document of ``analysis`` (and ``gate``), built once and then reused: every
+    output of one run renders from this same object."""
+    key = f"findings_document:{id(gate)}"
+    cached = analysis.cache.get(key)
+    if cached is None:
+        cached = analysis.cache[key] = _build_document(analysis, gate)
+    return dict(cached)
+
+
+def _build_document(analysis: Analysis, gate: GateResult | None) -> dict[str, Any]:
     reqs = [
         {
             "id": r["id"],
@@ -89,8 +115,8 @@ def findings_document(analysis: Analysis, gate: GateResult | None = None) -> dic
             "class": f["class"],
             "executed": bool(f["executed"]),
             "executed_by": int(f["executed_units"]),
-            "reachable": f["reachable"],
-            "image": f.get("image"),
+            "reachable": _nan_none(f["reachable"]),
+            "image": _nan_none(f.get("image")),
             "justification": f["justification"] or None,
             "verified_on": list(f.get("verified_on", [])),
             "coverage": {
@@ -111,7 +137,7 @@ def findings_document(analysis: Analysis, gate: GateResult | None = None) -> dic
             "executable": t["executable"],
             "name": t["name"],
             "status": t["status"],
-            "duration_s": t["duration_s"],
+            "duration_s": _nan_none(t["duration_s"]),
             "message": t["message"],
             "file": t["file"],
             "line": int(t["line"]),
@@ -123,22 +149,43 @@ def findings_document(analysis: Analysis, gate: GateResult | None = None) -> dic
         for t in records(analysis.tests)
     ]
     findings = [
-        {k: v for k, v in row.items() if not (k in ("call_path", "decision") and not v)}
-        for row in analysis.findings.to_dict(orient="records")
+        _plain({k: v for k, v in row.items() if not (k in ("call_path", "decision") and not v)})
+        for row in records(analysis.findings)
     ]
-    doc = {
+    # the row lists above hold plain Python values already (records() goes through tolist);
+    # the small parts go through _plain
+    return {
         "schema": SCHEMA,
         "tool": {"name": "covguard", "version": __version__},
-        "summary": analysis.summary,
+        "summary": _plain(analysis.summary),
         "requirements": reqs,
         "functions": functions,
         "tests": tests,
         "findings": findings,
-        "gate": gate.to_json() if gate is not None else None,
-        "problems": analysis.problems,
+        "gate": _plain(gate.to_json()) if gate is not None else None,
+        "problems": _plain(analysis.problems),
     }
-    return dict(_plain(doc))
+
+
+def _dump(value: Any, pad: str) -> str:
+    if isinstance(value, dict) and value:
+        inner = pad + "  "
+        items = (f"{inner}{json.dumps(str(k))}: {_dump(v, inner)}" for k, v in value.items())
+        return "{\n" + ",\n".join(items) + "\n" + pad + "}"
+    if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+        inner = pad + "  "
+        return "[\n" + ",\n".join(inner + json.dumps(v, ensure_ascii=False) for v in value) + "\n" + pad + "]"
+    return json.dumps(value, ensure_ascii=False)
+
+
+def dumps(doc: dict[str, Any]) -> str:
+    """The document as text: objects indented, and every array of records one record per line.
+
+    One record per line reads and diffs well, and lets the C JSON encoder do the work (with
+    ``indent`` Python falls back to its pure-Python encoder, which dominates on large projects).
+    """
+    return _dump(doc, "") + "\n"
 
 
 def render(analysis: Analysis, gate: GateResult | None = None) -> str:
-    return json.dumps(findings_document(analysis, gate), indent=2, ensure_ascii=False) + "\n"
+    return dumps(findings_document(analysis, gate))
