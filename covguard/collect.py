@@ -27,6 +27,7 @@ from covguard.frames import (
     LINES,
     CoverageData,
     conform,
+    few_collections,
 )
 from covguard.ingest.gcda import Layout, layout_of, read_counters
 from covguard.ingest.gcno import NotesFile, read_notes
@@ -146,6 +147,7 @@ def collect_in_place(
     return frames_from_counts(model, counts, ["all"], 0, root, keep, origin, manifest.variant)
 
 
+@few_collections
 def collect(
     manifest: BuildManifest,
     units: dict[str, str],
@@ -180,6 +182,7 @@ def collect(
     return frames_from_counts(model, counts, names, total_unit, root, keep, origin, variant), n_files
 
 
+@few_collections
 def frames_from_counts(
     model: CoverageModel,
     counts: Counts,

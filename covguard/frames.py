@@ -17,10 +17,40 @@ keeps its absolute path.
 
 from __future__ import annotations
 
+import functools
+import gc
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 import pandas as pd
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def few_collections(func: Callable[_P, _R]) -> Callable[_P, _R]:
+    """Run ``func`` with Python's cyclic garbage collector triggered less often.
+
+    By default a collection starts every 700 new container objects, and every tenth of those walks
+    the middle generation: with pandas and a coverage model in memory, building the tens of
+    thousands of small lists and dicts of an analysis (one per function, per finding) spent about
+    a fifth of the analysis and of writing ``findings.json`` in collections that freed nothing
+    (measured at 16k functions).  Reference counting still frees every acyclic object at once;
+    the thresholds are restored on return, so a library caller keeps its own settings.
+    """
+
+    @functools.wraps(func)
+    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        old = gc.get_threshold()
+        gc.set_threshold(max(old[0], 20_000), max(old[1], 50), max(old[2], 100))
+        try:
+            return func(*args, **kwargs)
+        finally:
+            gc.set_threshold(*old)
+
+    return wrapper
+
 
 # column name -> dtype; "category" columns hold repeated strings cheaply
 LINES = {

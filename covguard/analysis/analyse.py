@@ -48,7 +48,7 @@ from covguard.analysis.lines import classify_lines, scopes
 from covguard.analysis.mcdc import analyse_mcdc
 from covguard.config import Settings
 from covguard.files import display_path, escapes_root, glob_matcher
-from covguard.frames import CoverageData, grouped_lists
+from covguard.frames import CoverageData, few_collections, grouped_lists
 from covguard.model import BuildManifest, TestCase
 from covguard.requirements import RequirementOptions, read_requirements
 from covguard.runner import TestRun
@@ -162,13 +162,15 @@ def load_requirements(settings: Settings) -> pd.DataFrame:
     return read_requirements([Path(p) for p in settings.requirements], options)
 
 
+@few_collections
 def analyse_project(
     settings: Settings, data: CoverageData, results: TestRun, manifest: BuildManifest | None = None
 ) -> Analysis:
     """Read requirements and tags, classify functions, lines, requirements; list findings."""
     root = settings.root
     requirements = load_requirements(settings)
-    requirements["source"] = [display_path(s, root) for s in requirements["source"]]
+    shown = {s: display_path(s, root) for s in requirements["source"].unique()}
+    requirements["source"] = requirements["source"].map(shown)
     tests = tests_frame(results.cases)
     tag_config = TagConfig(
         id_pattern=settings.tags_id_pattern,
@@ -176,7 +178,8 @@ def analyse_project(
         exclusion_prefix=settings.tags_exclusion_prefix,
     )
     product_files = sorted(
-        set(data.code_functions["file"].astype(str)) | set(data.code_lines["file"].astype(str))
+        set(data.code_functions["file"].unique().astype(str))
+        | set(data.code_lines["file"].unique().astype(str))
     )
     cache = settings.work_dir / "tag-cache.json"
     product_scan = scan_sources_cached(_read_sources(product_files, root), tag_config, cache)
@@ -383,8 +386,12 @@ def classify(
     fn = functions.copy()
     fn["requirements"] = [freqs.get(k, []) for k in zip(fn["file"], fn["function"], strict=True)]
     fn["traced"] = fn["requirements"].str.len() > 0
-    fn["safety_class"] = fn["requirements"].apply(
-        lambda ids: max((req_class[i] for i in ids), key=CLASS_ORDER.__getitem__) if ids else default_class
+    fn["safety_class"] = pd.Series(
+        [
+            max((req_class[i] for i in ids), key=CLASS_ORDER.__getitem__) if ids else default_class
+            for ids in fn["requirements"].tolist()
+        ],
+        index=fn.index,
     )
     exec_units = fexec.groupby(fkey).size().rename("executed_units")
     fn = fn.merge(exec_units, left_on=fkey, right_index=True, how="left")
@@ -408,9 +415,8 @@ def classify(
         fn["reachable"] = None
     fn["reachable"] = fn["reachable"].astype(object).where(fn["reachable"].notna(), None)
     # reachability facts: the shortest call path from an entry point, and the function in the image
-    fn["call_path"] = fn.get("call_path", pd.Series(None, index=fn.index)).apply(
-        lambda v: list(v) if isinstance(v, list) else []
-    )
+    paths = fn["call_path"].tolist() if "call_path" in fn.columns else [None] * len(fn)
+    fn["call_path"] = [list(v) if isinstance(v, list) else [] for v in paths]
     fn["image"] = fn.get("image", pd.Series(None, index=fn.index)).astype(object)
     fn["image"] = fn["image"].where(fn["image"].notna(), None)
 
@@ -422,7 +428,7 @@ def classify(
     fn["class"] = np.select(
         [
             fn["justified"],
-            fn["reachable"].apply(lambda r: r is False),
+            np.array([r is False for r in fn["reachable"].tolist()], dtype=bool),
             ~fn["traced"],
             fn["verified_exec"],
             fn["executed"] & ~fn["failing_exec"],

@@ -77,8 +77,9 @@ def finish_findings(df: pd.DataFrame) -> pd.DataFrame:
     for c in ("file", "function", "requirement", "test", "message"):
         df[c] = df[c].astype(object).where(df[c].notna() & (df[c].astype(object) != ""), None)
     for c in ("tests", "suggested_requirements", "call_path"):
-        df[c] = df[c].apply(lambda v: list(v) if isinstance(v, list | tuple) else [])
-    df["decision"] = df["decision"].apply(lambda v: v if isinstance(v, dict) else None)  # mcdc_gap
+        df[c] = [list(v) if isinstance(v, list | tuple) else [] for v in df[c].tolist()]
+    decisions = [v if isinstance(v, dict) else None for v in df["decision"].tolist()]
+    df["decision"] = pd.Series(decisions, index=df.index, dtype=object)  # mcdc_gap
     df["line"] = pd.to_numeric(df["line"], errors="coerce").fillna(0).astype("int64")
     df["end_line"] = pd.to_numeric(df["end_line"], errors="coerce")
     df["end_line"] = df["end_line"].fillna(df["line"]).astype("int64")

@@ -19,7 +19,7 @@ import pandas as pd
 from covguard import __version__
 from covguard.analysis.analyse import Analysis
 from covguard.analysis.gate import GateResult
-from covguard.frames import records
+from covguard.frames import few_collections, records
 
 SCHEMA = "covguard.findings/1"
 
@@ -187,5 +187,6 @@ def dumps(doc: dict[str, Any]) -> str:
     return _dump(doc, "") + "\n"
 
 
+@few_collections
 def render(analysis: Analysis, gate: GateResult | None = None) -> str:
     return dumps(findings_document(analysis, gate))

@@ -30,6 +30,7 @@ from covguard.analysis.gate import GateResult
 from covguard.config import Settings
 from covguard.errors import ConfigError
 from covguard.files import write_bytes, write_text
+from covguard.frames import few_collections
 from covguard.model import BuildManifest
 from covguard.report import findings_json, gcovr_formats, html, junit, markdown, sarif, trace_matrix
 from covguard.runner import TestRun
@@ -79,6 +80,7 @@ def output_file(name: str) -> str:
     return COVGUARD_FORMATS[name] if name in COVGUARD_FORMATS else gcovr_formats.FORMATS[name].output
 
 
+@few_collections
 def write_outputs(
     settings: Settings,
     analysis: Analysis,
