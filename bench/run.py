@@ -293,9 +293,12 @@ def worker(kind: str, root: Path, out: Path) -> None:
 # slopes, table, chart
 
 
-def fit(xs: Sequence[float], ys: Sequence[float]) -> dict[str, float]:
-    """Least-squares line ``y = a + b x`` and the log-log exponent (1.0: linear growth)."""
+def fit(xs: Sequence[float], ys: Sequence[float]) -> dict[str, float] | None:
+    """Least-squares line ``y = a + b x`` and the log-log exponent (1.0: linear growth); None
+    with fewer than two sizes (no slope to fit)."""
     n = len(xs)
+    if len(set(xs)) < 2:
+        return None
     mx, my = sum(xs) / n, sum(ys) / n
     sxx = sum((x - mx) ** 2 for x in xs)
     b = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sxx
@@ -572,7 +575,7 @@ def main(argv: list[str] | None = None) -> int:
     synth = [r for r in whole if r["project"].startswith("synthetic")]
     size = [float(r["executable_lines"]) for r in synth]
     tests_n = [float(r["tests"]) for r in pertest]
-    slopes = {
+    fits = {
         "gcov floor vs executable lines": fit(
             size, [r["tools"]["gcov JSON (floor)"]["median_s"] for r in synth]
         ),
@@ -587,6 +590,7 @@ def main(argv: list[str] | None = None) -> int:
             for k in ("ingestion", "per_run", "total")
         },
     }
+    slopes = {name: f for name, f in fits.items() if f is not None}
     lines = print_whole(whole) + print_pertest(pertest)
     lines += ["", "Slopes (least squares; exponent of the log-log fit: 1.0 = linear)", ""]
     for name, f in slopes.items():
