@@ -1,18 +1,24 @@
 """Golden-file tests of findings.json: one small C project per classification, compiled and run
 with the real gcc.  Refresh the references with ``pytest --update-references`` (or
-COVGUARD_UPDATE_REFERENCES=1); on a mismatch the actual output is written beside the reference."""
+COVGUARD_UPDATE_REFERENCES=1); on a mismatch the actual output is written beside the reference.
+On each fixture, covguard's per-file totals are also checked against gcovr's."""
 
 from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from covguard import api
+from covguard.build import load_manifest
 from covguard.config import load_settings
+from covguard.report.gcovr_formats import merged_tree
+from covguard.runner import load_results
 from tests.conftest import FIXTURES, require, update_references
 
 GOLDEN = FIXTURES / "golden"
@@ -49,8 +55,38 @@ def run_fixture(name: str, tmp_path: Path) -> api.Outcome:
 
 @pytest.mark.parametrize("name", CASES)
 def test_findings_golden(name: str, tmp_path: Path) -> None:
-    require("gcc", "make")
+    require("gcc", "make", "gcov")
     outcome = run_fixture(name, tmp_path)
     doc = scrub(json.loads(outcome.outputs["findings"].read_text(encoding="utf-8")))
     text = json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
     compare_golden(text, GOLDEN / name / "findings.golden.json")
+    assert_totals_equal_gcovr(outcome, tmp_path / name, tmp_path / "merged")
+
+
+def assert_totals_equal_gcovr(outcome: api.Outcome, project: Path, merged: Path) -> None:
+    """covguard's per-file line, branch and function totals over the whole run (every test's
+    coverage summed) equal gcovr's over the same data, summed into one tree of .gcda files.  gcovr's
+    exclusion markers are switched off (an unused prefix): the totals compared are the raw ones,
+    before covguard's and gcovr's exclusions."""
+    assert outcome.analysis is not None
+    settings = load_settings(project / "covguard.toml")
+    merged_tree(load_manifest(settings), load_results(settings).units, merged)
+    summary = merged / "gcovr.json"
+    subprocess.run(
+        [sys.executable, "-m", "gcovr", "--root", project, "--filter", str(project / "src"),
+         "--exclude-pattern-prefix", "NO_SUCH_MARKER",
+         "--json-summary", summary, merged],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    theirs = {f["filename"]: f for f in json.loads(summary.read_text())["files"]}
+    ours = outcome.analysis.coverage.file_totals()
+    ours = ours[ours.index.str.startswith("src/")]
+    assert len(ours)
+    assert set(theirs) == set(ours.index)
+    for file, row in ours.iterrows():
+        g = theirs[str(file)]
+        assert (row["lines"], row["lines_covered"]) == (g["line_total"], g["line_covered"]), file
+        assert (row["branches"], row["branches_covered"]) == (g["branch_total"], g["branch_covered"]), file
+        assert (row["functions"], row["functions_covered"]) == (g["function_total"], g["function_covered"]), (
+            file
+        )
