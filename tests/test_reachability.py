@@ -33,6 +33,7 @@ from covguard.product import ProductArea, build_product, load_product
 from covguard.trace.callgraph import build_callgraph, reachability, read_cgraph_dump
 from covguard.trace.tags import TagConfig
 from tests.conftest import FIXTURES, require, run
+from tests.test_golden import compare_golden, scrub
 
 REACH = FIXTURES / "c" / "reach"
 
@@ -41,7 +42,7 @@ def make_project(tmp: Path) -> Path:
     """The fixture in ``tmp/proj``, with ``lib/libvendor.a`` built from the vendor's source, which
     stays outside the project: a prebuilt archive with no source."""
     project = tmp / "proj"
-    shutil.copytree(REACH, project, ignore=shutil.ignore_patterns("vendor"))
+    shutil.copytree(REACH, project, ignore=shutil.ignore_patterns("vendor", "*.golden.*", "*.actual.*"))
     (project / "lib").mkdir()
     run(["gcc", "-O1", "-c", REACH / "vendor" / "vendor_blob.c", "-o", tmp / "vendor_blob.o"])
     run(["ar", "rcs", project / "lib" / "libvendor.a", tmp / "vendor_blob.o"])
@@ -69,6 +70,14 @@ def finding(outcome: api.Outcome, kind: str, function: str | None) -> dict[str, 
     rows = f[(f["kind"] == kind) & (f["function"].fillna("") == (function or ""))]
     assert len(rows) == 1, f"{kind} {function}: {len(rows)} findings"
     return dict(rows.iloc[0])
+
+
+def test_findings_golden(reach_run: tuple[api.Outcome, Path]) -> None:
+    """findings.json of the fixture (dead traced and untraced, rogue with its call path, the image
+    facts): a golden file, refreshed with ``pytest --update-references``."""
+    outcome, _ = reach_run
+    doc = scrub(json.loads(outcome.outputs["findings"].read_text(encoding="utf-8")))
+    compare_golden(json.dumps(doc, indent=2, ensure_ascii=False) + "\n", REACH / "findings.golden.json")
 
 
 # ---------------------------------------------------------------------------------------------
