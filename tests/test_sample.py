@@ -105,3 +105,36 @@ def test_only_expected_lines_are_left_uncovered(sample_run: Any) -> None:
     # the host tool: only the engineering mode's one line
     py = lines[(lines["class"] == "unexecuted") & _python(lines)]
     assert sorted(zip(py["file"], py["line"], strict=True)) == [("host_tool/host_tool/session.py", 79)]
+
+
+def _without_requirement_sources(doc: dict[str, Any]) -> dict[str, Any]:
+    """The findings document without what names the requirement file (its path and line)."""
+    for r in doc["requirements"]:
+        r.pop("source")
+        r.pop("line")
+    for f in doc["findings"]:
+        if f["kind"] in {"unverified_requirement", "unimplemented_requirement"}:
+            f["file"], f["line"], f["end_line"] = None, 0, 0
+    for t in doc["tests"]:
+        t["duration_s"] = None
+    return doc
+
+
+def test_reqif_and_csv_give_the_same_findings(sample_run: Any) -> None:
+    """The sample's requirements as ReqIF (requirements.reqif, as DOORS or Polarion export them)
+    give the same analysis, finding for finding, as the same requirements in CSV."""
+    from covguard import api
+    from covguard.config import load_settings
+    from covguard.report import findings_json
+    from tests.conftest import SAMPLE
+
+    tmp = sample_run.outputs["findings"].parent.parent  # the session fixture's work and out folders
+    settings = load_settings(
+        SAMPLE / "covguard.toml",
+        overrides={"work_dir": str(tmp / "work"), "requirements": ["requirements.reqif"]},
+    )
+    analysis = api.analyse(settings)
+    from_reqif = json.loads(findings_json.render(analysis, api.gate(settings, analysis)))
+    from_csv = json.loads(sample_run.outputs["findings"].read_text(encoding="utf-8"))
+    assert {r["source"] for r in from_reqif["requirements"]} == {"requirements.reqif"}
+    assert _without_requirement_sources(from_reqif) == _without_requirement_sources(from_csv)
