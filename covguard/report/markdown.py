@@ -77,7 +77,10 @@ def render(doc: dict[str, Any], *, reports: Sequence[str] = ()) -> str:
             mark = "❌" if f["severity"] == "error" else "⚠️"
             line = f":{f['line']}" if f.get("line") else ""
             where = f"`{cell(f['file'])}{line}`" if f.get("file") else ""
-            out.append(f"| {mark} | {cell(f['kind'])} | {where} | {cell(f['message'])} |")
+            message = cell(f["message"])
+            if f.get("call_path"):  # rogue code the product reaches: how
+                message += "<br>call path: " + " → ".join(f"`{cell(c)}`" for c in f["call_path"])
+            out.append(f"| {mark} | {cell(f['kind'])} | {where} | {message} |")
         if len(findings) > MAX_FINDINGS:
             out.append(f"\n… and {len(findings) - MAX_FINDINGS} more in `findings.json`.")
     reqs = doc["requirements"]

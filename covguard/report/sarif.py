@@ -150,6 +150,15 @@ def _fingerprint(f: dict[str, Any]) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
+def _message(f: dict[str, Any]) -> str:
+    """The finding's message; for rogue code the product reaches, with its call path (code scanning
+    shows the text, not the properties)."""
+    text = str(f["message"])
+    if f.get("call_path"):
+        text += "; call path: " + " -> ".join(f["call_path"])
+    return text
+
+
 def _result(f: dict[str, Any], rule_index: int, prefix: str, config_file: str) -> dict[str, Any]:
     file = f.get("file") or config_file
     region: dict[str, Any] = {}
@@ -178,7 +187,7 @@ def _result(f: dict[str, Any], rule_index: int, prefix: str, config_file: str) -
         "ruleId": f["kind"],
         "ruleIndex": rule_index,
         "level": "error" if f.get("severity") == "error" else "warning",
-        "message": {"text": f["message"]},
+        "message": {"text": _message(f)},
         "locations": [location],
         "partialFingerprints": {"covguardFindingHash/v1": _fingerprint(f)},
     }
