@@ -481,3 +481,18 @@ def test_gate_verdict_in_html_and_markdown() -> None:
     assert 'class="passed"' in html._header(passed, "t")
     assert "gate FAILED: 1 of 12 checks failed" in html._header(failed, "t")
     assert "gate not evaluated" in html._header({**base, "gate": None}, "t")
+
+
+def test_html_says_unknown_reachability_for_python_and_no_for_dead_code(sample_run: Any) -> None:
+    page = sample_run.outputs["html"].read_text(encoding="utf-8")
+    table = page[page.index('id="code-table"') :]
+    table = table[: table.index("</table>")]
+    rows = {
+        name: row
+        for row in table.split("<tr>")
+        for name in ("Session.engineering_dose", "legacy_bolus_calc_v1", "cmd_factory_bolus")
+        if f">{name}<" in row
+    }
+    assert "<td>unknown</td>" in rows["Session.engineering_dose"]  # Python: no static reachability
+    assert '<span class="sev-error">no</span>' in rows["legacy_bolus_calc_v1"]  # dead
+    assert ">yes</span>" in rows["cmd_factory_bolus"]  # reached, and linked into the image

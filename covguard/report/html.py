@@ -435,6 +435,15 @@ def _trace(links: pd.DataFrame, doc: dict[str, Any], anchors: _Anchors) -> str:
     return "\n".join(out)
 
 
+def _reachable(f: dict[str, Any]) -> str:
+    """Whether the product firmware reaches the function: yes, no (dead), or unknown (no product
+    build, or a Python function: no static reachability), with its place in the image."""
+    reach = f.get("reachable")
+    text = "yes" if reach is True else '<span class="sev-error">no</span>' if reach is False else "unknown"
+    image = f.get("image")
+    return f'<span title="image: {esc(image)}">{text}</span>' if image else text
+
+
 def _code(doc: dict[str, Any], links: pd.DataFrame, anchors: _Anchors) -> str:
     runners = (
         links[links["executes"] == "yes"].groupby(["file", "function"])["test"].agg(lambda s: sorted(set(s)))
@@ -445,7 +454,7 @@ def _code(doc: dict[str, Any], links: pd.DataFrame, anchors: _Anchors) -> str:
         '<input class="filter" type="search" placeholder="filter functions" data-table="code-table">',
         '<table id="code-table"><thead><tr><th>function</th><th>file</th><th>class</th><th>safety class</th>'
         "<th>requirements</th><th class=num>tests executing it</th><th class=num>lines verified</th>"
-        "<th>justification</th></tr></thead><tbody>",
+        "<th>reachable</th><th>justification</th></tr></thead><tbody>",
     ]
     for f in fns:
         reqs = ", ".join(f'<a href="#req-{esc(r)}">{esc(r)}</a>' for r in f["requirements"]) or (
@@ -459,6 +468,7 @@ def _code(doc: dict[str, Any], links: pd.DataFrame, anchors: _Anchors) -> str:
             f"<td>{badge(f['class'])}</td><td>{esc(f['safety_class'])}</td><td>{reqs}</td>"
             f'<td class=num title="{ran_title}">{f["executed_by"]}</td>'
             f"<td class=num>{c['lines_verified']}/{c['lines_total']}</td>"
+            f"<td>{_reachable(f)}</td>"
             f"<td class=small>{esc(f['justification'] or '')}</td></tr>"
         )
     out.append("</tbody></table></section>")
