@@ -24,6 +24,8 @@ import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench.generate import library_makefile
+
 LUPA = "lupa==2.8"
 SKIP = {"lua.c", "luac.c", "onelua.c", "ltests.c"}  # programs and Lua's internal test build
 
@@ -205,37 +207,13 @@ REQUIREMENTS = {
     "LUA-REQ-023": "OS and debug libraries",
 }
 
-MAKEFILE = """\
-# Lua 5.4 (from lupa's sdist) as a firmware-style project: every file compiled once into
-# liblua.a, one test executable per tests/test_*.c linked against it.
-CFLAGS ?= -std=gnu99 -O0 -g -w -DLUA_USE_LINUX
-BUILD_DIR ?= build
-COVGUARD_RUNTIME ?= $(shell covguard runtime-dir)
-OBJ := $(BUILD_DIR)/obj
-SRCS := $(sort $(wildcard src/*.c))
-OBJS := $(SRCS:src/%.c=$(OBJ)/src/%.o)
-TESTS := $(sort $(wildcard tests/test_*.c))
-BINS := $(TESTS:tests/%.c=$(BUILD_DIR)/tests/%)
-
-.PHONY: tests
-tests: $(BINS)
-
-$(OBJ)/src/%.o: src/%.c
-\t@mkdir -p $(@D)
-\t$(CC) $(CFLAGS) -Isrc -c $< -o $@
-
-$(OBJ)/tests/%.o: tests/%.c
-\t@mkdir -p $(@D)
-\t$(CC) $(CFLAGS) -Isrc -I$(COVGUARD_RUNTIME) -c $< -o $@
-
-$(BUILD_DIR)/liblua.a: $(OBJS)
-\t@rm -f $@
-\tar rcs $@ $^
-
-$(BUILD_DIR)/tests/%: $(OBJ)/tests/%.o $(BUILD_DIR)/liblua.a
-\t@mkdir -p $(@D)
-\t$(CC) $(CFLAGS) -o $@ $< $(BUILD_DIR)/liblua.a -lm -ldl
-"""
+MAKEFILE = library_makefile(
+    "# Lua 5.4 (from lupa's sdist) as a firmware-style project: every file compiled once into\n"
+    "# liblua.a, one test executable per tests/test_*.c linked against it.",
+    "-std=gnu99 -O0 -g -w -DLUA_USE_LINUX",
+    "liblua.a",
+    "-lm -ldl",
+)
 
 CONFIG = """\
 # Lua 5.4 under covguard (bench/real.py)

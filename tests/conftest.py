@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 SAMPLE = ROOT / "sample_firmware"
 RUNTIME = ROOT / "covguard" / "runtime"
+CRASHY = FIXTURES / "projects" / "crashy"  # a project whose tests crash and hang
 
 # what each toolchain needs, and the Debian package that provides it
 TOOLS = {
@@ -86,3 +88,17 @@ def sample_run(tmp_path_factory: pytest.TempPathFactory) -> Any:
         SAMPLE / "covguard.toml", overrides={"work_dir": str(tmp / "work"), "output_dir": str(tmp / "out")}
     )
     return api.run(settings)
+
+
+def covguard(
+    *args: str | Path, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``python -m covguard ARGS`` in ``cwd`` (the command line as a user runs it), never raising."""
+    return subprocess.run(
+        [sys.executable, "-m", "covguard", *map(str, args)],
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        check=False,
+    )

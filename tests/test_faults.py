@@ -17,22 +17,7 @@ import pytest
 
 from covguard.errors import ToolError
 from covguard.toolchains import require_matching_gcov
-from tests.conftest import FIXTURES, require, run
-
-CRASHY = FIXTURES / "projects" / "crashy"
-
-
-def covguard(
-    *args: str | Path, cwd: Path, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "covguard", *map(str, args)],
-        cwd=cwd,
-        env={**os.environ, **(env or {})},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+from tests.conftest import CRASHY, covguard, require, run
 
 
 @pytest.fixture

@@ -14,22 +14,7 @@ from covguard import api
 from covguard.build import Area
 from covguard.collect import collect_in_place
 from covguard.config import load_settings
-from tests.conftest import FIXTURES, SAMPLE, require
-
-CRASHY = FIXTURES / "projects" / "crashy"
-
-
-def covguard(
-    *args: str | Path, cwd: Path, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "covguard", *map(str, args)],
-        cwd=cwd,
-        env={**os.environ, **(env or {})},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+from tests.conftest import CRASHY, SAMPLE, covguard, require
 
 
 def test_per_test_coverage_matches_hand_computed_lines(sample_run: api.Outcome) -> None:

@@ -15,7 +15,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -38,21 +37,11 @@ from covguard.toolchains.cortex_m import (
     read_stream,
     unpack_streams,
 )
-from tests.conftest import FIXTURES, SAMPLE, require
+from tests.conftest import FIXTURES, SAMPLE, covguard, require
 
 TARGET = FIXTURES / "c" / "target"
 RUNTIME = Path(__file__).resolve().parent.parent / "covguard" / "runtime"
 BOTH = ["host-gcc", "cortex-m3-qemu"]
-
-
-def covguard(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "covguard", *map(str, args)],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
 
 
 def _target_tools() -> None:
