@@ -38,6 +38,8 @@ if TYPE_CHECKING:
     from covguard.analysis.analyse import Analysis
     from covguard.analysis.gate import GateResult
     from covguard.evidence import ExportResult, VerifyResult
+    from covguard.evidence.diff import EvidenceDiff
+    from covguard.evidence.sign import KeyPair
     from covguard.report.outputs import CoverageRun
 
 Echo = Callable[[str], None]
@@ -47,8 +49,10 @@ __all__ = [
     "analyse",
     "build",
     "coverage",
+    "diff_evidence",
     "export_evidence",
     "gate",
+    "keygen",
     "load_settings",
     "merge",
     "report",
@@ -320,26 +324,55 @@ def report(settings: Settings, *, formats: Sequence[str] | None = None, echo: Ec
 
 
 def export_evidence(
-    settings: Settings, output: Path | None = None, *, echo: Echo | None = None
+    settings: Settings, output: Path | None = None, *, echo: Echo | None = None, sign: Sequence[str] = ()
 ) -> ExportResult:
     """Write the auditor's evidence package of the last run (see :mod:`covguard.evidence`).
 
     ``SOURCE_DATE_EPOCH`` (environment) sets the archive's timestamps; without it, the commit time
-    of the firmware, or 1980-01-01 outside git.  Same inputs, same bytes.
+    of the firmware, or 1980-01-01 outside git.  Same inputs, same bytes.  ``sign``: private keys
+    (PEM files or ``env:NAME``) that sign the manifest (a DSSE envelope in the package).
     """
     from covguard.evidence import export_evidence as _export
 
     with work_lock(settings.work_dir):
-        return _export(settings, output, echo=echo)
+        return _export(settings, output, echo=echo, sign=sign)
 
 
-def verify_evidence(path: Path, *, digest_only: bool = False) -> VerifyResult:
+def verify_evidence(
+    path: Path, *, digest_only: bool = False, keys: Sequence[str] = (), key_folders: Sequence[Path] = ()
+) -> VerifyResult:
     """Check an evidence package's members and digests, and re-derive its verdicts from its raw
     data; raise :class:`covguard.evidence.VerificationFailed` naming every problem.
-    ``digest_only`` accepts a package whose verdicts cannot be re-derived on its digests alone."""
+    ``digest_only`` accepts a package whose verdicts cannot be re-derived on its digests alone.
+    ``keys`` (PEM files or ``env:NAME``) and the ``*.pub``/``*.pem`` of ``key_folders`` are the
+    trusted public keys: the package must be signed by one of them."""
     from covguard.evidence import verify_evidence as _verify
+    from covguard.evidence.sign import trusted_keys
 
-    return _verify(path, digest_only=digest_only)
+    return _verify(path, digest_only=digest_only, keys=trusted_keys(keys, key_folders))
+
+
+def keygen(out: Path, kind: str = "ed25519") -> KeyPair:
+    """A new signing key pair: ``<out>.key`` (private, mode 0600) and ``<out>.pub``."""
+    from covguard.evidence.sign import generate_key
+
+    return generate_key(out, kind)
+
+
+def diff_evidence(
+    old: Path,
+    new: Path,
+    *,
+    keys: Sequence[str] = (),
+    key_folders: Sequence[Path] = (),
+    digest_only: bool = False,
+) -> EvidenceDiff:
+    """Verify two evidence packages, then what changed from ``old`` to ``new`` (see
+    :mod:`covguard.evidence.diff`)."""
+    from covguard.evidence.diff import diff_packages
+    from covguard.evidence.sign import trusted_keys
+
+    return diff_packages(old, new, keys=trusted_keys(keys, key_folders), digest_only=digest_only)
 
 
 def settings_from(config: Path | None, overrides: dict[str, Any] | None = None) -> Settings:

@@ -260,13 +260,32 @@ def merge(shards: tuple[Path, ...], partial: bool, no_analyse: bool, **kwargs: A
     sys.exit(EXIT_INFRASTRUCTURE if merged.infrastructure_problems else verdict.exit_code)
 
 
+def _key_options(func: F) -> F:
+    """--key and --keys: the public keys an evidence package must be signed by."""
+    func = click.option(
+        "--keys",
+        "key_folders",
+        multiple=True,
+        type=click.Path(path_type=Path, file_okay=False),
+        help="A folder of trusted public keys (*.pub, *.pem). Repeatable.",
+    )(func)
+    return click.option(
+        "--key",
+        "keys",
+        multiple=True,
+        metavar="PUB",
+        help="A trusted public key (PEM file, or env:NAME): the package must be signed by one. Repeatable.",
+    )(func)
+
+
 @cli.group()
 def evidence() -> None:
     """The auditor's evidence package: export it after a run, verify it anywhere.
 
     \b
-      covguard evidence export [--output FILE]   one reproducible .tar.gz of the last run
-      covguard evidence verify FILE              digests, members, and the verdicts re-derived
+      covguard evidence export [--output FILE] [--sign KEY]   one reproducible .tar.gz of the last run
+      covguard evidence verify FILE [--key PUB]  digests, members, signature, verdicts re-derived
+      covguard evidence diff OLD NEW [--key PUB] what changed since the release accepted before
 
     verify exits 0 when the package verifies, 1 when it does not (every problem names its member),
     2 when the file is not an evidence package.
@@ -282,7 +301,15 @@ def evidence() -> None:
     default=None,
     help="The archive to write (default: covguard-evidence.tar.gz in the output folder).",
 )
-def evidence_export(output: Path | None, **kwargs: Any) -> None:
+@click.option(
+    "--sign",
+    "sign",
+    multiple=True,
+    metavar="KEY",
+    help="Sign the manifest with this private key (Ed25519 or ECDSA P-256 PEM file, or env:NAME for a "
+    "variable holding the PEM; password in COVGUARD_SIGNING_KEY_PASSWORD). Repeatable.",
+)
+def evidence_export(output: Path | None, sign: tuple[str, ...], **kwargs: Any) -> None:
     """Write the evidence package of the last run: reports, raw coverage data, results, requirements,
     configuration, compile commands, tool versions, git state, sources, an IEC 62304 index and an
     in-toto manifest of SHA-256 digests.  SOURCE_DATE_EPOCH fixes its timestamps (default: the
@@ -290,10 +317,12 @@ def evidence_export(output: Path | None, **kwargs: Any) -> None:
     from covguard import api
 
     settings = _settings(kwargs)
-    result = api.export_evidence(settings, output, echo=_echo_progress)
+    result = api.export_evidence(settings, output, echo=_echo_progress, sign=sign)
     _end_progress()
     click.echo(f"evidence package: {result.path}")
     click.echo(f"  {result.members} members, {result.size} bytes, sha256 {result.sha256}")
+    for keyid in result.signed_by:
+        click.echo(f"  signed (DSSE) by key id {keyid}")
     click.echo(f"  verdicts re-derived from its raw data: {', '.join(result.rederived) or 'none'}")
     if result.digest_only:
         click.echo(f"  reports protected by their digest only: {', '.join(result.digest_only)}")
@@ -309,15 +338,19 @@ def evidence_export(output: Path | None, **kwargs: Any) -> None:
     "--digest-only",
     "digest_only",
     is_flag=True,
-    help="Accept a package whose verdicts cannot be re-derived yet (clang profiles, several runs) on "
-    "its digests alone.",
+    help="Accept a package whose verdicts cannot be re-derived yet on its digests alone.",
 )
-def evidence_verify(path: Path, digest_only: bool) -> None:
+@_key_options
+def evidence_verify(
+    path: Path, digest_only: bool, keys: tuple[str, ...], key_folders: tuple[Path, ...]
+) -> None:
     """Verify an evidence package: every member and digest against its manifest (streamed, nothing
-    written to disk), then the verdicts re-derived from its raw data against its findings.json."""
+    written to disk), its signature against the trusted keys, then the verdicts re-derived from its
+    raw data against its findings.json.  Exit 1 on any problem (a missing, invalid or untrusted
+    signature too, naming the key id)."""
     from covguard import api
 
-    result = api.verify_evidence(path, digest_only=digest_only)
+    result = api.verify_evidence(path, digest_only=digest_only, keys=keys, key_folders=key_folders)
     click.echo(f"verified: {path}")
     click.echo(f"  {result.members} members, every SHA-256 matches the manifest; no link or unsafe name")
     click.echo(f"  re-derived from the raw data and identical: {', '.join(result.rederived) or 'none'}")
@@ -327,7 +360,88 @@ def evidence_verify(path: Path, digest_only: bool) -> None:
         click.echo(f"  note: {note}")
     verdict = {True: "passed", False: "failed", None: "not recorded"}[result.gate_passed]
     click.echo(f"  the gate {verdict} (as recorded and as re-derived)")
-    click.echo("  not signed: a package whose raw data and reports were forged together would also verify")
+    sig = result.signature
+    if sig.verified:
+        click.echo(f"  signature verified: signed by trusted key id {', '.join(sig.verified)}")
+    elif sig.signed:
+        click.echo(
+            f"  authenticity NOT checked: signed by key id {', '.join(sig.signers)}, but no --key/--keys "
+            "was given to check it with"
+        )
+    else:
+        click.echo(
+            "  not signed: authenticity NOT checked - a package whose raw data and reports were forged "
+            "together would also verify"
+        )
+
+
+@evidence.command("diff")
+@click.argument("old", type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("new", type=click.Path(path_type=Path, dir_okay=False))
+@_key_options
+@click.option("--digest-only", "digest_only", is_flag=True, help="As for 'evidence verify'.")
+@click.option(
+    "--markdown",
+    "markdown",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Also write the comparison as Markdown to this file.",
+)
+@click.option(
+    "--html",
+    "html",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Also write it as a self-contained HTML page.",
+)
+@click.option(
+    "--fail-on-regression",
+    "fail_on_regression",
+    is_flag=True,
+    help="Exit 1 when NEW regresses: a new finding, a requirement that lost its verification or "
+    "coverage, a gate that passed and now fails.",
+)
+def evidence_diff(
+    old: Path,
+    new: Path,
+    keys: tuple[str, ...],
+    key_folders: tuple[Path, ...],
+    digest_only: bool,
+    markdown: Path | None,
+    html: Path | None,
+    fail_on_regression: bool,
+) -> None:
+    """What changed from the package OLD (the release accepted before) to NEW: both are verified
+    first; then requirements, findings, coverage, sources and their tests, justifications, tool
+    versions.  Prints Markdown."""
+    from covguard import api
+
+    result = api.diff_evidence(old, new, keys=keys, key_folders=key_folders, digest_only=digest_only)
+    result.write(markdown=markdown, html=html)
+    click.echo(result.markdown(), nl=False)
+    if fail_on_regression and result.regressions:
+        sys.exit(1)
+
+
+@cli.command("keygen")
+@click.argument("name", type=click.Path(path_type=Path, dir_okay=False), default="covguard-signing")
+@click.option(
+    "--type",
+    "kind",
+    type=click.Choice(["ed25519", "ecdsa-p256"]),
+    default="ed25519",
+    show_default=True,
+    help="The kind of key.",
+)
+def keygen(name: Path, kind: str) -> None:
+    """Make a signing key pair for evidence packages: NAME.key (private, mode 0600; encrypted with
+    COVGUARD_SIGNING_KEY_PASSWORD when set) and NAME.pub (give it to the auditors)."""
+    from covguard import api
+
+    pair = api.keygen(name, kind)
+    click.echo(f"private key: {pair.private} (keep it secret: a CI secret, e.g. for --sign env:NAME)")
+    click.echo(f"public key:  {pair.public} (for 'covguard evidence verify --key')")
+    click.echo(f"key id:      {pair.keyid} ({pair.kind})")
 
 
 @cli.command("runtime-dir")

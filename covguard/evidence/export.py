@@ -17,7 +17,7 @@ import subprocess
 import sys
 import tempfile
 import zlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
@@ -42,6 +42,7 @@ from covguard.evidence.layout import (
     PREFIX,
     RESULTS,
     SETTINGS,
+    SIGNATURE,
     category,
     notes_member,
     run_member,
@@ -71,6 +72,7 @@ class ExportResult:
     withheld: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     gate_passed: bool | None = None
+    signed_by: list[str] = field(default_factory=list)  # key ids of the DSSE envelope
 
 
 class _Stage:
@@ -549,13 +551,15 @@ def _judge(check: Rederivation, withheld: list[dict[str, str]], settings: Settin
     return warnings
 
 
-def _write(stage: _Stage, digests: dict[str, str], epoch: int, archive: Path, scratch: str) -> None:
+def _write(
+    stage: _Stage, digests: dict[str, str], epoch: int, archive: Path, scratch: str, extra: list[str]
+) -> None:
     """Build the archive from the staged files, check it holds exactly them, write it atomically."""
     with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES, dir=scratch) as spool:
-        write_archive(stage.folder, [*digests, MANIFEST], epoch, spool)
+        write_archive(stage.folder, [*digests, *extra], epoch, spool)
         spool.seek(0)
         found = scan(spool, str(archive))
-        if found.problems or {k: v for k, v in found.digests.items() if k != MANIFEST} != digests:
+        if found.problems or {k: v for k, v in found.digests.items() if k not in extra} != digests:
             raise AssertionError(f"the archive does not hold what was staged: {found.problems}")
         spool.seek(0)
 
@@ -571,9 +575,14 @@ def export_evidence(
     *,
     environ: Mapping[str, str] | None = None,
     echo: Echo | None = None,
+    sign: Sequence[str] = (),
 ) -> ExportResult:
-    """Write the evidence package of the last run (see :mod:`covguard.evidence`)."""
+    """Write the evidence package of the last run (see :mod:`covguard.evidence`); ``sign``: private
+    keys (PEM files, or ``env:NAME``) whose DSSE signatures of the manifest the package carries."""
+    from covguard.evidence.sign import envelope, load_signer
+
     environ = os.environ if environ is None else environ
+    signers = [load_signer(spec, environ) for spec in sign]  # a bad key fails before any work
     archive = (output or settings.output_dir / DEFAULT_NAME).absolute()
     manifest, results, findings = _inputs(settings)
     git = git_state(settings.root, [settings.work_dir, settings.output_dir, archive.parent])
@@ -595,11 +604,16 @@ def export_evidence(
             settings, git, epoch, tool_versions(manifest), findings, check, digest_only, withheld, origin
         )
         digests = {name: sha256_file(stage.folder / name) for name in sorted(stage.names)}
-        stage.folder.joinpath(MANIFEST).write_bytes(statement(digests, predicate))
-        _write(stage, digests, epoch, archive, tmp)
+        manifest_bytes = statement(digests, predicate)
+        stage.folder.joinpath(MANIFEST).write_bytes(manifest_bytes)
+        extra = [MANIFEST]
+        if signers:
+            stage.folder.joinpath(SIGNATURE).write_bytes(envelope(manifest_bytes, signers))
+            extra.append(SIGNATURE)
+        _write(stage, digests, epoch, archive, tmp, extra)
     return ExportResult(
         path=archive,
-        members=len(digests) + 1,
+        members=len(digests) + 1 + len(signers[:1]),
         size=archive.stat().st_size,
         sha256=sha256_file(archive),
         source_date_epoch=epoch,
@@ -608,4 +622,5 @@ def export_evidence(
         withheld=sorted(w["path"] for w in withheld),
         warnings=warnings,
         gate_passed=check.gate_passed,
+        signed_by=[s.keyid for s in signers],
     )

@@ -16,6 +16,7 @@ from covguard.errors import EXIT_GATE_FAILED, CovguardError, InputError
 
 PREFIX = "covguard-evidence"
 MANIFEST = "manifest.intoto.json"
+SIGNATURE = "manifest.dsse.json"  # DSSE envelope of the manifest (covguard.evidence.sign)
 INDEX = "index.json"
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
 PREDICATE_TYPE = "https://covguard.dev/attestation/evidence-package/v1"

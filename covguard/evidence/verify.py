@@ -14,15 +14,22 @@ Three checks, each problem naming the member it is about:
    equal ``reports/findings.json``; every report the manifest lists as re-rendering byte for byte
    must do so.  A report changed *and* re-hashed into a forged manifest is caught here.
 
-What it cannot prove: the package carries no signature, so someone who forges the raw data and
-every report consistently (and re-hashes them) produces a package that verifies.  Signing the
-manifest (e.g. ``cosign attest``) closes that gap; it is not part of covguard yet.
+4. **Signature** (:mod:`covguard.evidence.sign`): with trusted public keys, the package's DSSE
+   envelope must sign this very manifest with one of them; a missing, invalid or untrusted
+   signature fails, naming the key id.  Without keys the envelope is only checked to be well formed
+   and to wrap this manifest: authenticity is not checked, and the result says so.
+
+What it cannot prove: without a trusted key, someone who forges the raw data and every report
+consistently (and re-hashes them) produces a package that verifies; with one, only the holder of
+the private key can - the signature says who vouches for the package, not that the tests were
+run honestly on the machine it names.
 """
 
 from __future__ import annotations
 
 import json
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,10 +41,12 @@ from covguard.evidence.layout import (
     INDEX,
     MANIFEST,
     PREFIX,
+    SIGNATURE,
     EvidenceInputError,
     VerificationFailed,
 )
 from covguard.evidence.rederive import rederive
+from covguard.evidence.sign import PublicKey, SignatureCheck, check_envelope
 from covguard.evidence.statement import read_statement
 
 
@@ -53,6 +62,7 @@ class VerifyResult:
     gate_passed: bool | None = None
     summary: dict[str, Any] = field(default_factory=dict)
     predicate: dict[str, Any] = field(default_factory=dict)
+    signature: SignatureCheck = field(default_factory=SignatureCheck)
 
 
 def _member_checks(found_digests: dict[str, str], manifest: bytes | None) -> tuple[list[str], dict[str, Any]]:
@@ -64,7 +74,7 @@ def _member_checks(found_digests: dict[str, str], manifest: bytes | None) -> tup
     if MANIFEST in listed:
         problems.append(f"{PREFIX}/{MANIFEST}: the manifest lists itself as a subject")
         listed.pop(MANIFEST)
-    members = {k: v for k, v in found_digests.items() if k != MANIFEST}
+    members = {k: v for k, v in found_digests.items() if k not in (MANIFEST, SIGNATURE)}
     for name in sorted(set(members) - set(listed)):
         problems.append(f"{PREFIX}/{name}: added member: not in the manifest")
     for name in sorted(set(listed) - set(members)):
@@ -122,8 +132,11 @@ def _source_checks(stage: Path, digests: dict[str, str]) -> list[str]:
     return problems
 
 
-def verify_evidence(path: Path, *, digest_only: bool = False) -> VerifyResult:
+def verify_evidence(path: Path, *, digest_only: bool = False, keys: Sequence[PublicKey] = ()) -> VerifyResult:
     """Verify a package; raise :class:`VerificationFailed` listing every problem found.
+
+    ``keys``: the trusted public keys; the package must then carry a signature of its manifest by
+    one of them (see :func:`covguard.evidence.sign.check_envelope`).
 
     A package whose verdicts this covguard cannot re-derive (see
     :func:`covguard.evidence.rederive.unsupported`) fails too, unless ``digest_only`` accepts
@@ -146,7 +159,15 @@ def verify_evidence(path: Path, *, digest_only: bool = False) -> VerifyResult:
         stage.mkdir()
         with path.open("rb") as handle:
             extract(handle, str(path), stage, members)
-        problems += _index_checks(stage, members)
+        envelope = (stage / SIGNATURE).read_bytes() if SIGNATURE in members else None
+        result.signature = check_envelope(envelope, found.manifest or b"", keys, f"{PREFIX}/{SIGNATURE}")
+        if result.signature.problems:  # before the (long) re-derivation
+            raise VerificationFailed(
+                result.signature.problems,
+                path=str(path),
+                hint="do not rely on this package: it is not signed by a key you trust",
+            )
+        problems += _index_checks(stage, members - {SIGNATURE})
         problems += _source_checks(stage, found.digests)
         check = rederive(stage, Path(tmp) / "scratch")
     problems += check.problems

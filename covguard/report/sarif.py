@@ -150,6 +150,12 @@ def _fingerprint(f: dict[str, Any]) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
+def finding_fingerprint(f: dict[str, Any]) -> str:
+    """A finding's stable identity (``partialFingerprints.covguardFindingHash/v1``): its kind, file,
+    function, requirement and test - never its line."""
+    return _fingerprint(f)
+
+
 def _message(f: dict[str, Any]) -> str:
     """The finding's message; for rogue code the product reaches, with its call path (code scanning
     shows the text, not the properties)."""
