@@ -375,19 +375,18 @@ def _tests(a: Side, b: Side) -> list[Change]:
     return out
 
 
-def _changed_lines(old: bytes | None, new: bytes | None) -> tuple[set[int], set[int]]:
-    """(lines of the old text, lines of the new text) that the edit touched (1-based)."""
+def _changed_lines(old: bytes | None, new: bytes | None) -> tuple[set[float], set[float]]:
+    """(lines of the old text, lines of the new text) that the edit touched (1-based); a pure
+    insertion or deletion between lines i and i+1 is the point i + 0.5 of the other text."""
     a = (old or b"").decode("utf-8", errors="replace").splitlines()
     b = (new or b"").decode("utf-8", errors="replace").splitlines()
-    touched_a: set[int] = set()
-    touched_b: set[int] = set()
+    touched_a: set[float] = set()
+    touched_b: set[float] = set()
     for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
         if tag == "equal":
             continue
-        touched_a.update(range(i1 + 1, i2 + 1))
-        touched_b.update(range(j1 + 1, j2 + 1))
-        if i1 == i2:  # a pure insertion: it touches the function it lands in
-            touched_a.add(i1)
+        touched_a.update(range(i1 + 1, i2 + 1) if i2 > i1 else [i1 + 0.5])
+        touched_b.update(range(j1 + 1, j2 + 1) if j2 > j1 else [j1 + 0.5])
     return touched_a, touched_b
 
 
@@ -406,8 +405,8 @@ def _sources(a: Side, b: Side, changed: set[str]) -> list[Change]:
             for f in fns:
                 if f.get("file") != file:
                     continue
-                span = range(int(f.get("line_start") or 0), int(f.get("line_end") or 0) + 1)
-                if any(line in lines for line in span):
+                first, last = int(f.get("line_start") or 0), int(f.get("line_end") or 0)
+                if any(first <= line <= last for line in lines):
                     affected.setdefault(str(f.get("function")), _fn_key(f))
         detail = []
         for function in sorted(affected):

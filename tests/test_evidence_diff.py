@@ -1,0 +1,141 @@
+"""`covguard evidence diff`: two exports of the sample firmware, before and after a planted change
+(a new rogue function, the fix of the failing test's product bug, a requirement removed), with the
+real gcc, arm-none-eabi-gcc and make.  The comparison must list exactly those changes and what
+follows from them, and nothing else.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from covguard import api
+from covguard.cli import main
+from covguard.config import load_settings
+from covguard.errors import EXIT_GATE_FAILED
+from covguard.evidence import VerificationFailed, export_evidence
+from covguard.evidence.diff import EvidenceDiff, diff_packages
+from tests.conftest import SAMPLE, require
+from tests.test_evidence import edit, forge_manifest, read_members, write_members
+
+ROGUE = """
+/* service hook for the bench */
+static uint32_t bolus_service_override(uint32_t units)
+{
+    return units;
+}
+"""
+
+
+@dataclass
+class Releases:
+    old: Path
+    new: Path
+    diff: EvidenceDiff
+
+
+def _plant(root: Path) -> None:
+    bolus = root / "src" / "bolus.c"
+    text = bolus.read_text()
+    text = text.replace(
+        "/*\n * Clamp a bolus to the maximum bolus.", ROGUE.lstrip("\n") + "\n/*\n * Clamp a bolus", 1
+    )
+    text = text.replace("uint32_t limited = units;", "uint32_t limited = bolus_service_override(units);", 1)
+    bolus.write_text(text)
+    basal = root / "src" / "basal.c"  # the README's defect 7, fixed
+    basal.write_text(
+        basal.read_text().replace("segment >= BASAL_SEGMENTS - 1u", "segment >= BASAL_SEGMENTS", 1)
+    )
+    requirements = root / "requirements.csv"
+    lines = requirements.read_text().splitlines(keepends=True)
+    requirements.write_text("".join(line for line in lines if not line.startswith("PUMP-SRS-022,")))
+
+
+@pytest.fixture(scope="module")
+def releases(tmp_path_factory: pytest.TempPathFactory) -> Releases:
+    require("gcc", "make", "arm-none-eabi-gcc")
+    tmp = tmp_path_factory.mktemp("releases")
+    root = tmp / "fw"
+    shutil.copytree(SAMPLE, root, ignore=shutil.ignore_patterns("covguard-work", "covguard-report"))
+    settings = load_settings(root / "covguard.toml")
+    assert api.run(settings).exit_code == EXIT_GATE_FAILED
+    old = export_evidence(settings, tmp / "1.0.tar.gz", environ={}).path
+    _plant(root)
+    settings = load_settings(root / "covguard.toml")
+    assert api.run(settings).exit_code == EXIT_GATE_FAILED
+    new = export_evidence(settings, tmp / "1.1.tar.gz", environ={}).path
+    return Releases(old, new, diff_packages(old, new))
+
+
+def rows(diff: EvidenceDiff, section: str) -> set[tuple[str, str]]:
+    return {(c.item, c.change) for c in diff.section(section)}
+
+
+@pytest.mark.slow
+def test_the_planted_changes_and_only_them(releases: Releases) -> None:
+    d = releases.diff
+    assert rows(d, "requirements") == {("PUMP-SRS-022", "removed"), ("PUMP-SRS-007", "status")}
+    assert [c.detail for c in d.section("requirements") if c.item == "PUMP-SRS-007"] == [
+        "failing -> verified"
+    ]
+    assert rows(d, "tests") == {("test_basal::rate_lookup_last_segment_2330_to_2400", "status")}
+    assert [c.detail for c in d.section("tests")] == ["failed -> passed"]
+    assert rows(d, "functions") == {("src/bolus.c::bolus_service_override", "added")}
+    assert [c.detail for c in d.section("functions")] == ["rogue"]
+    findings = {(c.change, c.item.split(" (")[0]) for c in d.section("findings")}
+    assert findings == {
+        ("new", "rogue bolus_service_override"),
+        ("resolved", "failed_test PUMP-SRS-007"),
+        ("resolved", "unimplemented_requirement PUMP-SRS-022"),
+    }
+    sources = {c.item: c.detail for c in d.section("sources")}
+    assert set(sources) == {"src/bolus.c", "src/basal.c"}
+    assert "basal_scheduled_rate: its tests did NOT change (tests/test_basal.c)" in sources["src/basal.c"]
+    assert "bolus_service_override: no test verifies it" in sources["src/bolus.c"]
+    assert "bolus_apply_limit: its tests did NOT change" in sources["src/bolus.c"]
+    assert rows(d, "versions") == set()
+    assert rows(d, "gate") == set()  # failed before and after (the sample's other planted defects)
+    regressions = {c.item.split(" (")[0] for c in d.regressions}
+    assert regressions == {"rogue bolus_service_override"}
+
+
+@pytest.mark.slow
+def test_markdown_html_and_the_exit_code(
+    releases: Releases, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    md, page = tmp_path / "diff.md", tmp_path / "diff.html"
+    main(
+        ["evidence", "diff", str(releases.old), str(releases.new), "--markdown", str(md), "--html", str(page)]
+    )
+    printed = capsys.readouterr().out
+    assert printed == md.read_text()
+    assert "| REGRESSION | rogue bolus_service_override" in printed
+    assert "| PUMP-SRS-022 | removed | Delivery event log |" in printed
+    html = page.read_text()
+    assert "Content-Security-Policy" in html
+    assert "<script" not in html
+    assert "http://" not in html  # self-contained
+    assert "https://" not in html
+    assert '<tr class="regression"><td>regression</td><td>rogue bolus_service_override' in html
+    main(
+        ["evidence", "diff", str(releases.new), str(releases.new), "--fail-on-regression"]
+    )  # no change: exit 0
+    assert "0 changes, 0 regressions" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_both_packages_are_verified_first(releases: Releases, tmp_path: Path) -> None:
+    def hide_rogue(data: bytes) -> bytes:
+        return data.replace(b'"rogue"', b'"verified"')
+
+    forged = write_members(
+        tmp_path / "forged.tar.gz",
+        forge_manifest(edit(read_members(releases.new), "reports/findings.json", hide_rogue)),
+    )
+    with pytest.raises(VerificationFailed) as caught:
+        diff_packages(releases.old, forged)
+    assert "forged.tar.gz" in caught.value.render()
+    assert "the verdicts differ" in caught.value.render()
