@@ -22,9 +22,12 @@ member                             content
 ``vcs/git.json``                   commit and dirty state of the firmware
 ``index.json``                     each member -> the IEC 62304 activities it supports
 ``manifest.intoto.json``           in-toto Statement v1: SHA-256 of every other member
+``manifest.dsse.json``             with ``export --sign``: the manifest in a signed DSSE envelope
+                                   (:mod:`covguard.evidence.sign`)
 =================================  ==============================================================
 
-See :mod:`covguard.evidence.verify` for what verification proves and what it cannot.
+See :mod:`covguard.evidence.verify` for what verification proves and what it cannot, and
+:mod:`covguard.evidence.diff` for the comparison of two releases' packages.
 """
 
 from __future__ import annotations

@@ -310,8 +310,13 @@ def check_envelope(
             )
         return result
     result.signed = True
+    if len(data) > MAX_ENVELOPE_BYTES:
+        result.problems.append(
+            f"{where}: invalid signature: the envelope is larger than {MAX_ENVELOPE_BYTES} bytes"
+        )
+        return result
     try:
-        doc = json.loads(data.decode("utf-8")) if len(data) <= MAX_ENVELOPE_BYTES else None
+        doc = json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
         doc = None
     signatures = doc.get("signatures") if isinstance(doc, dict) else None
@@ -416,6 +421,7 @@ def generate_key(out: Path, kind: str = ED25519, environ: Mapping[str, str] | No
 __all__ = [
     "ECDSA_P256",
     "ED25519",
+    "MAX_ENVELOPE_BYTES",
     "PAYLOAD_TYPE",
     "KeyPair",
     "PublicKey",

@@ -46,7 +46,7 @@ from covguard.evidence.layout import (
     VerificationFailed,
 )
 from covguard.evidence.rederive import rederive
-from covguard.evidence.sign import PublicKey, SignatureCheck, check_envelope
+from covguard.evidence.sign import MAX_ENVELOPE_BYTES, PublicKey, SignatureCheck, check_envelope
 from covguard.evidence.statement import read_statement
 
 
@@ -159,7 +159,10 @@ def verify_evidence(path: Path, *, digest_only: bool = False, keys: Sequence[Pub
         stage.mkdir()
         with path.open("rb") as handle:
             extract(handle, str(path), stage, members)
-        envelope = (stage / SIGNATURE).read_bytes() if SIGNATURE in members else None
+        envelope = None
+        if SIGNATURE in members:  # bounded: a hostile package may carry a huge member
+            with (stage / SIGNATURE).open("rb") as handle:
+                envelope = handle.read(MAX_ENVELOPE_BYTES + 1)
         result.signature = check_envelope(envelope, found.manifest or b"", keys, f"{PREFIX}/{SIGNATURE}")
         if result.signature.problems:  # before the (long) re-derivation
             raise VerificationFailed(
