@@ -418,10 +418,17 @@ def _stage_all(
         stage.copy(member, Path(path))
         requirements.append({"original": str(path), "member": member})
     stage.text(BASELINE, requirements_baseline(settings))
+    # clang's test executables (their coverage mapping); the other runs of analysis.runs
+    from covguard.evidence.runs import shown_sources, stage_executables, stage_other_runs
+
+    if manifest.extra.get("coverage") == "llvm":
+        stage_executables(stage.copy, results, root)
+    runs, run_manifests, _run_results = stage_other_runs(stage.copy, settings)
     # the product build (reachability) and the sources
     product_sources, external = _product(stage, settings)
     python_sources = _python(stage, settings, external)
-    sources, held = _sources(settings, manifest, results, [*product_sources, *python_sources])
+    more = [*product_sources, *python_sources, *shown_sources(run_manifests, root)]
+    sources, held = _sources(settings, manifest, results, more)
     withheld += held
     for shown, digest in sources.items():
         stage.copy(f"sources/{shown}", root / shown, **({"build_sha256": digest} if digest else {}))
@@ -439,6 +446,8 @@ def _stage_all(
         "requirements": requirements,
         "external": external,
     }
+    if runs:
+        origin["runs"] = runs
     return origin, withheld
 
 

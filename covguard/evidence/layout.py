@@ -63,6 +63,10 @@ CATEGORIES: tuple[Category, ...] = (
     Category("results/run/logs/", ("5.5", "5.6"), "raw output of the test executables"),
     Category("results/run/", ("5.5",), "raw test-run data"),
     Category("coverage/notes/", ("5.5", "8"), "coverage notes (.gcno) of the build"),
+    Category(
+        "coverage/executables/", ("5.5", "8"), "an instrumented test executable (clang's coverage mapping)"
+    ),
+    Category("runs/", ("5.5", "5.6"), "another test run analysed together (analysis.runs): its raw data"),
     Category(BASELINE, ("5.1/5.2",), "the requirements baseline as covguard read it (normalised)"),
     Category("requirements/", ("5.1/5.2", "8"), "a requirement file as configured"),
     Category(

@@ -18,9 +18,10 @@ build's and the Python suite's records (``product.json``, the linker map, ``resu
 coverage.py's data file) have their paths moved there.  Rendered
 reports get the scratch paths moved back before they are compared.
 
-Re-derivation covers the gcov profiles with one test run (and a Python suite beside it).  clang's
-profiles and several runs analysed together (``analysis.runs``) are not re-derived yet: the
-package says so, and its reports are then protected by their digests only.
+Re-derivation covers gcov and clang runs, one or several analysed together (``analysis.runs``),
+and a Python suite beside them (see :mod:`covguard.evidence.runs`).  A clang run needs the same
+llvm tool versions as the build recorded: otherwise, or with a run the package lacks, the package
+says why, and its reports are then protected by their digests only.
 """
 
 from __future__ import annotations
@@ -43,8 +44,6 @@ from covguard.evidence.layout import (
     PREFIX,
     RESULTS,
     SETTINGS,
-    notes_member,
-    run_member,
 )
 from covguard.model import BuildManifest
 from covguard.runner import TestRun
@@ -96,38 +95,29 @@ def settings_from_dict(
     return Settings(values=values, config_path=config_path, base_dir=base)
 
 
-def unsupported(settings: dict[str, Any]) -> str | None:
-    """Why the verdicts of a run with these settings cannot be re-derived from a package, if so."""
-    from covguard.toolchains import get_toolchain
+def unsupported(settings: dict[str, Any], stage: Path | None = None) -> str | None:
+    """Why the verdicts of a run with these settings cannot be re-derived from a package (in
+    ``stage``), if so: see :func:`covguard.evidence.runs.unsupported_run`."""
+    from covguard.evidence.runs import unsupported_run
 
-    toolchain = str(settings.get("toolchain", "host-gcc"))
-    runs = [str(r) for r in settings.get("analysis.runs") or []]
-    if runs and runs != [toolchain]:
-        return f"several test runs analysed together (analysis.runs = {runs})"
-    try:
-        kind = get_toolchain(toolchain).coverage
-    except CovguardError:
-        return f"the toolchain profile '{toolchain}' is not known to this covguard"
-    if kind != "gcov":
-        return f"the toolchain profile '{toolchain}' records {kind} profiles, not gcov data"
-    return None
+    return unsupported_run(stage or Path("/nonexistent"), settings)
 
 
-def _manifest(stage: Path) -> BuildManifest:
-    data = _json(stage, BUILD_MANIFEST)
+def _manifest(stage: Path, member: str = BUILD_MANIFEST) -> BuildManifest:
+    data = _json(stage, member)
     try:
         return BuildManifest(
             **{**data, "command": tuple(data["command"]), "notes_files": tuple(data["notes_files"])}
         )
     except (TypeError, KeyError, ValueError) as exc:
-        raise _Bad(BUILD_MANIFEST, f"not a covguard build manifest ({exc})") from None
+        raise _Bad(member, f"not a covguard build manifest ({exc})") from None
 
 
-def _results(stage: Path) -> TestRun:
+def _results(stage: Path, member: str = RESULTS) -> TestRun:
     try:
-        return TestRun.from_json(_json(stage, RESULTS))
+        return TestRun.from_json(_json(stage, member))
     except (TypeError, KeyError, ValueError, AttributeError) as exc:
-        raise _Bad(RESULTS, f"not covguard test results ({exc})") from None
+        raise _Bad(member, f"not covguard test results ({exc})") from None
 
 
 def _inside(path: str, base: str) -> str | None:
@@ -295,14 +285,11 @@ def rederive(stage: Path, scratch: Path) -> Rederivation:
 
 def _rederive(stage: Path, scratch: Path, result: Rederivation) -> None:
     from covguard import api
-    from covguard.collect import SourceFilter, collect
-    from covguard.ingest.gcno import parse_notes
-    from covguard.ingest.gcov_model import build_model
 
     raw_settings = _json(stage, SETTINGS)
     if not isinstance(raw_settings, dict):
         raise _Bad(SETTINGS, "not a table of settings")
-    result.unsupported = unsupported(raw_settings)
+    result.unsupported = unsupported(raw_settings, stage)
     if result.unsupported is not None:
         return
     index = _json(stage, INDEX)
@@ -321,29 +308,17 @@ def _rederive(stage: Path, scratch: Path, result: Rederivation) -> None:
         settings = settings_from_dict(raw_settings, overrides, place.project, place.config)
     except CovguardError as exc:
         raise _Bad(SETTINGS, exc.message) from None
-    manifest = _manifest(stage)
-    results = _results(stage)
-    notes = []
-    for path in manifest.notes_files:
-        member = notes_member(path, str(origin["build_dir"]))
-        if not (stage / member).is_file():
-            raise _Bad(member, f"missing from the package ({BUILD_MANIFEST} names it as a notes file)")
-        notes.append(parse_notes((stage / member).read_bytes(), Path(path)))
-    units = {
-        u: str(stage / run_member(folder, str(origin["run_dir"]))) for u, folder in results.units.items()
-    }
-    root = Path(str(origin["root"]))
-    data, _ = collect(
-        manifest,
-        units,
-        root=root,
-        keep=SourceFilter(root, settings.sources, settings.exclude),
-        origin=results.origin,
-        variant=results.variant,
-        model=build_model(notes),
-    )
+    from covguard.evidence.runs import Scratch, collect_runs
     from covguard.pytest_runner import load_python_run, with_python, with_python_coverage
 
+    data, results, manifest = collect_runs(
+        Scratch(stage, origin, place.project, scratch / "llvm"),
+        raw_settings,
+        settings,
+        lambda member: _manifest(stage, member),
+        lambda member: _results(stage, member),
+        _Bad,
+    )
     results = with_python(results, load_python_run(settings))
     data = with_python_coverage(settings, data, results)
     analysis = api.analyse(settings, data, results, manifest)

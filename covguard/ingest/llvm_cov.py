@@ -86,6 +86,14 @@ class LlvmTools:
 
     profdata: str = "llvm-profdata-19"
     llvm_cov: str = "llvm-cov-19"
+    # (original, here): the coverage mapping's source paths read from another folder (re-derivation
+    # of an evidence package: llvm-cov's -path-equivalence)
+    path_equivalence: tuple[str, str] | None = None
+
+    def mapping_options(self) -> list[str]:
+        if self.path_equivalence is None:
+            return []
+        return [f"-path-equivalence={self.path_equivalence[0]},{self.path_equivalence[1]}"]
 
 
 def run_tool(cmd: Sequence[str], *, what: str, path: Path | str) -> subprocess.CompletedProcess[bytes]:
@@ -136,7 +144,8 @@ def export(
 ) -> dict[str, Any]:
     """``llvm-cov export -format=text`` as parsed JSON (the per-file part limited to ``files``
     when given); a profile that does not match the binary (llvm-cov only warns) is an error."""
-    cmd = [tools.llvm_cov, "export", "-format=text", str(executable), f"-instr-profile={profdata}"]
+    cmd = [tools.llvm_cov, "export", "-format=text", *tools.mapping_options(), str(executable)]
+    cmd.append(f"-instr-profile={profdata}")
     if summary_only:
         cmd.append("-summary-only")
     cmd += list(files)
@@ -152,7 +161,14 @@ def export(
 
 def show_mcdc(tools: LlvmTools, executable: Path, profdata: Path, files: Sequence[str]) -> str:
     """``llvm-cov show --show-mcdc`` of ``files`` (absolute paths as in the coverage mapping)."""
-    cmd = [tools.llvm_cov, "show", "--show-mcdc", "--use-color=false", str(executable)]
+    cmd = [
+        tools.llvm_cov,
+        "show",
+        "--show-mcdc",
+        "--use-color=false",
+        *tools.mapping_options(),
+        str(executable),
+    ]
     cmd += [f"-instr-profile={profdata}", *files]
     proc = run_tool(cmd, what="llvm-cov show --show-mcdc", path=executable)
     _check_mismatch(proc, executable)
@@ -533,13 +549,17 @@ def _decision_universe(
 class SourceCache:
     """Source files read once: decision texts and the lines holding function names."""
 
-    def __init__(self) -> None:
+    def __init__(self, path_equivalence: tuple[str, str] | None = None) -> None:
         self._lines: dict[str, list[bytes]] = {}
+        self._moved = path_equivalence
 
     def lines(self, path: str) -> list[bytes]:
         if path not in self._lines:
+            read = path
+            if self._moved is not None and path.startswith(self._moved[0].rstrip("/") + "/"):
+                read = self._moved[1].rstrip("/") + path[len(self._moved[0].rstrip("/")) :]
             try:
-                self._lines[path] = Path(path).read_bytes().split(b"\n")
+                self._lines[path] = Path(read).read_bytes().split(b"\n")
             except OSError:
                 self._lines[path] = []
         return self._lines[path]
@@ -725,7 +745,7 @@ def collect_llvm(
             units = list(pool.map(one, present))
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-    sources = SourceCache()
+    sources = SourceCache(tools.path_equivalence)
     kept = [u for u in unmeasured if keep(shown(str(u["file"])))]
     data = assemble(
         models, units, sources, origin=origin, variant=variant, executables=run, unmeasured=kept, shown=shown
