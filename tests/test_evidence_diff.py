@@ -9,6 +9,7 @@ from __future__ import annotations
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -17,7 +18,8 @@ from covguard.cli import main
 from covguard.config import load_settings
 from covguard.errors import EXIT_GATE_FAILED
 from covguard.evidence import VerificationFailed, export_evidence
-from covguard.evidence.diff import EvidenceDiff, diff_packages
+from covguard.evidence.diff import EvidenceDiff, Side, _justifications, diff_packages
+from covguard.evidence.verify import VerifyResult
 from tests.conftest import SAMPLE, require
 from tests.test_evidence import edit, forge_manifest, read_members, write_members
 
@@ -139,3 +141,38 @@ def test_both_packages_are_verified_first(releases: Releases, tmp_path: Path) ->
         diff_packages(releases.old, forged)
     assert "forged.tar.gz" in caught.value.render()
     assert "the verdicts differ" in caught.value.render()
+
+
+def _side(ledger: list[dict[str, Any]] | None, functions: list[dict[str, Any]] | None = None) -> Side:
+    return Side(Path("x"), VerifyResult(Path("x"), 0), {}, {"functions": functions or []}, {}, ledger, {})
+
+
+def test_justifications_from_a_ledger_member_and_without_one() -> None:
+    """A package with a justification ledger (another covguard's member): added, renewed, gone
+    stale, removed; a package without one: the functions' justifications compared instead."""
+    old: list[dict[str, Any]] = [
+        {"file": "src/a.c", "function": "f", "sha256": "1" * 64, "date": "2026-01-01", "state": "fresh"},
+        {"file": "src/a.c", "function": "g", "sha256": "2" * 64, "date": "2026-01-01", "state": "fresh"},
+        {"file": "src/a.c", "function": "h", "sha256": "3" * 64, "date": "2026-01-01", "state": "fresh"},
+        {"key": "justify:src/b.c:k:defensive:1", "sha256": "4" * 64, "state": "fresh"},
+    ]
+    new: list[dict[str, Any]] = [
+        {"file": "src/a.c", "function": "f", "sha256": "9" * 64, "date": "2026-06-01", "state": "fresh"},
+        {"file": "src/a.c", "function": "g", "sha256": "2" * 64, "date": "2026-01-01", "state": "stale"},
+        {"key": "justify:src/b.c:k:defensive:1", "sha256": "4" * 64, "state": "fresh"},
+        {"file": "src/c.c", "lines": [3, 9], "category": "hardware", "reason": "ROM", "state": "fresh"},
+    ]
+    changes = {(c.item, c.change, c.regression) for c in _justifications(_side(old), _side(new))}
+    assert changes == {
+        ("src/a.c::f", "renewed", False),
+        ("src/a.c::g", "gone stale", True),
+        ("src/a.c::h", "removed", False),
+        ("src/c.c::lines [3, 9]", "added", False),
+    }
+    appeared = {c.change for c in _justifications(_side(None), _side(new))}
+    assert appeared == {"added", "gone stale"}  # a ledger appears, one of its entries already stale
+    before = [{"file": "src/a.c", "function": "f", "justification": "defensive: unreachable default"}]
+    after = [{"file": "src/a.c", "function": "f", "justification": None}]
+    assert [(c.item, c.change) for c in _justifications(_side(None, before), _side(None, after))] == [
+        ("src/a.c::f", "removed")
+    ]

@@ -331,3 +331,10 @@ def test_unusable_keys_are_refused_by_name(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         load_signer("env:NOT_SET", {})
     assert "NOT_SET" in caught.value.render()
+
+
+def test_pae_is_the_dsse_specifications_example() -> None:
+    """DSSE protocol.md's example: PAE("http://example.com/HelloWorld", "hello world")."""
+    assert pae("http://example.com/HelloWorld", b"hello world") == (
+        b"DSSEv1 29 http://example.com/HelloWorld 11 hello world"
+    )

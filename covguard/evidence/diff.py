@@ -46,7 +46,8 @@ from covguard.report.sarif import finding_fingerprint
 VERSIONS = "toolchain/versions.json"
 LEDGER_PREFIX = "justifications"
 MAX_SOURCE_BYTES = 8 << 20  # a source larger than this is compared by digest only
-STATUS_RANK = {"verified": 3, "partial": 2, "failing": 1, "unverified": 0, "untested": 0}
+# a requirement's status (covguard.analysis.analyse): a move down this order is a regression
+STATUS_RANK = {"verified": 3, "hollow": 2, "unverified": 1, "failing": 1, "unimplemented": 0}
 COVERAGE_KEYS = (("line", "lines"), ("branch", "branches"), ("mcdc", "MC/DC"))
 STALE_STATES = ("stale", "expired", "orphan")
 
