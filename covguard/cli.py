@@ -283,9 +283,10 @@ def evidence() -> None:
     """The auditor's evidence package: export it after a run, verify it anywhere.
 
     \b
-      covguard evidence export [--output FILE] [--sign KEY]   one reproducible .tar.gz of the last run
-      covguard evidence verify FILE [--key PUB]  digests, members, signature, verdicts re-derived
-      covguard evidence diff OLD NEW [--key PUB] what changed since the release accepted before
+      covguard evidence export [--output FILE] [--sign KEY]  one reproducible .tar.gz of the last run
+      covguard evidence verify FILE [--key PUB]              members, digests, signature, verdicts
+      covguard evidence diff OLD NEW [--key PUB]             what changed since the accepted release
+      covguard keygen [NAME]                                 a signing key pair for --sign and --key
 
     verify exits 0 when the package verifies, 1 when it does not (every problem names its member),
     2 when the file is not an evidence package.
