@@ -171,3 +171,27 @@ def test_a_missing_executable_is_named(clang_package: Path, tmp_path: Path) -> N
     forged = write_members(tmp_path / "forged.tar.gz", forge_manifest(drop(members, exe)))
     message = _rejected(forged)
     assert f"{PREFIX}/{exe}: missing from the package" in message
+
+
+def test_an_executable_path_leading_out_of_the_package_is_refused(
+    clang_package: Path, tmp_path: Path
+) -> None:
+    """results.json is the package's own record, hostile: a test executable named '../...' must not
+    make the verifier touch a file outside the package (llvm-cov would read it, chmod would change it)."""
+    victim = tmp_path / "victim"
+    victim.write_bytes(b"not an executable\n")
+    victim.chmod(0o600)
+
+    def escape(data: bytes) -> bytes:
+        doc = json.loads(data)
+        for case in doc["cases"]:
+            case["executable"] = "../" * 40 + str(victim).lstrip("/")
+        return json.dumps(doc).encode()
+
+    forged = write_members(
+        tmp_path / "forged.tar.gz",
+        forge_manifest(edit(read_members(clang_package), "results/results.json", escape)),
+    )
+    message = _rejected(forged)
+    assert "a path that leads out of the package: refused" in message
+    assert victim.stat().st_mode & 0o777 == 0o600

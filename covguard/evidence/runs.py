@@ -116,6 +116,17 @@ def stage_other_runs(
 # re-derivation
 
 
+def confined(stage: Path, member: str, problem: Callable[[str, str], Exception]) -> Path:
+    """``stage/member``, refused when the name (from the package's own records, hostile input)
+    leads out of the package (``../``, a link)."""
+    path = stage / member
+    try:
+        path.resolve().relative_to(stage.resolve())
+    except (ValueError, OSError):
+        raise problem(member, "a path that leads out of the package: refused") from None
+    return path
+
+
 @dataclass
 class Scratch:
     """What the re-derivation of the runs needs to know about the scratch project."""
@@ -243,12 +254,15 @@ def _collect_llvm(
     for case in results.cases:
         if case.coverage_unit and case.coverage_unit not in exe_of:
             member = prefix + executable_member(case.executable, root)
+            confined(scratch.stage, member, problem)
             if not (scratch.stage / member).is_file():
                 raise problem(
                     member, "missing from the package (llvm-cov reads the coverage mapping from it)"
                 )
             exe_of[case.coverage_unit] = scratch.stage / member
     chosen = {u: (Path(p), exe_of[u]) for u, p in units.items() if p.endswith(".profraw") and u in exe_of}
+    for profile, _exe in chosen.values():
+        confined(scratch.stage, str(profile.relative_to(scratch.stage)), problem)
     for exe in {e for _, e in chosen.values()}:
         exe.chmod(0o755)  # llvm-cov reads it; nothing runs it
     profdata, llvm_cov = llvm_tools(get_toolchain(name))
