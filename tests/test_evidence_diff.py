@@ -99,6 +99,9 @@ def test_the_planted_changes_and_only_them(releases: Releases) -> None:
     assert "bolus_service_override: no test verifies it" in sources["src/bolus.c"]
     assert "bolus_apply_limit: its tests did NOT change" in sources["src/bolus.c"]
     assert rows(d, "versions") == set()
+    assert rows(d, "requirement coverage") == set()  # the rogue function is traced to nothing
+    assert rows(d, "function coverage") == set()  # the fix moves no line in or out of a test's reach
+    assert rows(d, "justifications") == set()
     assert rows(d, "gate") == set()  # failed before and after (the sample's other planted defects)
     regressions = {c.item.split(" (")[0] for c in d.regressions}
     assert regressions == {"rogue bolus_service_override"}
