@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from covguard.analysis.analyse import Analysis
     from covguard.analysis.gate import GateResult
     from covguard.evidence import ExportResult, VerifyResult
+    from covguard.evidence.attach import Signed
     from covguard.evidence.diff import EvidenceDiff
     from covguard.evidence.sign import KeyPair
     from covguard.report.outputs import CoverageRun
@@ -57,6 +58,7 @@ __all__ = [
     "merge",
     "report",
     "run",
+    "sign_evidence",
     "test",
     "verify_evidence",
 ]
@@ -350,6 +352,14 @@ def verify_evidence(
     from covguard.evidence.sign import trusted_keys
 
     return _verify(path, digest_only=digest_only, keys=trusted_keys(keys, key_folders))
+
+
+def sign_evidence(path: Path, sign: Sequence[str], output: Path | None = None) -> Signed:
+    """Verify a package, then add signatures of its manifest by the keys of ``sign`` (PEM files or
+    ``env:NAME``), written to ``output`` (default: the package itself, atomically)."""
+    from covguard.evidence.attach import sign_package
+
+    return sign_package(path, sign, output)
 
 
 def keygen(out: Path, kind: str = "ed25519") -> KeyPair:

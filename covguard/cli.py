@@ -286,6 +286,7 @@ def evidence() -> None:
       covguard evidence export [--output FILE] [--sign KEY]  one reproducible .tar.gz of the last run
       covguard evidence verify FILE [--key PUB]              members, digests, signature, verdicts
       covguard evidence diff OLD NEW [--key PUB]             what changed since the accepted release
+      covguard evidence sign FILE --sign KEY                 sign (or countersign) a package later
       covguard keygen [NAME]                                 a signing key pair for --sign and --key
 
     verify exits 0 when the package verifies, 1 when it does not (every problem names its member),
@@ -374,6 +375,34 @@ def evidence_verify(
             "  not signed: authenticity NOT checked - a package whose raw data and reports were forged "
             "together would also verify"
         )
+
+
+@evidence.command("sign")
+@click.argument("path", type=click.Path(path_type=Path, dir_okay=False))
+@click.option(
+    "--sign",
+    "sign",
+    multiple=True,
+    required=True,
+    metavar="KEY",
+    help="The private key to sign with (PEM file, or env:NAME). Repeatable.",
+)
+@click.option(
+    "--output",
+    "output",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Write the signed package here (default: replace PATH, atomically).",
+)
+def evidence_sign(path: Path, sign: tuple[str, ...], output: Path | None) -> None:
+    """Sign a package after it was made (a release job, a second signer): it is verified in full
+    first; the signatures it carries are kept, every other member is unchanged."""
+    from covguard import api
+
+    result = api.sign_evidence(path, sign, output)
+    for keyid in result.added:
+        click.echo(f"signed {result.path} with key id {keyid}")
+    click.echo(f"  the package's signatures: {', '.join(result.signers)}")
 
 
 @evidence.command("diff")

@@ -338,3 +338,43 @@ def test_pae_is_the_dsse_specifications_example() -> None:
     assert pae("http://example.com/HelloWorld", b"hello world") == (
         b"DSSEv1 29 http://example.com/HelloWorld 11 hello world"
     )
+
+
+def test_sign_later_and_countersign(
+    valve: Run, keys: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`evidence sign` on an unsigned package gives what `export --sign` gives, byte for byte; a
+    second signer adds a signature; members and manifest never change; an unverifiable package is
+    never signed."""
+    plain = export_evidence(valve.settings, tmp_path / "plain.tar.gz", environ={}).path
+    direct = export_evidence(
+        valve.settings, tmp_path / "direct.tar.gz", environ={}, sign=[str(keys["ed25519"])]
+    )
+    main(
+        [
+            "evidence",
+            "sign",
+            str(plain),
+            "--sign",
+            str(keys["ed25519"]),
+            "--output",
+            str(tmp_path / "later.tar.gz"),
+        ]
+    )
+    assert "signed" in capsys.readouterr().out
+    assert (tmp_path / "later.tar.gz").read_bytes() == direct.path.read_bytes()
+    main(["evidence", "sign", str(tmp_path / "later.tar.gz"), "--sign", str(keys["ecdsa-p256"])])  # in place
+    capsys.readouterr()
+    both = members(tmp_path / "later.tar.gz")
+    assert {n: d for n, d in both.items() if n != SIGNATURE} == {
+        n: d for n, d in members(plain).items() if n != SIGNATURE
+    }
+    assert len(json.loads(both[SIGNATURE])["signatures"]) == 2
+    for pub in ("ed25519.pub", "ecdsa-p256.pub"):  # each signer alone is trusted enough
+        verified = verify_evidence(tmp_path / "later.tar.gz", keys=trusted_keys([str(keys[pub])]))
+        assert verified.signature.verified == [keyid_of(keys[pub])]
+    bad = write_members(tmp_path / "bad.tar.gz", drop(read_members(plain), "reports/junit.xml"))
+    with pytest.raises(SystemExit) as exited:
+        main(["evidence", "sign", str(bad), "--sign", str(keys["ed25519"])])
+    assert exited.value.code == EXIT_GATE_FAILED
+    assert SIGNATURE not in members(bad)
