@@ -378,3 +378,33 @@ def test_sign_later_and_countersign(
         main(["evidence", "sign", str(bad), "--sign", str(keys["ed25519"])])
     assert exited.value.code == EXIT_GATE_FAILED
     assert SIGNATURE not in members(bad)
+
+
+def test_an_envelope_made_by_securesystemslib_verifies_with_covguard(valve: Run, tmp_path: Path) -> None:
+    """The other direction: securesystemslib signs the package's manifest (its own key id, its own
+    PAE), covguard verifies it with the PEM public key; a key that did not sign stays untrusted."""
+    require("openssl")
+    from cryptography.hazmat.primitives import serialization
+    from securesystemslib.dsse import Envelope
+    from securesystemslib.signer._crypto_signer import CryptoSigner
+
+    run(["openssl", "genpkey", "-algorithm", "ed25519", "-out", "sslib.key"], cwd=tmp_path)
+    run(["openssl", "pkey", "-in", "sslib.key", "-pubout", "-out", "sslib.pub"], cwd=tmp_path)
+    private = serialization.load_pem_private_key((tmp_path / "sslib.key").read_bytes(), password=None)
+    signer = CryptoSigner(private)
+    plain = export_evidence(valve.settings, tmp_path / "plain.tar.gz", environ={}).path
+    manifest = members(plain)["manifest.intoto.json"]
+    envelope = Envelope(manifest, PAYLOAD_TYPE, {})
+    envelope.sign(signer)
+    assert envelope.signatures  # one signature, under securesystemslib's own key id
+    assert next(iter(envelope.signatures)) != keyid_of(tmp_path / "sslib.pub")
+    data = json.dumps(envelope.to_dict()).encode()
+    from tests.test_evidence import regular
+
+    signed_by_sslib = write_members(
+        tmp_path / "sslib.tar.gz", [*read_members(plain), regular(f"{PREFIX}/{SIGNATURE}", data)]
+    )
+    result = verify_evidence(signed_by_sslib, keys=trusted_keys([str(tmp_path / "sslib.pub")]))
+    assert result.signature.verified == [keyid_of(tmp_path / "sslib.pub")]
+    other = generate_key(tmp_path / "other", environ={})
+    assert "untrusted signature" in refused(signed_by_sslib, other.public)

@@ -349,7 +349,10 @@ def check_envelope(
         if not keys:
             continue
         candidates = [by_id[kid]] if isinstance(kid, str) and kid in by_id else []
-        if not kid:  # DSSE's keyid is optional: try every trusted key
+        if not candidates:
+            # DSSE's keyid is an optional, unauthenticated hint, and other tools compute it their own
+            # way (securesystemslib over canonical JSON, cosign often leaves it empty): try every
+            # trusted key, the signature decides
             candidates = [k for k in keys if k.verify(sig, message)]
         if not candidates:
             untrusted.append(shown)
