@@ -6,6 +6,7 @@ follows from them, and nothing else.
 
 from __future__ import annotations
 
+import json
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +19,7 @@ from covguard.cli import main
 from covguard.config import load_settings
 from covguard.errors import EXIT_GATE_FAILED
 from covguard.evidence import VerificationFailed, export_evidence
-from covguard.evidence.diff import EvidenceDiff, Side, _justifications, diff_packages
+from covguard.evidence.diff import EvidenceDiff, Side, _justifications, _ledger, _ledger_key, diff_packages
 from covguard.evidence.verify import VerifyResult
 from tests.conftest import SAMPLE, require
 from tests.test_evidence import edit, forge_manifest, read_members, write_members
@@ -179,3 +180,20 @@ def test_justifications_from_a_ledger_member_and_without_one() -> None:
     assert [(c.item, c.change) for c in _justifications(_side(None, before), _side(None, after))] == [
         ("src/a.c::f", "removed")
     ]
+
+
+def test_the_ledger_member_is_read_as_json_or_as_the_ledger_file(tmp_path: Path) -> None:
+    (tmp_path / "justifications").mkdir()
+    (tmp_path / "justifications" / "ledger.toml").write_text(
+        '[[justification]]\nfile = "src/a.c"\nfunction = "f"\nsha256 = "' + "1" * 64 + '"\n'
+        '[[recorded]]\nkey = "justify:src/b.c:g:defensive:1"\nsha256 = "' + "2" * 64 + '"\n'
+    )
+    (tmp_path / "justifications" / "states.json").write_text(
+        json.dumps({"entries": [{"key": "k", "state": "stale"}]})
+    )
+    (tmp_path / "justifications" / "broken.json").write_text("{not json")
+    names = ["justifications/ledger.toml", "justifications/states.json", "justifications/broken.json"]
+    entries = _ledger(tmp_path, names)
+    assert entries is not None
+    assert sorted(_ledger_key(e) for e in entries) == ["justify:src/b.c:g:defensive:1", "k", "src/a.c::f"]
+    assert _ledger(tmp_path, ["reports/findings.json"]) is None  # no ledger member: None, not an error

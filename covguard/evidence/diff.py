@@ -50,6 +50,7 @@ MAX_SOURCE_BYTES = 8 << 20  # a source larger than this is compared by digest on
 STATUS_RANK = {"verified": 3, "hollow": 2, "unverified": 1, "failing": 1, "unimplemented": 0}
 COVERAGE_KEYS = (("line", "lines"), ("branch", "branches"), ("mcdc", "MC/DC"))
 STALE_STATES = ("stale", "expired", "orphan")
+LEDGER_LISTS = ("entries", "justifications", "items", "ledger", "justification", "recorded")
 
 
 @dataclass
@@ -134,25 +135,35 @@ def _json_member(stage: Path, name: str) -> Any:
 
 def _ledger(stage: Path, names: Iterable[str]) -> list[dict[str, Any]] | None:
     """The entries of the package's justification ledger member(s), or None without one."""
-    found = sorted(n for n in names if n.split("/")[0].startswith(LEDGER_PREFIX) and n.endswith(".json"))
+    found = sorted(
+        n for n in names if n.split("/")[0].startswith(LEDGER_PREFIX) and n.endswith((".json", ".toml"))
+    )
     if not found:
         return None
     entries: list[dict[str, Any]] = []
     for name in found:
-        doc = _json_member(stage, name)
+        doc = _json_member(stage, name) if name.endswith(".json") else _toml_member(stage, name)
         items: Any = doc
-        if isinstance(doc, dict):
-            items = next(
-                (
-                    doc[k]
-                    for k in ("entries", "justifications", "items", "ledger")
-                    if isinstance(doc.get(k), list)
-                ),
-                [],
-            )
+        if isinstance(
+            doc, dict
+        ):  # a JSON table of entries, or the ledger file ([[justification]], [[recorded]])
+            lists = [doc[k] for k in LEDGER_LISTS if isinstance(doc.get(k), list)]
+            items = [e for part in lists for e in part]
         if isinstance(items, list):
             entries += [e for e in items if isinstance(e, dict)]
     return entries
+
+
+def _toml_member(stage: Path, name: str) -> Any:
+    import tomllib
+
+    try:
+        path = stage / name
+        if path.stat().st_size > MAX_SOURCE_BYTES:
+            return None
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None
 
 
 def _subjects(path: Path) -> tuple[dict[str, str], dict[str, int]]:
