@@ -408,3 +408,16 @@ def test_an_envelope_made_by_securesystemslib_verifies_with_covguard(valve: Run,
     assert result.signature.verified == [keyid_of(tmp_path / "sslib.pub")]
     other = generate_key(tmp_path / "other", environ={})
     assert "untrusted signature" in refused(signed_by_sslib, other.public)
+
+
+def test_diff_verifies_both_signatures(signed: Path, keys: dict[str, Path], tmp_path: Path) -> None:
+    from covguard.evidence.diff import diff_packages
+
+    same = diff_packages(signed, signed, keys=trusted_keys([str(keys["ed25519.pub"])]))
+    assert same.changes == []
+    assert same.new_signature == f"signed by trusted key id {keyid_of(keys['ed25519.pub'])}"
+    bare = write_members(tmp_path / "bare.tar.gz", drop(read_members(signed), SIGNATURE))
+    with pytest.raises(VerificationFailed) as caught:
+        diff_packages(signed, bare, keys=trusted_keys([str(keys["ed25519.pub"])]))
+    assert "missing signature" in caught.value.render()
+    assert "bare.tar.gz" in caught.value.render()
