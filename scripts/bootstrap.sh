@@ -5,7 +5,7 @@
 # COVGUARD_REQUIRE_TOOLCHAINS=1 (as in CI).
 set -eu
 
-PACKAGES="gcc g++ make cmake ninja-build scons libcpputest-dev libgtest-dev libcmocka-dev gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm clang-19 llvm-19 libclang-rt-19-dev chromium lcov"
+PACKAGES="gcc g++ make cmake ninja-build scons libcpputest-dev libgtest-dev libcmocka-dev gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm clang-19 llvm-19 libclang-rt-19-dev chromium lcov openssl"
 
 missing=""
 if command -v dpkg-query >/dev/null 2>&1; then
