@@ -1,6 +1,6 @@
 """`covguard evidence verify`: is this package complete, untouched, and do its verdicts follow?
 
-Three checks, each problem naming the member it is about:
+Four checks, each problem naming the member it is about:
 
 1. **Members and digests**, streaming the archive once without writing anything to disk: every
    member is a regular file under ``covguard-evidence/`` (no link, device, absolute or ``../``
