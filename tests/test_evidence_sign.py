@@ -300,6 +300,12 @@ def test_openssl_keys_and_ci_secrets(valve: Run, tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         load_signer(str(tmp_path / "enc.key"), {})
     assert "encrypted and no password" in caught.value.render()
+    with pytest.raises(ConfigError) as caught:  # a password for a key that has none
+        load_signer(str(tmp_path / "ed.key"), {"COVGUARD_SIGNING_KEY_PASSWORD": "s3cret"})
+    assert "not encrypted, but COVGUARD_SIGNING_KEY_PASSWORD is set" in caught.value.render()
+    with pytest.raises(ConfigError) as caught:
+        load_signer(str(tmp_path / "enc.key"), {"COVGUARD_SIGNING_KEY_PASSWORD": "wrong"})
+    assert "wrong password" in caught.value.render()
     secret = {"COVGUARD_SIGNING_KEY_PASSWORD": "s3cret", "K": (tmp_path / "enc.key").read_text()}
     result = export_evidence(valve.settings, tmp_path / "enc.tar.gz", environ=secret, sign=["env:K"])
     verified = verify_evidence(result.path, keys=trusted_keys([str(tmp_path / "enc.pub")]))

@@ -186,7 +186,7 @@ def load_signer(spec: str, environ: Mapping[str, str] | None = None) -> Signer:
     try:
         key = serialization.load_pem_private_key(data, password=password.encode() if password else None)
     except TypeError as exc:
-        encrypted = "encrypted" in str(exc).lower() or "password was not given" in str(exc).lower()
+        encrypted = "not encrypted" not in str(exc).lower()
         raise ConfigError(
             "the private key is encrypted and no password was given"
             if encrypted
