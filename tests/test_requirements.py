@@ -14,6 +14,7 @@ from covguard.errors import ConfigError, InputError
 from covguard.requirements import (
     COLUMNS,
     DEFAULT_OPTIONS,
+    ReadReport,
     RequirementOptions,
     describe_char,
     read_requirements,
@@ -534,7 +535,9 @@ def test_headings_are_skipped(tmp_path: Path) -> None:
 
 def test_requirement_without_id_value_is_refused(tmp_path: Path) -> None:
     error = reqif_error(tmp_path, reqif_text([{"id": "A-1", "name": "One", "class": "A"}, {"name": "Two"}]))
-    assert error.message == "SPEC-OBJECT '_so-1' has no value for the ID attribute 'ReqIF.ForeignID'"
+    assert error.message == (
+        "SPEC-OBJECT '_so-1' (type '_sot-req') has no value for the ID attribute 'ReqIF.ForeignID'"
+    )
     assert error.location is not None
     assert error.location.line is not None
 
@@ -548,7 +551,10 @@ def test_reqif_id_attribute_is_configurable_and_a_wrong_one_is_explained(tmp_pat
     assert frame["title"].tolist() == ["Title"]
     assert frame["attributes"].iloc[0] == {"ReqIF.ForeignID": "A-1"}
     error = read_error([path], RequirementOptions(reqif_id_attribute="Absolute Number"))
-    assert error.message == "no requirements: no SPEC-OBJECT has the ID attribute 'Absolute Number'"
+    assert error.message == (
+        "no requirements: not taken as requirements: 1 "
+        "(1 type '_sot-req' without ID attribute 'Absolute Number')"
+    )
     assert error.hint is not None
     assert "'ReqIF.ForeignID'" in error.hint
 
@@ -633,14 +639,18 @@ def test_kind_mismatch_between_value_and_definition_is_refused(tmp_path: Path) -
     )
 
 
-def test_dangling_specification_reference_is_refused(tmp_path: Path) -> None:
+def test_dangling_specification_reference_is_a_warning(tmp_path: Path) -> None:
     text = reqif_text([{"id": "A-1", "name": "One", "class": "A"}]).replace(
         "</SPEC-OBJECTS>",
         "</SPEC-OBJECTS><SPECIFICATIONS><SPECIFICATION IDENTIFIER='_s'><CHILDREN>"
         "<SPEC-HIERARCHY IDENTIFIER='_h'><OBJECT><SPEC-OBJECT-REF>_so-9</SPEC-OBJECT-REF></OBJECT>"
         "</SPEC-HIERARCHY></CHILDREN></SPECIFICATION></SPECIFICATIONS>",
     )
-    assert reqif_error(tmp_path, text).message == "the specification refers to unknown SPEC-OBJECT '_so-9'"
+    report = ReadReport()
+    frame = read_requirements([write(tmp_path, "r.reqif", text)], report=report)
+    assert frame["id"].tolist() == ["A-1"]
+    assert len(report.warnings) == 1
+    assert "the specification refers to unknown SPEC-OBJECT '_so-9' (ignored)" in report.warnings[0]
 
 
 def test_not_a_reqif_document(tmp_path: Path) -> None:

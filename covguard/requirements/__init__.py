@@ -48,6 +48,7 @@ from covguard.requirements.csv_reader import read_csv
 from covguard.requirements.ids import (
     DEFAULT_OPTIONS,
     DuplicateIndex,
+    ReadReport,
     Requirement,
     RequirementOptions,
     describe_char,
@@ -58,6 +59,7 @@ from covguard.requirements.reqif import read_reqif, read_reqifz
 __all__ = [
     "COLUMNS",
     "DEFAULT_OPTIONS",
+    "ReadReport",
     "Requirement",
     "RequirementOptions",
     "describe_char",
@@ -69,7 +71,7 @@ __all__ = [
 COLUMNS = ("id", "title", "safety_class", "source", "line", "attributes")
 """The columns of the frame :func:`read_requirements` returns, in order."""
 
-_Reader = Callable[[Path, RequirementOptions], list[Requirement]]
+_Reader = Callable[[Path, RequirementOptions, ReadReport | None], list[Requirement]]
 READERS: dict[str, _Reader] = {".csv": read_csv, ".reqif": read_reqif, ".reqifz": read_reqifz}
 """The reader for each supported file suffix (compared ignoring case)."""
 
@@ -100,8 +102,20 @@ def _refuse_repeated_paths(paths: list[Path]) -> None:
         first[key] = path
 
 
-def read_requirements(paths: Sequence[Path], options: RequirementOptions = DEFAULT_OPTIONS) -> pd.DataFrame:
-    """Read every requirement file in ``paths`` into one frame (see the module docstring)."""
+def read_requirements(
+    paths: Sequence[Path], options: RequirementOptions = DEFAULT_OPTIONS, report: ReadReport | None = None
+) -> pd.DataFrame:
+    """Read every requirement file in ``paths`` into one frame (see the module docstring).
+
+    What was not taken as a requirement, and the warnings, go to ``report`` when one is given.
+    """
+    return requirements_frame(read_requirement_list(paths, options, report))
+
+
+def read_requirement_list(
+    paths: Sequence[Path], options: RequirementOptions = DEFAULT_OPTIONS, report: ReadReport | None = None
+) -> list[Requirement]:
+    """The requirements of every file in ``paths``, in order, IDs checked unique across files."""
     if not paths:
         raise InputError(
             "no requirement files given",
@@ -111,10 +125,10 @@ def read_requirements(paths: Sequence[Path], options: RequirementOptions = DEFAU
     seen = DuplicateIndex()
     requirements: list[Requirement] = []
     for path in paths:
-        for requirement in _reader_for(Path(path))(Path(path), options):
+        for requirement in _reader_for(Path(path))(Path(path), options, report):
             seen.add(requirement)
             requirements.append(requirement)
-    return requirements_frame(requirements)
+    return requirements
 
 
 def requirements_frame(requirements: Sequence[Requirement]) -> pd.DataFrame:

@@ -30,6 +30,7 @@ from covguard.errors import InputError
 from covguard.requirements.ids import (
     DEFAULT_OPTIONS,
     DuplicateIndex,
+    ReadReport,
     Requirement,
     RequirementOptions,
     check_title,
@@ -105,7 +106,9 @@ def decode_utf8(data: bytes, where: str) -> str:
     return text.removeprefix("\ufeff")
 
 
-def read_csv(path: Path, options: RequirementOptions = DEFAULT_OPTIONS) -> list[Requirement]:
+def read_csv(
+    path: Path, options: RequirementOptions = DEFAULT_OPTIONS, report: ReadReport | None = None
+) -> list[Requirement]:
     """Read one CSV requirement list; see the module docstring for the rules."""
     where = str(path)
     text = decode_utf8(read_file_bytes(path, options.max_bytes), where)
@@ -132,7 +135,7 @@ def parse_csv_text(text: str, *, where: str, options: RequirementOptions) -> lis
             id=req_id,
             title=check_title(cells[header.title_col], req_id=req_id, path=where, line=line),
             safety_class=normalise_safety_class(
-                cells[header.class_col], req_id=req_id, path=where, line=line
+                cells[header.class_col], req_id=req_id, path=where, line=line, options=options
             ),
             source=where,
             line=line,
