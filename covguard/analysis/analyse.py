@@ -50,7 +50,8 @@ from covguard.config import Settings
 from covguard.files import display_path, escapes_root, glob_matcher
 from covguard.frames import CoverageData, few_collections, grouped_lists
 from covguard.model import BuildManifest, TestCase
-from covguard.requirements import RequirementOptions, read_requirements
+from covguard.requirements import read_requirements
+from covguard.requirements.settings import options_from
 from covguard.runner import TestRun
 from covguard.trace.python_ast import is_python
 from covguard.trace.scan_cache import scan_sources_cached
@@ -153,13 +154,7 @@ def _test_source_files(settings: Settings, tests: pd.DataFrame) -> list[str]:
 
 def load_requirements(settings: Settings) -> pd.DataFrame:
     """The configured requirement files, read and checked (:mod:`covguard.requirements`)."""
-    options = RequirementOptions(
-        id_pattern=settings.tags_id_pattern,
-        reqif_id_attribute=settings.reqif_id_attribute,
-        reqif_title_attributes=tuple(settings.reqif_title_attributes),
-        reqif_class_attribute=settings.reqif_class_attribute,
-    )
-    return read_requirements([Path(p) for p in settings.requirements], options)
+    return read_requirements([Path(p) for p in settings.requirements], options_from(settings.values))
 
 
 @few_collections

@@ -102,6 +102,8 @@ class RequirementOptions:
     """Regular expression every requirement ID (after its prefix is added) must match in full."""
     reqif_id_attribute: str = "ReqIF.ForeignID"
     """Where the ReqIF requirement ID is (an attribute, or :data:`OBJECT_IDENTIFIER`)."""
+    reqif_id_alternatives: tuple[str, ...] = ()
+    """Further ID sources, for a type that does not define ``reqif_id_attribute`` (ProR's ``ID``)."""
     reqif_title_attributes: tuple[str, ...] = ("ReqIF.Name", "ReqIF.Text")
     """Where the title may be; the first with a value wins."""
     reqif_class_attribute: str = "SafetyClass"

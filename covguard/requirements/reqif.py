@@ -277,6 +277,7 @@ class _Document:
     definitions: dict[str, _Definition]
     object_types: dict[str, list[_Definition]]
     type_names: dict[str, str]
+    report: ReadReport
 
 
 def _identifier(element: etree._Element, where: str) -> str:
@@ -451,11 +452,11 @@ def _resolve(value: etree._Element, document: _Document) -> tuple[_Definition, s
             hint="the export is inconsistent; export the file again",
         )
     if definition.kind != kind:
-        raise InputError(
-            f"a {kind} value refers to the {definition.kind} attribute definition {definition.name!r}",
-            path=document.where,
-            line=_line(value),
-            hint="the export is inconsistent; export the file again",
+        document.report.warn(
+            document.where,
+            _line(value),
+            f"a {kind} value refers to the {definition.kind} attribute definition {definition.name!r} "
+            "(read as written)",
         )
     return definition, _value_text(value, kind, document)
 
@@ -567,9 +568,15 @@ def _skip_reason(obj: _Object, options: RequirementOptions) -> str | None:
     heading = options.reqif_heading_attribute
     if heading and obj.value(heading)[0].strip() and _title_source(obj, options) is None:
         return "heading"
-    if not obj.defines(options.reqif_id_attribute):
+    if _id_source(obj, options) is None:
         return f"type {obj.type_name!r} without ID attribute {options.reqif_id_attribute!r}"
     return None
+
+
+def _id_source(obj: _Object, options: RequirementOptions) -> str | None:
+    """The first ID source the object's type defines."""
+    sources = (options.reqif_id_attribute, *options.reqif_id_alternatives)
+    return next((source for source in sources if obj.defines(source)), None)
 
 
 def _read_object(
@@ -577,11 +584,12 @@ def _read_object(
 ) -> Requirement:
     """Turn one SPEC-OBJECT that is a requirement (see :func:`_skip_reason`) into one."""
     where, line = document.where, obj.line
-    raw_id, id_name = obj.value(options.reqif_id_attribute)
+    id_source = _id_source(obj, options) or options.reqif_id_attribute
+    raw_id, id_name = obj.value(id_source)
     if not raw_id.strip():
         raise InputError(
             f"SPEC-OBJECT {obj.identifier!r} (type {obj.type_name!r}) has no value for the ID attribute "
-            f"{options.reqif_id_attribute!r}",
+            f"{id_source!r}",
             path=where,
             line=line,
             hint="give the requirement an ID in the requirement tool and export again; if objects of this "
@@ -619,8 +627,8 @@ def _read_object(
 def _title_source(obj: _Object, options: RequirementOptions) -> str | None:
     """The first configured title source with a (non-blank) value, the ID's own source last."""
     present = [name for name in options.reqif_title_attributes if obj.value(name)[0].strip()]
-    others = [name for name in present if name != options.reqif_id_attribute]
-    return (others or present or [None])[0]
+    others = [name for name in present if name != _id_source(obj, options)]
+    return next(iter(others or present), None)
 
 
 def _objects(content: etree._Element, document: _Document) -> list[_Object]:
@@ -719,7 +727,9 @@ def read_reqif_document(
     root = parse_xml(data, where, options.max_depth)
     content = _content(root, where)
     definitions, object_types, type_names = _object_types(content, where)
-    document = _Document(where, source, _enum_labels(content, where), definitions, object_types, type_names)
+    document = _Document(
+        where, source, _enum_labels(content, where), definitions, object_types, type_names, report
+    )
     objects = _objects(content, document)
     report.attributes.update(definition.name for definition in definitions.values())
     if not objects:
