@@ -50,7 +50,7 @@ from covguard.config import Settings
 from covguard.files import display_path, escapes_root, glob_matcher
 from covguard.frames import CoverageData, few_collections, grouped_lists
 from covguard.model import BuildManifest, TestCase
-from covguard.requirements import read_requirements
+from covguard.requirements import ReadReport, read_requirements
 from covguard.requirements.settings import options_from
 from covguard.runner import TestRun
 from covguard.trace.python_ast import is_python
@@ -152,9 +152,10 @@ def _test_source_files(settings: Settings, tests: pd.DataFrame) -> list[str]:
 # the analysis
 
 
-def load_requirements(settings: Settings) -> pd.DataFrame:
-    """The configured requirement files, read and checked (:mod:`covguard.requirements`)."""
-    return read_requirements([Path(p) for p in settings.requirements], options_from(settings.values))
+def load_requirements(settings: Settings, report: ReadReport | None = None) -> pd.DataFrame:
+    """The configured requirement files, read and checked (:mod:`covguard.requirements`); what
+    was not taken as a requirement, and the warnings, go to ``report``."""
+    return read_requirements([Path(p) for p in settings.requirements], options_from(settings.values), report)
 
 
 @few_collections

@@ -160,6 +160,14 @@ class ReadReport:
         """Record a warning about ``where`` (and ``line``)."""
         self.warnings.append(f"{where}:{line}: {message}" if line else f"{where}: {message}")
 
+    def lines(self, limit: int = 20) -> list[str]:
+        """The summary and the first ``limit`` warnings, for a run's output."""
+        out = [self.summary()] if self.skipped else []
+        out += [f"warning: {warning}" for warning in self.warnings[:limit]]
+        if len(self.warnings) > limit:
+            out.append(f"warning: ... {len(self.warnings) - limit} more")
+        return out
+
     def summary(self) -> str:
         """One line: the objects not taken, by reason (empty when none)."""
         if not self.skipped:

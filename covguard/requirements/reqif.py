@@ -773,9 +773,9 @@ def no_requirements(where: str, report: ReadReport) -> InputError:
         "reqif.id_attribute / reqif.include_types; `covguard requirements show FILE` shows what is read"
     )
     if report.attributes:
-        hint += "; the attributes defined in the document are " + ", ".join(
-            repr(name) for name in sorted(report.attributes)
-        )
+        names = sorted(report.attributes)
+        hint += "; the attributes defined in the document are " + ", ".join(repr(name) for name in names[:30])
+        hint += f" and {len(names) - 30} more" if len(names) > 30 else ""
     return InputError(f"no requirements: {summary}", path=where, hint=hint)
 
 

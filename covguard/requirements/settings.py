@@ -21,8 +21,11 @@ key                            option
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
+from covguard.config import OPTIONS, OPTIONS_BY_KEY, find_config, load_settings
+from covguard.errors import ConfigError
 from covguard.requirements.ids import DEFAULT_OPTIONS, RequirementOptions
 from covguard.requirements.profiles import PROFILE_DEFAULT_CLASS, profile
 
@@ -66,3 +69,20 @@ def options_from(values: Mapping[str, Any], *, profile_name: str | None = None) 
         id_prefix=tuple(sorted(dict(values.get("requirements_id_prefix") or {}).items())),
         columns=tuple(sorted(dict(values.get("requirements_columns") or {}).items())),
     )
+
+
+def settings_values(config: Path | None, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The configuration's values, or the defaults (with ``overrides``) where there is no configuration.
+
+    ``requirements show`` works on a lone file, in a folder without covguard.toml.
+    """
+    if config is not None or find_config(Path.cwd().resolve()) is not None:
+        return load_settings(config, overrides=overrides).values
+    values: dict[str, Any] = {}
+    for key in overrides or {}:
+        if key not in OPTIONS_BY_KEY:
+            raise ConfigError(f"unknown configuration key '{key}'", hint="run 'covguard config --list'")
+    for option in OPTIONS:
+        raw = (overrides or {}).get(option.key)
+        values[option.attr] = option.default if raw is None else option.parse(raw, option.key)
+    return values
