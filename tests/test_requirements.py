@@ -362,12 +362,19 @@ def test_unnamed_header_column_is_refused(tmp_path: Path) -> None:
     assert error.message == "header column 4 has no name"
 
 
-@pytest.mark.parametrize("value", ["D", "", "Class B", "AB", "1"])
+@pytest.mark.parametrize("value", ["D", "", "Class D", "AB", "1"])
 def test_bad_safety_class_names_value_line_and_allowed_values(tmp_path: Path, value: str) -> None:
     error = csv_error(tmp_path, HEADER + f"A-1,One,A\nA-2,Two,{value}\n")
     assert error.message == f"requirement 'A-2' has safety class {value!r}; allowed values are A, B, C"
     assert error.location is not None
     assert error.location.line == 3
+
+
+def test_safety_class_in_iec_62304_words_and_mapped_values(tmp_path: Path) -> None:
+    text = HEADER + "A-1,One,Class B\nA-2,Two, class  c\nA-3,Three,SIL3\nA-4,Four,\n"
+    options = RequirementOptions(class_map=(("sil3", "C"),), default_class="A")
+    frame = read_requirements([write(tmp_path, "r.csv", text)], options)
+    assert frame["safety_class"].tolist() == ["B", "C", "C", "A"]
 
 
 def test_safety_class_is_normalised_to_upper_case(tmp_path: Path) -> None:

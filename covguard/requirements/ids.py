@@ -284,13 +284,17 @@ def normalise_safety_class(
     """Return the safety class ``A``, ``B`` or ``C`` of a raw value.
 
     The value is compared ignoring case and surrounding spaces, first with the options'
-    ``class_map`` (``"Class B"`` -> ``B``), then with A, B, C.  An empty value takes the
+    ``class_map`` (``"SIL3"`` -> ``C``), then with A, B, C; IEC 62304's own spelling
+    ``Class A`` / ``Class B`` / ``Class C`` is understood without a map.  An empty value takes the
     options' ``default_class`` when there is one.
     """
     candidate = raw.strip()
     mapped = {key.strip().casefold(): value for key, value in (options.class_map if options else ())}
     if candidate.casefold() in mapped:
         return mapped[candidate.casefold()]
+    spelled = re.fullmatch(r"(?i)class\s*([abc])", candidate)  # IEC 62304's own words: "Class B"
+    if spelled:
+        candidate = spelled.group(1)
     if not candidate and options is not None and options.default_class:
         return options.default_class
     if candidate.upper() not in SAFETY_CLASSES:
@@ -344,5 +348,6 @@ class DuplicateIndex:
             f"duplicate requirement ID {requirement.id!r} ({also})",
             path=requirement.where,
             line=requirement.line,
-            hint="every requirement needs its own ID; renumber or remove one of them",
+            hint="every requirement needs its own ID; renumber or remove one of them, or give each document "
+            'its own prefix: requirements.id_prefix = {"<file, archive member or specification name>" = "SRS-"}',
         )

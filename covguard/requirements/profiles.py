@@ -19,12 +19,14 @@ profile             what the tool's exports look like
                     SPEC-OBJECT's LONG-NAME (then ``ReqIF.Text``); folders are headings.
 ``ea``              Sparx Enterprise Architect: the ID is the SPEC-OBJECT's IDENTIFIER, the title
                     its LONG-NAME; attribute definitions may have no LONG-NAME; hierarchies may
-                    refer to objects that are not in the file (warnings).
+                    refer to objects that are not in the file (warnings); objects of a type
+                    ``Package`` are taken as headings (not seen in the sample: an assumption).
 ``reqif-studio``    ReqIF Studio / formalmind: ``ReqIF.ForeignID``, ``ReqIF.Text``; headings carry
                     ``ReqIF.ChapterName`` (XHTML) and no text.
 ``pror``            Eclipse ProR / RMF: ``ReqIF.ForeignID`` or ProR's default ``ID`` attribute,
                     dotted numbers (``1.1.2``), else the SPEC-OBJECT's IDENTIFIER; the title
-                    ``ReqIF.Name``, ``Description``, ``ReqIF.Text`` or the LONG-NAME.
+                    ``ReqIF.Name``, ``Description``, ``ReqIF.Text`` or the LONG-NAME; types
+                    named ``*Heading*`` are headings.
 ==================  ===========================================================================
 
 No export carries an IEC 62304 safety class of a fixed name: every profile looks for an
@@ -84,13 +86,20 @@ PROFILES: dict[str, Profile] = {
             (OBJECT_LONG_NAME, "ReqIF.Name", "ReqIF.Text"),
             heading_types=("*Folder*",),
         ),
-        Profile("ea", "Sparx Enterprise Architect", (OBJECT_IDENTIFIER,), (OBJECT_LONG_NAME, "ReqIF.Name")),
+        Profile(
+            "ea",
+            "Sparx Enterprise Architect",
+            (OBJECT_IDENTIFIER,),
+            (OBJECT_LONG_NAME, "ReqIF.Name"),
+            heading_types=("Package",),
+        ),
         Profile("reqif-studio", "ReqIF Studio", ("ReqIF.ForeignID",), ("ReqIF.Text", "ReqIF.Name")),
         Profile(
             "pror",
             "Eclipse ProR / RMF",
             ("ReqIF.ForeignID", "ID", OBJECT_IDENTIFIER),
             ("ReqIF.Name", "Description", "ReqIF.Text", OBJECT_LONG_NAME),
+            heading_types=("*Heading*",),
         ),
     )
 }

@@ -55,10 +55,11 @@ def render_text(shown: Shown, rows: int = 10) -> str:
         f"{with_parent} with a parent)"
     ]
     width = max([len(r.id) for r in reqs[:rows]] + [2])
-    lines.append(f"  {'id':{width}}  class  parent  title")
+    parents = max([len(r.parent or "") for r in reqs[:rows]] + [6])
+    lines.append(f"  {'id':{width}}  class  {'parent':{parents}}  title")
     for r in reqs[:rows]:
         lines.append(
-            f"  {r.id:{width}}  {r.safety_class:5}  {_clip(r.parent or '-', 6):6}  {_clip(r.title, 70)}"
+            f"  {r.id:{width}}  {r.safety_class:5}  {r.parent or '-':{parents}}  {_clip(r.title, 70)}"
         )
     if len(reqs) > rows:
         lines.append(f"  ... {len(reqs) - rows} more (--json lists them all)")
