@@ -349,5 +349,5 @@ class DuplicateIndex:
             path=requirement.where,
             line=requirement.line,
             hint="every requirement needs its own ID; renumber or remove one of them, or give each document "
-            'its own prefix: requirements.id_prefix = {"<file, archive member or specification name>" = "SRS-"}',
+            'its own prefix: requirements.id_prefix = {"<file, member or specification>" = "SRS-"}',
         )
