@@ -172,7 +172,10 @@ class ReadReport:
         """One line: the objects not taken, by reason (empty when none)."""
         if not self.skipped:
             return ""
-        parts = [f"{count} {reason}" for reason, count in sorted(self.skipped.items(), key=lambda kv: -kv[1])]
+        parts = [
+            f"{count} {reason}"
+            for reason, count in sorted(self.skipped.items(), key=lambda kv: (-kv[1], kv[0]))
+        ]
         return f"not taken as requirements: {sum(self.skipped.values())} ({', '.join(parts)})"
 
 
@@ -268,7 +271,8 @@ def validate_id(raw: str, pattern: re.Pattern[str], *, path: Path | str, line: i
             f"requirement ID {candidate!r} does not match the ID pattern {pattern.pattern!r}",
             path=path,
             line=line,
-            hint="correct the ID, or configure an ID pattern that describes your IDs",
+            hint="correct the ID, or configure an ID pattern that describes your IDs "
+            "(requirements.id_pattern), or give the IDs a prefix (requirements.id_prefix)",
         )
     return candidate
 
