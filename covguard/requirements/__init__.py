@@ -1,16 +1,26 @@
-"""Requirement lists: read them from CSV or ReqIF into one table.
+"""Requirement lists: read them from the formats teams keep requirements in, into one table.
 
 covguard cross-references three things: the requirement list (this package), the requirement
 tags in the firmware's code and the per-test coverage.  :func:`read_requirements` reads one or
 more requirement files, chosen by suffix:
 
-=========  ====================================================================
-suffix     reader
-=========  ====================================================================
-``.csv``   :mod:`covguard.requirements.csv_reader` (columns id, title, safety_class, ...)
-``.reqif`` :mod:`covguard.requirements.reqif` (ReqIF 1.2, as DOORS, Polarion, codebeamer export)
-``.reqifz`` the same, in a zip archive
-=========  ====================================================================
+=================  ============================================================================
+suffix             reader
+=================  ============================================================================
+``.csv``           :mod:`covguard.requirements.csv_reader` (columns id, title, safety_class, ...)
+``.reqif``         :mod:`covguard.requirements.reqif` (ReqIF 1.2 and the 2010 draft; tool
+                   profiles in :mod:`covguard.requirements.profiles`)
+``.reqifz``        the same, in a zip archive
+``.sdoc``          :mod:`covguard.requirements.sdoc` (StrictDoc)
+``.json``          :mod:`covguard.requirements.needs_json` (sphinx-needs ``needs.json``)
+``.md``            :mod:`covguard.requirements.oft_markdown` (OpenFastTrace-style Markdown)
+``.xlsx``          :mod:`covguard.requirements.xlsx` (spreadsheets, columns mapped by name)
+a folder           :mod:`covguard.requirements.doorstop` (a Doorstop document: ``.doorstop.yml``)
+=================  ============================================================================
+
+What a reader does not take as a requirement (headings, excluded types...) is counted by reason
+in a :class:`~covguard.requirements.ids.ReadReport`, with the warnings (a dangling hierarchy
+reference); each requirement may name its ``parent`` (hierarchy), kept on the record.
 
 and returns a :class:`pandas.DataFrame` with exactly these columns:
 
@@ -45,6 +55,7 @@ import pandas as pd
 
 from covguard.errors import InputError
 from covguard.requirements.csv_reader import read_csv
+from covguard.requirements.doorstop import is_doorstop, read_doorstop
 from covguard.requirements.ids import (
     DEFAULT_OPTIONS,
     DuplicateIndex,
@@ -54,7 +65,11 @@ from covguard.requirements.ids import (
     describe_char,
     validate_id,
 )
+from covguard.requirements.needs_json import read_needs_json
+from covguard.requirements.oft_markdown import read_oft_markdown
 from covguard.requirements.reqif import read_reqif, read_reqifz
+from covguard.requirements.sdoc import read_sdoc
+from covguard.requirements.xlsx import read_xlsx
 
 __all__ = [
     "COLUMNS",
@@ -72,18 +87,29 @@ COLUMNS = ("id", "title", "safety_class", "source", "line", "attributes")
 """The columns of the frame :func:`read_requirements` returns, in order."""
 
 _Reader = Callable[[Path, RequirementOptions, ReadReport | None], list[Requirement]]
-READERS: dict[str, _Reader] = {".csv": read_csv, ".reqif": read_reqif, ".reqifz": read_reqifz}
-"""The reader for each supported file suffix (compared ignoring case)."""
+READERS: dict[str, _Reader] = {
+    ".csv": read_csv,
+    ".reqif": read_reqif,
+    ".reqifz": read_reqifz,
+    ".sdoc": read_sdoc,
+    ".json": read_needs_json,
+    ".md": read_oft_markdown,
+    ".xlsx": read_xlsx,
+}
+"""The reader for each supported file suffix (compared ignoring case); a Doorstop folder has none."""
 
 
 def _reader_for(path: Path) -> _Reader:
     """The reader for a file, by its suffix; an unknown suffix is an error with a hint."""
+    if is_doorstop(path):
+        return read_doorstop
     reader = READERS.get(path.suffix.lower())
     if reader is None:
         raise InputError(
             f"unsupported requirement file type {path.suffix or '(no suffix)'!r}",
             path=str(path),
-            hint="give requirements as .csv (columns id, title, safety_class), .reqif or .reqifz",
+            hint="give requirements as .csv (columns id, title, safety_class), .reqif, .reqifz, .sdoc, "
+            "needs.json, .md (OpenFastTrace), .xlsx, or a Doorstop folder (with .doorstop.yml)",
         )
     return reader
 
