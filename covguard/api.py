@@ -360,7 +360,10 @@ def show_requirements(
     from covguard.requirements.show import render_json, render_text, show
 
     values = settings_values(config, overrides)
-    shown = show(paths, options_from(values, profile_name=profile), values.get("tags_id_pattern"))
+    tag_pattern = str(values.get("tags_id_pattern") or "")
+    if values.get("tags_oft"):
+        tag_pattern = f"(?:{tag_pattern})|(?:[a-z]+~[A-Za-z0-9_.-]+~[0-9]+)"
+    shown = show(paths, options_from(values, profile_name=profile), tag_pattern)
     return render_json(shown) if as_json else render_text(shown)
 
 

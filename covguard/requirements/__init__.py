@@ -49,6 +49,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -154,7 +155,26 @@ def read_requirement_list(
         for requirement in _reader_for(Path(path))(Path(path), options, report):
             seen.add(requirement)
             requirements.append(requirement)
-    return requirements
+    return _known_parents(requirements, report)
+
+
+def _known_parents(requirements: list[Requirement], report: ReadReport | None) -> list[Requirement]:
+    """Parents that are not requirements read here are dropped, each with a warning."""
+    known = {r.id for r in requirements}
+    out: list[Requirement] = []
+    for requirement in requirements:
+        if requirement.parent is None or requirement.parent in known:
+            out.append(requirement)
+            continue
+        if report is not None:
+            report.warn(
+                requirement.where,
+                requirement.line,
+                f"the parent {requirement.parent!r} of {requirement.id!r} is not among the requirements "
+                "read (ignored)",
+            )
+        out.append(replace(requirement, parent=None))
+    return out
 
 
 def requirements_frame(requirements: Sequence[Requirement]) -> pd.DataFrame:

@@ -79,21 +79,22 @@ class Collector:
         out: list[Requirement] = []
         ids: dict[str, str] = {}
         for found in self.found:
+            where = found.where or self.where
             req_id = validate_id(
-                self.prefix + found.raw_id.strip(), self.pattern, path=self.where, line=found.line
+                self.prefix + found.raw_id.strip(), self.pattern, path=where, line=found.line
             )
             ids[found.raw_id.strip()] = req_id
-            title = check_title(found.title, req_id=req_id, path=self.where, line=found.line)
+            title = check_title(found.title, req_id=req_id, path=where, line=found.line)
             if found.raw_class is None and not self.options.default_class:
                 raise InputError(
                     f"requirement {req_id!r} has no safety class",
-                    path=self.where,
+                    path=where,
                     line=found.line,
                     hint="give it a safety class field (named by requirements.columns.safety_class), "
                     "or set requirements.default_class",
                 )
             safety_class = normalise_safety_class(
-                found.raw_class or "", req_id=req_id, path=self.where, line=found.line, options=self.options
+                found.raw_class or "", req_id=req_id, path=where, line=found.line, options=self.options
             )
             requirement = Requirement(
                 req_id,
@@ -102,7 +103,7 @@ class Collector:
                 self.where,
                 found.line,
                 found.attributes,
-                self.where,
+                where,
                 found.parent,
             )
             seen.add(requirement)

@@ -6,9 +6,9 @@ covguard reads the ``current_version`` (else the only version).  Every need is a
 unless its ``type`` is excluded (``reqif.exclude_types``, or not in ``reqif.include_types``: the
 same keys select need types) or it is ``is_external``.  The title is ``title``; the class the
 option named by ``requirements.columns.safety_class`` (default ``safety_class``); the parent
-``parent_need``, else the first of ``links`` that is a need of the file.  Lines are the lines of
-the need's ID key in the JSON file.  Standard :mod:`json` parses it (no object hooks); the file's
-size is bounded and nesting that exhausts the parser is an error, not a crash.
+``parent_need``, else the first of ``links`` (a link to a need that is not read is a warning).
+Lines are the lines of the need's ID key in the JSON file.  Standard :mod:`json` parses it (no
+object hooks); the file's size is bounded and nesting that exhausts the parser is an error.
 """
 
 from __future__ import annotations
@@ -90,7 +90,7 @@ def read_needs_json(
         if reason:
             report.skip(reason)
             continue
-        links = [link for link in need.get("links") or [] if isinstance(link, str) and link in needs]
+        links = [link for link in need.get("links") or [] if isinstance(link, str)]
         parent = _text(need.get("parent_need")) or (links[0] if links else None)
         raw_class = need.get(class_field)
         attributes = {
