@@ -179,7 +179,9 @@ def test_normal_csv_gives_the_column_contract() -> None:
         "source": "object",
         "line": "int64",
         "attributes": "object",
+        "parent": "object",
     }
+    assert frame["parent"].tolist() == [None] * 4
     assert frame["id"].tolist() == ["PUMP-SRS-001", "PUMP-SRS-002", "PUMP-SRS-003", "PUMP-SRS-004"]
     assert frame["safety_class"].tolist() == ["C", "C", "B", "A"]
     assert frame["title"].iloc[1] == "Raise the occlusion alarm within 2 s"

@@ -44,6 +44,7 @@ import numpy as np
 import pandas as pd
 
 from covguard.analysis import findings as F
+from covguard.analysis.hierarchy import roll_up
 from covguard.analysis.lines import classify_lines, scopes
 from covguard.analysis.mcdc import analyse_mcdc
 from covguard.config import Settings
@@ -553,7 +554,15 @@ def _classify_requirements(
     fexec: pd.DataFrame,
     verifying: pd.DataFrame,
 ) -> pd.DataFrame:
-    r = requirements.loc[:, ["id", "title", "safety_class", "source", "line"]].copy()
+    kept = [
+        "id",
+        "title",
+        "safety_class",
+        "source",
+        "line",
+        *(["parent"] if "parent" in requirements else []),
+    ]
+    r = requirements.loc[:, kept].copy()
     refs: list[Any] = list(zip(function_requirements["file"], function_requirements["function"], strict=True))
     impl = grouped_lists(
         function_requirements.assign(ref=pd.Series(refs, dtype=object)), ["requirement"], "ref", sort=False
@@ -594,7 +603,7 @@ def _classify_requirements(
         ["failing", "unimplemented", "unverified", "hollow"],
         default="verified",
     )
-    return r.reset_index(drop=True)
+    return roll_up(r).reset_index(drop=True)
 
 
 def _touched_pairs(

@@ -33,6 +33,7 @@ column            dtype     content
 ``source``        object    the file the requirement came from (str), the path as given
 ``line``          int64     1-based line: the CSV row's first line, or the SPEC-OBJECT's line
 ``attributes``    object    dict[str, str]: every other CSV column / ReqIF attribute, as text
+``parent``        object    the ID of the parent requirement (str), or None (no hierarchy)
 ================  ========  ===============================================================
 
 Text columns use the ``object`` dtype (plain Python ``str`` values), which behaves the same in
@@ -84,7 +85,7 @@ __all__ = [
     "validate_id",
 ]
 
-COLUMNS = ("id", "title", "safety_class", "source", "line", "attributes")
+COLUMNS = ("id", "title", "safety_class", "source", "line", "attributes", "parent")
 """The columns of the frame :func:`read_requirements` returns, in order."""
 
 _Reader = Callable[[Path, RequirementOptions, ReadReport | None], list[Requirement]]
@@ -187,6 +188,7 @@ def requirements_frame(requirements: Sequence[Requirement]) -> pd.DataFrame:
             "source": pd.Series([r.source for r in requirements], dtype=object),
             "line": pd.Series([r.line for r in requirements], dtype="int64"),
             "attributes": pd.Series([dict(r.attributes) for r in requirements], dtype=object),
+            "parent": pd.Series([r.parent for r in requirements], dtype=object),
         },
         columns=list(COLUMNS),
     )
