@@ -360,6 +360,7 @@ def show_requirements(
     from covguard.requirements.show import render_json, render_text, show
 
     values = settings_values(config, overrides)
+    paths = list(paths) or [Path(p) for p in values["requirements"]]
     tag_pattern = str(values.get("tags_id_pattern") or "")
     if values.get("tags_oft"):
         tag_pattern = f"(?:{tag_pattern})|(?:[a-z]+~[A-Za-z0-9_.-]+~[0-9]+)"

@@ -336,7 +336,7 @@ def requirements_group() -> None:
 
 
 @requirements_group.command("show")
-@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("files", nargs=-1, type=click.Path(path_type=Path))
 @click.option(
     "--profile",
     type=click.Choice(["doors", "polarion", "capella", "ea", "reqif-studio", "pror"]),
@@ -359,7 +359,8 @@ def requirements_show(
     config: Path | None,
     assignments: tuple[str, ...],
 ) -> None:
-    """Show what covguard reads from requirement FILES: count, first rows, what was skipped and why."""
+    """Show what covguard reads from requirement FILES (default: the configured ones): count, first rows,
+    what was skipped and why."""
     from covguard import api
 
     overrides = dict(parse_assignment(text) for text in assignments)

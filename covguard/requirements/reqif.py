@@ -561,10 +561,10 @@ def _skip_reason(obj: _Object, options: RequirementOptions) -> str | None:
     """Why an object is not a requirement (counted in the summary), or None when it is one."""
     if _type_matches(obj, options.reqif_exclude_types):
         return f"type {obj.type_name!r} excluded"
-    if options.reqif_include_types and not _type_matches(obj, options.reqif_include_types):
-        return f"type {obj.type_name!r} not included"
     if _type_matches(obj, options.reqif_heading_types):
         return "heading"
+    if options.reqif_include_types and not _type_matches(obj, options.reqif_include_types):
+        return f"type {obj.type_name!r} not included"
     heading = options.reqif_heading_attribute
     if heading and obj.value(heading)[0].strip() and _title_source(obj, options) is None:
         return "heading"
