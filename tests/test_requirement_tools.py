@@ -318,3 +318,41 @@ def test_show_of_a_bad_file_is_one_message_and_exit_2(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "duplicate requirement ID '3'" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+# ---------------------------------------------------------------------------------------------
+# configuration
+
+
+def test_requirements_table_holds_the_files_and_the_new_keys(tmp_path: Path) -> None:
+    from covguard.config import load_settings
+
+    (tmp_path / "covguard.toml").write_text(
+        '[requirements]\nfiles = ["r/srs.reqif"]\ndefault_class = "B"\nclass_map = {"SIL3" = "C"}\n'
+        'id_prefix = "SRS-"\n[reqif]\nprofile = "doors"\n'
+    )
+    settings = load_settings(tmp_path / "covguard.toml")
+    assert settings.requirements == (str(tmp_path / "r" / "srs.reqif"),)
+    options = options_from(settings.values)
+    assert options.default_class == "B"
+    assert options.class_map == (("SIL3", "C"),)
+    assert options.id_prefix == (("*", "SRS-"),)
+    assert options.reqif_title_attributes == ("ReqIF.Text",)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('[requirements]\nclass_map = {"SIL3" = "D"}\n', "maps 'SIL3' to 'D'"),
+        ('[requirements]\ndefault_class = "X"\n', "'requirements.default_class' must be one of"),
+        ('[reqif]\nprofile = "jama"\n', "'reqif.profile' must be one of"),
+        ("[requirements]\nfilez = []\n", "unknown configuration key 'requirements.filez'"),
+    ],
+)
+def test_bad_requirement_keys_are_config_errors(tmp_path: Path, text: str, message: str) -> None:
+    from covguard.config import load_settings
+
+    (tmp_path / "covguard.toml").write_text(text)
+    with pytest.raises(ConfigError) as caught:
+        load_settings(tmp_path / "covguard.toml")
+    assert message in caught.value.message
