@@ -159,6 +159,7 @@ def _workbook(path: Path, rows: list[list[object]], sheet: str = "Requirements")
 
 JAMA_ROWS: list[list[object]] = [
     ["Key", "Summary", "Risk class", "Parent key", "Status"],
+    [None, "Dosing", None, None, None],
     ["SRS-1", "Stop on occlusion", "Class C", None, "Approved"],
     ["SRS-2", "Dose log", "SIL1", "SYS-9", "Draft"],
     [None, None, None, None, None],
@@ -177,7 +178,8 @@ def test_xlsx_columns_mapped_by_name(tmp_path: Path) -> None:
         ("SRS-3", "Log entries are timestamped", "B", "SRS-2"),
     ]
     assert _parent_warnings(report, "SYS-9") == 1
-    second = _workbook(tmp_path / "other.xlsx", JAMA_ROWS[:2])
+    assert report.skipped == {"heading (row without ID)": 1}
+    second = _workbook(tmp_path / "other.xlsx", JAMA_ROWS[:3])
     with pytest.raises(InputError, match="duplicate requirement ID 'SRS-1'"):
         read([path, second], options)
 

@@ -4,7 +4,8 @@ The first sheet (or the one named by ``requirements.columns.sheet``) holds a hea
 requirement per row.  Columns are found by name, ignoring case and surrounding spaces:
 ``requirements.columns`` maps ``id``, ``title``, ``safety_class`` and ``parent`` to the
 spreadsheet's own headers (``{id = "Key", title = "Summary", safety_class = "Risk class"}``);
-unmapped, the names ``id``, ``title``, ``safety_class`` and ``parent`` are looked for.  Without a
+unmapped, the names ``id``, ``title``, ``safety_class`` and ``parent`` are looked for.  A row
+with a title and no ID is a heading (a folder or section row), counted in the summary.  Without a
 class column every requirement takes ``requirements.default_class``.  Other columns become
 attributes.  Formulas are not evaluated: a cell shows the value the spreadsheet saved.
 
@@ -151,6 +152,10 @@ def _read_rows(
         def cell(key: str, cells: list[str] = cells) -> str | None:
             return cells[positions[key]] if key in positions else None
 
+        if not cell("id") and cell("title"):  # a section row (Jama folders, Excel headings)
+            if report is not None:
+                report.skip("heading (row without ID)")
+            continue
         used = set(positions.values())
         attributes = {name: cells[i] for i, name in enumerate(header) if name and i not in used}
         collector.add(
