@@ -214,3 +214,14 @@ def test_xlsx_that_is_not_a_zip_is_one_message(tmp_path: Path) -> None:
     path.write_bytes(b"not a workbook")
     with pytest.raises(InputError, match="cannot read the workbook"):
         read([path])
+
+
+def test_doorstop_billion_laughs_is_refused_at_once(tmp_path: Path) -> None:
+    folder = tmp_path / "doc"
+    folder.mkdir()
+    (folder / ".doorstop.yml").write_text("settings:\n  prefix: X\n")
+    lines = ['a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    lines += [f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]" for i in range(1, 10)]
+    (folder / "X001.yml").write_text("\n".join([*lines, "text: *a9", "links: *a9"]) + "\n")
+    with pytest.raises(InputError, match="holds a list, covguard reads plain values only"):
+        read([folder])
