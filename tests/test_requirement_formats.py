@@ -15,7 +15,7 @@ import openpyxl
 import pytest
 
 from covguard.errors import InputError
-from covguard.requirements import ReadReport, read_requirement_list
+from covguard.requirements import ReadReport, read_requirement_list, read_requirements
 from covguard.requirements.ids import RequirementOptions
 
 FORMATS = Path(__file__).parent / "fixtures" / "requirements" / "formats"
@@ -225,3 +225,13 @@ def test_doorstop_billion_laughs_is_refused_at_once(tmp_path: Path) -> None:
     (folder / "X001.yml").write_text("\n".join([*lines, "text: *a9", "links: *a9"]) + "\n")
     with pytest.raises(InputError, match="holds a list, covguard reads plain values only"):
         read([folder])
+
+
+def test_csv_parent_column_gives_the_hierarchy(tmp_path: Path) -> None:
+    path = tmp_path / "r.csv"
+    path.write_text("id,title,safety_class,Parent,owner\nA-1,One,C,,x\nA-2,Two,B,A-1,y\nA-3,Three,A,Z-9,z\n")
+    found, report = read([path])
+    assert found == [("A-1", "One", "C", None), ("A-2", "Two", "B", "A-1"), ("A-3", "Three", "A", None)]
+    assert _parent_warnings(report, "Z-9") == 1
+    frame = read_requirements([path])
+    assert frame["attributes"].tolist() == [{"owner": "x"}, {"owner": "y"}, {"owner": "z"}]
