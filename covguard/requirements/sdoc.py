@@ -75,94 +75,114 @@ def read_sdoc(
 
 def _parse(lines: list[str], where: str, report: ReadReport) -> tuple[list[_Node], str]:
     """The requirement nodes of the document, and its title."""
-    nodes: list[_Node] = []
-    stack: list[tuple[str, _Node | None]] = []  # open composites: element, the requirement node
-    current: _Node | None = None
-    document_title = ""
-    in_document = False
-    number = 0
-    while number < len(lines):
-        text = lines[number]
-        number += 1
-        stripped = text.strip()
-        if not stripped:
-            continue
-        close = _CLOSE.match(stripped)
-        if close:
-            current = None
-            element = close.group(2)
-            if stack and stack[-1][0] == element:
-                stack.pop()
-            elif element not in ("FREETEXT",):
-                raise InputError(
-                    f"[/{element}] closes nothing",
-                    path=where,
-                    line=number,
-                    hint="check the nesting of [[...]] / [/...] markers",
-                )
-            continue
-        opened = _OPEN.match(stripped)
-        if opened and stripped.startswith("["):
-            element = opened.group(2)
-            composite = bool(opened.group(1)) or element == "SECTION"
-            in_document = element == "DOCUMENT"
-            enclosing = next(
-                (node.fields.get("UID") for _, node in reversed(stack) if node and node.fields.get("UID")),
-                None,
+    parser = _Parser(lines, where, report)
+    parser.run()
+    return parser.nodes, parser.title
+
+
+class _Parser:
+    """One pass over the lines: element markers open and close nodes, fields fill them."""
+
+    def __init__(self, lines: list[str], where: str, report: ReadReport) -> None:
+        self.lines, self.where, self.report = lines, where, report
+        self.nodes: list[_Node] = []
+        self.stack: list[tuple[str, _Node | None]] = []  # open composites: element, requirement node
+        self.current: _Node | None = None
+        self.title = ""
+        self.in_document = False
+        self.number = 0  # lines read so far (the 1-based number of the last line read)
+
+    def run(self) -> None:
+        while self.number < len(self.lines):
+            text = self.lines[self.number]
+            self.number += 1
+            stripped = text.strip()
+            if not stripped:
+                continue
+            close = _CLOSE.match(stripped)
+            opened = _OPEN.match(stripped) if stripped.startswith("[") else None
+            if close:
+                self._close(close.group(2))
+            elif opened:
+                self._open(opened.group(2), composite=bool(opened.group(1)))
+            else:
+                self._field(text)
+        if any(element != "DOCUMENT" for element, _ in self.stack):
+            raise InputError(
+                f"[[{self.stack[-1][0]}]] is not closed",
+                path=self.where,
+                line=len(self.lines),
+                hint="close every [[NAME]] with [[/NAME]]",
             )
-            current = None
-            if _is_requirement(element):
-                current = _Node(element, number, enclosing)
-                nodes.append(current)
-            elif element not in _CONTAINERS:
-                report.skip("text" if element in ("TEXT", "FREETEXT") else f"element [{element}]")
-            elif element == "SECTION":
-                report.skip("heading")
-            if element == "GRAMMAR":
-                current = None
-            if composite:
-                if len(stack) >= MAX_NESTING:
-                    raise InputError(
-                        f"sections nest deeper than {MAX_NESTING} levels", path=where, line=number
-                    )
-                stack.append((element, current))
-            continue
+
+    def _close(self, element: str) -> None:
+        self.current = None
+        if self.stack and self.stack[-1][0] == element:
+            self.stack.pop()
+        elif element != "FREETEXT":
+            raise InputError(
+                f"[/{element}] closes nothing",
+                path=self.where,
+                line=self.number,
+                hint="check the nesting of [[...]] / [/...] markers",
+            )
+
+    def _open(self, element: str, *, composite: bool) -> None:
+        self.in_document = element == "DOCUMENT"
+        self.current = None
+        if _is_requirement(element):
+            self.current = _Node(element, self.number, self._enclosing())
+            self.nodes.append(self.current)
+        elif element == "SECTION":
+            self.report.skip("heading")
+        elif element not in _CONTAINERS:
+            self.report.skip("text" if element in ("TEXT", "FREETEXT") else f"element [{element}]")
+        if composite or element == "SECTION":
+            if len(self.stack) >= MAX_NESTING:
+                raise InputError(
+                    f"sections nest deeper than {MAX_NESTING} levels", path=self.where, line=self.number
+                )
+            self.stack.append((element, self.current))
+
+    def _enclosing(self) -> str | None:
+        """The UID of the innermost open composite requirement."""
+        return next(
+            (node.fields["UID"] for _, node in reversed(self.stack) if node and node.fields.get("UID")), None
+        )
+
+    def _field(self, text: str) -> None:
         field = _FIELD.match(text)
         if field is None:
-            if current is None:
-                continue  # free text, grammar bodies and relation lists of non-requirements
+            if self.current is None:
+                return  # free text, grammar bodies and relation lists of non-requirements
             raise InputError(
-                f"cannot read line in [{current.element}]: {stripped[:60]!r}",
-                path=where,
-                line=number,
+                f"cannot read line in [{self.current.element}]: {text.strip()[:60]!r}",
+                path=self.where,
+                line=self.number,
                 hint="a field is NAME: value, or NAME: >>> ... <<< for several lines",
             )
         name, value = field.group(1), (field.group(2) or "").strip()
         if value == ">>>":
-            body: list[str] = []
-            while number < len(lines) and lines[number].strip() != "<<<":
-                body.append(lines[number])
-                number += 1
-            if number >= len(lines):
-                raise InputError(f"field {name} is not closed with <<<", path=where, line=number)
-            number += 1
-            value = "\n".join(body).strip()
-        if in_document and name == "TITLE" and not document_title:
-            document_title = value
-        if current is None:
-            continue
+            value = self._multiline(name)
+        if self.in_document and name == "TITLE" and not self.title:
+            self.title = value
+        if self.current is None:
+            return
         if name in ("RELATIONS", "REFS"):
-            number = _relations(lines, number, current)
-            continue
-        current.fields[name] = value
-    if stack and any(element != "DOCUMENT" for element, _ in stack):
-        raise InputError(
-            f"[[{stack[-1][0]}]] is not closed",
-            path=where,
-            line=len(lines),
-            hint="close every [[NAME]] with [[/NAME]]",
-        )
-    return nodes, document_title
+            self.number = _relations(self.lines, self.number, self.current)
+        else:
+            self.current.fields[name] = value
+
+    def _multiline(self, name: str) -> str:
+        """The lines up to ``<<<`` of a ``NAME: >>>`` field."""
+        body: list[str] = []
+        while self.number < len(self.lines) and self.lines[self.number].strip() != "<<<":
+            body.append(self.lines[self.number])
+            self.number += 1
+        if self.number >= len(self.lines):
+            raise InputError(f"field {name} is not closed with <<<", path=self.where, line=self.number)
+        self.number += 1
+        return "\n".join(body).strip()
 
 
 def _relations(lines: list[str], number: int, node: _Node) -> int:
