@@ -241,10 +241,15 @@ def run(settings: Settings, *, clean: bool = False, echo: Echo | None = None) ->
     from covguard.analysis.analyse import load_requirements
     from covguard.report.junit import write_junit
     from covguard.report.outputs import write_outputs
+    from covguard.requirements import ReadReport
 
     with work_lock(settings.work_dir):
         # bad requirement files stop the run before anything is built or written
-        load_requirements(settings)
+        read_report = ReadReport()
+        load_requirements(settings, read_report)
+        if echo is not None:
+            for line in read_report.lines():
+                echo(f"requirements: {line}")
         runs: list[_Run] = []
         for s in run_settings(settings):  # analysis.runs: host and target runs in one analysis
             built = _build(s, clean=clean, echo=echo)
@@ -383,6 +388,27 @@ def diff_evidence(
     from covguard.evidence.sign import trusted_keys
 
     return diff_packages(old, new, keys=trusted_keys(keys, key_folders), digest_only=digest_only)
+
+
+def show_requirements(
+    paths: Sequence[Path],
+    *,
+    config: Path | None = None,
+    overrides: dict[str, Any] | None = None,
+    profile: str | None = None,
+    as_json: bool = False,
+) -> str:
+    """What covguard reads from requirement files (``covguard requirements show``), as text or JSON."""
+    from covguard.requirements.settings import options_from, settings_values
+    from covguard.requirements.show import render_json, render_text, show
+
+    values = settings_values(config, overrides)
+    paths = list(paths) or [Path(p) for p in values["requirements"]]
+    tag_pattern = str(values.get("tags_id_pattern") or "")
+    if values.get("tags_oft"):
+        tag_pattern = f"(?:{tag_pattern})|(?:[a-z]+~[A-Za-z0-9_.-]+~[0-9]+)"
+    shown = show(paths, options_from(values, profile_name=profile), tag_pattern)
+    return render_json(shown) if as_json else render_text(shown)
 
 
 def settings_from(config: Path | None, overrides: dict[str, Any] | None = None) -> Settings:

@@ -474,6 +474,48 @@ def keygen(name: Path, kind: str) -> None:
     click.echo(f"key id:      {pair.keyid} ({pair.kind})")
 
 
+@cli.group("requirements")
+def requirements_group() -> None:
+    """Requirement files: check what covguard reads from them."""
+
+
+@requirements_group.command("show")
+@click.argument("files", nargs=-1, type=click.Path(path_type=Path))
+@click.option(
+    "--profile",
+    type=click.Choice(["doors", "polarion", "capella", "ea", "reqif-studio", "pror"]),
+    default=None,
+    help="The tool that exported the ReqIF file (overrides reqif.profile).",
+)
+@click.option(
+    "--json", "as_json", is_flag=True, help="Every requirement as JSON (id, title, safety_class, parent)."
+)
+@click.option(
+    "--config", type=click.Path(path_type=Path, dir_okay=False), default=None, help="Configuration file."
+)
+@click.option(
+    "--set", "assignments", multiple=True, metavar="KEY=VALUE", help="Override any configuration key."
+)
+def requirements_show(
+    files: tuple[Path, ...],
+    profile: str | None,
+    as_json: bool,
+    config: Path | None,
+    assignments: tuple[str, ...],
+) -> None:
+    """Show what covguard reads from requirement FILES (default: the configured ones): count, first rows,
+    what was skipped and why."""
+    from covguard import api
+
+    overrides = dict(parse_assignment(text) for text in assignments)
+    click.echo(
+        api.show_requirements(
+            list(files), config=config, overrides=overrides, profile=profile, as_json=as_json
+        ),
+        nl=False,
+    )
+
+
 @cli.command("runtime-dir")
 def runtime_dir() -> None:
     """Print the folder of covguard's C harness (covguard_test.h), for a Makefile's -I."""

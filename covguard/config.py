@@ -188,6 +188,22 @@ def _gcovr_formats(value: Any, key: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(names))
 
 
+def _class_map(value: Any, key: str) -> dict[str, str]:
+    """``{"Class B" = "B", "SIL3" = "C"}``: tool values (any case) mapped to IEC 62304 classes."""
+    table = _str_map(value, key)
+    for raw, cls in table.items():
+        if cls not in SAFETY_CLASSES:
+            raise ConfigError(f"'{key}' maps {raw!r} to {cls!r}; IEC 62304 classes are A, B and C")
+    return table
+
+
+def _prefix_map(value: Any, key: str) -> dict[str, str]:
+    """``"SRS-"`` (every file) or ``{"srs.reqif" = "SRS-", "Pump module" = "PUMP-"}``."""
+    if isinstance(value, str):
+        return {"*": value} if value else {}
+    return _str_map(value, key)
+
+
 @dataclass(frozen=True)
 class Option:
     """One configuration option: its key, parser, default, documentation and CLI flag."""
@@ -228,6 +244,72 @@ DEFAULT_MAX_FINDINGS = {
     "image_library": -1,
 }
 
+REQUIREMENT_OPTIONS: tuple[Option, ...] = (
+    Option(
+        "requirements.id_pattern",
+        _str,
+        "",
+        "Regex of a requirement ID in the requirement files; empty: the profile's, else tags.id_pattern.",
+    ),
+    Option(
+        "requirements.default_class",
+        _choice(("", *SAFETY_CLASSES)),
+        "",
+        "Safety class of a requirement that has none; empty: an error (C under a reqif.profile).",
+    ),
+    Option(
+        "requirements.class_map",
+        _class_map,
+        {},
+        'Tool values mapped to classes, e.g. {"Class B" = "B", "SIL3" = "C"} (enumeration labels too).',
+    ),
+    Option(
+        "requirements.id_prefix",
+        _prefix_map,
+        {},
+        'Prefix added to IDs: "SRS-", or per file, archive member or ReqIF specification name '
+        '{"srs.reqif" = "SRS-", "*" = "REQ-"}.',
+    ),
+    Option(
+        "requirements.columns",
+        _str_map,
+        {},
+        'Spreadsheet (.xlsx) / CSV column names: {id = "Key", title = "Summary", safety_class = "Risk"}.',
+    ),
+    Option(
+        "reqif.profile",
+        _choice(("", "doors", "polarion", "capella", "ea", "reqif-studio", "pror")),
+        "",
+        "The tool that exported the ReqIF files: doors, polarion, capella, ea, reqif-studio, pror.",
+    ),
+    Option(
+        "reqif.id_attribute",
+        _str_list,
+        (),
+        "Where the ID is: attribute LONG-NAME or IDENTIFIER, SPEC-OBJECT.IDENTIFIER or SPEC-OBJECT.LONG-NAME "
+        "(a list: the first the type defines); empty: the profile's, else ReqIF.ForeignID.",
+    ),
+    Option(
+        "reqif.title_attributes",
+        _str_list,
+        (),
+        "Where the title is (first with a value wins); empty: the profile's, else ReqIF.Name, ReqIF.Text.",
+    ),
+    Option(
+        "reqif.class_attribute",
+        _str,
+        None,
+        'Where the IEC 62304 class is; "": nowhere (requirements.default_class); unset: SafetyClass.',
+    ),
+    Option(
+        "reqif.include_types", _str_list, (), "SPEC-OBJECT-TYPE names (globs) of requirements; empty: all."
+    ),
+    Option(
+        "reqif.exclude_types", _str_list, (), "SPEC-OBJECT-TYPE names (globs) that are never requirements."
+    ),
+    Option("reqif.heading_types", _str_list, (), "SPEC-OBJECT-TYPE names (globs) of headings."),
+)
+
 OPTIONS: tuple[Option, ...] = (
     Option("root", _str, ".", "Project root: paths in reports are relative to it.", path=True),
     Option(
@@ -259,7 +341,8 @@ OPTIONS: tuple[Option, ...] = (
         "requirements",
         _str_list,
         ("requirements.csv",),
-        "Requirement files: .csv, .reqif or .reqifz.",
+        "Requirement files (.csv, .reqif, .reqifz, .sdoc, needs.json, .xlsx, .md, a Doorstop folder); "
+        "also `files` of a [requirements] table.",
         path=True,
     ),
     Option(
@@ -368,17 +451,15 @@ OPTIONS: tuple[Option, ...] = (
         (),
         "More entry points, added to the defaults: RTOS tasks, callbacks registered from assembly.",
     ),
-    Option("tags.id_pattern", _str, r"[A-Z][A-Z0-9]*(?:-[A-Z0-9]+)*-[0-9]+", "Regex of a requirement ID."),
+    Option(
+        "tags.id_pattern",
+        _str,
+        r"[A-Z][A-Z0-9]*(?:-[A-Z0-9]+)*-[0-9]+",
+        "Regex of a requirement ID in code tags.",
+    ),
     Option("tags.oft", _bool, False, "Also read OpenFastTrace tags ([impl->req~name~1])."),
     Option("tags.exclusion_prefix", _str, "GCOVR_EXCL", "Prefix of gcovr's exclusion markers."),
-    Option("reqif.id_attribute", _str, "ReqIF.ForeignID", "ReqIF attribute holding the requirement ID."),
-    Option(
-        "reqif.title_attributes",
-        _str_list,
-        ("ReqIF.Name", "ReqIF.Text"),
-        "ReqIF attributes for the title (first present wins).",
-    ),
-    Option("reqif.class_attribute", _str, "SafetyClass", "ReqIF attribute holding the IEC 62304 class."),
+    *REQUIREMENT_OPTIONS,
     Option(
         "gate.line",
         _percent_by_class,
@@ -502,7 +583,12 @@ def find_config(start: Path) -> Path | None:
 def _flatten(table: Mapping[str, Any], path: Path) -> dict[str, Any]:
     flat: dict[str, Any] = {}
     for key, value in table.items():
-        if key in _TABLES:
+        if key == "requirements" and not isinstance(value, Mapping):
+            flat[key] = value  # the list of files; [requirements] holds it as `files`
+        elif key == "requirements":
+            for sub, v in value.items():
+                flat["requirements" if sub == "files" else f"requirements.{sub}"] = v
+        elif key in _TABLES:
             if not isinstance(value, Mapping):
                 raise ConfigError(f"'{key}' must be a table ([{key}])", path=path)
             for sub, v in value.items():

@@ -14,6 +14,7 @@ from covguard.errors import ConfigError, InputError
 from covguard.requirements import (
     COLUMNS,
     DEFAULT_OPTIONS,
+    ReadReport,
     RequirementOptions,
     describe_char,
     read_requirements,
@@ -178,7 +179,9 @@ def test_normal_csv_gives_the_column_contract() -> None:
         "source": "object",
         "line": "int64",
         "attributes": "object",
+        "parent": "object",
     }
+    assert frame["parent"].tolist() == [None] * 4
     assert frame["id"].tolist() == ["PUMP-SRS-001", "PUMP-SRS-002", "PUMP-SRS-003", "PUMP-SRS-004"]
     assert frame["safety_class"].tolist() == ["C", "C", "B", "A"]
     assert frame["title"].iloc[1] == "Raise the occlusion alarm within 2 s"
@@ -221,8 +224,8 @@ def test_csv_and_reqif_with_the_same_content_agree() -> None:
 
 
 def test_unsupported_suffix_is_refused(tmp_path: Path) -> None:
-    error = read_error([write(tmp_path, "reqs.xlsx", b"PK")])
-    assert "unsupported requirement file type '.xlsx'" in error.message
+    error = read_error([write(tmp_path, "reqs.docx", b"PK")])
+    assert "unsupported requirement file type '.docx'" in error.message
     assert error.hint is not None
     assert ".reqifz" in error.hint
 
@@ -361,12 +364,19 @@ def test_unnamed_header_column_is_refused(tmp_path: Path) -> None:
     assert error.message == "header column 4 has no name"
 
 
-@pytest.mark.parametrize("value", ["D", "", "Class B", "AB", "1"])
+@pytest.mark.parametrize("value", ["D", "", "Class D", "AB", "1"])
 def test_bad_safety_class_names_value_line_and_allowed_values(tmp_path: Path, value: str) -> None:
     error = csv_error(tmp_path, HEADER + f"A-1,One,A\nA-2,Two,{value}\n")
     assert error.message == f"requirement 'A-2' has safety class {value!r}; allowed values are A, B, C"
     assert error.location is not None
     assert error.location.line == 3
+
+
+def test_safety_class_in_iec_62304_words_and_mapped_values(tmp_path: Path) -> None:
+    text = HEADER + "A-1,One,Class B\nA-2,Two, class  c\nA-3,Three,SIL3\nA-4,Four,\n"
+    options = RequirementOptions(class_map=(("sil3", "C"),), default_class="A")
+    frame = read_requirements([write(tmp_path, "r.csv", text)], options)
+    assert frame["safety_class"].tolist() == ["B", "C", "C", "A"]
 
 
 def test_safety_class_is_normalised_to_upper_case(tmp_path: Path) -> None:
@@ -534,7 +544,9 @@ def test_headings_are_skipped(tmp_path: Path) -> None:
 
 def test_requirement_without_id_value_is_refused(tmp_path: Path) -> None:
     error = reqif_error(tmp_path, reqif_text([{"id": "A-1", "name": "One", "class": "A"}, {"name": "Two"}]))
-    assert error.message == "SPEC-OBJECT '_so-1' has no value for the ID attribute 'ReqIF.ForeignID'"
+    assert error.message == (
+        "SPEC-OBJECT '_so-1' (type '_sot-req') has no value for the ID attribute 'ReqIF.ForeignID'"
+    )
     assert error.location is not None
     assert error.location.line is not None
 
@@ -548,7 +560,10 @@ def test_reqif_id_attribute_is_configurable_and_a_wrong_one_is_explained(tmp_pat
     assert frame["title"].tolist() == ["Title"]
     assert frame["attributes"].iloc[0] == {"ReqIF.ForeignID": "A-1"}
     error = read_error([path], RequirementOptions(reqif_id_attribute="Absolute Number"))
-    assert error.message == "no requirements: no SPEC-OBJECT has the ID attribute 'Absolute Number'"
+    assert error.message == (
+        "no requirements: not taken as requirements: 1 "
+        "(1 type '_sot-req' without ID attribute 'Absolute Number')"
+    )
     assert error.hint is not None
     assert "'ReqIF.ForeignID'" in error.hint
 
@@ -623,24 +638,33 @@ def test_inconsistent_reqif_is_refused(tmp_path: Path, old: str, new: str, messa
     assert message in error.message
 
 
-def test_kind_mismatch_between_value_and_definition_is_refused(tmp_path: Path) -> None:
+def test_kind_mismatch_between_value_and_definition_is_read_with_a_warning(tmp_path: Path) -> None:
+    # Polarion writes ATTRIBUTE-VALUE-STRING for its XHTML ReqIF.Text definition
     text = reqif_text([{"id": "A-1", "name": "One", "class": "A"}]).replace(
         "<ATTRIBUTE-DEFINITION-STRING-REF>_ad-name<", "<ATTRIBUTE-DEFINITION-STRING-REF>_ad-text<"
     )
+    report = ReadReport()
+    frame = read_requirements([write(tmp_path, "r.reqif", text)], report=report)
+    assert frame["title"].tolist() == ["One"]
+    assert len(report.warnings) == 1
     assert (
-        "a STRING value refers to the XHTML attribute definition 'ReqIF.Text'"
-        in reqif_error(tmp_path, text).message
+        "a STRING value refers to the XHTML attribute definition 'ReqIF.Text' (read as written)"
+        in (report.warnings[0])
     )
 
 
-def test_dangling_specification_reference_is_refused(tmp_path: Path) -> None:
+def test_dangling_specification_reference_is_a_warning(tmp_path: Path) -> None:
     text = reqif_text([{"id": "A-1", "name": "One", "class": "A"}]).replace(
         "</SPEC-OBJECTS>",
         "</SPEC-OBJECTS><SPECIFICATIONS><SPECIFICATION IDENTIFIER='_s'><CHILDREN>"
         "<SPEC-HIERARCHY IDENTIFIER='_h'><OBJECT><SPEC-OBJECT-REF>_so-9</SPEC-OBJECT-REF></OBJECT>"
         "</SPEC-HIERARCHY></CHILDREN></SPECIFICATION></SPECIFICATIONS>",
     )
-    assert reqif_error(tmp_path, text).message == "the specification refers to unknown SPEC-OBJECT '_so-9'"
+    report = ReadReport()
+    frame = read_requirements([write(tmp_path, "r.reqif", text)], report=report)
+    assert frame["id"].tolist() == ["A-1"]
+    assert len(report.warnings) == 1
+    assert "the specification refers to unknown SPEC-OBJECT '_so-9' (ignored)" in report.warnings[0]
 
 
 def test_not_a_reqif_document(tmp_path: Path) -> None:

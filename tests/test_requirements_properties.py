@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -274,3 +275,71 @@ def test_valid_csv_round_trips_exactly(document: Document) -> None:
     assert [list(attributes) for attributes in actual["attributes"]] == [
         list(attributes) for attributes in document.expected["attributes"]
     ]
+
+
+# ---------------------------------------------------------------------------------------------
+# The other formats: arbitrary text is a frame or one InputError, never a crash
+
+SDOC_MD_ALPHABET = st.sampled_from(
+    [
+        "[DOCUMENT]\n",
+        "[REQUIREMENT]\n",
+        "[[REQUIREMENT]]\n",
+        "[[/REQUIREMENT]]\n",
+        "[[SECTION]]\n",
+        "[[/SECTION]]\n",
+        "[/SECTION]\n",
+        "UID: A-1\n",
+        "UID: A-2\n",
+        "TITLE: t\n",
+        "STATEMENT: >>>\n",
+        "<<<\n",
+        "SAFETY_CLASS: Class B\n",
+        "RELATIONS:\n",
+        "- TYPE: Parent\n",
+        "  VALUE: A-1\n",
+        "### Heading\n",
+        "`req~a~1`\n",
+        "`req~b~1`\n",
+        "Covers:\n",
+        "* `req~a~1`\n",
+        "Safety class: C\n",
+        "x",
+        "\u202e",
+        "\x00",
+        "\n",
+    ]
+)
+NEEDS_ALPHABET = st.sampled_from(
+    [
+        '{"versions":',
+        '{"1":',
+        '{"needs":',
+        '{"A-1":',
+        '{"id":"A-1"',
+        ',"title":"t"',
+        ',"links":["A-2"]',
+        "}",
+        "[",
+        "]",
+        ",",
+        '"x"',
+        "1",
+        "null",
+    ]
+)
+
+
+@pytest.mark.parametrize("suffix", [".sdoc", ".md"])
+@PROPERTIES
+@given(parts=st.lists(SDOC_MD_ALPHABET, max_size=40))
+def test_arbitrary_sdoc_and_markdown_give_a_frame_or_an_input_error(suffix: str, parts: list[str]) -> None:
+    options = RequirementOptions(default_class="B")
+    assert_frame_or_input_error(read_bytes_as("".join(parts).encode("utf-8"), suffix, options))
+
+
+@PROPERTIES
+@given(parts=st.lists(NEEDS_ALPHABET, max_size=40))
+def test_arbitrary_needs_json_gives_a_frame_or_an_input_error(parts: list[str]) -> None:
+    options = RequirementOptions(default_class="B")
+    assert_frame_or_input_error(read_bytes_as("".join(parts).encode("utf-8"), ".json", options))

@@ -44,13 +44,15 @@ import numpy as np
 import pandas as pd
 
 from covguard.analysis import findings as F
+from covguard.analysis.hierarchy import roll_up
 from covguard.analysis.lines import classify_lines, scopes
 from covguard.analysis.mcdc import analyse_mcdc
 from covguard.config import Settings
 from covguard.files import display_path, escapes_root, glob_matcher
 from covguard.frames import CoverageData, few_collections, grouped_lists
 from covguard.model import BuildManifest, TestCase
-from covguard.requirements import RequirementOptions, read_requirements
+from covguard.requirements import ReadReport, read_requirements
+from covguard.requirements.settings import options_from
 from covguard.runner import TestRun
 from covguard.trace.python_ast import is_python
 from covguard.trace.scan_cache import scan_sources_cached
@@ -151,15 +153,10 @@ def _test_source_files(settings: Settings, tests: pd.DataFrame) -> list[str]:
 # the analysis
 
 
-def load_requirements(settings: Settings) -> pd.DataFrame:
-    """The configured requirement files, read and checked (:mod:`covguard.requirements`)."""
-    options = RequirementOptions(
-        id_pattern=settings.tags_id_pattern,
-        reqif_id_attribute=settings.reqif_id_attribute,
-        reqif_title_attributes=tuple(settings.reqif_title_attributes),
-        reqif_class_attribute=settings.reqif_class_attribute,
-    )
-    return read_requirements([Path(p) for p in settings.requirements], options)
+def load_requirements(settings: Settings, report: ReadReport | None = None) -> pd.DataFrame:
+    """The configured requirement files, read and checked (:mod:`covguard.requirements`); what
+    was not taken as a requirement, and the warnings, go to ``report``."""
+    return read_requirements([Path(p) for p in settings.requirements], options_from(settings.values), report)
 
 
 @few_collections
@@ -557,7 +554,15 @@ def _classify_requirements(
     fexec: pd.DataFrame,
     verifying: pd.DataFrame,
 ) -> pd.DataFrame:
-    r = requirements.loc[:, ["id", "title", "safety_class", "source", "line"]].copy()
+    kept = [
+        "id",
+        "title",
+        "safety_class",
+        "source",
+        "line",
+        *(["parent"] if "parent" in requirements else []),
+    ]
+    r = requirements.loc[:, kept].copy()
     refs: list[Any] = list(zip(function_requirements["file"], function_requirements["function"], strict=True))
     impl = grouped_lists(
         function_requirements.assign(ref=pd.Series(refs, dtype=object)), ["requirement"], "ref", sort=False
@@ -598,7 +603,7 @@ def _classify_requirements(
         ["failing", "unimplemented", "unverified", "hollow"],
         default="verified",
     )
-    return r.reset_index(drop=True)
+    return roll_up(r).reset_index(drop=True)
 
 
 def _touched_pairs(

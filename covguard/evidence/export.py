@@ -194,9 +194,13 @@ def requirements_baseline(settings: Settings) -> str:
     from covguard.analysis.analyse import load_requirements
 
     frame = load_requirements(settings)
+    if frame["parent"].isna().all():  # no hierarchy: the baseline keeps its columns
+        frame = frame.drop(columns="parent")
+    else:
+        frame["parent"] = frame["parent"].fillna("")
     frame["source"] = [display_path(s, settings.root) for s in frame["source"]]
     frame["attributes"] = [json.dumps(a, sort_keys=True, ensure_ascii=False) for a in frame["attributes"]]
-    for col in ("id", "title", "safety_class", "source", "attributes"):
+    for col in [c for c in ("id", "title", "safety_class", "source", "attributes", "parent") if c in frame]:
         text = frame[col].astype(str)
         frame[col] = text.where(~text.str.match(FORMULA_START), "'" + text)
     return str(frame.to_csv(index=False, lineterminator="\n"))

@@ -80,6 +80,19 @@ def findings_document(analysis: Analysis, gate: GateResult | None = None) -> dic
     return dict(cached)
 
 
+def _hierarchy(r: dict[str, Any]) -> dict[str, Any]:
+    """``parent`` and ``verified_through`` (children that verify it), only for a requirement that
+    has them: files without a hierarchy give the same document as before."""
+    out: dict[str, Any] = {}
+    parent = r.get("parent")
+    if isinstance(parent, str):
+        out["parent"] = parent
+    through = r.get("verified_through")
+    if isinstance(through, list) and through:
+        out["verified_through"] = list(through)
+    return out
+
+
 def _build_document(analysis: Analysis, gate: GateResult | None) -> dict[str, Any]:
     reqs = [
         {
@@ -101,6 +114,7 @@ def _build_document(analysis: Analysis, gate: GateResult | None) -> dict[str, An
                 "branch": _pct(int(r["branches_verified"]), int(r["branches_total"])),
                 **_mcdc(r, analysis.mcdc_measured),
             },
+            **_hierarchy(r),
         }
         for r in records(analysis.requirements)
     ]

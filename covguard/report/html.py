@@ -303,6 +303,18 @@ def _findings(doc: dict[str, Any], anchors: _Anchors) -> str:
     return "\n".join(out)
 
 
+def _parent_note(r: dict[str, Any]) -> str:
+    """Under a requirement's ID: its parent, and the children it is verified through (if any)."""
+    note = ""
+    if r.get("parent"):
+        note += (
+            f'<br><span class=muted>child of <a href="#req-{esc(r["parent"])}">{esc(r["parent"])}</a></span>'
+        )
+    if r.get("verified_through"):
+        note += "<br><span class=muted>verified through " + esc(", ".join(r["verified_through"])) + "</span>"
+    return note
+
+
 def _requirements(doc: dict[str, Any], anchors: _Anchors) -> str:
     reqs = doc["requirements"]
     out = [
@@ -325,7 +337,8 @@ def _requirements(doc: dict[str, Any], anchors: _Anchors) -> str:
         )
         c = r["coverage"]
         out.append(
-            f'<tr id="req-{esc(r["id"])}"><td><b>{esc(r["id"])}</b></td><td>{esc(r["title"])}</td>'
+            f'<tr id="req-{esc(r["id"])}"><td><b>{esc(r["id"])}</b>{_parent_note(r)}</td>'
+            f"<td>{esc(r['title'])}</td>"
             f"<td>{esc(r['safety_class'])}</td><td>{badge(r['status'])}</td>"
             f'<td><ul class="plain">{impl}</ul></td><td><ul class="plain small">{tests}</ul></td>'
             f"<td class=num>{_pct(c['line'])} "

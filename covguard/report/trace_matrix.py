@@ -141,7 +141,7 @@ def requirement_rows(analysis: Analysis, links: pd.DataFrame) -> pd.DataFrame:
     br_cov = np.where(
         r["branches_total"] > 0, 100.0 * r["branches_verified"] / r["branches_total"].clip(lower=1), np.nan
     )
-    return pd.DataFrame(
+    rows = pd.DataFrame(
         {
             "requirement": r["id"].astype(str),
             "title": r["title"].astype(str),
@@ -155,6 +155,9 @@ def requirement_rows(analysis: Analysis, links: pd.DataFrame) -> pd.DataFrame:
             "source": (r["source"].astype(str) + ":" + r["line"].astype(str)),
         }
     )
+    if "parent" in r and r["parent"].notna().any():  # a hierarchy: one more column, after the title
+        rows.insert(2, "parent", r["parent"].fillna("").astype(str))
+    return rows
 
 
 def function_rows(analysis: Analysis, links: pd.DataFrame) -> pd.DataFrame:

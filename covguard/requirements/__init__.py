@@ -1,16 +1,26 @@
-"""Requirement lists: read them from CSV or ReqIF into one table.
+"""Requirement lists: read them from the formats teams keep requirements in, into one table.
 
 covguard cross-references three things: the requirement list (this package), the requirement
 tags in the firmware's code and the per-test coverage.  :func:`read_requirements` reads one or
 more requirement files, chosen by suffix:
 
-=========  ====================================================================
-suffix     reader
-=========  ====================================================================
-``.csv``   :mod:`covguard.requirements.csv_reader` (columns id, title, safety_class, ...)
-``.reqif`` :mod:`covguard.requirements.reqif` (ReqIF 1.2, as DOORS, Polarion, codebeamer export)
-``.reqifz`` the same, in a zip archive
-=========  ====================================================================
+=================  ============================================================================
+suffix             reader
+=================  ============================================================================
+``.csv``           :mod:`covguard.requirements.csv_reader` (columns id, title, safety_class, ...)
+``.reqif``         :mod:`covguard.requirements.reqif` (ReqIF 1.2 and the 2010 draft; tool
+                   profiles in :mod:`covguard.requirements.profiles`)
+``.reqifz``        the same, in a zip archive
+``.sdoc``          :mod:`covguard.requirements.sdoc` (StrictDoc)
+``.json``          :mod:`covguard.requirements.needs_json` (sphinx-needs ``needs.json``)
+``.md``            :mod:`covguard.requirements.oft_markdown` (OpenFastTrace-style Markdown)
+``.xlsx``          :mod:`covguard.requirements.xlsx` (spreadsheets, columns mapped by name)
+a folder           :mod:`covguard.requirements.doorstop` (a Doorstop document: ``.doorstop.yml``)
+=================  ============================================================================
+
+What a reader does not take as a requirement (headings, excluded types...) is counted by reason
+in a :class:`~covguard.requirements.ids.ReadReport`, with the warnings (a dangling hierarchy
+reference); each requirement may name its ``parent`` (hierarchy), kept on the record.
 
 and returns a :class:`pandas.DataFrame` with exactly these columns:
 
@@ -23,6 +33,7 @@ column            dtype     content
 ``source``        object    the file the requirement came from (str), the path as given
 ``line``          int64     1-based line: the CSV row's first line, or the SPEC-OBJECT's line
 ``attributes``    object    dict[str, str]: every other CSV column / ReqIF attribute, as text
+``parent``        object    the ID of the parent requirement (str), or None (no hierarchy)
 ================  ========  ===============================================================
 
 Text columns use the ``object`` dtype (plain Python ``str`` values), which behaves the same in
@@ -39,25 +50,33 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
 
 from covguard.errors import InputError
 from covguard.requirements.csv_reader import read_csv
+from covguard.requirements.doorstop import is_doorstop, read_doorstop
 from covguard.requirements.ids import (
     DEFAULT_OPTIONS,
     DuplicateIndex,
+    ReadReport,
     Requirement,
     RequirementOptions,
     describe_char,
     validate_id,
 )
+from covguard.requirements.needs_json import read_needs_json
+from covguard.requirements.oft_markdown import read_oft_markdown
 from covguard.requirements.reqif import read_reqif, read_reqifz
+from covguard.requirements.sdoc import read_sdoc
+from covguard.requirements.xlsx import read_xlsx
 
 __all__ = [
     "COLUMNS",
     "DEFAULT_OPTIONS",
+    "ReadReport",
     "Requirement",
     "RequirementOptions",
     "describe_char",
@@ -66,22 +85,33 @@ __all__ = [
     "validate_id",
 ]
 
-COLUMNS = ("id", "title", "safety_class", "source", "line", "attributes")
+COLUMNS = ("id", "title", "safety_class", "source", "line", "attributes", "parent")
 """The columns of the frame :func:`read_requirements` returns, in order."""
 
-_Reader = Callable[[Path, RequirementOptions], list[Requirement]]
-READERS: dict[str, _Reader] = {".csv": read_csv, ".reqif": read_reqif, ".reqifz": read_reqifz}
-"""The reader for each supported file suffix (compared ignoring case)."""
+_Reader = Callable[[Path, RequirementOptions, ReadReport | None], list[Requirement]]
+READERS: dict[str, _Reader] = {
+    ".csv": read_csv,
+    ".reqif": read_reqif,
+    ".reqifz": read_reqifz,
+    ".sdoc": read_sdoc,
+    ".json": read_needs_json,
+    ".md": read_oft_markdown,
+    ".xlsx": read_xlsx,
+}
+"""The reader for each supported file suffix (compared ignoring case); a Doorstop folder has none."""
 
 
 def _reader_for(path: Path) -> _Reader:
     """The reader for a file, by its suffix; an unknown suffix is an error with a hint."""
+    if is_doorstop(path):
+        return read_doorstop
     reader = READERS.get(path.suffix.lower())
     if reader is None:
         raise InputError(
             f"unsupported requirement file type {path.suffix or '(no suffix)'!r}",
             path=str(path),
-            hint="give requirements as .csv (columns id, title, safety_class), .reqif or .reqifz",
+            hint="give requirements as .csv (columns id, title, safety_class), .reqif, .reqifz, .sdoc, "
+            "needs.json, .md (OpenFastTrace), .xlsx, or a Doorstop folder (with .doorstop.yml)",
         )
     return reader
 
@@ -100,8 +130,20 @@ def _refuse_repeated_paths(paths: list[Path]) -> None:
         first[key] = path
 
 
-def read_requirements(paths: Sequence[Path], options: RequirementOptions = DEFAULT_OPTIONS) -> pd.DataFrame:
-    """Read every requirement file in ``paths`` into one frame (see the module docstring)."""
+def read_requirements(
+    paths: Sequence[Path], options: RequirementOptions = DEFAULT_OPTIONS, report: ReadReport | None = None
+) -> pd.DataFrame:
+    """Read every requirement file in ``paths`` into one frame (see the module docstring).
+
+    What was not taken as a requirement, and the warnings, go to ``report`` when one is given.
+    """
+    return requirements_frame(read_requirement_list(paths, options, report))
+
+
+def read_requirement_list(
+    paths: Sequence[Path], options: RequirementOptions = DEFAULT_OPTIONS, report: ReadReport | None = None
+) -> list[Requirement]:
+    """The requirements of every file in ``paths``, in order, IDs checked unique across files."""
     if not paths:
         raise InputError(
             "no requirement files given",
@@ -111,10 +153,29 @@ def read_requirements(paths: Sequence[Path], options: RequirementOptions = DEFAU
     seen = DuplicateIndex()
     requirements: list[Requirement] = []
     for path in paths:
-        for requirement in _reader_for(Path(path))(Path(path), options):
+        for requirement in _reader_for(Path(path))(Path(path), options, report):
             seen.add(requirement)
             requirements.append(requirement)
-    return requirements_frame(requirements)
+    return _known_parents(requirements, report)
+
+
+def _known_parents(requirements: list[Requirement], report: ReadReport | None) -> list[Requirement]:
+    """Parents that are not requirements read here are dropped, each with a warning."""
+    known = {r.id for r in requirements}
+    out: list[Requirement] = []
+    for requirement in requirements:
+        if requirement.parent is None or requirement.parent in known:
+            out.append(requirement)
+            continue
+        if report is not None:
+            report.warn(
+                requirement.where,
+                requirement.line,
+                f"the parent {requirement.parent!r} of {requirement.id!r} is not among the requirements "
+                "read (ignored)",
+            )
+        out.append(replace(requirement, parent=None))
+    return out
 
 
 def requirements_frame(requirements: Sequence[Requirement]) -> pd.DataFrame:
@@ -127,6 +188,7 @@ def requirements_frame(requirements: Sequence[Requirement]) -> pd.DataFrame:
             "source": pd.Series([r.source for r in requirements], dtype=object),
             "line": pd.Series([r.line for r in requirements], dtype="int64"),
             "attributes": pd.Series([dict(r.attributes) for r in requirements], dtype=object),
+            "parent": pd.Series([r.parent for r in requirements], dtype=object),
         },
         columns=list(COLUMNS),
     )

@@ -1,7 +1,8 @@
 """Reader for requirement lists kept as CSV (comma-separated, UTF-8, first row the header).
 
 The file needs the columns ``id``, ``title`` and ``safety_class`` (any case, any order,
-surrounding spaces ignored); every other column is kept, as text, in the requirement's
+surrounding spaces ignored); an optional ``parent`` column gives the requirement's parent ID (the
+hierarchy; empty: none); every other column is kept, as text, in the requirement's
 ``attributes``.  The reader is deliberately strict, because a silently mangled requirement list
 makes a trace report lie:
 
@@ -30,6 +31,7 @@ from covguard.errors import InputError
 from covguard.requirements.ids import (
     DEFAULT_OPTIONS,
     DuplicateIndex,
+    ReadReport,
     Requirement,
     RequirementOptions,
     check_title,
@@ -51,6 +53,7 @@ class _Header:
     title_col: int
     class_col: int
     line: int
+    parent_col: int | None = None
 
 
 def read_file_bytes(path: Path, max_bytes: int, *, where: str | None = None) -> bytes:
@@ -105,7 +108,9 @@ def decode_utf8(data: bytes, where: str) -> str:
     return text.removeprefix("\ufeff")
 
 
-def read_csv(path: Path, options: RequirementOptions = DEFAULT_OPTIONS) -> list[Requirement]:
+def read_csv(
+    path: Path, options: RequirementOptions = DEFAULT_OPTIONS, report: ReadReport | None = None
+) -> list[Requirement]:
     """Read one CSV requirement list; see the module docstring for the rules."""
     where = str(path)
     text = decode_utf8(read_file_bytes(path, options.max_bytes), where)
@@ -132,12 +137,13 @@ def parse_csv_text(text: str, *, where: str, options: RequirementOptions) -> lis
             id=req_id,
             title=check_title(cells[header.title_col], req_id=req_id, path=where, line=line),
             safety_class=normalise_safety_class(
-                cells[header.class_col], req_id=req_id, path=where, line=line
+                cells[header.class_col], req_id=req_id, path=where, line=line, options=options
             ),
             source=where,
             line=line,
             attributes=_attributes(header, cells),
             where=where,
+            parent=(cells[header.parent_col].strip() or None) if header.parent_col is not None else None,
         )
         seen.add(requirement)
         requirements.append(requirement)
@@ -213,7 +219,10 @@ def _read_header(rows: Iterator[tuple[int, list[str]]], where: str) -> _Header:
             line=line,
             hint=_missing_columns_hint(names),
         )
-    return _Header(names, positions["id"] - 1, positions["title"] - 1, positions["safety_class"] - 1, line)
+    parent = positions["parent"] - 1 if "parent" in positions else None
+    return _Header(
+        names, positions["id"] - 1, positions["title"] - 1, positions["safety_class"] - 1, line, parent
+    )
 
 
 def _missing_columns_hint(names: list[str]) -> str:
@@ -226,7 +235,7 @@ def _missing_columns_hint(names: list[str]) -> str:
 
 def _attributes(header: _Header, cells: list[str]) -> dict[str, str]:
     """The cells of the non-required columns, by column name, exactly as written."""
-    required = {header.id_col, header.title_col, header.class_col}
+    required = {header.id_col, header.title_col, header.class_col, header.parent_col}
     return {
         name: cell
         for index, (name, cell) in enumerate(zip(header.names, cells, strict=True))

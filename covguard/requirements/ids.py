@@ -78,28 +78,105 @@ _LOOK_ALIKES = {
 }
 
 
+OBJECT_IDENTIFIER = "SPEC-OBJECT.IDENTIFIER"
+"""A ReqIF source naming the SPEC-OBJECT's own IDENTIFIER attribute rather than an attribute value."""
+OBJECT_LONG_NAME = "SPEC-OBJECT.LONG-NAME"
+"""A ReqIF source naming the SPEC-OBJECT's own LONG-NAME attribute rather than an attribute value."""
+
+
 @dataclass(frozen=True)
 class RequirementOptions:
-    """How requirement files are read; the defaults suit DOORS, Polarion and codebeamer exports.
+    """How requirement files are read.
 
-    ``reqif_class_attribute`` is matched exactly (by the attribute definition's LONG-NAME), like
-    the other attribute names: covguard never guesses which attribute holds the safety class.
-    When it is absent, the error lists the attributes that look similar (``IEC62304.SafetyClass``,
-    ``Safety Class``) so that the user can configure the right one.
+    The defaults read the ReqIF standard attribute names (``ReqIF.ForeignID``, ``ReqIF.Name`` /
+    ``ReqIF.Text``) and a ``SafetyClass`` attribute; no real tool exports exactly that, so real
+    exports need a profile (:mod:`covguard.requirements.profiles`: ``doors``, ``polarion``, ...)
+    or these options.  Every ReqIF source (ID, title, class) names an attribute by the LONG-NAME
+    or the IDENTIFIER of its definition, or is :data:`OBJECT_IDENTIFIER` / :data:`OBJECT_LONG_NAME`
+    for the SPEC-OBJECT's own XML attributes.  Names are matched exactly: covguard never guesses
+    which attribute holds the safety class; when it is absent, the error lists the attributes
+    that look similar (``IEC62304.SafetyClass``, ``Safety Class``).
     """
 
     id_pattern: str = DEFAULT_ID_PATTERN
-    """Regular expression every requirement ID must match in full."""
+    """Regular expression every requirement ID (after its prefix is added) must match in full."""
     reqif_id_attribute: str = "ReqIF.ForeignID"
-    """LONG-NAME of the ReqIF attribute holding the requirement ID."""
+    """Where the ReqIF requirement ID is (an attribute, or :data:`OBJECT_IDENTIFIER`)."""
+    reqif_id_alternatives: tuple[str, ...] = ()
+    """Further ID sources, for a type that does not define ``reqif_id_attribute`` (ProR's ``ID``)."""
     reqif_title_attributes: tuple[str, ...] = ("ReqIF.Name", "ReqIF.Text")
-    """LONG-NAMEs of the attributes that may hold the title; the first with a value wins."""
+    """Where the title may be; the first with a value wins."""
     reqif_class_attribute: str = "SafetyClass"
-    """LONG-NAME of the ReqIF attribute holding the IEC 62304 safety class."""
+    """Where the IEC 62304 safety class is; empty: nowhere (every requirement gets ``default_class``)."""
+    reqif_include_types: tuple[str, ...] = ()
+    """SPEC-OBJECT-TYPE names (LONG-NAME or IDENTIFIER, globs) whose objects are requirements; empty: all."""
+    reqif_exclude_types: tuple[str, ...] = ()
+    """SPEC-OBJECT-TYPE names whose objects are never requirements (document and information objects)."""
+    reqif_heading_types: tuple[str, ...] = ()
+    """SPEC-OBJECT-TYPE names whose objects are headings (kept for the hierarchy, not requirements)."""
+    reqif_heading_attribute: str = "ReqIF.ChapterName"
+    """An object with a value here and no title value is a heading (DOORS, ReqIF Studio, StrictDoc)."""
+    default_class: str | None = None
+    """The safety class of a requirement that has none; None: a missing class is an error."""
+    class_map: tuple[tuple[str, str], ...] = ()
+    """Values (compared ignoring case and surrounding spaces) mapped to A, B or C: ``("Class B", "B")``."""
+    id_prefix: tuple[tuple[str, str], ...] = ()
+    """Prefixes added to IDs: (name, prefix); the name is a file name, an archive member, a ReqIF
+    SPECIFICATION's LONG-NAME, or ``*`` for every other document."""
+    columns: tuple[tuple[str, str], ...] = ()
+    """Spreadsheet (.xlsx) and CSV column names for ``id``, ``title``, ``safety_class``, ``parent``."""
     max_bytes: int = 50 * 1024 * 1024
     """Largest file read (CSV, ReqIF, and every uncompressed ReqIF member of a ``.reqifz``)."""
     max_depth: int = 256
     """Deepest element nesting accepted in a ReqIF document."""
+
+    def prefix_for(self, *names: str) -> str:
+        """The ID prefix of the first of ``names`` configured (then ``*``, then none)."""
+        table = dict(self.id_prefix)
+        for name in names:
+            if name and name in table:
+                return table[name]
+        return table.get("*", "")
+
+
+@dataclass
+class ReadReport:
+    """What a reader did not take as a requirement, and the warnings it has for the user.
+
+    ``skipped`` counts objects by reason (``"heading"``, ``"type 'Document' excluded"``...);
+    ``warnings`` are problems that did not stop the read (a dangling hierarchy reference).
+    """
+
+    skipped: dict[str, int] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    attributes: set[str] = field(default_factory=set)
+    """Attribute names seen in the files (for the hint of an error)."""
+
+    def skip(self, reason: str, count: int = 1) -> None:
+        """Count ``count`` objects skipped for ``reason``."""
+        self.skipped[reason] = self.skipped.get(reason, 0) + count
+
+    def warn(self, where: str, line: int | None, message: str) -> None:
+        """Record a warning about ``where`` (and ``line``)."""
+        self.warnings.append(f"{where}:{line}: {message}" if line else f"{where}: {message}")
+
+    def lines(self, limit: int = 20) -> list[str]:
+        """The summary and the first ``limit`` warnings, for a run's output."""
+        out = [self.summary()] if self.skipped else []
+        out += [f"warning: {warning}" for warning in self.warnings[:limit]]
+        if len(self.warnings) > limit:
+            out.append(f"warning: ... {len(self.warnings) - limit} more")
+        return out
+
+    def summary(self) -> str:
+        """One line: the objects not taken, by reason (empty when none)."""
+        if not self.skipped:
+            return ""
+        parts = [
+            f"{count} {reason}"
+            for reason, count in sorted(self.skipped.items(), key=lambda kv: (-kv[1], kv[0]))
+        ]
+        return f"not taken as requirements: {sum(self.skipped.values())} ({', '.join(parts)})"
 
 
 DEFAULT_OPTIONS = RequirementOptions()
@@ -121,6 +198,9 @@ class Requirement:
     line: int
     attributes: dict[str, str] = field(hash=False)
     where: str
+    parent: str | None = None
+    """The ID of the requirement this one refines (a ReqIF SPEC-HIERARCHY parent, an sdoc
+    section's requirement, a needs link), or None."""
 
 
 def compile_id_pattern(pattern: str) -> re.Pattern[str]:
@@ -191,23 +271,48 @@ def validate_id(raw: str, pattern: re.Pattern[str], *, path: Path | str, line: i
             f"requirement ID {candidate!r} does not match the ID pattern {pattern.pattern!r}",
             path=path,
             line=line,
-            hint="correct the ID, or configure an ID pattern that describes your IDs",
+            hint="correct the ID, or configure an ID pattern that describes your IDs "
+            "(requirements.id_pattern), or give the IDs a prefix (requirements.id_prefix)",
         )
     return candidate
 
 
-def normalise_safety_class(raw: str, *, req_id: str, path: Path | str, line: int | None) -> str:
-    """Return the safety class ``A``, ``B`` or ``C`` (any case, surrounding spaces ignored)."""
-    candidate = raw.strip().upper()
-    if candidate not in SAFETY_CLASSES:
+def normalise_safety_class(
+    raw: str,
+    *,
+    req_id: str,
+    path: Path | str,
+    line: int | None,
+    options: RequirementOptions | None = None,
+) -> str:
+    """Return the safety class ``A``, ``B`` or ``C`` of a raw value.
+
+    The value is compared ignoring case and surrounding spaces, first with the options'
+    ``class_map`` (``"SIL3"`` -> ``C``), then with A, B, C; IEC 62304's own spelling
+    ``Class A`` / ``Class B`` / ``Class C`` is understood without a map.  An empty value takes the
+    options' ``default_class`` when there is one.
+    """
+    candidate = raw.strip()
+    mapped = {key.strip().casefold(): value for key, value in (options.class_map if options else ())}
+    if candidate.casefold() in mapped:
+        return mapped[candidate.casefold()]
+    spelled = re.fullmatch(r"(?i)class\s*([abc])", candidate)  # IEC 62304's own words: "Class B"
+    if spelled:
+        candidate = spelled.group(1)
+    if not candidate and options is not None and options.default_class:
+        return options.default_class
+    if candidate.upper() not in SAFETY_CLASSES:
+        known = ", ".join(SAFETY_CLASSES) + "".join(
+            f", {key!r}" for key, _ in (options.class_map if options else ())
+        )
         raise InputError(
-            f"requirement {req_id!r} has safety class {raw!r}; allowed values are "
-            + ", ".join(SAFETY_CLASSES),
+            f"requirement {req_id!r} has safety class {raw!r}; allowed values are {known}",
             path=path,
             line=line,
-            hint="give the IEC 62304 software safety class of the requirement: A, B or C",
+            hint="give the IEC 62304 software safety class of the requirement (A, B or C), map your "
+            'values with requirements.class_map = {"Class B" = "B"}, or set requirements.default_class',
         )
-    return candidate
+    return candidate.upper()
 
 
 def check_title(raw: str, *, req_id: str, path: Path | str, line: int | None) -> str:
@@ -247,5 +352,6 @@ class DuplicateIndex:
             f"duplicate requirement ID {requirement.id!r} ({also})",
             path=requirement.where,
             line=requirement.line,
-            hint="every requirement needs its own ID; renumber or remove one of them",
+            hint="every requirement needs its own ID; renumber or remove one of them, or give each document "
+            'its own prefix: requirements.id_prefix = {"<file, member or specification>" = "SRS-"}',
         )

@@ -12,26 +12,40 @@ document (namespace ``http://www.omg.org/spec/ReqIF/20110401/reqif.xsd``) holds,
 * ``SPEC-OBJECTS``: the requirements.  Each ``SPEC-OBJECT`` names its type and carries
   ``ATTRIBUTE-VALUE-*`` elements whose ``DEFINITION`` refers to an attribute definition by
   IDENTIFIER;
-* ``SPECIFICATIONS``: documents arranging the objects in a ``SPEC-HIERARCHY`` tree.  The tree is
-  checked (it may refer only to existing objects) but does not select requirements: an object
-  outside every specification is still a requirement.
+* ``SPECIFICATIONS``: documents arranging the objects in a ``SPEC-HIERARCHY`` tree.  The tree
+  gives each requirement its ``parent`` (the nearest enclosing object that is a requirement) and
+  its document (the SPECIFICATION's LONG-NAME, for an ID prefix); it does not select
+  requirements: an object outside every specification is still a requirement.  A reference to an
+  object that is not in the file is a warning (Enterprise Architect writes them), not an error.
 
-Attributes are identified by LONG-NAME, as configured in
-:class:`~covguard.requirements.ids.RequirementOptions`: the ID (``ReqIF.ForeignID``), the title
-(the first of ``ReqIF.Name``, ``ReqIF.Text`` with a value) and the safety class
-(``SafetyClass``), all matched exactly.  Values become text: XHTML by its text content with
-whitespace collapsed, enumerations by the labels of the chosen values (joined by ``", "``),
-the other kinds by their ``THE-VALUE`` as written.  A definition's default value applies to an
-object that gives no value of its own.
+The older namespace of the 2010-12-01 draft (``http://www.omg.org/spec/ReqIF/20101201``) is read
+the same way.
 
-Which SPEC-OBJECTs are requirements:
+Where the ID, the title and the safety class come from is configured in
+:class:`~covguard.requirements.ids.RequirementOptions` (or by a tool profile,
+:mod:`covguard.requirements.profiles`): each source is an attribute, named by the LONG-NAME or
+the IDENTIFIER of its definition, or ``SPEC-OBJECT.IDENTIFIER`` / ``SPEC-OBJECT.LONG-NAME`` for
+the object's own XML attributes.  Names are matched exactly.  Values become text: XHTML by its
+text content with whitespace collapsed, enumerations by the labels of the chosen values (joined
+by ``", "``), the other kinds by their ``THE-VALUE`` as written.  A definition's default value
+applies to an object that gives no value of its own.  The safety class goes through the
+``class_map`` (``"Class B"`` -> ``B``; enumeration labels included); without a class attribute,
+``default_class`` applies.  An ID prefix can be configured per file, archive member or
+SPECIFICATION (DOORS numbers every module from 1).
 
-* an object whose type has no ID attribute definition at all (a heading or information type)
-  is not a requirement and is skipped;
-* an object whose type defines the ID attribute but which has no ID value is skipped only when it
-  is clearly a heading: it has a ``ReqIF.ChapterName`` value and no title value.  Otherwise it is
-  an error naming the SPEC-OBJECT's IDENTIFIER and line, because a requirement without ID
-  would silently drop out of the trace.
+Which SPEC-OBJECTs are requirements (every other one is counted, by reason, in the summary line
+of the :class:`~covguard.requirements.ids.ReadReport`):
+
+* objects of a type in ``reqif_exclude_types``, or not in a non-empty ``reqif_include_types``
+  (types named by LONG-NAME or IDENTIFIER, globs allowed) are not;
+* headings are not: objects of a type in ``reqif_heading_types`` (Polarion's ``Heading``), and
+  objects with a ``ReqIF.ChapterName`` value but no title value (DOORS, ReqIF Studio);
+* objects whose type has no ID attribute are not;
+* any other object without an ID value is an error naming the SPEC-OBJECT's IDENTIFIER and
+  line, because a requirement without ID would silently drop out of the trace.
+
+A document without any SPEC-OBJECT (a ``.reqifz`` member holding relations only) is a warning;
+a file without any requirement is an error that gives the counts by reason.
 
 Hostile input is refused before anything is returned:
 
@@ -46,7 +60,9 @@ Hostile input is refused before anything is returned:
 * element nesting is limited to ``max_depth`` levels, checked while parsing (the parser's own
   limit, 256 levels, applies as well);
 * archive members with absolute paths or ``..`` are refused (nothing is ever extracted to
-  disk; such a name means the archive is not what it claims to be).
+  disk; such a name means the archive is not what it claims to be); macOS sidecars
+  (``__MACOSX/``, ``._name.reqif``) are ignored, and such a sidecar given as a file is named for
+  what it is.
 
 Every requirement's ``line`` is the line of its ``SPEC-OBJECT`` start tag; ``attributes`` holds
 every other attribute value by LONG-NAME.
@@ -54,11 +70,12 @@ every other attribute value by LONG-NAME.
 
 from __future__ import annotations
 
+import fnmatch
 import lzma
 import re
 import zipfile
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from lxml import etree
@@ -67,7 +84,10 @@ from covguard.errors import InputError
 from covguard.requirements.csv_reader import read_file_bytes
 from covguard.requirements.ids import (
     DEFAULT_OPTIONS,
+    OBJECT_IDENTIFIER,
+    OBJECT_LONG_NAME,
     DuplicateIndex,
+    ReadReport,
     Requirement,
     RequirementOptions,
     check_title,
@@ -77,6 +97,9 @@ from covguard.requirements.ids import (
 )
 
 REQIF_NS = "http://www.omg.org/spec/ReqIF/20110401/reqif.xsd"
+DRAFT_NS = "http://www.omg.org/spec/ReqIF/20101201"
+"""The namespace of the ReqIF 1.0 draft (2010-12-01), still in older RMF/ProR files; same elements."""
+APPLE_DOUBLE_MAGIC = b"\x00\x05\x16\x07"
 XHTML_NS = "http://www.w3.org/1999/xhtml"
 HEADING_ATTRIBUTE = "ReqIF.ChapterName"
 MAX_COMPRESSION_RATIO = 200
@@ -120,6 +143,12 @@ def check_prolog(data: bytes, where: str) -> None:
     The prolog is everything before the root element: the XML declaration, comments,
     processing instructions and whitespace.  A document type declaration can only appear there.
     """
+    if data[:4] == APPLE_DOUBLE_MAGIC:
+        raise InputError(
+            "this is a macOS AppleDouble sidecar (resource fork), not a ReqIF document",
+            path=where,
+            hint="use the file without the leading '._'; macOS writes these beside files on foreign disks",
+        )
     body = data.removeprefix(b"\xef\xbb\xbf")
     if body.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in body[:4]:
         raise InputError(
@@ -247,6 +276,8 @@ class _Document:
     enum_labels: dict[str, str]
     definitions: dict[str, _Definition]
     object_types: dict[str, list[_Definition]]
+    type_names: dict[str, str]
+    report: ReadReport
 
 
 def _identifier(element: etree._Element, where: str) -> str:
@@ -262,8 +293,19 @@ def _identifier(element: etree._Element, where: str) -> str:
     return identifier
 
 
+def _adopt_draft(root: etree._Element) -> None:
+    """Move the elements of a ReqIF 20101201 draft document into the ReqIF 1.2 namespace."""
+    draft = f"{{{DRAFT_NS}}}"
+    for element in root.iter():
+        tag = element.tag
+        if isinstance(tag, str) and tag.startswith(draft):
+            element.tag = _q(tag[len(draft) :])
+
+
 def _content(root: etree._Element, where: str) -> etree._Element:
     """The REQ-IF-CONTENT element, after checking that this is a ReqIF document at all."""
+    if root.tag == f"{{{DRAFT_NS}}}REQ-IF":
+        _adopt_draft(root)
     if root.tag != _q("REQ-IF"):
         raise InputError(
             f"not a ReqIF document: the root element is <{root.tag}>",
@@ -299,10 +341,12 @@ def _enum_labels(content: etree._Element, where: str) -> dict[str, str]:
 
 def _object_types(
     content: etree._Element, where: str
-) -> tuple[dict[str, _Definition], dict[str, list[_Definition]]]:
-    """Attribute definitions by IDENTIFIER, and the definitions of each SPEC-OBJECT-TYPE."""
+) -> tuple[dict[str, _Definition], dict[str, list[_Definition]], dict[str, str]]:
+    """Attribute definitions by IDENTIFIER, the definitions of each SPEC-OBJECT-TYPE, and the
+    name of each type (its LONG-NAME, else its IDENTIFIER)."""
     definitions: dict[str, _Definition] = {}
     types: dict[str, list[_Definition]] = {}
+    type_names: dict[str, str] = {}
     for spec_type in content.iterfind(f"{_q('SPEC-TYPES')}/{_q('SPEC-OBJECT-TYPE')}"):
         own: list[_Definition] = []
         for element in spec_type.iterfind(f"{_q('SPEC-ATTRIBUTES')}/*"):
@@ -316,8 +360,10 @@ def _object_types(
                 )
             definitions[definition.identifier] = definition
             own.append(definition)
-        types[_identifier(spec_type, where)] = own
-    return definitions, types
+        key = _identifier(spec_type, where)
+        types[key] = own
+        type_names[key] = (spec_type.get("LONG-NAME") or "").strip() or key
+    return definitions, types, type_names
 
 
 def _definition(element: etree._Element, where: str) -> _Definition:
@@ -406,11 +452,11 @@ def _resolve(value: etree._Element, document: _Document) -> tuple[_Definition, s
             hint="the export is inconsistent; export the file again",
         )
     if definition.kind != kind:
-        raise InputError(
-            f"a {kind} value refers to the {definition.kind} attribute definition {definition.name!r}",
-            path=document.where,
-            line=_line(value),
-            hint="the export is inconsistent; export the file again",
+        document.report.warn(
+            document.where,
+            _line(value),
+            f"a {kind} value refers to the {definition.kind} attribute definition {definition.name!r} "
+            "(read as written)",
         )
     return definition, _value_text(value, kind, document)
 
@@ -456,7 +502,12 @@ def _missing_attribute(
 ) -> InputError:
     """The error for an attribute the object's type does not define, with near matches."""
     near = _near(wanted, names)
-    hint = f"configure the LONG-NAME of the attribute that holds the {what}"
+    hint = (
+        f"configure the attribute that holds the {what} (its LONG-NAME or IDENTIFIER), "
+        "or pick a profile (reqif.profile)"
+    )
+    if what == "safety class":
+        hint += ", or set requirements.default_class"
     if near:
         hint += "; similar attributes in the document: " + ", ".join(repr(name) for name in near)
     return InputError(
@@ -467,131 +518,279 @@ def _missing_attribute(
     )
 
 
+@dataclass(frozen=True)
+class _Object:
+    """One SPEC-OBJECT with its type and its attribute values by definition name."""
+
+    element: etree._Element
+    identifier: str
+    long_name: str
+    type_name: str
+    type_identifier: str
+    definitions: list[_Definition]
+    values: dict[str, str]
+    line: int
+
+    def defines(self, source: str) -> bool:
+        """Whether the object's type has the source (an attribute, or the object's own)."""
+        if source in (OBJECT_IDENTIFIER, OBJECT_LONG_NAME):
+            return True
+        return any(source in (d.name, d.identifier) for d in self.definitions)
+
+    def value(self, source: str) -> tuple[str, str | None]:
+        """The text of a source and the attribute name it used (None for the object's own)."""
+        if source == OBJECT_IDENTIFIER:
+            return self.identifier, None
+        if source == OBJECT_LONG_NAME:
+            return self.long_name, None
+        for definition in self.definitions:
+            if source in (definition.name, definition.identifier):
+                return self.values.get(definition.name, ""), definition.name
+        return "", None
+
+
+def _type_matches(obj: _Object, patterns: tuple[str, ...]) -> bool:
+    """Whether the object's SPEC-OBJECT-TYPE (LONG-NAME or IDENTIFIER) matches one of the globs."""
+    return any(
+        fnmatch.fnmatchcase(obj.type_name, pattern) or fnmatch.fnmatchcase(obj.type_identifier, pattern)
+        for pattern in patterns
+    )
+
+
+def _skip_reason(obj: _Object, options: RequirementOptions) -> str | None:
+    """Why an object is not a requirement (counted in the summary), or None when it is one."""
+    if _type_matches(obj, options.reqif_exclude_types):
+        return f"type {obj.type_name!r} excluded"
+    if _type_matches(obj, options.reqif_heading_types):
+        return "heading"
+    if options.reqif_include_types and not _type_matches(obj, options.reqif_include_types):
+        return f"type {obj.type_name!r} not included"
+    heading = options.reqif_heading_attribute
+    if heading and obj.value(heading)[0].strip() and _title_source(obj, options) is None:
+        return "heading"
+    if _id_source(obj, options) is None:
+        return f"type {obj.type_name!r} without ID attribute {options.reqif_id_attribute!r}"
+    return None
+
+
+def _id_source(obj: _Object, options: RequirementOptions) -> str | None:
+    """The first ID source the object's type defines."""
+    sources = (options.reqif_id_attribute, *options.reqif_id_alternatives)
+    return next((source for source in sources if obj.defines(source)), None)
+
+
 def _read_object(
-    spec_object: etree._Element, document: _Document, options: RequirementOptions, pattern: re.Pattern[str]
-) -> Requirement | None:
-    """Turn one SPEC-OBJECT into a requirement, or None for a heading (see module docstring)."""
-    where, line = document.where, _line(spec_object) or 1
-    identifier = _identifier(spec_object, where)
-    type_ref = spec_object.find(f"{_q('TYPE')}/{_q('SPEC-OBJECT-TYPE-REF')}")
-    type_key = (type_ref.text or "").strip() if type_ref is not None else ""
-    if type_key not in document.object_types:
-        raise InputError(
-            f"SPEC-OBJECT {identifier!r} refers to unknown SPEC-OBJECT-TYPE {type_key!r}",
-            path=where,
-            line=line,
-            hint="the export is inconsistent; export the file again",
-        )
-    type_definitions = document.object_types[type_key]
-    type_names = {definition.name for definition in type_definitions}
-    values = _object_values(spec_object, type_definitions, document)
-    if options.reqif_id_attribute not in type_names:
-        return None  # a heading or information type: it cannot hold a requirement ID
-    raw_id = values.pop(options.reqif_id_attribute, "")
+    obj: _Object, document: _Document, options: RequirementOptions, pattern: re.Pattern[str], prefix: str
+) -> Requirement:
+    """Turn one SPEC-OBJECT that is a requirement (see :func:`_skip_reason`) into one."""
+    where, line = document.where, obj.line
+    id_source = _id_source(obj, options) or options.reqif_id_attribute
+    raw_id, id_name = obj.value(id_source)
     if not raw_id.strip():
-        if values.get(HEADING_ATTRIBUTE, "").strip() and not _title_attribute(values, options):
-            return None
         raise InputError(
-            f"SPEC-OBJECT {identifier!r} has no value for the ID attribute {options.reqif_id_attribute!r}",
+            f"SPEC-OBJECT {obj.identifier!r} (type {obj.type_name!r}) has no value for the ID attribute "
+            f"{id_source!r}",
             path=where,
             line=line,
-            hint="give the requirement an ID in the requirement tool and export again",
+            hint="give the requirement an ID in the requirement tool and export again; if objects of this "
+            "type are not requirements, list the type in reqif.exclude_types or reqif.heading_types",
         )
-    req_id = validate_id(raw_id, pattern, path=where, line=line)
-    title_name = _title_attribute(values, options)
-    if title_name is None:
+    req_id = validate_id(prefix + raw_id.strip(), pattern, path=where, line=line)
+    title_source = _title_source(obj, options)
+    if title_source is None:
         raise InputError(
-            f"requirement {req_id!r} (SPEC-OBJECT {identifier!r}) has no title: none of "
+            f"requirement {req_id!r} (SPEC-OBJECT {obj.identifier!r}) has no title: none of "
             + ", ".join(repr(name) for name in options.reqif_title_attributes)
             + " has a value",
             path=where,
             line=line,
-            hint="give the requirement a title, or configure the attributes that hold titles",
+            hint="give the requirement a title, or configure the attributes that hold titles "
+            "(reqif.title_attributes)",
         )
-    title = check_title(values.pop(title_name), req_id=req_id, path=where, line=line)
-    if options.reqif_class_attribute not in type_names:
-        raise _missing_attribute(
-            "safety class", options.reqif_class_attribute, type_names, where=where, line=line
-        )
-    raw_class = values.pop(options.reqif_class_attribute, "")
-    safety_class = normalise_safety_class(raw_class, req_id=req_id, path=where, line=line)
-    return Requirement(req_id, title, safety_class, document.source, line, values, where)
+    raw_title, title_name = obj.value(title_source)
+    title = check_title(raw_title, req_id=req_id, path=where, line=line)
+    class_source = options.reqif_class_attribute
+    class_name: str | None = None
+    if class_source and obj.defines(class_source):
+        raw_class, class_name = obj.value(class_source)
+    elif options.default_class:
+        raw_class = ""
+    else:
+        names = {definition.name for definition in obj.definitions}
+        raise _missing_attribute("safety class", class_source or "(none)", names, where=where, line=line)
+    safety_class = normalise_safety_class(raw_class, req_id=req_id, path=where, line=line, options=options)
+    used = {id_name, title_name, class_name}
+    attributes = {name: text for name, text in obj.values.items() if name not in used}
+    return Requirement(req_id, title, safety_class, document.source, line, attributes, where)
 
 
-def _title_attribute(values: dict[str, str], options: RequirementOptions) -> str | None:
-    """The first configured title attribute that has a (non-blank) value."""
-    return next((name for name in options.reqif_title_attributes if values.get(name, "").strip()), None)
+def _title_source(obj: _Object, options: RequirementOptions) -> str | None:
+    """The first configured title source with a (non-blank) value, the ID's own source last."""
+    present = [name for name in options.reqif_title_attributes if obj.value(name)[0].strip()]
+    others = [name for name in present if name != _id_source(obj, options)]
+    return next(iter(others or present), None)
 
 
-def _check_hierarchy(content: etree._Element, object_ids: set[str], where: str) -> None:
-    """Every SPEC-HIERARCHY must refer to an existing SPEC-OBJECT."""
-    specifications = content.find(_q("SPECIFICATIONS"))
-    if specifications is None:
-        return
-    for ref in specifications.iter(_q("SPEC-OBJECT-REF")):
-        key = (ref.text or "").strip()
-        if key not in object_ids:
-            raise InputError(
-                f"the specification refers to unknown SPEC-OBJECT {key!r}",
-                path=where,
-                line=_line(ref),
-                hint="the export is inconsistent; export the file again",
-            )
-
-
-def read_reqif_document(
-    data: bytes, *, where: str, source: str, options: RequirementOptions
-) -> list[Requirement]:
-    """Read the requirements of one ReqIF document held in ``data``.
-
-    ``where`` names the document in messages, ``source`` is what the requirements record as
-    their source (the path as the user gave it).
-    """
-    pattern = compile_id_pattern(options.id_pattern)
-    content = _content(parse_xml(data, where, options.max_depth), where)
-    definitions, object_types = _object_types(content, where)
-    document = _Document(where, source, _enum_labels(content, where), definitions, object_types)
-    seen = DuplicateIndex()
-    object_ids: set[str] = set()
-    requirements: list[Requirement] = []
-    for spec_object in content.iterfind(f"{_q('SPEC-OBJECTS')}/{_q('SPEC-OBJECT')}"):
-        identifier = _identifier(spec_object, where)
-        if identifier in object_ids:
+def _objects(content: etree._Element, document: _Document) -> list[_Object]:
+    """Every SPEC-OBJECT of the document, with its type and values; identifiers checked unique."""
+    objects: list[_Object] = []
+    seen: set[str] = set()
+    where = document.where
+    for element in content.iterfind(f"{_q('SPEC-OBJECTS')}/{_q('SPEC-OBJECT')}"):
+        identifier = _identifier(element, where)
+        line = _line(element) or 1
+        if identifier in seen:
             raise InputError(
                 f"SPEC-OBJECT IDENTIFIER {identifier!r} is used twice",
                 path=where,
-                line=_line(spec_object),
+                line=line,
                 hint="identifiers must be unique in a ReqIF document; export the file again",
             )
-        object_ids.add(identifier)
-        requirement = _read_object(spec_object, document, options, pattern)
-        if requirement is not None:
-            seen.add(requirement)
-            requirements.append(requirement)
-    _check_hierarchy(content, object_ids, where)
-    if not requirements:
-        raise _no_requirements(definitions, options, where)
-    return requirements
+        seen.add(identifier)
+        type_ref = element.find(f"{_q('TYPE')}/{_q('SPEC-OBJECT-TYPE-REF')}")
+        type_key = (type_ref.text or "").strip() if type_ref is not None else ""
+        if type_key not in document.object_types:
+            raise InputError(
+                f"SPEC-OBJECT {identifier!r} refers to unknown SPEC-OBJECT-TYPE {type_key!r}",
+                path=where,
+                line=line,
+                hint="the export is inconsistent (or only a fragment of a document); export the file again",
+            )
+        definitions = document.object_types[type_key]
+        objects.append(
+            _Object(
+                element=element,
+                identifier=identifier,
+                long_name=(element.get("LONG-NAME") or "").strip(),
+                type_name=document.type_names.get(type_key, type_key),
+                type_identifier=type_key,
+                definitions=definitions,
+                values=_object_values(element, definitions, document),
+                line=line,
+            )
+        )
+    return objects
 
 
-def _no_requirements(
-    definitions: dict[str, _Definition], options: RequirementOptions, where: str
-) -> InputError:
-    """The error for a document without any requirement, saying which attributes it has."""
-    names = sorted({definition.name for definition in definitions.values()})
-    return InputError(
-        f"no requirements: no SPEC-OBJECT has the ID attribute {options.reqif_id_attribute!r}",
-        path=where,
-        hint="the attributes defined in the document are "
-        + (", ".join(repr(name) for name in names) or "none")
-        + "; configure the one that holds the requirement ID",
+@dataclass(frozen=True)
+class _Tree:
+    """What the SPECIFICATIONs say: each object's parent object and its specification's names."""
+
+    parent: dict[str, str]
+    specification: dict[str, tuple[str, str]]
+
+
+def _hierarchy(content: etree._Element, object_ids: set[str], where: str, report: ReadReport) -> _Tree:
+    """Parents and specifications of the objects; a reference to an unknown object is a warning."""
+    parent: dict[str, str] = {}
+    specification: dict[str, tuple[str, str]] = {}
+    for spec in content.iterfind(f"{_q('SPECIFICATIONS')}/{_q('SPECIFICATION')}"):
+        names = ((spec.get("LONG-NAME") or "").strip(), (spec.get("IDENTIFIER") or "").strip())
+        stack: list[tuple[etree._Element, str | None]] = [(spec, None)]
+        while stack:
+            node, above = stack.pop()
+            for child in node.iterfind(f"{_q('CHILDREN')}/{_q('SPEC-HIERARCHY')}"):
+                ref = child.find(f"{_q('OBJECT')}/{_q('SPEC-OBJECT-REF')}")
+                key = (ref.text or "").strip() if ref is not None else ""
+                if key not in object_ids:
+                    report.warn(
+                        where,
+                        _line(ref if ref is not None else child),
+                        f"the specification refers to unknown SPEC-OBJECT {key!r} (ignored)",
+                    )
+                    stack.append((child, above))
+                    continue
+                specification.setdefault(key, names)
+                if above is not None:
+                    parent.setdefault(key, above)
+                stack.append((child, key))
+    return _Tree(parent, specification)
+
+
+def read_reqif_document(
+    data: bytes,
+    *,
+    where: str,
+    source: str,
+    options: RequirementOptions,
+    report: ReadReport | None = None,
+    names: tuple[str, ...] = (),
+) -> list[Requirement]:
+    """Read the requirements of one ReqIF document held in ``data`` (maybe none: see the callers).
+
+    ``where`` names the document in messages, ``source`` is what the requirements record as
+    their source (the path as the user gave it); ``names`` are the file and member names an ID
+    prefix may be configured for.  Objects not taken are counted in ``report``.
+    """
+    report = report if report is not None else ReadReport()
+    pattern = compile_id_pattern(options.id_pattern)
+    root = parse_xml(data, where, options.max_depth)
+    content = _content(root, where)
+    definitions, object_types, type_names = _object_types(content, where)
+    document = _Document(
+        where, source, _enum_labels(content, where), definitions, object_types, type_names, report
     )
+    objects = _objects(content, document)
+    report.attributes.update(definition.name for definition in definitions.values())
+    if not objects:
+        report.warn(where, None, "the document holds no SPEC-OBJECT (relations or types only); nothing read")
+        return []
+    tree = _hierarchy(content, {obj.identifier for obj in objects}, where, report)
+    seen = DuplicateIndex()
+    by_object: dict[str, Requirement] = {}
+    for obj in objects:
+        reason = _skip_reason(obj, options)
+        if reason is not None:
+            report.skip(reason)
+            continue
+        spec_names = tree.specification.get(obj.identifier, ("", ""))
+        prefix = options.prefix_for(*spec_names, *names)
+        requirement = _read_object(obj, document, options, pattern, prefix)
+        seen.add(requirement)
+        by_object[obj.identifier] = requirement
+    return [_with_parent(key, requirement, tree, by_object) for key, requirement in by_object.items()]
 
 
-def read_reqif(path: Path, options: RequirementOptions = DEFAULT_OPTIONS) -> list[Requirement]:
+def _with_parent(
+    key: str, requirement: Requirement, tree: _Tree, by_object: dict[str, Requirement]
+) -> Requirement:
+    """The requirement with the ID of its nearest ancestor that is a requirement (headings skipped)."""
+    seen: set[str] = {key}
+    above = tree.parent.get(key)
+    while above is not None and above not in by_object and above not in seen:
+        seen.add(above)
+        above = tree.parent.get(above)
+    if above is None or above not in by_object:
+        return requirement
+    return replace(requirement, parent=by_object[above].id)
+
+
+def no_requirements(where: str, report: ReadReport) -> InputError:
+    """The error for a file without any requirement, saying what was skipped and why."""
+    summary = report.summary() or "the file holds no SPEC-OBJECT"
+    hint = (
+        "pick the profile of the tool that exported the file (reqif.profile), or configure "
+        "reqif.id_attribute / reqif.include_types; `covguard requirements show FILE` shows what is read"
+    )
+    if report.attributes:
+        names = sorted(report.attributes)
+        hint += "; the attributes defined in the document are " + ", ".join(repr(name) for name in names[:30])
+        hint += f" and {len(names) - 30} more" if len(names) > 30 else ""
+    return InputError(f"no requirements: {summary}", path=where, hint=hint)
+
+
+def read_reqif(
+    path: Path, options: RequirementOptions = DEFAULT_OPTIONS, report: ReadReport | None = None
+) -> list[Requirement]:
     """Read the requirements of a ``.reqif`` file."""
+    report = report if report is not None else ReadReport()
     data = read_file_bytes(path, options.max_bytes)
-    return read_reqif_document(data, where=str(path), source=str(path), options=options)
+    requirements = read_reqif_document(
+        data, where=str(path), source=str(path), options=options, report=report, names=(path.name, str(path))
+    )
+    if not requirements:
+        raise no_requirements(str(path), report)
+    return requirements
 
 
 # ---------------------------------------------------------------------------------------------
@@ -628,7 +827,13 @@ def _reqif_members(archive: zipfile.ZipFile, where: str, max_bytes: int) -> list
                 path=where,
                 hint="a ReqIF archive holds relative paths only; check where the file came from",
             )
-    members = [info for info in infos if not info.is_dir() and info.filename.lower().endswith(".reqif")]
+    members = [
+        info
+        for info in infos
+        if not info.is_dir()
+        and info.filename.lower().endswith(".reqif")
+        and not is_apple_double(info.filename)
+    ]
     if not members:
         raise InputError(
             "the ReqIF archive contains no .reqif document",
@@ -675,12 +880,22 @@ def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, where: str, ma
     return data
 
 
-def read_reqifz(path: Path, options: RequirementOptions = DEFAULT_OPTIONS) -> list[Requirement]:
+def is_apple_double(name: str) -> bool:
+    """Whether an archive member is a macOS sidecar (``__MACOSX/...`` or ``._name``), never a document."""
+    parts = re.split(r"[/\\]", name)
+    return "__MACOSX" in parts[:-1] or parts[-1].startswith("._")
+
+
+def read_reqifz(
+    path: Path, options: RequirementOptions = DEFAULT_OPTIONS, report: ReadReport | None = None
+) -> list[Requirement]:
     """Read the requirements of every ``.reqif`` document in a ``.reqifz`` archive.
 
-    Other members (images, attachments) are ignored.  ``source`` is the archive's path;
-    messages name the member as ``archive.reqifz[member.reqif]``.
+    Other members (images, attachments, macOS sidecars) are ignored.  ``source`` is the
+    archive's path; messages name the member as ``archive.reqifz[member.reqif]``.  A member
+    without requirements (relations only) is a warning; an archive without any is an error.
     """
+    report = report if report is not None else ReadReport()
     source = str(path)
     try:
         archive = zipfile.ZipFile(path)
@@ -696,7 +911,12 @@ def read_reqifz(path: Path, options: RequirementOptions = DEFAULT_OPTIONS) -> li
         for info in _reqif_members(archive, source, options.max_bytes):
             data = _read_member(archive, info, source, options.max_bytes)
             where = f"{source}[{info.filename}]"
-            for requirement in read_reqif_document(data, where=where, source=source, options=options):
+            names = (info.filename, info.filename.rpartition("/")[2], path.name, source)
+            for requirement in read_reqif_document(
+                data, where=where, source=source, options=options, report=report, names=names
+            ):
                 seen.add(requirement)
                 requirements.append(requirement)
+    if not requirements:
+        raise no_requirements(source, report)
     return requirements
