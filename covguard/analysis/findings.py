@@ -24,6 +24,7 @@ SEVERITY = {
     "unimplemented_requirement": "error",
     "hollow_verification": "error",
     "unknown_requirement": "error",
+    "unattached_verifies": "warning",
     "failed_test": "error",
     "uncovered_lines": "warning",
     "unjustified_exclusion": "error",
@@ -137,7 +138,8 @@ def function_findings(
         elif klass == "incidental":
             msg = (
                 f"'{rec['function']}' implements {reqs} but is executed only by tests of other requirements "
-                f"({_names(ran)})"
+                f"({_names(ran)}), which verify "
+                + (", ".join(suggested) if suggested else "nothing (no requirement is attached to them)")
             )
         else:
             msg = (
@@ -309,6 +311,24 @@ def unknown_requirement_findings(
                 "which is not in the requirement list",
             }
         )
+    return _frame(rows)
+
+
+def unattached_verifies_findings(t_attached: pd.DataFrame) -> pd.DataFrame:
+    """``@verifies`` tags in the test sources above no test that ran: never dropped in silence."""
+    loose = t_attached[(t_attached["kind"] == "verifies") & t_attached["function"].isna()]
+    rows = [
+        {
+            "kind": "unattached_verifies",
+            "file": rec["file"],
+            "line": rec["line"],
+            "requirement": rec["value"],
+            "message": f"@verifies {rec['value']} is attached to no test that ran: it must sit directly "
+            "above a test's definition (a CG_TEST, or the test function a framework such as Unity "
+            "reports by name); the requirement is not counted as verified by it",
+        }
+        for rec in records(loose)
+    ]
     return _frame(rows)
 
 
