@@ -111,7 +111,10 @@ def tests_frame(cases: Sequence[TestCase]) -> pd.DataFrame:
         for c in cases
     ]
     df = pd.DataFrame(rows, columns=cols)
-    return df.astype({"line": "int64", "duration_s": "float64"})
+    df = df.astype({"line": "int64", "duration_s": "float64"})
+    # what its coverage is: the test case's own, or its whole executable's (a suite without hooks)
+    df["attribution"] = np.where(df["coverage_unit"].astype(str).str.endswith("::*"), "executable", "test")
+    return df
 
 
 def _read_sources(paths: Sequence[str], root: Path) -> list[tuple[str, bytes]]:
@@ -482,6 +485,7 @@ def classify(
         F.hollow_findings(hollow_pairs(test_requirements, tests, fexec, function_requirements), reqs)
     )
     findings.append(F.test_result_findings(tests, test_requirements, known))
+    findings.append(F.coarse_attribution_findings(tests, test_requirements))
     findings.append(F.line_findings(lines, fn))
     findings.append(F.justification_findings(attached, lines, fn))
     findings.append(F.problem_findings(problems, req_tags))

@@ -26,6 +26,7 @@ SEVERITY = {
     "unknown_requirement": "error",
     "unattached_verifies": "warning",
     "failed_test": "error",
+    "coarse_attribution": "warning",
     "uncovered_lines": "warning",
     "unjustified_exclusion": "error",
     "justified_executed": "warning",
@@ -309,6 +310,42 @@ def unknown_requirement_findings(
                 "requirement": rec["requirement"],
                 "message": f"test {rec['test']} declares it verifies {rec['requirement']}, "
                 "which is not in the requirement list",
+            }
+        )
+    return _frame(rows)
+
+
+def coarse_attribution_findings(tests: pd.DataFrame, test_requirements: pd.DataFrame) -> pd.DataFrame:
+    """Executables whose tests are credited with everything the executable ran (output that looks
+    like Unity without covguard's hooks, a framework without them): never silently coarse."""
+    coarse = tests[tests["attribution"] == "executable"]
+    if not len(coarse):
+        return empty_findings()
+    reqs = grouped_lists(
+        coarse.loc[:, ["executable", "test"]].merge(test_requirements, on="test"),
+        ["executable"],
+        "requirement",
+    )
+    names = grouped_lists(coarse, ["executable"], "test")
+    rows: list[dict[str, Any]] = []
+    for exe in sorted(names):
+        ids = reqs.get(exe, [])
+        rows.append(
+            {
+                "kind": "coarse_attribution",
+                "file": exe,
+                "line": 0,
+                "requirement": ", ".join(ids) or None,
+                "tests": names[exe],
+                "message": f"the coverage of {exe} is known only per executable: each of its "
+                f"{len(names[exe])} test(s) is credited with everything the executable ran, so "
+                + (
+                    f"the verdicts of {', '.join(ids)} (requirement-based coverage, hollow tests) rest on "
+                    "that coarse attribution"
+                    if ids
+                    else "no requirement's verdict rests on it, but its tests' coverage is not their own"
+                )
+                + "; build it through covguard (Unity hooks) or use covguard's harness for per-test data",
             }
         )
     return _frame(rows)

@@ -1,0 +1,163 @@
+"""Unity suites, per test case, with no change to their tests or runners: the fixture
+(tests/fixtures/projects/unity) has Unity's entry points and output format and both runner styles
+(RUN_TEST in a hand-written main; a generated runner's static run_test).  Each runner has a hollow
+test, a test reaching its requirement's code through a helper in another file, a failing test, a
+crashing test and an ignored test.
+
+The truth per test case is derived independently: each test is built alone with plain
+``gcc --coverage`` (a main with only its RUN_TEST) and run, and gcovr reads its coverage."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from covguard import api
+from covguard.config import load_settings
+from tests.conftest import FIXTURES, require, run
+
+UNITY = FIXTURES / "projects" / "unity"
+FLAGS = ["-std=c99", "-O0", "-g", "--coverage", "-fprofile-abs-path", "-Isrc", "-Iunity", "-Itests"]
+
+# test -> (status, requirements it verifies)
+EXPECTED = {
+    "test_thermo::test_clamp_low": ("passed", ["TH-1"]),
+    "test_thermo::test_fahrenheit_through_helper": ("passed", ["TH-2"]),
+    "test_thermo::test_alarm_hollow": ("passed", ["TH-3"]),
+    "test_thermo::test_clamp_high_fails": ("failed", ["TH-1"]),
+    "test_thermo::test_average_crashes": ("error", ["TH-4"]),
+    "test_thermo::test_alarm_ignored": ("skipped", ["TH-3"]),
+    "test_limits::test_limits_average": ("passed", ["TH-4"]),
+    "test_limits::test_limits_freezing_through_helper": ("passed", ["TH-2"]),
+    "test_limits::test_limits_hollow": ("passed", ["TH-1"]),
+    "test_limits::test_limits_alarm_fails": ("failed", ["TH-3"]),
+    "test_limits::test_limits_average_crashes": ("error", ["TH-4"]),
+    "test_limits::test_limits_ignored": ("skipped", ["TH-1"]),
+    "test_limits::test_limits_alarm_quiet": ("passed", ["TH-3"]),
+}
+TEST_FILE = {"test_thermo": "tests/test_thermo.c", "test_limits": "tests/test_limits.c"}
+
+
+@pytest.fixture(scope="module")
+def unity_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, api.Outcome]:
+    require("gcc", "make", "gcov")
+    project = tmp_path_factory.mktemp("unity") / "project"
+    shutil.copytree(UNITY, project)
+    settings = load_settings(project / "covguard.toml")
+    return project, api.run(settings)
+
+
+def _truth(project: Path, test: str, work: Path) -> dict[str, Any]:
+    """gcovr's JSON for ``test`` built alone with plain gcc --coverage and run alone."""
+    exe_label, name = test.split("::")
+    folder = work / name
+    folder.mkdir(parents=True)
+    main = folder / "truth_main.c"
+    main.write_text(
+        '#include "unity.h"\n'
+        f"extern void {name}(void);\n"
+        "int main(void)\n{\n    UNITY_BEGIN();\n"
+        f"    RUN_TEST({name});\n    return UNITY_END();\n}}\n"
+    )
+    sources = ["src/thermo.c", "src/scale.c", "tests/helpers.c", "unity/unity.c", TEST_FILE[exe_label]]
+    objects = []
+    for i, src in enumerate(sources):
+        obj = folder / f"{i}-{Path(src).stem}.o"
+        run(["gcc", *FLAGS, "-Dmain=cg_user_main", "-c", src, "-o", obj], cwd=project)
+        objects.append(obj)
+    run(["gcc", *FLAGS, "-c", main, "-o", folder / "main.o"], cwd=project)
+    exe = folder / "alone"
+    run(["gcc", "--coverage", *objects, folder / "main.o", "-o", exe], cwd=project)
+    subprocess.run([exe], cwd=project, capture_output=True, check=False)  # the crashing test crashes
+    out = folder / "gcovr.json"
+    run(
+        [sys.executable, "-m", "gcovr", "--root", project, "--filter", project / "src", "--json", out, folder]
+    )
+    data: dict[str, Any] = json.loads(out.read_text())
+    return data
+
+
+def _executed(gcovr_json: dict[str, Any]) -> set[tuple[str, int]]:
+    return {
+        (f["file"], int(line["line_number"]))
+        for f in gcovr_json["files"]
+        for line in f["lines"]
+        if line["count"] > 0
+    }
+
+
+def test_statuses_requirements_and_attribution_per_case(unity_run: tuple[Path, api.Outcome]) -> None:
+    project, outcome = unity_run
+    doc = json.loads((project / "covguard-report" / "findings.json").read_text())
+    got = {t["id"]: (t["status"], t["verifies"]) for t in doc["tests"]}
+    assert got == {k: (s, v) for k, (s, v) in EXPECTED.items()}
+    assert {t["attribution"] for t in doc["tests"]} == {"test"}
+    assert not any(f["kind"] == "coarse_attribution" for f in doc["findings"])
+    # the failure where Unity printed it (the assertion's line), with the test's own output before it
+    fails = {t["id"]: t for t in doc["tests"] if t["status"] == "failed"}
+    assert fails["test_thermo::test_clamp_high_fails"]["line"] == 41
+    assert fails["test_thermo::test_clamp_high_fails"]["message"] == "Expected 130 Was 125"
+    # JUnit: requirements of @verifies tags above the test definitions are properties
+    junit = (project / "covguard-report" / "junit.xml").read_text()
+    assert junit.count('name="requirement"') == len(EXPECTED)
+    # the crash is an error and the cases after it still ran (resumed after the crash)
+    assert "test 'test_average_crashes' killed by SIGSEGV" in " ".join(outcome.problems)
+    kinds = [(f["kind"], f.get("test"), f.get("requirement")) for f in doc["findings"]]
+    assert ("hollow_verification", "test_thermo::test_alarm_hollow", "TH-3") in kinds
+    assert ("hollow_verification", "test_limits::test_limits_hollow", "TH-1") in kinds
+    loose = [f for f in doc["findings"] if f["kind"] == "unattached_verifies"]
+    assert [(f["file"], f["line"], f["requirement"]) for f in loose] == [("tests/test_thermo.c", 58, "TH-5")]
+    incidental = next(f for f in doc["findings"] if f["kind"] == "incidental")
+    assert incidental["function"] == "thermo_init"  # setUp's code: counted with every test
+    assert "which verify TH-1, TH-2, TH-3, TH-4" in incidental["message"]
+    statuses = {r["id"]: r["status"] for r in doc["requirements"]}
+    assert statuses == {"TH-1": "failing", "TH-2": "verified", "TH-3": "failing", "TH-4": "failing",
+                        "TH-5": "unverified"}  # fmt: skip
+
+
+@pytest.mark.slow
+def test_lines_of_each_case_equal_the_case_run_alone(
+    unity_run: tuple[Path, api.Outcome], tmp_path: Path
+) -> None:
+    project, outcome = unity_run
+    assert outcome.analysis is not None
+    lines = outcome.analysis.coverage.lines
+    tests = outcome.analysis.tests.set_index("test")
+    lines = lines[lines["count"] > 0]
+    merged: set[tuple[str, int]] = set()
+    for test in EXPECTED:
+        truth = _executed(_truth(project, test, tmp_path / test.split("::")[0]))
+        unit = tests.loc[test, "coverage_unit"]
+        ours = lines[lines["test"].astype(str) == unit]
+        got = set(zip(ours["file"].astype(str), ours["line"].astype(int), strict=True))
+        assert got == truth, test
+        if "crashes" in test:  # killed by SIGSEGV: no coverage, alone or in covguard
+            assert not truth
+        else:
+            assert truth, test
+        merged |= truth
+    # totals over the whole run equal gcovr's over the tests run alone
+    totals = outcome.analysis.coverage.file_totals()
+    covered = pd.Series([f for f, _ in merged]).value_counts()
+    for file, row in totals.iterrows():
+        assert row["lines_covered"] == covered.get(str(file), 0), file
+
+
+def test_gcovr_totals_of_the_run(unity_run: tuple[Path, api.Outcome], tmp_path: Path) -> None:
+    """Line totals per file equal gcovr's over covguard's own build (every executable line)."""
+    project, outcome = unity_run
+    assert outcome.analysis is not None
+    summary = tmp_path / "summary.json"
+    build = project / ".covguard" / "host-gcc" / "build"
+    run([sys.executable, "-m", "gcovr", "--root", project, "--filter", project / "src", "--json-summary",
+         summary, build])  # fmt: skip
+    theirs = {f["filename"]: f["line_total"] for f in json.loads(summary.read_text())["files"]}
+    ours = outcome.analysis.coverage.file_totals()["lines"].to_dict()
+    assert ours == theirs
