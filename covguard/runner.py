@@ -191,6 +191,7 @@ def run_executable(
     attempt = 0
     crashed: list[str] = []
     problems: list[str] = []
+    refused: list[str] = []
     cases: list[TestCase] = []
     units: dict[str, str] = {}
     fmt_used = "unknown"
@@ -224,6 +225,7 @@ def run_executable(
         parsed = parse_output(text, settings.test_format, nonce)
         fmt_used = parsed.format if parsed.format != "unknown" else fmt_used
         problems += parsed.problems
+        refused += parsed.refused
         special = None if timed_out else toolchain.exit_reason(rc)  # a target's fault status
         ended_normally = not timed_out and rc is not None and rc >= 0 and special is None
         exit_why = special or _describe_exit(rc, timed_out, timeout)
@@ -299,6 +301,8 @@ def run_executable(
             )
         )
         break
+    if refused:
+        cases.append(_refused_case(refused, rel_exe, label))
     if toolchain.coverage_from_target:
         cases, lost = _coverage_came_back(cases, units)
         problems += lost
@@ -419,6 +423,25 @@ def exit_status_check(
             coverage="none",
         )
     ]
+
+
+def _refused_case(refused: list[str], rel_exe: str, label: str) -> TestCase:
+    """The executable printed lines that break the result protocol (forged or out of order): they
+    were refused, and the executable is an error, never a pass."""
+    shown = "; ".join(refused[:3]) + (f"; and {len(refused) - 3} more" if len(refused) > 3 else "")
+    return TestCase(
+        test=f"{label}::<protocol>",
+        executable=rel_exe,
+        name="<protocol>",
+        status="error",
+        duration_s=None,
+        message=f"its output breaks covguard's result protocol, so its results are not trusted: {shown}",
+        file=rel_exe,
+        line=0,
+        verifies=(),
+        coverage_unit="",
+        coverage="none",
+    )
 
 
 def _error_case(c: CaseOutput, rel_exe: str, label: str, reason: str, settings: Settings) -> TestCase:

@@ -66,6 +66,12 @@ class ParsedOutput:
     summary: tuple[int, int, int] | None = None  # run/tests, failed, skipped/ignored
     problems: list[str] = field(default_factory=list)
     hooked: bool = False  # Unity with covguard's hooks: one coverage folder per case
+    refused: list[str] = field(default_factory=list)  # lines that could turn a failure into a pass
+
+    def refuse(self, problem: str) -> None:
+        """A line that breaks the protocol's rules: refused, reported, and the executable an error."""
+        self.refused.append(problem)
+        self.problems.append(problem)
 
     @property
     def unfinished(self) -> CaseOutput | None:
@@ -99,7 +105,7 @@ def _protocol_lines(text: str, nonce: str | None, out: ParsedOutput) -> list[tup
             continue
         lines.append((lineno, raw[m.start() :], raw[m.end() :].split("\t")))
     if forged:
-        out.problems.append(
+        out.refuse(
             f"{forged} protocol line(s) without this run's nonce were refused: printed by a test or the "
             "code under test, not by covguard's harness"
         )
@@ -117,7 +123,7 @@ def parse_covguard(text: str, nonce: str | None = None) -> ParsedOutput:
     for lineno, raw, fields in _protocol_lines(text, nonce, out):
         kind = fields[0]
         if out.done:
-            out.problems.append(f"output line {lineno}: protocol line after 'done' refused: {raw[:200]!r}")
+            out.refuse(f"output line {lineno}: protocol line after 'done' refused: {raw[:200]!r}")
             continue
         try:
             if kind == "start":
@@ -125,10 +131,10 @@ def parse_covguard(text: str, nonce: str | None = None) -> ParsedOutput:
             elif kind == "begin":
                 index = int(fields[1])
                 if index in by_index:
-                    out.problems.append(f"output line {lineno}: a second 'begin' of test {index} refused")
+                    out.refuse(f"output line {lineno}: a second 'begin' of test {index} refused")
                     continue
                 if open_case is not None:
-                    out.problems.append(
+                    out.refuse(
                         f"output line {lineno}: 'begin' of test {index} while test {open_case.index} "
                         "has not ended"
                     )
@@ -146,10 +152,10 @@ def parse_covguard(text: str, nonce: str | None = None) -> ParsedOutput:
                 index = int(fields[1])
                 began = by_index.get(index)
                 if began is None:
-                    out.problems.append(f"output line {lineno}: end of test {index} that never began")
+                    out.refuse(f"output line {lineno}: end of test {index} that never began")
                     continue
                 if began is not open_case or fields[2] != began.name:
-                    out.problems.append(
+                    out.refuse(
                         f"output line {lineno}: 'end' of test {index} ({fields[2]!r}) does not match the "
                         "test that is running; refused"
                     )
@@ -160,7 +166,7 @@ def parse_covguard(text: str, nonce: str | None = None) -> ParsedOutput:
                 if status == "passed" and message:
                     status = "error"
                     message = "refused: a PASS that carries a failure message: " + message
-                    out.problems.append(f"output line {lineno}: test {index} reported PASS with a message")
+                    out.refuse(f"output line {lineno}: test {index} reported PASS with a message")
                 began.status = status
                 began.file = fields[4] or began.file
                 began.line = int(fields[5]) if fields[5].lstrip("-").isdigit() else began.line
@@ -241,9 +247,7 @@ def parse_unity(text: str, nonce: str | None = None) -> ParsedOutput:
                 )
             elif current.status is None or _WORST[status] > _WORST[current.status]:
                 if current.status is not None:
-                    out.problems.append(
-                        f"test '{current.name}' printed more than one Unity result; the worst counts"
-                    )
+                    out.refuse(f"test '{current.name}' printed more than one Unity result; the worst counts")
                 current.name, current.file, current.line = m["name"], m["file"], int(m["line"])
                 current.status, current.message = status, (m["message"] or "").strip()
             continue
@@ -253,7 +257,7 @@ def parse_unity(text: str, nonce: str | None = None) -> ParsedOutput:
             if not out.hooked:
                 out.done = True
     if stray:
-        out.problems.append(
+        out.refuse(
             f"{stray} Unity result line(s) outside any test case were refused (printed by a test or the "
             "code under test between cases)"
         )

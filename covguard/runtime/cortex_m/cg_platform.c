@@ -255,7 +255,13 @@ static void *cg_gcda_allocate(unsigned length, void *arg)
 static void cg_error(const char *what, const char *path)
 {
     const char *p;
-    for (p = "@@covguard\terror\t"; *p; ++p) cg_platform_putc(*p);
+    const char *nonce = cg_platform_nonce();
+    for (p = "@@covguard"; *p; ++p) cg_platform_putc(*p);
+    if (nonce && *nonce) {
+        cg_platform_putc(':');
+        for (p = nonce; *p; ++p) cg_platform_putc(*p);
+    }
+    for (p = "\terror\t"; *p; ++p) cg_platform_putc(*p);
     for (p = what; *p; ++p) cg_platform_putc(*p);
     for (p = path; p && *p; ++p) cg_platform_putc(*p);
     cg_platform_putc('\n');
