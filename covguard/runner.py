@@ -4,8 +4,11 @@ Each executable runs in its own process group with ``COVGUARD_COVERAGE_DIR`` set
 writes each test case's coverage into its own folder.  When an executable crashes or hangs inside a
 test, that test is recorded as an error with incomplete coverage, the process group is killed,
 and the executable is started again from the next test (``COVGUARD_FIRST_TEST``): one bad test
-does not hide the results of the others.  Unity suites cannot resume; their remaining tests are
-reported as not run.
+does not hide the results of the others.  Unity suites linked by covguard (host-gcc: its Unity
+hooks, ``runtime/covguard_unity.c``) are per test case and resume the same way; Unity output
+without the hooks is attributed per executable, and after a crash its remaining tests are reported
+as not run.  Every protocol line must carry the run's nonce (``COVGUARD_NONCE``); lines that break
+the protocol, or an exit status that contradicts the results, make the executable an error.
 
 libgcov's "profiling:" complaints on a test's stderr (a stale or foreign .gcda) are recorded: the
 coverage collection then refuses the data instead of reporting it.

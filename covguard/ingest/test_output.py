@@ -8,6 +8,9 @@ covguard protocol (see ``runtime/covguard_test.h``)::
     @@covguard<TAB>done<TAB>run<TAB>failed<TAB>skipped
 
 The marker may follow text the test printed without a newline; it is searched anywhere in a line.
+When covguard runs the executable the marker carries the run's nonce (``@@covguard:<nonce>``) and
+lines without it are refused.  covguard's Unity hooks print ``unity-begin``/``unity-end``/
+``unity-done`` lines around each Unity test case in the same form.
 
 Unity (ThrowTheSwitch) prints one line per test and a summary::
 
