@@ -161,3 +161,45 @@ def test_gcovr_totals_of_the_run(unity_run: tuple[Path, api.Outcome], tmp_path: 
     theirs = {f["filename"]: f["line_total"] for f in json.loads(summary.read_text())["files"]}
     ours = outcome.analysis.coverage.file_totals()["lines"].to_dict()
     assert ours == theirs
+
+
+def test_output_that_only_looks_like_unity_is_attributed_per_executable(tmp_path: Path) -> None:
+    """A home-made runner printing Unity's format: no hooks to call, so its tests are credited
+    with the whole executable's coverage, and covguard says so."""
+    require("gcc", "make", "gcov")
+    project = tmp_path / "project"
+    shutil.copytree(UNITY, project)
+    settings = load_settings(
+        project / "covguard.toml",
+        overrides={
+            "build.command": "make lookalike BUILD_DIR={build_dir}",
+            "test.executables": ["{build_dir}/tests/test_lookalike"],
+            "test_sources": ["extra/**"],
+        },
+    )
+    outcome = api.run(settings)
+    assert outcome.analysis is not None
+    doc = json.loads((project / "covguard-report" / "findings.json").read_text())
+    # the console summary and the HTML report say so too
+    from covguard.report.console import render_summary
+
+    assert "2 tests credited per executable, not per test" in render_summary(doc)
+    page = (project / "covguard-report" / "index.html").read_text()
+    assert "2 test(s) are credited with their whole executable" in page
+    assert "complete (per executable)" in page
+    tests = {t["id"]: (t["status"], t["verifies"], t["attribution"]) for t in doc["tests"]}
+    assert tests == {
+        "test_lookalike::test_init_then_alarm": ("passed", ["TH-5"], "executable"),
+        "test_lookalike::test_boiling": ("passed", ["TH-2"], "executable"),
+    }
+    coarse = [f for f in doc["findings"] if f["kind"] == "coarse_attribution"]
+    assert len(coarse) == 1
+    assert coarse[0]["severity"] == "warning"
+    assert coarse[0]["file"] == ".covguard/host-gcc/build/tests/test_lookalike"
+    assert coarse[0]["requirement"] == "TH-2, TH-5"
+    assert "credited with everything the executable ran" in coarse[0]["message"]
+    # at that granularity test_boiling is credited with thermo_init and thermo_alarm too: TH-5 and
+    # TH-3's code run by "a test of TH-2" - which is exactly what the warning is there to say
+    fn = {f["function"]: f for f in doc["functions"]}
+    assert fn["thermo_init"]["class"] == "verified"
+    assert fn["thermo_to_f"]["class"] == "verified"
