@@ -203,3 +203,30 @@ def test_output_that_only_looks_like_unity_is_attributed_per_executable(tmp_path
     fn = {f["function"]: f for f in doc["functions"]}
     assert fn["thermo_init"]["class"] == "verified"
     assert fn["thermo_to_f"]["class"] == "verified"
+
+
+def _functions_per_case(outcome: api.Outcome) -> set[tuple[str, str]]:
+    assert outcome.analysis is not None
+    f = outcome.analysis.coverage.functions
+    f = f[f["count"] > 0]
+    unit_test = dict(
+        zip(outcome.analysis.tests["coverage_unit"], outcome.analysis.tests["test"], strict=False)
+    )
+    return {(unit_test[str(u)], str(n)) for u, n in zip(f["test"], f["function"], strict=True)}
+
+
+def test_clang_profile_gives_the_same_cases_and_functions(
+    unity_run: tuple[Path, api.Outcome], tmp_path: Path
+) -> None:
+    """host-clang links the same hooks with clang's profile run-time: the same cases, statuses and
+    requirements, and each case executes the same product functions as with gcc."""
+    require("clang-19", "llvm-cov-19", "make")
+    project = tmp_path / "project"
+    shutil.copytree(UNITY, project)
+    outcome = api.run(load_settings(project / "covguard.toml", overrides={"toolchain": "host-clang"}))
+    doc = json.loads((project / "covguard-report" / "findings.json").read_text())
+    got = {t["id"]: (t["status"], t["verifies"]) for t in doc["tests"]}
+    assert got == dict(EXPECTED)
+    assert {t["attribution"] for t in doc["tests"]} == {"test"}
+    assert _functions_per_case(outcome) == _functions_per_case(unity_run[1])
+    assert ("test_thermo::test_fahrenheit_through_helper", "scale_mul") in _functions_per_case(outcome)

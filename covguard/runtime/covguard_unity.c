@@ -2,8 +2,8 @@
  * covguard_unity.c - per-test-case coverage for Unity (ThrowTheSwitch) suites, with no change to
  * their tests, runners or build files.
  *
- * covguard's compiler wrapper links this object into every test executable it links with gcov
- * (host-gcc profile), with GNU ld's --wrap for Unity's entry points.  --wrap only redirects calls
+ * covguard's compiler wrapper links this object into every test executable it links (host-gcc and
+ * host-clang profiles), with GNU ld's --wrap for Unity's entry points.  --wrap only redirects calls
  * from OTHER objects, so the hooks are placed where both runner styles cross an object boundary:
  *
  *   hand-written runner   main (test file) -> RUN_TEST -> UnityDefaultTestRun (unity.c)
@@ -16,7 +16,8 @@
  * count with their test), and ends after UnityDefaultTestRun returns or at __wrap_UnityConcludeTest.
  *
  * Per case <i>: counters reset before it, GCOV_PREFIX=<COVGUARD_COVERAGE_DIR>/<i> and
- * __gcov_dump() after it, as covguard's own harness does (covguard_test.h).  Around each case it
+ * __gcov_dump() after it, as covguard's own harness does (covguard_test.h); with
+ * COVGUARD_COVERAGE_LLVM (host-clang) clang's profile run-time writes <dir>/<i>.profraw.  Around each case it
  * prints, with the run's nonce (COVGUARD_NONCE):
  *
  *     @@covguard:<nonce>  unity-begin  <i>  <test name>  <test file>
@@ -44,9 +45,16 @@ extern void __real_UnityDefaultTestRun(cgu_test_fn fn, const char *name, const i
 extern void __real_UnityConcludeTest(void) CGU_WEAK;
 extern void __real_setUp(void) CGU_WEAK;
 extern void UnityIgnore(const char *message, unsigned long line) CGU_WEAK;
+#if defined(COVGUARD_COVERAGE_LLVM)
+/* clang's profile run-time (host-clang profile): <dir>/<i>.profraw per case */
+extern int __llvm_profile_write_file(void);
+extern void __llvm_profile_set_filename(const char *);
+extern void __llvm_profile_reset_counters(void);
+#else
 /* strong: a weak reference would not pull them out of libgcov.a (every covguard link has -lgcov) */
 extern void __gcov_dump(void);
 extern void __gcov_reset(void);
+#endif
 extern int setenv(const char *, const char *, int);
 
 /* the first two members of Unity's global state, the same in every Unity 2.x (unity_internals.h:
@@ -91,11 +99,37 @@ static void cgu_mark(const char *what, unsigned index, const char *name)
     fflush(stdout);
 }
 
+/* where the counters go from now on: <dir>/<leaf> (gcov's GCOV_PREFIX) or <dir>/<leaf>.profraw */
 static void cgu_prefix(const char *leaf)
 {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s", cgu_dir, leaf);
-    setenv("GCOV_PREFIX", path, 1);
+    static char path[2][4096]; /* clang's run-time keeps the pointer: static, alternating */
+    static int which;
+    which ^= 1;
+#if defined(COVGUARD_COVERAGE_LLVM)
+    snprintf(path[which], sizeof path[which], "%s/%s.profraw", cgu_dir, leaf);
+    __llvm_profile_set_filename(path[which]);
+#else
+    snprintf(path[which], sizeof path[which], "%s/%s", cgu_dir, leaf);
+    setenv("GCOV_PREFIX", path[which], 1);
+#endif
+}
+
+static void cgu_reset(void)
+{
+#if defined(COVGUARD_COVERAGE_LLVM)
+    __llvm_profile_reset_counters();
+#else
+    __gcov_reset();
+#endif
+}
+
+static void cgu_dump(void)
+{
+#if defined(COVGUARD_COVERAGE_LLVM)
+    __llvm_profile_write_file();
+#else
+    __gcov_dump();
+#endif
 }
 
 /* a case begins: returns 0 when it is to be skipped (resumed after a crash) */
@@ -108,14 +142,14 @@ static int cgu_begin(const char *name)
     if (index < cgu_first) return 0;
     snprintf(leaf, sizeof leaf, "%u", index);
     cgu_prefix(leaf);
-    __gcov_reset();
+    cgu_reset();
     return 1;
 }
 
 static void cgu_end(void)
 {
     unsigned index = cgu_next - 1;
-    if (index >= cgu_first) __gcov_dump();
+    if (index >= cgu_first) cgu_dump();
     cgu_prefix("between");
     cgu_in_case = 0;
     cgu_by_default = 0;

@@ -17,11 +17,12 @@ WRAPPED = ("UnityBegin", "UnityEnd", "UnityDefaultTestRun", "UnityConcludeTest",
 WRAP_FLAG = "-Wl," + ",".join(f"--wrap={name}" for name in WRAPPED)
 
 
-def build_unity_hooks(cc: str, folder: Path, machine_flags: tuple[str, ...] = ()) -> tuple[str, ...]:
-    """Compile the hooks (without coverage) into ``folder``; the link arguments that add them."""
+def build_unity_hooks(cc: str, folder: Path, defines: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """Compile the hooks (without coverage) into ``folder``; the link arguments that add them.
+    ``defines``: ``-DCOVGUARD_COVERAGE_LLVM`` for clang's profile run-time (gcov's otherwise)."""
     folder.mkdir(parents=True, exist_ok=True)
     obj = folder / "covguard_unity.o"
-    command = [cc, *machine_flags, "-std=c99", "-O1", "-Wall", "-Wextra", "-c", str(SOURCE), "-o", str(obj)]
+    command = [cc, *defines, "-std=c99", "-O1", "-Wall", "-Wextra", "-c", str(SOURCE), "-o", str(obj)]
     try:
         proc = subprocess.run(command, capture_output=True, text=True, check=False, errors="replace")
     except OSError as exc:
@@ -30,7 +31,7 @@ def build_unity_hooks(cc: str, folder: Path, machine_flags: tuple[str, ...] = ()
         raise BuildError(
             f"covguard's Unity hooks do not compile with {cc}:\n" + (proc.stdout + proc.stderr).strip(),
             path=SOURCE,
-            hint="the host-gcc profile needs a GCC with GNU ld",
+            hint="the host profiles need a C compiler that links with GNU ld",
         )
     return (str(obj), WRAP_FLAG)
 
