@@ -205,6 +205,30 @@ def test_output_that_only_looks_like_unity_is_attributed_per_executable(tmp_path
     assert fn["thermo_to_f"]["class"] == "verified"
 
 
+def test_a_runner_the_hooks_cannot_see_is_attributed_per_executable(tmp_path: Path) -> None:
+    """setUp beside a generated-style run_test in one object: --wrap cannot see a case begin, so
+    the whole run is the executable's, attributed and reported as such - never silently coarse."""
+    require("gcc", "make", "gcov")
+    project = tmp_path / "project"
+    shutil.copytree(UNITY, project)
+    overrides = {
+        "build.command": "make one_file BUILD_DIR={build_dir}",
+        "test.executables": ["{build_dir}/tests/test_one_file"],
+        "test_sources": ["extra/**"],
+    }
+    outcome = api.run(load_settings(project / "covguard.toml", overrides=overrides))
+    assert not outcome.problems
+    doc = json.loads((project / "covguard-report" / "findings.json").read_text())
+    assert [(t["id"], t["status"], t["verifies"], t["attribution"]) for t in doc["tests"]] == [
+        ("test_one_file::test_one_file_clamp", "passed", ["TH-1"], "executable")
+    ]
+    coarse = [f for f in doc["findings"] if f["kind"] == "coarse_attribution"]
+    assert [f["requirement"] for f in coarse] == ["TH-1"]
+    fn = {f["function"]: f for f in doc["functions"]}
+    assert fn["thermo_clamp"]["class"] == "verified"  # the executable's coverage came back
+    assert fn["thermo_init"]["executed"]
+
+
 def _functions_per_case(outcome: api.Outcome) -> set[tuple[str, str]]:
     assert outcome.analysis is not None
     f = outcome.analysis.coverage.functions

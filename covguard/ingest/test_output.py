@@ -199,7 +199,11 @@ def parse_unity(text: str, nonce: str | None = None) -> ParsedOutput:
         for lineno, _raw, fields in _protocol_lines(text, nonce, out)
         if fields and fields[0] in _UNITY_MARKS
     ]
-    out.hooked = bool(marks)
+    # hooked when a case began; marks without any (a runner whose calls the hooks never saw) leave
+    # the output to be read as plain Unity, attributed per executable
+    out.hooked = any(fields[0] == "unity-begin" for _lineno, fields in marks)
+    if not out.hooked:
+        marks = []
     by_line = dict(marks)
     current: CaseOutput | None = None
     seen: set[int] = set()

@@ -29,6 +29,10 @@
  * not run (hand-written runner) or ignored through UnityIgnore (generated runner, whose run_test
  * cannot be skipped from outside); their lines are not taken again.
  *
+ * If no case ever begins (a runner whose calls do not cross objects, e.g. setUp defined in the
+ * same file as a generated runner's run_test), the run's coverage goes to <dir>/all and covguard
+ * attributes it per executable, saying so (coarse_attribution).
+ *
  * Without COVGUARD_COVERAGE_DIR (the executable run by hand) it does nothing but call through.
  * Every Unity symbol is a weak reference: an executable without Unity links and runs unchanged.
  */
@@ -174,7 +178,9 @@ int __wrap_UnityEnd(void)
     if (cgu_active) {
         if (cgu_in_case) cgu_end();
         cgu_mark("unity-done", cgu_next, NULL);
-        cgu_prefix("teardown");
+        /* no case ever began (a runner whose calls do not cross objects, e.g. setUp defined beside
+           its own run_test): the whole run, never reset, is the executable's coverage */
+        cgu_prefix(cgu_next ? "teardown" : "all");
     }
     return failures;
 }
