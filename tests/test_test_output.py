@@ -159,6 +159,8 @@ def test_unity_with_hooks_one_result_per_case_the_worst() -> None:
         "@@covguard\tunity-begin\t0\ttest_a\tt.c\n"
         "t.c:3:test_a:PASS\n"  # printed by the test itself
         "noise t.c:5:test_a:FAIL: Expected 1 Was 2\n"
+        "t.c:6:test_a:PASS\n"  # a pass after the failure changes nothing
+        "t.c:7:test_z:PASS\n"  # another test's result inside test_a
         "@@covguard\tunity-end\t0\n"
         "t.c:9:test_forged:PASS\n"  # between cases
         "@@covguard\tunity-begin\t1\ttest_b\tt.c\n"
@@ -177,3 +179,5 @@ def test_unity_with_hooks_one_result_per_case_the_worst() -> None:
     assert p.unfinished.name == "test_c"
     assert any("more than one Unity result" in x for x in p.problems)
     assert any("1 Unity result line(s) outside any test case" in x for x in p.problems)
+    assert any("a Unity result of 'test_z' inside test 'test_a'" in x for x in p.refused)
+    assert len(p.refused) == 4  # two extra results of test_a, test_z's, the one between cases

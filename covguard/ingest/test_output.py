@@ -252,11 +252,16 @@ def parse_unity(text: str, nonce: str | None = None) -> ParsedOutput:
                         message=(m["message"] or "").strip(),
                     )
                 )
-            elif current.status is None or _WORST[status] > _WORST[current.status]:
+            elif m["name"] != current.name and current.name not in ("", "?"):
+                out.refuse(
+                    f"output line {lineno}: a Unity result of '{m['name']}' inside test '{current.name}'"
+                )
+            else:
                 if current.status is not None:
                     out.refuse(f"test '{current.name}' printed more than one Unity result; the worst counts")
-                current.name, current.file, current.line = m["name"], m["file"], int(m["line"])
-                current.status, current.message = status, (m["message"] or "").strip()
+                if current.status is None or _WORST[status] > _WORST[current.status]:
+                    current.name, current.file, current.line = m["name"], m["file"], int(m["line"])
+                    current.status, current.message = status, (m["message"] or "").strip()
             continue
         s = _UNITY_SUMMARY.match(line.strip())
         if s:
