@@ -321,6 +321,7 @@ def run_executable(
         coverage_dir=str(cov_dir),
         format=fmt_used,
         problems=tuple(problems),
+        nonce=nonce,
     )
     return _ExeResult(run=run, cases=cases, units=units)
 
