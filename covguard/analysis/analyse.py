@@ -56,7 +56,7 @@ from covguard.trace.python_ast import is_python
 from covguard.trace.scan_cache import scan_sources_cached
 from covguard.trace.source import Problem
 from covguard.trace.tags import TagConfig, attach_to_functions
-from covguard.trace.test_defs import definitions, place_tests
+from covguard.trace.test_defs import base_names, definitions, place_tests
 
 if TYPE_CHECKING:
     from covguard.analysis.reach import ProductFacts
@@ -193,7 +193,7 @@ def analyse_project(
     # tests reported by name (Unity and kin): their definitions in the test sources
     by_name = {r.executable for r in results.runs if r.format not in ("covguard", "pytest")}
     named = tests.loc[tests["executable"].isin(by_name), "test"].tolist()
-    found = definitions(test_items, set(tests.loc[tests["test"].isin(named), "name"].astype(str)))
+    found = definitions(test_items, set(base_names(tests.loc[tests["test"].isin(named), "name"])))
     placed = place_tests(tests, found, named)
     facts = _product_facts(settings, data, set(requirements["id"]), tag_config)
     return classify(

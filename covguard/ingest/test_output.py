@@ -32,7 +32,8 @@ MARKER = "@@covguard\t"
 _MARK = re.compile(r"@@covguard(?::(?P<nonce>[^\t\s]*))?\t")
 
 _UNITY_RESULT = (
-    r"(?P<file>(?:[A-Za-z]:)?[^:\s]+):(?P<line>\d+):(?P<name>[A-Za-z_]\w*):"
+    # a parametrised case (TEST_CASE, TEST_RANGE) is named "test_x(1, 2)"
+    r"(?P<file>(?:[A-Za-z]:)?[^:\s]+):(?P<line>\d+):(?P<name>[A-Za-z_]\w*(?:\([^\n]*?\))?):"
     r"(?P<status>PASS|FAIL|IGNORE)(?::\s?(?P<message>.*))?\s*$"
 )
 _UNITY_CASE = re.compile(r"^" + _UNITY_RESULT)

@@ -24,9 +24,9 @@ _NOISE = re.compile(
     r"//[^\n]*|/\*.*?\*/|\"(?:\\.|[^\"\\\n])*\"|'(?:\\.|[^'\\\n])*'",
     re.DOTALL,
 )
-# `void name(void) {` or `static void name() {` (C test functions take no arguments)
+# `void name(void) {`, `static void name() {`, a parametrised Unity test `void name(int a, int b) {`
 _DEFINITION = re.compile(
-    r"(?<![\w.>])(?:static\s+|inline\s+|extern\s+)*void\s+(?P<name>[A-Za-z_]\w*)\s*\(\s*(?:void)?\s*\)\s*\{"
+    r"(?<![\w.>])(?:static\s+|inline\s+|extern\s+)*void\s+(?P<name>[A-Za-z_]\w*)\s*\([^(){};]*\)\s*\{"
 )
 MAX_SOURCE_BYTES = 8 * 1024 * 1024  # a test source larger than this is not searched
 
@@ -77,10 +77,16 @@ def definitions(items: Iterable[tuple[str, bytes]], names: set[str]) -> pd.DataF
     )
 
 
+def base_names(names: pd.Series) -> pd.Series:
+    """The function name of each test name: a parametrised case ``test_x(1, 2)`` -> ``test_x``."""
+    return names.astype(str).str.replace(r"\(.*$", "", regex=True).str.strip()
+
+
 def place_tests(tests: pd.DataFrame, found: pd.DataFrame, named: Sequence[str]) -> pd.DataFrame:
     """``test``, ``file``, ``line_start``, ``line_end`` of each test in ``named`` (test ids) whose
     function is defined once in the test sources, or once in the file its framework reported."""
     sub = tests[tests["test"].isin(list(named))].loc[:, ["test", "name", "file"]]
+    sub = sub.assign(name=base_names(sub["name"]))
     cand = sub.merge(found.rename(columns={"file": "def_file"}), on="name")
     same = cand[cand["def_file"] == cand["file"]]
     counts = cand.groupby("test")["def_file"].transform("size")
