@@ -181,3 +181,20 @@ def test_unity_with_hooks_one_result_per_case_the_worst() -> None:
     assert any("1 Unity result line(s) outside any test case" in x for x in p.problems)
     assert any("a Unity result of 'test_z' inside test 'test_a'" in x for x in p.refused)
     assert len(p.refused) == 4  # two extra results of test_a, test_z's, the one between cases
+
+
+def test_unity_execution_times_and_colours() -> None:
+    text = (
+        "t.c:3:test_a:\x1b[42mPASS\x1b[0m (12 ms)\n"
+        "t.c:9:test_b:\x1b[41mFAIL\x1b[0m: Expected 1 Was 2 (3 ms)\n"
+        "t.c:11:test_c(1, 2):IGNORE\n"
+        "-----------------------\n3 Tests 1 Failures 1 Ignored \n\x1b[41mFAIL\x1b[0m\n"
+    )
+    assert detect_format(text) == "unity"
+    p = parse_unity(text)
+    assert [(c.name, c.status, c.message, c.duration_s) for c in p.cases] == [
+        ("test_a", "passed", "", 0.012),
+        ("test_b", "failed", "Expected 1 Was 2", 0.003),
+        ("test_c(1, 2)", "skipped", "", None),
+    ]
+    assert not p.problems

@@ -34,8 +34,11 @@ _MARK = re.compile(r"@@covguard(?::(?P<nonce>[^\t\s]*))?\t")
 _UNITY_RESULT = (
     # a parametrised case (TEST_CASE, TEST_RANGE) is named "test_x(1, 2)"
     r"(?P<file>(?:[A-Za-z]:)?[^:\s]+):(?P<line>\d+):(?P<name>[A-Za-z_]\w*(?:\([^\n]*?\))?):"
-    r"(?P<status>PASS|FAIL|IGNORE)(?::\s?(?P<message>.*))?\s*$"
+    # UNITY_INCLUDE_EXEC_TIME adds " (N ms)" to the line
+    r"(?P<status>PASS|FAIL|IGNORE)(?::\s?(?P<message>.*?))?(?:\s\((?P<ms>\d+) ms\))?\s*$"
 )
+# UNITY_OUTPUT_COLOR: "\033[42mPASS\033[0m"
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _UNITY_CASE = re.compile(r"^" + _UNITY_RESULT)
 # a result line after text the test printed without a newline: found anywhere in the line
 _UNITY_ANYWHERE = re.compile(r"(?<![^\s])" + _UNITY_RESULT)
@@ -210,7 +213,7 @@ def parse_unity(text: str, nonce: str | None = None) -> ParsedOutput:
     seen: set[int] = set()
     stray = 0
     for lineno, raw in enumerate(text.splitlines(), start=1):
-        line = raw.rstrip("\r")
+        line = _ANSI.sub("", raw.rstrip("\r"))
         fields = by_line.get(lineno)
         if fields is not None:
             try:
@@ -251,6 +254,7 @@ def parse_unity(text: str, nonce: str | None = None) -> ParsedOutput:
                         line=int(m["line"]),
                         status=status,
                         message=(m["message"] or "").strip(),
+                        duration_s=int(m["ms"]) / 1e3 if m["ms"] else None,
                     )
                 )
             elif m["name"] != current.name and current.name not in ("", "?"):
@@ -263,6 +267,7 @@ def parse_unity(text: str, nonce: str | None = None) -> ParsedOutput:
                 if current.status is None or _WORST[status] > _WORST[current.status]:
                     current.name, current.file, current.line = m["name"], m["file"], int(m["line"])
                     current.status, current.message = status, (m["message"] or "").strip()
+                    current.duration_s = int(m["ms"]) / 1e3 if m["ms"] else None
             continue
         s = _UNITY_SUMMARY.match(line.strip())
         if s:
@@ -298,7 +303,8 @@ def detect_format(text: str, nonce: str | None = None) -> str:
     if unity_mark:
         return "unity"
     for raw in text.splitlines():
-        if _UNITY_CASE.match(raw.rstrip("\r")) or _UNITY_SUMMARY.match(raw.strip()):
+        line = _ANSI.sub("", raw.rstrip("\r"))
+        if _UNITY_CASE.match(line) or _UNITY_SUMMARY.match(line.strip()):
             return "unity"
     return "unknown"
 
