@@ -112,6 +112,12 @@ def test_statuses_requirements_and_attribution_per_case(unity_run: tuple[Path, a
     fails = {t["id"]: t for t in doc["tests"] if t["status"] == "failed"}
     assert fails["test_thermo::test_clamp_high_fails"]["line"] == 41
     assert fails["test_thermo::test_clamp_high_fails"]["message"] == "Expected 130 Was 125"
+    # a test that crashed before Unity printed its line: at its definition
+    crashed = {t["id"]: (t["file"], t["line"]) for t in doc["tests"] if t["status"] == "error"}
+    assert crashed == {
+        "test_thermo::test_average_crashes": ("tests/test_thermo.c", 45),
+        "test_limits::test_limits_average_crashes": ("tests/test_limits.c", 49),
+    }
     # JUnit: requirements of @verifies tags above the test definitions are properties
     junit = (project / "covguard-report" / "junit.xml").read_text()
     assert junit.count('name="requirement"') == len(EXPECTED)

@@ -337,6 +337,13 @@ def classify(
 
     # ---- what each test verifies: the harness's declaration plus @verifies tags above it
     test_funcs = _test_functions(tests, test_definitions)
+    if test_definitions is not None and len(test_definitions):
+        # a test that crashed before its framework printed a line: located at its definition
+        d = test_definitions.drop_duplicates("test").set_index("test")
+        unplaced = (tests["line"] <= 0) & tests["test"].isin(d.index)
+        tests = tests.copy()
+        tests.loc[unplaced, "file"] = tests.loc[unplaced, "test"].map(d["file"])
+        tests.loc[unplaced, "line"] = tests.loc[unplaced, "test"].map(d["line_start"]).astype("int64")
     t_attached = attach_to_functions(test_tags, test_funcs)
     tag_verifies = _shared_by_twins(
         t_attached[(t_attached["kind"] == "verifies") & t_attached["function"].notna()], test_funcs
