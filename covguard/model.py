@@ -41,6 +41,8 @@ class ExecutableRun:
     coverage_dir: str
     format: str  # covguard | unity | unknown
     problems: tuple[str, ...] = ()
+    # the run's nonce: its protocol lines carry it (re-deriving results from the raw output needs it)
+    nonce: str = ""
 
 
 @dataclass(frozen=True)

@@ -4,8 +4,11 @@ Each executable runs in its own process group with ``COVGUARD_COVERAGE_DIR`` set
 writes each test case's coverage into its own folder.  When an executable crashes or hangs inside a
 test, that test is recorded as an error with incomplete coverage, the process group is killed,
 and the executable is started again from the next test (``COVGUARD_FIRST_TEST``): one bad test
-does not hide the results of the others.  Unity suites cannot resume; their remaining tests are
-reported as not run.
+does not hide the results of the others.  Unity suites linked by covguard (host-gcc: its Unity
+hooks, ``runtime/covguard_unity.c``) are per test case and resume the same way; Unity output
+without the hooks is attributed per executable, and after a crash its remaining tests are reported
+as not run.  Every protocol line must carry the run's nonce (``COVGUARD_NONCE``); lines that break
+the protocol, or an exit status that contradicts the results, make the executable an error.
 
 libgcov's "profiling:" complaints on a test's stderr (a stale or foreign .gcda) are recorded: the
 coverage collection then refuses the data instead of reporting it.
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 import signal
 from collections.abc import Callable, Sequence
@@ -190,6 +194,7 @@ def run_executable(
     attempt = 0
     crashed: list[str] = []
     problems: list[str] = []
+    refused: list[str] = []
     cases: list[TestCase] = []
     units: dict[str, str] = {}
     fmt_used = "unknown"
@@ -198,6 +203,7 @@ def run_executable(
     any_timeout = False
     stdbuf = shutil.which("stdbuf") if toolchain.origin == "host" else None
     suffix = ".profraw" if toolchain.coverage == "llvm" else ""  # clang: one raw profile per unit
+    nonce = secrets.token_hex(8)
     while True:
         env = dict(env_base)
         env["COVGUARD_COVERAGE_DIR"] = str(cov_dir)
@@ -205,6 +211,7 @@ def run_executable(
         env["GCOV_PREFIX"] = str(cov_dir / "all")  # for suites without the harness (Unity)
         env["GCOV_PREFIX_STRIP"] = "0"
         env["LLVM_PROFILE_FILE"] = str(cov_dir / "all.profraw")
+        env["COVGUARD_NONCE"] = nonce  # in every protocol line: a test cannot print a valid one by accident
         command = toolchain.run_command(exe, env)
         if stdbuf:
             command = [stdbuf, "-oL", "-eL", *command]
@@ -218,18 +225,23 @@ def run_executable(
         err_text = stderr.read_bytes().decode("utf-8", errors="replace")
         problems += _profiling_errors(err_text)
         problems += toolchain.after_run(cov_dir)  # a target's coverage into the per-test layout
-        parsed = parse_output(text, settings.test_format)
+        parsed = parse_output(text, settings.test_format, nonce)
         fmt_used = parsed.format if parsed.format != "unknown" else fmt_used
         problems += parsed.problems
+        refused += parsed.refused
         special = None if timed_out else toolchain.exit_reason(rc)  # a target's fault status
         ended_normally = not timed_out and rc is not None and rc >= 0 and special is None
         exit_why = special or _describe_exit(rc, timed_out, timeout)
-        if parsed.format == "covguard":
-            cases += _covguard_cases(parsed, settings, rel_exe, label, cov_dir, units, suffix)
+        if parsed.format == "covguard" or parsed.hooked:
+            cases += _covguard_cases(parsed, settings, rel_exe, label, cov_dir, units, suffix, first)
             unfinished = parsed.unfinished
             if parsed.done and ended_normally:
+                cases += exit_status_check(parsed, rc, rel_exe, label, crashed, first)
                 break
             reason = exit_why
+            if unfinished is not None and unfinished.index < first:
+                crashed.append(f"{reason} in test '{unfinished.name}', which had run before the restart")
+                break
             if unfinished is None:
                 crashed.append(f"{reason} outside any test (after {len(parsed.cases)} tests)")
                 break
@@ -249,6 +261,8 @@ def run_executable(
                 _case(c, rel_exe, label, unit, "complete" if complete else "incomplete", settings)
                 for c in parsed.cases
             ]
+            if complete:
+                cases += exit_status_check(parsed, rc, rel_exe, label, crashed)
             if not complete:
                 reason = exit_why
                 last = parsed.cases[-1].name if parsed.cases else None
@@ -290,6 +304,8 @@ def run_executable(
             )
         )
         break
+    if refused:
+        cases.append(_refused_case(refused, rel_exe, label))
     if toolchain.coverage_from_target:
         cases, lost = _coverage_came_back(cases, units)
         problems += lost
@@ -305,6 +321,7 @@ def run_executable(
         coverage_dir=str(cov_dir),
         format=fmt_used,
         problems=tuple(problems),
+        nonce=nonce,
     )
     return _ExeResult(run=run, cases=cases, units=units)
 
@@ -358,17 +375,77 @@ def _covguard_cases(
     cov_dir: Path,
     units: dict[str, str],
     suffix: str = "",
+    first: int = 0,
 ) -> list[TestCase]:
-    """Cases of the harness's output; a unit's coverage is ``<cov_dir>/<index>`` (gcov's folder)
-    or ``<cov_dir>/<index>.profraw`` (clang: ``suffix``)."""
+    """Cases of the harness's output (or of a Unity suite with covguard's hooks); a unit's coverage
+    is ``<cov_dir>/<index>`` (gcov's folder) or ``<cov_dir>/<index>.profraw`` (clang: ``suffix``).
+    Cases before ``first`` ran in an earlier attempt (a resumed Unity suite prints them again)."""
     out: list[TestCase] = []
     for c in parsed.cases:
-        if c.status is None:
+        if c.status is None or c.index < first:
             continue
         unit = f"{label}::{c.name}"
         units[unit] = str(cov_dir / f"{c.index}{suffix}")
         out.append(_case(c, rel_exe, label, unit, "complete", settings))
     return out
+
+
+def exit_status_check(
+    parsed: ParsedOutput, rc: int | None, rel_exe: str, label: str, crashed: list[str], first: int = 0
+) -> list[TestCase]:
+    """The executable's exit status must agree with the results it reported: the harness exits 1
+    when a test failed and 0 otherwise; a Unity ``main`` returns ``UNITY_END()``, the number of
+    failures (a runner that returns 0 anyway is accepted).  Otherwise (a test that printed results
+    and then exited, a forged summary) the executable is an error."""
+    counted = ("failed", "error") if parsed.format == "covguard" else ("failed",)
+    failed = sum(1 for c in parsed.cases if c.status in counted and c.index >= first)
+    if parsed.format == "covguard":
+        ok = rc == (1 if failed else 0)
+        expected = "1" if failed else "0"
+    else:
+        ok = rc == 0 or (failed > 0 and rc == failed % 256)
+        expected = f"0 or {failed % 256}" if failed else "0"
+    if ok:
+        return []
+    why = (
+        f"exit status {rc} does not match the results it reported ({failed} failed; expected {expected}): "
+        "its results are not trusted"
+    )
+    crashed.append(why)
+    return [
+        TestCase(
+            test=f"{label}::<exit status>",
+            executable=rel_exe,
+            name="<exit status>",
+            status="error",
+            duration_s=None,
+            message=why,
+            file=rel_exe,
+            line=0,
+            verifies=(),
+            coverage_unit="",
+            coverage="none",
+        )
+    ]
+
+
+def _refused_case(refused: list[str], rel_exe: str, label: str) -> TestCase:
+    """The executable printed lines that break the result protocol (forged or out of order): they
+    were refused, and the executable is an error, never a pass."""
+    shown = "; ".join(refused[:3]) + (f"; and {len(refused) - 3} more" if len(refused) > 3 else "")
+    return TestCase(
+        test=f"{label}::<protocol>",
+        executable=rel_exe,
+        name="<protocol>",
+        status="error",
+        duration_s=None,
+        message=f"its output breaks covguard's result protocol, so its results are not trusted: {shown}",
+        file=rel_exe,
+        line=0,
+        verifies=(),
+        coverage_unit="",
+        coverage="none",
+    )
 
 
 def _error_case(c: CaseOutput, rel_exe: str, label: str, reason: str, settings: Settings) -> TestCase:

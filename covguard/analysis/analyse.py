@@ -58,6 +58,7 @@ from covguard.trace.python_ast import is_python
 from covguard.trace.scan_cache import scan_sources_cached
 from covguard.trace.source import Problem
 from covguard.trace.tags import TagConfig, attach_to_functions
+from covguard.trace.test_defs import base_names, definitions, place_tests
 
 if TYPE_CHECKING:
     from covguard.analysis.reach import ProductFacts
@@ -112,7 +113,10 @@ def tests_frame(cases: Sequence[TestCase]) -> pd.DataFrame:
         for c in cases
     ]
     df = pd.DataFrame(rows, columns=cols)
-    return df.astype({"line": "int64", "duration_s": "float64"})
+    df = df.astype({"line": "int64", "duration_s": "float64"})
+    # what its coverage is: the test case's own, or its whole executable's (a suite without hooks)
+    df["attribution"] = np.where(df["coverage_unit"].astype(str).str.endswith("::*"), "executable", "test")
+    return df
 
 
 def _read_sources(paths: Sequence[str], root: Path) -> list[tuple[str, bytes]]:
@@ -181,9 +185,13 @@ def analyse_project(
     cache = settings.work_dir / "tag-cache.json"
     product_scan = scan_sources_cached(_read_sources(product_files, root), tag_config, cache)
     test_files = _test_source_files(settings, tests)
-    test_scan = scan_sources_cached(
-        _read_sources(test_files, root), tag_config, settings.work_dir / "test-tag-cache.json"
-    )
+    test_items = _read_sources(test_files, root)
+    test_scan = scan_sources_cached(test_items, tag_config, settings.work_dir / "test-tag-cache.json")
+    # tests reported by name (Unity and kin): their definitions in the test sources
+    by_name = {r.executable for r in results.runs if r.format not in ("covguard", "pytest")}
+    named = tests.loc[tests["executable"].isin(by_name), "test"].tolist()
+    found = definitions(test_items, set(base_names(tests.loc[tests["test"].isin(named), "name"])))
+    placed = place_tests(tests, found, named)
     facts = _product_facts(settings, data, set(requirements["id"]), tag_config)
     return classify(
         requirements=requirements,
@@ -204,6 +212,7 @@ def analyse_project(
         reachable=facts.functions if facts else None,
         product_findings=facts.findings if facts else None,
         product_summary=facts.summary if facts else None,
+        test_definitions=placed,
     )
 
 
@@ -255,35 +264,26 @@ def _function_frame(data: CoverageData) -> pd.DataFrame:
     )
 
 
-def _test_functions(tests: pd.DataFrame, data: CoverageData) -> pd.DataFrame:
-    """Where each test's function is: harness tests from the line the harness reports, Unity
-    tests from the compiler's extents of the function of the same name."""
-    ext = getattr(data, "extents", None)
+def _test_functions(tests: pd.DataFrame, definitions: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Where each test's function is: harness tests at the line the harness reports (its
+    ``CG_TEST`` line), tests of other frameworks at their definition found by name in the test
+    sources (``definitions``: test, file, line_start, line_end; see :mod:`covguard.trace.test_defs`)."""
     base = pd.DataFrame(
         {
+            "test": tests["test"].astype(str),
             "file": tests["file"].astype(str),
-            "function": tests["test"].astype(str),
             "line_start": tests["line"].astype("int64"),
             "line_end": tests["line"].astype("int64"),
-            "name": tests["name"].astype(str),
         }
     )
-    if isinstance(ext, pd.DataFrame) and len(ext):
-        e = ext.assign(file=ext["file"].astype(str), fname=ext["function"].astype(str))
-        e = e.loc[:, ["file", "fname", "line_start", "line_end"]].rename(
-            columns={"line_start": "x_start", "line_end": "x_end"}
-        )
-        both = pd.concat(
-            [
-                base.merge(e, left_on=["file", "name"], right_on=["file", "fname"], how="left"),
-            ]
-        )
-        harness = base.assign(fname="cg_test_body_" + base["name"]).merge(e, on=["file", "fname"], how="left")
-        start = both["x_start"].fillna(harness["x_start"])
-        end = both["x_end"].fillna(harness["x_end"])
-        base["line_start"] = start.fillna(base["line_start"]).astype("int64")
-        base["line_end"] = end.fillna(base["line_end"]).astype("int64")
-    return base.drop(columns=["name"])
+    if definitions is not None and len(definitions):
+        d = definitions.drop_duplicates("test").set_index("test")
+        at = base["test"].map(d["file"])
+        found = at.notna()
+        base.loc[found, "file"] = at[found].astype(str)
+        base.loc[found, "line_start"] = base.loc[found, "test"].map(d["line_start"]).astype("int64")
+        base.loc[found, "line_end"] = base.loc[found, "test"].map(d["line_end"]).astype("int64")
+    return base.rename(columns={"test": "function"}).loc[:, ["file", "function", "line_start", "line_end"]]
 
 
 def _shared_by_twins(tag_verifies: pd.DataFrame, test_funcs: pd.DataFrame) -> pd.DataFrame:
@@ -314,6 +314,7 @@ def classify(
     require_target: Sequence[str] = (),
     product_findings: pd.DataFrame | None = None,
     product_summary: dict[str, int] | None = None,
+    test_definitions: pd.DataFrame | None = None,
 ) -> Analysis:
     """The classification proper, on frames (what the tests drive with fixtures)."""
     known = set(requirements["id"])
@@ -332,7 +333,14 @@ def classify(
     )
 
     # ---- what each test verifies: the harness's declaration plus @verifies tags above it
-    test_funcs = _test_functions(tests, data)
+    test_funcs = _test_functions(tests, test_definitions)
+    if test_definitions is not None and len(test_definitions):
+        # a test that crashed before its framework printed a line: located at its definition
+        d = test_definitions.drop_duplicates("test").set_index("test")
+        unplaced = (tests["line"] <= 0) & tests["test"].isin(d.index)
+        tests = tests.copy()
+        tests.loc[unplaced, "file"] = tests.loc[unplaced, "test"].map(d["file"])
+        tests.loc[unplaced, "line"] = tests.loc[unplaced, "test"].map(d["line_start"]).astype("int64")
     t_attached = attach_to_functions(test_tags, test_funcs)
     tag_verifies = _shared_by_twins(
         t_attached[(t_attached["kind"] == "verifies") & t_attached["function"].notna()], test_funcs
@@ -355,11 +363,15 @@ def classify(
         ignore_index=True,
     ).drop_duplicates(["test", "requirement"])
     test_requirements = test_requirements.astype({"test": str, "requirement": str})
+    # every requirement a test verifies, from the harness and from tags, in tests[].verifies
+    every = grouped_lists(test_requirements, ["test"], "requirement", sort=False)
+    tests = tests.assign(verifies=[", ".join(every.get(t, [])) for t in tests["test"].tolist()])
 
     findings: list[pd.DataFrame] = []
     findings.append(
         F.unknown_requirement_findings(fr_all, known, req_tags, t_attached, test_requirements, tests)
     )
+    findings.append(F.unattached_verifies_findings(t_attached))
 
     # ---- executions: coverage unit -> test cases
     t = tests.loc[:, ["test", "status", "coverage_unit"]]
@@ -477,6 +489,7 @@ def classify(
         F.hollow_findings(hollow_pairs(test_requirements, tests, fexec, function_requirements), reqs)
     )
     findings.append(F.test_result_findings(tests, test_requirements, known))
+    findings.append(F.coarse_attribution_findings(tests, test_requirements))
     findings.append(F.line_findings(lines, fn))
     findings.append(F.justification_findings(attached, lines, fn))
     findings.append(F.problem_findings(problems, req_tags))

@@ -24,7 +24,9 @@ SEVERITY = {
     "unimplemented_requirement": "error",
     "hollow_verification": "error",
     "unknown_requirement": "error",
+    "unattached_verifies": "warning",
     "failed_test": "error",
+    "coarse_attribution": "warning",
     "uncovered_lines": "warning",
     "unjustified_exclusion": "error",
     "justified_executed": "warning",
@@ -137,7 +139,8 @@ def function_findings(
         elif klass == "incidental":
             msg = (
                 f"'{rec['function']}' implements {reqs} but is executed only by tests of other requirements "
-                f"({_names(ran)})"
+                f"({_names(ran)}), which verify "
+                + (", ".join(suggested) if suggested else "nothing (no requirement is attached to them)")
             )
         else:
             msg = (
@@ -309,6 +312,60 @@ def unknown_requirement_findings(
                 "which is not in the requirement list",
             }
         )
+    return _frame(rows)
+
+
+def coarse_attribution_findings(tests: pd.DataFrame, test_requirements: pd.DataFrame) -> pd.DataFrame:
+    """Executables whose tests are credited with everything the executable ran (output that looks
+    like Unity without covguard's hooks, a framework without them): never silently coarse."""
+    coarse = tests[tests["attribution"] == "executable"]
+    if not len(coarse):
+        return empty_findings()
+    reqs = grouped_lists(
+        coarse.loc[:, ["executable", "test"]].merge(test_requirements, on="test"),
+        ["executable"],
+        "requirement",
+    )
+    names = grouped_lists(coarse, ["executable"], "test")
+    rows: list[dict[str, Any]] = []
+    for exe in sorted(names):
+        ids = reqs.get(exe, [])
+        rows.append(
+            {
+                "kind": "coarse_attribution",
+                "file": exe,
+                "line": 0,
+                "requirement": ", ".join(ids) or None,
+                "tests": names[exe],
+                "message": f"the coverage of {exe} is known only per executable: each of its "
+                f"{len(names[exe])} test(s) is credited with everything the executable ran, so "
+                + (
+                    f"the verdicts of {', '.join(ids)} (requirement-based coverage, hollow tests) rest on "
+                    "that coarse attribution"
+                    if ids
+                    else "no requirement's verdict rests on it, but its tests' coverage is not their own"
+                )
+                + "; build it through covguard (Unity hooks) or use covguard's harness for per-test data",
+            }
+        )
+    return _frame(rows)
+
+
+def unattached_verifies_findings(t_attached: pd.DataFrame) -> pd.DataFrame:
+    """``@verifies`` tags in the test sources above no test that ran: never dropped in silence."""
+    loose = t_attached[(t_attached["kind"] == "verifies") & t_attached["function"].isna()]
+    rows = [
+        {
+            "kind": "unattached_verifies",
+            "file": rec["file"],
+            "line": rec["line"],
+            "requirement": rec["value"],
+            "message": f"@verifies {rec['value']} is attached to no test that ran: it must sit directly "
+            "above a test's definition (a CG_TEST, or the test function a framework such as Unity "
+            "reports by name); the requirement is not counted as verified by it",
+        }
+        for rec in records(loose)
+    ]
     return _frame(rows)
 
 

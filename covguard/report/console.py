@@ -42,6 +42,18 @@ def _mcdc_lines(doc: dict[str, Any]) -> list[str]:
     ]
 
 
+def _coarse_lines(doc: dict[str, Any]) -> list[str]:
+    """Said in the summary, never silent: tests whose coverage is their whole executable's."""
+    coarse = [t for t in doc.get("tests", []) if t.get("attribution") == "executable"]
+    if not coarse:
+        return []
+    exes = sorted({t["executable"] for t in coarse})
+    return [
+        f"  attribution    {len(coarse)} tests credited per executable, not per test "
+        f"({', '.join(exes[:3])}{' and more' if len(exes) > 3 else ''}): see coarse_attribution"
+    ]
+
+
 def render_summary(doc: dict[str, Any], *, max_findings: int = 40) -> str:
     """The summary of a findings document (``findings.json`` content)."""
     s = doc["summary"]
@@ -56,6 +68,7 @@ def render_summary(doc: dict[str, Any], *, max_findings: int = 40) -> str:
         f"branch {_fmt_pct(cov['requirement_branch'])}"
         "   (only executions by passing tests of the code's own requirements)",
         *_mcdc_lines(doc),
+        *_coarse_lines(doc),
         f"  requirements   {_counts(s['requirements'], REQUIREMENT_ORDER)}",
         f"  functions      {_counts(s['functions'], FUNCTION_ORDER)}",
         f"  findings       {_counts(s['findings'], ())}",

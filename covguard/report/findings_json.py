@@ -157,6 +157,7 @@ def _build_document(analysis: Analysis, gate: GateResult | None) -> dict[str, An
             "line": int(t["line"]),
             "verifies": [x for x in str(t["verifies"]).replace(",", " ").split() if x],
             "coverage": t["coverage"],
+            "attribution": t.get("attribution", "test"),
             "origin": t.get("origin", "host"),
             "variant": t.get("variant", "default"),
         }

@@ -492,6 +492,15 @@ def _tests(doc: dict[str, Any]) -> str:
     tests = doc["tests"]
     out = [
         f'<section id="tests"><h2>Tests → requirements ({len(tests)} tests)</h2>',
+        *(
+            [
+                f'<p class="sev-warning">{coarse} test(s) are credited with their whole executable\'s '
+                "coverage, not their own (see the coarse_attribution findings): requirement-based coverage "
+                "and hollow-test detection for their requirements are only as fine as that.</p>"
+            ]
+            if (coarse := sum(t.get("attribution") == "executable" for t in tests))
+            else []
+        ),
         '<input class="filter" type="search" placeholder="filter tests" data-table="test-table">',
         '<table id="test-table"><thead><tr><th>test</th><th>status</th><th>verifies</th><th>coverage</th>'
         "<th>where</th><th class=num>duration</th><th>message</th></tr></thead><tbody>",
@@ -501,9 +510,10 @@ def _tests(doc: dict[str, Any]) -> str:
             '<span class="muted">none</span>'
         )
         duration = "" if t["duration_s"] is None else f"{t['duration_s']:.3f} s"
+        per_exe = " (per executable)" if t.get("attribution") == "executable" else ""
         out.append(
             f"<tr><td><code>{esc(t['id'])}</code></td><td>{badge(t['status'])}</td><td>{verifies}</td>"
-            f"<td>{esc(t['coverage'])}</td><td class=small>{esc(t['file'])}:{esc(t['line'])}</td>"
+            f"<td>{esc(t['coverage'])}{per_exe}</td><td class=small>{esc(t['file'])}:{esc(t['line'])}</td>"
             f'<td class="num dur">{duration}</td><td class=small>{esc(t["message"])}</td></tr>'
         )
     out.append("</tbody></table></section>")

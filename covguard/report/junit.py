@@ -9,11 +9,14 @@ with totals, ``testcase`` with ``classname`` (the executable), ``name``, ``time`
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
+import pandas as pd
 from lxml import etree
 
 from covguard.files import write_bytes
+from covguard.ingest.test_output import split_ids
 from covguard.model import TestCase
 
 
@@ -68,6 +71,13 @@ def junit_xml(cases: Sequence[TestCase], name: str = "covguard") -> bytes:
         root.set(k, str(v))
     root.set("time", f"{total_time:.6f}")
     return bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True))
+
+
+def with_verifies(cases: Sequence[TestCase], tests: pd.DataFrame) -> list[TestCase]:
+    """``cases`` with every requirement each verifies as the analysis found them (the harness's
+    declaration and ``@verifies`` tags above the test's definition)."""
+    ids = dict(zip(tests["test"].astype(str), tests["verifies"].astype(str), strict=True))
+    return [replace(c, verifies=split_ids(ids[c.test])) if c.test in ids else c for c in cases]
 
 
 def write_junit(path: Path, cases: Sequence[TestCase]) -> None:

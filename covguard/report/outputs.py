@@ -113,7 +113,7 @@ def write_outputs(
         written["findings"] = path
     if "junit" in selected and results is not None:
         path = step("junit")
-        write_bytes(path, junit.junit_xml(results.cases))
+        write_bytes(path, junit.junit_xml(junit.with_verifies(results.cases, analysis.tests)))
         written["junit"] = path
     wanted_gcovr = [f for f in selected if f in gcovr_formats.FORMATS]
     if wanted_gcovr and coverage_runs:

@@ -16,7 +16,9 @@
  * Requirements: the second argument of CG_TEST is the primary form ("ID" or "ID1, ID2", may be
  * ""); an `@verifies ID` comment directly above the test is read too and merged.
  *
- * Output protocol (one line per event, fields separated by TABs; covguard parses it):
+ * Output protocol (one line per event, fields separated by TABs; covguard parses it).  The
+ * marker carries the run's nonce when covguard runs the executable ("@@covguard:<nonce>", the
+ * nonce from COVGUARD_NONCE or the target's command line): lines without it are refused.
  *     @@covguard  start  <protocol>  <number of tests>
  *     @@covguard  begin  <index>  <name>  <file>  <line>  <verifies>
  *     @@covguard  end    <index>  <name>  PASS|FAIL|SKIP  <file>  <line>  <microseconds|->  <message>
@@ -35,6 +37,7 @@
  *     void cg_platform_coverage_end(unsigned index);      write the counters of test <index>
  *     void cg_platform_coverage_finish(void);             after the last test
  *     unsigned cg_platform_first_test(void);              index of the first test to run
+ *     const char *cg_platform_nonce(void);                the run's nonce, or NULL
  * Optional per-executable fixtures: define void cg_setup(void) and/or void cg_teardown(void).
  */
 #ifndef COVGUARD_TEST_H
@@ -98,6 +101,7 @@ void cg_platform_coverage_begin(unsigned index);
 void cg_platform_coverage_end(unsigned index);
 void cg_platform_coverage_finish(void);
 unsigned cg_platform_first_test(void);
+const char *cg_platform_nonce(void);
 /* optional fixtures: weak references, so a test file may define them or not */
 extern void cg_setup(void) CG__WEAK;
 extern void cg_teardown(void) CG__WEAK;
@@ -161,6 +165,19 @@ extern void cg_teardown(void) CG__WEAK;
 static CG__UNUSED void cg__puts(const char *s)
 {
     for (; s && *s; ++s) cg_platform_putc(*s);
+}
+
+/* the start of every protocol line: the marker with the run's nonce, then a TAB */
+static CG__UNUSED void cg__mark(const char *kind)
+{
+    const char *nonce = cg_platform_nonce();
+    cg__puts("@@covguard");
+    if (nonce && *nonce) {
+        cg_platform_putc(':');
+        cg__puts(nonce);
+    }
+    cg_platform_putc('\t');
+    cg__puts(kind);
 }
 
 /* protocol fields: TAB and newlines inside a field would break the line format */
@@ -293,14 +310,14 @@ static CG__UNUSED int cg_run_all(void)
     const struct cg_test *const *p;
     for (p = __start_cg_tests; p < __stop_cg_tests; ++p) {
         if (n == CG_MAX_TESTS) {
-            cg__puts("@@covguard\terror\ttoo many tests: raise CG_MAX_TESTS\n");
+            cg__mark("error\ttoo many tests: raise CG_MAX_TESTS\n");
             return 2;
         }
         /* insertion sort into source order: file, then line */
         for (i = n++; i > 0 && cg__before(*p, tests[i - 1]); --i) tests[i] = tests[i - 1];
         tests[i] = *p;
     }
-    cg__puts("@@covguard\tstart\t" CG_PROTOCOL_VERSION "\t");
+    cg__mark("start\t" CG_PROTOCOL_VERSION "\t");
     cg__putu(n);
     cg__puts("\n");
     first = cg_platform_first_test();
@@ -308,7 +325,7 @@ static CG__UNUSED int cg_run_all(void)
         const struct cg_test *t = tests[i];
         unsigned long long t0, t1;
         const char *status;
-        cg__puts("@@covguard\tbegin\t");
+        cg__mark("begin\t");
         cg__putu(i);
         cg__puts("\t");
         cg__field(t->name);
@@ -342,7 +359,7 @@ static CG__UNUSED int cg_run_all(void)
         } else {
             status = "PASS";
         }
-        cg__puts("@@covguard\tend\t");
+        cg__mark("end\t");
         cg__putu(i);
         cg__puts("\t");
         cg__field(t->name);
@@ -362,7 +379,7 @@ static CG__UNUSED int cg_run_all(void)
         cg__puts("\n");
     }
     cg_platform_coverage_finish();
-    cg__puts("@@covguard\tdone\t");
+    cg__mark("done\t");
     cg__putu(cg__state.run);
     cg__puts("\t");
     cg__putu(cg__state.failed);
@@ -474,6 +491,8 @@ CG__WEAK unsigned cg_platform_first_test(void)
     const char *s = getenv("COVGUARD_FIRST_TEST");
     return s ? (unsigned)strtoul(s, NULL, 10) : 0u;
 }
+
+CG__WEAK const char *cg_platform_nonce(void) { return getenv("COVGUARD_NONCE"); }
 #endif /* hosted platform */
 
 #endif /* COVGUARD_TEST_H */

@@ -90,7 +90,9 @@ def tool_version(tool: str) -> str:
 
 
 def host_gcc(cc: str = "", cxx: str = "") -> Toolchain:
-    return Toolchain(
+    from covguard.toolchains.unity_hooks import HostGcc  # its module imports this one
+
+    return HostGcc(
         name="host-gcc",
         origin="host",
         cc=cc or "gcc",

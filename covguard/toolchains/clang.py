@@ -51,6 +51,12 @@ class LlvmToolchain(Toolchain):
     profdata: str = "llvm-profdata-19"
     llvm_cov: str = "llvm-cov-19"
 
+    def prepare_runtime(self, folder: Path) -> tuple[str, ...]:
+        """covguard's Unity hooks, with clang's profile run-time (per test case, unchanged suites)."""
+        from covguard.toolchains.unity_hooks import build_unity_hooks
+
+        return build_unity_hooks(self.cc, folder, ("-DCOVGUARD_COVERAGE_LLVM",))
+
 
 def host_clang(cc: str = "", cxx: str = "") -> LlvmToolchain:
     return LlvmToolchain(

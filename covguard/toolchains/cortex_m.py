@@ -124,8 +124,11 @@ class CortexM3Qemu(Toolchain):
         config = f"enable=on,target=native,chardev=cgcon,arg={name}"
         coverage_dir = env.get("COVGUARD_COVERAGE_DIR")
         first = env.get("COVGUARD_FIRST_TEST", "0")
-        if coverage_dir or first != "0":
+        nonce = re.sub(r"[^0-9A-Za-z]", "", env.get("COVGUARD_NONCE", ""))
+        if coverage_dir or first != "0" or nonce:
             config += f",arg={int(first)}"
+        if nonce:
+            config += f",arg=@{nonce}"  # the run's nonce for the protocol lines (cg_platform.c)
         if coverage_dir:
             config += ",arg=" + coverage_dir.replace(",", ",,")  # QEMU's escape for a comma
         return [

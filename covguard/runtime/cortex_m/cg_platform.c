@@ -3,7 +3,7 @@
  * target with semihosting: console output, a clock, per-test coverage and the first test to run.
  *
  * covguard starts each test image as
- *     qemu-system-arm ... -semihosting-config enable=on,target=native,arg=<image>,arg=<first>,arg=<dir>
+ *     qemu-system-arm ... -semihosting-config enable=on,target=native,arg=<image>,arg=<first>,arg=@<nonce>,arg=<dir>
  * and the image reads that command line through semihosting (SYS_GET_CMDLINE): <first> is the
  * index of the first test to run (covguard restarts an image after a test that hung or faulted)
  * and <dir> the host folder for coverage (the rest of the line, so it may hold spaces).  Without
@@ -65,6 +65,7 @@ __attribute__((weak)) unsigned long long cg_platform_time_us(void)
 static char cg_cmdline[1024];
 static const char *cg_coverage_dir; /* NULL: no coverage */
 static unsigned cg_first;
+static const char *cg_nonce; /* NULL: none (an image started by hand) */
 
 static void cg_read_cmdline(void)
 {
@@ -89,7 +90,19 @@ static void cg_read_cmdline(void)
     if (*p < '0' || *p > '9') return;
     while (*p >= '0' && *p <= '9') cg_first = cg_first * 10u + (unsigned)(*p++ - '0');
     while (*p == ' ') ++p;
+    if (*p == '@') { /* the run's nonce: "@<hex>" */
+        cg_nonce = ++p;
+        while (*p && *p != ' ') ++p;
+        if (*p) *p++ = 0;
+        while (*p == ' ') ++p;
+    }
     if (*p) cg_coverage_dir = p;
+}
+
+__attribute__((weak)) const char *cg_platform_nonce(void)
+{
+    cg_read_cmdline();
+    return cg_nonce;
 }
 
 __attribute__((weak)) unsigned cg_platform_first_test(void)
@@ -242,7 +255,13 @@ static void *cg_gcda_allocate(unsigned length, void *arg)
 static void cg_error(const char *what, const char *path)
 {
     const char *p;
-    for (p = "@@covguard\terror\t"; *p; ++p) cg_platform_putc(*p);
+    const char *nonce = cg_platform_nonce();
+    for (p = "@@covguard"; *p; ++p) cg_platform_putc(*p);
+    if (nonce && *nonce) {
+        cg_platform_putc(':');
+        for (p = nonce; *p; ++p) cg_platform_putc(*p);
+    }
+    for (p = "\terror\t"; *p; ++p) cg_platform_putc(*p);
     for (p = what; *p; ++p) cg_platform_putc(*p);
     for (p = path; p && *p; ++p) cg_platform_putc(*p);
     cg_platform_putc('\n');

@@ -25,6 +25,7 @@ extern void cg_target_flush(void); /* cg_platform.c: pending console output */
 static unsigned long long cg_stack[CG_STACK_BYTES / sizeof(unsigned long long)];
 
 void cg_fault_handler(void);
+const char *cg_platform_nonce(void); /* cg_platform.c */
 
 /* a vector is the initial stack pointer (entry 0) or a handler */
 typedef union {
@@ -93,11 +94,18 @@ static char *cg_put_hex(char *p, unsigned v)
 /* the exception frame the core pushed: r0-r3, r12, lr, pc, xpsr */
 void cg_fault_report(const unsigned *frame)
 {
-    static char line[200];
+    static char line[240];
     unsigned number = CG_SCB_ICSR & 0x1FFu;
     char *p = line;
+    const char *nonce = cg_platform_nonce();
+    unsigned n;
     cg_target_flush();
-    p = cg_put_str(p, "\n@@covguard\terror\t");
+    p = cg_put_str(p, "\n@@covguard");
+    if (nonce && *nonce) { /* the run's nonce, as every protocol line carries it (at most 32 chars) */
+        *p++ = ':';
+        for (n = 0; nonce[n] && n < 32u; ++n) *p++ = nonce[n];
+    }
+    p = cg_put_str(p, "\terror\t");
     p = cg_put_str(p, cg_exception_name(number));
     p = cg_put_str(p, " on the target: pc=");
     p = cg_put_hex(p, frame ? frame[6] : 0u);
