@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 import shutil
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from covguard.config import Settings
@@ -152,26 +152,64 @@ def cpputest_failures(text: str) -> dict[str, str]:
     return out
 
 
-def cmocka_results(text: str) -> dict[str, tuple[str, str]]:
-    """cmocka's standard output: test name -> (status, message)."""
+def cmocka_results(text: str, errors: str = "") -> dict[str, tuple[str, str]]:
+    """cmocka's standard output: test name -> (status, message).  cmocka prints the results on
+    stdout and each failure's ``[ ERROR ]``/``[ LINE ]`` lines on stderr: the n-th failure block
+    (ending at its LINE) belongs to the n-th failed test."""
     out: dict[str, tuple[str, str]] = {}
-    pending: list[str] = []
-    for raw in text.splitlines():
+    blocks: list[str] = []
+    current: list[str] = []
+    for raw in errors.splitlines():
         m = _CMOCKA.match(raw.strip())
-        if not m:
+        if m and m["kind"] in ("ERROR", "LINE"):
+            current.append(m["rest"].strip().removeprefix("--- ").strip())
+            if m["kind"] == "LINE":
+                blocks.append("; ".join(current))
+                current = []
+    failed = 0
+    for raw in (text + "\n" + errors).splitlines():
+        m = _CMOCKA.match(raw.strip())
+        if not m or " " in m["rest"].strip() or m["rest"].strip()[:1].isdigit():
             continue
-        kind, rest = m["kind"], m["rest"].strip()
-        if kind == "RUN":
-            pending = []
-        elif kind in ("ERROR", "LINE"):
-            pending.append(rest.removeprefix("--- ").strip())
-        elif kind == "OK":
-            out[rest] = ("passed", "")
-        elif kind == "FAILED" and not rest.startswith(tuple("0123456789")):
-            out[rest] = ("failed", "; ".join(pending))
-        elif kind == "SKIPPED" and not rest.startswith(tuple("0123456789")):
-            out[rest] = ("skipped", "")
+        kind, name = m["kind"], m["rest"].strip()
+        if kind == "OK":
+            out[name] = ("passed", "")
+        elif kind == "FAILED":
+            out[name] = ("failed", blocks[failed] if failed < len(blocks) else "")
+            failed += 1
+        elif kind == "SKIPPED":
+            out[name] = ("skipped", "")
     return out
+
+
+_C_TEST = r"^[ \t]*(?:static[ \t]+)?void[ \t\n]+({names})[ \t\n]*\([ \t\n]*void[ \t\n]*\*[ \t\n]*\*"
+
+
+def c_test_definitions(settings: Settings, names: list[str]) -> dict[str, tuple[str, int]]:
+    """Where cmocka's test functions are defined: ``name -> (file, line)``, found by name in the
+    test sources (``test_sources``); a name defined in more than one file stays unplaced."""
+    from covguard.files import glob_matcher
+
+    wanted = sorted({n for n in names if re.fullmatch(r"[A-Za-z_]\w*", n)})
+    if not wanted:
+        return {}
+    pattern = re.compile(_C_TEST.format(names="|".join(wanted)), re.M)
+    match = glob_matcher(settings.test_sources)
+    found: dict[str, list[tuple[str, int]]] = {}
+    for item in sorted(settings.root.rglob("*.c"))[:5000]:
+        rel = display_path(item, settings.root)
+        if (
+            rel.startswith((".", "/"))
+            or not match(rel)
+            or not item.is_file()
+            or item.stat().st_size > 4_000_000
+        ):
+            continue
+        text = item.read_bytes().decode("utf-8", errors="replace")
+        for m in pattern.finditer(text):
+            line = text.count("\n", 0, m.start(1)) + 1
+            found.setdefault(m.group(1), []).append((rel, line))
+    return {name: places[0] for name, places in found.items() if len(places) == 1}
 
 
 # ---- running ----------------------------------------------------------------------------------
@@ -283,7 +321,8 @@ def run_framework_executable(
                 if item.disabled:
                     cases.append(case(item, "skipped", f"disabled in {NAMES[framework]}", "none", "", None))
         failures = cpputest_failures(text) if framework == "cpputest" else {}
-        outcomes = cmocka_results(text) if framework == "cmocka" else {}
+        errors = stderr.read_bytes()[:MAX_RECORD].decode("utf-8", errors="replace")
+        outcomes = cmocka_results(text, errors) if framework == "cmocka" else {}
         unfinished: Record | None = None
         for rec in record.cases:
             unit = f"{label}::{rec.name}"
@@ -320,6 +359,14 @@ def run_framework_executable(
                 queue.append(_Attempt(i, args=["-sg", group, "-sn", name]))
         else:
             queue.insert(0, _Attempt(remaining[0][0]))
+    if framework == "cmocka":  # cmocka knows no file or line of a test: its definition, by name
+        places = c_test_definitions(settings, [c.name for c in cases if not c.file])
+        cases = [
+            replace(c, file=places[c.name][0], line=places[c.name][1])
+            if not c.file and c.name in places
+            else c
+            for c in cases
+        ]
     run = ExecutableRun(
         executable=rel_exe,
         label=label,

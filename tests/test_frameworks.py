@@ -1,0 +1,266 @@
+"""GoogleTest, CppUTest and cmocka suites as teams write them, built with the real frameworks
+(Debian libgtest-dev, libcpputest-dev, libcmocka-dev): per test case results and coverage through
+covguard's hooks, with no change to the tests, their main() or the Makefile.
+
+The truth is derived independently: the same fixture built by its own Makefile with plain
+``--coverage`` (no covguard), each test case run alone through its framework's own selection
+(``--gtest_filter``, ``-sg/-sn``, cmocka's test filter), and gcov's JSON read for the lines it ran.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from covguard import api
+from covguard.config import load_settings
+from covguard.frameworks import cmocka_results, cpputest_failures, framework_of, parse_record
+from tests.conftest import FIXTURES, require, run
+
+PROJECT = FIXTURES / "projects" / "frameworks"
+pytestmark = pytest.mark.slow
+
+GTEST = "test_dose_gtest"
+CPPUTEST = "test_dose_cpputest"
+CMOCKA = "test_rate_cmocka"
+
+STATUS = {
+    f"{GTEST}::Limiter.HollowCallsNothing": "passed",
+    f"{GTEST}::Limiter.ClampsAboveMaximum": "passed",
+    f"{GTEST}::Limiter.FloorThroughHelper": "passed",
+    f"{GTEST}::Limiter.FailsOnPurpose": "failed",
+    f"{GTEST}::Limiter.DISABLED_NotWrittenYet": "skipped",
+    f"{GTEST}::Crash.DividesByZero": "error",
+    f"{GTEST}::Rounding.NegativeRoundsAway": "passed",
+    f"{GTEST}::Small/Clamp.NeverAbove/0": "passed",
+    f"{GTEST}::Small/Clamp.NeverAbove/1": "passed",
+    f"{GTEST}::Scaled/0.ByZeroKeepsValue": "passed",
+    f"{GTEST}::Scaled/1.ByZeroKeepsValue": "passed",
+    f"{GTEST}::Skipping.SkippedAtRunTime": "skipped",
+    f"{CPPUTEST}::Limiter.HollowCallsNothing": "passed",
+    f"{CPPUTEST}::Limiter.ClampsAboveMaximum": "passed",
+    f"{CPPUTEST}::Limiter.FloorThroughHelper": "passed",
+    f"{CPPUTEST}::Limiter.FailsOnPurpose": "failed",
+    f"{CPPUTEST}::Limiter.NotWrittenYet": "skipped",
+    f"{CPPUTEST}::Rounding.NegativeRoundsAway": "passed",
+    f"{CPPUTEST}::Rounding.CrashDividesByZero": "error",
+    f"{CMOCKA}::hollow_checks_nothing": "passed",
+    f"{CMOCKA}::limits_above_maximum": "passed",
+    f"{CMOCKA}::limits_through_helper": "passed",
+    f"{CMOCKA}::fails_on_purpose": "failed",
+    f"{CMOCKA}::crashes_dividing_by_zero": "error",
+    f"{CMOCKA}::skipped_not_written_yet": "skipped",
+    f"{CMOCKA}::uses_the_fixture": "passed",
+}
+
+
+@pytest.fixture(scope="module")
+def outcome(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, api.Outcome]:
+    require("gcc", "g++", "make", "gcov")
+    project = tmp_path_factory.mktemp("fw") / "frameworks"
+    shutil.copytree(PROJECT, project)
+    settings = load_settings(project / "covguard.toml")
+    return project, api.run(settings)
+
+
+def _plain_build(tmp: Path) -> Path:
+    project = tmp / "frameworks"
+    shutil.copytree(PROJECT, project)
+    env = {k: v for k, v in os.environ.items() if "COV" not in k}
+    run(
+        ["make", "-s", "tests", "BUILD_DIR=plain", "CXXFLAGS=-std=c++17 -g -O0 --coverage",
+         "CFLAGS=-std=c99 -g -O0 --coverage", "LDFLAGS=--coverage"],
+        cwd=project, env=env,
+    )  # fmt: skip
+    return project
+
+
+def _alone(project: Path, exe: str, name: str) -> None:
+    """Run one test case alone with its framework's own selection, accumulating .gcda files."""
+    path = project / "plain" / "tests" / exe
+    if exe == GTEST:
+        args = [f"--gtest_filter={name}"]
+    elif exe == CPPUTEST:
+        group, _, case = name.partition(".")
+        args = ["-sg", group, "-sn", case]
+    else:
+        args = [name]
+    env = {k: v for k, v in os.environ.items() if "COV" not in k and not k.startswith("GCOV")}
+    subprocess.run([path, *args], cwd=project, env=env, capture_output=True, check=False)
+
+
+def _gcov_lines(project: Path) -> dict[tuple[str, int], int]:
+    """(file, line) -> count of the product code, from gcov's JSON of the plain build."""
+    out: dict[tuple[str, int], int] = {}
+    for gcda in sorted((project / "plain" / "obj").rglob("*.gcda")):
+        proc = subprocess.run(
+            ["gcov", "--json-format", "--stdout", gcda],
+            cwd=project,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        for doc in proc.stdout.splitlines():
+            for f in json.loads(doc)["files"]:
+                if not f["file"].startswith("src/"):
+                    continue
+                for line in f["lines"]:
+                    key = (f["file"], line["line_number"])
+                    out[key] = out.get(key, 0) + line["count"]
+    return out
+
+
+def _executed(lines: Any, test: str) -> set[tuple[str, int]]:
+    mine = lines[(lines["test"] == test) & (lines["count"] > 0)]
+    return set(zip(mine["file"].astype(str), mine["line"].astype(int), strict=True))
+
+
+def test_statuses_ids_and_places(outcome: tuple[Path, api.Outcome]) -> None:
+    _, result = outcome
+    got = {c.test: c.status for c in result.results.cases}
+    assert got == STATUS
+    by_id = {c.test: c for c in result.results.cases}
+    failed = by_id[f"{GTEST}::Limiter.FailsOnPurpose"]
+    assert (failed.file, failed.line) == ("tests/test_dose_gtest.cpp", 29)  # the TEST, not the assertion
+    assert failed.message.startswith("tests/test_dose_gtest.cpp:32: Expected equality")
+    assert by_id[f"{CPPUTEST}::Limiter.FailsOnPurpose"].message.startswith(
+        "tests/test_dose_cpputest.cpp:34: LONGS_EQUAL(7, limiter.clamp(3)) failed"
+    )
+    assert (
+        by_id[f"{CMOCKA}::fails_on_purpose"].message
+        == "0x7 != 0x3; tests/test_rate_cmocka.c:45: error: Failure!"
+    )
+    assert (
+        by_id[f"{CMOCKA}::limits_through_helper"].file,
+        by_id[f"{CMOCKA}::limits_through_helper"].line,
+    ) == (
+        "tests/test_rate_cmocka.c",
+        35,
+    )
+    crashed = [c for c in result.results.cases if c.status == "error"]
+    assert {c.message for c in crashed} == {"killed by SIGABRT"}
+    assert all(c.coverage == "incomplete" for c in crashed)
+    # the tests after a crash ran in a resumed process: CppUTest runs its first-registered last
+    runs = {r.label: r for r in result.results.runs}
+    assert (
+        runs[GTEST].format == "gtest"
+        and runs[CPPUTEST].format == "cpputest"
+        and runs[CMOCKA].format == "cmocka"
+    )
+    assert runs[CPPUTEST].crashed == "test 'Rounding.CrashDividesByZero' killed by SIGABRT"
+
+
+def test_each_case_executes_exactly_what_it_runs_alone(
+    outcome: tuple[Path, api.Outcome], tmp_path: Path
+) -> None:
+    """Per test case, the product lines covguard credits equal the lines gcov reports for a plain
+    build running only that case; merged, the totals equal gcovr's on the same plain runs."""
+    _, result = outcome
+    assert result.analysis is not None
+    lines = result.analysis.coverage.lines
+    plain = _plain_build(tmp_path)
+    ran = [t for t, s in STATUS.items() if s != "error" and "DISABLED" not in t and "NotWritten" not in t]
+    for test in ran:
+        for gcda in plain.rglob("*.gcda"):
+            gcda.unlink()
+        exe, name = test.split("::")
+        _alone(plain, exe, name)
+        truth = {k for k, v in _gcov_lines(plain).items() if v > 0}
+        assert _executed(lines, test) == truth, test
+    # every case again, accumulated: gcovr's totals of the plain runs equal covguard's merged ones
+    for gcda in plain.rglob("*.gcda"):
+        gcda.unlink()
+    for test in ran:
+        _alone(plain, *test.split("::"))
+    summary = tmp_path / "gcovr.json"
+    # --merge-lines: a template's line counted once, not once per instance (gcovr 8's default)
+    run(
+        [sys.executable, "-m", "gcovr", "--merge-lines", "--root", plain, "--filter", str(plain / "src"),
+         "--json-summary", summary, plain / "plain"],
+        cwd=plain,
+    )  # fmt: skip
+    theirs = {f["filename"]: f for f in json.loads(summary.read_text())["files"]}
+    ours = result.analysis.coverage.file_totals()
+    assert set(theirs) == set(ours.index)
+    for file, row in ours.iterrows():
+        g = theirs[str(file)]
+        assert (row["lines"], row["lines_covered"]) == (g["line_total"], g["line_covered"]), file
+        if str(file).endswith(".hpp"):
+            # a template instantiated in two objects: gcovr merges (or, without --merge-lines, keeps
+            # apart) its instances' branches and functions its own way; covguard keeps gcov's per
+            # object counts.  Lines agree (above); the rest is compared on the .cpp/.c files.
+            continue
+        assert (row["branches"], row["branches_covered"]) == (g["branch_total"], g["branch_covered"]), file
+        assert (row["functions"], row["functions_covered"]) == (g["function_total"], g["function_covered"]), (
+            file
+        )
+
+
+def test_requirements_attach_and_the_hollow_tests_are_found(outcome: tuple[Path, api.Outcome]) -> None:
+    _, result = outcome
+    assert result.analysis is not None
+    tr = result.analysis.test_requirements
+    pairs = set(zip(tr["test"].astype(str), tr["requirement"].astype(str), strict=True))
+    for exe in (GTEST, CPPUTEST):
+        assert (f"{exe}::Limiter.HollowCallsNothing", "FW-3") in pairs
+        assert (f"{exe}::Limiter.ClampsAboveMaximum", "FW-1") in pairs
+        assert (f"{exe}::Limiter.FloorThroughHelper", "FW-2") in pairs
+    assert (f"{GTEST}::Small/Clamp.NeverAbove/1", "FW-1") in pairs  # @verifies above TEST_P
+    assert (f"{CMOCKA}::limits_through_helper", "FW-5") in pairs
+    assert (f"{CMOCKA}::hollow_checks_nothing", "FW-6") in pairs
+    hollow = result.analysis.findings
+    hollow = hollow[hollow["kind"] == "hollow_verification"]
+    assert set(zip(hollow["test"], hollow["requirement"], strict=True)) == {
+        (f"{GTEST}::Limiter.HollowCallsNothing", "FW-3"),
+        (f"{CPPUTEST}::Limiter.HollowCallsNothing", "FW-3"),
+        (f"{CMOCKA}::hollow_checks_nothing", "FW-6"),
+    }
+    fr = result.analysis.function_requirements
+    assert {(str(f), str(r)) for f, r in zip(fr["file"], fr["requirement"], strict=True)} >= {
+        ("src/dose.cpp", "FW-1"),
+        ("src/dose.cpp", "FW-2"),
+        ("src/dose.cpp", "FW-3"),
+        ("src/crash.cpp", "FW-4"),
+    }
+
+
+def test_the_hook_is_linked_only_into_framework_executables(outcome: tuple[Path, api.Outcome]) -> None:
+    project, _ = outcome
+    tests = project / ".covguard" / "host-gcc" / "build" / "tests"
+    assert {p.name: framework_of(p) for p in tests.iterdir()} == {
+        GTEST: "gtest",
+        CPPUTEST: "cpputest",
+        CMOCKA: "cmocka",
+    }
+    assert framework_of(Path(sys.executable)) is None
+
+
+def test_a_hostile_record_is_a_problem_never_a_crash(tmp_path: Path) -> None:
+    record = tmp_path / "record.0.tsv"
+    record.write_text("start\tgtest\t0\nbegin\tx\tA.b\nend\t7\tPASS\t1\nbogus\nbegin\t0\tA.b\tf.cpp\t3\n")
+    parsed = parse_record(record)
+    assert parsed is not None
+    assert [c.name for c in parsed.cases] == ["A.b"]
+    assert parsed.cases[0].status is None  # began, never ended: a crash inside it
+    assert len(parsed.problems) == 3
+    assert parse_record(tmp_path / "missing.tsv") is None
+
+
+def test_framework_output_parsers() -> None:
+    out = "TEST(G, N)\nsrc/t.cpp:9: error: Failure in TEST(G, N)\n\texpected <1>\n\tbut was  <2>\n\n - 0 ms\n"
+    assert cpputest_failures(out) == {"G.N": "src/t.cpp:9: expected <1>; but was  <2>"}
+    stdout = "[ RUN      ] a\n[       OK ] a\n[ RUN      ] b\n[  FAILED  ] b\n"
+    stdout += "[  SKIPPED ] c\n[  FAILED  ] 1 test(s)\n"
+    stderr = "[  ERROR   ] --- 0x1 != 0x2\n[   LINE   ] --- t.c:4: error: Failure!\n"
+    assert cmocka_results(stdout, stderr) == {
+        "a": ("passed", ""),
+        "b": ("failed", "0x1 != 0x2; t.c:4: error: Failure!"),
+        "c": ("skipped", ""),
+    }
