@@ -149,11 +149,11 @@ def test_statuses_ids_and_places(outcome: tuple[Path, api.Outcome]) -> None:
     assert all(c.coverage == "incomplete" for c in crashed)
     # the tests after a crash ran in a resumed process: CppUTest runs its first-registered last
     runs = {r.label: r for r in result.results.runs}
-    assert (
-        runs[GTEST].format == "gtest"
-        and runs[CPPUTEST].format == "cpputest"
-        and runs[CMOCKA].format == "cmocka"
-    )
+    assert {label: r.format for label, r in runs.items()} == {
+        GTEST: "gtest",
+        CPPUTEST: "cpputest",
+        CMOCKA: "cmocka",
+    }
     assert runs[CPPUTEST].crashed == "test 'Rounding.CrashDividesByZero' killed by SIGABRT"
 
 
