@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from covguard.demangle import demangle
 from covguard.errors import CoverageDataError
 from covguard.files import display_path, glob_matcher, sha256_file
 from covguard.frames import (
@@ -196,7 +197,7 @@ def frames_from_counts(
     shown = [display_path(f, root) for f in model.files]
     file_keep = np.fromiter((keep(s) for s in shown), dtype=bool, count=len(shown))
     files = pd.Series(shown, dtype="string")
-    fn_names = np.asarray([*model.func_name, ""], dtype=object)
+    fn_names = np.asarray([*demangle(model.func_name), ""], dtype=object)  # C++: qualified names
 
     def file_of(ids: np.ndarray) -> pd.Categorical:
         return pd.Categorical(files.to_numpy()[ids])

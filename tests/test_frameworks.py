@@ -21,6 +21,7 @@ import pytest
 
 from covguard import api
 from covguard.config import load_settings
+from covguard.demangle import demangle
 from covguard.frameworks import cmocka_results, cpputest_failures, framework_of, parse_record
 from tests.conftest import FIXTURES, require, run
 
@@ -222,13 +223,18 @@ def test_requirements_attach_and_the_hollow_tests_are_found(outcome: tuple[Path,
         (f"{CPPUTEST}::Limiter.HollowCallsNothing", "FW-3"),
         (f"{CMOCKA}::hollow_checks_nothing", "FW-6"),
     }
+    # @req above C++ methods, overloads and namespaced functions, named as C++ names them
     fr = result.analysis.function_requirements
-    assert {(str(f), str(r)) for f, r in zip(fr["file"], fr["requirement"], strict=True)} >= {
-        ("src/dose.cpp", "FW-1"),
-        ("src/dose.cpp", "FW-2"),
-        ("src/dose.cpp", "FW-3"),
-        ("src/crash.cpp", "FW-4"),
+    assert set(zip(fr["function"].astype(str), fr["requirement"].astype(str), strict=True)) == {
+        ("pump::dose::Limiter::clamp(int) const", "FW-1"),
+        ("pump::dose::Limiter::clamp(int, int) const", "FW-2"),
+        ("pump::dose::rounded(double)", "FW-3"),
+        ("pump::checked_divide(int, int)", "FW-4"),
+        ("rate_limit", "FW-5"),
+        ("rate_divide", "FW-6"),
     }
+    functions = set(result.analysis.coverage.code_functions["function"].astype(str))
+    assert {"int pump::dose::scaled<int>(int, int)", "long pump::dose::scaled<long>(long, long)"} <= functions
 
 
 def test_the_hook_is_linked_only_into_framework_executables(outcome: tuple[Path, api.Outcome]) -> None:
@@ -251,6 +257,17 @@ def test_a_hostile_record_is_a_problem_never_a_crash(tmp_path: Path) -> None:
     assert parsed.cases[0].status is None  # began, never ended: a crash inside it
     assert len(parsed.problems) == 3
     assert parse_record(tmp_path / "missing.tsv") is None
+
+
+def test_cxx_names_are_demangled_and_c_names_kept() -> None:
+    require("c++filt")
+    names = ["_ZNK4pump4dose7Limiter5clampEii", "rate_limit", "_ZN4pump4dose6scaledIiEET_S2_S2_", "_Znope"]
+    assert demangle(names) == [
+        "pump::dose::Limiter::clamp(int, int) const",
+        "rate_limit",
+        "int pump::dose::scaled<int>(int, int)",
+        "_Znope",
+    ]
 
 
 def test_framework_output_parsers() -> None:
