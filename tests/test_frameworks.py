@@ -281,3 +281,33 @@ def test_framework_output_parsers() -> None:
         "b": ("failed", "0x1 != 0x2; t.c:4: error: Failure!"),
         "c": ("skipped", ""),
     }
+
+
+def test_the_wrapper_adds_the_hook_before_the_framework_library(tmp_path: Path) -> None:
+    """Only links of executables that use a framework get a hook, placed before the library (so
+    a static library resolves the hook's references); cmocka's group runner is wrapped."""
+    require("gcc", "g++")
+    from covguard.toolchains.ccwrap import with_framework_hooks
+
+    log = tmp_path / "cc-log"
+    log.mkdir()
+    cfg: dict[str, object] = {
+        "compiler": "gcc",
+        "cxx_compiler": "g++",
+        "defines": ["-DCOVGUARD_COVERAGE_GCOV"],
+        "log_dir": str(log),
+    }
+    gtest = ["a.o", "/usr/lib/x86_64-linux-gnu/libgtest_main.a", "-lgtest", "-pthread", "-o", "t"]
+    out = with_framework_hooks(gtest, cfg)
+    assert len(out) == len(gtest) + 1
+    assert Path(out[1]).is_file()
+    assert Path(out[1]).parent.name == "framework-hooks"
+    assert out[2:] == gtest[1:]
+    assert with_framework_hooks(gtest, cfg)[1] == out[1]  # compiled once per build
+    cmocka = with_framework_hooks(["t.o", "-lcmocka", "-o", "t"], cfg)
+    assert cmocka[1:3] == [cmocka[1], "-Wl,--wrap=_cmocka_run_group_tests"]
+    assert cmocka[3:] == ["-lcmocka", "-o", "t"]
+    assert with_framework_hooks(["a.o", "-shared", "-lgtest", "-o", "libx.so"], cfg) == [
+        "a.o", "-shared", "-lgtest", "-o", "libx.so"
+    ]  # fmt: skip
+    assert with_framework_hooks(["a.o", "-lm", "-o", "t"], cfg) == ["a.o", "-lm", "-o", "t"]

@@ -96,9 +96,10 @@ def _instrumented(source: str, cwd: str, root: str, patterns: list[str]) -> bool
 # test frameworks whose executables get covguard's per-test hook at link time:
 # framework -> (library names, hook source, header that locates the framework's include folder)
 FRAMEWORKS = {
-    "gtest": (("gtest", "gtest_main"), "cg_gtest.cc", "gtest/gtest.h"),
+    # googletest's own CMake build names its Debug libraries with a "d"
+    "gtest": (("gtest", "gtest_main", "gtestd", "gtest_maind"), "cg_gtest.cc", "gtest/gtest.h"),
     "cpputest": (("CppUTest",), "cg_cpputest.cpp", "CppUTest/TestHarness.h"),
-    "cmocka": (("cmocka",), "cg_cmocka.c", "cmocka.h"),
+    "cmocka": (("cmocka", "cmocka-static"), "cg_cmocka.c", "cmocka.h"),
 }
 HOOKS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "runtime", "frameworks")
 
