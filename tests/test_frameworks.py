@@ -268,6 +268,11 @@ def test_cxx_names_are_demangled_and_c_names_kept() -> None:
         "int pump::dose::scaled<int>(int, int)",
         "_Znope",
     ]
+    # a destructor's deleting (D0) and base (D2) variants: two functions, two names
+    assert demangle(["_ZN4pump1AD2Ev", "_ZN4pump1AD0Ev"]) == [
+        "pump::A::~A() [_ZN4pump1AD2Ev]",
+        "pump::A::~A()",
+    ]
 
 
 def test_framework_output_parsers() -> None:
