@@ -54,6 +54,17 @@ class SourceFilter:
         return not display.startswith("/") and self._match(display)
 
 
+def merge_variants(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """One row per function as written: a C++ constructor's or destructor's variants (one
+    demangled name, one definition, several functions in the notes) merge, their counts added."""
+    if not len(frame) or not frame.duplicated(keys).any():
+        return frame
+    how = {"count": "sum", "line_start": "min", "line_end": "max"}
+    agg = {c: how.get(c, "first") for c in frame.columns if c not in keys}
+    out = frame.groupby(keys, observed=True, sort=False, as_index=False).agg(agg)
+    return out.loc[:, list(frame.columns)].astype(frame.dtypes.to_dict())
+
+
 def check_sources(manifest: BuildManifest, root: Path, keep: Callable[[str], bool]) -> list[str]:
     """Product sources changed or missing since the build (by SHA-256): stale coverage if any."""
     problems: list[str] = []
@@ -236,6 +247,8 @@ def frames_from_counts(
         }
     ).sort_values(["file", "line_start", "function"], kind="stable", ignore_index=True)
 
+    code_functions = merge_variants(code_functions, ["file", "function"])
+
     n_br = len(branch_line)
     br_ok = line_ok[branch_line] if n_br else np.zeros(0, dtype=bool)
     bid = np.flatnonzero(br_ok)
@@ -308,6 +321,7 @@ def frames_from_counts(
             "variant": variant,
         }
     )
+    functions = merge_variants(functions, ["file", "function", "test"])
     branches = pd.DataFrame(
         {
             "file": file_of(model.line_file[branch_line[bb]]),

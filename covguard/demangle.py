@@ -5,7 +5,9 @@ The coverage notes (gcc) and llvm's export name functions by their assembler (ma
 covguard shows, tags, gates and reports the demangled ones (as gcov ``-C`` and gcovr do).
 Overloads stay apart (the parameter list is part of the name), template instances are named by
 their arguments.  ``c++filt`` (GNU binutils, installed with gcc) demangles, in one batch; C names
-and names it cannot demangle stay as they are; every distinct name stays distinct.
+and names it cannot demangle stay as they are.  A constructor's or destructor's variants (complete,
+base, deleting: ``C1``/``C2``, ``D0``/``D1``/``D2``) share one name, as they share one definition:
+the coverage merges them into one function (:func:`covguard.collect.merge_variants`), as gcovr does.
 """
 
 from __future__ import annotations
@@ -32,12 +34,4 @@ def demangle(names: Iterable[str]) -> list[str]:
     if proc.returncode != 0 or len(shown) != len(mangled):
         return given
     table = dict(zip(mangled, shown, strict=True))
-    # distinct functions with one demangled name (a constructor's or destructor's complete, base
-    # and deleting variants: C1/C2, D0/D1/D2) stay apart: the first keeps the name, the others
-    # carry their mangled name
-    first: dict[str, str] = {}
-    for name in mangled:
-        plain = first.setdefault(table[name], name)
-        if plain != name:
-            table[name] = f"{table[name]} [{name}]"
     return [table.get(n, n) for n in given]

@@ -338,6 +338,8 @@ def run_framework_executable(
                 message = failures.get(rec.name, message)
             if framework == "cmocka":
                 status, message = outcomes.get(rec.name, ("error", "cmocka printed no result for this test"))
+            # a failure's place relative to the project, as covguard shows paths
+            message = re.sub(rf"(?m)^{re.escape(str(settings.root))}/", "", message)
             cases.append(case(rec, status, message, "complete", unit, rec.micros))
             units[unit] = str(cov_dir / f"{rec.index}{suffix}")
         if unfinished is None:
