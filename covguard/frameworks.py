@@ -230,8 +230,9 @@ def run_framework_executable(
     run_dir: Path,
     env_base: dict[str, str],
     framework: str,
-) -> tuple[ExecutableRun, list[TestCase], dict[str, str]]:
-    """Run one GoogleTest/CppUTest/cmocka executable to the end, resuming after a crash or hang."""
+) -> tuple[ExecutableRun, list[TestCase], dict[str, str]] | None:
+    """Run one GoogleTest/CppUTest/cmocka executable to the end, resuming after a crash or hang;
+    None when its hook recorded nothing on the first run (the runner then handles it as any)."""
     from covguard.runner import _describe_exit, _profiling_errors, _run_once, _source_path
 
     exe_dir = run_dir / "logs" / label
@@ -300,6 +301,8 @@ def run_framework_executable(
         record = parse_record(record_path)
         ended = not timed_out and rc is not None and rc >= 0 and toolchain.exit_reason(rc) is None
         why = (None if timed_out else toolchain.exit_reason(rc)) or _describe_exit(rc, timed_out, timeout)
+        if record is None and attempt == 1:
+            return None  # the hook never ran (no RUN_ALL_TESTS, ...): the runner's own handling
         if record is None:
             crashed.append(
                 f"the {NAMES[framework]} executable wrote no test record "
@@ -346,21 +349,29 @@ def run_framework_executable(
             if not ended:
                 crashed.append(f"{why} outside any test (after {len(record.cases)} tests)")
             continue
-        remaining = [
-            (i, item) for i, item in enumerate(t for t in listed if not t.disabled) if i > unfinished.index
-        ]
-        if not remaining or step.args:  # a CppUTest one-test run: the queue holds the others
+        if step.args:  # a CppUTest one-test run: the queue holds the others
+            continue
+        # the listed cases not run yet (by name: a shuffled order still resumes right), with
+        # indices after every one used so far (each case's coverage folder is its own)
+        seen = {c.name for c in cases}
+        remaining = [t for t in listed if not t.disabled and t.name not in seen]
+        after = max(r.index for r in record.cases) + 1
+        if not remaining:
             continue
         if framework == "gtest":
-            queue.insert(
-                0, _Attempt(remaining[0][0], env={"GTEST_FILTER": ":".join(t.name for _, t in remaining)})
-            )
+            queue.insert(0, _Attempt(after, env={"GTEST_FILTER": ":".join(t.name for t in remaining)}))
         elif framework == "cpputest":
-            for i, item in remaining:
+            for k, item in enumerate(remaining):
                 group, _, name = item.name.partition(".")
-                queue.append(_Attempt(i, args=["-sg", group, "-sn", name]))
-        else:
-            queue.insert(0, _Attempt(remaining[0][0]))
+                queue.append(_Attempt(after + k, args=["-sg", group, "-sn", name]))
+        else:  # cmocka's hook counts every case of the executable in order: resume by position
+            queue.insert(0, _Attempt(unfinished.index + 1))
+    # cases listed but never run: the executable ended outside any test before them
+    seen = {c.name for c in cases}
+    lost = crashed[-1] if crashed else "the executable ended before them"
+    for item in listed:
+        if not item.disabled and item.name not in seen:
+            cases.append(case(item, "error", f"did not run: {lost}", "none", "", None))
     if framework == "cmocka":  # cmocka knows no file or line of a test: its definition, by name
         places = c_test_definitions(settings, [c.name for c in cases if not c.file])
         cases = [

@@ -181,10 +181,11 @@ def run_executable(
     from covguard.frameworks import framework_of, run_framework_executable  # imports this module
 
     framework = framework_of(exe)  # GoogleTest, CppUTest, cmocka: covguard's hook is linked in
-    if framework is not None:
-        return _ExeResult(
-            *run_framework_executable(settings, toolchain, exe, label, run_dir, env_base, framework)
-        )
+    done = framework and run_framework_executable(
+        settings, toolchain, exe, label, run_dir, env_base, framework
+    )
+    if done:
+        return _ExeResult(*done)
     exe_dir = run_dir / "logs" / label
     cov_dir = run_dir / "coverage" / label
     for d in (exe_dir, cov_dir):

@@ -314,3 +314,79 @@ def test_the_wrapper_adds_the_hook_before_the_framework_library(tmp_path: Path) 
         "a.o", "-shared", "-lgtest", "-o", "libx.so"
     ]  # fmt: skip
     assert with_framework_hooks(["a.o", "-lm", "-o", "t"], cfg) == ["a.o", "-lm", "-o", "t"]
+
+
+EDGE_GTEST = """
+#include <gtest/gtest.h>
+#include <cstdlib>
+#include "calc.hpp"
+TEST(A, One) { EXPECT_EQ(2, twice(1)); }
+TEST(A, Crashes) { if (std::getenv("EDGE_CRASH")) std::abort(); }
+TEST(A, Three) { EXPECT_EQ(6, twice(3)); }
+TEST(B, Four) { EXPECT_EQ(8, twice(4)); }
+class Boom : public ::testing::Environment {
+  public:
+    void SetUp() override { if (std::getenv("EDGE_ENV_CRASH")) std::abort(); }
+};
+int main(int argc, char **argv)
+{
+    ::testing::InitGoogleTest(&argc, argv);
+    ::testing::AddGlobalTestEnvironment(new Boom);
+    if (std::getenv("EDGE_NO_RUN")) return 0;
+    return RUN_ALL_TESTS();
+}
+"""
+
+
+def test_shuffled_resume_a_crash_outside_any_test_and_no_run(tmp_path: Path) -> None:
+    """A shuffled suite resumes by name; a crash before the first test leaves every listed test an
+    error (never a silent gap); an executable that links GoogleTest but never runs it is handled
+    as any other program."""
+    require("gcc", "g++", "make", "gcov")
+    project = tmp_path / "edge"
+    (project / "src").mkdir(parents=True)
+    (project / "tests").mkdir()
+    (project / "src" / "calc.hpp").write_text("int twice(int x);\n")
+    (project / "src" / "calc.cpp").write_text(
+        '#include "calc.hpp"\nint twice(int x)\n{\n    return 2 * x;\n}\n'
+    )
+    (project / "tests" / "edge.cpp").write_text(EDGE_GTEST)
+    (project / "Makefile").write_text(
+        ".PHONY: tests\ntests:\n\tmkdir -p $(BUILD_DIR)/tests\n"
+        "\t$(CXX) -Isrc -c src/calc.cpp -o $(BUILD_DIR)/calc.o\n"
+        "\t$(CXX) -Isrc -c tests/edge.cpp -o $(BUILD_DIR)/edge.o\n"
+        "\t$(CXX) $(BUILD_DIR)/edge.o $(BUILD_DIR)/calc.o -lgtest -pthread -o $(BUILD_DIR)/tests/edge\n"
+    )
+    (project / "requirements.csv").write_text("id,title,safety_class\nE-1,Twice,B\n")
+    (project / "covguard.toml").write_text(
+        'sources = ["src/**"]\nrequirements = ["requirements.csv"]\n[build]\n'
+        'command = "make tests BUILD_DIR={build_dir}"\n[test]\nexecutables = ["{build_dir}/tests/*"]\n'
+    )
+    settings = load_settings(project / "covguard.toml")
+    api.build(settings)
+    names = ["A.One", "A.Crashes", "A.Three", "B.Four"]
+
+    with pytest.MonkeyPatch.context() as env:
+        for k, v in {"EDGE_CRASH": "1", "GTEST_SHUFFLE": "1", "GTEST_RANDOM_SEED": "7"}.items():
+            env.setenv(k, v)
+        shuffled = api.test(settings)
+    got = {c.name: (c.status, c.coverage) for c in shuffled.cases}
+    assert got == {
+        "A.One": ("passed", "complete"),
+        "A.Crashes": ("error", "incomplete"),
+        "A.Three": ("passed", "complete"),
+        "B.Four": ("passed", "complete"),
+    }
+    assert sorted(shuffled.units) == sorted(f"edge::{n}" for n in names)
+    assert len(set(shuffled.units.values())) == 4  # every case its own folder
+
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("EDGE_ENV_CRASH", "1")
+        early = api.test(settings)
+    assert {c.name: c.status for c in early.cases} == dict.fromkeys(names, "error")
+    assert all(c.message.startswith("did not run: killed by SIGABRT outside any test") for c in early.cases)
+
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("EDGE_NO_RUN", "1")
+        never = api.test(settings)
+    assert never.runs[0].format != "gtest"  # the runner's own handling of a program
