@@ -390,3 +390,27 @@ def test_shuffled_resume_a_crash_outside_any_test_and_no_run(tmp_path: Path) -> 
         env.setenv("EDGE_NO_RUN", "1")
         never = api.test(settings)
     assert never.runs[0].format != "gtest"  # the runner's own handling of a program
+
+
+def test_clang_profile_same_cases_and_functions(outcome: tuple[Path, api.Outcome], tmp_path: Path) -> None:
+    """With clang's source-based coverage (one .profraw per case from the same hooks), every case
+    has the same status and enters the same functions, named the same, as with gcc."""
+    require("clang-19", "llvm-cov-19")
+    _, gcc = outcome
+    project = tmp_path / "frameworks"
+    shutil.copytree(PROJECT, project)
+    clang = api.run(load_settings(project / "covguard.toml", overrides={"toolchain": "host-clang"}))
+    assert {c.test: c.status for c in clang.results.cases} == STATUS
+    assert gcc.analysis is not None
+    assert clang.analysis is not None
+
+    def entered(analysis: Any) -> set[tuple[str, str]]:
+        f = analysis.coverage.functions
+        f = f[f["count"] > 0]
+        return set(zip(f["test"].astype(str), f["function"].astype(str), strict=True))
+
+    assert entered(clang.analysis) == entered(gcc.analysis)
+    assert (
+        "test_dose_gtest::Limiter.FloorThroughHelper",
+        "pump::dose::Limiter::clamp(int, int) const",
+    ) in entered(clang.analysis)
