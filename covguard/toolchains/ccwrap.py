@@ -120,8 +120,28 @@ def _library_at(args: list[str], names: tuple[str, ...]) -> int:
 def _include_dir(cfg: dict[str, object], header: str) -> str | None:
     """The include folder the build's own compiles use for the framework (a vendored copy), if any."""
     log_dir = str(cfg["log_dir"])
+    memo = os.path.join(log_dir, f".include-{header.replace('/', '_')}")  # once per build
     try:
-        names = sorted(os.listdir(log_dir))[-2000:]
+        with open(memo, encoding="utf-8") as handle:
+            return handle.read() or None
+    except OSError:
+        pass
+    found = _find_include_dir(log_dir, header)
+    tmp = f"{memo}.{os.getpid()}"
+    try:
+        with open(tmp, "w", encoding="utf-8") as handle:
+            handle.write(found or "")
+        os.replace(tmp, memo)
+    except OSError:
+        pass
+    return found
+
+
+def _find_include_dir(log_dir: str, header: str) -> str | None:
+    try:
+        names = sorted(n for n in os.listdir(log_dir) if n.endswith(".json") and not n.startswith("."))[
+            -2000:
+        ]
     except OSError:
         return None
     for name in names:
@@ -153,7 +173,11 @@ def _hook_object(cfg: dict[str, object], framework: str) -> str | None:
     flags = [*map(str, cfg.get("machine_flags", [])), *map(str, cfg["defines"]), "-g", "-O0", "-I", HOOKS_DIR]  # type: ignore[call-overload]
     if include:
         flags += ["-I", include]
-    key = hashlib.sha256(json.dumps([compiler, flags, source]).encode()).hexdigest()[:16]
+    digest = hashlib.sha256(json.dumps([compiler, flags, source]).encode())
+    for part in (source, "cg_record.h"):  # a newer covguard's hook is compiled anew
+        with open(os.path.join(HOOKS_DIR, part), "rb") as handle:
+            digest.update(handle.read())
+    key = digest.hexdigest()[:16]
     folder = os.path.join(os.path.dirname(str(cfg["log_dir"])), "framework-hooks")
     obj = os.path.join(folder, f"{framework}-{key}.o")
     if os.path.isfile(obj):
