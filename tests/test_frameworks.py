@@ -214,6 +214,8 @@ def test_requirements_attach_and_the_hollow_tests_are_found(outcome: tuple[Path,
         assert (f"{exe}::Limiter.ClampsAboveMaximum", "FW-1") in pairs
         assert (f"{exe}::Limiter.FloorThroughHelper", "FW-2") in pairs
     assert (f"{GTEST}::Small/Clamp.NeverAbove/1", "FW-1") in pairs  # @verifies above TEST_P
+    assert (f"{GTEST}::Rounding.NegativeRoundsAway", "FW-3") in pairs  # TEST_F
+    assert (f"{GTEST}::Scaled/1.ByZeroKeepsValue", "FW-7") in pairs  # TYPED_TEST, each type
     assert (f"{CMOCKA}::limits_through_helper", "FW-5") in pairs
     assert (f"{CMOCKA}::hollow_checks_nothing", "FW-6") in pairs
     hollow = result.analysis.findings
@@ -233,6 +235,9 @@ def test_requirements_attach_and_the_hollow_tests_are_found(outcome: tuple[Path,
         ("pump::checked_divide(int, int)", "FW-4"),
         ("rate_limit", "FW-5"),
         ("rate_divide", "FW-6"),
+        # @req above a template: every instance (tag attachment picks one; the others share it)
+        ("int pump::dose::scaled<int>(int, int)", "FW-7"),
+        ("long pump::dose::scaled<long>(long, long)", "FW-7"),
     }
     functions = set(result.analysis.coverage.code_functions["function"].astype(str))
     assert {"int pump::dose::scaled<int>(int, int)", "long pump::dose::scaled<long>(long, long)"} <= functions
