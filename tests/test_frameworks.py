@@ -327,6 +327,7 @@ EDGE_GTEST = """
 #include "calc.hpp"
 TEST(A, One) { EXPECT_EQ(2, twice(1)); }
 TEST(A, Crashes) { if (std::getenv("EDGE_CRASH")) std::abort(); }
+TEST(A, Hangs) { while (std::getenv("EDGE_HANG")) {} }
 TEST(A, Three) { EXPECT_EQ(6, twice(3)); }
 TEST(B, Four) { EXPECT_EQ(8, twice(4)); }
 class Boom : public ::testing::Environment {
@@ -369,7 +370,7 @@ def test_shuffled_resume_a_crash_outside_any_test_and_no_run(tmp_path: Path) -> 
     )
     settings = load_settings(project / "covguard.toml")
     api.build(settings)
-    names = ["A.One", "A.Crashes", "A.Three", "B.Four"]
+    names = ["A.One", "A.Crashes", "A.Hangs", "A.Three", "B.Four"]
 
     with pytest.MonkeyPatch.context() as env:
         for k, v in {"EDGE_CRASH": "1", "GTEST_SHUFFLE": "1", "GTEST_RANDOM_SEED": "7"}.items():
@@ -379,11 +380,20 @@ def test_shuffled_resume_a_crash_outside_any_test_and_no_run(tmp_path: Path) -> 
     assert got == {
         "A.One": ("passed", "complete"),
         "A.Crashes": ("error", "incomplete"),
+        "A.Hangs": ("passed", "complete"),
         "A.Three": ("passed", "complete"),
         "B.Four": ("passed", "complete"),
     }
     assert sorted(shuffled.units) == sorted(f"edge::{n}" for n in names)
-    assert len(set(shuffled.units.values())) == 4  # every case its own folder
+    assert len(set(shuffled.units.values())) == 5  # every case its own folder
+
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("EDGE_HANG", "1")
+        hung = api.test(load_settings(project / "covguard.toml", overrides={"test.timeout": 2}))
+    assert {c.name: c.status for c in hung.cases} == {**dict.fromkeys(names, "passed"), "A.Hangs": "error"}
+    assert [c.message for c in hung.cases if c.status == "error"] == [
+        "timed out after 2 s (hung); killed with its process group"
+    ]
 
     with pytest.MonkeyPatch.context() as env:
         env.setenv("EDGE_ENV_CRASH", "1")
