@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from covguard.demangle import demangle
 from covguard.errors import CoverageDataError
 from covguard.files import display_path, glob_matcher, sha256_file
 from covguard.frames import (
@@ -51,6 +52,17 @@ class SourceFilter:
 
     def __call__(self, display: str) -> bool:
         return not display.startswith("/") and self._match(display)
+
+
+def merge_variants(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """One row per function as written: a C++ constructor's or destructor's variants (one
+    demangled name, one definition, several functions in the notes) merge, their counts added."""
+    if not len(frame) or not frame.duplicated(keys).any():
+        return frame
+    how = {"count": "sum", "line_start": "min", "line_end": "max"}
+    agg = {c: how.get(c, "first") for c in frame.columns if c not in keys}
+    out = frame.groupby(keys, observed=True, sort=False, as_index=False).agg(agg)
+    return out.loc[:, list(frame.columns)].astype(frame.dtypes.to_dict())
 
 
 def check_sources(manifest: BuildManifest, root: Path, keep: Callable[[str], bool]) -> list[str]:
@@ -196,7 +208,7 @@ def frames_from_counts(
     shown = [display_path(f, root) for f in model.files]
     file_keep = np.fromiter((keep(s) for s in shown), dtype=bool, count=len(shown))
     files = pd.Series(shown, dtype="string")
-    fn_names = np.asarray([*model.func_name, ""], dtype=object)
+    fn_names = np.asarray([*demangle(model.func_name), ""], dtype=object)  # C++: qualified names
 
     def file_of(ids: np.ndarray) -> pd.Categorical:
         return pd.Categorical(files.to_numpy()[ids])
@@ -234,6 +246,8 @@ def frames_from_counts(
             "count": total_func[fid],
         }
     ).sort_values(["file", "line_start", "function"], kind="stable", ignore_index=True)
+
+    code_functions = merge_variants(code_functions, ["file", "function"])
 
     n_br = len(branch_line)
     br_ok = line_ok[branch_line] if n_br else np.zeros(0, dtype=bool)
@@ -307,6 +321,7 @@ def frames_from_counts(
             "variant": variant,
         }
     )
+    functions = merge_variants(functions, ["file", "function", "test"])
     branches = pd.DataFrame(
         {
             "file": file_of(model.line_file[branch_line[bb]]),

@@ -39,7 +39,7 @@ class ExecutableRun:
     stdout_path: str
     stderr_path: str
     coverage_dir: str
-    format: str  # covguard | unity | unknown
+    format: str  # covguard | unity | gtest | cpputest | cmocka | unknown
     problems: tuple[str, ...] = ()
     # the run's nonce: its protocol lines carry it (re-deriving results from the raw output needs it)
     nonce: str = ""

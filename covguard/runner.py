@@ -182,6 +182,14 @@ def run_executable(
     env_base: dict[str, str],
 ) -> _ExeResult:
     """Run one test executable to the end, resuming after a crash or hang inside a test."""
+    from covguard.frameworks import framework_of, run_framework_executable  # imports this module
+
+    framework = framework_of(exe)  # GoogleTest, CppUTest, cmocka: covguard's hook is linked in
+    done = framework and run_framework_executable(
+        settings, toolchain, exe, label, run_dir, env_base, framework
+    )
+    if done:
+        return _ExeResult(*done)
     exe_dir = run_dir / "logs" / label
     cov_dir = run_dir / "coverage" / label
     for d in (exe_dir, cov_dir):

@@ -264,6 +264,19 @@ def _function_frame(data: CoverageData) -> pd.DataFrame:
     )
 
 
+def _to_instances(tagged: pd.DataFrame, functions: pd.DataFrame) -> pd.DataFrame:
+    """A tag attached to one function also holds for every function with the same extent in the
+    same file: the instances of a C++ template (``scaled<int>``, ``scaled<long>``), aliases.
+    Tag attachment picks one of them."""
+    ext = functions.loc[:, ["file", "function", "line_start", "line_end"]]
+    placed = tagged.merge(ext, on=["file", "function"], how="left")
+    twins = placed.merge(
+        ext.rename(columns={"function": "twin"}), on=["file", "line_start", "line_end"], how="left"
+    )
+    twins["function"] = twins["twin"].where(twins["twin"].notna(), twins["function"])
+    return twins.loc[:, list(tagged.columns)].drop_duplicates(ignore_index=True)
+
+
 def _test_functions(tests: pd.DataFrame, definitions: pd.DataFrame | None = None) -> pd.DataFrame:
     """Where each test's function is: harness tests at the line the harness reports (its
     ``CG_TEST`` line), tests of other frameworks at their definition found by name in the test
@@ -325,7 +338,7 @@ def classify(
     attached = attach_to_functions(product_tags, functions)
     req_tags = attached[attached["kind"] == "req"]
     fr_all = req_tags.dropna(subset=["function"]).loc[:, ["file", "function", "value", "line"]]
-    fr_all = fr_all.rename(columns={"value": "requirement", "line": "tag_line"})
+    fr_all = _to_instances(fr_all.rename(columns={"value": "requirement", "line": "tag_line"}), functions)
     function_requirements = (
         fr_all[fr_all["requirement"].isin(known)]
         .drop_duplicates(["file", "function", "requirement"])

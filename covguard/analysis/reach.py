@@ -30,6 +30,7 @@ import pandas as pd
 from covguard.analysis import findings as F
 from covguard.collect import SourceFilter
 from covguard.config import Settings
+from covguard.demangle import demangle
 from covguard.files import display_path
 from covguard.image import (
     LinkerMap,
@@ -145,6 +146,7 @@ def _function_facts(
     fn = functions.loc[:, ["file", "function"]].astype(str).drop_duplicates().reset_index(drop=True)
     fn["_row"] = np.arange(len(fn))
     defined = nodes[(nodes["kind"] == "function") & nodes["defined"]]
+    defined = defined.assign(name=demangle(defined["name"].astype(str)))  # C++: as the coverage names it
     cols = ["_row", "key", "unit", "unit_file", "reachable", "call_path"]
     static = defined[defined["static"]]
     exact = fn.merge(static, left_on=["file", "function"], right_on=["unit_file", "name"]).loc[:, cols]

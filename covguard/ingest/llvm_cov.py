@@ -51,6 +51,8 @@ import numpy as np
 import pandas as pd
 
 from covguard import mcdc
+from covguard.collect import merge_variants
+from covguard.demangle import demangle
 from covguard.errors import CoverageDataError, ToolError
 from covguard.files import display_path
 from covguard.frames import (
@@ -353,6 +355,11 @@ def parse_export(
         else _frame(("file", "path", "function", "line_start", "line_end", "count"))
     )
     decisions = pd.DataFrame(decision_rows) if decision_rows else _frame(_DECISION_COLUMNS)
+    # C++: qualified names, as the gcc side names them
+    functions["function"] = demangle(functions["function"].astype(str))
+    functions = merge_variants(functions, ["file", "path", "function"])  # C1/C2, D0/D1/D2: one
+    if "function" in decisions.columns and len(decisions):
+        decisions["function"] = demangle(decisions["function"].astype(str))
     return ExportFrames(lines, branches, functions, decisions, kept_paths)
 
 

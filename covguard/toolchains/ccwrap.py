@@ -28,6 +28,7 @@ import fnmatch
 import hashlib
 import json
 import os
+import subprocess
 import sys
 import time
 
@@ -92,6 +93,129 @@ def _instrumented(source: str, cwd: str, root: str, patterns: list[str]) -> bool
     return any(fnmatch.fnmatchcase(rel, p) for p in patterns)
 
 
+# test frameworks whose executables get covguard's per-test hook at link time:
+# framework -> (library names, hook source, header that locates the framework's include folder)
+FRAMEWORKS = {
+    # googletest's own CMake build names its Debug libraries with a "d"
+    "gtest": (("gtest", "gtest_main", "gtestd", "gtest_maind"), "cg_gtest.cc", "gtest/gtest.h"),
+    "cpputest": (("CppUTest",), "cg_cpputest.cpp", "CppUTest/TestHarness.h"),
+    "cmocka": (("cmocka", "cmocka-static"), "cg_cmocka.c", "cmocka.h"),
+}
+HOOKS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "runtime", "frameworks")
+
+
+def _library_at(args: list[str], names: tuple[str, ...]) -> int:
+    """Index of the first argument linking one of ``names`` (-lNAME, libNAME.a, libNAME.so*), or -1."""
+    for i, a in enumerate(args):
+        if a.startswith("-l") and a[2:] in names:
+            return i
+        base = os.path.basename(a)
+        if not a.startswith("-") and any(
+            base in (f"lib{n}.a", f"lib{n}.so") or base.startswith(f"lib{n}.so.") for n in names
+        ):
+            return i
+    return -1
+
+
+def _include_dir(cfg: dict[str, object], header: str) -> str | None:
+    """The include folder the build's own compiles use for the framework (a vendored copy), if any."""
+    log_dir = str(cfg["log_dir"])
+    memo = os.path.join(log_dir, f".include-{header.replace('/', '_')}")  # once per build
+    try:
+        with open(memo, encoding="utf-8") as handle:
+            return handle.read() or None
+    except OSError:
+        pass
+    found = _find_include_dir(log_dir, header)
+    tmp = f"{memo}.{os.getpid()}"
+    try:
+        with open(tmp, "w", encoding="utf-8") as handle:
+            handle.write(found or "")
+        os.replace(tmp, memo)
+    except OSError:
+        pass
+    return found
+
+
+def _find_include_dir(log_dir: str, header: str) -> str | None:
+    try:
+        names = sorted(n for n in os.listdir(log_dir) if n.endswith(".json") and not n.startswith("."))[
+            -2000:
+        ]
+    except OSError:
+        return None
+    for name in names:
+        try:
+            with open(os.path.join(log_dir, name), encoding="utf-8") as handle:
+                record = json.load(handle)
+            args = [str(a) for a in record.get("arguments", [])]
+            where = str(record.get("directory", "."))
+        except (OSError, ValueError, AttributeError):
+            continue
+        for i, a in enumerate(args):
+            folder = None
+            if a in ("-I", "-isystem", "-iquote") and i + 1 < len(args):
+                folder = args[i + 1]
+            elif a.startswith("-I") and len(a) > 2:
+                folder = a[2:]
+            elif a.startswith("-isystem") and len(a) > 8:
+                folder = a[8:]
+            if folder and os.path.isfile(os.path.join(where, folder, header)):
+                return os.path.normpath(os.path.join(where, folder))
+    return None
+
+
+def _hook_object(cfg: dict[str, object], framework: str) -> str | None:
+    """covguard's hook for a test framework, compiled once per build (no coverage flags)."""
+    _, source, header = FRAMEWORKS[framework]
+    include = _include_dir(cfg, header)
+    compiler = str(cfg["compiler"] if source.endswith(".c") else cfg["cxx_compiler"])
+    flags = [*map(str, cfg.get("machine_flags", [])), *map(str, cfg["defines"]), "-g", "-O0", "-I", HOOKS_DIR]  # type: ignore[call-overload]
+    if include:
+        flags += ["-I", include]
+    digest = hashlib.sha256(json.dumps([compiler, flags, source]).encode())
+    for part in (source, "cg_record.h"):  # a newer covguard's hook is compiled anew
+        with open(os.path.join(HOOKS_DIR, part), "rb") as handle:
+            digest.update(handle.read())
+    key = digest.hexdigest()[:16]
+    folder = os.path.join(os.path.dirname(str(cfg["log_dir"])), "framework-hooks")
+    obj = os.path.join(folder, f"{framework}-{key}.o")
+    if os.path.isfile(obj):
+        return obj
+    os.makedirs(folder, exist_ok=True)
+    tmp = os.path.join(folder, f".{framework}-{os.getpid()}.o")
+    proc = subprocess.run(
+        [compiler, *flags, "-c", os.path.join(HOOKS_DIR, source), "-o", tmp],
+        capture_output=True, text=True, check=False, errors="replace",
+    )  # fmt: skip
+    if proc.returncode != 0:
+        sys.stderr.write(
+            f"covguard-cc: warning: cannot compile covguard's {framework} hook; this executable's tests "
+            f"get one coverage for the whole executable:\n{proc.stderr[-2000:]}\n"
+        )
+        return None
+    os.replace(tmp, obj)
+    return obj
+
+
+def with_framework_hooks(args: list[str], cfg: dict[str, object]) -> list[str]:
+    """A link of a test executable using GoogleTest, CppUTest or cmocka, with covguard's hook
+    object before the framework's library (and cmocka's group runner wrapped)."""
+    if "-shared" in args or "-r" in args or os.environ.get("COVGUARD_NO_FRAMEWORK_HOOKS") == "1":
+        return args
+    out = list(args)
+    for framework, (names, _, _) in FRAMEWORKS.items():
+        at = _library_at(out, names)
+        if at < 0:
+            continue
+        obj = _hook_object(cfg, framework)
+        if obj is None:
+            continue
+        extra = [obj] + (["-Wl,--wrap=_cmocka_run_group_tests"] if framework == "cmocka" else [])
+        out[at:at] = extra
+    return out
+
+
 def main(argv: list[str]) -> int:
     config_path = os.environ.get("COVGUARD_CC_CONFIG")
     if not config_path:
@@ -114,6 +238,8 @@ def main(argv: list[str]) -> int:
             extra += list(cfg["link_flags"])
     elif mode == "link":
         extra = list(cfg["link_flags"])
+    if mode in ("link", "build"):
+        args = with_framework_hooks(args, cfg)
     # a cross toolchain's machine flags (-mcpu=...) go to every invocation, instrumented or not
     command = [compiler, *args, *cfg.get("machine_flags", []), *extra]
     if mode != "other":
