@@ -349,7 +349,9 @@ def judge(inv: Invocation, returncode: int | None, failure: str | None, output: 
     """The status of a finished process; ``failure``: why it did not end normally (signal,
     timeout, a target's fault status), ``None`` when it exited."""
     if failure is not None or returncode is None or returncode < 0:
-        why = failure or (_signal_name(returncode) if returncode is not None else "did not finish")
+        why = failure or (
+            f"killed by {_signal_name(returncode)}" if returncode is not None else "did not finish"
+        )
         return Verdict("error", why, ended_normally=False)
     text = output[:MAX_OUTPUT_MATCHED]
     if inv.skip_exit_code is not None and returncode == inv.skip_exit_code:

@@ -4,6 +4,7 @@ with placeholders expanded and every path resolved and confined (see :mod:`covgu
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from dataclasses import replace
 from pathlib import Path
@@ -57,9 +58,24 @@ def _program(text: str, settings: Settings, values: dict[str, str], what: str) -
     return str(p)
 
 
+def _name_lines(settings: Settings) -> dict[str, int]:
+    """The line of each ``name = "..."`` in the configuration file (where an invocation is defined)."""
+    try:
+        text = settings.config_path.read_text(encoding="utf-8") if settings.config_path else ""
+    except (OSError, UnicodeDecodeError):
+        return {}
+    found: dict[str, int] = {}
+    for n, line in enumerate(text.splitlines(), start=1):
+        m = re.match(r"\s*name\s*=\s*[\"'](?P<name>[^\"']*)[\"']", line)
+        if m:
+            found.setdefault(m["name"], n)
+    return found
+
+
 def _configured_invocations(settings: Settings, values: dict[str, str]) -> list[Invocation]:
     out: list[Invocation] = []
     shown = display_path(settings.config_path, settings.root) if settings.config_path else ""
+    lines = _name_lines(settings) if settings.test_invocations else {}
     for i, inv in enumerate(build_invocations(settings.test_invocations)):
         w = f"'test.invocations[{i}]"
         stdin = cwd = None
@@ -82,6 +98,7 @@ def _configured_invocations(settings: Settings, values: dict[str, str]) -> list[
                 stdin=stdin,
                 cwd=cwd,
                 file=shown,
+                line=lines.get(inv.name, 0),
                 folder=folder_name("invocation", i, inv.name),
             )
         )
