@@ -24,9 +24,9 @@ from __future__ import annotations
 import contextlib
 import difflib
 import functools
+import os
 import re
 import signal
-import subprocess
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any
@@ -431,12 +431,9 @@ def exit_status_case(
 
 
 @contextlib.contextmanager
-def open_stdin(path: str | None) -> Iterator[IO[bytes] | int]:
+def open_stdin(path: str | None) -> Iterator[IO[bytes]]:
     """A test's standard input: the file, or nothing (``/dev/null``)."""
-    if path is None:
-        yield subprocess.DEVNULL
-        return
-    with open(path, "rb") as f:
+    with open(path or os.devnull, "rb") as f:
         yield f
 
 
