@@ -25,7 +25,7 @@ from covguard.config import load_settings
 from covguard.definitions import find_case, split_comments, verifies_at
 from covguard.errors import ConfigError
 from covguard.invocations import Invocation, build_invocations, build_runners, judge
-from tests.conftest import FIXTURES, covguard, require, run
+from tests.conftest import FIXTURES, RUNTIME, covguard, require, run
 
 THERMO = FIXTURES / "projects" / "thermo"
 FLAGS = "-std=c99 -O0 -g --coverage -fprofile-abs-path"
@@ -329,7 +329,12 @@ def test_ctest_tests_run_as_ctest_runs_them(tmp_path: Path) -> None:
         "prints_no_error": ("failed", "complete", ()),  # FAIL_REGULAR_EXPRESSION
         "rejects_bad_input": ("passed", "complete", ("THERMO-1",)),  # WILL_FAIL
     }
-    assert _tests(outcome) == expected
+    harness = {  # a harness executable under CTest yields its test cases
+        "harness::clamps_high": ("passed", "complete", ("THERMO-1",)),
+        "harness::converts_via_helper": ("passed", "complete", ("THERMO-2",)),
+        "harness::alarm_wrong": ("failed", "complete", ("THERMO-3",)),
+    }
+    assert _tests(outcome) == {**expected, **harness}
     where = {c.test: (c.file, c.line) for c in outcome.results.cases}
     assert where["hollow_alarm"] == ("CMakeLists.txt", 16)
     assert _hollow(outcome) == ["hollow_alarm"]
@@ -338,7 +343,7 @@ def test_ctest_tests_run_as_ctest_runs_them(tmp_path: Path) -> None:
     build = tmp_path / "plain" / "b"
     c_flags = FLAGS.replace("-std=c99 ", "")
     run(["cmake", "-S", project, "-B", build, "-G", "Ninja", f"-DCMAKE_C_FLAGS={c_flags}",
-         "-DCMAKE_EXE_LINKER_FLAGS=--coverage"])  # fmt: skip
+         "-DCMAKE_EXE_LINKER_FLAGS=--coverage", f"-DCOVGUARD_RUNTIME={RUNTIME}"])  # fmt: skip
     run(["cmake", "--build", build])
     alone: dict[str, Lines] = {}
     for name in expected:
@@ -348,16 +353,31 @@ def test_ctest_tests_run_as_ctest_runs_them(tmp_path: Path) -> None:
             ["ctest", "-R", f"^{name}$"], cwd=build, env=_plain_env(), capture_output=True, check=False
         )
         alone[name] = _executed(project, build, build.parent / "alone.json")
+    for n, case in enumerate(harness, start=1):  # each harness case built alone (-DCASE=n) and run
+        one = tmp_path / "plain" / f"case{n}"
+        one.mkdir()
+        objs = []
+        for src in ("tests/thermo_harness.c", "tests/helper.c", "src/thermo.c"):
+            obj = one / (Path(src).stem + ".o")
+            includes = ["-I", project / "src", "-I", project / "tests", "-I", RUNTIME]
+            run(["gcc", *FLAGS.split(), f"-DCASE={n}", *includes, "-c", project / src, "-o", obj])
+            objs.append(obj)
+        run(["gcc", "--coverage", *objs, "-o", one / "harness"])
+        subprocess.run([one / "harness"], cwd=one, env=_plain_env(), capture_output=True, check=False)
+        alone[case] = _executed(project, one, one / "alone.json")
     assert _per_test(outcome) == alone
     assert alone["to_f_via_helper"] >= TO_F
     assert not ALARM & alone["hollow_alarm"]
     assert alone["alarm_env"] >= ALARM
     assert alone["not_ready"] == set()
+    assert alone["harness::converts_via_helper"] >= TO_F
+    assert not TO_F & alone["harness::clamps_high"]  # per case, not per executable
 
     # statuses against ctest's own (a crash is "fail" to ctest, an error to covguard)
     theirs = _ctest_statuses(build)  # runs the whole suite, accumulating coverage
     ctest_word = {"passed": "run", "failed": "fail", "error": "fail", "skipped": "disabled"}
-    assert {name: ctest_word[s] for name, (s, _, _) in expected.items()} == theirs
+    ours = {name: ctest_word[s] for name, (s, _, _) in expected.items()}
+    assert {**ours, "harness": "fail"} == theirs  # one of its cases fails
     _totals_equal_gcovr(outcome, project, build)
 
 
