@@ -356,10 +356,10 @@ def test_ctest_tests_run_as_ctest_runs_them(tmp_path: Path) -> None:
     for n, case in enumerate(harness, start=1):  # each harness case built alone (-DCASE=n) and run
         one = tmp_path / "plain" / f"case{n}"
         one.mkdir()
-        objs = []
+        objs: list[str | Path] = []
         for src in ("tests/thermo_harness.c", "tests/helper.c", "src/thermo.c"):
             obj = one / (Path(src).stem + ".o")
-            includes = ["-I", project / "src", "-I", project / "tests", "-I", RUNTIME]
+            includes: list[str | Path] = ["-I", project / "src", "-I", project / "tests", "-I", RUNTIME]
             run(["gcc", *FLAGS.split(), f"-DCASE={n}", *includes, "-c", project / src, "-o", obj])
             objs.append(obj)
         run(["gcc", "--coverage", *objs, "-o", one / "harness"])
