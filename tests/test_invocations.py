@@ -497,3 +497,76 @@ def test_a_hostile_runner_listing_is_refused(tmp_path: Path) -> None:
     assert proc.returncode == 3, proc.stderr
     assert "lists case 'a' twice (line 3)" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def _bare_project(tmp_path: Path, config: str) -> Path:
+    project = tmp_path / "p"
+    project.mkdir()
+    (project / "covguard.toml").write_text('[build]\ncommand = "true"\n[test]\nexecutables = []\n' + config)
+    return project
+
+
+def test_processes_get_arguments_stdin_env_folder_and_timeouts(tmp_path: Path) -> None:
+    """The process mechanics with the real /bin/sh: no compiler needed."""
+    from covguard.runner import run_tests
+
+    project = _bare_project(
+        tmp_path,
+        """
+[[test.invocations]]
+name = "reads_stdin"
+program = "/bin/sh"
+args = ["-c", "read x; test \\"$x\\" = hello"]
+stdin = "in.txt"
+
+[[test.invocations]]
+name = "env_and_folder"
+program = "/bin/sh"
+args = ["-c", "test \\"$FOO\\" = bar && test -f marker"]
+env = { FOO = "bar" }
+cwd = "data"
+
+[[test.invocations]]
+name = "hangs"
+program = "/bin/sh"
+args = ["-c", "sleep 30"]
+timeout = 0.5
+
+[[test.invocations]]
+name = "exits_3"
+program = "/bin/sh"
+args = ["-c", "exit 3"]
+""",
+    )
+    (project / "in.txt").write_text("hello\n")
+    (project / "data").mkdir()
+    (project / "data" / "marker").write_text("")
+    settings = load_settings(project / "covguard.toml")
+    result = run_tests(settings)
+    got = {c.test: (c.status, c.coverage, c.message) for c in result.cases}
+    assert got == {
+        "reads_stdin": ("passed", "complete", ""),
+        "env_and_folder": ("passed", "complete", ""),
+        "hangs": ("error", "incomplete", "timed out after 0.5 s (hung); killed with its process group"),
+        "exits_3": ("failed", "complete", "exited with status 3"),
+    }
+    assert [r.label for r in result.runs if r.crashed] == ["hangs"]
+
+
+def test_a_ctest_working_directory_outside_the_project_is_refused(tmp_path: Path) -> None:
+    """A hand-written (hostile) CTest file, read by the real ctest."""
+    require("ctest")
+    from covguard.runner import run_tests
+
+    project = _bare_project(tmp_path, 'ctest = "ctest-dir"\n')
+    (project / "ctest-dir").mkdir()
+    (project / "ctest-dir" / "CTestTestfile.cmake").write_text(
+        'add_test(evil "/bin/true")\nset_tests_properties(evil PROPERTIES WORKING_DIRECTORY "/etc")\n'
+        'add_test(fine "/bin/true")\n'
+    )
+    result = run_tests(load_settings(project / "covguard.toml"))
+    got = {c.test: (c.status, c.message) for c in result.cases}
+    assert got == {
+        "fine": ("passed", ""),
+        "evil": ("error", "its WORKING_DIRECTORY /etc is outside the project root and the work folder"),
+    }
