@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from covguard.definitions import find_case, glob_definitions, verifies_at
-from covguard.errors import TestRunError
+from covguard.errors import ConfigError, TestRunError
 from covguard.invocations import Invocation, RunnerConfig, folder_name
 
 MAX_LIST_OUTPUT = 16 * 1024 * 1024
@@ -87,6 +87,13 @@ def runner_invocations(
     """One invocation per case: ``run`` with ``{case}`` replaced (never through a shell)."""
     definitions = glob_definitions(runner.definitions, root)
     configured = dict(runner.verifies)
+    unknown = sorted(set(configured) - set(cases))
+    if unknown:
+        raise ConfigError(
+            f"'test.runners' '{runner.name}': 'verifies' names case(s) the list command does not print: "
+            + ", ".join(repr(u) for u in unknown[:5]),
+            hint="fix the case ids (a requirement attached to no test would be dropped in silence)",
+        )
     out: list[Invocation] = []
     for i, case in enumerate(cases):
         words = [w.replace("{case}", case) for w in run]

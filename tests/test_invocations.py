@@ -570,3 +570,14 @@ def test_a_ctest_working_directory_outside_the_project_is_refused(tmp_path: Path
         "fine": ("passed", ""),
         "evil": ("error", "its WORKING_DIRECTORY /etc is outside the project root and the work folder"),
     }
+
+
+def test_runner_verifies_for_an_unknown_case_is_an_error(tmp_path: Path) -> None:
+    project = _bare_project(
+        tmp_path,
+        '[[test.runners]]\nname = "r"\nlist = ["/bin/sh", "-c", "echo a; echo b"]\n'
+        'run = ["/bin/true", "{case}"]\nverifies = { c = ["REQ-1"] }\n',
+    )
+    proc = covguard("test", cwd=project)
+    assert proc.returncode == 2, proc.stderr
+    assert "'verifies' names case(s) the list command does not print: 'c'" in proc.stderr
