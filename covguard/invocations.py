@@ -405,15 +405,18 @@ def exit_status_case(
     seconds: float,
     executable: str,
     label: str,
+    forced: bool = False,
 ) -> tuple[TestCase, str | None]:
     """The one test of a process judged by its exit status, and its crash description if any.
-    ``inv`` is ``None`` for a test executable that printed nothing covguard recognises."""
+    ``inv`` is ``None`` for a test executable that printed nothing covguard recognises, or every
+    executable when ``test.format`` is ``exit-status`` (``forced``)."""
     if inv is None:
         inv = Invocation(name=label, program=executable, file=executable, source="executable")
     verdict = judge(inv, returncode, failure, output)
     message = verdict.message
     if inv.source == "executable" and verdict.status != "passed":
-        message += " (judged by its exit status: it printed no covguard or Unity test results)"
+        why = "test.format is exit-status" if forced else "it printed no covguard or Unity test results"
+        message += f" (judged by its exit status: {why})"
     case = TestCase(
         test=inv.name,
         executable=executable,

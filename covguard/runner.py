@@ -288,7 +288,14 @@ def run_executable(
         # no recognisable output: one test, judged by its exit status, its coverage the process's
         fmt_used = "exit-status"
         case, crash = exit_status_case(
-            inv, rc, None if ended_normally else exit_why, text + "\n" + err_text, took, rel_exe, label
+            inv,
+            rc,
+            None if ended_normally else exit_why,
+            text + "\n" + err_text,
+            took,
+            rel_exe,
+            label,
+            forced=settings.test_format == "exit-status",
         )
         if case.coverage == "complete":
             units[case.coverage_unit] = str(cov_dir / f"all{suffix}")

@@ -581,3 +581,28 @@ def test_runner_verifies_for_an_unknown_case_is_an_error(tmp_path: Path) -> None
     proc = covguard("test", cwd=project)
     assert proc.returncode == 2, proc.stderr
     assert "'verifies' names case(s) the list command does not print: 'c'" in proc.stderr
+
+
+def test_exit_status_format_ignores_output_that_looks_like_unity(tmp_path: Path) -> None:
+    from covguard.runner import run_tests
+
+    project = _bare_project(tmp_path, "")
+    script = project / "bin" / "looks_like_unity"
+    script.parent.mkdir()
+    script.write_text("#!/bin/sh\necho 'x.c:1:test_a:PASS'\necho '1 Tests 0 Failures 0 Ignored'\nexit 1\n")
+    script.chmod(0o755)
+    settings = load_settings(
+        project / "covguard.toml", overrides={"test.executables": ["bin/*"], "test.format": "exit-status"}
+    )
+    result = run_tests(settings)
+    assert [(c.test, c.status, c.message) for c in result.cases] == [
+        (
+            "looks_like_unity",
+            "failed",
+            "exited with status 1 (judged by its exit status: test.format is exit-status)",
+        )
+    ]
+    auto = run_tests(settings.with_overrides(test_format="auto"))  # read as Unity: one passing case
+    assert [(c.test, c.status) for c in auto.cases if not c.name.startswith("<")] == [
+        ("looks_like_unity::test_a", "passed")
+    ]
