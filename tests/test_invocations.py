@@ -606,3 +606,21 @@ def test_exit_status_format_ignores_output_that_looks_like_unity(tmp_path: Path)
     assert [(c.test, c.status) for c in auto.cases if not c.name.startswith("<")] == [
         ("looks_like_unity::test_a", "passed")
     ]
+
+
+def test_a_unity_program_under_ctest_yields_its_cases(tmp_path: Path) -> None:
+    require("ctest")
+    from covguard.runner import run_tests
+
+    project = _bare_project(tmp_path, 'ctest = "ctest-dir"\n')
+    (project / "ctest-dir").mkdir()
+    script = project / "unity.sh"
+    script.write_text(
+        "#!/bin/sh\necho 't.c:3:test_a:PASS'\necho 't.c:9:test_b:FAIL: Expected 1 Was 2'\necho '-----'\n"
+        "echo '2 Tests 1 Failures 0 Ignored'\necho FAIL\nexit 1\n"
+    )
+    (project / "ctest-dir" / "CTestTestfile.cmake").write_text(f'add_test(suite "/bin/sh" "{script}")\n')
+    result = run_tests(load_settings(project / "covguard.toml"))
+    got = {c.test: (c.status, c.message) for c in result.cases}
+    assert got == {"suite::test_a": ("passed", ""), "suite::test_b": ("failed", "Expected 1 Was 2")}
+    assert [r.format for r in result.runs] == ["unity"]
