@@ -331,6 +331,13 @@ OPTIONS: tuple[Option, ...] = (
         "would, each with its own coverage; empty: no CTest.",
     ),
     Option(
+        "test.ctest_args",
+        _str_list,
+        (),
+        "Extra arguments of the CTest listing, e.g. ['-C', 'Debug'] (multi-config generators) or "
+        "['-L', 'unit'] (a label), ['-E', 'slow'] (exclude by name).",
+    ),
+    Option(
         "test.runners",
         check_runners,
         (),

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,7 @@ MAX_LISTING = 64 * 1024 * 1024
 MAX_TESTS = 100_000
 
 
-def _listing(build_dir: Path, ctest: str) -> dict[str, Any]:
+def _listing(build_dir: Path, ctest: str, args: Sequence[str] = ()) -> dict[str, Any]:
     exe = shutil.which(ctest)
     if exe is None:
         raise ToolError(f"{ctest} is not installed", hint="install CMake (apt-get install cmake)")
@@ -44,7 +45,7 @@ def _listing(build_dir: Path, ctest: str) -> dict[str, Any]:
         )
     try:
         proc = subprocess.run(
-            [exe, "--show-only=json-v1"],
+            [exe, "--show-only=json-v1", *args],
             cwd=build_dir,
             capture_output=True,
             timeout=300,
@@ -113,10 +114,16 @@ def _inside(path: Path, folders: list[Path]) -> bool:
 
 
 def ctest_invocations(
-    build_dir: Path, *, root: Path, work_dir: Path, id_pattern: str, ctest: str = "ctest"
+    build_dir: Path,
+    *,
+    root: Path,
+    work_dir: Path,
+    id_pattern: str,
+    args: Sequence[str] = (),
+    ctest: str = "ctest",
 ) -> list[Invocation]:
-    """Every test of the CTest project built in ``build_dir``, as invocations."""
-    data = _listing(build_dir, ctest)
+    """Every test of the CTest project built in ``build_dir`` (``args``: selection), as invocations."""
+    data = _listing(build_dir, ctest, args)
     tests = data.get("tests", [])
     if len(tests) > MAX_TESTS:
         raise ToolError(f"ctest lists more than {MAX_TESTS} tests", path=build_dir)

@@ -140,7 +140,11 @@ def plan(settings: Settings, area: Area, env_base: dict[str, str]) -> Planned:
     if settings.test_ctest:
         build_dir = _path(settings.test_ctest, settings, values, "'test.ctest'")
         invocations += ctest_invocations(
-            build_dir, root=settings.root, work_dir=settings.work_dir, id_pattern=settings.tags_id_pattern
+            build_dir,
+            root=settings.root,
+            work_dir=settings.work_dir,
+            id_pattern=settings.tags_id_pattern,
+            args=[expand(a, values, "'test.ctest_args'") for a in settings.test_ctest_args],
         )
     invocations += _runner_cases(settings, values, env_base)
     unique_names([inv.name for inv in invocations], "in the invocations, CTest tests and runner cases")

@@ -564,8 +564,11 @@ def test_a_ctest_working_directory_outside_the_project_is_refused(tmp_path: Path
         'add_test(evil "/bin/true")\nset_tests_properties(evil PROPERTIES WORKING_DIRECTORY "/etc")\n'
         'add_test(fine "/bin/true")\n'
     )
-    result = run_tests(load_settings(project / "covguard.toml"))
+    settings = load_settings(project / "covguard.toml")
+    result = run_tests(settings)
     got = {c.test: (c.status, c.message) for c in result.cases}
+    excluded = run_tests(settings.with_overrides(test_ctest_args=("-E", "evil")))  # ctest's own selection
+    assert [c.test for c in excluded.cases] == ["fine"]
     assert got == {
         "fine": ("passed", ""),
         "evil": ("error", "its WORKING_DIRECTORY /etc is outside the project root and the work folder"),
