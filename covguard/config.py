@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from covguard.errors import ConfigError
+from covguard.invocations import check_invocations, check_runners
 
 CONFIG_FILE = "covguard.toml"
 TOOLCHAINS = ("host-gcc", "host-clang", "cortex-m3-qemu")
@@ -384,7 +385,12 @@ OPTIONS: tuple[Option, ...] = (
         cli="--timeout",
     ),
     Option("test.jobs", _int, 0, "Test executables run at once; 0 means the number of CPUs."),
-    Option("test.format", _choice(("auto", "covguard", "unity")), "auto", "Test output format."),
+    Option(
+        "test.format",
+        _choice(("auto", "covguard", "unity", "exit-status")),
+        "auto",
+        "Test output format; exit-status: every executable is one test, judged by its exit status.",
+    ),
     Option(
         "test.shard",
         _shard,
@@ -393,6 +399,34 @@ OPTIONS: tuple[Option, ...] = (
         cli="--shard",
     ),
     Option("test.env", _str_map, {}, "Extra environment for the tests."),
+    Option(
+        "test.invocations",
+        check_invocations,
+        (),
+        "[[test.invocations]]: programs run as one test each (name, program, args, stdin, env, cwd, "
+        "timeout, verifies, will_fail, pass_regex, fail_regex, skip_exit_code, skip, format).",
+    ),
+    Option(
+        "test.ctest",
+        _str,
+        "",
+        "CTest build folder, e.g. '{build_dir}': run every test of `ctest --show-only=json-v1` as CTest "
+        "would, each with its own coverage; empty: no CTest.",
+    ),
+    Option(
+        "test.ctest_args",
+        _str_list,
+        (),
+        "Extra arguments of the CTest listing, e.g. ['-C', 'Debug'] (multi-config generators) or "
+        "['-L', 'unit'] (a label), ['-E', 'slow'] (exclude by name).",
+    ),
+    Option(
+        "test.runners",
+        check_runners,
+        (),
+        "[[test.runners]]: custom runners (name, list, run with {case}, definitions, env, cwd, timeout, "
+        "skip_exit_code, pass_regex, fail_regex, verifies, format): one process per case.",
+    ),
     Option(
         "python.tests",
         _str_list,

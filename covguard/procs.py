@@ -57,6 +57,7 @@ def run_group(
     stdout: IO[bytes] | int,
     stderr: IO[bytes] | int,
     timeout: float | None = None,
+    stdin: IO[bytes] | int = subprocess.DEVNULL,
 ) -> Finished:
     """Run ``command`` in a new process group; kill the group on timeout or any exception.
 
@@ -69,7 +70,7 @@ def run_group(
         env=dict(env),
         stdout=stdout,
         stderr=stderr,
-        stdin=subprocess.DEVNULL,
+        stdin=stdin,
         start_new_session=True,
     )
     with _LOCK:

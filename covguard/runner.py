@@ -32,6 +32,7 @@ from covguard.config import Settings
 from covguard.errors import ConfigError, TestRunError
 from covguard.files import display_path, write_json
 from covguard.ingest.test_output import CaseOutput, ParsedOutput, parse_output, split_ids
+from covguard.invocations import Invocation, exit_status_case, open_stdin
 from covguard.model import ExecutableRun, TestCase
 from covguard.procs import kill_all, run_group
 from covguard.toolchains import Toolchain
@@ -104,8 +105,9 @@ def _glob_abs(pattern: str) -> list[Path]:
     return sorted(anchor.glob(rel)) if rel else []
 
 
-def discover(settings: Settings, area: Area) -> list[Path]:
-    """The test executables matching ``test.executables`` (regular, executable files)."""
+def discover(settings: Settings, area: Area, *, required: bool = True) -> list[Path]:
+    """The test executables matching ``test.executables`` (regular, executable files); none is an
+    error only when ``required`` (no invocation, CTest or runner configured)."""
     values = placeholders(settings, area)
     found: dict[str, Path] = {}
     patterns = [expand(p, values, "'test.executables'") for p in settings.test_executables]
@@ -114,7 +116,7 @@ def discover(settings: Settings, area: Area) -> list[Path]:
         for path in _glob_abs(full):
             if path.is_file() and os.access(path, os.X_OK) and path.suffix not in (".o", ".gcno", ".gcda"):
                 found[str(path)] = path
-    if not found:
+    if not found and required:
         raise ConfigError(
             "no test executables found matching " + ", ".join(repr(p) for p in patterns),
             path=settings.config_path,
@@ -125,6 +127,8 @@ def discover(settings: Settings, area: Area) -> list[Path]:
 
 def labels_for(executables: Sequence[Path]) -> dict[Path, str]:
     """Short unique labels: paths relative to the executables' common folder, without suffix."""
+    if not executables:
+        return {}
     if len(executables) == 1:
         return {executables[0]: executables[0].stem}
     common = Path(os.path.commonpath([str(p.parent) for p in executables]))
@@ -144,11 +148,17 @@ def _describe_exit(returncode: int | None, timed_out: bool, timeout: float) -> s
 
 
 def _run_once(
-    command: list[str], env: dict[str, str], cwd: Path, stdout: Path, stderr: Path, timeout: float
+    command: list[str],
+    env: dict[str, str],
+    cwd: Path,
+    stdout: Path,
+    stderr: Path,
+    timeout: float,
+    stdin: str | None = None,
 ) -> tuple[int | None, bool, float]:
-    with stdout.open("wb") as out, stderr.open("wb") as err:
+    with stdout.open("wb") as out, stderr.open("wb") as err, open_stdin(stdin) as given:
         try:
-            done = run_group(command, cwd=cwd, env=env, stdout=out, stderr=err, timeout=timeout)
+            done = run_group(command, cwd=cwd, env=env, stdout=out, stderr=err, timeout=timeout, stdin=given)
         except OSError as exc:
             raise TestRunError(
                 f"cannot start the test executable: {exc.strerror}",
@@ -180,23 +190,25 @@ def run_executable(
     label: str,
     run_dir: Path,
     env_base: dict[str, str],
+    inv: Invocation | None = None,
 ) -> _ExeResult:
-    """Run one test executable to the end, resuming after a crash or hang inside a test."""
+    """Run one test executable to the end, resuming after a crash or hang inside a test;
+    ``inv``: how to run it (arguments, stdin, environment, folder, verdict; :mod:`covguard.invocations`)."""
     from covguard.frameworks import framework_of, run_framework_executable  # imports this module
 
-    framework = framework_of(exe)  # GoogleTest, CppUTest, cmocka: covguard's hook is linked in
+    framework = framework_of(exe) if inv is None else None  # GoogleTest, CppUTest, cmocka hooks
     done = framework and run_framework_executable(
         settings, toolchain, exe, label, run_dir, env_base, framework
     )
     if done:
         return _ExeResult(*done)
-    exe_dir = run_dir / "logs" / label
-    cov_dir = run_dir / "coverage" / label
+    exe_dir = run_dir / "logs" / (inv.folder if inv else label)
+    cov_dir = run_dir / "coverage" / (inv.folder if inv else label)
     for d in (exe_dir, cov_dir):
         if d.exists():
             shutil.rmtree(d)
         d.mkdir(parents=True)
-    timeout = float(settings.test_timeout)
+    timeout = float(inv.timeout if inv and inv.timeout else settings.test_timeout)
     rel_exe = display_path(exe, settings.root)
     first = 0
     attempt = 0
@@ -213,19 +225,22 @@ def run_executable(
     suffix = ".profraw" if toolchain.coverage == "llvm" else ""  # clang: one raw profile per unit
     nonce = secrets.token_hex(8)
     while True:
-        env = dict(env_base)
+        env = {**env_base, **dict(inv.env if inv else ())}
         env["COVGUARD_COVERAGE_DIR"] = str(cov_dir)
         env["COVGUARD_FIRST_TEST"] = str(first)
         env["GCOV_PREFIX"] = str(cov_dir / "all")  # for suites without the harness (Unity)
         env["GCOV_PREFIX_STRIP"] = "0"
         env["LLVM_PROFILE_FILE"] = str(cov_dir / "all.profraw")
         env["COVGUARD_NONCE"] = nonce  # in every protocol line: a test cannot print a valid one by accident
-        command = toolchain.run_command(exe, env)
+        command = [*toolchain.run_command(exe, env), *(inv.args if inv else ())]
         if stdbuf:
             command = [stdbuf, "-oL", "-eL", *command]
         stdout = exe_dir / f"stdout.{attempt}.txt"
         stderr = exe_dir / f"stderr.{attempt}.txt"
-        rc, timed_out, took = _run_once(command, env, exe.parent, stdout, stderr, timeout)
+        cwd = Path(inv.cwd) if inv and inv.cwd else exe.parent
+        rc, timed_out, took = _run_once(
+            command, env, cwd, stdout, stderr, timeout, inv.stdin if inv else None
+        )
         total_time += took
         last_rc = rc
         any_timeout |= timed_out
@@ -233,7 +248,8 @@ def run_executable(
         err_text = stderr.read_bytes().decode("utf-8", errors="replace")
         problems += _profiling_errors(err_text)
         problems += toolchain.after_run(cov_dir)  # a target's coverage into the per-test layout
-        parsed = parse_output(text, settings.test_format, nonce)
+        fmt = inv.format if inv and inv.format != "auto" else settings.test_format
+        parsed = parse_output(text, fmt, nonce)
         fmt_used = parsed.format if parsed.format != "unknown" else fmt_used
         problems += parsed.problems
         refused += parsed.refused
@@ -292,31 +308,31 @@ def run_executable(
                     )
                 )
             break
-        # no recognisable output at all
-        reason = exit_why if not ended_normally else f"exited with status {rc}"
-        crashed.append(f"printed no test results ({reason})")
-        cases.append(
-            TestCase(
-                test=f"{label}::<no results>",
-                executable=rel_exe,
-                name="<no results>",
-                status="error",
-                duration_s=took,
-                message=f"the executable printed no covguard or Unity test results ({reason}); "
-                f"see {display_path(stdout, settings.root)}",
-                file=rel_exe,
-                line=0,
-                verifies=(),
-                coverage_unit="",
-                coverage="none",
-            )
+        # no recognisable output: one test, judged by its exit status, its coverage the process's
+        fmt_used = "exit-status"
+        case, crash = exit_status_case(
+            inv,
+            rc,
+            None if ended_normally else exit_why,
+            text + "\n" + err_text,
+            took,
+            rel_exe,
+            label,
+            forced=settings.test_format == "exit-status",
         )
+        if case.coverage == "complete":
+            units[case.coverage_unit] = str(cov_dir / f"all{suffix}")
+        if crash:
+            crashed.append(crash)
+        cases.append(case)
         break
     if refused:
         cases.append(_refused_case(refused, rel_exe, label))
     if toolchain.coverage_from_target:
         cases, lost = _coverage_came_back(cases, units)
         problems += lost
+    if inv and inv.verifies:
+        cases = [replace(c, verifies=tuple(dict.fromkeys((*c.verifies, *inv.verifies)))) for c in cases]
     run = ExecutableRun(
         executable=rel_exe,
         label=label,
@@ -473,45 +489,69 @@ def _error_case(c: CaseOutput, rel_exe: str, label: str, reason: str, settings: 
 
 
 def run_tests(settings: Settings, *, echo: Callable[[str], None] | None = None) -> TestRun:
-    """Discover and run all test executables; write ``results.json``; return the results."""
+    """Discover and run all test executables and invocations; write ``results.json``; return the results."""
+    from covguard.test_plan import configured, plan
+
     toolchain = toolchain_for(settings)
     area = Area(settings)
-    executables = discover(settings, area)
+    with_invocations = configured(settings)
+    if with_invocations and toolchain.origin != "host":
+        raise ConfigError(
+            "test invocations, CTest and custom runners run on the host only",
+            path=settings.config_path,
+            hint="use them with the host-gcc or host-clang profile",
+        )
+    executables = discover(settings, area, required=not with_invocations)
     labels = labels_for(executables)  # of all executables: a label is the same in every shard
-    shard = str(settings.test_shard or "")
-    if shard:
-        k, n = (int(x) for x in shard.split("/"))
-        executables = executables[k - 1 :: n]
-    run_dir = area.run_dir
-    if run_dir.exists():
-        shutil.rmtree(run_dir)  # never mix coverage data of an earlier run into this one
-    run_dir.mkdir(parents=True)
     env_base = dict(os.environ)
     values = placeholders(settings, area)
     env_base.update({k: expand(v, values, f"'test.env.{k}'") for k, v in settings.test_env.items()})
     for var in ("GCOV_PREFIX", "GCOV_PREFIX_STRIP", "LLVM_PROFILE_FILE"):
         env_base.pop(var, None)
+    planned = plan(settings, area, env_base) if with_invocations else None
+    jobs: list[tuple[Path, str, Invocation | None]] = [(exe, labels[exe], None) for exe in executables]
+    if planned is not None:
+        taken = set(labels.values())
+        for inv in planned.invocations:
+            if inv.name in taken:
+                raise ConfigError(
+                    f"the test '{inv.name}' has the name of a test executable",
+                    path=settings.config_path,
+                    hint="rename it, or leave that executable out of 'test.executables'",
+                )
+        jobs += [(Path(inv.program), inv.name, inv) for inv in planned.invocations]
+    shard = str(settings.test_shard or "")
+    if shard:
+        k, n = (int(x) for x in shard.split("/"))
+        jobs = jobs[k - 1 :: n]
+    run_dir = area.run_dir
+    if run_dir.exists():
+        shutil.rmtree(run_dir)  # never mix coverage data of an earlier run into this one
+    run_dir.mkdir(parents=True)
     result = TestRun(origin=toolchain.origin, variant=settings.variant, shards=[shard] if shard else [])
 
-    def one(exe: Path) -> _ExeResult:
+    def one(job: tuple[Path, str, Invocation | None]) -> _ExeResult:
+        exe, label, inv = job
         if echo:
-            echo(f"test: {labels[exe]}")
-        return run_executable(settings, toolchain, exe, labels[exe], run_dir, env_base)
+            echo(f"test: {label}")
+        return run_executable(settings, toolchain, exe, label, run_dir, env_base, inv)
 
     pool = ThreadPoolExecutor(max_workers=max(1, int(settings.test_jobs)))
     try:
-        finished = list(pool.map(one, executables))
+        finished = list(pool.map(one, jobs))
     except BaseException:
         # Ctrl-C (or any failure): no test process may outlive covguard
         pool.shutdown(wait=False, cancel_futures=True)
         kill_all()
         raise
     pool.shutdown()
+    tagged = {"origin": toolchain.origin, "variant": settings.variant}
     for r in finished:
         result.runs.append(r.run)
-        tagged = {"origin": toolchain.origin, "variant": settings.variant}
         result.cases.extend(TestCase(**{**asdict(c), **tagged}) for c in r.cases)
         result.units.update(r.units)
+    if planned is not None and (not shard or shard.startswith("1/")):
+        result.cases.extend(TestCase(**{**asdict(c), **tagged}) for c in planned.not_run)
     write_json(area.results, result.to_json())
     return result
 

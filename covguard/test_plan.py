@@ -1,0 +1,161 @@
+"""The test invocations of a run: ``[[test.invocations]]``, CTest's tests and custom runners' cases,
+with placeholders expanded and every path resolved and confined (see :mod:`covguard.invocations`)."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from dataclasses import replace
+from pathlib import Path
+
+from covguard.build import Area, expand, placeholders
+from covguard.config import Settings
+from covguard.ctest import ctest_invocations
+from covguard.custom_runner import list_cases, runner_invocations
+from covguard.errors import ConfigError
+from covguard.files import display_path
+from covguard.invocations import (
+    Invocation,
+    Planned,
+    build_invocations,
+    build_runners,
+    folder_name,
+    not_run_case,
+    unique_names,
+)
+
+
+def configured(settings: Settings) -> bool:
+    """Whether any invocation source is configured (then no test executable is required)."""
+    return bool(settings.test_invocations or settings.test_ctest or settings.test_runners)
+
+
+def _confined(path: Path, settings: Settings, what: str) -> Path:
+    real = path.resolve()
+    if not any(real.is_relative_to(f.resolve()) for f in (settings.root, settings.work_dir)):
+        raise ConfigError(
+            f"{what} {path} is outside the project root and the work folder",
+            path=settings.config_path,
+            hint="give a path inside the project",
+        )
+    return real
+
+
+def _path(text: str, settings: Settings, values: dict[str, str], what: str) -> Path:
+    p = Path(expand(text, values, what))
+    return p if p.is_absolute() else settings.root / p
+
+
+def _program(text: str, settings: Settings, values: dict[str, str], what: str) -> str:
+    word = expand(text, values, what)
+    if "/" not in word:
+        found = shutil.which(word)
+        if found is None:
+            raise ConfigError(f"{what}: no program '{word}' on the PATH", path=settings.config_path)
+        return found
+    p = Path(word) if os.path.isabs(word) else settings.root / word
+    return str(p)
+
+
+def _name_lines(settings: Settings) -> dict[str, int]:
+    """The line of each ``name = "..."`` in the configuration file (where an invocation is defined)."""
+    try:
+        text = settings.config_path.read_text(encoding="utf-8") if settings.config_path else ""
+    except (OSError, UnicodeDecodeError):
+        return {}
+    found: dict[str, int] = {}
+    for n, line in enumerate(text.splitlines(), start=1):
+        m = re.match(r"\s*name\s*=\s*[\"'](?P<name>[^\"']*)[\"']", line)
+        if m:
+            found.setdefault(m["name"], n)
+    return found
+
+
+def _configured_invocations(settings: Settings, values: dict[str, str]) -> list[Invocation]:
+    out: list[Invocation] = []
+    shown = display_path(settings.config_path, settings.root) if settings.config_path else ""
+    lines = _name_lines(settings) if settings.test_invocations else {}
+    for i, inv in enumerate(build_invocations(settings.test_invocations)):
+        w = f"'test.invocations[{i}]"
+        stdin = cwd = None
+        if inv.stdin is not None:
+            p = _confined(_path(inv.stdin, settings, values, w + ".stdin'"), settings, f"{w}.stdin'")
+            if not p.is_file():
+                raise ConfigError(f"{w}.stdin': no file {p}", path=settings.config_path)
+            stdin = str(p)
+        if inv.cwd is not None:
+            p = _confined(_path(inv.cwd, settings, values, w + ".cwd'"), settings, f"{w}.cwd'")
+            if not p.is_dir():
+                raise ConfigError(f"{w}.cwd': no folder {p}", path=settings.config_path)
+            cwd = str(p)
+        out.append(
+            replace(
+                inv,
+                program=_program(inv.program, settings, values, w + ".program'"),
+                args=tuple(expand(a, values, w + ".args'") for a in inv.args),
+                env=tuple((k, expand(v, values, f"{w}.env.{k}'")) for k, v in inv.env),
+                stdin=stdin,
+                cwd=cwd,
+                file=shown,
+                line=lines.get(inv.name, 0),
+                folder=folder_name("invocation", i, inv.name),
+            )
+        )
+    return out
+
+
+def _runner_cases(settings: Settings, values: dict[str, str], env_base: dict[str, str]) -> list[Invocation]:
+    out: list[Invocation] = []
+    for i, runner in enumerate(build_runners(settings.test_runners)):
+        w = f"'test.runners[{i}]"
+        cwd: str | None = None
+        if runner.cwd is not None:
+            p = _confined(_path(runner.cwd, settings, values, w + ".cwd'"), settings, f"{w}.cwd'")
+            if not p.is_dir():
+                raise ConfigError(f"{w}.cwd': no folder {p}", path=settings.config_path)
+            cwd = str(p)
+        env = {**env_base, **{k: expand(v, values, f"{w}.env.{k}'") for k, v in runner.env}}
+        listing = [_program(runner.list[0], settings, values, w + ".list'")]
+        listing += [expand(a, values, w + ".list'") for a in runner.list[1:]]
+        run = [_program(runner.run[0], settings, values, w + ".run'")]
+        run += [expand(a, {**values, "case": "{case}"}, w + ".run'") for a in runner.run[1:]]
+        timeout = runner.timeout or float(settings.test_timeout)
+        folder = Path(cwd) if cwd else Path(listing[0]).parent
+        cases = list_cases(runner, listing, cwd=folder, env=env, timeout=timeout)
+        invs = runner_invocations(
+            runner, cases, run, root=settings.root, cwd=cwd, id_pattern=settings.tags_id_pattern, index=i
+        )
+        out += [
+            replace(inv, env=tuple((k, expand(v, values, w + ".env'")) for k, v in runner.env))
+            for inv in invs
+        ]
+    return out
+
+
+def plan(settings: Settings, area: Area, env_base: dict[str, str]) -> Planned:
+    """Every configured invocation, CTest test and runner case; tests not run listed apart."""
+    values = placeholders(settings, area)
+    invocations = _configured_invocations(settings, values)
+    if settings.test_ctest:
+        build_dir = _path(settings.test_ctest, settings, values, "'test.ctest'")
+        invocations += ctest_invocations(
+            build_dir,
+            root=settings.root,
+            work_dir=settings.work_dir,
+            id_pattern=settings.tags_id_pattern,
+            args=[expand(a, values, "'test.ctest_args'") for a in settings.test_ctest_args],
+        )
+    invocations += _runner_cases(settings, values, env_base)
+    unique_names([inv.name for inv in invocations], "in the invocations, CTest tests and runner cases")
+    planned = Planned()
+    for inv in invocations:
+        if inv.skip or inv.not_available:
+            shown = display_path(inv.program, settings.root) if inv.program else inv.name
+            planned.not_run.append(not_run_case(inv, shown))
+        else:
+            planned.invocations.append(inv)
+    return planned
+
+
+__all__ = ["configured", "plan"]
