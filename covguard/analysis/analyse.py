@@ -188,7 +188,7 @@ def analyse_project(
         _read_sources(test_files, root), tag_config, settings.work_dir / "test-tag-cache.json"
     )
     facts = _product_facts(settings, data, set(requirements["id"]), tag_config)
-    return classify(
+    analysis = classify(
         requirements=requirements,
         tests=tests,
         data=data,
@@ -208,6 +208,26 @@ def analyse_project(
         product_findings=facts.findings if facts else None,
         product_summary=facts.summary if facts else None,
     )
+    analysis.problems.extend(_not_compiled(manifest))
+    return analysis
+
+
+def _not_compiled(manifest: BuildManifest | None) -> list[dict[str, Any]]:
+    """The configured sources no compile of the test build saw (recorded by `covguard build`)."""
+    names = (manifest.extra.get("sources_not_compiled", "") if manifest else "").split("\n")
+    return [
+        _problem_dict(
+            Problem(
+                path=name,
+                line=0,
+                severity="warning",
+                message=f"{name} is in 'sources' but no compile of the test build saw it: it has no "
+                "coverage (is it built only for the product, or not at all?)",
+            )
+        )
+        for name in names
+        if name
+    ]
 
 
 def _product_facts(
@@ -319,6 +339,7 @@ def classify(
     product_summary: dict[str, int] | None = None,
 ) -> Analysis:
     """The classification proper, on frames (what the tests drive with fixtures)."""
+    problems = _unique(problems)
     known = set(requirements["id"])
     req_class = dict(zip(requirements["id"], requirements["safety_class"], strict=True))
     functions = _function_frame(data)
@@ -537,6 +558,18 @@ def _verified_on(fn: pd.DataFrame, verifying_units: pd.DataFrame, data: Coverage
     fn["verified_on_target"] = fn.set_index(fkey).index.isin(target.set_index(fkey).index)
     fn["target_code"] = ~fn["file"].astype(str).str.endswith(".py")
     return fn
+
+
+def _unique(problems: Sequence[Any]) -> list[Any]:
+    """Each problem once (the same note of several runs or objects is one problem)."""
+    seen: set[tuple[str, ...]] = set()
+    out: list[Any] = []
+    for row in problems:
+        key = tuple(str(_problem_dict(row)[k]) for k in ("file", "line", "severity", "message"))
+        if key not in seen:
+            seen.add(key)
+            out.append(row)
+    return out
 
 
 def _problem_dict(p: Any) -> dict[str, Any]:

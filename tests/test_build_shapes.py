@@ -1,0 +1,214 @@
+"""Real builds as they are: CMake (Ninja and Makefiles), SCons with a variant build, a firmware
+Makefile that compiles and links in one command, and builds that compile nothing of the project.
+
+Each fixture (tests/fixtures/builds/<shape>) is the README's worked example of its build system; each
+runs end to end with the real tools and the verdicts that follow from its sources are asserted.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from covguard.build_shape import command_line, notes_path, shell_expand
+from covguard.errors import ConfigError
+from tests.conftest import FIXTURES, covguard, require
+
+BUILDS = FIXTURES / "builds"
+
+
+def _project(tmp_path: Path, shape: str) -> Path:
+    project = tmp_path / shape
+    shutil.copytree(BUILDS / shape, project)
+    return project
+
+
+def _findings(project: Path) -> dict[str, Any]:
+    doc: dict[str, Any] = json.loads((project / "covguard-report" / "findings.json").read_text())
+    return doc
+
+
+def _classes(doc: dict[str, Any]) -> dict[str, str]:
+    return {f["function"]: f["class"] for f in doc["functions"]}
+
+
+def _gauge_verified(project: Path, proc: Any) -> dict[str, Any]:
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    doc = _findings(project)
+    assert _classes(doc) == {"gauge_scale": "verified", "gauge_clamp": "verified"}
+    assert {r["id"]: r["status"] for r in doc["requirements"]} == {"G-1": "verified", "G-2": "verified"}
+    assert sorted(t["id"] for t in doc["tests"]) == ["test_gauge::clamps", "test_gauge::scales"]
+    return doc
+
+
+# ---------------------------------------------------------------------------------------------
+# commands
+
+
+def test_a_string_command_is_shell_text_with_quoted_placeholders() -> None:
+    values = {"build_dir": "/w/a dir/build", "cc": "/w/bin/cc", "jobs": "2"}
+    cmd = command_line(
+        "cd src && CFLAGS=-O2 make -j{jobs} O={build_dir} X=${HOME} {{}}", values, "x", ("c", "d")
+    )
+    assert cmd == ["/bin/sh", "-c", "cd src && CFLAGS=-O2 make -j2 O='/w/a dir/build' X=${HOME} {}"]
+    with pytest.raises(ConfigError, match=r"unknown placeholder \{nope\}"):
+        shell_expand("make {nope}", values, "'build.command'")
+
+
+def test_a_list_command_runs_without_a_shell() -> None:
+    values = {"build_dir": "/w/a dir/build"}
+    cmd = command_line(["make", "&&", "O={build_dir}"], values, "x", ("/w/cc", "/w/c++"))
+    assert cmd == ["make", "&&", "O=/w/a dir/build", "CC=/w/cc", "CXX=/w/c++"]
+
+
+def test_notes_paths_follow_gcc(tmp_path: Path) -> None:
+    """Where GCC 12 really writes the notes: each case compiled and looked for."""
+    require("gcc")
+    import subprocess
+
+    for name in ("a", "b", "main"):
+        body = "int main(void){return 0;}" if name == "main" else f"int {name}(void){{return 1;}}"
+        (tmp_path / f"{name}.c").write_text(body + "\n")
+    (tmp_path / "out").mkdir()
+    cases = [
+        (["-c", "a.c", "-o", "out/a.c.o"], "compile", "out/a.c.o", ["a.c"]),
+        (["-c", "a.c", "-o", "out/a.os"], "compile", "out/a.os", ["a.c"]),
+        (["-c", "b.c"], "compile", None, ["b.c"]),
+        (["-o", "out/fw.elf", "a.c", "b.c", "main.c"], "build", "out/fw.elf", ["a.c", "b.c", "main.c"]),
+        (["a.c", "b.c", "main.c"], "build", None, ["a.c", "b.c", "main.c"]),
+    ]
+    for args, mode, output, sources in cases:
+        for p in tmp_path.rglob("*.gcno"):
+            p.unlink()
+        subprocess.run(["gcc", "--coverage", *args], cwd=tmp_path, check=True)
+        made = sorted(str(p) for p in tmp_path.rglob("*.gcno"))
+        assert made == sorted(notes_path(str(tmp_path), s, output, mode) for s in sources), args
+
+
+def test_a_shell_command_with_cd_and_variables(tmp_path: Path) -> None:
+    require("gcc", "make")
+    project = _project(tmp_path, "onecmd")
+    (project / "sub").mkdir()
+    proc = covguard(
+        "build",
+        "--work-dir",
+        "wd",
+        "--set",
+        "build.command=cd sub && cd .. && BUILD_DIR={build_dir} make tests",
+        cwd=project,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert (project / "wd" / "host-gcc" / "build" / "tests" / "test_gauge").is_file()
+
+
+# ---------------------------------------------------------------------------------------------
+# build systems, end to end
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("generator", ["Ninja", "Unix Makefiles"])
+def test_cmake_with_the_wrapper_from_the_environment(tmp_path: Path, generator: str) -> None:
+    require("gcc", "cmake", "ninja" if generator == "Ninja" else "make")
+    project = _project(tmp_path, "cmake")
+    command = f'cmake -S . -B {{build_dir}} -G "{generator}" && cmake --build {{build_dir}} -j {{jobs}}'
+    proc = covguard("run", "--set", f"build.command={command}", cwd=project)
+    _gauge_verified(project, proc)
+    area = project / ".covguard" / "host-gcc"
+    manifest = json.loads((area / "build.json").read_text())
+    # CMake's compiler probe went through the wrapper but got no coverage: only the project's code
+    assert sorted(Path(n).name for n in manifest["notes_files"]) == ["gauge.c.gcno", "test_gauge.c.gcno"]
+    probes = [e for e in json.loads((area / "compile_commands.json").read_text()) if "CMake" in e["file"]]
+    assert probes
+    assert not any(e["instrumented"] for e in probes)
+    assert "CMakeCCompilerId" not in (project / "covguard-report" / "cobertura.xml").read_text()
+
+
+@pytest.mark.slow
+def test_scons_variant_build(tmp_path: Path) -> None:
+    require("gcc", "scons")
+    project = _project(tmp_path, "scons")
+    _gauge_verified(project, covguard("run", cwd=project))
+    build = project / ".covguard" / "host-gcc" / "build"
+    assert (build / "src" / "gauge.gcno").is_file()
+    assert not (project / "src" / "gauge.o").exists()
+
+
+@pytest.mark.slow
+def test_scons_objects_sharing_a_notes_file_fail_the_build(tmp_path: Path) -> None:
+    """SCons builds gauge.o (program) and gauge.os (shared library) beside each other: both write
+    gauge.gcno, and at run time one gauge.gcda.  Caught at build time, incremental or not."""
+    require("gcc", "scons")
+    project = _project(tmp_path, "scons")
+    base = "scons -Q BUILD_DIR={build_dir} CC={cc} CXX={cxx} RUNTIME={runtime_dir}"
+    assert covguard("build", cwd=project).returncode == 0
+    for clean in ((), ("--clean",)):
+        proc = covguard("build", *clean, "--set", f"build.command={base} SHARED=1", cwd=project)
+        assert proc.returncode == 3, proc.stdout + proc.stderr
+        assert "two compiles write the same coverage notes" in proc.stderr
+        assert "gauge.gcno" in proc.stderr
+        assert "-fPIC" in proc.stderr
+        assert "gauge.os" in proc.stderr
+        assert "gauge.o " in proc.stderr
+        assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.slow
+def test_a_build_of_configure_checks_only_is_exit_3(tmp_path: Path) -> None:
+    require("gcc", "scons")
+    project = _project(tmp_path, "scons")
+    command = "scons -Q BUILD_DIR={build_dir} CC={cc} CXX={cxx} RUNTIME={runtime_dir} ONLY_CONFIGURE=1"
+    proc = covguard("build", "--set", f"build.command={command}", cwd=project)
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    assert "compiled none of the configured sources (src/**)" in proc.stderr
+    assert ".sconf_temp/conftest_" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_an_autoconf_like_configure_alone_is_exit_3(tmp_path: Path) -> None:
+    require("gcc")
+    project = _project(tmp_path, "configure")
+    proc = covguard("build", cwd=project)
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    assert "compiled none of the configured sources" in proc.stderr
+    assert "conftest.c" in proc.stderr
+    assert not list((project / ".covguard").rglob("*.gcno"))  # the probe got no coverage
+
+
+@pytest.mark.slow
+def test_one_command_compile_and_link(tmp_path: Path) -> None:
+    """`$(CC) -o fw.elf gauge.c filter.c main.c`: every source is a unit of its own, in the tests'
+    coverage and in the product's call graph.  main() calls gauge_scale and filter_avg, nothing
+    calls gauge_clamp: that one (and only that one) is dead."""
+    require("gcc", "make")
+    project = _project(tmp_path, "onecmd")
+    proc = covguard("run", cwd=project)
+    doc = _findings(project)
+    assert _classes(doc) == {"gauge_scale": "verified", "filter_avg": "verified", "gauge_clamp": "dead"}
+    assert {f["function"]: f["reachable"] for f in doc["functions"]} == {
+        "gauge_scale": True,
+        "filter_avg": True,
+        "gauge_clamp": False,
+    }
+    assert proc.returncode == 1  # the dead code fails the gate
+    product = json.loads((project / ".covguard" / "product" / "product.json").read_text())
+    assert sorted(Path(u["source"]).name for u in product["units"]) == ["filter.c", "gauge.c", "main.c"]
+    area = project / ".covguard" / "host-gcc"
+    notes = json.loads((area / "build.json").read_text())["notes_files"]
+    assert sorted(Path(n).name for n in notes) == [
+        "test_filter-filter.gcno",
+        "test_filter-gauge.gcno",
+        "test_filter-test_filter.gcno",
+        "test_gauge-filter.gcno",
+        "test_gauge-gauge.gcno",
+        "test_gauge-test_gauge.gcno",
+    ]
+    commands = json.loads((area / "compile_commands.json").read_text())
+    assert len(commands) == 6
+    # src/main.c is built for the product only: named once, as a warning
+    warned = [p for p in doc["problems"] if p["file"] == "src/main.c"]
+    assert len(warned) == 1
+    assert warned[0]["severity"] == "warning"
