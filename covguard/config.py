@@ -424,6 +424,13 @@ OPTIONS: tuple[Option, ...] = (
         "gcovr's formats written beside covguard's reports (cobertura, html-details, sonarqube, lcov, "
         "jacoco, clover, coveralls, json, json-summary, csv, txt); [] skips gcovr.",
     ),
+    Option(
+        "gcovr.args",
+        _str_list,
+        (),
+        "Extra options for gcovr, passed through as they are "
+        '(e.g. ["--gcov-ignore-errors=source_not_found"]).',
+    ),
 )
 
 OPTIONS_BY_KEY = {o.key: o for o in OPTIONS}

@@ -212,3 +212,55 @@ def test_one_command_compile_and_link(tmp_path: Path) -> None:
     warned = [p for p in doc["problems"] if p["file"] == "src/main.c"]
     assert len(warned) == 1
     assert warned[0]["severity"] == "warning"
+
+
+# ---------------------------------------------------------------------------------------------
+# one set of numbers in every output
+
+
+def _html_summary(index: Path) -> dict[str, tuple[int, int]]:
+    import re
+
+    text = index.read_text()
+    out = {}
+    for what in ("Lines", "Branches", "Functions"):
+        m = re.search(rf">{what}:</div>\s*<div[^>]*>(\d+) / (\d+)</div>", text)
+        assert m, what
+        out[what] = (int(m.group(1)), int(m.group(2)))
+    return out
+
+
+@pytest.mark.slow
+def test_counts_over_two_to_the_32_agree_in_cobertura_gcovr_html_and_findings(tmp_path: Path) -> None:
+    """A loop line runs 4 295 000 001 times (n + 1 tests of ``i < n`` for n = 4 295 000 000).
+    gcovr's default suspicious-hits check zeroes such a line; covguard turns it off, so Cobertura,
+    gcovr's HTML, findings.json and covguard's own frames show the same counts."""
+    import xml.etree.ElementTree as ET
+
+    from covguard import api
+    from covguard.config import load_settings
+
+    require("gcc", "make", "gcov")
+    project = _project(tmp_path, "bigcount")
+    proc = covguard("run", cwd=project)
+    assert proc.returncode in (0, 1), proc.stdout + proc.stderr  # 1: the gate (an uncovered line)
+    doc = _findings(project)
+    cobertura = ET.parse(project / "covguard-report" / "cobertura.xml").getroot()
+    spin = cobertura.find(".//class[@filename='src/spin.c']")
+    assert spin is not None
+    hits = {int(line.get("number", "0")): int(line.get("hits", "0")) for line in spin.iter("line")}
+    assert hits[7] == 4_295_000_001
+    settings = load_settings(project / "covguard.toml")
+    frames = api.coverage(settings).code_lines
+    ours = {int(r.line): int(r.count) for r in frames[frames["file"] == "src/spin.c"].itertuples()}
+    assert ours == hits  # line for line, the same counts
+    covered = sum(1 for c in ours.values() if c > 0)
+    lines = doc["summary"]["lines"]
+    assert int(cobertura.get("lines-covered", "0")) == covered == lines["total"] - lines["unexecuted"]
+    assert int(cobertura.get("lines-valid", "0")) == len(ours) == lines["total"]
+    html = _html_summary(project / "covguard-report" / "gcovr" / "index.html")
+    assert html["Lines"] == (covered, len(ours))
+    branches = sum(f["coverage"]["branches_executed"] for f in doc["functions"])
+    branches_total = sum(f["coverage"]["branches_total"] for f in doc["functions"])
+    assert html["Branches"] == (branches, branches_total)
+    assert int(cobertura.get("branches-covered", "0")) == branches

@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import re
 import shutil
 import struct
 import subprocess
@@ -197,11 +198,14 @@ def gcovr_command(
         f"@{timestamp}",
         "--merge-mode-functions",
         "separate",
-        "--gcov-ignore-parse-errors",
-        "suspicious_hits.warn_once_per_file",
+        # counts over 2^32 are real (long-running firmware loops): gcovr's suspicious-hits check
+        # would zero those lines and its outputs would disagree with covguard's numbers
+        "--gcov-suspicious-hits-threshold",
+        "0",
         "-j",
         str(max(1, min(os.cpu_count() or 1, int(settings.build_jobs)))),
     ]
+    cmd += list(settings.get("gcovr.args") or ())  # [gcovr] args: the user's options, passed through
     for name in formats:
         fmt = FORMATS[name]
         out = scratch / fmt.output
@@ -213,6 +217,20 @@ def gcovr_command(
 
 def _tail(text: str, lines: int = 20) -> str:
     return "\n".join(text.rstrip().splitlines()[-lines:])
+
+
+_NAMES_A_FILE = re.compile(r"\(ERROR\)|error|File '|cannot open|no such file|not found", re.IGNORECASE)
+
+
+def gcovr_error_text(text: str) -> str:
+    """What to show of a failed gcovr: its lines that name an error or a file (gcov's "File 'x.c'"
+    before a failure, "Cannot open source file"), then its last lines."""
+    rows = text.rstrip().splitlines()
+    named = list(dict.fromkeys(r.strip() for r in rows if _NAMES_A_FILE.search(r)))[:15]
+    tail = _tail(text, 8)
+    if not named:
+        return _tail(text)
+    return "\n".join(named) + "\n... last lines:\n" + tail
 
 
 def write_gcovr_formats(
@@ -265,8 +283,10 @@ def write_gcovr_formats(
         if proc.returncode != 0:
             raise ToolError(
                 f"gcovr failed (exit status {proc.returncode}) writing {', '.join(formats)}:\n"
-                + _tail(proc.stderr or proc.stdout),
-                hint="set 'report.gcovr = []' to skip gcovr's formats; covguard's own reports do not need it",
+                + gcovr_error_text(proc.stderr + proc.stdout),
+                hint="pass options to gcovr with '[gcovr] args' "
+                '(e.g. ["--gcov-ignore-errors=source_not_found"]), '
+                "or set 'report.gcovr = []' to skip gcovr's formats; covguard's own reports do not need it",
             )
         return _move_into_place(scratch, out_dir, formats)
     finally:
