@@ -252,7 +252,8 @@ def test_counts_over_two_to_the_32_agree_in_cobertura_gcovr_html_and_findings(tm
     assert hits[7] == 4_295_000_001
     settings = load_settings(project / "covguard.toml")
     frames = api.coverage(settings).code_lines
-    ours = {int(r.line): int(r.count) for r in frames[frames["file"] == "src/spin.c"].itertuples()}
+    mine = frames[frames["file"] == "src/spin.c"]
+    ours = dict(zip(mine["line"].astype(int).tolist(), mine["count"].astype(int).tolist(), strict=True))
     assert ours == hits  # line for line, the same counts
     covered = sum(1 for c in ours.values() if c > 0)
     lines = doc["summary"]["lines"]
