@@ -49,7 +49,7 @@ from covguard.analysis.mcdc import analyse_mcdc
 from covguard.config import Settings
 from covguard.files import display_path, escapes_root, glob_matcher
 from covguard.frames import CoverageData, few_collections, grouped_lists
-from covguard.model import BuildManifest, TestCase
+from covguard.model import BuildManifest, TestCase, percent
 from covguard.requirements import RequirementOptions, read_requirements
 from covguard.runner import TestRun
 from covguard.trace.python_ast import is_python
@@ -685,7 +685,7 @@ def _requirement_line_coverage(verifying: pd.DataFrame, fn: pd.DataFrame) -> pd.
 
 
 def _pct(num: float, den: float) -> float | None:
-    return round(100.0 * num / den, 2) if den else None
+    return percent(num, den)  # one rounding, as gcovr rounds
 
 
 def _summary(
