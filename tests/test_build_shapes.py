@@ -265,3 +265,93 @@ def test_counts_over_two_to_the_32_agree_in_cobertura_gcovr_html_and_findings(tm
     branches_total = sum(f["coverage"]["branches_total"] for f in doc["functions"])
     assert html["Branches"] == (branches, branches_total)
     assert int(cobertura.get("branches-covered", "0")) == branches
+
+
+# ---------------------------------------------------------------------------------------------
+# test runs: stable ids, a run that stops part-way
+
+
+def _ids(project: Path) -> list[str]:
+    doc = json.loads((project / ".covguard" / "host-gcc" / "results.json").read_text())
+    return sorted(c["test"] for c in doc["cases"])
+
+
+def test_a_test_id_does_not_change_when_another_executable_is_added(tmp_path: Path) -> None:
+    require("gcc", "make")
+    project = _project(tmp_path, "onecmd")
+    assert covguard("build", cwd=project).returncode == 0
+    pattern = 'test.executables=["{build_dir}/**/test_gauge*"]'
+    assert covguard("test", "--set", pattern, cwd=project).returncode == 0
+    alone = _ids(project)
+    assert alone == ["tests/test_gauge::clamps", "tests/test_gauge::scales"]
+    build = project / ".covguard" / "host-gcc" / "build"
+    (build / "more").mkdir()
+    shutil.copy2(build / "tests" / "test_filter", build / "more" / "test_gauge_filter")
+    assert covguard("test", "--set", pattern, cwd=project).returncode == 0
+    assert set(alone) <= set(_ids(project))
+    assert "more/test_gauge_filter::averages" in _ids(project)
+
+
+def test_executables_whose_names_differ_only_in_suffix_keep_their_own_folders(tmp_path: Path) -> None:
+    """test_gauge and test_gauge.bin (a copy) once shared one label: one log and coverage folder
+    for two parallel runs, each deleting the other's.  Each now has its own id and folder."""
+    require("gcc", "make")
+    project = _project(tmp_path, "onecmd")
+    copy = (
+        "make tests BUILD_DIR={build_dir} && cp {build_dir}/tests/test_gauge {build_dir}/tests/test_gauge.bin"
+    )
+    proc = covguard("run", "--set", "test.jobs=2", "--set", f"build.command={copy}", cwd=project)
+    assert "Traceback" not in proc.stderr, proc.stderr
+    ids = _ids(project)
+    assert "test_gauge::scales" in ids
+    assert "test_gauge.bin::scales" in ids
+    doc = _findings(project)
+    assert {t["coverage"] for t in doc["tests"]} == {"complete"}
+
+
+def test_a_run_that_stops_part_way_leaves_no_results_to_mix(tmp_path: Path) -> None:
+    """covguard is interrupted while a test hangs: the previous run's results must not be read
+    with this run's half-rewritten folder (analyse then says there are no results)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    require("gcc", "make")
+    project = _project(tmp_path, "onecmd")
+    assert covguard("run", cwd=project).returncode == 1  # the dead-code gate; results written
+    area = project / ".covguard" / "host-gcc"
+    assert (area / "results.json").is_file()
+    hang = area / "build" / "tests" / "test_zz_hang"
+    hang.write_text("#!/bin/sh\nsleep 60\n")
+    hang.chmod(0o755)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "covguard", "test", "--set", "test.jobs=1"],
+        cwd=project,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while not (area / "run" / "logs" / "test_zz_hang").is_dir() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    os.kill(proc.pid, signal.SIGINT)
+    proc.communicate(timeout=60)
+    assert proc.returncode != 0
+    assert not (area / "results.json").exists()
+    analysed = covguard("analyse", cwd=project)
+    assert analysed.returncode == 3, analysed.stdout + analysed.stderr
+    assert "no test results" in analysed.stderr
+    assert "Traceback" not in analysed.stderr
+
+
+def test_a_test_executable_that_cannot_start_is_named_with_what_is_missing(tmp_path: Path) -> None:
+    from covguard.errors import TestRunError
+    from covguard.runner import _run_once
+
+    script = tmp_path / "test_script"
+    script.write_text("#!/nonexistent/interpreter\n")
+    script.chmod(0o755)
+    with pytest.raises(TestRunError, match="names the interpreter /nonexistent/interpreter"):
+        _run_once([str(script)], {}, tmp_path, tmp_path / "out", tmp_path / "err", 5)
