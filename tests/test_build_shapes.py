@@ -355,3 +355,40 @@ def test_a_test_executable_that_cannot_start_is_named_with_what_is_missing(tmp_p
     script.chmod(0o755)
     with pytest.raises(TestRunError, match="names the interpreter /nonexistent/interpreter"):
         _run_once([str(script)], {}, tmp_path, tmp_path / "out", tmp_path / "err", 5)
+
+
+# ---------------------------------------------------------------------------------------------
+# #line directives
+
+
+@pytest.mark.slow
+def test_line_directives_to_toml_past_the_end_and_to_a_missing_file(tmp_path: Path) -> None:
+    """src/gen.c says `#line 40 "src/short.c"` (a 5-line file), `#line 3 "src/cases.toml"` and
+    `#line 1 "src/missing.c"`.  The TOML file is never lexed as C, the code past the end of
+    short.c is no function of it, the missing file is one warning, and gcovr's reports run."""
+    import xml.etree.ElementTree as ET
+
+    require("gcc", "make", "gcov")
+    project = _project(tmp_path, "lines")
+    proc = covguard("run", cwd=project)
+    assert proc.returncode == 1, proc.stdout + proc.stderr  # the gate: rogue code in the TOML file
+    doc = _findings(project)
+    assert {(f["file"], f["function"]): f["class"] for f in doc["functions"]} == {
+        ("src/gen.c", "gen_one"): "verified",
+        ("src/short.c", "short_one"): "verified",
+        ("src/cases.toml", "from_toml"): "rogue",
+    }
+    by_file: dict[str, list[dict[str, Any]]] = {}
+    for p in doc["problems"]:
+        by_file.setdefault(p["file"], []).append(p)
+    assert sorted(by_file) == ["src/cases.toml", "src/missing.c", "src/short.c"]
+    assert all(len(v) == 1 for v in by_file.values())  # one problem per file, no lexing noise
+    assert "not C or C++" in by_file["src/cases.toml"][0]["message"]
+    assert "does not exist" in by_file["src/missing.c"][0]["message"]
+    past = by_file["src/short.c"][0]
+    assert past["line"] == 40
+    assert "the file has 5 lines" in past["message"]
+    assert "src/gen.c:7" in past["message"]
+    cobertura = ET.parse(project / "covguard-report" / "cobertura.xml").getroot()
+    assert int(cobertura.get("lines-valid", "0")) == doc["summary"]["lines"]["total"]
+    assert (project / "covguard-report" / "gcovr" / "index.html").is_file()

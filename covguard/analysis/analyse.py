@@ -44,6 +44,7 @@ import numpy as np
 import pandas as pd
 
 from covguard.analysis import findings as F
+from covguard.analysis.line_bounds import bound_to_files, is_c_family, lexable
 from covguard.analysis.lines import classify_lines, scopes
 from covguard.analysis.mcdc import analyse_mcdc
 from covguard.config import Settings
@@ -177,13 +178,16 @@ def analyse_project(
         oft=settings.tags_oft,
         exclusion_prefix=settings.tags_exclusion_prefix,
     )
-    product_files = sorted(
-        set(data.code_functions["file"].unique().astype(str))
-        | set(data.code_lines["file"].unique().astype(str))
+    data, bound_problems = bound_to_files(data, root, lambda: _compiled_sources(manifest, root))
+    product_files = lexable(
+        sorted(
+            set(data.code_functions["file"].unique().astype(str))
+            | set(data.code_lines["file"].unique().astype(str))
+        )
     )
     cache = settings.work_dir / "tag-cache.json"
     product_scan = scan_sources_cached(_read_sources(product_files, root), tag_config, cache)
-    test_files = _test_source_files(settings, tests)
+    test_files = lexable(_test_source_files(settings, tests))  # never a Tcl or TOML file as C
     test_scan = scan_sources_cached(
         _read_sources(test_files, root), tag_config, settings.work_dir / "test-tag-cache.json"
     )
@@ -198,6 +202,7 @@ def analyse_project(
             *product_scan.problems,
             *test_scan.problems,
             *_symlink_problems(product_files, root),
+            *bound_problems,
             *(Problem(path=n.split(": ", 1)[0], line=0, severity="note", message=n) for n in data.notes),
         ],
         default_class=settings.default_safety_class,
@@ -210,6 +215,12 @@ def analyse_project(
     )
     analysis.problems.extend(_not_compiled(manifest))
     return analysis
+
+
+def _compiled_sources(manifest: BuildManifest | None, root: Path) -> list[tuple[str, bytes]]:
+    """The C/C++ sources the build compiled (where ``#line`` directives are looked for)."""
+    names = sorted(manifest.source_hashes) if manifest else []
+    return _read_sources([display_path(n, root) for n in names if is_c_family(n)], root)
 
 
 def _not_compiled(manifest: BuildManifest | None) -> list[dict[str, Any]]:

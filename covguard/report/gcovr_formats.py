@@ -154,6 +154,18 @@ def merged_tree(manifest: BuildManifest, units: dict[str, str], folder: Path) ->
     return folder, added
 
 
+def missing_sources(manifest: BuildManifest) -> set[str]:
+    """Absolute paths of the sources the notes name (``#line`` targets too) that do not exist."""
+    names: set[str] = set()
+    for p in manifest.notes_files:
+        nf = read_notes(Path(p))
+        for fn in nf.functions:
+            names.add(os.path.normpath(os.path.join(nf.cwd, fn.source)))
+            for locs in fn.locations.values():
+                names.update(os.path.normpath(os.path.join(nf.cwd, loc.source)) for loc in locs)
+    return {n for n in names if not os.path.exists(n)}
+
+
 # ---------------------------------------------------------------------------------------------
 # running gcovr
 
@@ -202,6 +214,10 @@ def gcovr_command(
         # would zero those lines and its outputs would disagree with covguard's numbers
         "--gcov-suspicious-hits-threshold",
         "0",
+        # a source that a #line directive names but that does not exist: covguard warns about it
+        # once (covguard.analysis.line_bounds); gcovr would stop the whole report
+        "--gcov-ignore-errors",
+        "source_not_found",
         "-j",
         str(max(1, min(os.cpu_count() or 1, int(settings.build_jobs)))),
     ]
@@ -258,8 +274,10 @@ def write_gcovr_formats(
     merged = Area(settings).root / "merged"
     if merged.exists():
         shutil.rmtree(merged)
+    missing: set[str] = set()
     for manifest, units in runs:
         merged_tree(manifest, units, merged)
+        missing |= missing_sources(manifest)
     out_dir = settings.output_dir
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -268,6 +286,10 @@ def write_gcovr_formats(
         raise OutputError(f"cannot write: {exc.strerror}", path=out_dir) from exc
     try:
         cmd = gcovr_command(settings, merged, scratch, formats, report_timestamp(runs[0][0]), gcov)
+        # a source that only a #line directive names and that does not exist: covguard warns about
+        # it (covguard.analysis.line_bounds); gcovr's HTML would stop the whole report
+        for path in sorted(missing):
+            cmd[-1:-1] = ["--exclude", re.escape(path) + "$"]
         try:
             proc = subprocess.run(
                 cmd,
