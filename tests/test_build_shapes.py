@@ -392,3 +392,16 @@ def test_line_directives_to_toml_past_the_end_and_to_a_missing_file(tmp_path: Pa
     cobertura = ET.parse(project / "covguard-report" / "cobertura.xml").getroot()
     assert int(cobertura.get("lines-valid", "0")) == doc["summary"]["lines"]["total"]
     assert (project / "covguard-report" / "gcovr" / "index.html").is_file()
+
+
+def test_the_readme_examples_are_the_fixtures() -> None:
+    """Every block of the README marked ``<!-- fixture: PATH -->`` is that file, byte for byte."""
+    import re
+
+    from tests.conftest import ROOT
+
+    readme = (ROOT / "README.md").read_text()
+    blocks = re.findall(r"<!-- fixture: (\S+) -->\n```\w*\n(.*?)\n```\n", readme, re.DOTALL)
+    assert len(blocks) >= 8
+    for rel, text in blocks:
+        assert (ROOT / rel).read_text().rstrip("\n") == text, rel
