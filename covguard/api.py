@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from covguard.analysis.analyse import Analysis
     from covguard.analysis.gate import GateResult
     from covguard.evidence import ExportResult, VerifyResult
+    from covguard.init import Guess
     from covguard.report.outputs import CoverageRun
 
 Echo = Callable[[str], None]
@@ -340,6 +341,14 @@ def verify_evidence(path: Path, *, digest_only: bool = False) -> VerifyResult:
     from covguard.evidence import verify_evidence as _verify
 
     return _verify(path, digest_only=digest_only)
+
+
+def init_project(root: Path, *, force: bool = False) -> tuple[Path, Guess]:
+    """Guess the build and tests of the tree at ``root``; write a commented covguard.toml there
+    (see :mod:`covguard.init`)."""
+    from covguard.init import init
+
+    return init(root, force=force)
 
 
 def settings_from(config: Path | None, overrides: dict[str, Any] | None = None) -> Settings:

@@ -330,6 +330,25 @@ def evidence_verify(path: Path, digest_only: bool) -> None:
     click.echo("  not signed: a package whose raw data and reports were forged together would also verify")
 
 
+@cli.command("init")
+@click.argument("folder", type=click.Path(path_type=Path, file_okay=False, exists=True), default=".")
+@click.option("--force", is_flag=True, help="Replace an existing covguard.toml.")
+def init_cmd(folder: Path, force: bool) -> None:
+    """Guess the build system and test framework of a tree; write a commented covguard.toml."""
+    from covguard import api
+
+    path, guess = api.init_project(folder, force=force)
+    click.echo(f"wrote {path}")
+    click.echo(f"  build system    {guess.build_system}: {guess.command}")
+    click.echo(f"  test framework  {guess.framework}")
+    click.echo(f"  sources         {', '.join(guess.sources)}; tests {', '.join(guess.test_sources)}")
+    click.echo(f"  test programs   {', '.join(guess.executables)}")
+    click.echo("check:")
+    for item in guess.checks:
+        click.echo(f"  - {item}")
+    click.echo("then: covguard build && covguard test (covguard run needs the requirements)")
+
+
 @cli.command("runtime-dir")
 def runtime_dir() -> None:
     """Print the folder of covguard's C harness (covguard_test.h), for a Makefile's -I."""

@@ -143,7 +143,7 @@ def test_scons_objects_sharing_a_notes_file_fail_the_build(tmp_path: Path) -> No
     gauge.gcno, and at run time one gauge.gcda.  Caught at build time, incremental or not."""
     require("gcc", "scons")
     project = _project(tmp_path, "scons")
-    base = "scons -Q BUILD_DIR={build_dir} CC={cc} CXX={cxx} RUNTIME={runtime_dir}"
+    base = "scons -Q BUILD_DIR={build_dir} CC={cc} CXX={cxx}"
     assert covguard("build", cwd=project).returncode == 0
     for clean in ((), ("--clean",)):
         proc = covguard("build", *clean, "--set", f"build.command={base} SHARED=1", cwd=project)
@@ -160,7 +160,7 @@ def test_scons_objects_sharing_a_notes_file_fail_the_build(tmp_path: Path) -> No
 def test_a_build_of_configure_checks_only_is_exit_3(tmp_path: Path) -> None:
     require("gcc", "scons")
     project = _project(tmp_path, "scons")
-    command = "scons -Q BUILD_DIR={build_dir} CC={cc} CXX={cxx} RUNTIME={runtime_dir} ONLY_CONFIGURE=1"
+    command = "scons -Q BUILD_DIR={build_dir} CC={cc} CXX={cxx} ONLY_CONFIGURE=1"
     proc = covguard("build", "--set", f"build.command={command}", cwd=project)
     assert proc.returncode == 3, proc.stdout + proc.stderr
     assert "compiled none of the configured sources (src/**)" in proc.stderr
@@ -405,3 +405,44 @@ def test_the_readme_examples_are_the_fixtures() -> None:
     assert len(blocks) >= 8
     for rel, text in blocks:
         assert (ROOT / rel).read_text().rstrip("\n") == text, rel
+
+
+# ---------------------------------------------------------------------------------------------
+# covguard init
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("shape", "system", "tools"),
+    [("cmake", "CMake", ("cmake", "ninja")), ("scons", "SCons", ("scons",)), ("onecmd", "make", ("make",))],
+)
+def test_init_writes_a_configuration_that_runs(
+    tmp_path: Path, shape: str, system: str, tools: tuple[str, ...]
+) -> None:
+    """The fixture without its covguard.toml: `covguard init` guesses, and `covguard run` then
+    gives the verdicts the hand-written configuration gives."""
+    require("gcc", *tools)
+    project = _project(tmp_path, shape)
+    (project / "covguard.toml").unlink()
+    proc = covguard("init", cwd=project)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert f"build system    {system}" in proc.stdout
+    assert "test framework  covguard harness" in proc.stdout
+    assert "check:" in proc.stdout
+    assert (project / "covguard.toml").is_file()
+    again = covguard("init", cwd=project)
+    assert again.returncode == 2
+    assert "exists already" in again.stderr
+    if shape == "onecmd":  # the product build is not guessed: the tests' verdicts only
+        proc = covguard("run", cwd=project)
+        assert _classes(_findings(project)) == {
+            "gauge_scale": "verified",
+            "gauge_clamp": "verified",
+            "filter_avg": "verified",
+        }
+        return
+    proc = covguard("run", cwd=project)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    doc = _findings(project)
+    assert _classes(doc) == {"gauge_scale": "verified", "gauge_clamp": "verified"}
+    assert sorted(t["name"] for t in doc["tests"]) == ["clamps", "scales"]
