@@ -209,10 +209,11 @@ def check_compiled(
     if not ours:
         what = ", ".join(compiled[:10]) + (f" and {len(compiled) - 10} more" if len(compiled) > 10 else "")
         raise BuildError(
-            "the build compiled none of the configured sources ("
+            ("" if compiled else "the build produced no coverage notes: ")
+            + "the build compiled none of the configured sources ("
             + ", ".join(sources)
             + ")"
-            + (f"; it compiled {len(compiled)} other file(s): {what}" if compiled else "; it compiled none")
+            + (f"; it compiled {len(compiled)} other file(s): {what}" if compiled else ", nor anything else")
             + " through covguard's compiler wrapper",
             hint="check 'sources' and that the build compiles them with covguard's CC: make and CMake "
             "(on a fresh build folder, {build_dir}) take it from the environment; SCons needs "
