@@ -285,7 +285,8 @@ OPTIONS: tuple[Option, ...] = (
         "build.instrument",
         _str_list,
         ("**",),
-        "Globs (relative to root) of the sources compiled with coverage; others are compiled as is.",
+        "Globs (relative to root) of the sources compiled with coverage, among 'sources' and "
+        "'test_sources' outside the work folder; others (configure checks) are compiled as is.",
     ),
     Option(
         "test.executables",
