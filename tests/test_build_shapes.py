@@ -208,6 +208,10 @@ def test_one_command_compile_and_link(tmp_path: Path) -> None:
     ]
     commands = json.loads((area / "compile_commands.json").read_text())
     assert len(commands) == 6
+    # main() (src/main.c, built for the product only) implements G-4: implemented, not tested
+    g4 = next(r for r in doc["requirements"] if r["id"] == "G-4")
+    assert g4["implemented_by"] == [{"file": "src/main.c", "function": "main"}]
+    assert g4["status"] == "unverified"
     # src/main.c is built for the product only: named once, as a warning
     warned = [p for p in doc["problems"] if p["file"] == "src/main.c"]
     assert len(warned) == 1

@@ -212,6 +212,7 @@ def analyse_project(
         reachable=facts.functions if facts else None,
         product_findings=facts.findings if facts else None,
         product_summary=facts.summary if facts else None,
+        product_only=facts.product_only if facts else None,
     )
     analysis.problems.extend(_not_compiled(manifest))
     return analysis
@@ -348,6 +349,7 @@ def classify(
     require_target: Sequence[str] = (),
     product_findings: pd.DataFrame | None = None,
     product_summary: dict[str, int] | None = None,
+    product_only: pd.DataFrame | None = None,
 ) -> Analysis:
     """The classification proper, on frames (what the tests drive with fixtures)."""
     problems = _unique(problems)
@@ -488,7 +490,7 @@ def classify(
 
     # ---- requirements
     reqs = _classify_requirements(
-        requirements, function_requirements, test_requirements, tests, fn, fexec, verifying
+        requirements, function_requirements, test_requirements, tests, fn, fexec, verifying, product_only
     )
 
     # ---- MC/DC (clang's source-based coverage only): per function and per requirement
@@ -600,11 +602,17 @@ def _classify_requirements(
     fn: pd.DataFrame,
     fexec: pd.DataFrame,
     verifying: pd.DataFrame,
+    product_only: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     r = requirements.loc[:, ["id", "title", "safety_class", "source", "line"]].copy()
-    refs: list[Any] = list(zip(function_requirements["file"], function_requirements["function"], strict=True))
+    # functions that only the product build compiles implement their requirements too (a main.c
+    # no test build compiles): never "unimplemented" for want of a unit test build
+    implementing = function_requirements.loc[:, ["file", "function", "requirement"]]
+    if product_only is not None and len(product_only):
+        implementing = pd.concat([implementing, product_only], ignore_index=True).drop_duplicates()
+    refs: list[Any] = list(zip(implementing["file"], implementing["function"], strict=True))
     impl = grouped_lists(
-        function_requirements.assign(ref=pd.Series(refs, dtype=object)), ["requirement"], "ref", sort=False
+        implementing.assign(ref=pd.Series(refs, dtype=object)), ["requirement"], "ref", sort=False
     )
     implemented: list[Any] = [
         [{"file": f, "function": n} for f, n in impl.get(i, [])] for i in r["id"].tolist()
