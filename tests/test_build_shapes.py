@@ -65,6 +65,29 @@ def test_a_list_command_runs_without_a_shell() -> None:
     assert cmd == ["make", "&&", "O=/w/a dir/build", "CC=/w/cc", "CXX=/w/c++"]
 
 
+def test_makeflags_carry_the_wrapper_into_every_make(tmp_path: Path) -> None:
+    """A Makefile's own `CC = gcc` loses to MAKEFLAGS' CC, in a sub-make too, and flags already
+    in MAKEFLAGS (a parent make's) stay."""
+    import subprocess
+
+    from covguard.build_shape import wrapper_env
+
+    require("make")
+    (tmp_path / "Makefile").write_text(
+        "CC = gcc\nall:\n\t@echo top $(CC) $(FOO)\n\t@$(MAKE) -s sub\nsub:\n\t@echo sub $(CC)\n"
+    )
+    env = wrapper_env({"PATH": "/usr/bin:/bin", "MAKEFLAGS": "-- FOO=kept"}, "/w d/bin/cc", "/w/bin/c++")
+    out = subprocess.run(
+        ["/bin/sh", "-c", "cd . && make -s"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert out.splitlines() == ["top /w d/bin/cc kept", "sub /w d/bin/cc"]
+
+
 def test_notes_paths_follow_gcc(tmp_path: Path) -> None:
     """Where GCC 12 really writes the notes: each case compiled and looked for."""
     require("gcc")
