@@ -162,7 +162,8 @@ def collision_error(collisions: Sequence[str]) -> BuildError:
         "first, and both objects would write one .gcda:\n" + "\n".join(collisions[:5]),
         hint="give each compile an object name of its own stem (x.o and x.os share x.gcno: name the "
         "second x_pic.os, or put it in a folder of its own, e.g. a SCons variant_dir), or build only "
-        "one of the variants for the tests",
+        "one of the variants for the tests; if one of them is left from an earlier build, "
+        "'covguard build --clean'",
     )
 
 
