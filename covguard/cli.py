@@ -113,6 +113,8 @@ def build(clean: bool, **kwargs: Any) -> None:
         )
         + f", {len(manifest.source_hashes)} sources hashed"
     )
+    for name in filter(None, manifest.extra.get("sources_not_compiled", "").split("\n")):
+        click.echo(f"warning: {name} is in 'sources' but no compile of the test build saw it", err=True)
 
 
 @cli.command()

@@ -126,6 +126,7 @@ def test_a_shell_command_with_cd_and_variables(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert (project / "wd" / "host-gcc" / "build" / "tests" / "test_gauge").is_file()
+    assert "warning: src/main.c is in 'sources' but no compile of the test build saw it" in proc.stderr
 
 
 # ---------------------------------------------------------------------------------------------
