@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from covguard.evidence.attach import Signed
     from covguard.evidence.diff import EvidenceDiff
     from covguard.evidence.sign import KeyPair
+    from covguard.init import Guess
     from covguard.report.outputs import CoverageRun
 
 Echo = Callable[[str], None]
@@ -409,6 +410,14 @@ def show_requirements(
         tag_pattern = f"(?:{tag_pattern})|(?:[a-z]+~[A-Za-z0-9_.-]+~[0-9]+)"
     shown = show(paths, options_from(values, profile_name=profile), tag_pattern)
     return render_json(shown) if as_json else render_text(shown)
+
+
+def init_project(root: Path, *, force: bool = False) -> tuple[Path, Guess]:
+    """Guess the build and tests of the tree at ``root``; write a commented covguard.toml there
+    (see :mod:`covguard.init`)."""
+    from covguard.init import init
+
+    return init(root, force=force)
 
 
 def settings_from(config: Path | None, overrides: dict[str, Any] | None = None) -> Settings:

@@ -28,9 +28,18 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 
+from covguard.build_shape import (
+    check_compiled,
+    collision_error,
+    command_line,
+    notes_collisions,
+    notes_path,
+    shown,
+    wrapper_env,
+)
 from covguard.config import Settings
 from covguard.errors import BuildError, ConfigError
-from covguard.files import sha256_file, write_json, write_text
+from covguard.files import glob_regex, sha256_file, write_json, write_text
 from covguard.ingest.gcno import read_notes
 from covguard.model import BuildManifest
 from covguard.procs import run_group
@@ -82,6 +91,8 @@ def expand(text: str, values: dict[str, str], what: str) -> str:
 
 
 def build_command(settings: Settings, area: Area) -> list[str]:
+    """The build's argument vector: ``/bin/sh -c`` for a string, the list as it is (see
+    :mod:`covguard.build_shape`)."""
     raw = settings.build_command
     if not raw:
         raise ConfigError(
@@ -89,18 +100,8 @@ def build_command(settings: Settings, area: Area) -> list[str]:
             path=settings.config_path,
             hint='add: [build] command = "make tests BUILD_DIR={build_dir}"',
         )
-    values = placeholders(settings, area)
-    if isinstance(raw, str):
-        try:
-            parts = shlex.split(raw)
-        except ValueError as exc:
-            raise ConfigError(f"'build.command' cannot be split into words: {exc}") from None
-    else:
-        parts = list(raw)
-    command = [expand(p, values, "'build.command'") for p in parts]
-    if Path(command[0]).name in ("make", "gmake"):
-        command += [f"CC={area.bin / 'cc'}", f"CXX={area.bin / 'c++'}"]
-    return command
+    wrappers = (str(area.bin / "cc"), str(area.bin / "c++"))
+    return command_line(raw, placeholders(settings, area), "'build.command'", wrappers)
 
 
 def _write_launchers(area: Area, config_file: Path) -> None:
@@ -126,15 +127,41 @@ def _read_cc_log(area: Area) -> list[dict[str, object]]:
     return records
 
 
-def _compile_commands(area: Area, records: list[dict[str, object]]) -> list[dict[str, object]]:
-    """Merge this build's compiles into the previous compile_commands.json (incremental builds)."""
+def _previous_commands(area: Area) -> dict[tuple[str, str], dict[str, object]]:
     entries: dict[tuple[str, str], dict[str, object]] = {}
     if area.compile_commands.is_file():
         try:
             for e in json.loads(area.compile_commands.read_text(encoding="utf-8")):
                 entries[(str(e.get("file")), str(e.get("output")))] = e
-        except (OSError, ValueError):
+        except (OSError, ValueError, AttributeError):
             entries = {}
+    return entries
+
+
+def _compile_commands(area: Area, records: list[dict[str, object]]) -> list[dict[str, object]]:
+    """Merge this build's compiles into the previous compile_commands.json (incremental builds);
+    refuse two compiles that write one notes file (in this build, or with an earlier one whose
+    object is still there)."""
+    entries = _previous_commands(area)
+    current = _entries(records)
+    kept = [
+        e
+        for key, e in entries.items()
+        if key not in {(str(c["file"]), str(c["output"])) for c in current}
+        and e.get("output")
+        and os.path.exists(str(e["output"]))
+    ]
+    collisions = notes_collisions([*current, *kept])
+    if collisions:
+        raise collision_error(collisions)
+    for e in current:
+        entries[(str(e["file"]), str(e["output"]))] = e
+    return sorted(entries.values(), key=lambda e: (str(e["file"]), str(e["output"])))
+
+
+def _entries(records: list[dict[str, object]]) -> list[dict[str, object]]:
+    """compile_commands entries of this build's compiles, one per source."""
+    out: list[dict[str, object]] = []
     for r in records:
         if r.get("mode") not in ("compile", "build"):
             continue
@@ -143,15 +170,32 @@ def _compile_commands(area: Area, records: list[dict[str, object]]) -> list[dict
             file = os.path.normpath(os.path.join(directory, src["file"]))
             output = r.get("output")
             out_abs = os.path.normpath(os.path.join(directory, str(output))) if output else None
-            entries[(file, str(out_abs))] = {
-                "directory": directory,
-                "arguments": r["arguments"],
-                "file": file,
-                "output": out_abs,
-                "sha256": src.get("sha256"),
-                "instrumented": src.get("instrumented", False),
-            }
-    return sorted(entries.values(), key=lambda e: (str(e["file"]), str(e["output"])))
+            instrumented = bool(src.get("instrumented", False))
+            out.append(
+                {
+                    "directory": directory,
+                    "arguments": r["arguments"],
+                    "file": file,
+                    "output": out_abs,
+                    "sha256": src.get("sha256"),
+                    "instrumented": instrumented,
+                    # where GCC wrote the notes (a compile-and-link names one per source)
+                    "notes": notes_path(directory, str(src["file"]), output, str(r["mode"]))  # type: ignore[arg-type]
+                    if instrumented
+                    else None,
+                }
+            )
+    return out
+
+
+def _notes_of(entry: dict[str, object]) -> str | None:
+    """The notes file of a compile_commands entry (entries of older builds: beside the object)."""
+    if not entry.get("instrumented"):
+        return None
+    if "notes" in entry:
+        return str(entry["notes"]) if entry["notes"] else None
+    out = entry.get("output")
+    return str(Path(str(out)).with_suffix(".gcno")) if out else None
 
 
 def _tail(text: str, lines: int = 40) -> str:
@@ -194,22 +238,20 @@ def build(
             "log_dir": str(area.cc_log),
             "root": str(settings.root),
             "instrument": list(settings.build_instrument),
+            # only the project's own code gets coverage: never configure checks (conftest.c),
+            # CMake's compiler probes or generated files in the work folder
+            "analysed": "|".join(f"(?:{glob_regex(p)})" for p in (*settings.sources, *settings.test_sources)),
+            "skip": [str(settings.work_dir.resolve())],
         },
     )
     _write_launchers(area, cfg_file)
     command = build_command(settings, area)
-    env = dict(os.environ)
-    env.update(
-        {
-            "CC": str(area.bin / "cc"),
-            "CXX": str(area.bin / "c++"),
-            "COVGUARD_RUNTIME": str(RUNTIME_DIR),
-        }
-    )
+    env = wrapper_env(os.environ, str(area.bin / "cc"), str(area.bin / "c++"))
+    env["COVGUARD_RUNTIME"] = str(RUNTIME_DIR)
     values = placeholders(settings, area)
     env.update({k: expand(v, values, f"'build.env.{k}'") for k, v in settings.build_env.items()})
     if echo:
-        echo("build: " + shlex.join(command))
+        echo("build: " + shown(command))
     started = datetime.now(UTC)
     t0 = time.monotonic()
     log_tmp = area.root / "build.log.part"
@@ -228,25 +270,29 @@ def build(
     log_tmp.replace(area.build_log)
     if done.returncode != 0:
         raise BuildError(
-            f"the build failed (exit status {done.returncode}): {shlex.join(command)}\n" + _tail(output),
+            f"the build failed (exit status {done.returncode}): {shown(command)}\n" + _tail(output),
             hint=f"the full output is in {area.build_log}",
         )
     records = _read_cc_log(area)
     commands = _compile_commands(area, records)
     write_json(area.compile_commands, commands)
+    not_compiled = check_compiled(
+        commands,
+        root=settings.root,
+        sources=settings.sources,
+        exclude=settings.exclude,
+        work_dir=settings.work_dir,
+    )
+    if echo:
+        for f in not_compiled:
+            echo(f"warning: {f} is in 'sources' but no compile of the test build saw it")
     if toolchain.coverage == "llvm":  # clang: the coverage mapping is in the test executables
         from covguard.toolchains.clang import llvm_manifest
 
         manifest = llvm_manifest(settings, area, toolchain, command, commands, started, duration)
         write_json(area.manifest, asdict(manifest))
         return manifest
-    notes = sorted(str(p) for p in area.build_dir.rglob("*.gcno"))
-    for e in commands:
-        out = e.get("output")
-        if out:
-            candidate = Path(str(out)).with_suffix(".gcno")
-            if candidate.is_file() and str(candidate) not in notes:
-                notes.append(str(candidate))
+    notes = sorted({n for n in map(_notes_of, commands) if n and os.path.isfile(n)})
     if not notes:
         raise BuildError(
             "the build produced no coverage notes (.gcno): nothing was compiled with coverage",
@@ -275,7 +321,7 @@ def build(
         source_hashes=hashes,
         compile_commands=len(commands),
         variant=settings.variant,
-        extra={"notes_stamps": stamps.hexdigest()},
+        extra={"notes_stamps": stamps.hexdigest(), "sources_not_compiled": "\n".join(not_compiled)},
     )
     write_json(area.manifest, asdict(manifest))
     if manifest.notes_files:

@@ -113,6 +113,8 @@ def build(clean: bool, **kwargs: Any) -> None:
         )
         + f", {len(manifest.source_hashes)} sources hashed"
     )
+    for name in filter(None, manifest.extra.get("sources_not_compiled", "").split("\n")):
+        click.echo(f"warning: {name} is in 'sources' but no compile of the test build saw it", err=True)
 
 
 @cli.command()
@@ -514,6 +516,25 @@ def requirements_show(
         ),
         nl=False,
     )
+
+
+@cli.command("init")
+@click.argument("folder", type=click.Path(path_type=Path, file_okay=False, exists=True), default=".")
+@click.option("--force", is_flag=True, help="Replace an existing covguard.toml.")
+def init_cmd(folder: Path, force: bool) -> None:
+    """Guess the build system and test framework of a tree; write a commented covguard.toml."""
+    from covguard import api
+
+    path, guess = api.init_project(folder, force=force)
+    click.echo(f"wrote {path}")
+    click.echo(f"  build system    {guess.build_system}: {guess.command}")
+    click.echo(f"  test framework  {guess.framework}")
+    click.echo(f"  sources         {', '.join(guess.sources)}; tests {', '.join(guess.test_sources)}")
+    click.echo(f"  test programs   {', '.join(guess.executables)}")
+    click.echo("check:")
+    for item in guess.checks:
+        click.echo(f"  - {item}")
+    click.echo("then: covguard build && covguard test (covguard run needs the requirements)")
 
 
 @cli.command("runtime-dir")

@@ -369,7 +369,8 @@ OPTIONS: tuple[Option, ...] = (
         "build.instrument",
         _str_list,
         ("**",),
-        "Globs (relative to root) of the sources compiled with coverage; others are compiled as is.",
+        "Globs (relative to root) of the sources compiled with coverage, among 'sources' and "
+        "'test_sources' outside the work folder; others (configure checks) are compiled as is.",
     ),
     Option(
         "test.executables",
@@ -538,6 +539,13 @@ OPTIONS: tuple[Option, ...] = (
         ("cobertura", "html-details"),
         "gcovr's formats written beside covguard's reports (cobertura, html-details, sonarqube, lcov, "
         "jacoco, clover, coveralls, json, json-summary, csv, txt); [] skips gcovr.",
+    ),
+    Option(
+        "gcovr.args",
+        _str_list,
+        (),
+        "Extra options for gcovr, passed through as they are "
+        '(e.g. ["--gcov-ignore-errors=source_not_found"]).',
     ),
 )
 

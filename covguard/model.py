@@ -70,3 +70,13 @@ class BuildManifest:
     compile_commands: int
     variant: str = "default"
     extra: dict[str, str] = field(default_factory=dict)
+
+
+def percent(num: float, den: float) -> float | None:
+    """A coverage percentage as gcovr computes it, rounded once: to one decimal from the ratio
+    (44/208 is 21.2), never 100.0 unless all is covered (99.96 % shows 99.9).  ``None`` for 0/0."""
+    if not den:
+        return None
+    if num >= den:
+        return 100.0
+    return min(99.9, round(100.0 * num / den, 1))

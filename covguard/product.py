@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import os
-import shlex
 import shutil
 import subprocess
 import time
@@ -28,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from covguard.build import Area, _read_cc_log, _tail, _write_launchers, expand, placeholders, toolchain_for
+from covguard.build_shape import command_line, shown, wrapper_env
 from covguard.config import Settings
 from covguard.errors import BuildError, ConfigError, ToolError
 from covguard.files import write_json, write_text
@@ -74,19 +74,8 @@ def configured(settings: Settings) -> bool:
 
 
 def _command(settings: Settings, area: ProductArea) -> list[str]:
-    raw = settings.product_command
-    values = placeholders(settings, area)
-    if isinstance(raw, str):
-        try:
-            parts = shlex.split(raw)
-        except ValueError as exc:
-            raise ConfigError(f"'product.command' cannot be split into words: {exc}") from None
-    else:
-        parts = list(raw)
-    command = [expand(p, values, "'product.command'") for p in parts]
-    if Path(command[0]).name in ("make", "gmake"):
-        command += [f"CC={area.bin / 'cc'}", f"CXX={area.bin / 'c++'}"]
-    return command
+    wrappers = (str(area.bin / "cc"), str(area.bin / "c++"))
+    return command_line(settings.product_command, placeholders(settings, area), "'product.command'", wrappers)
 
 
 def _path_option(settings: Settings, key: str, area: ProductArea) -> str | None:
@@ -113,7 +102,9 @@ def _dump_candidates(directory: str, source: str, output: str | None) -> list[tu
     return out
 
 
-def _units(records: list[dict[str, Any]]) -> tuple[list[Unit], dict[str, str], list[str], list[str]]:
+def _units(
+    records: list[dict[str, Any]], skip: str = "\0"
+) -> tuple[list[Unit], dict[str, str], list[str], list[str]]:
     units: dict[str, Unit] = {}
     objects: dict[str, str] = {}
     assembler: list[str] = []
@@ -125,6 +116,8 @@ def _units(records: list[dict[str, Any]]) -> tuple[list[Unit], dict[str, str], l
         output = r.get("output")
         for item in r.get("sources", []):
             source = os.path.normpath(os.path.join(directory, item["file"]))
+            if source.startswith(skip) or not os.path.isfile(source):
+                continue  # a compiler probe in the work folder, a configure check's deleted conftest.c
             if source.endswith(ASSEMBLER):
                 assembler.append(source)
                 continue
@@ -137,7 +130,8 @@ def _units(records: list[dict[str, Any]]) -> tuple[list[Unit], dict[str, str], l
                 missing.append(source)
                 continue
             dump, info = found[0]
-            key = os.path.normpath(os.path.join(directory, str(output)) if output else source)
+            # a compile-and-link of several sources has one output and one unit per source
+            key = os.path.normpath(os.path.join(directory, str(output)) if output else source) + "\0" + source
             units[key] = Unit(source, directory, dump, info if os.path.isfile(info) else None)
     return sorted(units.values(), key=lambda u: (u.source, u.dump)), objects, sorted(set(assembler)), missing
 
@@ -190,12 +184,11 @@ def build_product(settings: Settings, *, echo: Callable[[str], None] | None = No
     )
     _write_launchers(area, cfg_file)
     command = _command(settings, area)
-    env = dict(os.environ)
-    env.update({"CC": str(area.bin / "cc"), "CXX": str(area.bin / "c++")})
+    env = wrapper_env(os.environ, str(area.bin / "cc"), str(area.bin / "c++"))
     values = placeholders(settings, area)
     env.update({k: expand(v, values, f"'product.env.{k}'") for k, v in settings.product_env.items()})
     if echo:
-        echo("product build: " + shlex.join(command))
+        echo("product build: " + shown(command))
     t0 = time.monotonic()
     try:
         proc = subprocess.run(
@@ -217,12 +210,12 @@ def build_product(settings: Settings, *, echo: Callable[[str], None] | None = No
     write_text(area.build_log, proc.stdout)
     if proc.returncode != 0:
         raise BuildError(
-            f"the product build failed (exit status {proc.returncode}): {shlex.join(command)}\n"
+            f"the product build failed (exit status {proc.returncode}): {shown(command)}\n"
             + _tail(proc.stdout),
             hint=f"the full output is in {area.build_log}",
         )
     records = _read_cc_log(area)
-    units, objects, assembler, missing = _units(records)
+    units, objects, assembler, missing = _units(records, str(settings.work_dir.resolve()) + os.sep)
     if missing:
         raise BuildError(
             f"the product build compiled {len(missing)} source(s) without a call-graph dump "
@@ -241,7 +234,7 @@ def build_product(settings: Settings, *, echo: Callable[[str], None] | None = No
         if path and not os.path.isfile(path):
             raise BuildError(
                 f"the product build wrote no {what} at {path}",
-                hint=f"check 'product.{what}' against what '{shlex.join(command)}' writes",
+                hint=f"check 'product.{what}' against what '{shown(command)}' writes",
             )
     product = ProductBuild(
         command=tuple(command),

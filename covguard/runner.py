@@ -125,14 +125,49 @@ def discover(settings: Settings, area: Area, *, required: bool = True) -> list[P
     return [found[k] for k in sorted(found)]
 
 
-def labels_for(executables: Sequence[Path]) -> dict[Path, str]:
-    """Short unique labels: paths relative to the executables' common folder, without suffix."""
+def labels_for(executables: Sequence[Path], bases: Sequence[Path] = ()) -> dict[Path, str]:
+    """Short unique labels (the first part of every test id).
+
+    With ``bases`` (the fixed folders of the ``test.executables`` patterns, see
+    :func:`pattern_bases`) a label is the path below the deepest base that holds the executable,
+    without suffix: it does not change when another executable is added.  Labels that collide
+    (``t.elf`` and ``t.bin``) keep their suffix.  Without bases: relative to the executables'
+    common folder."""
     if not executables:
         return {}
-    if len(executables) == 1:
-        return {executables[0]: executables[0].stem}
-    common = Path(os.path.commonpath([str(p.parent) for p in executables]))
-    return {p: p.relative_to(common).with_suffix("").as_posix() for p in executables}
+    if not bases:
+        if len(executables) == 1:
+            return {executables[0]: executables[0].stem}
+        common = Path(os.path.commonpath([str(p.parent) for p in executables]))
+        return {p: p.relative_to(common).with_suffix("").as_posix() for p in executables}
+    labels: dict[Path, str] = {}
+    for exe in executables:
+        holders = [b for b in bases if exe.is_relative_to(b) and exe != b]
+        base = max(holders, key=lambda b: len(b.parts)) if holders else exe.parent
+        labels[exe] = exe.relative_to(base).with_suffix("").as_posix()
+    counts: dict[str, int] = {}
+    for label in labels.values():
+        counts[label] = counts.get(label, 0) + 1
+    for exe, label in labels.items():
+        if counts[label] > 1:
+            labels[exe] = label + exe.suffix
+    return labels
+
+
+def pattern_bases(settings: Settings, area: Area) -> list[Path]:
+    """The folder each ``test.executables`` pattern starts with (before its first wildcard)."""
+    values = placeholders(settings, area)
+    out: list[Path] = []
+    for pattern in settings.test_executables:
+        full = Path(expand(pattern, values, "'test.executables'"))
+        full = full if full.is_absolute() else settings.root / full
+        base = Path(full.anchor)
+        for part in full.parts[1:-1]:
+            if any(c in part for c in "*?["):
+                break
+            base = base / part
+        out.append(base)
+    return out
 
 
 def _describe_exit(returncode: int | None, timed_out: bool, timeout: float) -> str:
@@ -161,11 +196,32 @@ def _run_once(
             done = run_group(command, cwd=cwd, env=env, stdout=out, stderr=err, timeout=timeout, stdin=given)
         except OSError as exc:
             raise TestRunError(
-                f"cannot start the test executable: {exc.strerror}",
+                f"cannot start the test executable: {exc.strerror}{_missing_part(command, cwd)}",
                 path=command[-1],
                 hint="check that it was built for this machine (toolchain profile) and is executable",
             ) from None
     return done.returncode, done.timed_out, done.seconds
+
+
+def _missing_part(command: list[str], cwd: Path) -> str:
+    """What of a command that could not start is missing: its folder, the program, or the
+    interpreter a script's first line names (all of which exec reports as 'No such file')."""
+    if not cwd.is_dir():
+        return f" (its folder {cwd} is gone)"
+    for word in dict.fromkeys((command[0], command[-1])):
+        if os.sep not in word:
+            continue
+        program = Path(word) if os.path.isabs(word) else cwd / word
+        try:
+            with program.open("rb") as handle:
+                head = handle.read(256)
+        except OSError:
+            return f" ({program} is gone)"
+        if head.startswith(b"#!"):
+            interpreter = head[2:].split(b"\n", 1)[0].strip().split(b" ", 1)[0].decode(errors="replace")
+            if interpreter and not os.path.exists(interpreter):
+                return f" ({program} names the interpreter {interpreter}, which does not exist)"
+    return ""
 
 
 def _profiling_errors(stderr_text: str) -> list[str]:
@@ -502,7 +558,9 @@ def run_tests(settings: Settings, *, echo: Callable[[str], None] | None = None) 
             hint="use them with the host-gcc or host-clang profile",
         )
     executables = discover(settings, area, required=not with_invocations)
-    labels = labels_for(executables)  # of all executables: a label is the same in every shard
+    # of all executables, below the patterns' folders: a label is the same in every shard, and
+    # when another executable is added
+    labels = labels_for(executables, pattern_bases(settings, area))
     env_base = dict(os.environ)
     values = placeholders(settings, area)
     env_base.update({k: expand(v, values, f"'test.env.{k}'") for k, v in settings.test_env.items()})
@@ -525,6 +583,8 @@ def run_tests(settings: Settings, *, echo: Callable[[str], None] | None = None) 
         k, n = (int(x) for x in shard.split("/"))
         jobs = jobs[k - 1 :: n]
     run_dir = area.run_dir
+    # a run that stops part-way leaves nothing, never the old results over a half-rewritten folder
+    area.results.unlink(missing_ok=True)
     if run_dir.exists():
         shutil.rmtree(run_dir)  # never mix coverage data of an earlier run into this one
     run_dir.mkdir(parents=True)

@@ -45,12 +45,13 @@ import pandas as pd
 
 from covguard.analysis import findings as F
 from covguard.analysis.hierarchy import roll_up
+from covguard.analysis.line_bounds import bound_to_files, is_c_family, lexable
 from covguard.analysis.lines import classify_lines, scopes
 from covguard.analysis.mcdc import analyse_mcdc
 from covguard.config import Settings
 from covguard.files import display_path, escapes_root, glob_matcher
 from covguard.frames import CoverageData, few_collections, grouped_lists
-from covguard.model import BuildManifest, TestCase
+from covguard.model import BuildManifest, TestCase, percent
 from covguard.requirements import ReadReport, read_requirements
 from covguard.requirements.settings import options_from
 from covguard.runner import TestRun
@@ -178,13 +179,16 @@ def analyse_project(
         oft=settings.tags_oft,
         exclusion_prefix=settings.tags_exclusion_prefix,
     )
-    product_files = sorted(
-        set(data.code_functions["file"].unique().astype(str))
-        | set(data.code_lines["file"].unique().astype(str))
+    data, bound_problems = bound_to_files(data, root, lambda: _compiled_sources(manifest, root))
+    product_files = lexable(
+        sorted(
+            set(data.code_functions["file"].unique().astype(str))
+            | set(data.code_lines["file"].unique().astype(str))
+        )
     )
     cache = settings.work_dir / "tag-cache.json"
     product_scan = scan_sources_cached(_read_sources(product_files, root), tag_config, cache)
-    test_files = _test_source_files(settings, tests)
+    test_files = lexable(_test_source_files(settings, tests))  # never a Tcl or TOML file as C
     test_items = _read_sources(test_files, root)
     test_scan = scan_sources_cached(test_items, tag_config, settings.work_dir / "test-tag-cache.json")
     # tests reported by name (Unity and kin): their definitions in the test sources
@@ -193,7 +197,7 @@ def analyse_project(
     found = definitions(test_items, set(base_names(tests.loc[tests["test"].isin(named), "name"])))
     placed = place_tests(tests, found, named)
     facts = _product_facts(settings, data, set(requirements["id"]), tag_config)
-    return classify(
+    analysis = classify(
         requirements=requirements,
         tests=tests,
         data=data,
@@ -203,6 +207,7 @@ def analyse_project(
             *product_scan.problems,
             *test_scan.problems,
             *_symlink_problems(product_files, root),
+            *bound_problems,
             *(Problem(path=n.split(": ", 1)[0], line=0, severity="note", message=n) for n in data.notes),
         ],
         default_class=settings.default_safety_class,
@@ -213,7 +218,34 @@ def analyse_project(
         product_findings=facts.findings if facts else None,
         product_summary=facts.summary if facts else None,
         test_definitions=placed,
+        product_only=facts.product_only if facts else None,
     )
+    analysis.problems.extend(_not_compiled(manifest))
+    return analysis
+
+
+def _compiled_sources(manifest: BuildManifest | None, root: Path) -> list[tuple[str, bytes]]:
+    """The C/C++ sources the build compiled (where ``#line`` directives are looked for)."""
+    names = sorted(manifest.source_hashes) if manifest else []
+    return _read_sources([display_path(n, root) for n in names if is_c_family(n)], root)
+
+
+def _not_compiled(manifest: BuildManifest | None) -> list[dict[str, Any]]:
+    """The configured sources no compile of the test build saw (recorded by `covguard build`)."""
+    names = (manifest.extra.get("sources_not_compiled", "") if manifest else "").split("\n")
+    return [
+        _problem_dict(
+            Problem(
+                path=name,
+                line=0,
+                severity="warning",
+                message=f"{name} is in 'sources' but no compile of the test build saw it: it has no "
+                "coverage (is it built only for the product, or not at all?)",
+            )
+        )
+        for name in names
+        if name
+    ]
 
 
 def _product_facts(
@@ -328,8 +360,10 @@ def classify(
     product_findings: pd.DataFrame | None = None,
     product_summary: dict[str, int] | None = None,
     test_definitions: pd.DataFrame | None = None,
+    product_only: pd.DataFrame | None = None,
 ) -> Analysis:
     """The classification proper, on frames (what the tests drive with fixtures)."""
+    problems = _unique(problems)
     known = set(requirements["id"])
     req_class = dict(zip(requirements["id"], requirements["safety_class"], strict=True))
     functions = _function_frame(data)
@@ -478,7 +512,7 @@ def classify(
 
     # ---- requirements
     reqs = _classify_requirements(
-        requirements, function_requirements, test_requirements, tests, fn, fexec, verifying
+        requirements, function_requirements, test_requirements, tests, fn, fexec, verifying, product_only
     )
 
     # ---- MC/DC (clang's source-based coverage only): per function and per requirement
@@ -562,6 +596,18 @@ def _verified_on(fn: pd.DataFrame, verifying_units: pd.DataFrame, data: Coverage
     return fn
 
 
+def _unique(problems: Sequence[Any]) -> list[Any]:
+    """Each problem once (the same note of several runs or objects is one problem)."""
+    seen: set[tuple[str, ...]] = set()
+    out: list[Any] = []
+    for row in problems:
+        key = tuple(str(_problem_dict(row)[k]) for k in ("file", "line", "severity", "message"))
+        if key not in seen:
+            seen.add(key)
+            out.append(row)
+    return out
+
+
 def _problem_dict(p: Any) -> dict[str, Any]:
     return {
         "file": str(getattr(p, "path", "")),
@@ -579,6 +625,7 @@ def _classify_requirements(
     fn: pd.DataFrame,
     fexec: pd.DataFrame,
     verifying: pd.DataFrame,
+    product_only: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     kept = [
         "id",
@@ -589,9 +636,14 @@ def _classify_requirements(
         *(["parent"] if "parent" in requirements else []),
     ]
     r = requirements.loc[:, kept].copy()
-    refs: list[Any] = list(zip(function_requirements["file"], function_requirements["function"], strict=True))
+    # functions that only the product build compiles implement their requirements too (a main.c
+    # no test build compiles): never "unimplemented" for want of a unit test build
+    implementing = function_requirements.loc[:, ["file", "function", "requirement"]]
+    if product_only is not None and len(product_only):
+        implementing = pd.concat([implementing, product_only], ignore_index=True).drop_duplicates()
+    refs: list[Any] = list(zip(implementing["file"], implementing["function"], strict=True))
     impl = grouped_lists(
-        function_requirements.assign(ref=pd.Series(refs, dtype=object)), ["requirement"], "ref", sort=False
+        implementing.assign(ref=pd.Series(refs, dtype=object)), ["requirement"], "ref", sort=False
     )
     implemented: list[Any] = [
         [{"file": f, "function": n} for f, n in impl.get(i, [])] for i in r["id"].tolist()
@@ -683,7 +735,7 @@ def _requirement_line_coverage(verifying: pd.DataFrame, fn: pd.DataFrame) -> pd.
 
 
 def _pct(num: float, den: float) -> float | None:
-    return round(100.0 * num / den, 2) if den else None
+    return percent(num, den)  # one rounding, as gcovr rounds
 
 
 def _summary(

@@ -28,6 +28,7 @@ import pandas as pd
 
 from covguard import mcdc
 from covguard.frames import CoverageData, records
+from covguard.model import percent
 
 FKEY = ["file", "function"]
 
@@ -171,7 +172,7 @@ def analyse_mcdc(
 
 
 def _pct(num: int, den: int) -> float | None:
-    return round(100.0 * num / den, 2) if den else None
+    return percent(num, den)  # one rounding, as gcovr rounds
 
 
 def gap_findings(decisions: pd.DataFrame, fn: pd.DataFrame, tests: pd.DataFrame) -> list[dict[str, Any]]:

@@ -21,7 +21,7 @@ of several units) is reachable when any unit's copy is.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -54,6 +54,11 @@ class ProductFacts:
     findings: pd.DataFrame  # F.FINDING_COLUMNS
     graph: CallGraph
     summary: dict[str, int]
+    # functions only the product build compiles, with the known requirements their tags name
+    # (file, function, requirement): they implement them though no test build compiles them
+    product_only: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=["file", "function", "requirement"])
+    )
 
 
 def product_facts(
@@ -75,7 +80,8 @@ def product_facts(
     nodes["unit_file"] = [display_path(u, root) if u else "" for u in nodes["unit"]]
     image = _image_frame(product, linker_map, nodes, objects, root) if product.image else None
     facts = _function_facts(functions, nodes, image)
-    parts = [_product_only_findings(settings, nodes, image, functions, known, tag_config)]
+    only_found, product_only = _product_only_findings(settings, nodes, image, functions, known, tag_config)
+    parts = [only_found]
     if image is not None:
         parts.append(_foreign_findings(settings, image, nodes))
     found = (
@@ -91,7 +97,9 @@ def product_facts(
         "image_functions": 0 if image is None else len(image),
         "image_bytes": 0 if image is None else int(image["size"].sum()),
     }
-    return ProductFacts(functions=facts, findings=found, graph=graph, summary=summary)
+    return ProductFacts(
+        functions=facts, findings=found, graph=graph, summary=summary, product_only=product_only
+    )
 
 
 def _outside_references(
@@ -193,7 +201,7 @@ def _product_only_findings(
     functions: pd.DataFrame,
     known: set[str],
     tag_config: TagConfig,
-) -> pd.DataFrame:
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Functions of analysed sources that only the product build compiles (``main.c``, a target
     HAL): reachable but traced to no known requirement -> ``image_unanalysed`` (untraced code
     that ships); reached by no entry point -> ``dead``.  Their places come from
@@ -207,9 +215,13 @@ def _product_only_findings(
     only = defs[
         defs["file"].map(keep) & ~pd.MultiIndex.from_arrays([defs["file"], defs["name"]]).isin(analysed)
     ]
+    implements = pd.DataFrame(columns=["file", "function", "requirement"])
     if not len(only):
-        return F.empty_findings()
+        return F.empty_findings(), implements
     traced = _traced(only, root, known, tag_config)
+    pairs = [(f, n, r) for f, n, reqs in zip(only["file"], only["name"], traced, strict=True) for r in reqs]
+    if pairs:
+        implements = pd.DataFrame(pairs, columns=["file", "function", "requirement"]).drop_duplicates()
     sizes = (
         image.drop_duplicates(["source", "name"]).set_index(["source", "name"])["size"]
         if image is not None
@@ -244,7 +256,7 @@ def _product_only_findings(
                     "it and the unit tests do not build it: untraced code that ships",
                 }
             )
-    return _findings(rows)
+    return _findings(rows), implements
 
 
 def _foreign_findings(settings: Settings, image: pd.DataFrame, nodes: pd.DataFrame) -> pd.DataFrame:

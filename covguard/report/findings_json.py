@@ -20,6 +20,7 @@ from covguard import __version__
 from covguard.analysis.analyse import Analysis
 from covguard.analysis.gate import GateResult
 from covguard.frames import few_collections, records
+from covguard.model import percent
 
 SCHEMA = "covguard.findings/1"
 
@@ -59,7 +60,7 @@ def _nan_none(value: Any) -> Any:
 
 
 def _pct(num: int, den: int) -> float | None:
-    return round(100.0 * num / den, 2) if den else None
+    return percent(num, den)  # one rounding, as gcovr rounds
 
 
 def _mcdc(row: dict[str, Any], measured: bool) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import re
 import shutil
 import struct
 import subprocess
@@ -153,6 +154,18 @@ def merged_tree(manifest: BuildManifest, units: dict[str, str], folder: Path) ->
     return folder, added
 
 
+def missing_sources(manifest: BuildManifest) -> set[str]:
+    """Absolute paths of the sources the notes name (``#line`` targets too) that do not exist."""
+    names: set[str] = set()
+    for p in manifest.notes_files:
+        nf = read_notes(Path(p))
+        for fn in nf.functions:
+            names.add(os.path.normpath(os.path.join(nf.cwd, fn.source)))
+            for locs in fn.locations.values():
+                names.update(os.path.normpath(os.path.join(nf.cwd, loc.source)) for loc in locs)
+    return {n for n in names if not os.path.exists(n)}
+
+
 # ---------------------------------------------------------------------------------------------
 # running gcovr
 
@@ -197,11 +210,18 @@ def gcovr_command(
         f"@{timestamp}",
         "--merge-mode-functions",
         "separate",
-        "--gcov-ignore-parse-errors",
-        "suspicious_hits.warn_once_per_file",
+        # counts over 2^32 are real (long-running firmware loops): gcovr's suspicious-hits check
+        # would zero those lines and its outputs would disagree with covguard's numbers
+        "--gcov-suspicious-hits-threshold",
+        "0",
+        # a source that a #line directive names but that does not exist: covguard warns about it
+        # once (covguard.analysis.line_bounds); gcovr would stop the whole report
+        "--gcov-ignore-errors",
+        "source_not_found",
         "-j",
         str(max(1, min(os.cpu_count() or 1, int(settings.build_jobs)))),
     ]
+    cmd += list(settings.get("gcovr.args") or ())  # [gcovr] args: the user's options, passed through
     for name in formats:
         fmt = FORMATS[name]
         out = scratch / fmt.output
@@ -213,6 +233,20 @@ def gcovr_command(
 
 def _tail(text: str, lines: int = 20) -> str:
     return "\n".join(text.rstrip().splitlines()[-lines:])
+
+
+_NAMES_A_FILE = re.compile(r"\(ERROR\)|error|File '|cannot open|no such file|not found", re.IGNORECASE)
+
+
+def gcovr_error_text(text: str) -> str:
+    """What to show of a failed gcovr: its lines that name an error or a file (gcov's "File 'x.c'"
+    before a failure, "Cannot open source file"), then its last lines."""
+    rows = text.rstrip().splitlines()
+    named = list(dict.fromkeys(r.strip() for r in rows if _NAMES_A_FILE.search(r)))[:15]
+    tail = _tail(text, 8)
+    if not named:
+        return _tail(text)
+    return "\n".join(named) + "\n... last lines:\n" + tail
 
 
 def write_gcovr_formats(
@@ -240,8 +274,10 @@ def write_gcovr_formats(
     merged = Area(settings).root / "merged"
     if merged.exists():
         shutil.rmtree(merged)
+    missing: set[str] = set()
     for manifest, units in runs:
         merged_tree(manifest, units, merged)
+        missing |= missing_sources(manifest)
     out_dir = settings.output_dir
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -250,6 +286,10 @@ def write_gcovr_formats(
         raise OutputError(f"cannot write: {exc.strerror}", path=out_dir) from exc
     try:
         cmd = gcovr_command(settings, merged, scratch, formats, report_timestamp(runs[0][0]), gcov)
+        # a source that only a #line directive names and that does not exist: covguard warns about
+        # it (covguard.analysis.line_bounds); gcovr's HTML would stop the whole report
+        for path in sorted(missing):
+            cmd[-1:-1] = ["--exclude", re.escape(path) + "$"]
         try:
             proc = subprocess.run(
                 cmd,
@@ -265,8 +305,10 @@ def write_gcovr_formats(
         if proc.returncode != 0:
             raise ToolError(
                 f"gcovr failed (exit status {proc.returncode}) writing {', '.join(formats)}:\n"
-                + _tail(proc.stderr or proc.stdout),
-                hint="set 'report.gcovr = []' to skip gcovr's formats; covguard's own reports do not need it",
+                + gcovr_error_text(proc.stderr + proc.stdout),
+                hint="pass options to gcovr with '[gcovr] args' "
+                '(e.g. ["--gcov-ignore-errors=source_not_found"]), '
+                "or set 'report.gcovr = []' to skip gcovr's formats; covguard's own reports do not need it",
             )
         return _move_into_place(scratch, out_dir, formats)
     finally:

@@ -29,6 +29,7 @@ import hashlib
 import json
 import os
 import subprocess
+import re
 import sys
 import time
 
@@ -84,13 +85,38 @@ def _digest(path: str) -> str | None:
         return None
 
 
-def _instrumented(source: str, cwd: str, root: str, patterns: list[str]) -> bool:
+def _instrumented(source: str, cwd: str, cfg: dict[str, object]) -> bool:
+    """Whether ``source`` gets coverage: inside the root, not in the work folder (CMake's compiler
+    probes, generated files), matching ``instrument`` and the project's source and test globs
+    (``analysed``: never a configure check such as autoconf's conftest.c)."""
     full = os.path.normpath(os.path.join(cwd, source))
-    rel = os.path.relpath(full, root)
+    for skip in cfg.get("skip", []):  # type: ignore[attr-defined]
+        if full == skip or full.startswith(skip.rstrip(os.sep) + os.sep):
+            return False
+    rel = os.path.relpath(full, str(cfg["root"]))
     if rel.startswith(".."):
         return False
     rel = rel.replace(os.sep, "/")
-    return any(fnmatch.fnmatchcase(rel, p) for p in patterns)
+    analysed = cfg.get("analysed")
+    if analysed is not None and not re.fullmatch(str(analysed) or "(?!)", rel):
+        return False
+    return any(fnmatch.fnmatchcase(rel, p) for p in cfg["instrument"])  # type: ignore[attr-defined]
+
+
+_COMPILING = (
+    "--coverage",
+    "-fprofile-arcs",
+    "-ftest-coverage",
+    "-fprofile-instr-generate",
+    "-fcoverage-mapping",
+)
+
+
+def _runtime_only(link_flags: list[str]) -> list[str]:
+    """The link flags of a compile-and-link whose sources get no coverage: the coverage run-time
+    (other objects may carry coverage) without the options that would also instrument the sources."""
+    out = [f for f in link_flags if f not in _COMPILING]
+    return [*out, "-lgcov"] if "--coverage" in link_flags else out
 
 
 # test frameworks whose executables get covguard's per-test hook at link time:
@@ -231,11 +257,14 @@ def main(argv: list[str]) -> int:
     mode, sources, output = classify(args)
     cwd = os.getcwd()
     extra: list[str] = []
+    instrumented = False
     if mode in ("compile", "build"):
-        if all(_instrumented(s, cwd, cfg["root"], cfg["instrument"]) for s in sources) and sources:
+        # one compile-and-link of several sources is one command: coverage for all or none
+        instrumented = any(_instrumented(s, cwd, cfg) for s in sources)
+        if instrumented:
             extra = list(cfg["compile_flags"]) + list(cfg["defines"])
         if mode == "build":
-            extra += list(cfg["link_flags"])
+            extra += list(cfg["link_flags"]) if instrumented else _runtime_only(cfg["link_flags"])
     elif mode == "link":
         extra = list(cfg["link_flags"])
     if mode in ("link", "build"):
@@ -248,7 +277,7 @@ def main(argv: list[str]) -> int:
             "arguments": command,
             "mode": mode,
             "sources": [
-                {"file": s, "sha256": _digest(os.path.join(cwd, s)), "instrumented": bool(extra)}
+                {"file": s, "sha256": _digest(os.path.join(cwd, s)), "instrumented": instrumented}
                 for s in sources
             ],
             "output": output,
