@@ -28,8 +28,8 @@ import fnmatch
 import hashlib
 import json
 import os
-import subprocess
 import re
+import subprocess
 import sys
 import time
 
