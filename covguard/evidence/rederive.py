@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from covguard.config import OPTIONS, Settings
+from covguard.confine import UnsafePath, absolute_name, confined, inside, single_name
 from covguard.errors import CovguardError
 from covguard.evidence.layout import (
     BUILD_MANIFEST,
@@ -131,8 +132,17 @@ def _results(stage: Path) -> TestRun:
 
 
 def _inside(path: str, base: str) -> str | None:
-    b = base.rstrip("/") + "/"
-    return path[len(b) :] if path.startswith(b) else None
+    return inside(path, base)
+
+
+def _origin_path(origin: dict[str, Any], key: str) -> str:
+    """An absolute path of the original machine recorded in the index (checked, never trusted)."""
+    return absolute_name(origin.get(key), f"'origin.{key}'", source=f"{PREFIX}/{INDEX}")
+
+
+def _member(stage: Path, name: object, what: str) -> Path:
+    """A member of the package named by a record: it must stay inside the unpacked package."""
+    return confined(stage, name, what, source=f"{PREFIX}/{INDEX}")
 
 
 @dataclass
@@ -147,47 +157,92 @@ class _Scratch:
 
 
 def _scratch_project(stage: Path, scratch: Path, origin: dict[str, Any]) -> _Scratch:
-    root = str(origin["root"])
+    """The scratch project folder.  Every place a record names is checked first: absolute names of
+    the original machine must be normalised, and what they give inside the scratch folder must stay
+    there (nothing is written before the checks)."""
+    root = _origin_path(origin, "root")
     git = _read_optional(stage, "vcs/git.json")
     top = str(git.get("toplevel", "")) if isinstance(git, dict) else ""
+    if top:
+        top = absolute_name(top, "'toplevel'", source=f"{PREFIX}/vcs/git.json")
     in_checkout = _inside(root, top) if top else None
     back: dict[str, str] = {}
+    scratch.mkdir(parents=True, exist_ok=True)
     if in_checkout is not None:  # the same place below a checkout: paths relative to it match
         checkout = scratch / "checkout"
-        (checkout / ".git").mkdir(parents=True)
-        project = checkout / in_checkout
+        project = confined(
+            checkout, in_checkout, "the project root below the checkout", source=f"{PREFIX}/{INDEX}"
+        )
         back[str(checkout)] = top
     else:
-        project = scratch / "project" / (Path(root).name or "root")
+        checkout = None
+        project = (
+            scratch / "project" / (single_name(Path(root).name, "'origin.root'") if root != "/" else "root")
+        )
     back[str(project)] = root
+    requirements = origin.get("requirements", [])
+    if not isinstance(requirements, list) or not all(isinstance(i, dict) for i in requirements):
+        raise _Bad(INDEX, "'origin.requirements' is not a list of tables")
+    planned: list[tuple[Path, Path, str]] = []
+    for i, item in enumerate(requirements):
+        original = absolute_name(
+            item.get("original"), "a requirement file's 'original'", source=f"{PREFIX}/{INDEX}"
+        )
+        source = _member(stage, item.get("member"), "a requirement file's 'member'")
+        target = _placed(original, root, project, scratch / "external" / str(i))
+        if not source.is_file():
+            raise _Bad(str(item.get("member")), "missing from the package (a configured requirement file)")
+        planned.append((source, target, original))
+    config = config_member = None
+    if origin.get("config") and origin.get("config_path"):
+        config_path = absolute_name(origin["config_path"], "'origin.config_path'", source=f"{PREFIX}/{INDEX}")
+        config_member = _member(stage, origin["config"], "'origin.config'")
+        config = _placed(config_path, root, project, scratch / "config")
+    work_rel = _inside(_origin_path(origin, "work_dir"), root) if origin.get("work_dir") else None
+    work_dir = (
+        confined(project, work_rel, "'origin.work_dir'", source=f"{PREFIX}/{INDEX}")
+        if work_rel
+        else scratch / "work"
+    )
+    # every place checked: now write
+    if checkout is not None:
+        (checkout / ".git").mkdir(parents=True)
     project.mkdir(parents=True, exist_ok=True)
     sources = stage / "sources"
     if sources.is_dir():
         shutil.copytree(sources, project, dirs_exist_ok=True)
     requirement_paths: list[str] = []
-    for i, item in enumerate(origin.get("requirements", [])):
-        original, member = str(item["original"]), str(item["member"])
-        target = _placed(original, root, project, scratch / "external" / str(i))
-        if not (stage / member).is_file():
-            raise _Bad(member, "missing from the package (a configured requirement file)")
-        shutil.copyfile(stage / member, target)
+    for source, target, original in planned:
+        _confirm(scratch, target)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, target)
         requirement_paths.append(str(target))
         back[str(target)] = original
-    config = None
-    if origin.get("config") and origin.get("config_path"):
-        config = _placed(str(origin["config_path"]), root, project, scratch / "config")
+    if config is not None and config_member is not None:
+        _confirm(scratch, config)
+        config.parent.mkdir(parents=True, exist_ok=True)
         if not config.exists():
-            shutil.copyfile(stage / str(origin["config"]), config)
-    work_rel = _inside(str(origin.get("work_dir", "")), root)
-    work_dir = project / work_rel if work_rel else scratch / "work"
+            shutil.copyfile(config_member, config)
     return _Scratch(project, work_dir, config, requirement_paths, back)
 
 
 def _placed(original: str, root: str, project: Path, elsewhere: Path) -> Path:
+    """Where a file of the original machine goes: below the scratch project when it was below the
+    root, else in a folder of its own (checked to stay there; nothing is created yet)."""
     rel = _inside(original, root)
-    target = project / rel if rel is not None else elsewhere / Path(original).name
-    target.parent.mkdir(parents=True, exist_ok=True)
-    return target
+    if rel is not None:
+        return confined(project, rel, "a path below the project root", source=f"{PREFIX}/{INDEX}")
+    return confined(
+        elsewhere.parent,
+        f"{elsewhere.name}/{single_name(Path(original).name, 'a file name')}",
+        "a file name",
+        source=f"{PREFIX}/{INDEX}",
+    )
+
+
+def _confirm(scratch: Path, target: Path) -> None:
+    """Just before a write: the place is still inside the scratch folder (links resolved)."""
+    confined(scratch, target.relative_to(scratch).as_posix(), "a scratch path", source=f"{PREFIX}/{INDEX}")
 
 
 def _read_optional(stage: Path, member: str) -> Any:
@@ -212,7 +267,9 @@ def _scratch_records(stage: Path, origin: dict[str, Any], work_dir: Path, projec
     paths they name (text records, coverage.py's SQLite file table) moved there."""
     moves = {str(origin["work_dir"]): str(work_dir), str(origin["root"]): str(project)}
     external = origin.get("external") or {}
-    moves.update({str(k): str(stage / str(v)) for k, v in external.items()})
+    if not isinstance(external, dict):
+        raise _Bad(INDEX, "'origin.external' is not a table")
+    moves.update({str(k): str(_member(stage, v, "an 'origin.external' member")) for k, v in external.items()})
     for folder in ("product", "python"):
         records = stage / folder
         if not records.is_dir():
@@ -309,8 +366,11 @@ def _rederive(stage: Path, scratch: Path, result: Rederivation) -> None:
     origin = index.get("origin") if isinstance(index, dict) else None
     if not isinstance(origin, dict) or not all(k in origin for k in ("root", "build_dir", "run_dir")):
         raise _Bad(INDEX, "no 'origin' with the original root, build and run folders")
-    place = _scratch_project(stage, scratch, origin)
-    _scratch_records(stage, origin, place.work_dir, place.project)
+    try:
+        place = _scratch_project(stage, scratch, origin)
+        _scratch_records(stage, origin, place.work_dir, place.project)
+    except UnsafePath as exc:
+        raise _Bad(INDEX, exc.message) from None
     overrides = {
         "root": str(place.project),
         "work_dir": str(place.work_dir),
@@ -326,11 +386,13 @@ def _rederive(stage: Path, scratch: Path, result: Rederivation) -> None:
     notes = []
     for path in manifest.notes_files:
         member = notes_member(path, str(origin["build_dir"]))
+        _member(stage, member, "a notes file")
         if not (stage / member).is_file():
             raise _Bad(member, f"missing from the package ({BUILD_MANIFEST} names it as a notes file)")
         notes.append(parse_notes((stage / member).read_bytes(), Path(path)))
     units = {
-        u: str(stage / run_member(folder, str(origin["run_dir"]))) for u, folder in results.units.items()
+        u: str(_member(stage, run_member(folder, str(origin["run_dir"])), f"the coverage folder of '{u}'"))
+        for u, folder in results.units.items()
     }
     root = Path(str(origin["root"]))
     data, _ = collect(
