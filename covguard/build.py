@@ -29,6 +29,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from covguard.config import Settings
+from covguard.confine import confined
 from covguard.errors import BuildError, ConfigError
 from covguard.files import sha256_file, write_json, write_text
 from covguard.ingest.gcno import read_notes
@@ -170,6 +171,7 @@ def build(
     toolchain.check_installed()
     area = Area(settings)
     if clean and area.root.exists():
+        confined(settings.work_dir, area.root.name, "the toolchain work area", source=settings.config_path)
         shutil.rmtree(area.root)
     area.build_dir.mkdir(parents=True, exist_ok=True)
     if area.cc_log.exists():

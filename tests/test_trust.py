@@ -7,17 +7,25 @@ empty, the exit code, and the message.
 
 from __future__ import annotations
 
+import io
 import json
+import shutil
+import tarfile
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from bench.generate import Spec, generate
+from covguard import api
 from covguard.cli import main
-from covguard.errors import EXIT_GATE_FAILED
+from covguard.config import load_settings
+from covguard.errors import EXIT_GATE_FAILED, EXIT_USAGE, CovguardError
 from covguard.evidence import export_evidence
 from covguard.evidence.layout import PREFIX
+from tests.conftest import covguard, require
 from tests.test_evidence import Member, edit, forge_manifest, project_run, read_members, write_members
 
 DEEP = "/".join([".."] * 24)  # enough '..' to reach / from any scratch folder
@@ -136,3 +144,158 @@ def test_a_hostile_index_writes_nothing_outside(
     assert f"{PREFIX}/" in err
     assert expected in err, err
     assert "refused" in err
+
+
+# ---------------------------------------------------------------------------------------------
+# covguard merge: hostile shards
+
+
+@dataclass
+class Shards:
+    project: Path
+    shards: list[Path]  # the work areas of shard 1/2 and 2/2
+
+
+@pytest.fixture(scope="module")
+def two_shards(tmp_path_factory: pytest.TempPathFactory) -> Shards:
+    require("gcc", "make")
+    tmp = tmp_path_factory.mktemp("shards")
+    project = tmp / "firmware"
+    generate(Spec(functions=8, tests=4, functions_per_module=4, functions_per_requirement=2), project)
+    work = tmp / "work"
+    settings = load_settings(project / "covguard.toml", overrides={"work_dir": str(work)})
+    api.build(settings)
+    shards = []
+    for k in (1, 2):
+        api.test(settings.with_overrides(**{"test.shard": f"{k}/2"}))
+        shard = tmp / "shards" / str(k)
+        shutil.copytree(work / "host-gcc", shard)
+        shards.append(shard)
+    return Shards(project, shards)
+
+
+def _merge(project: Path, tmp: Path, *shards: Path, **extra: Any) -> CovguardError:
+    settings = load_settings(
+        project / "covguard.toml",
+        overrides={"work_dir": str(tmp / "merged"), "output_dir": str(tmp / "out"), **extra},
+    )
+    with pytest.raises(CovguardError) as caught:
+        api.merge(settings, list(shards))
+    return caught.value
+
+
+def _tarred(folder: Path, into: Path, extra: Callable[[tarfile.TarFile], None] | None = None) -> Path:
+    with tarfile.open(into, "w:gz") as tar:
+        tar.add(folder, arcname=".")
+        if extra is not None:
+            extra(tar)
+    return into
+
+
+def _hostile_copy(shard: Path, tmp: Path) -> Path:
+    copy = tmp / "hostile-shard"
+    shutil.copytree(shard, copy)
+    return copy
+
+
+def _results(shard: Path, change: Callable[[dict[str, Any]], None]) -> None:
+    path = shard / "results.json"
+    doc = json.loads(path.read_text())
+    change(doc)
+    path.write_text(json.dumps(doc, indent=2))
+
+
+def test_merge_refuses_a_label_that_leaves_the_run_folder(two_shards: Shards, tmp_path: Path) -> None:
+    """The reported attack: a label with '../' and a relative symbolic link in the shard archive."""
+    canary = tmp_path / "canary"
+    canary.mkdir()
+    shard = _hostile_copy(two_shards.shards[0], tmp_path)
+    label = json.loads((shard / "results.json").read_text())["runs"][0]["label"]
+    evil = "../../../../../../../../../../../../" + str(canary).lstrip("/") + "/pkg"
+    _results(shard, lambda d: [r.__setitem__("label", evil) for r in d["runs"] if r["label"] == label])
+    (shard / "run" / "coverage" / "link").symlink_to(label)  # relative, inside the shard
+    archive = _tarred(shard, tmp_path / "shard1.tar.gz")
+    error = _merge(two_shards.project, tmp_path, archive, two_shards.shards[1])
+    assert error.exit_code == EXIT_USAGE
+    assert "a member run/coverage/link is refused: not a regular file or folder (a link to" in error.render()
+    (shard / "run" / "coverage" / "link").unlink()
+    error = _merge(two_shards.project, tmp_path, shard, two_shards.shards[1])
+    assert error.exit_code == EXIT_USAGE
+    assert "the test executable label ../../" in error.render()
+    assert "is refused: a '..' part" in error.render()
+    assert str(shard / "results.json") in error.render()
+    assert list(canary.rglob("*")) == []
+
+
+def test_merge_refuses_a_symbolic_link_in_a_shard_folder(two_shards: Shards, tmp_path: Path) -> None:
+    secret = tmp_path / "outside" / "secret.gcda"
+    secret.parent.mkdir()
+    secret.write_bytes(b"not yours")
+    shard = _hostile_copy(two_shards.shards[0], tmp_path)
+    label = json.loads((shard / "results.json").read_text())["runs"][0]["label"]
+    (shard / "run" / "coverage" / label / "stolen.gcda").symlink_to(secret)
+    error = _merge(two_shards.project, tmp_path, shard, two_shards.shards[1])
+    assert error.exit_code == EXIT_USAGE
+    assert "stolen.gcda is refused: a symbolic link or special file" in error.render()
+    assert secret.stat().st_nlink == 1  # never hard-linked into the merged run
+    assert not (tmp_path / "merged" / "host-gcc" / "run").exists()
+
+
+def test_merge_refuses_paths_outside_the_shards_run_folder(two_shards: Shards, tmp_path: Path) -> None:
+    shard = _hostile_copy(two_shards.shards[0], tmp_path)
+    _results(shard, lambda d: d["units"].update({next(iter(d["units"])): "/etc"}))
+    error = _merge(two_shards.project, tmp_path, shard, two_shards.shards[1])
+    assert error.exit_code == EXIT_USAGE
+    assert "/etc is refused: it is not inside the shard's run folder" in error.render()
+
+
+@pytest.mark.parametrize(
+    ("limit", "value", "extra", "expected"),
+    [
+        ("limits.member_bytes", 4096, None, "exceeds the limit on the size of one member (4096)"),
+        ("limits.members", 5, None, "has more than 5 members exceeds the limit on the number of members"),
+        ("limits.total_bytes", 2048, None, "exceeds the limit on the total size of the members, unpacked"),
+        (None, None, "device", "is refused: not a regular file or folder (a device or FIFO)"),
+        (None, None, "absolute", "a member /tmp/evil is refused: an absolute path"),
+    ],
+)
+def test_merge_bounds_a_shard_archive_before_unpacking(
+    two_shards: Shards, tmp_path: Path, limit: str | None, value: int | None, extra: str | None, expected: str
+) -> None:
+    def add(tar: tarfile.TarFile) -> None:
+        if extra == "device":
+            info = tarfile.TarInfo("run/null")
+            info.type = tarfile.CHRTYPE
+            info.devmajor, info.devminor = 1, 3
+            tar.addfile(info)
+        elif extra == "absolute":
+            info = tarfile.TarInfo("/tmp/evil")
+            info.size = 1
+            tar.addfile(info, io.BytesIO(b"x"))
+        else:
+            info = tarfile.TarInfo("run/big.bin")
+            info.size = 1 << 20
+            tar.addfile(info, io.BytesIO(bytes(1 << 20)))
+
+    archive = _tarred(two_shards.shards[0], tmp_path / "shard1.tar.gz", add)
+    overrides = {limit: value} if limit else {}
+    error = _merge(two_shards.project, tmp_path, archive, two_shards.shards[1], **overrides)
+    assert error.exit_code == EXIT_USAGE
+    assert str(archive) in error.render()
+    assert expected in error.render(), error.render()
+    assert not (tmp_path / "merged" / "host-gcc" / "merge-unpacked").exists()
+
+
+def test_a_variant_that_is_a_path_is_refused(tmp_path: Path) -> None:
+    """`--set 'variant="x/../../../somewhere"'` with `build --clean` deleted an arbitrary folder."""
+    require("gcc", "make")
+    project = tmp_path / "firmware"
+    generate(Spec(functions=4, tests=2, functions_per_module=4), project)
+    precious = tmp_path / "precious"
+    precious.mkdir()
+    (precious / "keep.txt").write_text("keep")
+    proc = covguard("build", "--clean", "--set", 'variant="x/../../../precious"', cwd=project)
+    assert proc.returncode == EXIT_USAGE
+    assert "'variant' = 'x/../../../precious' is not a plain name" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert (precious / "keep.txt").read_text() == "keep"
