@@ -333,13 +333,15 @@ def export_evidence(
         return _export(settings, output, echo=echo)
 
 
-def verify_evidence(path: Path, *, digest_only: bool = False) -> VerifyResult:
+def verify_evidence(path: Path, *, digest_only: bool = False, limits: Sequence[str] = ()) -> VerifyResult:
     """Check an evidence package's members and digests, and re-derive its verdicts from its raw
     data; raise :class:`covguard.evidence.VerificationFailed` naming every problem.
-    ``digest_only`` accepts a package whose verdicts cannot be re-derived on its digests alone."""
+    ``digest_only`` accepts a package whose verdicts cannot be re-derived on its digests alone;
+    ``limits`` are ``KEY=N`` changes to :class:`covguard.limits.Limits`."""
     from covguard.evidence import verify_evidence as _verify
+    from covguard.limits import Limits
 
-    return _verify(path, digest_only=digest_only)
+    return _verify(path, digest_only=digest_only, limits=Limits().with_assignments(limits))
 
 
 def settings_from(config: Path | None, overrides: dict[str, Any] | None = None) -> Settings:

@@ -14,6 +14,7 @@ import click
 
 from covguard import __version__
 from covguard.config import OPTIONS, Settings, load_settings, parse_assignment
+from covguard.confine import shown
 from covguard.errors import EXIT_INFRASTRUCTURE, EXIT_USAGE, CovguardError
 from covguard.progress import Progress
 
@@ -312,13 +313,21 @@ def evidence_export(output: Path | None, **kwargs: Any) -> None:
     help="Accept a package whose verdicts cannot be re-derived yet (clang profiles, several runs) on "
     "its digests alone.",
 )
-def evidence_verify(path: Path, digest_only: bool) -> None:
+@click.option(
+    "--limit",
+    "limits",
+    multiple=True,
+    metavar="KEY=N",
+    help="Raise a bound checked before anything is unpacked (repeatable): member_bytes, total_bytes, "
+    "members, manifest_bytes, problems.",
+)
+def evidence_verify(path: Path, digest_only: bool, limits: tuple[str, ...]) -> None:
     """Verify an evidence package: every member and digest against its manifest (streamed, nothing
     written to disk), then the verdicts re-derived from its raw data against its findings.json."""
     from covguard import api
 
-    result = api.verify_evidence(path, digest_only=digest_only)
-    click.echo(f"verified: {path}")
+    result = api.verify_evidence(path, digest_only=digest_only, limits=limits)
+    click.echo(f"verified: {shown(str(path))}")
     click.echo(f"  {result.members} members, every SHA-256 matches the manifest; no link or unsafe name")
     click.echo(f"  re-derived from the raw data and identical: {', '.join(result.rederived) or 'none'}")
     if result.digest_only:

@@ -7,9 +7,13 @@ empty, the exit code, and the message.
 
 from __future__ import annotations
 
+import gzip
 import io
 import json
 import shutil
+import sqlite3
+import subprocess
+import sys
 import tarfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -212,7 +216,13 @@ def test_merge_refuses_a_label_that_leaves_the_run_folder(two_shards: Shards, tm
     shard = _hostile_copy(two_shards.shards[0], tmp_path)
     label = json.loads((shard / "results.json").read_text())["runs"][0]["label"]
     evil = "../../../../../../../../../../../../" + str(canary).lstrip("/") + "/pkg"
-    _results(shard, lambda d: [r.__setitem__("label", evil) for r in d["runs"] if r["label"] == label])
+
+    def relabel(doc: dict[str, Any]) -> None:
+        for r in doc["runs"]:
+            if r["label"] == label:
+                r["label"] = evil
+
+    _results(shard, relabel)
     (shard / "run" / "coverage" / "link").symlink_to(label)  # relative, inside the shard
     archive = _tarred(shard, tmp_path / "shard1.tar.gz")
     error = _merge(two_shards.project, tmp_path, archive, two_shards.shards[1])
@@ -299,3 +309,158 @@ def test_a_variant_that_is_a_path_is_refused(tmp_path: Path) -> None:
     assert "'variant' = 'x/../../../precious' is not a plain name" in proc.stderr
     assert "Traceback" not in proc.stderr
     assert (precious / "keep.txt").read_text() == "keep"
+
+
+# ---------------------------------------------------------------------------------------------
+# coverage.py's SQLite data in a package: read-only, no trigger runs
+
+
+@pytest.fixture(scope="module")
+def mixed_package(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The C + Python fixture project run for real and exported (its package holds coverage.py data)."""
+    from tests.test_python_items import copy_mixed
+
+    require("gcc", "make")
+    project = copy_mixed(tmp_path_factory.mktemp("mixed"))
+    settings = load_settings(project / "covguard.toml")
+    api.run(settings)
+    path = tmp_path_factory.mktemp("mixed-package") / "mixed.tar.gz"
+    export_evidence(settings, path, environ={})
+    return path
+
+
+def _with_sql(members: list[Member], tmp: Path, sql: str) -> list[Member]:
+    out = []
+    for info, data in members:
+        if data[:16] == b"SQLite format 3\0":
+            db_path = tmp / "data.sqlite"
+            db_path.write_bytes(data)
+            db = sqlite3.connect(db_path)
+            db.executescript(sql)
+            db.commit()
+            db.close()
+            out.append((info, db_path.read_bytes()))
+        else:
+            out.append((info, data))
+    return out
+
+
+HANG = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c"
+
+
+@pytest.mark.parametrize(
+    ("sql", "code", "expected"),
+    [
+        (f"CREATE TRIGGER hang BEFORE UPDATE ON file BEGIN SELECT ({HANG}); END;", 0, "verified:"),
+        (f"CREATE TRIGGER hang2 BEFORE INSERT ON file BEGIN SELECT ({HANG}); END;", 0, "verified:"),
+        (
+            "ALTER TABLE file RENAME TO file_real; "
+            f"CREATE VIEW file AS SELECT id, path FROM file_real, ({HANG});",
+            EXIT_GATE_FAILED,
+            "not a coverage.py data file",
+        ),
+    ],
+)
+def test_sqlite_data_in_a_package_runs_no_trigger(
+    mixed_package: Path, tmp_path: Path, sql: str, code: int, expected: str
+) -> None:
+    members = read_members(mixed_package)
+    assert any(d[:16] == b"SQLite format 3\0" for _, d in members)
+    bad = write_members(tmp_path / "trigger.tar.gz", forge_manifest(_with_sql(members, tmp_path, sql)))
+    proc = subprocess.run(
+        [sys.executable, "-m", "covguard", "evidence", "verify", str(bad)],
+        capture_output=True,
+        text=True,
+        timeout=300,  # the trigger made verify hang forever
+        check=False,
+    )
+    assert proc.returncode == code, proc.stdout + proc.stderr
+    assert expected in proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+# ---------------------------------------------------------------------------------------------
+# evidence packages: bounds checked while streaming, before anything is unpacked; names shown safely
+
+
+@dataclass
+class Outcome:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def verify_cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., Outcome]:
+    """``covguard evidence verify PATH ARGS`` through the command line's entry point."""
+
+    def call(path: Path, *args: str) -> Outcome:
+        try:
+            main(["evidence", "verify", str(path), *args])
+            code = 0
+        except SystemExit as exc:
+            code = int(exc.code or 0)
+        out = capsys.readouterr()
+        return Outcome(code, out.out, out.err)
+
+    return call
+
+
+def test_a_huge_member_is_refused_from_its_header(tmp_path: Path, verify_cli: Callable[..., Outcome]) -> None:
+    """A few hundred bytes that claim a 5 GiB member: refused before a byte of it is read."""
+    info = tarfile.TarInfo(f"{PREFIX}/results/run/logs/huge.txt")
+    info.size = 5 << 30
+    bomb = tmp_path / "bomb.tar.gz"
+    with gzip.open(bomb, "wb") as out:
+        out.write(info.tobuf(format=tarfile.PAX_FORMAT))
+        out.write(bytes(1 << 16))  # the start of the data only
+    proc = verify_cli(bomb)
+    assert proc.returncode == EXIT_USAGE
+    assert "the member covguard-evidence/results/run/logs/huge.txt of 5368709120 bytes exceeds the limit" in (
+        proc.stderr
+    )
+    assert "--limit member_bytes=N" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def _many(path: Path, count: int, name: Callable[[int], str]) -> Path:
+    with tarfile.open(path, "w:gz", format=tarfile.PAX_FORMAT) as tar:
+        for i in range(count):
+            info = tarfile.TarInfo(name(i))
+            info.size = 1
+            tar.addfile(info, io.BytesIO(b"x"))
+    return path
+
+
+def test_too_many_members_and_the_problems_are_bounded(
+    tmp_path: Path, verify_cli: Callable[..., Outcome]
+) -> None:
+    many = _many(tmp_path / "many.tar.gz", 3000, lambda i: f"elsewhere/{i}.txt")
+    proc = verify_cli(many, "--limit", "members=2000")
+    assert proc.returncode == EXIT_USAGE
+    assert "has more than 2000 members exceeds the limit on the number of members (2000)" in proc.stderr
+    proc = verify_cli(many)  # within the default count: every member is a problem, 50 are listed
+    assert proc.returncode == EXIT_GATE_FAILED
+    assert "does not verify (3001 problems)" in proc.stderr
+    assert "... and 2951 more problems (not listed: limits.problems = 50)" in proc.stderr
+    assert len(proc.stderr.splitlines()) < 60
+    proc = verify_cli(many, "--limit", "problems=5", "--limit", "total_bytes=1")
+    assert proc.returncode == EXIT_USAGE
+    assert "exceeds the limit on the total size of the members, unpacked (1)" in proc.stderr
+    proc = verify_cli(many, "--limit", "members")
+    assert proc.returncode == EXIT_USAGE
+    assert "--limit 'members': not KEY=N" in proc.stderr
+
+
+@pytest.mark.parametrize("trick", ["\nverified: all good", "\u202etxt.exe", "\x1b[2Kok"])
+def test_member_names_cannot_forge_lines_of_output(
+    tmp_path: Path, trick: str, verify_cli: Callable[..., Outcome]
+) -> None:
+    path = _many(tmp_path / "names.tar.gz", 1, lambda i: f"{PREFIX}/reports/x{trick}")
+    proc = verify_cli(path)
+    assert proc.returncode == EXIT_GATE_FAILED
+    assert "rejected member: a name with a control, formatting or undecodable character" in proc.stderr
+    assert trick not in proc.stderr + proc.stdout
+    assert not any(line.startswith("verified") for line in (proc.stdout + proc.stderr).splitlines())
+    escaped = trick.encode("unicode_escape").decode().replace("\\x1b", "\\u001b")
+    assert f"{PREFIX}/reports/x{escaped}" in proc.stderr

@@ -286,17 +286,59 @@ def _scratch_records(stage: Path, origin: dict[str, Any], work_dir: Path, projec
                 _rebase_sqlite(path, moves)
 
 
+COVERAGE_TABLES = ("coverage_schema", "meta", "file", "context", "line_bits", "arc", "tracer")
+SQLITE_STEPS = 200_000_000  # virtual-machine steps one statement may take before it is stopped
+
+
 def _rebase_sqlite(path: Path, moves: dict[str, str]) -> None:
-    """Move the file names of a coverage.py data file (its ``file`` table)."""
+    """Move the file names of a coverage.py data file (its ``file`` table).
+
+    The packaged file is never written nor trusted: it is opened read-only (immutable, so no
+    journal is replayed), only coverage.py's own tables are copied row by row into a new file that
+    covguard creates (no trigger, view or index of the package comes along), and every statement
+    runs under a step budget, so a crafted file cannot run a trigger or hang the verification."""
+    fresh = path.with_name(path.name + ".copy")
     try:
-        with contextlib.closing(sqlite3.connect(path)) as db:
-            rows = db.execute("SELECT id, path FROM file").fetchall()
-            db.executemany(
-                "UPDATE file SET path = ? WHERE id = ?", [(rebase_text(p, moves), i) for i, p in rows]
+        source = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro&immutable=1", uri=True)
+        with contextlib.closing(source), contextlib.closing(sqlite3.connect(fresh)) as out:
+            for db in (source, out):
+                db.set_progress_handler(_Budget(SQLITE_STEPS), 1000)
+            tables = dict(
+                source.execute(
+                    "SELECT name, sql FROM sqlite_master WHERE type = 'table' AND name IN "
+                    f"({', '.join('?' * len(COVERAGE_TABLES))})",
+                    COVERAGE_TABLES,
+                ).fetchall()
             )
-            db.commit()
+            if "file" not in tables:
+                raise sqlite3.DatabaseError("no table 'file'")
+            for name, sql in tables.items():
+                if not str(sql).upper().startswith("CREATE TABLE"):
+                    raise sqlite3.DatabaseError(f"table {name} is not a plain table")
+                out.execute(sql)
+                columns = len(source.execute(f'SELECT * FROM "{name}" LIMIT 0').description)
+                rows = source.execute(f'SELECT * FROM "{name}"')
+                out.executemany(f'INSERT INTO "{name}" VALUES ({", ".join("?" * columns)})', rows)
+            files = out.execute("SELECT id, path FROM file").fetchall()
+            out.executemany(
+                "UPDATE file SET path = ? WHERE id = ?", [(rebase_text(str(p), moves), i) for i, p in files]
+            )
+            out.commit()
+        fresh.replace(path)
     except sqlite3.Error as exc:
+        fresh.unlink(missing_ok=True)
         raise _Bad(str(path), f"not a coverage.py data file ({exc})") from None
+
+
+class _Budget:
+    """A progress handler that stops a statement after a number of steps (a crafted query loop)."""
+
+    def __init__(self, steps: int) -> None:
+        self.left = steps // 1000
+
+    def __call__(self) -> int:
+        self.left -= 1
+        return 1 if self.left < 0 else 0
 
 
 def differences(stored: Any, derived: Any, where: str = "") -> list[str]:
