@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from covguard.build import Area, load_manifest, toolchain_for
+from covguard.build import Area, check_root, load_manifest, toolchain_for
 from covguard.build import build as _build
 from covguard.collect import SourceFilter, check_sources, collect, coverage_model
 from covguard.config import Settings, load_settings
@@ -79,6 +79,7 @@ def test(settings: Settings, *, echo: Echo | None = None) -> TestRun:
     from covguard.report.junit import write_junit
 
     with work_lock(settings.work_dir):
+        check_root(settings)  # a work folder copied from another tree: its tests write there
         result = with_python(run_tests(settings, echo=echo), _python_suite(settings, echo))
         write_junit(settings.output_dir / "junit.xml", result.cases)
         return result

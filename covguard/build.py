@@ -170,6 +170,8 @@ def build(
     toolchain = toolchain_for(settings)
     toolchain.check_installed()
     area = Area(settings)
+    if not clean:
+        check_root(settings)
     if clean and area.root.exists():
         confined(settings.work_dir, area.root.name, "the toolchain work area", source=settings.config_path)
         shutil.rmtree(area.root)
@@ -277,7 +279,7 @@ def build(
         source_hashes=hashes,
         compile_commands=len(commands),
         variant=settings.variant,
-        extra={"notes_stamps": stamps.hexdigest()},
+        extra={"notes_stamps": stamps.hexdigest(), "root": str(settings.root)},
     )
     write_json(area.manifest, asdict(manifest))
     if manifest.notes_files:
@@ -288,9 +290,40 @@ def build(
     return manifest
 
 
+def recorded_root(area: Area) -> str | None:
+    """The project root the work area was built for (build.json, else cc-config.json), if recorded."""
+    for record, key in ((area.manifest, "extra"), (area.root / "cc-config.json", None)):
+        try:
+            data = json.loads(record.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        table = data.get(key) if key and isinstance(data, dict) else data
+        if isinstance(table, dict) and isinstance(table.get("root"), str):
+            return str(table["root"])
+    return None
+
+
+def check_root(settings: Settings) -> None:
+    """Refuse a work area built for another project root (a project copied or moved together with
+    its work folder): its build records, notes and coverage data name the other tree, so every
+    function would be missing and a rogue one unreported."""
+    area = Area(settings)
+    recorded = recorded_root(area)
+    if recorded is not None and os.path.normpath(recorded) != os.path.normpath(str(settings.root)):
+        raise BuildError(
+            f"this work folder was built for another project root, {recorded}, not {settings.root}: "
+            "its build records, coverage notes and data name the other tree (was the project copied or "
+            "moved together with its work folder?)",
+            path=area.manifest if area.manifest.is_file() else area.root,
+            hint="rebuild here with 'covguard build --clean' (or 'covguard run --clean'), or give this "
+            "project a fresh work folder with --work-dir",
+        )
+
+
 def load_manifest(settings: Settings) -> BuildManifest:
     """The manifest of the last successful build of this toolchain profile."""
     area = Area(settings)
+    check_root(settings)
     if not area.manifest.is_file():
         raise BuildError(
             "nothing has been built yet for this toolchain profile",

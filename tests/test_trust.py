@@ -26,7 +26,7 @@ from bench.generate import Spec, generate
 from covguard import api
 from covguard.cli import main
 from covguard.config import load_settings
-from covguard.errors import EXIT_GATE_FAILED, EXIT_USAGE, CovguardError
+from covguard.errors import EXIT_GATE_FAILED, EXIT_INFRASTRUCTURE, EXIT_USAGE, CovguardError
 from covguard.evidence import export_evidence
 from covguard.evidence.layout import PREFIX
 from tests.conftest import covguard, require
@@ -464,3 +464,29 @@ def test_member_names_cannot_forge_lines_of_output(
     assert not any(line.startswith("verified") for line in (proc.stdout + proc.stderr).splitlines())
     escaped = trick.encode("unicode_escape").decode().replace("\\x1b", "\\u001b")
     assert f"{PREFIX}/reports/x{escaped}" in proc.stderr
+
+
+# ---------------------------------------------------------------------------------------------
+# a work folder built for another project root
+
+
+def test_a_work_folder_built_for_another_root_is_refused(tmp_path: Path) -> None:
+    require("gcc", "make")
+    original = tmp_path / "original"
+    generate(Spec(functions=8, tests=4, functions_per_module=4, functions_per_requirement=2), original)
+    assert covguard("build", cwd=original).returncode == 0
+    assert covguard("test", cwd=original).returncode in (0, 1)
+    copy = tmp_path / "copy"
+    shutil.copytree(original, copy, symlinks=True)  # the project together with its .covguard
+    rogue = copy / "src" / "backdoor.c"
+    rogue.write_text("int backdoor(int x) { return x ^ 0x5a; }\n")
+    for command in (["analyse"], ["test"], ["build"], ["run"]):
+        proc = covguard(*command, cwd=copy)
+        assert proc.returncode == EXIT_INFRASTRUCTURE, (command, proc.stdout + proc.stderr)
+        assert f"this work folder was built for another project root, {original}, not {copy}" in proc.stderr
+        assert "covguard build --clean" in proc.stderr
+        assert "Traceback" not in proc.stderr
+    proc = covguard("run", "--clean", cwd=copy)
+    assert proc.returncode == EXIT_GATE_FAILED, proc.stdout + proc.stderr
+    findings = json.loads((copy / "covguard-report" / "findings.json").read_text())
+    assert any(f["kind"] == "rogue" and f["file"] == "src/backdoor.c" for f in findings["findings"])
