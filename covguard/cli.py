@@ -281,7 +281,8 @@ def evidence() -> None:
     "output",
     type=click.Path(path_type=Path, dir_okay=False),
     default=None,
-    help="The archive to write (default: covguard-evidence.tar.gz in the output folder).",
+    help="The archive to write (default: covguard-evidence.tar.gz in the output folder; - for the "
+    "standard output).",
 )
 def evidence_export(output: Path | None, **kwargs: Any) -> None:
     """Write the evidence package of the last run: reports, raw coverage data, results, requirements,
@@ -293,13 +294,14 @@ def evidence_export(output: Path | None, **kwargs: Any) -> None:
     settings = _settings(kwargs)
     result = api.export_evidence(settings, output, echo=_echo_progress)
     _end_progress()
-    click.echo(f"evidence package: {result.path}")
-    click.echo(f"  {result.members} members, {result.size} bytes, sha256 {result.sha256}")
-    click.echo(f"  verdicts re-derived from its raw data: {', '.join(result.rederived) or 'none'}")
+    err = str(output) == "-"  # the archive went to the standard output: the summary goes to stderr
+    click.echo(f"evidence package: {'(standard output)' if err else result.path}", err=err)
+    click.echo(f"  {result.members} members, {result.size} bytes, sha256 {result.sha256}", err=err)
+    click.echo(f"  verdicts re-derived from its raw data: {', '.join(result.rederived) or 'none'}", err=err)
     if result.digest_only:
-        click.echo(f"  reports protected by their digest only: {', '.join(result.digest_only)}")
+        click.echo(f"  reports protected by their digest only: {', '.join(result.digest_only)}", err=err)
     if result.withheld:
-        click.echo(f"  withheld (symbolic links): {', '.join(result.withheld)}")
+        click.echo(f"  withheld (symbolic links): {', '.join(result.withheld)}", err=err)
     for warning in result.warnings:
         click.echo(f"warning: {warning}", err=True)
 

@@ -10,11 +10,14 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import os
 import shutil
 import sqlite3
+import stat
 import subprocess
 import sys
 import tarfile
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,15 +33,20 @@ from covguard.errors import EXIT_GATE_FAILED, EXIT_INFRASTRUCTURE, EXIT_USAGE, C
 from covguard.evidence import export_evidence
 from covguard.evidence.layout import PREFIX
 from tests.conftest import covguard, require
-from tests.test_evidence import Member, edit, forge_manifest, project_run, read_members, write_members
+from tests.test_evidence import Member, Run, edit, forge_manifest, project_run, read_members, write_members
 
 DEEP = "/".join([".."] * 24)  # enough '..' to reach / from any scratch folder
 
 
 @pytest.fixture(scope="module")
-def package(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The evidence fixture project's package (built, tested, analysed and exported for real)."""
-    valve = project_run(tmp_path_factory.mktemp("trust"))
+def valve(tmp_path_factory: pytest.TempPathFactory) -> Run:
+    """The evidence fixture project, built, tested and analysed for real."""
+    return project_run(tmp_path_factory.mktemp("trust"))
+
+
+@pytest.fixture(scope="module")
+def package(valve: Run, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Its evidence package."""
     path = tmp_path_factory.mktemp("package") / "valve-evidence.tar.gz"
     export_evidence(valve.settings, path, environ={})
     return path
@@ -490,3 +498,34 @@ def test_a_work_folder_built_for_another_root_is_refused(tmp_path: Path) -> None
     assert proc.returncode == EXIT_GATE_FAILED, proc.stdout + proc.stderr
     findings = json.loads((copy / "covguard-report" / "findings.json").read_text())
     assert any(f["kind"] == "rogue" and f["file"] == "src/backdoor.c" for f in findings["findings"])
+
+
+# ---------------------------------------------------------------------------------------------
+# writing to '-', a device or a FIFO: through, never replacing it
+
+
+def test_export_to_stdout_a_device_and_a_fifo(valve: Run, package: Path, tmp_path: Path) -> None:
+    config = str(valve.root / "covguard.toml")
+    proc = subprocess.run(
+        [sys.executable, "-m", "covguard", "evidence", "export", "--config", config, "--output", "-"],
+        capture_output=True,
+        check=False,
+        env={**os.environ, "SOURCE_DATE_EPOCH": ""},
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == package.read_bytes()  # the archive alone, byte for byte
+    assert b"evidence package: (standard output)" in proc.stderr
+    device = tmp_path / "null"
+    os.mknod(device, 0o666 | stat.S_IFCHR, os.makedev(1, 3))  # a null device of our own
+    export_evidence(valve.settings, device, environ={})
+    assert stat.S_ISCHR(device.stat().st_mode)  # still the device, not a regular file
+    assert list(tmp_path.iterdir()) == [device]  # no temporary file left beside it
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()))
+    reader.start()
+    export_evidence(valve.settings, fifo, environ={})
+    reader.join(timeout=60)
+    assert stat.S_ISFIFO(fifo.stat().st_mode)
+    assert got == [package.read_bytes()]

@@ -10,6 +10,7 @@ changes on disk meanwhile.  The archive is written atomically.
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 import os
 import shutil
@@ -48,7 +49,7 @@ from covguard.evidence.layout import (
 )
 from covguard.evidence.rederive import Rederivation, rederive
 from covguard.evidence.statement import statement
-from covguard.files import atomic_write, display_path, escapes_root, sha256_file
+from covguard.files import atomic_write, display_path, escapes_root, is_stdout, sha256_file
 from covguard.model import BuildManifest
 from covguard.runner import TestRun, load_results
 
@@ -549,8 +550,11 @@ def _judge(check: Rederivation, withheld: list[dict[str, str]], settings: Settin
     return warnings
 
 
-def _write(stage: _Stage, digests: dict[str, str], epoch: int, archive: Path, scratch: str) -> None:
-    """Build the archive from the staged files, check it holds exactly them, write it atomically."""
+def _write(
+    stage: _Stage, digests: dict[str, str], epoch: int, archive: Path, scratch: str
+) -> tuple[int, str]:
+    """Build the archive from the staged files, check it holds exactly them, write it atomically
+    (or through, to ``-`` or a device); its size and SHA-256."""
     with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES, dir=scratch) as spool:
         write_archive(stage.folder, [*digests, MANIFEST], epoch, spool)
         spool.seek(0)
@@ -558,11 +562,17 @@ def _write(stage: _Stage, digests: dict[str, str], epoch: int, archive: Path, sc
         if found.problems or {k: v for k, v in found.digests.items() if k != MANIFEST} != digests:
             raise AssertionError(f"the archive does not hold what was staged: {found.problems}")
         spool.seek(0)
+        digest = hashlib.sha256()
+        for chunk in iter(lambda: spool.read(1 << 20), b""):
+            digest.update(chunk)
+        size = spool.tell()
+        spool.seek(0)
 
         def copy(handle: IO[bytes]) -> None:
             shutil.copyfileobj(spool, handle)
 
         atomic_write(archive, copy)
+    return size, digest.hexdigest()
 
 
 def export_evidence(
@@ -574,9 +584,11 @@ def export_evidence(
 ) -> ExportResult:
     """Write the evidence package of the last run (see :mod:`covguard.evidence`)."""
     environ = os.environ if environ is None else environ
-    archive = (output or settings.output_dir / DEFAULT_NAME).absolute()
+    archive = output if is_stdout(output) else (output or settings.output_dir / DEFAULT_NAME).absolute()
+    assert archive is not None
     manifest, results, findings = _inputs(settings)
-    git = git_state(settings.root, [settings.work_dir, settings.output_dir, archive.parent])
+    beside = [] if is_stdout(archive) else [archive.parent]
+    git = git_state(settings.root, [settings.work_dir, settings.output_dir, *beside])
     epoch = source_date_epoch(environ, git)
     with tempfile.TemporaryDirectory(prefix="covguard-evidence-") as tmp:
         stage = _Stage(Path(tmp) / "stage")
@@ -596,12 +608,12 @@ def export_evidence(
         )
         digests = {name: sha256_file(stage.folder / name) for name in sorted(stage.names)}
         stage.folder.joinpath(MANIFEST).write_bytes(statement(digests, predicate))
-        _write(stage, digests, epoch, archive, tmp)
+        size, sha256 = _write(stage, digests, epoch, archive, tmp)
     return ExportResult(
         path=archive,
         members=len(digests) + 1,
-        size=archive.stat().st_size,
-        sha256=sha256_file(archive),
+        size=size,
+        sha256=sha256,
         source_date_epoch=epoch,
         rederived=check.identical,
         digest_only=digest_only,
