@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from lxml import etree
 
 from bench.generate import Spec, generate
 from covguard import api
@@ -32,9 +33,10 @@ from covguard.config import load_settings
 from covguard.errors import EXIT_GATE_FAILED, EXIT_INFRASTRUCTURE, EXIT_USAGE, CovguardError
 from covguard.evidence import export_evidence
 from covguard.evidence.layout import PREFIX
-from tests.conftest import covguard, require
+from tests.conftest import FIXTURES, covguard, require
 from tests.test_evidence import Member, Run, edit, forge_manifest, project_run, read_members, write_members
 
+EVIDENCE_PROJECT = FIXTURES / "evidence" / "project"
 DEEP = "/".join([".."] * 24)  # enough '..' to reach / from any scratch folder
 
 
@@ -529,3 +531,57 @@ def test_export_to_stdout_a_device_and_a_fifo(valve: Run, package: Path, tmp_pat
     reader.join(timeout=60)
     assert stat.S_ISFIFO(fifo.stat().st_mode)
     assert got == [package.read_bytes()]
+
+
+# ---------------------------------------------------------------------------------------------
+# output injection: requirement titles, failure messages and file names in the reports
+
+EVIL_TITLE = "![px](https://evil.example/p.png) [click](https://evil.example/x) <img src=x> www.evil.example"
+EVIL_MESSAGE = "boom \\x1b[31m [x](https://evil.example/a) \\x01 `tick`"
+
+
+def test_untrusted_text_cannot_inject_markup_into_the_reports(tmp_path: Path) -> None:
+    require("gcc", "make")
+    root = tmp_path / "valve"
+    shutil.copytree(EVIDENCE_PROJECT, root)
+    reqs = root / "requirements.csv"
+    reqs.write_text(
+        reqs.read_text().replace("Open the valve up to the commanded position", f'"{EVIL_TITLE}"')
+    )
+    test = root / "tests" / "test_valve.c"
+    test.write_text(
+        test.read_text().replace(
+            "CG_MAIN()", f'CG_TEST(injects, "EVD-2")\n{{\n    CG_FAIL("{EVIL_MESSAGE}");\n}}\n\nCG_MAIN()'
+        )
+    )
+    (root / "src" / "we`ird.c").write_text("int weird_backdoor(int x) { return x + 1; }\n")
+    make = root / "Makefile"
+    make.write_text(
+        make.read_text()
+        .replace("-c $< -o $@", "-c '$<' -o '$@'")
+        .replace("$(LDFLAGS) $^ -o $@", "$(LDFLAGS) $(foreach f,$^,'$(f)') -o '$@'")
+    )
+    settings = load_settings(root / "covguard.toml")
+    outcome = api.run(settings)
+    assert outcome.exit_code == EXIT_GATE_FAILED
+    out = settings.output_dir
+    md = (out / "summary.md").read_text(encoding="utf-8")
+    assert "](http" not in md.replace("\\](http", "")  # no link or image
+    assert "![" not in md.replace("!\\[", "")
+    assert "<img" not in md
+    assert "https://" not in md  # no bare URL GitHub would link
+    assert "www.evil" not in md
+    assert "\\[click\\]" in md
+    assert "``src/we`ird.c:1``" in md  # the backtick stays inside its code span
+    sarif = json.loads((out / "covguard.sarif").read_text(encoding="utf-8"))
+    results = sarif["runs"][0]["results"]
+    uris = {r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for r in results}
+    assert any(u.endswith("src/we%60ird.c") for u in uris), uris
+    texts = [r["message"]["text"] for r in results]
+    assert any("\\[x\\](https://evil.example/a)" in t for t in texts), texts
+    assert not any("[x](" in t for t in texts)
+    junit = etree.parse(str(out / "junit.xml"))  # XML-valid although the message held control characters
+    failure = junit.find(".//testcase[@name='injects']/failure")
+    assert failure is not None
+    assert "boom \\u001b[31m" in failure.get("message", "")
+    assert "\\u0001" in failure.get("message", "")
