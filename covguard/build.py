@@ -261,7 +261,7 @@ def build(
     stamps = hashlib.sha256()  # the build's identity: every notes file's stamp (covguard merge)
     for path in sorted(notes):
         nf = read_notes(Path(path))
-        stamps.update(f"{path}\t{nf.stamp:08x}\t{nf.checksum:08x}\n".encode())
+        stamps.update(f"{path}\t{nf.stamp:08x}\t{nf.checksum:08x}\n".encode("utf-8", "surrogateescape"))
         for fn in nf.functions:
             sources.add(os.path.normpath(os.path.join(nf.cwd, fn.source)))
             for locs in fn.locations.values():

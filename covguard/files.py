@@ -113,12 +113,34 @@ def write_bytes(path: Path, data: bytes) -> None:
 
 
 def write_text(path: Path, text: str) -> None:
-    write_bytes(path, text.encode("utf-8"))
+    """UTF-8; a file name that was not UTF-8 (decoded with surrogateescape) keeps its bytes."""
+    write_bytes(path, text.encode("utf-8", errors="surrogateescape"))
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def json_safe(text: str) -> str:
+    """JSON text with every lone surrogate - a byte of a file name that is not UTF-8 - as its
+    ``\\udcXX`` escape: the file stays valid UTF-8 and reads back the same."""
+    return _SURROGATE.sub(lambda m: f"\\u{ord(m[0]):04x}", text)
+
+
+def visible_bytes(text: str) -> str:
+    """Text for people (Markdown, HTML) with every byte of a file name that was not UTF-8 shown as
+    ``\\xNN``: the file stays valid UTF-8."""
+    return _SURROGATE.sub(
+        lambda m: f"\\x{ord(m[0]) - 0xDC00:02x}" if 0xDC80 <= ord(m[0]) <= 0xDCFF else "\ufffd", text
+    )
+
+
+def json_text(data: Any, **options: Any) -> str:
+    """JSON as covguard writes it (UTF-8 text, see :func:`json_safe`)."""
+    return json_safe(json.dumps(data, ensure_ascii=False, **options))
 
 
 def write_json(path: Path, data: Any) -> None:
-    text = json.dumps(data, indent=2, sort_keys=False, ensure_ascii=False) + "\n"
-    write_text(path, text)
+    write_text(path, json_text(data, indent=2, sort_keys=False) + "\n")
 
 
 @contextlib.contextmanager

@@ -49,7 +49,7 @@ from covguard.evidence.layout import (
 )
 from covguard.evidence.rederive import Rederivation, rederive
 from covguard.evidence.statement import statement
-from covguard.files import atomic_write, display_path, escapes_root, is_stdout, sha256_file
+from covguard.files import atomic_write, display_path, escapes_root, is_stdout, json_text, sha256_file
 from covguard.model import BuildManifest
 from covguard.runner import TestRun, load_results
 
@@ -89,10 +89,10 @@ class _Stage:
             self.extra[name] = extra
 
     def text(self, name: str, text: str) -> None:
-        self._target(name).write_bytes(text.encode("utf-8"))
+        self._target(name).write_bytes(text.encode("utf-8", "surrogateescape"))
 
     def json(self, name: str, data: Any) -> None:
-        self.text(name, json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+        self.text(name, json_text(data, indent=2, sort_keys=True) + "\n")
 
     def _target(self, name: str) -> Path:
         if name in self.names:  # pragma: no cover - the layout gives unique names

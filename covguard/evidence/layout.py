@@ -98,8 +98,8 @@ def member_problem(name: str) -> str | None:
         return "an absolute path"
     if "\\" in name or "\0" in name:
         return "a name with a backslash or NUL"
-    if any(unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp", "Cs") for c in name):
-        return "a name with a control, formatting or undecodable character (shown escaped)"
+    if any(unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") for c in name):
+        return "a name with a control or formatting character (shown escaped)"
     parts = name.split("/")
     if ".." in parts:
         return "a '../' path that leaves the package folder"

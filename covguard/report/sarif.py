@@ -156,7 +156,7 @@ def _rules(kinds: list[str]) -> list[dict[str, Any]]:
 
 def _fingerprint(f: dict[str, Any]) -> str:
     key = "|".join(str(f.get(k) or "") for k in ("kind", "file", "function", "requirement", "test"))
-    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+    return hashlib.sha256(key.encode("utf-8", "surrogateescape")).hexdigest()
 
 
 def _message(f: dict[str, Any]) -> str:
