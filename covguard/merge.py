@@ -346,6 +346,32 @@ def merge_shards(
         shutil.rmtree(area.root / "run.merging", ignore_errors=True)  # left only by a failed merge
 
 
+def _check_against_raw_output(shard: Shard, limits: Limits) -> None:
+    """Refuse a shard whose results.json is more favourable than its executables' raw output."""
+    from covguard.results_check import results_problems
+
+    runs = [
+        (
+            r.label,
+            r.format,
+            confined(shard.area, f"run/logs/{r.label}", "a log folder", source=shard.area / "results.json"),
+            f"run/logs/{r.label}",
+        )
+        for r in shard.results.runs
+    ]
+    problems = results_problems(runs, shard.results.cases)
+    if problems:
+        more = len(problems) - limits.problems
+        listed = problems[: limits.problems] + ([f"... and {more} more"] if more > 0 else [])
+        raise InputError(
+            "the shard's results do not follow from its raw test output (results.json is derived data; "
+            "the executables' output is the evidence):\n  " + "\n  ".join(listed),
+            path=shard.area / "results.json",
+            hint="do not merge this shard: run its tests again ('covguard test --shard K/N') and upload "
+            "the whole toolchain work folder (results.json and run/)",
+        )
+
+
 def _merge(
     settings: Settings, area: Area, shards: list[Shard], partial: bool
 ) -> tuple[TestRun, BuildManifest]:
@@ -386,6 +412,8 @@ def _merge(
                     hint="each shard must run its own executables (covguard test --shard K/N with one N)",
                 )
             label_owner[r.label] = s.name
+    for s in shards:
+        _check_against_raw_output(s, Limits.from_settings(settings))
 
     staging = area.root / "run.merging"
     if staging.exists():

@@ -31,7 +31,7 @@ from covguard import api
 from covguard.cli import main
 from covguard.config import load_settings
 from covguard.errors import EXIT_GATE_FAILED, EXIT_INFRASTRUCTURE, EXIT_USAGE, CovguardError
-from covguard.evidence import export_evidence
+from covguard.evidence import VerificationFailed, export_evidence, verify_evidence
 from covguard.evidence.layout import PREFIX
 from tests.conftest import FIXTURES, covguard, require
 from tests.test_evidence import Member, Run, edit, forge_manifest, project_run, read_members, write_members
@@ -175,7 +175,8 @@ def two_shards(tmp_path_factory: pytest.TempPathFactory) -> Shards:
     require("gcc", "make")
     tmp = tmp_path_factory.mktemp("shards")
     project = tmp / "firmware"
-    generate(Spec(functions=8, tests=4, functions_per_module=4, functions_per_requirement=2), project)
+    spec = Spec(functions=8, tests=4, functions_per_module=4, functions_per_requirement=2, failing_every=2)
+    generate(spec, project)
     work = tmp / "work"
     settings = load_settings(project / "covguard.toml", overrides={"work_dir": str(work)})
     api.build(settings)
@@ -617,3 +618,102 @@ def test_a_source_file_name_that_is_not_utf8(tmp_path: Path) -> None:
     assert "reports/findings.json" in package.rederived
     verified = api.verify_evidence(package.path)
     assert "reports/findings.json" in verified.rederived
+
+
+# ---------------------------------------------------------------------------------------------
+# results.json is derived data: merge and verify re-derive the verdicts from the raw test output
+
+
+def test_merge_refuses_results_that_turn_a_failure_into_a_pass(two_shards: Shards, tmp_path: Path) -> None:
+    def failed_in(shard: Path) -> list[dict[str, Any]]:
+        cases: list[dict[str, Any]] = json.loads((shard / "results.json").read_text())["cases"]
+        return [c for c in cases if c["status"] == "failed"]
+
+    k = next(i for i, shard in enumerate(two_shards.shards) if failed_in(shard))
+    failed = failed_in(two_shards.shards[k])
+    victim = failed[0]["test"]
+    copy = _hostile_copy(two_shards.shards[k], tmp_path)
+
+    def forge(doc: dict[str, Any]) -> None:
+        for c in doc["cases"]:
+            if c["test"] == victim:
+                c["status"], c["message"] = "passed", ""
+
+    _results(copy, forge)
+    others = [s for i, s in enumerate(two_shards.shards) if i != k]
+    error = _merge(two_shards.project, tmp_path, copy, *others)
+    assert error.exit_code == EXIT_USAGE
+    text = error.render()
+    assert str(copy / "results.json") in text
+    assert f"test '{victim}' is passed in the results, but the raw output says failed" in text
+    assert not (tmp_path / "merged" / "host-gcc" / "results.json").exists()
+    # an invented test that verifies a requirement
+    copy2 = _hostile_copy(two_shards.shards[k], tmp_path / "b")
+
+    def invent(doc: dict[str, Any]) -> None:
+        first = doc["cases"][0]
+        label = first["test"].split("::")[0]
+        doc["cases"].append({**first, "test": f"{label}::invented", "name": "invented", "status": "passed"})
+
+    _results(copy2, invent)
+    error = _merge(two_shards.project, tmp_path / "b", copy2, *others)
+    assert "::invented' is passed in the results, but its executable's output" in error.render()
+
+
+def _results_edit(change: Callable[[dict[str, Any]], None]) -> Callable[[list[Member]], list[Member]]:
+    def apply(members: list[Member]) -> list[Member]:
+        def rewrite(data: bytes) -> bytes:
+            doc = json.loads(data)
+            change(doc)
+            return (json.dumps(doc, indent=2) + "\n").encode()
+
+        return edit(members, "results/results.json", rewrite)
+
+    return apply
+
+
+def _log_edit(members: list[Member]) -> list[Member]:
+    return [
+        (i, d.replace(b"close_above_limit\tPASS", b"close_above_limit\tFAIL"))
+        if i.name.endswith("/logs/test_valve/stdout.0.txt")
+        else (i, d)
+        for i, d in members
+    ]
+
+
+def _add_verifies(doc: dict[str, Any]) -> None:
+    doc["cases"][0]["verifies"] = ["EVD-1", "EVD-2"]
+
+
+def _invent(doc: dict[str, Any]) -> None:
+    doc["cases"].append(
+        {**doc["cases"][0], "test": "test_valve::sneaky", "name": "sneaky", "verifies": ["EVD-2"]}
+    )
+
+
+RAW_ATTACKS: dict[str, tuple[Callable[[list[Member]], list[Member]], str]] = {
+    "the raw output says FAIL, results.json says passed": (
+        _log_edit,
+        "test 'test_valve::close_above_limit' is passed in the results, but the raw output says failed",
+    ),
+    "a requirement added to a passing test": (
+        _results_edit(_add_verifies),
+        "test 'test_valve::open_clamps_to_limit' verifies EVD-1, EVD-2 in the results, but the raw output "
+        "declares EVD-1",
+    ),
+    "an invented passing test": (
+        _results_edit(_invent),
+        "test 'test_valve::sneaky' is passed in the results, but its executable's output",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(RAW_ATTACKS))
+def test_verify_rederives_results_from_the_raw_output(case: str, package: Path, tmp_path: Path) -> None:
+    change, expected = RAW_ATTACKS[case]
+    bad = write_members(tmp_path / "forged.tar.gz", forge_manifest(change(read_members(package))))
+    with pytest.raises(VerificationFailed) as caught:
+        verify_evidence(bad)
+    text = caught.value.render()
+    assert f"{PREFIX}/results/results.json: the results do not follow from the raw test output" in text
+    assert expected in text, text

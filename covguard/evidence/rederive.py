@@ -425,6 +425,7 @@ def _rederive(stage: Path, scratch: Path, result: Rederivation) -> None:
         raise _Bad(SETTINGS, exc.message) from None
     manifest = _manifest(stage)
     results = _results(stage)
+    result.problems += _raw_output_problems(stage, results, str(origin["run_dir"]))
     notes = []
     for path in manifest.notes_files:
         member = notes_member(path, str(origin["build_dir"]))
@@ -453,6 +454,27 @@ def _rederive(stage: Path, scratch: Path, result: Rederivation) -> None:
     analysis = api.analyse(settings, data, results, manifest)
     verdict = api.gate(settings, analysis)
     _compare(stage, scratch / "out", settings, analysis, verdict, results, place.back, result)
+
+
+def _raw_output_problems(stage: Path, results: TestRun, run_dir: str) -> list[str]:
+    """results.json against the executables' raw output in the package (the evidence)."""
+    from covguard.results_check import results_problems
+
+    runs = []
+    for r in results.runs:
+        member = run_member(r.stdout_path, run_dir)
+        runs.append(
+            (
+                r.label,
+                r.format,
+                _member(stage, member, f"the log folder of '{r.label}'"),
+                f"{PREFIX}/{member}",
+            )
+        )
+    return [
+        f"{PREFIX}/{RESULTS}: the results do not follow from the raw test output: {p}"
+        for p in results_problems(runs, results.cases)
+    ]
 
 
 def _compare(
