@@ -320,6 +320,13 @@ def test_a_variant_that_is_a_path_is_refused(tmp_path: Path) -> None:
     assert "'variant' = 'x/../../../precious' is not a plain name" in proc.stderr
     assert "Traceback" not in proc.stderr
     assert (precious / "keep.txt").read_text() == "keep"
+    # a work area that is a symbolic link out of the work folder is not deleted through it either
+    (project / ".covguard").mkdir()
+    (project / ".covguard" / "host-gcc").symlink_to(precious)
+    proc = covguard("build", "--clean", cwd=project)
+    assert proc.returncode == EXIT_USAGE
+    assert "the toolchain work area host-gcc is refused: it leads outside" in proc.stderr
+    assert (precious / "keep.txt").read_text() == "keep"
 
 
 # ---------------------------------------------------------------------------------------------
