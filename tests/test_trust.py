@@ -33,7 +33,7 @@ from covguard.config import load_settings
 from covguard.errors import EXIT_GATE_FAILED, EXIT_INFRASTRUCTURE, EXIT_USAGE, CovguardError
 from covguard.evidence import VerificationFailed, export_evidence, verify_evidence
 from covguard.evidence.layout import PREFIX
-from tests.conftest import FIXTURES, covguard, require
+from tests.conftest import FIXTURES, SAMPLE, covguard, require
 from tests.test_evidence import Member, Run, edit, forge_manifest, project_run, read_members, write_members
 
 EVIDENCE_PROJECT = FIXTURES / "evidence" / "project"
@@ -724,3 +724,30 @@ def test_verify_rederives_results_from_the_raw_output(case: str, package: Path, 
     text = caught.value.render()
     assert f"{PREFIX}/results/results.json: the results do not follow from the raw test output" in text
     assert expected in text, text
+
+
+def test_a_product_record_naming_a_file_outside_the_package(sample_run: Any, tmp_path: Path) -> None:
+    """The product build's record makes the analysis read the image, the map and the call-graph
+    dumps: in a package they must be files of the package."""
+    out = sample_run.outputs["findings"].parent
+    settings = load_settings(
+        SAMPLE / "covguard.toml", overrides={"work_dir": str(out.parent / "work"), "output_dir": str(out)}
+    )
+    package = export_evidence(settings, tmp_path / "sample.tar.gz", environ={}).path
+    verify_evidence(package)  # the genuine package verifies
+
+    def elsewhere(data: bytes) -> bytes:
+        doc = json.loads(data)
+        doc["map"] = "/etc/passwd"
+        return json.dumps(doc).encode()
+
+    bad = write_members(
+        tmp_path / "bad.tar.gz",
+        forge_manifest(edit(read_members(package), "product/product.json", elsewhere)),
+    )
+    with pytest.raises(VerificationFailed) as caught:
+        verify_evidence(bad)
+    assert (
+        "product/product.json: names /etc/passwd, a file outside the package: refused"
+        in caught.value.render()
+    )

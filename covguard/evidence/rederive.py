@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import re
 import shutil
 import sqlite3
@@ -35,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from covguard.config import OPTIONS, Settings
-from covguard.confine import UnsafePath, absolute_name, confined, inside, single_name
+from covguard.confine import UnsafePath, absolute_name, confined, inside, shown, single_name
 from covguard.errors import CovguardError
 from covguard.evidence.layout import (
     BUILD_MANIFEST,
@@ -262,7 +263,9 @@ def rebase_text(text: str, moves: dict[str, str]) -> str:
     return pattern.sub(lambda m: moves[m.group(0)], text)
 
 
-def _scratch_records(stage: Path, origin: dict[str, Any], work_dir: Path, project: Path) -> None:
+def _scratch_records(
+    stage: Path, origin: dict[str, Any], work_dir: Path, project: Path, scratch: Path
+) -> None:
     """The product build's and the Python suite's records in the scratch work folder, with the
     paths they name (text records, coverage.py's SQLite file table) moved there."""
     moves = {str(origin["work_dir"]): str(work_dir), str(origin["root"]): str(project)}
@@ -284,6 +287,28 @@ def _scratch_records(stage: Path, origin: dict[str, Any], work_dir: Path, projec
                 path.write_bytes(rebase_text(text, moves).encode("utf-8", errors="surrogateescape"))
             elif path.read_bytes()[:16] == b"SQLite format 3\0":
                 _rebase_sqlite(path, moves)
+    _check_product_record(work_dir / "product" / "product.json", scratch, stage)
+
+
+def _check_product_record(record: Path, scratch: Path, stage: Path) -> None:
+    """The files the product build's record makes the analysis read (image, map, call-graph dumps)
+    must be in the package: a record naming a file elsewhere on this machine is refused."""
+    data = _read_optional(record.parent, record.name)
+    if not isinstance(data, dict):
+        return
+    named = [data.get("image"), data.get("map")]
+    for unit in data.get("units") or []:
+        if isinstance(unit, dict):
+            named += [unit.get("dump"), unit.get("info")]
+    allowed = [Path(os.path.realpath(scratch)), Path(os.path.realpath(stage))]
+    for name in named:
+        if not name:
+            continue
+        real = Path(os.path.realpath(str(name)))
+        if not any(real == a or a in real.parents for a in allowed):
+            raise _Bad(
+                "product/product.json", f"names {shown(str(name))}, a file outside the package: refused"
+            )
 
 
 COVERAGE_TABLES = ("coverage_schema", "meta", "file", "context", "line_bits", "arc", "tracer")
@@ -410,7 +435,7 @@ def _rederive(stage: Path, scratch: Path, result: Rederivation) -> None:
         raise _Bad(INDEX, "no 'origin' with the original root, build and run folders")
     try:
         place = _scratch_project(stage, scratch, origin)
-        _scratch_records(stage, origin, place.work_dir, place.project)
+        _scratch_records(stage, origin, place.work_dir, place.project, scratch)
     except UnsafePath as exc:
         raise _Bad(INDEX, exc.message) from None
     overrides = {
