@@ -450,7 +450,7 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option("limits.member_bytes", _positive, 512 << 20, "Largest member of a shard archive (bytes)."),
     Option("limits.total_bytes", _positive, 4 << 30, "Largest unpacked size of a shard archive (bytes)."),
-    Option("limits.members", _positive, 500_000, "Most members of a shard archive."),
+    Option("limits.members", _positive, 100_000, "Most members of a shard archive."),
     Option("limits.manifest_bytes", _positive, 64 << 20, "Largest evidence manifest (bytes)."),
     Option("limits.problems", _positive, 50, "Most problems listed in a message (the rest are counted)."),
 )

@@ -29,7 +29,7 @@ class Limits:
 
     member_bytes: int = 512 << 20
     total_bytes: int = 4 << 30
-    members: int = 500_000
+    members: int = 100_000
     manifest_bytes: int = 64 << 20
     problems: int = 50
 
@@ -69,7 +69,7 @@ class LimitExceeded(InputError):
 
     def __init__(self, what: str, found: str, key: str, limit: int, *, path: str) -> None:
         super().__init__(
-            f"{what} {found} exceeds the limit on {KEYS[key]} ({limit}); nothing was unpacked",
+            f"{what} {found}: over the limit on {KEYS[key]} ({limit}); nothing was unpacked",
             path=path,
             hint=f"if you trust this archive, raise the limit (limits.{key} in the configuration, or "
             f"--limit {key}=N for 'covguard evidence verify')",

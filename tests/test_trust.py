@@ -273,9 +273,9 @@ def test_merge_refuses_paths_outside_the_shards_run_folder(two_shards: Shards, t
 @pytest.mark.parametrize(
     ("limit", "value", "extra", "expected"),
     [
-        ("limits.member_bytes", 4096, None, "exceeds the limit on the size of one member (4096)"),
-        ("limits.members", 5, None, "has more than 5 members exceeds the limit on the number of members"),
-        ("limits.total_bytes", 2048, None, "exceeds the limit on the total size of the members, unpacked"),
+        ("limits.member_bytes", 4096, None, "over the limit on the size of one member (4096)"),
+        ("limits.members", 5, None, "has more than 5 members: over the limit on the number of members"),
+        ("limits.total_bytes", 2048, None, "over the limit on the total size of the members, unpacked"),
         (None, None, "device", "is refused: not a regular file or folder (a device or FIFO)"),
         (None, None, "absolute", "a member /tmp/evil is refused: an absolute path"),
     ],
@@ -434,7 +434,7 @@ def test_a_huge_member_is_refused_from_its_header(tmp_path: Path, verify_cli: Ca
         out.write(bytes(1 << 16))  # the start of the data only
     proc = verify_cli(bomb)
     assert proc.returncode == EXIT_USAGE
-    assert "the member covguard-evidence/results/run/logs/huge.txt of 5368709120 bytes exceeds the limit" in (
+    assert "the member covguard-evidence/results/run/logs/huge.txt of 5368709120 bytes: over the limit" in (
         proc.stderr
     )
     assert "--limit member_bytes=N" in proc.stderr
@@ -456,7 +456,7 @@ def test_too_many_members_and_the_problems_are_bounded(
     many = _many(tmp_path / "many.tar.gz", 3000, lambda i: f"elsewhere/{i}.txt")
     proc = verify_cli(many, "--limit", "members=2000")
     assert proc.returncode == EXIT_USAGE
-    assert "has more than 2000 members exceeds the limit on the number of members (2000)" in proc.stderr
+    assert "has more than 2000 members: over the limit on the number of members (2000)" in proc.stderr
     proc = verify_cli(many)  # within the default count: every member is a problem, 50 are listed
     assert proc.returncode == EXIT_GATE_FAILED
     assert "does not verify (3001 problems)" in proc.stderr
@@ -464,7 +464,7 @@ def test_too_many_members_and_the_problems_are_bounded(
     assert len(proc.stderr.splitlines()) < 60
     proc = verify_cli(many, "--limit", "problems=5", "--limit", "total_bytes=1")
     assert proc.returncode == EXIT_USAGE
-    assert "exceeds the limit on the total size of the members, unpacked (1)" in proc.stderr
+    assert "over the limit on the total size of the members, unpacked (1)" in proc.stderr
     proc = verify_cli(many, "--limit", "members")
     assert proc.returncode == EXIT_USAGE
     assert "--limit 'members': not KEY=N" in proc.stderr
