@@ -257,7 +257,7 @@ def _unpacked(path: Path, into: Path, limits: Limits) -> Path:
         with tarfile.open(path, mode="r|*") as tar:
             for info in tar:
                 count += 1
-                tar.members = []  # streaming: keep no list of every member seen (memory)
+                tar.members = []  # type: ignore[attr-defined]  # streaming: keep no list of members
                 if count > limits.members:
                     raise LimitExceeded(
                         "the shard archive",

@@ -125,7 +125,7 @@ def scan(fileobj: IO[bytes], path: str, limits: Limits | None = None) -> Scan:
     try:
         for info in tar:
             count += 1
-            tar.members = []  # streaming: keep no list of every member seen (memory)
+            tar.members = []  # type: ignore[attr-defined]  # streaming: keep no list of members
             total = _bounded(info, count, total, limits, path)
             name = info.name
             why = member_problem(name)
@@ -191,7 +191,7 @@ def extract(fileobj: IO[bytes], path: str, dest: Path, names: set[str], limits: 
     try:
         for info in tar:
             count += 1
-            tar.members = []  # streaming: keep no list of every member seen (memory)
+            tar.members = []  # type: ignore[attr-defined]  # streaming: keep no list of members
             total = _bounded(info, count, total, limits, path)  # the archive may differ from the scan
             if not info.isreg() or member_problem(info.name) is not None:
                 continue
