@@ -335,7 +335,7 @@ def evidence_verify(path: Path, digest_only: bool, limits: tuple[str, ...]) -> N
     if result.digest_only:
         click.echo(f"  protected by their digest only: {', '.join(result.digest_only)}")
     for note in result.notes:
-        click.echo(f"  note: {note}")
+        click.echo(f"  note: {shown(note)}")
     verdict = {True: "passed", False: "failed", None: "not recorded"}[result.gate_passed]
     click.echo(f"  the gate {verdict} (as recorded and as re-derived)")
     click.echo("  not signed: a package whose raw data and reports were forged together would also verify")

@@ -112,14 +112,14 @@ def absolute_name(name: object, what: str, *, source: Path | str | None = None) 
     return text
 
 
-def shown(text: str) -> str:
+def shown(text: str, *, backslash: bool = True) -> str:
     """``text`` safe to print on one line: control and bidirectional formatting characters (a
     newline, U+202E) replaced by visible ``\\n`` / ``\\u202e`` escapes, undecodable bytes as ``\\xNN``."""
     out: list[str] = []
     for c in text:
         if 0xDC80 <= ord(c) <= 0xDCFF:  # surrogateescape: a byte that was not UTF-8
             out.append(f"\\x{ord(c) - 0xDC00:02x}")
-        elif _unprintable(c) or c == "\\":
+        elif _unprintable(c) or (backslash and c == "\\"):
             out.append({"\n": "\\n", "\r": "\\r", "\t": "\\t", "\\": "\\\\"}.get(c) or f"\\u{ord(c):04x}")
         else:
             out.append(c)

@@ -751,3 +751,21 @@ def test_a_product_record_naming_a_file_outside_the_package(sample_run: Any, tmp
         "product/product.json: names /etc/passwd, a file outside the package: refused"
         in caught.value.render()
     )
+
+
+def test_a_forged_tool_name_cannot_print_a_line(
+    package: Path, tmp_path: Path, verify_cli: Callable[..., Outcome]
+) -> None:
+    def retool(data: bytes) -> bytes:
+        doc = json.loads(data)
+        doc["tool"] = "covguard 9\nverified: everything\u202e"
+        return (json.dumps(doc, indent=2) + "\n").encode()
+
+    bad = write_members(
+        tmp_path / "tool.tar.gz", forge_manifest(edit(read_members(package), "reports/findings.json", retool))
+    )
+    proc = verify_cli(bad, "--digest-only")
+    printed = proc.stdout + proc.stderr
+    assert "verified: everything" not in printed.replace("\\nverified: everything", "")
+    assert "\u202e" not in printed
+    assert "covguard 9\\nverified: everything\\u202e" in printed

@@ -400,7 +400,7 @@ _NAMING_KEYS = ("kind", "id", "file", "line", "function", "test", "requirement",
 def _short(value: Any) -> str:
     if isinstance(value, dict) and any(k in value for k in _NAMING_KEYS):
         value = {k: value[k] for k in _NAMING_KEYS if value.get(k) not in (None, "", [])}
-    text = json.dumps(value, ensure_ascii=False)
+    text = shown(json.dumps(value, ensure_ascii=False), backslash=False)  # no bidi override printed
     return text if len(text) <= 80 else text[:77] + "..."
 
 
