@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from covguard.build import Area, load_manifest, toolchain_for
+from covguard.build import Area, check_root, load_manifest, toolchain_for
 from covguard.build import build as _build
 from covguard.collect import SourceFilter, check_sources, collect, coverage_model
 from covguard.config import Settings, load_settings
@@ -86,6 +86,7 @@ def test(settings: Settings, *, echo: Echo | None = None) -> TestRun:
     from covguard.report.junit import write_junit
 
     with work_lock(settings.work_dir):
+        check_root(settings)  # a work folder copied from another tree: its tests write there
         result = with_python(run_tests(settings, echo=echo), _python_suite(settings, echo))
         write_junit(settings.output_dir / "junit.xml", result.cases)
         return result
@@ -347,17 +348,29 @@ def export_evidence(
 
 
 def verify_evidence(
-    path: Path, *, digest_only: bool = False, keys: Sequence[str] = (), key_folders: Sequence[Path] = ()
+    path: Path,
+    *,
+    digest_only: bool = False,
+    keys: Sequence[str] = (),
+    key_folders: Sequence[Path] = (),
+    limits: Sequence[str] = (),
 ) -> VerifyResult:
     """Check an evidence package's members and digests, and re-derive its verdicts from its raw
     data; raise :class:`covguard.evidence.VerificationFailed` naming every problem.
     ``digest_only`` accepts a package whose verdicts cannot be re-derived on its digests alone.
     ``keys`` (PEM files or ``env:NAME``) and the ``*.pub``/``*.pem`` of ``key_folders`` are the
-    trusted public keys: the package must be signed by one of them."""
+    trusted public keys: the package must be signed by one of them; ``limits`` are ``KEY=N``
+    changes to :class:`covguard.limits.Limits`."""
     from covguard.evidence import verify_evidence as _verify
     from covguard.evidence.sign import trusted_keys
+    from covguard.limits import Limits
 
-    return _verify(path, digest_only=digest_only, keys=trusted_keys(keys, key_folders))
+    return _verify(
+        path,
+        digest_only=digest_only,
+        keys=trusted_keys(keys, key_folders),
+        limits=Limits().with_assignments(limits),
+    )
 
 
 def sign_evidence(path: Path, sign: Sequence[str], output: Path | None = None) -> Signed:

@@ -38,6 +38,7 @@ from covguard.build_shape import (
     wrapper_env,
 )
 from covguard.config import Settings
+from covguard.confine import confined
 from covguard.errors import BuildError, ConfigError
 from covguard.files import glob_regex, sha256_file, write_json, write_text
 from covguard.ingest.gcno import read_notes
@@ -213,7 +214,10 @@ def build(
     toolchain = toolchain_for(settings)
     toolchain.check_installed()
     area = Area(settings)
+    if not clean:
+        check_root(settings)
     if clean and area.root.exists():
+        confined(settings.work_dir, area.root.name, "the toolchain work area", source=settings.config_path)
         shutil.rmtree(area.root)
     area.build_dir.mkdir(parents=True, exist_ok=True)
     if area.cc_log.exists():
@@ -303,7 +307,7 @@ def build(
     stamps = hashlib.sha256()  # the build's identity: every notes file's stamp (covguard merge)
     for path in sorted(notes):
         nf = read_notes(Path(path))
-        stamps.update(f"{path}\t{nf.stamp:08x}\t{nf.checksum:08x}\n".encode())
+        stamps.update(f"{path}\t{nf.stamp:08x}\t{nf.checksum:08x}\n".encode("utf-8", "surrogateescape"))
         for fn in nf.functions:
             sources.add(os.path.normpath(os.path.join(nf.cwd, fn.source)))
             for locs in fn.locations.values():
@@ -321,7 +325,11 @@ def build(
         source_hashes=hashes,
         compile_commands=len(commands),
         variant=settings.variant,
-        extra={"notes_stamps": stamps.hexdigest(), "sources_not_compiled": "\n".join(not_compiled)},
+        extra={
+            "notes_stamps": stamps.hexdigest(),
+            "sources_not_compiled": "\n".join(not_compiled),
+            "root": str(settings.root),
+        },
     )
     write_json(area.manifest, asdict(manifest))
     if manifest.notes_files:
@@ -332,9 +340,40 @@ def build(
     return manifest
 
 
+def recorded_root(area: Area) -> str | None:
+    """The project root the work area was built for (build.json, else cc-config.json), if recorded."""
+    for record, key in ((area.manifest, "extra"), (area.root / "cc-config.json", None)):
+        try:
+            data = json.loads(record.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        table = data.get(key) if key and isinstance(data, dict) else data
+        if isinstance(table, dict) and isinstance(table.get("root"), str):
+            return str(table["root"])
+    return None
+
+
+def check_root(settings: Settings) -> None:
+    """Refuse a work area built for another project root (a project copied or moved together with
+    its work folder): its build records, notes and coverage data name the other tree, so every
+    function would be missing and a rogue one unreported."""
+    area = Area(settings)
+    recorded = recorded_root(area)
+    if recorded is not None and os.path.normpath(recorded) != os.path.normpath(str(settings.root)):
+        raise BuildError(
+            f"this work folder was built for another project root, {recorded}, not {settings.root}: "
+            "its build records, coverage notes and data name the other tree (was the project copied or "
+            "moved together with its work folder?)",
+            path=area.manifest if area.manifest.is_file() else area.root,
+            hint="rebuild here with 'covguard build --clean' (or 'covguard run --clean'), or give this "
+            "project a fresh work folder with --work-dir",
+        )
+
+
 def load_manifest(settings: Settings) -> BuildManifest:
     """The manifest of the last successful build of this toolchain profile."""
     area = Area(settings)
+    check_root(settings)
     if not area.manifest.is_file():
         raise BuildError(
             "nothing has been built yet for this toolchain profile",

@@ -14,6 +14,7 @@ import click
 
 from covguard import __version__
 from covguard.config import OPTIONS, Settings, load_settings, parse_assignment
+from covguard.confine import shown
 from covguard.errors import EXIT_INFRASTRUCTURE, EXIT_USAGE, CovguardError
 from covguard.progress import Progress
 
@@ -303,7 +304,8 @@ def evidence() -> None:
     "output",
     type=click.Path(path_type=Path, dir_okay=False),
     default=None,
-    help="The archive to write (default: covguard-evidence.tar.gz in the output folder).",
+    help="The archive to write (default: covguard-evidence.tar.gz in the output folder; - for the "
+    "standard output).",
 )
 @click.option(
     "--sign",
@@ -323,15 +325,16 @@ def evidence_export(output: Path | None, sign: tuple[str, ...], **kwargs: Any) -
     settings = _settings(kwargs)
     result = api.export_evidence(settings, output, echo=_echo_progress, sign=sign)
     _end_progress()
-    click.echo(f"evidence package: {result.path}")
-    click.echo(f"  {result.members} members, {result.size} bytes, sha256 {result.sha256}")
+    err = str(output) == "-"  # the archive went to the standard output: the summary goes to stderr
+    click.echo(f"evidence package: {'(standard output)' if err else result.path}", err=err)
+    click.echo(f"  {result.members} members, {result.size} bytes, sha256 {result.sha256}", err=err)
     for keyid in result.signed_by:
-        click.echo(f"  signed (DSSE) by key id {keyid}")
-    click.echo(f"  verdicts re-derived from its raw data: {', '.join(result.rederived) or 'none'}")
+        click.echo(f"  signed (DSSE) by key id {keyid}", err=err)
+    click.echo(f"  verdicts re-derived from its raw data: {', '.join(result.rederived) or 'none'}", err=err)
     if result.digest_only:
-        click.echo(f"  reports protected by their digest only: {', '.join(result.digest_only)}")
+        click.echo(f"  reports protected by their digest only: {', '.join(result.digest_only)}", err=err)
     if result.withheld:
-        click.echo(f"  withheld (symbolic links): {', '.join(result.withheld)}")
+        click.echo(f"  withheld (symbolic links): {', '.join(result.withheld)}", err=err)
     for warning in result.warnings:
         click.echo(f"warning: {warning}", err=True)
 
@@ -345,8 +348,20 @@ def evidence_export(output: Path | None, sign: tuple[str, ...], **kwargs: Any) -
     help="Accept a package whose verdicts cannot be re-derived yet on its digests alone.",
 )
 @_key_options
+@click.option(
+    "--limit",
+    "limits",
+    multiple=True,
+    metavar="KEY=N",
+    help="Raise a bound checked before anything is unpacked (repeatable): member_bytes, total_bytes, "
+    "members, manifest_bytes, problems.",
+)
 def evidence_verify(
-    path: Path, digest_only: bool, keys: tuple[str, ...], key_folders: tuple[Path, ...]
+    path: Path,
+    digest_only: bool,
+    keys: tuple[str, ...],
+    key_folders: tuple[Path, ...],
+    limits: tuple[str, ...],
 ) -> None:
     """Verify an evidence package: every member and digest against its manifest (streamed, nothing
     written to disk), its signature against the trusted keys, then the verdicts re-derived from its
@@ -354,14 +369,16 @@ def evidence_verify(
     signature too, naming the key id)."""
     from covguard import api
 
-    result = api.verify_evidence(path, digest_only=digest_only, keys=keys, key_folders=key_folders)
-    click.echo(f"verified: {path}")
+    result = api.verify_evidence(
+        path, digest_only=digest_only, keys=keys, key_folders=key_folders, limits=limits
+    )
+    click.echo(f"verified: {shown(str(path))}")
     click.echo(f"  {result.members} members, every SHA-256 matches the manifest; no link or unsafe name")
     click.echo(f"  re-derived from the raw data and identical: {', '.join(result.rederived) or 'none'}")
     if result.digest_only:
         click.echo(f"  protected by their digest only: {', '.join(result.digest_only)}")
     for note in result.notes:
-        click.echo(f"  note: {note}")
+        click.echo(f"  note: {shown(note)}")
     verdict = {True: "passed", False: "failed", None: "not recorded"}[result.gate_passed]
     click.echo(f"  the gate {verdict} (as recorded and as re-derived)")
     sig = result.signature

@@ -55,6 +55,21 @@ def _str(value: Any, key: str) -> str:
     return value
 
 
+_FOLDER_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+-]{0,63}")
+
+
+def _folder_name(value: Any, key: str) -> str:
+    """A value that becomes part of a folder name: one plain name, never a path."""
+    text = _str(value, key)
+    if not _FOLDER_NAME.fullmatch(text):
+        raise ConfigError(
+            f"'{key}' = {text!r} is not a plain name: it names a folder of the work area, so it may hold "
+            "only letters, digits, '_', '-', '+' and '.' (not first), at most 64 characters",
+            hint=f'for example: {key} = "release-arm"',
+        )
+    return text
+
+
 def _bool(value: Any, key: str) -> bool:
     if isinstance(value, bool):
         return value
@@ -70,6 +85,13 @@ def _int(value: Any, key: str) -> int:
         return int(value)
     except (TypeError, ValueError):
         raise ConfigError(f"'{key}' must be an integer, not {value!r}") from None
+
+
+def _positive(value: Any, key: str) -> int:
+    number = _int(value, key)
+    if number < 1:
+        raise ConfigError(f"'{key}' must be a whole number above 0, not {value!r}")
+    return number
 
 
 def _float(value: Any, key: str) -> float:
@@ -352,7 +374,9 @@ OPTIONS: tuple[Option, ...] = (
         "C",
         "IEC 62304 class of code traced to no requirement (the gate's thresholds for it).",
     ),
-    Option("variant", _str, "default", "Name of this build variant, recorded with every coverage row."),
+    Option(
+        "variant", _folder_name, "default", "Name of this build variant, recorded with every coverage row."
+    ),
     Option("build.command", _command, None, "The firmware's own build command (required)."),
     Option("build.env", _str_map, {}, "Extra environment for the build."),
     Option("build.jobs", _int, 0, "Parallel build jobs ({jobs}); 0 means the number of CPUs.", cli="--jobs"),
@@ -547,6 +571,11 @@ OPTIONS: tuple[Option, ...] = (
         "Extra options for gcovr, passed through as they are "
         '(e.g. ["--gcov-ignore-errors=source_not_found"]).',
     ),
+    Option("limits.member_bytes", _positive, 512 << 20, "Largest member of a shard archive (bytes)."),
+    Option("limits.total_bytes", _positive, 4 << 30, "Largest unpacked size of a shard archive (bytes)."),
+    Option("limits.members", _positive, 100_000, "Most members of a shard archive."),
+    Option("limits.manifest_bytes", _positive, 64 << 20, "Largest evidence manifest (bytes)."),
+    Option("limits.problems", _positive, 50, "Most problems listed in a message (the rest are counted)."),
 )
 
 OPTIONS_BY_KEY = {o.key: o for o in OPTIONS}

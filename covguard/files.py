@@ -9,6 +9,8 @@ import hashlib
 import json
 import os
 import re
+import stat
+import sys
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -36,12 +38,51 @@ def _describe(exc: OSError) -> str:
     return exc.strerror or str(exc)
 
 
+STDOUT = "-"
+
+
+def is_stdout(path: Path | str | None) -> bool:
+    """``-`` as an output file: the standard output."""
+    return path is not None and str(path) == STDOUT
+
+
+def _special(path: Path) -> bool:
+    """An existing file that is not a regular one (a device, a FIFO, a socket): written through."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False
+    return not stat.S_ISREG(mode) and not stat.S_ISDIR(mode)
+
+
+def _write_through(path: Path | None, writer: Callable[[IO[bytes]], None]) -> None:
+    """Write into the standard output (``path`` None) or an existing device or FIFO, never replacing it."""
+    try:
+        if path is None:
+            sys.stdout.flush()
+            handle = sys.stdout.buffer
+            writer(handle)
+            handle.flush()
+            return
+        with path.open("wb") as out:
+            writer(out)
+    except OSError as exc:
+        raise OutputError(f"cannot write: {_describe(exc)}", path=path or STDOUT) from exc
+
+
 def atomic_write(path: Path, writer: Callable[[IO[bytes]], None]) -> None:
     """Write ``path`` through a temporary file in the same folder, then rename it into place.
 
     On any failure the temporary file is removed and ``path`` keeps its earlier content: no
-    half-written output is ever left behind.
+    half-written output is ever left behind.  ``-`` is the standard output, and an existing device
+    or FIFO (``/dev/null``, a pipe) is written through: never replaced by a regular file.
     """
+    if is_stdout(path):
+        _write_through(None, writer)
+        return
+    if _special(path):
+        _write_through(path, writer)
+        return
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -72,12 +113,34 @@ def write_bytes(path: Path, data: bytes) -> None:
 
 
 def write_text(path: Path, text: str) -> None:
-    write_bytes(path, text.encode("utf-8"))
+    """UTF-8; a file name that was not UTF-8 (decoded with surrogateescape) keeps its bytes."""
+    write_bytes(path, text.encode("utf-8", errors="surrogateescape"))
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def json_safe(text: str) -> str:
+    """JSON text with every lone surrogate - a byte of a file name that is not UTF-8 - as its
+    ``\\udcXX`` escape: the file stays valid UTF-8 and reads back the same."""
+    return _SURROGATE.sub(lambda m: f"\\u{ord(m[0]):04x}", text)
+
+
+def visible_bytes(text: str) -> str:
+    """Text for people (Markdown, HTML) with every byte of a file name that was not UTF-8 shown as
+    ``\\xNN``: the file stays valid UTF-8."""
+    return _SURROGATE.sub(
+        lambda m: f"\\x{ord(m[0]) - 0xDC00:02x}" if 0xDC80 <= ord(m[0]) <= 0xDCFF else "\ufffd", text
+    )
+
+
+def json_text(data: Any, **options: Any) -> str:
+    """JSON as covguard writes it (UTF-8 text, see :func:`json_safe`)."""
+    return json_safe(json.dumps(data, ensure_ascii=False, **options))
 
 
 def write_json(path: Path, data: Any) -> None:
-    text = json.dumps(data, indent=2, sort_keys=False, ensure_ascii=False) + "\n"
-    write_text(path, text)
+    write_text(path, json_text(data, indent=2, sort_keys=False) + "\n")
 
 
 @contextlib.contextmanager

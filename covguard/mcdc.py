@@ -206,7 +206,7 @@ def _tokens(text: str, line: int, col: int) -> list[_Tok]:
             line += newlines
             col = len(chunk) - chunk.rfind("\n")
         else:
-            col += len(chunk.encode("utf-8"))  # clang's columns count bytes
+            col += len(chunk.encode("utf-8", "surrogateescape"))  # clang's columns count bytes
     return out
 
 

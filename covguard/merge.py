@@ -31,6 +31,7 @@ import json
 import os
 import shutil
 import tarfile
+import zlib
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -38,8 +39,10 @@ from typing import Any
 
 from covguard.build import Area
 from covguard.config import Settings
+from covguard.confine import UnsafePath, confined, relative_name, shown
 from covguard.errors import CoverageDataError, InputError
 from covguard.files import write_json
+from covguard.limits import LimitExceeded, Limits
 from covguard.model import BuildManifest, ExecutableRun, TestCase
 from covguard.runner import TestRun
 
@@ -205,7 +208,13 @@ def _shard_specs(shards: Sequence[Shard], partial: bool) -> list[str]:
 def _run_dir_of(run: ExecutableRun) -> Path:
     """The run folder a run wrote into: its coverage folder is <run dir>/coverage/<label>."""
     cov = Path(run.coverage_dir)
-    return cov.parents[len(Path(run.label).parts)]
+    depth = len(Path(run.label).parts)
+    if not cov.is_absolute() or len(cov.parents) <= depth + 1:
+        raise UnsafePath(
+            f"the coverage folder {shown(run.coverage_dir)} of '{shown(run.label)}' is not a run folder's",
+            hint="give the shard as covguard test wrote it",
+        )
+    return cov.parents[depth]
 
 
 def _link_or_copy(src: str, dst: str) -> None:
@@ -215,29 +224,108 @@ def _link_or_copy(src: str, dst: str) -> None:
         shutil.copy2(src, dst)
 
 
-def _rebase(path: str, old: Path, new: Path) -> str:
-    try:
-        return str(new / Path(path).relative_to(old))
-    except ValueError:
+_SHARD_HINT = "make it with: tar czf shard-K.tar.gz -C .covguard/host-gcc build.json results.json run"
+
+
+def _rebase_inside(path: str, old: Path, new: Path, source: Path) -> str:
+    """A path of the shard's run folder moved into this one; a path outside it is refused."""
+    if not path:
         return path
+    try:
+        rel = Path(path).relative_to(old).as_posix()
+    except ValueError:
+        raise UnsafePath(
+            f"{shown(path)} is refused: it is not inside the shard's run folder {old}",
+            path=source,
+            hint="give the shard as covguard test wrote it",
+        ) from None
+    return str(new / relative_name(rel, "a path in the run folder", source=source))
 
 
-def _unpacked(path: Path, into: Path) -> Path:
-    """A shard folder: ``path`` itself, or a ``.tar.gz`` shard archive unpacked into ``into``."""
+def _unpacked(path: Path, into: Path, limits: Limits) -> Path:
+    """A shard folder: ``path`` itself, or a ``.tar.gz`` shard archive unpacked into ``into``.
+
+    The archive is streamed once; every member is checked from its header before anything of it
+    is written: a plain relative name (no absolute name, no '..'), a regular file or folder (no
+    link, device or FIFO), and within the limits on member size, total size and member count."""
     if path.is_dir():
         return path
     if not path.is_file():
         raise InputError("no such shard (a folder or a .tar.gz archive)", path=path)
+    count = total = 0
     try:
-        with tarfile.open(path) as tar:
-            tar.extractall(into, filter="data")  # no absolute paths, links out or devices
-    except (OSError, tarfile.TarError) as exc:
+        with tarfile.open(path, mode="r|*") as tar:
+            for info in tar:
+                count += 1
+                tar.members = []  # type: ignore[attr-defined]  # streaming: keep no list of members
+                if count > limits.members:
+                    raise LimitExceeded(
+                        "the shard archive",
+                        f"has more than {limits.members} members",
+                        "members",
+                        limits.members,
+                        path=str(path),
+                    )
+                name = info.name.removeprefix("./").rstrip("/")
+                if name in ("", "."):
+                    continue
+                rel = relative_name(name, "a member", source=path)
+                if not (info.isreg() or info.isdir()):
+                    kind = (
+                        f"a link to {shown(info.linkname)}"
+                        if info.issym() or info.islnk()
+                        else "a device or FIFO"
+                    )
+                    raise UnsafePath(
+                        f"a member {shown(rel)} is refused: not a regular file or folder ({kind})",
+                        path=path,
+                        hint=_SHARD_HINT,
+                    )
+                if info.size > limits.member_bytes:
+                    raise LimitExceeded(
+                        f"the member {shown(rel)}",
+                        f"of {info.size} bytes",
+                        "member_bytes",
+                        limits.member_bytes,
+                        path=str(path),
+                    )
+                total += info.size
+                if total > limits.total_bytes:
+                    raise LimitExceeded(
+                        "the shard archive",
+                        f"unpacks to more than {total} bytes",
+                        "total_bytes",
+                        limits.total_bytes,
+                        path=str(path),
+                    )
+                target = confined(into, rel, "a member", source=path)
+                if info.isdir():
+                    target.mkdir(parents=True, exist_ok=True)
+                    continue
+                target.parent.mkdir(parents=True, exist_ok=True)
+                handle = tar.extractfile(info)
+                if handle is None:  # pragma: no cover - regular members always have data
+                    continue
+                with target.open("xb") as out:  # never through an existing file or link
+                    shutil.copyfileobj(handle, out, 1 << 20)
+    except (OSError, tarfile.TarError, EOFError, zlib.error) as exc:
         raise InputError(
-            f"the shard archive cannot be unpacked ({exc})",
-            path=path,
-            hint="make it with: tar czf shard-K.tar.gz -C .covguard/host-gcc build.json results.json run",
+            f"the shard archive cannot be unpacked ({exc})", path=path, hint=_SHARD_HINT
         ) from None
     return into
+
+
+def _copy_run_tree(src: Path, dst: Path, shard: str) -> None:
+    """Copy (hard-link) a shard's per-executable folder; a symbolic link anywhere in it is refused
+    (a link would make the merged run read, or later write, a file outside the shard)."""
+    for path in [src, *src.rglob("*")]:
+        if path.is_symlink() or not (path.is_dir() or path.is_file()):
+            raise UnsafePath(
+                f"{shown(str(path))} is refused: a symbolic link or special file in the shard's run folder",
+                path=shard,
+                hint="give the shard as covguard test wrote it (plain files and folders only)",
+            )
+    shutil.copytree(src, dst, copy_function=_link_or_copy)
 
 
 def merge_shards(
@@ -246,16 +334,49 @@ def merge_shards(
     """Combine the shards at ``paths`` (folders or ``.tar.gz`` archives) into this work area's
     ``results.json`` and ``run/`` tree."""
     area = Area(settings)
+    limits = Limits.from_settings(settings)
     unpack = area.root / "merge-unpacked"
     try:
         shards = [
-            load_shard(_unpacked(Path(p), unpack / str(i)), settings, name=str(p))
+            load_shard(_unpacked(Path(p), unpack / str(i), limits), settings, name=str(p))
             for i, p in enumerate(paths)
         ]
         return _merge(settings, area, shards, partial)
     finally:
         shutil.rmtree(unpack, ignore_errors=True)  # merged files are hard links: they stay
         shutil.rmtree(area.root / "run.merging", ignore_errors=True)  # left only by a failed merge
+
+
+def _check_against_raw_output(shard: Shard, limits: Limits) -> None:
+    """Refuse a shard whose results.json is more favourable than its executables' raw output."""
+    from covguard.results_check import results_problems
+
+    runs = [
+        (
+            r.label,
+            r.format,
+            confined(
+                shard.area,
+                f"run/logs/{Path(r.stdout_path).name}",
+                "a log folder",
+                source=shard.area / "results.json",
+            ),
+            f"run/logs/{Path(r.stdout_path).name}",
+            r.nonce,
+        )
+        for r in shard.results.runs
+    ]
+    problems = results_problems(runs, shard.results.cases)
+    if problems:
+        more = len(problems) - limits.problems
+        listed = problems[: limits.problems] + ([f"... and {more} more"] if more > 0 else [])
+        raise InputError(
+            "the shard's results do not follow from its raw test output (results.json is derived data; "
+            "the executables' output is the evidence):\n  " + "\n  ".join(listed),
+            path=shard.area / "results.json",
+            hint="do not merge this shard: run its tests again ('covguard test --shard K/N') and upload "
+            "the whole toolchain work folder (results.json and run/)",
+        )
 
 
 def _merge(
@@ -291,12 +412,15 @@ def _merge(
     label_owner: dict[str, str] = {}
     for s in shards:
         for r in s.results.runs:
+            relative_name(r.label, "the test executable label", source=s.area / "results.json")
             if r.label in label_owner:
                 raise CoverageDataError(
                     f"test executable '{r.label}' ran in two shards: {label_owner[r.label]} and {s.name}",
                     hint="each shard must run its own executables (covguard test --shard K/N with one N)",
                 )
             label_owner[r.label] = s.name
+    for s in shards:
+        _check_against_raw_output(s, Limits.from_settings(settings))
 
     staging = area.root / "run.merging"
     if staging.exists():
@@ -308,30 +432,32 @@ def _merge(
     for s in shards:
         for r in s.results.runs:
             old_run_dir = _run_dir_of(r)
-            here = s.area / "run"
             for kind in ("coverage", "logs"):
-                src = here / kind / r.label
+                src = confined(
+                    s.area, f"run/{kind}/{r.label}", "a run folder", source=s.area / "results.json"
+                )
                 if src.is_dir():
-                    shutil.copytree(src, staging / kind / r.label, copy_function=_link_or_copy)
+                    _copy_run_tree(src, staging / kind / r.label, s.name)
                 elif kind == "coverage":
                     raise InputError(
                         f"the shard lacks the coverage data of '{r.label}' (no {src})",
                         path=s.name,
                         hint="upload the whole run/ folder of each test job",
                     )
+            where = s.area / "results.json"
             runs.append(
                 replace(
                     r,
-                    coverage_dir=_rebase(r.coverage_dir, old_run_dir, final_run),
-                    stdout_path=_rebase(r.stdout_path, old_run_dir, final_run),
-                    stderr_path=_rebase(r.stderr_path, old_run_dir, final_run),
+                    coverage_dir=_rebase_inside(r.coverage_dir, old_run_dir, final_run, where),
+                    stdout_path=_rebase_inside(r.stdout_path, old_run_dir, final_run, where),
+                    stderr_path=_rebase_inside(r.stderr_path, old_run_dir, final_run, where),
                 )
             )
             prefix = f"{r.label}::"
             cases_by_label[r.label] = [c for c in s.results.cases if c.test.startswith(prefix)]
             for unit, folder in s.results.units.items():
                 if unit.startswith(prefix):
-                    units[unit] = _rebase(folder, old_run_dir, final_run)
+                    units[unit] = _rebase_inside(folder, old_run_dir, final_run, where)
     runs.sort(key=lambda r: r.label)
     first = shards[0].results
     merged = TestRun(

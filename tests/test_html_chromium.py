@@ -365,3 +365,36 @@ def test_report_loads_cleanly_and_shows_the_findings(browser: DevTools, sample_r
         session, f"document.getElementById({json.dumps(link[1:])}).closest('details').open"
     )
     assert _problems(browser.events) == []
+
+
+@pytest.mark.slow
+@pytest.mark.toolchain("chromium")
+def test_an_injected_inline_script_does_not_run(browser: DevTools, sample_run: Any, tmp_path: Path) -> None:
+    """The CSP allows the page's own script and style by hash, not 'unsafe-inline': markup that
+    got into the page (an escaping bug) cannot run a script, while the page itself still works."""
+    page = sample_run.outputs["html"].read_text(encoding="utf-8")
+    assert "'unsafe-inline'" not in page
+    injected = '<script>window.__pwned = 1;</script><img src="data:x" onerror="window.__pwned = 2"></body>'
+    hostile = tmp_path / "report.html"
+    hostile.write_text(page.replace("</body>", injected, 1), encoding="utf-8")
+    doc = json.loads(sample_run.outputs["findings"].read_text(encoding="utf-8"))
+    target = browser.call("Target.createTarget", {"url": "about:blank"})["targetId"]
+    session = browser.call("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
+    for domain in ("Runtime", "Log", "Page"):
+        browser.call(f"{domain}.enable", session=session)
+    browser.call("Page.navigate", {"url": hostile.as_uri()}, session=session)
+    browser.wait_for("Page.loadEventFired")
+    browser.drain(0.5)
+    assert browser.evaluate(session, "typeof window.__pwned") == "undefined"
+    blocked = [p for p in _problems(browser.events) if "Content Security Policy" in p]
+    assert len(blocked) >= 2, _problems(browser.events)  # the script and the onerror handler
+    # the page's own script still runs: the filter buttons work
+    visible = (
+        "[...document.querySelectorAll('#findings tbody tr')]"
+        ".filter(r => !r.classList.contains('hidden')).length"
+    )
+    browser.evaluate(session, "document.querySelector('#findings button[data-kind=\"rogue\"]').click()")
+    assert browser.evaluate(session, visible) == sum(f["kind"] == "rogue" for f in doc["findings"])
+    # and its style applies (the header's banner colour comes from the inline stylesheet)
+    colour = browser.evaluate(session, "getComputedStyle(document.querySelector('header')).backgroundColor")
+    assert colour == "rgb(198, 40, 40)"

@@ -22,10 +22,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+from covguard.confine import shown
 from covguard.evidence.layout import MANIFEST, PREFIX, EvidenceInputError, member_problem
+from covguard.limits import LimitExceeded, Limits
 
 CHUNK = 1 << 20
-MAX_MANIFEST_BYTES = 64 << 20
+MAX_MANIFEST_BYTES = Limits().manifest_bytes
 
 _KIND = {
     tarfile.SYMTYPE: "a symbolic link",
@@ -65,6 +67,14 @@ class Scan:
     sizes: dict[str, int] = field(default_factory=dict)
     manifest: bytes | None = None
     problems: list[str] = field(default_factory=list)  # each names its member
+    unlisted: int = 0  # problems beyond limits.problems, counted only
+    limit: int = Limits().problems
+
+    def problem(self, text: str) -> None:
+        if len(self.problems) < self.limit:
+            self.problems.append(text)
+        else:
+            self.unlisted += 1
 
 
 def _open_stream(fileobj: IO[bytes], path: str) -> tarfile.TarFile:
@@ -78,48 +88,86 @@ def _open_stream(fileobj: IO[bytes], path: str) -> tarfile.TarFile:
         ) from None
 
 
-def scan(fileobj: IO[bytes], path: str) -> Scan:
+def _bounded(info: tarfile.TarInfo, count: int, total: int, limits: Limits, path: str) -> int:
+    """The total unpacked size with this member; refuse an archive beyond the limits (from the
+    member's header, before its data is read)."""
+    if count > limits.members:
+        raise LimitExceeded(
+            "the package", f"has more than {limits.members} members", "members", limits.members, path=path
+        )
+    if info.size > limits.member_bytes:
+        raise LimitExceeded(
+            f"the member {shown(info.name)}",
+            f"of {info.size} bytes",
+            "member_bytes",
+            limits.member_bytes,
+            path=path,
+        )
+    total += info.size
+    if total > limits.total_bytes:
+        raise LimitExceeded(
+            "the package",
+            f"of more than {total} bytes unpacked",
+            "total_bytes",
+            limits.total_bytes,
+            path=path,
+        )
+    return total
+
+
+def scan(fileobj: IO[bytes], path: str, limits: Limits | None = None) -> Scan:
     """Hash every member of the archive in one streaming pass; nothing is written to disk."""
-    result = Scan()
+    limits = limits or Limits()
+    result = Scan(limit=limits.problems)
     seen: set[str] = set()
     tar = _open_stream(fileobj, path)
+    count = total = 0
     try:
         for info in tar:
+            count += 1
+            tar.members = []  # type: ignore[attr-defined]  # streaming: keep no list of members
+            total = _bounded(info, count, total, limits, path)
             name = info.name
             why = member_problem(name)
             if name in seen:
-                result.problems.append(f"{name}: duplicate member (the name occurs more than once)")
+                result.problem(f"{shown(name)}: duplicate member (the name occurs more than once)")
                 continue
-            seen.add(name)
+            if len(seen) < limits.members:
+                seen.add(name)
             if why is not None:
-                result.problems.append(f"{name}: rejected member: {why}")
+                result.problem(f"{shown(name)}: rejected member: {why}")
                 continue
             if not info.isreg():
                 kind = _KIND.get(info.type, f"a member of type {info.type!r}")
-                target = f" to {info.linkname}" if info.issym() or info.islnk() else ""
-                result.problems.append(f"{name}: rejected member: {kind}{target}, not a regular file")
+                target = f" to {shown(info.linkname)}" if info.issym() or info.islnk() else ""
+                result.problem(f"{name}: rejected member: {kind}{target}, not a regular file")
                 continue
             rel = name[len(PREFIX) + 1 :]
+            keep = rel == MANIFEST
+            if keep and info.size > limits.manifest_bytes:
+                raise LimitExceeded(
+                    f"the manifest {name}",
+                    f"of {info.size} bytes",
+                    "manifest_bytes",
+                    limits.manifest_bytes,
+                    path=path,
+                )
             handle = tar.extractfile(info)
             if handle is None:  # pragma: no cover - regular members always have data
-                result.problems.append(f"{name}: unreadable member")
+                result.problem(f"{name}: unreadable member")
                 continue
             digest = hashlib.sha256()
-            keep = rel == MANIFEST
             kept = bytearray()
             size = 0
             for chunk in _chunks(handle):
                 digest.update(chunk)
                 size += len(chunk)
-                if keep and size <= MAX_MANIFEST_BYTES:
+                if keep:
                     kept += chunk
             result.digests[rel] = digest.hexdigest()
             result.sizes[rel] = size
             if keep:
-                if size > MAX_MANIFEST_BYTES:
-                    result.problems.append(f"{name}: the manifest is larger than {MAX_MANIFEST_BYTES} bytes")
-                else:
-                    result.manifest = bytes(kept)
+                result.manifest = bytes(kept)
     except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
         raise EvidenceInputError(
             f"the archive is damaged or truncated: {exc}",
@@ -131,15 +179,20 @@ def scan(fileobj: IO[bytes], path: str) -> Scan:
     return result
 
 
-def extract(fileobj: IO[bytes], path: str, dest: Path, names: set[str]) -> None:
+def extract(fileobj: IO[bytes], path: str, dest: Path, names: set[str], limits: Limits | None = None) -> None:
     """Write the regular members listed in ``names`` (without the prefix) under ``dest``.
 
     Only call this on an archive :func:`scan` found clean: names are re-checked anyway, and each
     file is created anew (never through an existing link).
     """
+    limits = limits or Limits()
     tar = _open_stream(fileobj, path)
+    count = total = 0
     try:
         for info in tar:
+            count += 1
+            tar.members = []  # type: ignore[attr-defined]  # streaming: keep no list of members
+            total = _bounded(info, count, total, limits, path)  # the archive may differ from the scan
             if not info.isreg() or member_problem(info.name) is not None:
                 continue
             rel = info.name[len(PREFIX) + 1 :]

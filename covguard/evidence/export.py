@@ -10,6 +10,7 @@ changes on disk meanwhile.  The archive is written atomically.
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 import os
 import shutil
@@ -49,7 +50,7 @@ from covguard.evidence.layout import (
 )
 from covguard.evidence.rederive import Rederivation, rederive
 from covguard.evidence.statement import statement
-from covguard.files import atomic_write, display_path, escapes_root, sha256_file
+from covguard.files import atomic_write, display_path, escapes_root, is_stdout, json_text, sha256_file
 from covguard.model import BuildManifest
 from covguard.runner import TestRun, load_results
 
@@ -90,10 +91,10 @@ class _Stage:
             self.extra[name] = extra
 
     def text(self, name: str, text: str) -> None:
-        self._target(name).write_bytes(text.encode("utf-8"))
+        self._target(name).write_bytes(text.encode("utf-8", "surrogateescape"))
 
     def json(self, name: str, data: Any) -> None:
-        self.text(name, json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+        self.text(name, json_text(data, indent=2, sort_keys=True) + "\n")
 
     def _target(self, name: str) -> Path:
         if name in self.names:  # pragma: no cover - the layout gives unique names
@@ -566,8 +567,9 @@ def _judge(check: Rederivation, withheld: list[dict[str, str]], settings: Settin
 
 def _write(
     stage: _Stage, digests: dict[str, str], epoch: int, archive: Path, scratch: str, extra: list[str]
-) -> None:
-    """Build the archive from the staged files, check it holds exactly them, write it atomically."""
+) -> tuple[int, str]:
+    """Build the archive from the staged files, check it holds exactly them, write it atomically
+    (or through, to ``-`` or a device); its size and SHA-256."""
     with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES, dir=scratch) as spool:
         write_archive(stage.folder, [*digests, *extra], epoch, spool)
         spool.seek(0)
@@ -575,11 +577,17 @@ def _write(
         if found.problems or {k: v for k, v in found.digests.items() if k not in extra} != digests:
             raise AssertionError(f"the archive does not hold what was staged: {found.problems}")
         spool.seek(0)
+        digest = hashlib.sha256()
+        for chunk in iter(lambda: spool.read(1 << 20), b""):
+            digest.update(chunk)
+        size = spool.tell()
+        spool.seek(0)
 
         def copy(handle: IO[bytes]) -> None:
             shutil.copyfileobj(spool, handle)
 
         atomic_write(archive, copy)
+    return size, digest.hexdigest()
 
 
 def export_evidence(
@@ -596,9 +604,11 @@ def export_evidence(
 
     environ = os.environ if environ is None else environ
     signers = [load_signer(spec, environ) for spec in sign]  # a bad key fails before any work
-    archive = (output or settings.output_dir / DEFAULT_NAME).absolute()
+    archive = output if is_stdout(output) else (output or settings.output_dir / DEFAULT_NAME).absolute()
+    assert archive is not None
     manifest, results, findings = _inputs(settings)
-    git = git_state(settings.root, [settings.work_dir, settings.output_dir, archive.parent])
+    beside = [] if is_stdout(archive) else [archive.parent]
+    git = git_state(settings.root, [settings.work_dir, settings.output_dir, *beside])
     epoch = source_date_epoch(environ, git)
     with tempfile.TemporaryDirectory(prefix="covguard-evidence-") as tmp:
         stage = _Stage(Path(tmp) / "stage")
@@ -623,12 +633,12 @@ def export_evidence(
         if signers:
             stage.folder.joinpath(SIGNATURE).write_bytes(envelope(manifest_bytes, signers))
             extra.append(SIGNATURE)
-        _write(stage, digests, epoch, archive, tmp, extra)
+        size, sha256 = _write(stage, digests, epoch, archive, tmp, extra)
     return ExportResult(
         path=archive,
         members=len(digests) + 1 + len(signers[:1]),
-        size=archive.stat().st_size,
-        sha256=sha256_file(archive),
+        size=size,
+        sha256=sha256,
         source_date_epoch=epoch,
         rederived=check.identical,
         digest_only=digest_only,

@@ -9,10 +9,12 @@ it when the verdicts are re-derived.
 from __future__ import annotations
 
 import posixpath
+import unicodedata
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 from covguard.errors import EXIT_GATE_FAILED, CovguardError, InputError
+from covguard.limits import Limits
 
 PREFIX = "covguard-evidence"
 MANIFEST = "manifest.intoto.json"
@@ -101,6 +103,8 @@ def member_problem(name: str) -> str | None:
         return "an absolute path"
     if "\\" in name or "\0" in name:
         return "a name with a backslash or NUL"
+    if any(unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") for c in name):
+        return "a name with a control or formatting character (shown escaped)"
     parts = name.split("/")
     if ".." in parts:
         return "a '../' path that leaves the package folder"
@@ -137,11 +141,23 @@ class VerificationFailed(CovguardError):
 
     exit_code = EXIT_GATE_FAILED
 
-    def __init__(self, problems: list[str], *, path: str, hint: str | None = None) -> None:
-        lines = "\n  ".join(problems)
+    def __init__(
+        self,
+        problems: list[str],
+        *,
+        path: str,
+        hint: str | None = None,
+        limit: int = Limits().problems,
+        unlisted: int = 0,
+    ) -> None:
+        count = len(problems) + unlisted
+        more = max(0, len(problems) - limit) + unlisted
+        shown = problems[:limit]
+        if more:
+            shown = [*shown, f"... and {more} more problems (not listed: limits.problems = {limit})"]
+        lines = "\n  ".join(shown)
         super().__init__(
-            f"the evidence package does not verify ({len(problems)} problem"
-            f"{'s' if len(problems) != 1 else ''}):\n  {lines}",
+            f"the evidence package does not verify ({count} problem{'s' if count != 1 else ''}):\n  {lines}",
             path=path,
             hint=hint
             or "do not rely on this package: ask its author for the original, or make a new one "

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import re
 import shutil
 import sqlite3
@@ -36,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from covguard.config import OPTIONS, Settings
+from covguard.confine import UnsafePath, absolute_name, confined, inside, shown, single_name
 from covguard.errors import CovguardError
 from covguard.evidence.layout import (
     BUILD_MANIFEST,
@@ -44,6 +46,7 @@ from covguard.evidence.layout import (
     PREFIX,
     RESULTS,
     SETTINGS,
+    run_member,
 )
 from covguard.model import BuildManifest
 from covguard.runner import TestRun
@@ -121,8 +124,17 @@ def _results(stage: Path, member: str = RESULTS) -> TestRun:
 
 
 def _inside(path: str, base: str) -> str | None:
-    b = base.rstrip("/") + "/"
-    return path[len(b) :] if path.startswith(b) else None
+    return inside(path, base)
+
+
+def _origin_path(origin: dict[str, Any], key: str) -> str:
+    """An absolute path of the original machine recorded in the index (checked, never trusted)."""
+    return absolute_name(origin.get(key), f"'origin.{key}'", source=f"{PREFIX}/{INDEX}")
+
+
+def _member(stage: Path, name: object, what: str) -> Path:
+    """A member of the package named by a record: it must stay inside the unpacked package."""
+    return confined(stage, name, what, source=f"{PREFIX}/{INDEX}")
 
 
 @dataclass
@@ -137,47 +149,92 @@ class _Scratch:
 
 
 def _scratch_project(stage: Path, scratch: Path, origin: dict[str, Any]) -> _Scratch:
-    root = str(origin["root"])
+    """The scratch project folder.  Every place a record names is checked first: absolute names of
+    the original machine must be normalised, and what they give inside the scratch folder must stay
+    there (nothing is written before the checks)."""
+    root = _origin_path(origin, "root")
     git = _read_optional(stage, "vcs/git.json")
     top = str(git.get("toplevel", "")) if isinstance(git, dict) else ""
+    if top:
+        top = absolute_name(top, "'toplevel'", source=f"{PREFIX}/vcs/git.json")
     in_checkout = _inside(root, top) if top else None
     back: dict[str, str] = {}
+    scratch.mkdir(parents=True, exist_ok=True)
     if in_checkout is not None:  # the same place below a checkout: paths relative to it match
         checkout = scratch / "checkout"
-        (checkout / ".git").mkdir(parents=True)
-        project = checkout / in_checkout
+        project = confined(
+            checkout, in_checkout, "the project root below the checkout", source=f"{PREFIX}/{INDEX}"
+        )
         back[str(checkout)] = top
     else:
-        project = scratch / "project" / (Path(root).name or "root")
+        checkout = None
+        project = (
+            scratch / "project" / (single_name(Path(root).name, "'origin.root'") if root != "/" else "root")
+        )
     back[str(project)] = root
+    requirements = origin.get("requirements", [])
+    if not isinstance(requirements, list) or not all(isinstance(i, dict) for i in requirements):
+        raise _Bad(INDEX, "'origin.requirements' is not a list of tables")
+    planned: list[tuple[Path, Path, str]] = []
+    for i, item in enumerate(requirements):
+        original = absolute_name(
+            item.get("original"), "a requirement file's 'original'", source=f"{PREFIX}/{INDEX}"
+        )
+        source = _member(stage, item.get("member"), "a requirement file's 'member'")
+        target = _placed(original, root, project, scratch / "external" / str(i))
+        if not source.is_file():
+            raise _Bad(str(item.get("member")), "missing from the package (a configured requirement file)")
+        planned.append((source, target, original))
+    config = config_member = None
+    if origin.get("config") and origin.get("config_path"):
+        config_path = absolute_name(origin["config_path"], "'origin.config_path'", source=f"{PREFIX}/{INDEX}")
+        config_member = _member(stage, origin["config"], "'origin.config'")
+        config = _placed(config_path, root, project, scratch / "config")
+    work_rel = _inside(_origin_path(origin, "work_dir"), root) if origin.get("work_dir") else None
+    work_dir = (
+        confined(project, work_rel, "'origin.work_dir'", source=f"{PREFIX}/{INDEX}")
+        if work_rel
+        else scratch / "work"
+    )
+    # every place checked: now write
+    if checkout is not None:
+        (checkout / ".git").mkdir(parents=True)
     project.mkdir(parents=True, exist_ok=True)
     sources = stage / "sources"
     if sources.is_dir():
         shutil.copytree(sources, project, dirs_exist_ok=True)
     requirement_paths: list[str] = []
-    for i, item in enumerate(origin.get("requirements", [])):
-        original, member = str(item["original"]), str(item["member"])
-        target = _placed(original, root, project, scratch / "external" / str(i))
-        if not (stage / member).is_file():
-            raise _Bad(member, "missing from the package (a configured requirement file)")
-        shutil.copyfile(stage / member, target)
+    for source, target, original in planned:
+        _confirm(scratch, target)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, target)
         requirement_paths.append(str(target))
         back[str(target)] = original
-    config = None
-    if origin.get("config") and origin.get("config_path"):
-        config = _placed(str(origin["config_path"]), root, project, scratch / "config")
+    if config is not None and config_member is not None:
+        _confirm(scratch, config)
+        config.parent.mkdir(parents=True, exist_ok=True)
         if not config.exists():
-            shutil.copyfile(stage / str(origin["config"]), config)
-    work_rel = _inside(str(origin.get("work_dir", "")), root)
-    work_dir = project / work_rel if work_rel else scratch / "work"
+            shutil.copyfile(config_member, config)
     return _Scratch(project, work_dir, config, requirement_paths, back)
 
 
 def _placed(original: str, root: str, project: Path, elsewhere: Path) -> Path:
+    """Where a file of the original machine goes: below the scratch project when it was below the
+    root, else in a folder of its own (checked to stay there; nothing is created yet)."""
     rel = _inside(original, root)
-    target = project / rel if rel is not None else elsewhere / Path(original).name
-    target.parent.mkdir(parents=True, exist_ok=True)
-    return target
+    if rel is not None:
+        return confined(project, rel, "a path below the project root", source=f"{PREFIX}/{INDEX}")
+    return confined(
+        elsewhere.parent,
+        f"{elsewhere.name}/{single_name(Path(original).name, 'a file name')}",
+        "a file name",
+        source=f"{PREFIX}/{INDEX}",
+    )
+
+
+def _confirm(scratch: Path, target: Path) -> None:
+    """Just before a write: the place is still inside the scratch folder (links resolved)."""
+    confined(scratch, target.relative_to(scratch).as_posix(), "a scratch path", source=f"{PREFIX}/{INDEX}")
 
 
 def _read_optional(stage: Path, member: str) -> Any:
@@ -197,12 +254,16 @@ def rebase_text(text: str, moves: dict[str, str]) -> str:
     return pattern.sub(lambda m: moves[m.group(0)], text)
 
 
-def _scratch_records(stage: Path, origin: dict[str, Any], work_dir: Path, project: Path) -> None:
+def _scratch_records(
+    stage: Path, origin: dict[str, Any], work_dir: Path, project: Path, scratch: Path
+) -> None:
     """The product build's and the Python suite's records in the scratch work folder, with the
     paths they name (text records, coverage.py's SQLite file table) moved there."""
     moves = {str(origin["work_dir"]): str(work_dir), str(origin["root"]): str(project)}
     external = origin.get("external") or {}
-    moves.update({str(k): str(stage / str(v)) for k, v in external.items()})
+    if not isinstance(external, dict):
+        raise _Bad(INDEX, "'origin.external' is not a table")
+    moves.update({str(k): str(_member(stage, v, "an 'origin.external' member")) for k, v in external.items()})
     for folder in ("product", "python"):
         records = stage / folder
         if not records.is_dir():
@@ -217,19 +278,83 @@ def _scratch_records(stage: Path, origin: dict[str, Any], work_dir: Path, projec
                 path.write_bytes(rebase_text(text, moves).encode("utf-8", errors="surrogateescape"))
             elif path.read_bytes()[:16] == b"SQLite format 3\0":
                 _rebase_sqlite(path, moves)
+    _check_product_record(work_dir / "product" / "product.json", scratch, stage)
+
+
+def _check_product_record(record: Path, scratch: Path, stage: Path) -> None:
+    """The files the product build's record makes the analysis read (image, map, call-graph dumps)
+    must be in the package: a record naming a file elsewhere on this machine is refused."""
+    data = _read_optional(record.parent, record.name)
+    if not isinstance(data, dict):
+        return
+    named = [data.get("image"), data.get("map")]
+    for unit in data.get("units") or []:
+        if isinstance(unit, dict):
+            named += [unit.get("dump"), unit.get("info")]
+    allowed = [Path(os.path.realpath(scratch)), Path(os.path.realpath(stage))]
+    for name in named:
+        if not name:
+            continue
+        real = Path(os.path.realpath(str(name)))
+        if not any(real == a or a in real.parents for a in allowed):
+            raise _Bad(
+                "product/product.json", f"names {shown(str(name))}, a file outside the package: refused"
+            )
+
+
+COVERAGE_TABLES = ("coverage_schema", "meta", "file", "context", "line_bits", "arc", "tracer")
+SQLITE_STEPS = 200_000_000  # virtual-machine steps one statement may take before it is stopped
 
 
 def _rebase_sqlite(path: Path, moves: dict[str, str]) -> None:
-    """Move the file names of a coverage.py data file (its ``file`` table)."""
+    """Move the file names of a coverage.py data file (its ``file`` table).
+
+    The packaged file is never written nor trusted: it is opened read-only (immutable, so no
+    journal is replayed), only coverage.py's own tables are copied row by row into a new file that
+    covguard creates (no trigger, view or index of the package comes along), and every statement
+    runs under a step budget, so a crafted file cannot run a trigger or hang the verification."""
+    fresh = path.with_name(path.name + ".copy")
     try:
-        with contextlib.closing(sqlite3.connect(path)) as db:
-            rows = db.execute("SELECT id, path FROM file").fetchall()
-            db.executemany(
-                "UPDATE file SET path = ? WHERE id = ?", [(rebase_text(p, moves), i) for i, p in rows]
+        source = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro&immutable=1", uri=True)
+        with contextlib.closing(source), contextlib.closing(sqlite3.connect(fresh)) as out:
+            for db in (source, out):
+                db.set_progress_handler(_Budget(SQLITE_STEPS), 1000)
+            tables = dict(
+                source.execute(
+                    "SELECT name, sql FROM sqlite_master WHERE type = 'table' AND name IN "
+                    f"({', '.join('?' * len(COVERAGE_TABLES))})",
+                    COVERAGE_TABLES,
+                ).fetchall()
             )
-            db.commit()
+            if "file" not in tables:
+                raise sqlite3.DatabaseError("no table 'file'")
+            for name, sql in tables.items():
+                if not str(sql).upper().startswith("CREATE TABLE"):
+                    raise sqlite3.DatabaseError(f"table {name} is not a plain table")
+                out.execute(sql)
+                columns = len(source.execute(f'SELECT * FROM "{name}" LIMIT 0').description)
+                rows = source.execute(f'SELECT * FROM "{name}"')
+                out.executemany(f'INSERT INTO "{name}" VALUES ({", ".join("?" * columns)})', rows)
+            files = out.execute("SELECT id, path FROM file").fetchall()
+            out.executemany(
+                "UPDATE file SET path = ? WHERE id = ?", [(rebase_text(str(p), moves), i) for i, p in files]
+            )
+            out.commit()
+        fresh.replace(path)
     except sqlite3.Error as exc:
+        fresh.unlink(missing_ok=True)
         raise _Bad(str(path), f"not a coverage.py data file ({exc})") from None
+
+
+class _Budget:
+    """A progress handler that stops a statement after a number of steps (a crafted query loop)."""
+
+    def __init__(self, steps: int) -> None:
+        self.left = steps // 1000
+
+    def __call__(self) -> int:
+        self.left -= 1
+        return 1 if self.left < 0 else 0
 
 
 def differences(stored: Any, derived: Any, where: str = "") -> list[str]:
@@ -266,7 +391,7 @@ _NAMING_KEYS = ("kind", "id", "file", "line", "function", "test", "requirement",
 def _short(value: Any) -> str:
     if isinstance(value, dict) and any(k in value for k in _NAMING_KEYS):
         value = {k: value[k] for k in _NAMING_KEYS if value.get(k) not in (None, "", [])}
-    text = json.dumps(value, ensure_ascii=False)
+    text = shown(json.dumps(value, ensure_ascii=False), backslash=False)  # no bidi override printed
     return text if len(text) <= 80 else text[:77] + "..."
 
 
@@ -296,8 +421,11 @@ def _rederive(stage: Path, scratch: Path, result: Rederivation) -> None:
     origin = index.get("origin") if isinstance(index, dict) else None
     if not isinstance(origin, dict) or not all(k in origin for k in ("root", "build_dir", "run_dir")):
         raise _Bad(INDEX, "no 'origin' with the original root, build and run folders")
-    place = _scratch_project(stage, scratch, origin)
-    _scratch_records(stage, origin, place.work_dir, place.project)
+    try:
+        place = _scratch_project(stage, scratch, origin)
+        _scratch_records(stage, origin, place.work_dir, place.project, scratch)
+    except UnsafePath as exc:
+        raise _Bad(INDEX, exc.message) from None
     overrides = {
         "root": str(place.project),
         "work_dir": str(place.work_dir),
@@ -319,11 +447,50 @@ def _rederive(stage: Path, scratch: Path, result: Rederivation) -> None:
         lambda member: _results(stage, member),
         _Bad,
     )
+    result.problems += _runs_raw_output_problems(stage, raw_settings, origin)
     results = with_python(results, load_python_run(settings))
     data = with_python_coverage(settings, data, results)
     analysis = api.analyse(settings, data, results, manifest)
     verdict = api.gate(settings, analysis)
     _compare(stage, scratch / "out", settings, analysis, verdict, results, place.back, result)
+
+
+def _runs_raw_output_problems(stage: Path, raw_settings: dict[str, Any], origin: dict[str, Any]) -> list[str]:
+    """Every run's results.json against its raw test output (results are derived data)."""
+    from covguard.evidence.runs import run_names, run_prefix
+
+    primary = str(raw_settings.get("toolchain", "host-gcc"))
+    others: dict[str, Any] = origin["runs"] if isinstance(origin.get("runs"), dict) else {}
+    problems: list[str] = []
+    for name in run_names(raw_settings):
+        prefix = run_prefix(name, primary)
+        where = origin if not prefix else others.get(name)
+        if isinstance(where, dict) and "run_dir" in where:
+            results = _results(stage, prefix + RESULTS)
+            problems += _raw_output_problems(stage, results, str(where["run_dir"]), prefix)
+    return problems
+
+
+def _raw_output_problems(stage: Path, results: TestRun, run_dir: str, prefix: str = "") -> list[str]:
+    """results.json against the executables' raw output in the package (the evidence)."""
+    from covguard.results_check import results_problems
+
+    runs = []
+    for r in results.runs:
+        member = prefix + run_member(r.stdout_path, run_dir)
+        runs.append(
+            (
+                r.label,
+                r.format,
+                _member(stage, member, f"the log folder of '{r.label}'"),
+                f"{PREFIX}/{member}",
+                r.nonce,
+            )
+        )
+    return [
+        f"{PREFIX}/{prefix}{RESULTS}: the results do not follow from the raw test output: {p}"
+        for p in results_problems(runs, results.cases)
+    ]
 
 
 def _compare(

@@ -205,8 +205,9 @@ def collect_runs(
             raise problem("index.json", f"no 'origin' of the run '{name}' (its build and run folders)")
         manifest = load_manifest(prefix + BUILD_MANIFEST)
         results = load_results(prefix + RESULTS)
-        units = {
-            u: str(stage / prefix / run_member(p, str(where["run_dir"]))) for u, p in results.units.items()
+        units = {  # names from the package's own records: confined to it
+            u: str(confined(stage, prefix + run_member(p, str(where["run_dir"])), problem))
+            for u, p in results.units.items()
         }
         if get_toolchain(name).coverage == "llvm":
             data = _collect_llvm(scratch, name, prefix, manifest, results, units, settings, problem)
@@ -214,7 +215,7 @@ def collect_runs(
             notes = []
             for path in manifest.notes_files:
                 member = prefix + notes_member(path, str(where["build_dir"]))
-                if not (stage / member).is_file():
+                if not confined(stage, member, problem).is_file():
                     raise problem(member, f"missing from the package ({prefix}{BUILD_MANIFEST} names it)")
                 notes.append(parse_notes((stage / member).read_bytes(), Path(path)))
             data, _ = collect(

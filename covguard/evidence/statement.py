@@ -14,6 +14,7 @@ import re
 from typing import Any
 
 from covguard.evidence.layout import MANIFEST, PREDICATE_TYPE, PREFIX, STATEMENT_TYPE
+from covguard.files import json_text
 
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 
@@ -26,7 +27,7 @@ def statement(digests: dict[str, str], predicate: dict[str, Any]) -> bytes:
         "predicateType": PREDICATE_TYPE,
         "predicate": predicate,
     }
-    return (json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
+    return (json_text(doc, indent=2, sort_keys=True) + "\n").encode("utf-8")
 
 
 def read_statement(data: bytes) -> tuple[dict[str, str], dict[str, Any], list[str]]:

@@ -48,6 +48,7 @@ from covguard.evidence.layout import (
 from covguard.evidence.rederive import rederive
 from covguard.evidence.sign import MAX_ENVELOPE_BYTES, PublicKey, SignatureCheck, check_envelope
 from covguard.evidence.statement import read_statement
+from covguard.limits import Limits
 
 
 @dataclass
@@ -132,7 +133,9 @@ def _source_checks(stage: Path, digests: dict[str, str]) -> list[str]:
     return problems
 
 
-def verify_evidence(path: Path, *, digest_only: bool = False, keys: Sequence[PublicKey] = ()) -> VerifyResult:
+def verify_evidence(
+    path: Path, *, digest_only: bool = False, keys: Sequence[PublicKey] = (), limits: Limits | None = None
+) -> VerifyResult:
     """Verify a package; raise :class:`VerificationFailed` listing every problem found.
 
     ``keys``: the trusted public keys; the package must then carry a signature of its manifest by
@@ -145,20 +148,21 @@ def verify_evidence(path: Path, *, digest_only: bool = False, keys: Sequence[Pub
         raise EvidenceInputError(
             "no such evidence package", path=path, hint="give the .tar.gz 'covguard evidence export' wrote"
         )
+    limits = limits or Limits()
     with path.open("rb") as handle:
-        found = scan(handle, str(path))
+        found = scan(handle, str(path), limits)
     problems = list(found.problems)
     member_problems, predicate = _member_checks(found.digests, found.manifest)
     problems += member_problems
     if problems:
-        raise VerificationFailed(problems, path=str(path))
+        raise VerificationFailed(problems, path=str(path), limit=limits.problems, unlisted=found.unlisted)
     members = set(found.digests)
     result = VerifyResult(path=path, members=len(members), predicate=predicate)
     with tempfile.TemporaryDirectory(prefix="covguard-verify-") as tmp:
         stage = Path(tmp) / "stage"
         stage.mkdir()
         with path.open("rb") as handle:
-            extract(handle, str(path), stage, members)
+            extract(handle, str(path), stage, members, limits)
         envelope = None
         if SIGNATURE in members:  # bounded: a hostile package may carry a huge member
             with (stage / SIGNATURE).open("rb") as handle:
@@ -194,7 +198,7 @@ def verify_evidence(path: Path, *, digest_only: bool = False, keys: Sequence[Pub
             if withheld and check.problems
             else None
         )
-        raise VerificationFailed(problems, path=str(path), hint=hint)
+        raise VerificationFailed(problems, path=str(path), hint=hint, limit=limits.problems)
     result.rederived = check.identical
     result.digest_only = sorted(check.differing + check.not_rendered)
     result.notes = check.notes

@@ -60,7 +60,7 @@ def signature(notes_paths: Sequence[str]) -> str:
         with open(p, "rb") as handle:
             head = handle.read(12)
         stamp = struct.unpack_from("<I", head, 8)[0] if len(head) == 12 else 0
-        h.update(f"{p}\0{st.st_size}\0{st.st_mtime_ns}\0{stamp}\n".encode())
+        h.update(f"{p}\0{st.st_size}\0{st.st_mtime_ns}\0{stamp}\n".encode("utf-8", "surrogateescape"))
     return h.hexdigest()
 
 

@@ -343,7 +343,7 @@ def detail_page(index_html: Path, root: Path, file: str) -> str | None:
     absolute = (root / file).resolve().as_posix()
     prefix, suffix = index_html.name.rsplit(".", 1) if "." in index_html.name else (index_html.name, "")
     for name in (file, absolute):  # gcovr 8 digests the path relative to its --root
-        digest = hashlib.md5(name.encode("utf-8"), usedforsecurity=False).hexdigest()
+        digest = hashlib.md5(name.encode("utf-8", "surrogateescape"), usedforsecurity=False).hexdigest()
         page = f"{prefix}.{Path(file).name}.{digest}" + (f".{suffix}" if suffix else "")
         if (index_html.parent / page).is_file():
             return page

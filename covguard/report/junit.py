@@ -8,6 +8,7 @@ with totals, ``testcase`` with ``classname`` (the executable), ``name``, ``time`
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -18,6 +19,19 @@ from lxml import etree
 from covguard.files import write_bytes
 from covguard.ingest.test_output import split_ids
 from covguard.model import TestCase
+
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def xml_text(text: object) -> str:
+    """``text`` with every character XML 1.0 cannot hold (a control character, a lone surrogate from
+    an undecodable byte) replaced by a visible escape: ``\\u001b``, ``\\xff``."""
+
+    def visible(m: re.Match[str]) -> str:
+        code = ord(m[0])
+        return f"\\x{code - 0xDC00:02x}" if 0xDC80 <= code <= 0xDCFF else f"\\u{code:04x}"
+
+    return _NOT_XML.sub(visible, str(text))
 
 
 def junit_xml(cases: Sequence[TestCase], name: str = "covguard") -> bytes:
@@ -37,7 +51,7 @@ def junit_xml(cases: Sequence[TestCase], name: str = "covguard") -> bytes:
             "skipped": sum(c.status == "skipped" for c in members),
         }
         suite_time = sum(c.duration_s or 0.0 for c in members)
-        suite = etree.SubElement(root, "testsuite", name=exe)
+        suite = etree.SubElement(root, "testsuite", name=xml_text(exe))
         for k, v in counts.items():
             suite.set(k, str(v))
         suite.set("time", f"{suite_time:.6f}")
@@ -45,25 +59,26 @@ def junit_xml(cases: Sequence[TestCase], name: str = "covguard") -> bytes:
             case = etree.SubElement(
                 suite,
                 "testcase",
-                classname=exe,
-                name=c.name,
+                classname=xml_text(exe),
+                name=xml_text(c.name),
                 time=f"{(c.duration_s or 0.0):.6f}",
-                file=c.file,
+                file=xml_text(c.file),
                 line=str(c.line),
             )
+            message = xml_text(c.message)
             if c.verifies:
                 props = etree.SubElement(case, "properties")
                 for req in c.verifies:
-                    etree.SubElement(props, "property", name="requirement", value=req)
-                etree.SubElement(props, "property", name="coverage", value=c.coverage)
+                    etree.SubElement(props, "property", name="requirement", value=xml_text(req))
+                etree.SubElement(props, "property", name="coverage", value=xml_text(c.coverage))
             if c.status == "failed":
-                failure = etree.SubElement(case, "failure", message=c.message[:1000], type="assertion")
-                failure.text = f"{c.file}:{c.line}: {c.message}"
+                failure = etree.SubElement(case, "failure", message=message[:1000], type="assertion")
+                failure.text = f"{xml_text(c.file)}:{c.line}: {message}"
             elif c.status == "error":
-                error = etree.SubElement(case, "error", message=c.message[:1000], type="crash")
-                error.text = c.message
+                error = etree.SubElement(case, "error", message=message[:1000], type="crash")
+                error.text = message
             elif c.status == "skipped":
-                etree.SubElement(case, "skipped", message=c.message[:1000])
+                etree.SubElement(case, "skipped", message=message[:1000])
         for k in totals:
             totals[k] += counts[k]
         total_time += suite_time

@@ -10,6 +10,7 @@ are in ``findings.json``.
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -18,11 +19,29 @@ MAX_FINDINGS = 50
 STATUS_MARK = {"verified": "✅", "failing": "❌", "unverified": "⚠️", "unimplemented": "⚠️", "hollow": "❌"}
 
 
+_MARKUP = re.compile(r"([\\`\[\]|])")
+_AUTOLINK = re.compile(r"(?i)(?<=[a-z])(:)(//)|\b(www)(\.)")
+
+
 def cell(text: Any) -> str:
-    """Text safe inside a Markdown table cell: no pipes, no line breaks, no HTML."""
+    """Untrusted text (a title, a message, a test id) safe inside a Markdown table cell: no pipes, no
+    line breaks, no HTML, no link or image (``[`` escaped), no code span, and no bare URL that
+    GitHub would link (a zero-width space after ``https:/`` and ``www``)."""
     value = "" if text is None else str(text)
-    value = html.escape(value, quote=False).replace("|", "\\|")
+    value = html.escape(_MARKUP.sub(r"\\\1", value), quote=False)
+    value = _AUTOLINK.sub(lambda m: f"{m[1]}/\u200b/" if m[1] else f"{m[3]}\u200b.", value)
     return " ".join(value.split())
+
+
+def code(text: Any) -> str:
+    """Untrusted text as a code span: fenced with more backticks than it holds, so a backtick in a
+    file name cannot close the span; pipes escaped for the table around it."""
+    value = " ".join(("" if text is None else str(text)).split())
+    longest = max((len(m) for m in re.findall(r"`+", value)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if value.startswith("`") or value.endswith("`") else ""
+    value = value.replace("|", "\\|")
+    return f"{fence}{pad}{value}{pad}{fence}"
 
 
 def _pct(value: Any) -> str:
@@ -76,10 +95,10 @@ def render(doc: dict[str, Any], *, reports: Sequence[str] = ()) -> str:
         for f in findings[:MAX_FINDINGS]:
             mark = "❌" if f["severity"] == "error" else "⚠️"
             line = f":{f['line']}" if f.get("line") else ""
-            where = f"`{cell(f['file'])}{line}`" if f.get("file") else ""
+            where = code(f"{f['file']}{line}") if f.get("file") else ""
             message = cell(f["message"])
             if f.get("call_path"):  # rogue code the product reaches: how
-                message += "<br>call path: " + " → ".join(f"`{cell(c)}`" for c in f["call_path"])
+                message += "<br>call path: " + " → ".join(code(c) for c in f["call_path"])
             out.append(f"| {mark} | {cell(f['kind'])} | {where} | {message} |")
         if len(findings) > MAX_FINDINGS:
             out.append(f"\n… and {len(findings) - MAX_FINDINGS} more in `findings.json`.")
@@ -101,7 +120,7 @@ def render(doc: dict[str, Any], *, reports: Sequence[str] = ()) -> str:
     if reports:
         out += [
             "",
-            "Reports (in the output folder or CI artifacts): " + " · ".join(f"`{cell(r)}`" for r in reports),
+            "Reports (in the output folder or CI artifacts): " + " · ".join(code(r) for r in reports),
         ]
     text = "\n".join(out) + "\n"
     if len(text) > MAX_CHARS:

@@ -29,7 +29,7 @@ from covguard.analysis.analyse import Analysis
 from covguard.analysis.gate import GateResult
 from covguard.config import Settings
 from covguard.errors import ConfigError
-from covguard.files import write_bytes, write_text
+from covguard.files import json_safe, visible_bytes, write_bytes, write_text
 from covguard.frames import few_collections
 from covguard.model import BuildManifest
 from covguard.report import findings_json, gcovr_formats, html, junit, markdown, sarif, trace_matrix
@@ -109,7 +109,7 @@ def write_outputs(
 
     if "findings" in selected:
         path = step("findings")
-        write_text(path, findings_json.render(analysis, gate))
+        write_text(path, json_safe(findings_json.render(analysis, gate)))
         written["findings"] = path
     if "junit" in selected and results is not None:
         path = step("junit")
@@ -130,11 +130,13 @@ def write_outputs(
     listed = [(name, output_file(name)) for name in selected if name != "html"]
     if "markdown" in selected:
         path = step("markdown")
-        write_text(path, markdown.render(doc, reports=[p for _n, p in listed if p != "summary.md"]))
+        write_text(
+            path, visible_bytes(markdown.render(doc, reports=[p for _n, p in listed if p != "summary.md"]))
+        )
         written["markdown"] = path
     if "sarif" in selected:
         path = step("sarif")
-        write_text(path, sarif.render(doc, root=settings.root, config_path=settings.config_path))
+        write_text(path, json_safe(sarif.render(doc, root=settings.root, config_path=settings.config_path)))
         written["sarif"] = path
     if "trace-csv" in selected:
         path = step("trace-csv")
@@ -154,7 +156,7 @@ def write_outputs(
             gcovr_pages=_gcovr_pages(out, analysis, settings.root),
             outputs=[(p, p) for _n, p in listed if (out / p).is_file()],
         )
-        write_text(path, page)
+        write_text(path, visible_bytes(page))
         written["html"] = path
     return written
 

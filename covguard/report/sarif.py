@@ -20,8 +20,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from pathlib import Path, PurePosixPath
 from typing import Any
+from urllib.parse import quote
 
 from covguard import __version__
 from covguard.analysis.findings import SEVERITY
@@ -111,7 +113,14 @@ def vcs_root(root: Path) -> Path:
 
 
 def _uri(file: str, prefix: str) -> str:
-    return str(PurePosixPath(prefix) / file) if prefix else file
+    """A relative URI reference: percent-encoded (a space, '#', '%', '?', a byte that is not UTF-8)."""
+    path = str(PurePosixPath(prefix) / file) if prefix else file
+    return quote(path.encode("utf-8", errors="surrogateescape"), safe="/")
+
+
+def plain(text: str) -> str:
+    """SARIF plain text: '\\', '[' and ']' escaped, so that nothing renders as an embedded link."""
+    return re.sub(r"([\\\[\]])", r"\\\1", text)
 
 
 def _rule_name(kind: str) -> str:
@@ -147,7 +156,7 @@ def _rules(kinds: list[str]) -> list[dict[str, Any]]:
 
 def _fingerprint(f: dict[str, Any]) -> str:
     key = "|".join(str(f.get(k) or "") for k in ("kind", "file", "function", "requirement", "test"))
-    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+    return hashlib.sha256(key.encode("utf-8", "surrogateescape")).hexdigest()
 
 
 def finding_fingerprint(f: dict[str, Any]) -> str:
@@ -162,7 +171,7 @@ def _message(f: dict[str, Any]) -> str:
     text = str(f["message"])
     if f.get("call_path"):
         text += "; call path: " + " -> ".join(f["call_path"])
-    return text
+    return plain(text)
 
 
 def _result(f: dict[str, Any], rule_index: int, prefix: str, config_file: str) -> dict[str, Any]:

@@ -33,7 +33,8 @@ import pandas as pd
 from lxml import etree
 
 from covguard.analysis.analyse import Analysis
-from covguard.files import write_bytes
+from covguard.files import visible_bytes, write_bytes
+from covguard.report.junit import xml_text
 
 LINK_COLUMNS = [
     "requirement",
@@ -209,7 +210,7 @@ def csv_bytes(links: pd.DataFrame) -> bytes:
             out[c] = escape_cells(out[c])
     buf = io.StringIO()
     out.to_csv(buf, index=False, lineterminator="\r\n")
-    return buf.getvalue().encode("utf-8")
+    return visible_bytes(buf.getvalue()).encode("utf-8")
 
 
 def write_csv(path: Path, analysis: Analysis) -> None:
@@ -301,6 +302,7 @@ def _text_cell(row: etree._Element, ref: str, text: str, style: str | None = Non
         cell.set("s", style)
     inline = etree.SubElement(cell, f"{{{_MAIN}}}is")
     t = etree.SubElement(inline, f"{{{_MAIN}}}t")
+    text = xml_text(text)  # a control character or an undecodable file-name byte, shown escaped
     t.text = text
     if text != text.strip():
         t.set(_XML_SPACE, "preserve")

@@ -26,7 +26,7 @@ from covguard.trace.tags import TAG_COLUMNS, ScanResult, TagConfig, empty_tags
 
 
 def _key(path: str, data: bytes, config: TagConfig) -> str:
-    h = hashlib.sha256(f"{__version__}\0{path}\0{config!r}\0".encode())
+    h = hashlib.sha256(f"{__version__}\0{path}\0{config!r}\0".encode("utf-8", "surrogateescape"))
     h.update(data)
     return h.hexdigest()
 
