@@ -330,6 +330,57 @@ def evidence_verify(path: Path, digest_only: bool) -> None:
     click.echo("  not signed: a package whose raw data and reports were forged together would also verify")
 
 
+@cli.command()
+@settings_options
+@click.argument("target", required=False, metavar="[FILE:FUNCTION|FILE:FIRST-LAST]")
+@click.option("--category", help="deactivated, defensive or hardware.")
+@click.option("--reason", help="Why this code need not be covered by tests.")
+@click.option("--approver", help="Who approved the justification (or reviewed the recorded ones).")
+@click.option("--expires", metavar="YYYY-MM-DD", help="The date the justification lapses.")
+@click.option("--date", "date_", metavar="YYYY-MM-DD", help="The approval date (default: today, UTC).")
+@click.option("--list", "list_", is_flag=True, help="List every justification with its state.")
+@click.option("--record", is_flag=True, help="Record the hashes of the in-source justifications.")
+@click.option("--renew", is_flag=True, help="With --record: renew stale in-source ones too (reviewed).")
+def justify(
+    target: str | None,
+    category: str | None,
+    reason: str | None,
+    approver: str | None,
+    expires: str | None,
+    date_: str | None,
+    list_: bool,
+    record: bool,
+    renew: bool,
+    **kwargs: Any,
+) -> None:
+    """The justification ledger (covguard-justifications.toml): write or renew an entry for a
+    function or line range with the hash of its code, record the in-source ones, or list them all.
+
+    \b
+      covguard justify src/pump.c:pump_debug --category deactivated --reason "..." --approver "J. Doe"
+      covguard justify src/pump.c:40-52 --category defensive --reason "..." --approver "J. Doe"
+      covguard justify --record --approver "J. Doe"     hashes of @justify / GCOVR_EXCL justifications
+      covguard justify --list                           every justification and its state
+    """
+    from covguard import justify as J
+
+    settings = _settings(kwargs)
+    if list_:
+        click.echo(J.render_table(J.table(settings)))
+        return
+    if record:
+        written = J.record(settings, approver=approver or "", date=date_, renew=renew)
+        click.echo(f"recorded {len(written)} in-source justification(s) in {settings.justify_ledger}")
+        return
+    if not target or not category or not reason or not approver:
+        raise click.UsageError("give FILE:FUNCTION or FILE:FIRST-LAST, --category, --reason and --approver")
+    entry = J.justify(
+        settings, target, category=category, reason=reason, approver=approver, expires=expires, date=date_
+    )
+    click.echo(f"justified {entry.target} ({entry.tokens} tokens, sha256 {entry.sha256[:12]}) in "
+               f"{settings.justify_ledger}")  # fmt: skip
+
+
 @cli.command("runtime-dir")
 def runtime_dir() -> None:
     """Print the folder of covguard's C harness (covguard_test.h), for a Makefile's -I."""

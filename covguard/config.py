@@ -45,6 +45,10 @@ FINDING_KINDS = (
     "mcdc_gap",
     "image_unanalysed",
     "image_library",
+    "stale_justification",
+    "expired_justification",
+    "orphan_justification",
+    "unrecorded_justification",
 )
 
 
@@ -409,6 +413,28 @@ OPTIONS: tuple[Option, ...] = (
         (),
         "Safety classes whose code must be verified by tests on the target, not only on the host "
         "(host_only_evidence findings; the gate's require_target checks).",
+    ),
+    Option(
+        "gate.baseline",
+        _str,
+        None,
+        "A findings.json or evidence package of an earlier release: the gate fails only on what is new or "
+        "worse than it (covguard gate --baseline); empty: no baseline.",
+        path=True,
+    ),
+    Option(
+        "gate.baseline_mode",
+        _choice(("new", "ratchet")),
+        "new",
+        "new: findings in the baseline are reported as existing, not failed; ratchet: also their count "
+        "per kind must not grow.",
+    ),
+    Option(
+        "justify.ledger",
+        _str,
+        "covguard-justifications.toml",
+        "The justification ledger (covguard justify): hashes of the justified code, approvers, expiry.",
+        path=True,
     ),
     Option(
         "analysis.runs",

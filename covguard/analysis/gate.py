@@ -71,12 +71,19 @@ class GateResult:
         }
 
 
+# limits of the ledger's kinds, applied only when a justification ledger is in use
+LEDGER_LIMITS = {"stale_justification": 0, "expired_justification": 0}
+
+
 def evaluate_gate(settings: Settings, analysis: Analysis) -> GateResult:
+    limits = dict(settings.gate_max_findings)
+    if analysis.justifications is not None:
+        limits = {**LEDGER_LIMITS, **limits}
     return evaluate_policy(
         analysis,
         line=settings.gate_line,
         branch=settings.gate_branch,
-        max_findings=settings.gate_max_findings,
+        max_findings=limits,
         require_target=tuple(settings.gate_require_target),
         mcdc=settings.gate_mcdc,
     )
