@@ -162,11 +162,20 @@ def analyse(**kwargs: Any) -> None:
 
 @cli.command()
 @settings_options
-def gate(**kwargs: Any) -> None:
+@click.option("--baseline", metavar="FILE", help="Fail only on what is new or worse than this findings.json "
+              "or evidence package [config: gate.baseline].")  # fmt: skip
+@click.option("--baseline-mode", type=click.Choice(["new", "ratchet"]), default=None,
+              help="ratchet: no finding kind may grow either [config: gate.baseline_mode].")  # fmt: skip
+@click.option("--diff-base", metavar="REF", help="Every function and executable line changed since this git "
+              "revision must be verified or justified [config: gate.diff_base].")  # fmt: skip
+def gate(baseline: str | None, baseline_mode: str | None, diff_base: str | None, **kwargs: Any) -> None:
     """Apply the policy to the last test run; exit 1 with a table of what failed."""
     from covguard import api
     from covguard.report.console import render_gate
 
+    baseline = str(Path(baseline).resolve()) if baseline else None
+    extra = {"gate.baseline": baseline, "gate.baseline_mode": baseline_mode, "gate.diff_base": diff_base}
+    kwargs["assignments"] = (*kwargs.get("assignments", ()), *(f"{k}={v!r}" for k, v in extra.items() if v))
     settings = _settings(kwargs)
     verdict = api.gate(settings, api.analyse(settings))
     click.echo(render_gate(verdict))

@@ -430,6 +430,20 @@ OPTIONS: tuple[Option, ...] = (
         "per kind must not grow.",
     ),
     Option(
+        "gate.baseline_ref",
+        _str,
+        "",
+        "The git revision the baseline was made from, for rename detection (default: the commit an "
+        "evidence package records).",
+    ),
+    Option(
+        "gate.diff_base",
+        _str,
+        "",
+        "A git revision: every function and executable line changed since it must be verified or "
+        "justified (covguard gate --diff-base); SARIF and the Markdown summary show only changed lines.",
+    ),
+    Option(
         "justify.ledger",
         _str,
         "covguard-justifications.toml",

@@ -79,7 +79,7 @@ def evaluate_gate(settings: Settings, analysis: Analysis) -> GateResult:
     limits = dict(settings.gate_max_findings)
     if analysis.justifications is not None:
         limits = {**LEDGER_LIMITS, **limits}
-    return evaluate_policy(
+    result = evaluate_policy(
         analysis,
         line=settings.gate_line,
         branch=settings.gate_branch,
@@ -87,6 +87,15 @@ def evaluate_gate(settings: Settings, analysis: Analysis) -> GateResult:
         require_target=tuple(settings.gate_require_target),
         mcdc=settings.gate_mcdc,
     )
+    if settings.values.get("gate_baseline"):  # only what is new or worse than a baseline fails
+        from covguard.analysis.baseline import apply_baseline
+
+        apply_baseline(result, analysis, settings)
+    if settings.values.get("gate_diff_base"):  # what changed since a git revision must be verified
+        from covguard.analysis.diffgate import apply_diff
+
+        apply_diff(result, analysis, settings)
+    return result
 
 
 def evaluate_policy(
