@@ -73,6 +73,7 @@ class ChangeSet:
     commit: str
     lines: pd.DataFrame  # file, line: added or modified lines (new numbering)
     deleted_at: pd.DataFrame  # file, line: a deletion happened after this line (new numbering)
+    old_lines: pd.DataFrame  # file, line: the touched lines in the base's files and numbering
     renames: dict[str, str] = field(default_factory=dict)  # old path -> new path
     added_files: set[str] = field(default_factory=set)
     deleted_files: set[str] = field(default_factory=set)
@@ -98,8 +99,14 @@ def _unquote(path: str) -> str:
     return path
 
 
-def parse_diff(text: str) -> tuple[list[tuple[str, int]], list[tuple[str, int]], dict[str, str]]:
-    """Changed lines, deletion points and renames of a ``git diff --no-prefix -U0``."""
+def parse_diff(
+    text: str, old_side: list[tuple[str, int]] | None = None
+) -> tuple[list[tuple[str, int]], list[tuple[str, int]], dict[str, str]]:
+    """Changed lines, deletion points and renames of a ``git diff --no-prefix -U0``; ``old_side``
+    receives the touched lines in the base's numbering (modified or removed lines; both
+    neighbours of an insertion)."""
+    old_side = [] if old_side is None else old_side
+    old = ""
     changed: list[tuple[str, int]] = []
     deleted_at: list[tuple[str, int]] = []
     renames: dict[str, str] = {}
@@ -107,7 +114,9 @@ def parse_diff(text: str) -> tuple[list[tuple[str, int]], list[tuple[str, int]],
     rename_from = ""
     for line in text.split("\n"):
         if line.startswith("diff --git "):
-            current, rename_from = "", ""
+            current, rename_from, old = "", "", ""
+        elif line.startswith("--- "):
+            old = "" if line[4:] == "/dev/null" else _unquote(line[4:])
         elif line.startswith("rename from "):
             rename_from = _unquote(line[len("rename from ") :])
         elif line.startswith("rename to "):
@@ -125,6 +134,11 @@ def parse_diff(text: str) -> tuple[list[tuple[str, int]], list[tuple[str, int]],
                 changed.extend((current, n) for n in range(start, start + count))
             elif old_count:
                 deleted_at.append((current, start))
+            old_start = int(m.group(1))
+            if old and old_count:
+                old_side.extend((old, n) for n in range(old_start, old_start + old_count))
+            elif old:
+                old_side.extend([(old, old_start), (old, old_start + 1)])
     return changed, deleted_at, renames
 
 
@@ -133,7 +147,8 @@ def changes_since(root: Path, base: str, *, what: str = "--diff-base") -> Change
     commit = check_ref(root, base, what)
     diff = git(root, "diff", "--relative", "--no-prefix", "-U0", "--find-renames", "--no-color",
                "--no-ext-diff", commit, "--", ".", what=what)  # fmt: skip
-    changed, deleted_at, renames = parse_diff(diff)
+    old_side: list[tuple[str, int]] = []
+    changed, deleted_at, renames = parse_diff(diff, old_side)
     status = git(root, "diff", "--relative", "--name-status", "--find-renames", commit, "--", ".", what=what)
     added = {ln.split("\t", 1)[1] for ln in status.splitlines() if ln.startswith("A\t")}
     deleted = {ln.split("\t", 1)[1] for ln in status.splitlines() if ln.startswith("D\t")}
@@ -151,6 +166,10 @@ def changes_since(root: Path, base: str, *, what: str = "--diff-base") -> Change
         commit=commit,
         lines=frame.drop_duplicates().reset_index(drop=True),
         deleted_at=dels.drop_duplicates().reset_index(drop=True),
+        old_lines=pd.DataFrame(old_side, columns=["file", "line"])
+        .astype({"file": str, "line": "int64"})
+        .drop_duplicates()
+        .reset_index(drop=True),
         renames=renames,
         added_files=added,
         deleted_files=deleted,

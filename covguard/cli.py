@@ -390,6 +390,46 @@ def justify(
                f"{settings.justify_ledger}")  # fmt: skip
 
 
+@cli.command("who-covers")
+@settings_options
+@click.argument("target", metavar="FILE:LINE|FILE:FUNCTION|REQ-ID")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def who_covers(target: str, as_json: bool, **kwargs: Any) -> None:
+    """The tests that execute a line, a function or a requirement's code (from the last test run's
+    per-test coverage), with counts, status, origin and the requirements they verify."""
+    import json
+
+    from covguard import api
+    from covguard import who_covers as W
+
+    result = W.who_covers(api.analyse(_settings(kwargs)), target)
+    click.echo(json.dumps(W.to_json(result), indent=2) if as_json else W.render(result))
+
+
+@cli.command()
+@settings_options
+@click.option(
+    "--base", "base", required=True, metavar="REF", help="The git revision the changes are against."
+)
+@click.option(
+    "--output",
+    "output",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Write the selection as a test.select file (for covguard test --select FILE).",
+)
+def affected(base: str, output: Path | None, **kwargs: Any) -> None:
+    """The tests the changes since REF need: those whose recorded coverage touches a changed line,
+    whose own source changed, or that verify a changed requirement (main still runs every test)."""
+    from covguard import affected as A
+
+    result = A.affected(_settings(kwargs), base)
+    click.echo(A.render(result))
+    if output is not None:
+        A.write_select(output, result)
+        click.echo(f"wrote {output}")
+
+
 @cli.command("runtime-dir")
 def runtime_dir() -> None:
     """Print the folder of covguard's C harness (covguard_test.h), for a Makefile's -I."""

@@ -313,6 +313,14 @@ OPTIONS: tuple[Option, ...] = (
         "Run only shard K/N of the test executables (every N-th); combine shards with covguard merge.",
         cli="--shard",
     ),
+    Option(
+        "test.select",
+        _str,
+        None,
+        "A test.select file (covguard affected): run only the test executables holding a test it lists.",
+        cli="--select",
+        path=True,
+    ),
     Option("test.env", _str_map, {}, "Extra environment for the tests."),
     Option(
         "python.tests",

@@ -397,6 +397,10 @@ def run_tests(settings: Settings, *, echo: Callable[[str], None] | None = None) 
     if shard:
         k, n = (int(x) for x in shard.split("/"))
         executables = executables[k - 1 :: n]
+    if settings.values.get("test_select"):  # covguard affected's test.select: only those executables
+        from covguard.affected import select_executables
+
+        executables = select_executables(settings, executables, labels)
     run_dir = area.run_dir
     if run_dir.exists():
         shutil.rmtree(run_dir)  # never mix coverage data of an earlier run into this one
