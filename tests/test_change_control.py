@@ -380,3 +380,129 @@ def test_diff_gate_fails_an_added_function_without_a_test(tmp_path: Path) -> Non
     bad = covguard("gate", "--diff-base", "no-such-ref", cwd=project)
     assert bad.returncode == 2
     assert "is not a commit" in bad.stderr
+
+
+# ---------------------------------------------------------------------------------------------
+# who-covers and affected
+
+
+OTHER = """#include "covguard_test.h"
+int read_sensor(int raw);
+
+/* reads a raw value */
+CG_TEST(reads, "GLD-31") { CG_ASSERT_EQ_INT(2, read_sensor(4)); }
+
+CG_MAIN()
+"""
+
+
+def _two_executables(tmp_path: Path) -> Path:
+    project = _project(tmp_path)
+    (project / "tests" / "test_other.c").write_text(OTHER)
+    (project / "requirements.csv").write_text(
+        "id,title,safety_class\nGLD-30,Read the sensor,B\nGLD-31,Report raw values,B\n"
+    )
+    _git(project, "add", "-A")
+    _git(project, "commit", "-qm", "two executables")
+    return project
+
+
+def _affected(project: Path, *args: str) -> list[str]:
+    proc = covguard("affected", "--base", "HEAD", "--output", "test.select", *args, cwd=project)
+    assert proc.returncode == 0, proc.stderr
+    lines = (project / "test.select").read_text().splitlines()
+    assert lines[0].startswith("# covguard affected --base HEAD")
+    return sorted(lines[1:])
+
+
+@pytest.mark.slow
+def test_who_covers_against_hand_derived_truth(tmp_path: Path) -> None:
+    project = _two_executables(tmp_path)
+    _run(project)
+    # read_sensor's last line runs in 'halves' (10 -> 5) and 'reads' (4 -> 2), once each; its
+    # defensive branch (line 6) in no test; GLD-30's code in both harness tests of test_sensor
+    proc = covguard("who-covers", "src/sensor.c:8", "--json", cwd=project)
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    got = {(t["test"], t["count"], t["status"], t["origin"], tuple(t["verifies"])) for t in doc["tests"]}
+    assert got == {
+        ("test_sensor::halves", 1, "passed", "host", ("GLD-30",)),
+        ("test_other::reads", 1, "passed", "host", ("GLD-31",)),
+    }
+    assert {t["test"]: t["verifies_target"] for t in doc["tests"]} == {
+        "test_sensor::halves": True,
+        "test_other::reads": False,
+    }
+    assert json.loads(covguard("who-covers", "src/sensor.c:6", "--json", cwd=project).stdout)["tests"] == []
+    fn = json.loads(covguard("who-covers", "src/sensor.c:sensor_average", "--json", cwd=project).stdout)
+    assert [(t["test"], t["count"]) for t in fn["tests"]] == [("test_sensor::averages", 1)]
+    req = json.loads(covguard("who-covers", "GLD-30", "--json", cwd=project).stdout)
+    assert {t["test"]: t["functions"] for t in req["tests"]} == {
+        "test_other::reads": ["read_sensor"],
+        "test_sensor::averages": ["sensor_average"],
+        "test_sensor::halves": ["read_sensor"],
+    }
+    text = covguard("who-covers", "src/sensor.c:8", cwd=project).stdout
+    assert "executed by 2 test(s)" in text
+    bad = covguard("who-covers", "src/nowhere.c:3", cwd=project)
+    assert bad.returncode == 2
+    assert "not a source of the analysed build" in bad.stderr
+    # the HTML code view names the tests that ran each line
+    page = (project / "covguard-report" / "index.html").read_text()
+    assert 'title="verified, executed by 2 test(s): test_other::reads, test_sensor::halves"' in page
+
+
+def test_who_covers_on_the_sample(sample_run: Any) -> None:
+    """src/bolus.c:112 is the clamp of bolus_apply_limit: by reading tests/test_bolus.c, only
+    limit_clamps_bolus_above_maximum (2500 > 1000, once) and calculated_bolus_never_exceeds_maximum
+    (two calculations over the maximum) exceed the limit."""
+    from covguard.who_covers import who_covers
+
+    result = who_covers(sample_run.analysis, "src/bolus.c:112")
+    got = dict(zip(result.tests["test"], result.tests["count"], strict=True))
+    assert got == {
+        "test_bolus::limit_clamps_bolus_above_maximum": 1,
+        "test_bolus::calculated_bolus_never_exceeds_maximum": 2,
+    }
+    assert all(result.tests["verifies_target"])
+
+
+@pytest.mark.slow
+def test_affected_against_hand_derived_truth(tmp_path: Path) -> None:
+    project = _two_executables(tmp_path)
+    _run(project)
+    # a planted change in sensor_average: only 'averages' runs it (map of HEAD's sources)
+    _edit(project, "return s / 2;", "return s / 3;")
+    assert _affected(project) == ["test_sensor::averages"]
+    note = covguard("affected", "--base", "HEAD", cwd=project).stdout
+    assert "the map was built from HEAD's sources" in note
+    # every test that fails after the change is selected (map of the working tree now)
+    _code, doc = _run(project)
+    assert {t["id"] for t in doc["tests"] if t["status"] != "passed"} == {"test_sensor::averages"}
+    assert _affected(project) == ["test_sensor::averages"]
+    # covguard test --select runs only the executables holding a selected test
+    proc = covguard("test", "--select", "test.select", cwd=project)
+    assert proc.returncode == 1  # 'averages' fails
+    assert "2 tests in 1 executables" in proc.stdout
+    _git(project, "checkout", "-q", "--", ".")
+    _run(project)
+    # a line added to read_sensor: every test that entered read_sensor
+    _edit(
+        project,
+        "    return raw / 2;",
+        "    if (raw > 5000) {\n        return 2500;\n    }\n    return raw / 2;",
+    )
+    assert _affected(project) == ["test_other::reads", "test_sensor::halves"]
+    _git(project, "checkout", "-q", "--", ".")
+    # a test's own source; a changed requirement
+    other = project / "tests" / "test_other.c"
+    other.write_text(other.read_text().replace("reads a raw value", "reads one raw value"))
+    assert _affected(project) == ["test_other::reads"]
+    _git(project, "checkout", "-q", "--", ".")
+    req = project / "requirements.csv"
+    req.write_text(req.read_text().replace("Read the sensor", "Read the sensor every 10 ms"))
+    assert _affected(project) == ["test_sensor::averages", "test_sensor::halves"]
+    _git(project, "checkout", "-q", "--", ".")
+    # a header no coverage can place: every test, and said so
+    (project / "src" / "sensor.h").write_text("#define SENSOR_MAX 4095\n")
+    assert _affected(project) == ["test_other::reads", "test_sensor::averages", "test_sensor::halves"]
