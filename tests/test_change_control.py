@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import tarfile
 from pathlib import Path
 from typing import Any
 
@@ -177,6 +178,14 @@ def test_justification_goes_stale_on_a_token_change_and_not_on_white_space(tmp_p
     code, doc = _run(project)
     assert code == 0, doc["gate"]
     assert _classes(doc)["factory_calibration"] == "justified"
+    # the ledger goes into the evidence package, and the verdicts re-derive from the packaged one
+    package = tmp_path / "evidence.tar.gz"
+    assert covguard("evidence", "export", "--output", package, cwd=project).returncode == 0
+    (project / "covguard-justifications.toml").unlink()
+    verified = covguard("evidence", "verify", package, cwd=tmp_path)
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    with tarfile.open(package) as tar:
+        assert "covguard-evidence/justifications/covguard-justifications.toml" in tar.getnames()
 
 
 @pytest.mark.slow

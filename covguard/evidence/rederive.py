@@ -317,6 +317,9 @@ def _rederive(stage: Path, scratch: Path, result: Rederivation) -> None:
         "output_dir": str(scratch / "out"),
         "requirements": place.requirements,
     }
+    # the justification ledger as packaged (never the original machine's file)
+    ledger = stage / "justifications" / Path(str(raw_settings.get("justify.ledger") or "none")).name
+    overrides["justify.ledger"] = str(ledger if ledger.is_file() else scratch / "no-ledger.toml")
     try:
         settings = settings_from_dict(raw_settings, overrides, place.project, place.config)
     except CovguardError as exc:
