@@ -18,6 +18,7 @@ import argparse
 import json
 import random
 import re
+import resource
 import shutil
 import subprocess
 import sys
@@ -27,12 +28,17 @@ from pathlib import Path
 
 from bench.generate import Spec, generate
 
+_CPU: list[float] = [0.0]  # CPU seconds (user + system) of the last command and its children
+
 
 def _cg(project: Path, *args: str) -> tuple[float, subprocess.CompletedProcess[str]]:
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.run(
         [sys.executable, "-m", "covguard", *args], cwd=project, capture_output=True, text=True, check=False
     )
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    _CPU[0] = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     return time.perf_counter() - start, proc
 
 
@@ -97,9 +103,11 @@ def main(argv: list[str] | None = None) -> None:
                 ln for ln in (project / "test.select").read_text().splitlines() if not ln.startswith("#")
             }
             _cg(project, "build")
-            _cg(project, "test")
+            t_all, _proc = _cg(project, "test")
+            cpu_all = _CPU[0]
             failing = {c["test"] for c in _results(project) if c["status"] in ("failed", "error")}
             t_sel, proc = _cg(project, "test", "--select", "test.select")
+            cpu_sel = _CPU[0]
             ran = len(_results(project))
             rows.append(
                 {
@@ -112,7 +120,10 @@ def main(argv: list[str] | None = None) -> None:
                     "failing_after_change": len(failing),
                     "failing_not_selected": sorted(failing - selected),
                     "affected_s": round(t_aff, 2),
+                    "test_all_s": round(t_all, 2),
                     "test_select_s": round(t_sel, 2),
+                    "test_all_cpu_s": round(cpu_all, 2),
+                    "test_select_cpu_s": round(cpu_sel, 2),
                 }
             )
             _git(project, "checkout", "-q", "--", ".")

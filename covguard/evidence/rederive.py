@@ -110,6 +110,8 @@ def unsupported(settings: dict[str, Any]) -> str | None:
         return f"the toolchain profile '{toolchain}' is not known to this covguard"
     if kind != "gcov":
         return f"the toolchain profile '{toolchain}' records {kind} profiles, not gcov data"
+    if settings.get("gate.baseline") or settings.get("gate.diff_base"):
+        return "a baseline or diff gate (gate.baseline, gate.diff_base) needs files and history outside it"
     return None
 
 

@@ -691,6 +691,6 @@ def render(
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         '<link rel="icon" href="data:,">'
         f"<title>{esc(title)}</title><style>{CSS}</style></head>\n<body>\n"
-        + "\n".join(body)
+        + "\n".join(part for part in body if part)
         + f"\n<script>{SCRIPT}</script>\n</body></html>\n"
     )
