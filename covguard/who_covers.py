@@ -58,7 +58,7 @@ def who_covers(analysis: Analysis, target: str) -> WhoCovers:
         out["verifies_target"] = [target in v for v in out["verifies"].tolist()]
         what = f"requirement {target}: {len(impl)} implementing function(s)"
         return WhoCovers(target, "requirement", what, out.loc[:, COLUMNS])
-    file, sep, rest = target.rpartition(":")
+    file, sep, rest = target.partition(":")  # a C++ name may hold "::"
     if not sep or not file or not rest:
         raise InputError(
             f"'{target}' is not FILE:LINE, FILE:FUNCTION or a known requirement ID",

@@ -515,3 +515,52 @@ def test_affected_against_hand_derived_truth(tmp_path: Path) -> None:
     # a header no coverage can place: every test, and said so
     (project / "src" / "sensor.h").write_text("#define SENSOR_MAX 4095\n")
     assert _affected(project) == ["test_other::reads", "test_sensor::averages", "test_sensor::halves"]
+
+
+def test_ledger_round_trip_and_targets(tmp_path: Path) -> None:
+    import datetime as dt
+
+    from covguard.analysis.ledger import Entry, Ledger, parse_target, render_ledger, write_ledger
+
+    path = tmp_path / "covguard-justifications.toml"
+    entries = [
+        Entry("src/a.c", "f", None, "defensive", 'quote " backslash \\ unicode \u00e9', "J. Doe",
+              dt.date(2026, 1, 2), dt.date(2027, 1, 1), "a" * 64, 12),
+        Entry("src/a.c", "", (3, 9), "hardware", "bench only", "Q", dt.date(2026, 1, 3), None, "b" * 64, 4),
+    ]  # fmt: skip
+    recorded = Entry("src/b.c", "g", (5, 8), "deactivated", "r", "Q", dt.date(2026, 1, 4), None, "c" * 64, 7,
+                     key="justify|src/b.c|g|deactivated|1", origin="justify")  # fmt: skip
+    write_ledger(Ledger(path, list(reversed(entries)), [recorded]))
+    back = read_ledger(path)
+    assert back.justifications == sorted(entries, key=lambda e: (e.function, e.lines or (0, 0)))
+    assert back.recorded == [recorded]
+    assert render_ledger(back) == path.read_text()  # same ledger, same bytes
+    assert parse_target("src/a.cpp:ns::f") == ("src/a.cpp", "ns::f", None)
+    assert parse_target("src/a.c:10-20") == ("src/a.c", "", (10, 20))
+    with pytest.raises(InputError):
+        parse_target("src/a.c:20-10")
+
+
+def test_git_diff_parsing() -> None:
+    from covguard.changes import parse_diff
+
+    diff = (
+        "diff --git src/a.c src/a.c\nindex 1..2 100644\n--- src/a.c\n+++ src/a.c\n"
+        "@@ -3,0 +4,2 @@ int f(void)\n+x\n+y\n@@ -10,2 +12 @@\n-a\n-b\n+c\n@@ -20 +21,0 @@\n-gone\n"
+        "diff --git old.c new.c\nsimilarity index 90%\nrename from old.c\nrename to new.c\n"
+        "--- old.c\n+++ new.c\n"
+        "@@ -1 +1 @@\n-p\n+q\n"
+    )
+    old: list[tuple[str, int]] = []
+    changed, deleted_at, renames = parse_diff(diff, old)
+    assert changed == [("src/a.c", 4), ("src/a.c", 5), ("src/a.c", 12), ("new.c", 1)]
+    assert deleted_at == [("src/a.c", 21)]
+    assert renames == {"old.c": "new.c"}
+    assert old == [
+        ("src/a.c", 3),
+        ("src/a.c", 4),
+        ("src/a.c", 10),
+        ("src/a.c", 11),
+        ("src/a.c", 20),
+        ("old.c", 1),
+    ]

@@ -557,7 +557,7 @@ def _finding(kind: str, row: dict[str, Any], message: str) -> dict[str, Any]:
 
 def parse_target(text: str) -> tuple[str, str, tuple[int, int] | None]:
     """``FILE:FUNCTION`` or ``FILE:FIRST-LAST`` -> (file, function, lines)."""
-    file, sep, what = text.rpartition(":")
+    file, sep, what = text.partition(":")  # a C++ name may hold "::"
     if not sep or not file or not what:
         raise InputError(
             f"'{text}' is not FILE:FUNCTION or FILE:FIRST-LAST",
