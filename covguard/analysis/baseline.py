@@ -78,6 +78,12 @@ def load_baseline(path: Path) -> tuple[dict[str, Any], str | None]:
     for key in ("findings", "functions", "requirements"):
         if not isinstance(doc.get(key, []), list) or not all(isinstance(r, dict) for r in doc.get(key, [])):
             raise InputError(f"the baseline's '{key}' is not a list of records", path=path)
+        for i, record in enumerate(doc.get(key, [])):
+            for field in ("kind", "file", "function", "requirement", "test", "id", "status"):
+                value = record.get(field)
+                if value is not None and not isinstance(value, str | int):
+                    shown = str(value)[:60]
+                    raise InputError(f"the baseline's {key}[{i}].{field} is not text: {shown}", path=path)
     return doc, commit if isinstance(commit, str) else None
 
 
@@ -103,6 +109,10 @@ def _renamed(rows: list[dict[str, Any]], renames: dict[str, str]) -> list[dict[s
     if not renames:
         return rows
     return [{**r, "file": renames.get(str(r.get("file") or ""), r.get("file"))} for r in rows]
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
 
 
 def _pct(num: Any, den: Any) -> float | None:
@@ -188,7 +198,7 @@ def _threshold_vs_baseline(c: GateCheck, fn_before: dict[tuple[Any, Any], dict[s
     before = fn_before.get((file, function))
     if before is None:
         return c
-    cov = before.get("coverage") or {}
+    cov = _dict(before.get("coverage"))
     num, den = {"line": ("lines_verified", "lines_total"), "branch": ("branches_verified", "branches_total"),
                 "mcdc": ("conditions_verified", "conditions_total")}[metric]  # fmt: skip
     old = _pct(cov.get(num), cov.get(den))
@@ -218,7 +228,7 @@ def _requirement_checks(analysis: Analysis, doc: dict[str, Any]) -> list[GateChe
                     f"{r['id']} was {was}, is {now}",
                 )
             )
-        cov = old.get("coverage") or {}
+        cov = _dict(old.get("coverage"))
         for metric, num, den in (("line", "lines_verified", "lines_total"),
                                  ("branch", "branches_verified", "branches_total")):  # fmt: skip
             a, b = _pct(r[num], r[den]), _pct(cov.get(num), cov.get(den))
@@ -243,7 +253,7 @@ def _function_checks(analysis: Analysis, before: dict[tuple[Any, Any], dict[str,
         old = before.get((f["file"], f["function"]))
         if old is None:
             continue
-        cov = old.get("coverage") or {}
+        cov = _dict(old.get("coverage"))
         for metric, num, den in (("line", "lines_verified", "lines_total"),
                                  ("branch", "branches_verified", "branches_total")):  # fmt: skip
             a, b = _pct(f[num], f[den]), _pct(cov.get(num), cov.get(den))
