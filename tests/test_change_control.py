@@ -564,3 +564,31 @@ def test_git_diff_parsing() -> None:
         ("src/a.c", 20),
         ("old.c", 1),
     ]
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (b"not json", "not JSON"),
+        (b'{"schema": "covguard.findings/1", "findings": {"a": 1}}', "'findings' is not a list of records"),
+        (
+            b'{"schema": "covguard.findings/1", "findings": [{"kind": ["rogue"]}]}',
+            "findings[0].kind is not text",
+        ),
+        (b"[1, 2]", "not a covguard findings document"),
+    ],
+)
+def test_hostile_baseline_is_refused(tmp_path: Path, content: bytes, expected: str) -> None:
+    from covguard.analysis.baseline import load_baseline
+
+    path = tmp_path / "findings.json"
+    path.write_bytes(content)
+    with pytest.raises(InputError) as err:
+        load_baseline(path)
+    assert expected in str(err.value)
+    # an evidence package without findings.json
+    package = tmp_path / "package.tar.gz"
+    with tarfile.open(package, "w:gz") as tar:
+        tar.add(path, arcname="covguard-evidence/reports/other.json")
+    with pytest.raises(InputError, match=r"has no covguard-evidence/reports/findings\.json"):
+        load_baseline(package)
