@@ -171,7 +171,7 @@ def analyse(**kwargs: Any) -> None:
 def gate(baseline: str | None, baseline_mode: str | None, diff_base: str | None, **kwargs: Any) -> None:
     """Apply the policy to the last test run; exit 1 with a table of what failed."""
     from covguard import api
-    from covguard.report.console import render_gate
+    from covguard.report.console import render_change_details, render_gate
 
     baseline = str(Path(baseline).resolve()) if baseline else None
     extra = {"gate.baseline": baseline, "gate.baseline_mode": baseline_mode, "gate.diff_base": diff_base}
@@ -179,6 +179,9 @@ def gate(baseline: str | None, baseline_mode: str | None, diff_base: str | None,
     settings = _settings(kwargs)
     verdict = api.gate(settings, api.analyse(settings))
     click.echo(render_gate(verdict))
+    details = render_change_details(verdict)
+    if details:
+        click.echo(details)
     sys.exit(verdict.exit_code)
 
 

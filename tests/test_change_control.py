@@ -151,6 +151,9 @@ def test_justification_goes_stale_on_a_token_change_and_not_on_white_space(tmp_p
     code, doc = _run(project)
     assert code == 0, doc["gate"]
     assert _classes(doc)["legacy_hook"] == "justified"
+    page = (project / "covguard-report" / "index.html").read_text()
+    assert '<section id="justifications">' in page
+    assert "kept for the field service tool</td><td>J. Doe</td><td>2026-01-05</td>" in page
     assert {(j["function"], j["state"]) for j in doc["justifications"]} == {
         ("legacy_hook", "fresh"), ("factory_calibration", "fresh"), ("read_sensor", "fresh")
     }  # fmt: skip

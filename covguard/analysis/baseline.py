@@ -183,6 +183,18 @@ def apply_baseline(
                     detail=f"{now} now, {before} in the baseline",
                 )
             )
+    existing = sum(1 for m in marks if m == "existing")
+    checks.append(
+        GateCheck(
+            check="baseline.existing",
+            subject="findings in the baseline",
+            actual=existing,
+            limit=existing,
+            passed=True,
+            detail=f"{existing} finding(s) in the baseline: reported as existing, not failed; "
+            f"{len(marks) - existing} new",
+        )
+    )
     checks.extend(_requirement_checks(analysis, doc))
     checks.extend(_function_checks(analysis, fn_before))
     result.checks[:] = checks
