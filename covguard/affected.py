@@ -195,15 +195,37 @@ def affected(settings: Settings, base: str) -> Affected:
     # 4. tests of changed requirements
     changed_reqs = _changed_requirements(settings, changes, changed_files)
     if changed_reqs:
-        verifies = tests.explode("verifies")
+        pairs = _test_requirements(settings, data, results, manifest, tests, notes)
         for req in sorted(changed_reqs):
-            add(
-                verifies[verifies["verifies"] == req]["test"].dropna().unique().tolist(),
-                f"verifies {req}, which changed",
-            )
+            add(sorted(set(pairs[pairs["requirement"] == req]["test"])), f"verifies {req}, which changed")
     order = {t: i for i, t in enumerate(tests["test"].tolist())}
     selected = sorted(reasons, key=lambda t: order.get(t, len(order)))
     return Affected(base=base, total=len(tests), selected=selected, reasons=reasons, notes=notes, side=side)
+
+
+def _test_requirements(
+    settings: Settings,
+    data: CoverageData,
+    results: TestRun,
+    manifest: BuildManifest,
+    tests: pd.DataFrame,
+    notes: list[str],
+) -> pd.DataFrame:
+    """(test, requirement): the harness's declarations and the ``@verifies`` tags (through the analysis)."""
+    from covguard.analysis.analyse import analyse_project
+    from covguard.errors import CovguardError
+
+    declared = tests.loc[:, ["test", "verifies"]].explode("verifies").dropna()
+    declared = declared.rename(columns={"verifies": "requirement"}).astype(str)
+    try:
+        analysis = analyse_project(settings, data, results, manifest)
+    except CovguardError as exc:
+        notes.append(
+            f"@verifies tags not read ({exc.message}): tests of changed requirements by declaration only"
+        )
+        return declared
+    tagged = analysis.test_requirements.loc[:, ["test", "requirement"]].astype(str)
+    return pd.concat([declared, tagged], ignore_index=True).drop_duplicates()
 
 
 def _changed_requirements(settings: Settings, changes: ChangeSet, changed_files: set[str]) -> set[str]:
