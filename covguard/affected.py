@@ -135,8 +135,8 @@ def affected(settings: Settings, base: str) -> Affected:
         started = started.replace(tzinfo=dt.UTC)
     if ran < started:
         notes.append(
-            f"the per-test map ({ran:%Y-%m-%d %H:%M} UTC) is older than the build ({started:%Y-%m-%d %H:%M} "
-            "UTC): run 'covguard test' for a current map"
+            f"the per-test map ({ran:%Y-%m-%d %H:%M:%S} UTC) is older than the build "
+            f"({started:%Y-%m-%d %H:%M:%S} UTC): run 'covguard test' for a current map"
         )
     data = _map(settings, manifest, results)
     side = _side(settings, manifest, changes, notes)

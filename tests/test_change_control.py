@@ -518,6 +518,9 @@ def test_affected_against_hand_derived_truth(tmp_path: Path) -> None:
     # a header no coverage can place: every test, and said so
     (project / "src" / "sensor.h").write_text("#define SENSOR_MAX 4095\n")
     assert _affected(project) == ["test_other::reads", "test_sensor::averages", "test_sensor::halves"]
+    # a build after the last test run: the map is older than the build, and covguard says so
+    assert covguard("build", cwd=project).returncode == 0
+    assert "is older than the build" in covguard("affected", "--base", "HEAD", cwd=project).stdout
 
 
 def test_ledger_round_trip_and_targets(tmp_path: Path) -> None:
