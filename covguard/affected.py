@@ -36,7 +36,7 @@ from covguard.build import Area, load_manifest
 from covguard.changes import ChangeSet, changes_since, functions_touched, git
 from covguard.collect import check_sources, collect, coverage_model
 from covguard.config import Settings
-from covguard.errors import ConfigError, InputError
+from covguard.errors import ConfigError, CoverageDataError, InputError
 from covguard.files import display_path, glob_matcher, write_text
 from covguard.frames import CoverageData
 from covguard.model import BuildManifest
@@ -138,7 +138,16 @@ def affected(settings: Settings, base: str) -> Affected:
             f"the per-test map ({ran:%Y-%m-%d %H:%M:%S} UTC) is older than the build "
             f"({started:%Y-%m-%d %H:%M:%S} UTC): run 'covguard test' for a current map"
         )
-    data = _map(settings, manifest, results)
+    try:
+        data = _map(settings, manifest, results)
+    except CoverageDataError as exc:
+        if not notes:
+            raise
+        raise CoverageDataError(
+            f"{notes[0].split(': run')[0]}, and its coverage data no longer matches the build "
+            f"({exc.message})",
+            hint="run 'covguard test' for a current map; in CI keep the map with its build (the work folder)",
+        ) from None
     side = _side(settings, manifest, changes, notes)
     touched = changes.touched() if side == "new" else changes.old_lines
     tests = pd.DataFrame(
