@@ -165,14 +165,26 @@ def analyse(**kwargs: Any) -> None:
 
 @cli.command()
 @settings_options
-def gate(**kwargs: Any) -> None:
+@click.option("--baseline", metavar="FILE", help="Fail only on what is new or worse than this findings.json "
+              "or evidence package [config: gate.baseline].")  # fmt: skip
+@click.option("--baseline-mode", type=click.Choice(["new", "ratchet"]), default=None,
+              help="ratchet: no finding kind may grow either [config: gate.baseline_mode].")  # fmt: skip
+@click.option("--diff-base", metavar="REF", help="Every function and executable line changed since this git "
+              "revision must be verified or justified [config: gate.diff_base].")  # fmt: skip
+def gate(baseline: str | None, baseline_mode: str | None, diff_base: str | None, **kwargs: Any) -> None:
     """Apply the policy to the last test run; exit 1 with a table of what failed."""
     from covguard import api
-    from covguard.report.console import render_gate
+    from covguard.report.console import render_change_details, render_gate
 
+    baseline = str(Path(baseline).resolve()) if baseline else None
+    extra = {"gate.baseline": baseline, "gate.baseline_mode": baseline_mode, "gate.diff_base": diff_base}
+    kwargs["assignments"] = (*kwargs.get("assignments", ()), *(f"{k}={v!r}" for k, v in extra.items() if v))
     settings = _settings(kwargs)
     verdict = api.gate(settings, api.analyse(settings))
     click.echo(render_gate(verdict))
+    details = render_change_details(verdict)
+    if details:
+        click.echo(details)
     sys.exit(verdict.exit_code)
 
 
@@ -552,6 +564,97 @@ def init_cmd(folder: Path, force: bool) -> None:
     for item in guess.checks:
         click.echo(f"  - {item}")
     click.echo("then: covguard build && covguard test (covguard run needs the requirements)")
+
+
+@cli.command()
+@settings_options
+@click.argument("target", required=False, metavar="[FILE:FUNCTION|FILE:FIRST-LAST]")
+@click.option("--category", help="deactivated, defensive or hardware.")
+@click.option("--reason", help="Why this code need not be covered by tests.")
+@click.option("--approver", help="Who approved the justification (or reviewed the recorded ones).")
+@click.option("--expires", metavar="YYYY-MM-DD", help="The date the justification lapses.")
+@click.option("--date", "date_", metavar="YYYY-MM-DD", help="The approval date (default: today, UTC).")
+@click.option("--list", "list_", is_flag=True, help="List every justification with its state.")
+@click.option("--record", is_flag=True, help="Record the hashes of the in-source justifications.")
+@click.option("--renew", is_flag=True, help="With --record: renew stale in-source ones too (reviewed).")
+def justify(
+    target: str | None,
+    category: str | None,
+    reason: str | None,
+    approver: str | None,
+    expires: str | None,
+    date_: str | None,
+    list_: bool,
+    record: bool,
+    renew: bool,
+    **kwargs: Any,
+) -> None:
+    """The justification ledger (covguard-justifications.toml): write or renew an entry for a
+    function or line range with the hash of its code, record the in-source ones, or list them all.
+
+    \b
+      covguard justify src/pump.c:pump_debug --category deactivated --reason "..." --approver "J. Doe"
+      covguard justify src/pump.c:40-52 --category defensive --reason "..." --approver "J. Doe"
+      covguard justify --record --approver "J. Doe"     hashes of @justify / GCOVR_EXCL justifications
+      covguard justify --list                           every justification and its state
+    """
+    from covguard import justify as J
+
+    settings = _settings(kwargs)
+    if list_:
+        click.echo(J.render_table(J.table(settings)))
+        return
+    if record:
+        written = J.record(settings, approver=approver or "", date=date_, renew=renew)
+        click.echo(f"recorded {len(written)} in-source justification(s) in {settings.justify_ledger}")
+        return
+    if not target or not category or not reason or not approver:
+        raise click.UsageError("give FILE:FUNCTION or FILE:FIRST-LAST, --category, --reason and --approver")
+    entry = J.justify(
+        settings, target, category=category, reason=reason, approver=approver, expires=expires, date=date_
+    )
+    click.echo(f"justified {entry.target} ({entry.tokens} tokens, sha256 {entry.sha256[:12]}) in "
+               f"{settings.justify_ledger}")  # fmt: skip
+
+
+@cli.command("who-covers")
+@settings_options
+@click.argument("target", metavar="FILE:LINE|FILE:FUNCTION|REQ-ID")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def who_covers(target: str, as_json: bool, **kwargs: Any) -> None:
+    """The tests that execute a line, a function or a requirement's code (from the last test run's
+    per-test coverage), with counts, status, origin and the requirements they verify."""
+    import json
+
+    from covguard import api
+    from covguard import who_covers as W
+
+    result = W.who_covers(api.analyse(_settings(kwargs)), target)
+    click.echo(json.dumps(W.to_json(result), indent=2) if as_json else W.render(result))
+
+
+@cli.command()
+@settings_options
+@click.option(
+    "--base", "base", required=True, metavar="REF", help="The git revision the changes are against."
+)
+@click.option(
+    "--output",
+    "output",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Write the selection as a test.select file (for covguard test --select FILE).",
+)
+def affected(base: str, output: Path | None, **kwargs: Any) -> None:
+    """The tests the changes since REF need: those whose recorded coverage touches a changed line,
+    whose own source changed, or that verify a changed requirement (main still runs every test)."""
+    from covguard import affected as A
+
+    result = A.affected(_settings(kwargs), base)
+    click.echo(A.render(result))
+    if output is not None:
+        A.write_select(output, result)
+        click.echo(f"wrote {output}")
 
 
 @cli.command("runtime-dir")

@@ -46,6 +46,10 @@ FINDING_KINDS = (
     "mcdc_gap",
     "image_unanalysed",
     "image_library",
+    "stale_justification",
+    "expired_justification",
+    "orphan_justification",
+    "unrecorded_justification",
 )
 
 
@@ -423,6 +427,14 @@ OPTIONS: tuple[Option, ...] = (
         "Run only shard K/N of the test executables (every N-th); combine shards with covguard merge.",
         cli="--shard",
     ),
+    Option(
+        "test.select",
+        _str,
+        None,
+        "A test.select file (covguard affected): run only the test executables holding a test it lists.",
+        cli="--select",
+        path=True,
+    ),
     Option("test.env", _str_map, {}, "Extra environment for the tests."),
     Option(
         "test.invocations",
@@ -549,6 +561,42 @@ OPTIONS: tuple[Option, ...] = (
         (),
         "Safety classes whose code must be verified by tests on the target, not only on the host "
         "(host_only_evidence findings; the gate's require_target checks).",
+    ),
+    Option(
+        "gate.baseline",
+        _str,
+        None,
+        "A findings.json or evidence package of an earlier release: the gate fails only on what is new or "
+        "worse than it (covguard gate --baseline); empty: no baseline.",
+        path=True,
+    ),
+    Option(
+        "gate.baseline_mode",
+        _choice(("new", "ratchet")),
+        "new",
+        "new: findings in the baseline are reported as existing, not failed; ratchet: also their count "
+        "per kind must not grow.",
+    ),
+    Option(
+        "gate.baseline_ref",
+        _str,
+        "",
+        "The git revision the baseline was made from, for rename detection (default: the commit an "
+        "evidence package records).",
+    ),
+    Option(
+        "gate.diff_base",
+        _str,
+        "",
+        "A git revision: every function and executable line changed since it must be verified or "
+        "justified (covguard gate --diff-base); SARIF and the Markdown summary show only changed lines.",
+    ),
+    Option(
+        "justify.ledger",
+        _str,
+        "covguard-justifications.toml",
+        "The justification ledger (covguard justify): hashes of the justified code, approvers, expiry.",
+        path=True,
     ),
     Option(
         "analysis.runs",

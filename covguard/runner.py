@@ -561,6 +561,10 @@ def run_tests(settings: Settings, *, echo: Callable[[str], None] | None = None) 
     # of all executables, below the patterns' folders: a label is the same in every shard, and
     # when another executable is added
     labels = labels_for(executables, pattern_bases(settings, area))
+    if settings.values.get("test_select"):  # covguard affected's test.select: only those executables
+        from covguard.affected import select_executables
+
+        executables = select_executables(settings, executables, labels)
     env_base = dict(os.environ)
     values = placeholders(settings, area)
     env_base.update({k: expand(v, values, f"'test.env.{k}'") for k, v in settings.test_env.items()})

@@ -62,7 +62,12 @@ from covguard.trace.tags import TagConfig, attach_to_functions
 from covguard.trace.test_defs import base_names, definitions, place_tests
 
 if TYPE_CHECKING:
+    import datetime
+
+    from covguard.analysis.ledger import Ledger, Sources
     from covguard.analysis.reach import ProductFacts
+
+    LedgerInput = tuple[Ledger, Sources, datetime.date]
 
 CLASS_ORDER = {"A": 0, "B": 1, "C": 2}
 
@@ -86,6 +91,7 @@ class Analysis:
     cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)  # derived views
     decisions: pd.DataFrame = field(default_factory=pd.DataFrame)  # requirement-based MC/DC (clang)
     mcdc_measured: bool = False
+    justifications: pd.DataFrame | None = None  # the justification ledger's table (ledger in use)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -187,7 +193,8 @@ def analyse_project(
         )
     )
     cache = settings.work_dir / "tag-cache.json"
-    product_scan = scan_sources_cached(_read_sources(product_files, root), tag_config, cache)
+    product_sources = _read_sources(product_files, root)
+    product_scan = scan_sources_cached(product_sources, tag_config, cache)
     test_files = lexable(_test_source_files(settings, tests))  # never a Tcl or TOML file as C
     test_items = _read_sources(test_files, root)
     test_scan = scan_sources_cached(test_items, tag_config, settings.work_dir / "test-tag-cache.json")
@@ -219,6 +226,7 @@ def analyse_project(
         product_summary=facts.summary if facts else None,
         test_definitions=placed,
         product_only=facts.product_only if facts else None,
+        ledger=_ledger_input(settings, product_sources),
     )
     analysis.problems.extend(_not_compiled(manifest))
     return analysis
@@ -246,6 +254,14 @@ def _not_compiled(manifest: BuildManifest | None) -> list[dict[str, Any]]:
         for name in names
         if name
     ]
+
+
+def _ledger_input(settings: Settings, sources: list[tuple[str, bytes]]) -> LedgerInput | None:
+    """The justification ledger (``justify.ledger``) with the sources it is checked against;
+    without a ledger file, justifications apply as written."""
+    from covguard.analysis.ledger import Sources, read_ledger, today
+
+    return read_ledger(Path(settings.justify_ledger)), Sources(dict(sources)), today()
 
 
 def _product_facts(
@@ -361,6 +377,7 @@ def classify(
     product_summary: dict[str, int] | None = None,
     test_definitions: pd.DataFrame | None = None,
     product_only: pd.DataFrame | None = None,
+    ledger: LedgerInput | None = None,
 ) -> Analysis:
     """The classification proper, on frames (what the tests drive with fixtures)."""
     problems = _unique(problems)
@@ -477,7 +494,14 @@ def classify(
     fn["image"] = fn["image"].where(fn["image"].notna(), None)
 
     # ---- justification scopes
-    just = scopes(attached)
+    just = in_source_scopes = scopes(attached)
+    justifications = None
+    if ledger is not None and ledger[0].exists:  # stale and expired justifications no longer apply
+        from covguard.analysis.ledger import check_ledger
+
+        checked = check_ledger(ledger[0], just, functions, ledger[1], ledger[2])
+        just, justifications = checked.scopes, checked.table
+        findings.append(F.frame(checked.findings))
     fn_just = just[just["scope"] == "function"].drop_duplicates(fkey).loc[:, [*fkey, "category", "reason"]]
     fn = fn.merge(fn_just, on=fkey, how="left")
     fn["justified"] = fn["category"].notna()
@@ -554,7 +578,7 @@ def classify(
     summary["coverage"].update(mc.summary)
     if product_summary is not None:
         summary["product"] = dict(product_summary)
-    return Analysis(
+    analysis = Analysis(
         requirements=reqs,
         functions=fn.drop(columns=["category", "reason"], errors="ignore").assign(
             justification=fn["category"].fillna("")
@@ -572,7 +596,11 @@ def classify(
         settings=settings or {},
         decisions=mc.decisions,
         mcdc_measured=mc.measured,
+        justifications=justifications,
     )
+    if ledger is not None:  # what `covguard justify` needs: the in-source scopes and the sources
+        analysis.cache["ledger_input"] = (ledger, in_source_scopes)
+    return analysis
 
 
 def _verified_on(fn: pd.DataFrame, verifying_units: pd.DataFrame, data: CoverageData) -> pd.DataFrame:

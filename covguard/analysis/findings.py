@@ -36,6 +36,10 @@ SEVERITY = {
     "mcdc_gap": "warning",
     "image_unanalysed": "error",
     "image_library": "warning",
+    "stale_justification": "error",
+    "expired_justification": "error",
+    "orphan_justification": "warning",
+    "unrecorded_justification": "warning",
 }
 FINDING_COLUMNS = [
     "kind",

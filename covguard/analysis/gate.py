@@ -71,15 +71,31 @@ class GateResult:
         }
 
 
+# limits of the ledger's kinds, applied only when a justification ledger is in use
+LEDGER_LIMITS = {"stale_justification": 0, "expired_justification": 0}
+
+
 def evaluate_gate(settings: Settings, analysis: Analysis) -> GateResult:
-    return evaluate_policy(
+    limits = dict(settings.gate_max_findings)
+    if analysis.justifications is not None:
+        limits = {**LEDGER_LIMITS, **limits}
+    result = evaluate_policy(
         analysis,
         line=settings.gate_line,
         branch=settings.gate_branch,
-        max_findings=settings.gate_max_findings,
+        max_findings=limits,
         require_target=tuple(settings.gate_require_target),
         mcdc=settings.gate_mcdc,
     )
+    if settings.values.get("gate_baseline"):  # only what is new or worse than a baseline fails
+        from covguard.analysis.baseline import apply_baseline
+
+        apply_baseline(result, analysis, settings)
+    if settings.values.get("gate_diff_base"):  # what changed since a git revision must be verified
+        from covguard.analysis.diffgate import apply_diff
+
+        apply_diff(result, analysis, settings)
+    return result
 
 
 def evaluate_policy(

@@ -411,6 +411,9 @@ def _stage_all(
         config_member = f"config/{Path(settings.config_path).name}"
         stage.copy(config_member, Path(settings.config_path))
     stage.json(SETTINGS, settings.as_dict())
+    ledger = Path(settings.justify_ledger)
+    if ledger.is_file():  # the justification ledger (covguard justify)
+        stage.copy(f"justifications/{ledger.name}", ledger)
     # requirements: the files as configured, and the baseline as read
     requirements = []
     for i, path in enumerate(settings.requirements):

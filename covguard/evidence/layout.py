@@ -80,6 +80,9 @@ CATEGORIES: tuple[Category, ...] = (
     Category("build/", ("8",), "build record"),
     Category("product/", ("5.6", "8"), "product firmware build: image, linker map, call-graph dumps"),
     Category("python/", ("5.5",), "the Python suite's results, coverage.py data and output"),
+    Category(
+        "justifications/", ("5.5", "8"), "the justification ledger: who approved what, when, for which code"
+    ),
     Category(SETTINGS, ("8",), "the resolved configuration (every key, after overrides)"),
     Category("config/", ("8",), "the configuration file"),
     Category("toolchain/", ("8",), "tool and toolchain versions"),

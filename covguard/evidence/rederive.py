@@ -103,6 +103,8 @@ def unsupported(settings: dict[str, Any], stage: Path | None = None) -> str | No
     ``stage``), if so: see :func:`covguard.evidence.runs.unsupported_run`."""
     from covguard.evidence.runs import unsupported_run
 
+    if settings.get("gate.baseline") or settings.get("gate.diff_base"):
+        return "a baseline or diff gate (gate.baseline, gate.diff_base) needs files and history outside it"
     return unsupported_run(stage or Path("/nonexistent"), settings)
 
 
@@ -432,6 +434,9 @@ def _rederive(stage: Path, scratch: Path, result: Rederivation) -> None:
         "output_dir": str(scratch / "out"),
         "requirements": place.requirements,
     }
+    # the justification ledger as packaged (never the original machine's file)
+    ledger = stage / "justifications" / Path(str(raw_settings.get("justify.ledger") or "none")).name
+    overrides["justify.ledger"] = str(ledger if ledger.is_file() else scratch / "no-ledger.toml")
     try:
         settings = settings_from_dict(raw_settings, overrides, place.project, place.config)
     except CovguardError as exc:

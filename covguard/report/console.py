@@ -104,6 +104,19 @@ def render_gate(gate: GateResult) -> str:
     return "\n".join(out)
 
 
+def render_change_details(gate: GateResult) -> str:
+    """The details of the baseline and diff gates' checks (``baseline.*``, ``diff.*``): what failed and
+    why, and how many findings the baseline holds; empty without those gates."""
+    out = [
+        f"  {c.check} {c.subject}: {c.detail}"
+        for c in gate.checks
+        if c.check.startswith(("baseline.", "diff."))
+        and c.detail
+        and (not c.passed or c.check == "baseline.existing")
+    ]
+    return "\n".join(out)
+
+
 OUTPUT_LABELS = {
     "findings": "findings (covguard's contract, JSON)",
     "junit": "test results (JUnit XML, requirements as properties)",

@@ -170,7 +170,7 @@ def _build_document(analysis: Analysis, gate: GateResult | None) -> dict[str, An
     ]
     # the row lists above hold plain Python values already (records() goes through tolist);
     # the small parts go through _plain
-    return {
+    doc = {
         "schema": SCHEMA,
         "tool": {"name": "covguard", "version": __version__},
         "summary": _plain(analysis.summary),
@@ -181,6 +181,9 @@ def _build_document(analysis: Analysis, gate: GateResult | None) -> dict[str, An
         "gate": _plain(gate.to_json()) if gate is not None else None,
         "problems": _plain(analysis.problems),
     }
+    if analysis.justifications is not None:  # only with a justification ledger (covguard justify)
+        doc["justifications"] = [_plain(r) for r in records(analysis.justifications)]
+    return doc
 
 
 def _dump(value: Any, pad: str) -> str:

@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from covguard.analysis.analyse import Analysis
-from covguard.frames import records
+from covguard.frames import CoverageData, grouped_lists, records
 from covguard.report.trace_matrix import trace_links
 
 MAX_SOURCE_LINES = 300_000  # beyond this, only files with a finding or a gap get a source view
@@ -533,6 +533,31 @@ def _tests(doc: dict[str, Any]) -> str:
 # source views
 
 
+def _justifications(doc: dict[str, Any], anchors: _Anchors) -> str:
+    """The justification ledger (only when one is in use): who approved what, when, for which code."""
+    rows = doc.get("justifications")
+    if rows is None:
+        return ""
+    out = [
+        '<section id="justifications"><h2>Justifications</h2>',
+        '<p class="small">Every justification with the SHA-256 of the code it covers (white space and '
+        "comments excluded): stale when the code changed since it was approved.</p>",
+        "<table><thead><tr><th>state</th><th>origin</th><th>code</th><th>category</th><th>reason</th>"
+        "<th>approved by</th><th>date</th><th>expires</th><th>sha256</th></tr></thead><tbody>",
+    ]
+    for r in rows:
+        what = f"{r['function']} " if r.get("function") else ""
+        where = anchors.link(r["file"], r["line"], f"{what}{r['file']}:{r['line']}-{r['end_line']}")
+        out.append(
+            f"<tr><td>{badge(r['state'])}</td><td>{esc(r['origin'])}</td><td>{where}</td>"
+            f"<td>{esc(r['category'])}</td><td>{esc(r['reason'])}</td><td>{esc(r['approver'])}</td>"
+            f"<td>{esc(r['date'])}</td><td>{esc(r['expires'])}</td>"
+            f'<td><code title="{esc(r["current_sha256"])}">{esc(str(r["sha256"])[:12])}</code></td></tr>'
+        )
+    out.append("</tbody></table></section>")
+    return "\n".join(out)
+
+
 def _read_sources(files: Sequence[str], root: Path) -> tuple[list[str], list[str]]:
     texts: list[str] = []
     missing: list[str] = []
@@ -546,10 +571,29 @@ def _read_sources(files: Sequence[str], root: Path) -> tuple[list[str], list[str
     return texts, missing
 
 
+def ran_per_line(data: CoverageData, limit: int = 10) -> pd.DataFrame:
+    """file, line, ran: the (first ``limit``) tests that executed each line, for the hover text."""
+    le = data.lines.loc[:, ["file", "line", "test"]].astype({"file": str, "line": "int64", "test": str})
+    le = le.drop_duplicates().sort_values(["file", "line", "test"], kind="stable")
+    n = le.groupby(["file", "line"], sort=False)["test"].transform("size")
+    shown = le[le.groupby(["file", "line"], sort=False).cumcount() < limit]
+    names = grouped_lists(shown, ["file", "line"], "test", sort=False)
+    out = n.groupby([le["file"], le["line"]], sort=False).first().rename("n").reset_index()
+    more = (out["n"] - limit).clip(lower=0)
+    text = pd.Series([", ".join(names[k]) for k in zip(out["file"], out["line"], strict=True)], dtype=object)
+    out["ran"] = text + np.where(more > 0, " and " + more.astype(str) + " more", "")
+    return out.loc[:, ["file", "line", "ran"]]
+
+
 def source_rows(
-    lines: pd.DataFrame, files: Sequence[str], texts: Sequence[str], ids: dict[str, str]
+    lines: pd.DataFrame,
+    files: Sequence[str],
+    texts: Sequence[str],
+    ids: dict[str, str],
+    ran: pd.DataFrame | None = None,
 ) -> pd.Series:
-    """One HTML table body per file (index: file), every source line coloured by its class."""
+    """One HTML table body per file (index: file), every source line coloured by its class;
+    ``ran`` (:func:`ran_per_line`) adds the names of the tests that ran each line to its hover text."""
     src = pd.DataFrame({"file": list(files), "text": list(texts)})
     src["text"] = src["text"].str.replace("\r\n", "\n").str.replace(r"\n\Z", "", regex=True).str.split("\n")
     src = src.explode("text", ignore_index=True)
@@ -563,6 +607,11 @@ def source_rows(
     count = src["count"].fillna(0).astype("int64").astype(str).where(executable, "")
     tests = src["tests"].fillna(0).astype("int64").astype(str)
     title = (klass + ", executed by " + tests + " test(s)").where(executable, "")
+    if ran is not None and len(ran):
+        names = src.loc[:, ["file", "line"]].merge(ran, on=["file", "line"], how="left")["ran"]
+        names = names.fillna("").astype(str).str.replace("&", "&amp;").str.replace('"', "&quot;")
+        names = names.str.replace("<", "&lt;").str.replace(">", "&gt;").str.replace("'", "&#x27;")
+        title = title + np.where(executable & (names != ""), ": " + names, "")
     text = src["text"].astype(str).str.replace("&", "&amp;").str.replace("<", "&lt;").str.replace(">", "&gt;")
     anchor = src["file"].map(ids) + "-L" + src["line"].astype(str)
     number = src["line"].astype(str)
@@ -590,7 +639,8 @@ def _sources(
         )
         files = kept
     texts, missing = _read_sources(files, root)
-    bodies = source_rows(lines, files, texts, anchors.ids) if files else pd.Series(dtype=object)
+    ran = ran_per_line(analysis.coverage) if files else None
+    bodies = source_rows(lines, files, texts, anchors.ids, ran) if files else pd.Series(dtype=object)
     per_file: dict[str, dict[str, int]] = {}
     for r in records(lines.groupby(["file", "class"]).size().rename("n").reset_index()):
         per_file.setdefault(str(r["file"]), {})[str(r["class"])] = int(r["n"])
@@ -601,7 +651,7 @@ def _sources(
     out = [
         '<section id="sources"><h2>Sources</h2>',
         f'<p class="legend small">Executable lines by class: {legend} - the second column is the '
-        "line's execution count over all tests; hover a line for the number of tests that ran it.</p>",
+        "line's execution count over all tests; hover a line for the tests that ran it.</p>",
         note,
     ]
     for f in files:
@@ -662,6 +712,7 @@ def render(
         _trace(links, doc, anchors),
         _code(doc, links, anchors),
         _tests(doc),
+        _justifications(doc, anchors),
         _sources(analysis, doc, root, anchors, gcovr_pages or {}),
         "</main>",
     ]
@@ -672,6 +723,6 @@ def render(
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         '<link rel="icon" href="data:,">'
         f"<title>{esc(title)}</title><style>{CSS}</style></head>\n<body>\n"
-        + "\n".join(body)
+        + "\n".join(part for part in body if part)
         + f"\n<script>{SCRIPT}</script>\n</body></html>\n"
     )

@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from covguard.analysis.analyse import Analysis
 from covguard.analysis.gate import GateResult
@@ -130,13 +131,15 @@ def write_outputs(
     listed = [(name, output_file(name)) for name in selected if name != "html"]
     if "markdown" in selected:
         path = step("markdown")
+        shown = _changed_only(doc, analysis)
         write_text(
-            path, visible_bytes(markdown.render(doc, reports=[p for _n, p in listed if p != "summary.md"]))
+            path, visible_bytes(markdown.render(shown, reports=[p for _n, p in listed if p != "summary.md"]))
         )
         written["markdown"] = path
     if "sarif" in selected:
         path = step("sarif")
-        write_text(path, json_safe(sarif.render(doc, root=settings.root, config_path=settings.config_path)))
+        shown = _changed_only(doc, analysis)
+        write_text(path, json_safe(sarif.render(shown, root=settings.root, config_path=settings.config_path)))
         written["sarif"] = path
     if "trace-csv" in selected:
         path = step("trace-csv")
@@ -159,6 +162,17 @@ def write_outputs(
         write_text(path, visible_bytes(page))
         written["html"] = path
     return written
+
+
+def _changed_only(doc: dict[str, Any], analysis: Analysis) -> dict[str, Any]:
+    """Under the diff gate (``gate.diff_base``): the document with only the findings that touch a
+    changed line, for the pull-request views (SARIF, Markdown); else the document itself."""
+    changes = analysis.cache.get("diff_scope")
+    if changes is None:
+        return doc
+    from covguard.analysis.diffgate import in_diff
+
+    return {**doc, "findings": in_diff(doc["findings"], changes)}
 
 
 def _gcovr_pages(out: Path, analysis: Analysis, root: Path) -> dict[str, str]:

@@ -165,6 +165,11 @@ def finding_fingerprint(f: dict[str, Any]) -> str:
     return _fingerprint(f)
 
 
+def fingerprint(f: dict[str, Any]) -> str:
+    """The line-independent fingerprint of a finding (what ``covguard gate --baseline`` matches on)."""
+    return _fingerprint(f)
+
+
 def _message(f: dict[str, Any]) -> str:
     """The finding's message; for rogue code the product reaches, with its call path (code scanning
     shows the text, not the properties)."""
@@ -206,6 +211,8 @@ def _result(f: dict[str, Any], rule_index: int, prefix: str, config_file: str) -
         "locations": [location],
         "partialFingerprints": {"covguardFindingHash/v1": _fingerprint(f)},
     }
+    if f.get("baseline") in ("new", "existing"):  # covguard gate --baseline
+        result["baselineState"] = "new" if f["baseline"] == "new" else "unchanged"
     if evidence:
         result["properties"] = evidence
     return result

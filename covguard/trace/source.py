@@ -243,6 +243,12 @@ _LINE_DIRECTIVE = re.compile(
 _ESCAPE = re.compile(r"\\(.)")
 
 
+def literal_lexer(cplusplus: bool = True) -> re.Pattern[str]:
+    """The compiled pattern of comments, literals and preprocessing numbers the scanner uses
+    (groups ``line``, ``block``, ``string``, ``char``, ``number`` and, for C++, ``raw``)."""
+    return _LEXER_CPP if cplusplus else _LEXER_C
+
+
 def is_cplusplus(path: str) -> bool:
     """Whether a file is lexed as C++ (raw strings recognised): every file but ``.c`` and ``.i``."""
     return not path.endswith(C_SUFFIXES)
