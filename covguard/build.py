@@ -236,7 +236,9 @@ def build(
             "compiler": toolchain.cc,
             "cxx_compiler": toolchain.cxx,
             "compile_flags": [*coverage_flags, *toolchain.compile_flags],
-            "link_flags": [*link_flags, *toolchain.link_flags, *runtime_links],
+            "link_flags": [*link_flags, *toolchain.link_flags],
+            # the profile's run-time (Unity hooks, a target's start-up code): executables only
+            "runtime_links": list(runtime_links),
             "machine_flags": list(toolchain.machine_flags),
             "defines": list(toolchain.defines),
             "log_dir": str(area.cc_log),

@@ -269,6 +269,9 @@ def main(argv: list[str]) -> int:
         extra = list(cfg["link_flags"])
     if mode in ("link", "build"):
         args = with_framework_hooks(args, cfg)
+        if "-shared" not in args and "-r" not in args:  # never into a shared library or a partial link
+            # before the link flags: the run-time objects need libgcov, which comes after them
+            extra = [*(str(a) for a in cfg.get("runtime_links", [])), *extra]
     # a cross toolchain's machine flags (-mcpu=...) go to every invocation, instrumented or not
     command = [compiler, *args, *cfg.get("machine_flags", []), *extra]
     if mode != "other":
