@@ -216,24 +216,76 @@ def solve_function(fn: FunctionNotes, path: Path) -> SolvedFunction:
 
 
 def _circuits_static(blocks: list[int], succ: list[list[int]], dst: list[int], limit: int) -> int:
-    """Count elementary circuits of the sub-graph on ``blocks`` (stops counting at ``limit``)."""
+    """Elementary circuits of the sub-graph on ``blocks``, each counted once per occurrence of its
+    lowest block in ``blocks`` (as gcov's search from every block finds them), up to ``limit``.
+
+    Decided from the strongly connected components, never by enumerating paths: a line whose
+    blocks form a large acyclic graph (a macro of many conditions) has exponentially many paths,
+    and enumerating them took minutes on real code.  A component with as many arcs as blocks is
+    one simple circuit; a component with more arcs holds at least two."""
     members = set(blocks)
-    found = 0
-    for start in blocks:
-        stack: list[tuple[int, list[int]]] = [(start, [start])]
-        while stack:
-            v, path = stack.pop()
-            for a in succ[v]:
-                w = dst[a]
-                if w < start or w not in members:
-                    continue
-                if w == start:
-                    found += 1
-                    if found >= limit:
-                        return found
-                elif w not in path:
-                    stack.append((w, [*path, w]))
-    return found
+    arcs: dict[int, list[int]] = {
+        v: [dst[a] for a in succ[v] if dst[a] in members] for v in members
+    }  # parallel arcs kept: each is its own circuit
+    component = _components(sorted(members), arcs)
+    size: dict[int, int] = {}
+    inner: dict[int, int] = {}
+    for v in members:
+        c = component[v]
+        size[c] = size.get(c, 0) + 1
+        inner[c] = inner.get(c, 0) + sum(1 for w in arcs[v] if component[w] == c)
+    circuits = [c for c in size if inner[c] > 0]  # a lone block counts only with a loop arc
+    if not circuits:
+        return 0
+    if len(circuits) > 1 or inner[circuits[0]] > size[circuits[0]]:
+        return min(limit, 2)
+    lowest = min(v for v in members if component[v] == circuits[0])
+    return min(limit, blocks.count(lowest))
+
+
+def _components(order: list[int], arcs: dict[int, list[int]]) -> dict[int, int]:
+    """Strongly connected components (Tarjan's algorithm, iterative): block -> component number."""
+    index: dict[int, int] = {}
+    low: dict[int, int] = {}
+    on_stack: set[int] = set()
+    stack: list[int] = []
+    component: dict[int, int] = {}
+    counter = 0
+    for root in order:
+        if root in index:
+            continue
+        work: list[tuple[int, int]] = [(root, 0)]
+        index[root] = low[root] = counter
+        counter += 1
+        stack.append(root)
+        on_stack.add(root)
+        while work:
+            v, i = work[-1]
+            out = arcs[v]
+            if i < len(out):
+                work[-1] = (v, i + 1)
+                w = out[i]
+                if w not in index:
+                    index[w] = low[w] = counter
+                    counter += 1
+                    stack.append(w)
+                    on_stack.add(w)
+                    work.append((w, 0))
+                elif w in on_stack:
+                    low[v] = min(low[v], index[w])
+                continue
+            work.pop()
+            if work:
+                parent = work[-1][0]
+                low[parent] = min(low[parent], low[v])
+            if low[v] == index[v]:
+                while True:
+                    w = stack.pop()
+                    on_stack.discard(w)
+                    component[w] = v
+                    if w == v:
+                        break
+    return component
 
 
 def cycles_count(blocks: list[int], succ: list[list[int]], dst: list[int], count: dict[int, int]) -> int:
