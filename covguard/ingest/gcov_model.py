@@ -140,7 +140,8 @@ def solve_function(fn: FunctionNotes, path: Path) -> SolvedFunction:
                 num_pred[dst[a]] -= 1
         if len(non_fake) == 1:
             unconditional[non_fake[0]] = True
-        succ[b].sort(key=lambda a: dst[a])
+        if len(succ[b]) > 1:
+            succ[b].sort(key=dst.__getitem__)
     block: list[Lin | None] = [None] * n
     invalid = list(range(n))
     on_invalid = [True] * n
@@ -494,6 +495,7 @@ class _Builder:
         branch_lists: dict[tuple[int, int], list[tuple[int, int]]] = defaultdict(list)
         solved: list[SolvedFunction | None] = []
         fn_base: list[int] = []
+        line_ids, line_fn = self.line_ids, self.line_fn
         offset = 0
         for fi, f in enumerate(fns):
             fn_base.append(base + offset)
@@ -509,17 +511,26 @@ class _Builder:
             self.emit(self.fm, fn_id, s.block[0], fn_base[fi])
             is_group = starts[(f.source, f.start_line)] > 1
             last_block = f.n_blocks - 1
-            for b in range(f.n_blocks):
+            f_start, f_end = f.start_line, f.end_line
+            for b, locs in sorted(f.locations.items()):
                 key: tuple[int, int, int] | None = None
-                for loc in f.locations.get(b, ()):
-                    loc_path = _canonical(loc.source, cwd)
-                    fid = self.file(loc_path)
+                occurrence = (fi, b)
+                for loc in locs:
+                    fid = self.file(_canonical(loc.source, cwd))
+                    own = fn_id if fid == fid_src else -1
+                    in_group = is_group and fid == fid_src
                     for ln in sorted(loc.lines):
-                        group = fi if is_group and fid == fid_src and f.start_line <= ln <= f.end_line else -1
+                        group = fi if in_group and f_start <= ln <= f_end else -1
                         key = (fid, ln, group)
-                        lid = self.line(fid, ln, fn_id if fid == fid_src else -1)
-                        block_sums[key].append((fi, b))
-                        del lid
+                        # self.line(fid, ln, own), inlined: this loop runs once per line of every block
+                        lkey = (fid, ln)
+                        lid = line_ids.get(lkey)
+                        if lid is None:
+                            line_ids[lkey] = len(line_fn)
+                            line_fn.append(own)
+                        elif own >= 0 and line_fn[lid] < 0:
+                            line_fn[lid] = own
+                        block_sums[key].append(occurrence)
                     if b in (0, last_block) or key is None:
                         continue
                     with_blocks[key].append((fi, b))

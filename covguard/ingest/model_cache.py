@@ -5,6 +5,12 @@ depends on the notes files only.  `covguard build` compiles it once and stores i
 area; every later `covguard test`/`analyse` of the same build loads it.  The cache is keyed by a
 digest of every notes file's path, size, modification time and stamp, and by covguard's version:
 anything else, and it is rebuilt.  A damaged cache is never trusted: it is rebuilt too.
+
+Rebuilding is incremental: beside the build's model, the model of every object is kept on its
+own (``<cache>.objects/<digest>.zip``), keyed by the SHA-256 of its notes file's bytes and
+covguard's version.  A rebuild that changes one object compiles that object's model only and
+merges it with the others' (:func:`~covguard.ingest.gcov_model.merge_models`: exactly the model
+of one compilation); entries of objects no longer in the build are removed.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from covguard import __version__
+from covguard.errors import CoverageDataError
 from covguard.files import atomic_write
 from covguard.ingest.gcno import FunctionNotes, NotesFile, read_notes
 from covguard.ingest.gcov_model import (
@@ -190,24 +197,23 @@ def load(path: Path, sig: str) -> CoverageModel | None:
         return None
 
 
-def _compile_chunk(paths: list[str]) -> CoverageModel:
-    model = build_model([read_notes(Path(p)) for p in paths])
+def _light(model: CoverageModel) -> CoverageModel:
     for o in model.objects:
         o.notes = light_notes(o.notes)  # the graphs are compiled in: keep what reading data needs
     return model
 
 
-def compile_model(notes_paths: Sequence[str], jobs: int = 1) -> CoverageModel:
-    """Compile the notes files, in ``jobs`` processes for a large build.
+def _compile_chunk(paths: list[str]) -> CoverageModel:
+    return _light(build_model([read_notes(Path(p)) for p in paths]))
 
-    Contiguous chunks of objects are compiled apart and merged (:func:`merge_models`), which gives
-    exactly the model of one compilation (same ids, same maps) in a fraction of the time.
-    """
-    paths = list(notes_paths)
-    sizes = [os.path.getsize(p) for p in paths]
-    if jobs <= 1 or len(paths) < 2 * jobs or sum(sizes) < PARALLEL_BYTES:
-        return _compile_chunk(paths)
-    n_chunks = 2 * jobs
+
+def _compile_each(paths: list[str]) -> list[CoverageModel]:
+    """One model per notes file (for the per-object cache)."""
+    return [_compile_chunk([p]) for p in paths]
+
+
+def _chunks(paths: list[str], sizes: list[int], n_chunks: int) -> list[list[str]]:
+    """Contiguous chunks of about the same number of notes bytes."""
     per_chunk = sum(sizes) / n_chunks
     chunks: list[list[str]] = [[]]
     acc = 0.0
@@ -217,20 +223,96 @@ def compile_model(notes_paths: Sequence[str], jobs: int = 1) -> CoverageModel:
             acc = 0.0
         chunks[-1].append(path)
         acc += size
+    return chunks
+
+
+def _parallel(paths: list[str], jobs: int) -> bool:
+    sizes = [os.path.getsize(p) for p in paths]
+    return jobs > 1 and len(paths) >= 2 * jobs and sum(sizes) >= PARALLEL_BYTES
+
+
+def compile_model(notes_paths: Sequence[str], jobs: int = 1) -> CoverageModel:
+    """Compile the notes files, in ``jobs`` processes for a large build.
+
+    Contiguous chunks of objects are compiled apart and merged (:func:`merge_models`), which gives
+    exactly the model of one compilation (same ids, same maps) in a fraction of the time.
+    """
+    paths = list(notes_paths)
+    if not _parallel(paths, jobs):
+        return _compile_chunk(paths)
+    chunks = _chunks(paths, [os.path.getsize(p) for p in paths], 2 * jobs)
     with ProcessPoolExecutor(max_workers=jobs) as pool:
         parts = list(pool.map(_compile_chunk, chunks))
     return merge_models(parts)
 
 
+def object_key(data: bytes) -> str:
+    """The per-object cache key: the notes file's content (and covguard's version)."""
+    h = hashlib.sha256(__version__.encode() + b"\0")
+    h.update(data)
+    return h.hexdigest()
+
+
+def objects_dir(cache: Path) -> Path:
+    """Where the per-object models of the build cache ``cache`` are kept."""
+    return cache.with_name(cache.stem + ".objects")
+
+
+def incremental_model(
+    notes_paths: Sequence[str], folder: Path, jobs: int = 1
+) -> tuple[CoverageModel, list[str]]:
+    """The model of these notes files from the per-object cache in ``folder``, compiling (and
+    caching) the objects whose notes content is not there.  Returns the model and the notes files
+    that were compiled."""
+    paths = list(notes_paths)
+    keys: list[str] = []
+    for p in paths:
+        try:
+            keys.append(object_key(Path(p).read_bytes()))
+        except OSError as exc:
+            raise CoverageDataError(f"cannot read notes file: {exc.strerror}", path=Path(p)) from exc
+    parts: list[CoverageModel | None] = []
+    for p, key in zip(paths, keys, strict=True):
+        got = load(folder / f"{key}.zip", key)
+        if got is not None and len(got.objects) == 1:
+            got.objects[0].notes.path = Path(p)  # the same content may sit at another path
+            got.object_index = {p: 0}
+            parts.append(got)
+        else:
+            parts.append(None)
+    missing = [i for i, m in enumerate(parts) if m is None]
+    todo = [paths[i] for i in missing]
+    if todo:
+        if _parallel(todo, jobs):
+            chunks = _chunks(todo, [os.path.getsize(p) for p in todo], 2 * jobs)
+            with ProcessPoolExecutor(max_workers=jobs) as pool:
+                compiled = [m for chunk in pool.map(_compile_each, chunks) for m in chunk]
+        else:
+            compiled = _compile_each(todo)
+        folder.mkdir(parents=True, exist_ok=True)
+        for i, m in zip(missing, compiled, strict=True):
+            parts[i] = m
+            save(m, folder / f"{keys[i]}.zip", keys[i])
+    wanted = {f"{k}.zip" for k in keys}
+    if folder.is_dir():
+        for old in folder.iterdir():  # objects no longer in the build
+            if old.name not in wanted and old.suffix == ".zip":
+                old.unlink(missing_ok=True)
+    models = [m for m in parts if m is not None]
+    if not models:
+        return compile_model([], 1), todo
+    return merge_models(models), todo
+
+
 def model_for(notes_paths: Sequence[str], cache: Path | None, jobs: int = 1) -> CoverageModel:
     """The coverage model of these notes files: from the cache when it is current, else compiled
-    (and then cached)."""
-    sig = signature(notes_paths) if cache is not None else ""
-    if cache is not None:
-        cached = load(cache, sig)
-        if cached is not None:
-            return cached
-    model = compile_model(notes_paths, jobs)
-    if cache is not None:
-        save(model, cache, sig)
+    (only the objects whose notes changed, see :func:`incremental_model`) and then cached."""
+    if cache is None:
+        return compile_model(notes_paths, jobs)
+    sig = signature(notes_paths)
+    cached = load(cache, sig)
+    if cached is not None:
+        return cached
+    model, _compiled = incremental_model(notes_paths, objects_dir(cache), jobs)
+    save(model, cache, sig)
     return model
