@@ -20,6 +20,8 @@ the function returns ``None``.
 
 from __future__ import annotations
 
+import csv
+import io
 import shutil
 import tarfile
 from pathlib import Path
@@ -336,13 +338,15 @@ def sqlite_project(cache: Path) -> RealProject | None:
                             return None
                         data = data[: cut + len(END_MARKER)]
                     (src / parts[2]).write_bytes(data)
-    rows = ["id,title,safety_class,rationale"]
-    rows += [
-        f"{rid},{title},B,SQLite behaviour the benchmark workload checks."
+    table = io.StringIO()  # quoted: the titles hold commas
+    writer = csv.writer(table, lineterminator="\n")
+    writer.writerow(["id", "title", "safety_class", "rationale"])
+    writer.writerows(
+        [rid, title, "B", "SQLite behaviour the benchmark workload checks."]
         for rid, title in REQUIREMENTS.items()
-    ]
+    )
     files = {f"tests/test_sql_{group}.c": _test_file(group, cases) for group, cases in TESTS.items()}
-    files |= {"requirements.csv": "\n".join(rows) + "\n", "Makefile": MAKEFILE, "covguard.toml": CONFIG}
+    files |= {"requirements.csv": table.getvalue(), "Makefile": MAKEFILE, "covguard.toml": CONFIG}
     for name, text in files.items():
         path = root / name
         if not path.is_file() or path.read_text(encoding="utf-8") != text:  # changed: rebuild and rerun
