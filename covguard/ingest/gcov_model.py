@@ -131,17 +131,23 @@ def solve_function(fn: FunctionNotes, path: Path) -> SolvedFunction:
     unconditional = [False] * m
     call_non_return = [bool(flags[a] & ARC_FAKE) and src[a] != 0 for a in range(m)]
     for b in range(n):
-        non_fake = [a for a in succ[b] if not flags[a] & ARC_FAKE]
-        for a in succ[b]:
-            if not flags[a] & ARC_ON_TREE:
+        sb = succ[b]
+        n_real = 0  # arcs that are not fake: exactly one makes it unconditional
+        last_real = -1
+        for a in sb:
+            fl = flags[a]
+            if not fl & ARC_FAKE:
+                n_real += 1
+                last_real = a
+            if not fl & ARC_ON_TREE:
                 arc[a] = {k: 1}
                 k += 1
                 num_succ[b] -= 1
                 num_pred[dst[a]] -= 1
-        if len(non_fake) == 1:
-            unconditional[non_fake[0]] = True
-        if len(succ[b]) > 1:
-            succ[b].sort(key=dst.__getitem__)
+        if n_real == 1:
+            unconditional[last_real] = True
+        if len(sb) > 1:
+            sb.sort(key=dst.__getitem__)
     block: list[Lin | None] = [None] * n
     invalid = list(range(n))
     on_invalid = [True] * n
