@@ -251,7 +251,7 @@ def worker(kind: str, root: Path, out: Path) -> None:
     paths = list(manifest.notes_files)
     incremental_model(paths, folder)
     changed = paths[len(paths) // 2]
-    (folder / f"{object_key(Path(changed).read_bytes())}.zip").unlink()
+    (folder / f"{object_key(Path(changed).read_bytes())}.model").unlink()
     t_inc = time.perf_counter()
     _inc, recompiled = incremental_model(paths, folder)
     t_inc_end = time.perf_counter()

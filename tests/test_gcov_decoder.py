@@ -322,7 +322,7 @@ def test_incremental_model_recompiles_only_the_changed_object(tmp_path: Path) ->
     inc, compiled = model_cache.incremental_model(notes, folder)
     assert compiled == [notes[1]]
     _assert_same_model(fresh, inc)
-    assert len(list(folder.glob("*.zip"))) == 3  # the stale entry of other.o was removed
+    assert len(list(folder.glob("*.model"))) == 3  # the stale entry of other.o was removed
 
     # through the build's cache (what covguard build and analyse call): the same model, and its
     # counts from real data equal the cold model's
