@@ -310,6 +310,12 @@ def test_incremental_model_recompiles_only_the_changed_object(tmp_path: Path) ->
     again, compiled = model_cache.incremental_model(notes, folder)
     assert compiled == []  # every object from its cache
     _assert_same_model(cold, again)
+    # a damaged entry is never trusted: that object is compiled again
+    entry = folder / f"{model_cache.object_key(Path(notes[2]).read_bytes())}.model"
+    entry.write_bytes(entry.read_bytes()[:-8])
+    healed, compiled = model_cache.incremental_model(notes, folder)
+    assert compiled == [notes[2]]
+    _assert_same_model(cold, healed)
 
     # change one object: a new function in other.c, recompiled alone
     with (src / "other.c").open("a", encoding="utf-8") as handle:
