@@ -23,14 +23,14 @@ import zipfile
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
 from covguard import __version__
 from covguard.errors import CoverageDataError, OutputError
 from covguard.files import atomic_write
-from covguard.ingest.gcno import FunctionNotes, NotesFile, read_notes
+from covguard.ingest.gcno import FunctionNotes, NotesFile, parse_notes, read_notes
 from covguard.ingest.gcov_model import (
     ComplexLine,
     CoverageModel,
@@ -40,6 +40,8 @@ from covguard.ingest.gcov_model import (
     light_notes,
     merge_models,
 )
+
+T = TypeVar("T")
 
 PARALLEL_BYTES = 4 << 20  # below this much notes data, one process is faster than starting more
 
@@ -271,21 +273,21 @@ def _compile_chunk(paths: list[str]) -> CoverageModel:
     return _light(build_model([read_notes(Path(p)) for p in paths]))
 
 
-def _compile_each(paths: list[str]) -> list[CoverageModel]:
-    """One model per notes file (for the per-object cache)."""
-    return [_compile_chunk([p]) for p in paths]
+def _compile_each(items: list[tuple[str, bytes]]) -> list[CoverageModel]:
+    """One model per notes file (for the per-object cache), from the bytes its key was made of."""
+    return [_light(build_model([parse_notes(data, Path(p))])) for p, data in items]
 
 
-def _chunks(paths: list[str], sizes: list[int], n_chunks: int) -> list[list[str]]:
+def _chunks(items: list[T], sizes: list[int], n_chunks: int) -> list[list[T]]:
     """Contiguous chunks of about the same number of notes bytes."""
     per_chunk = sum(sizes) / n_chunks
-    chunks: list[list[str]] = [[]]
+    chunks: list[list[T]] = [[]]
     acc = 0.0
-    for path, size in zip(paths, sizes, strict=True):
+    for item, size in zip(items, sizes, strict=True):
         if acc >= per_chunk and len(chunks) < n_chunks:
             chunks.append([])
             acc = 0.0
-        chunks[-1].append(path)
+        chunks[-1].append(item)
         acc += size
     return chunks
 
@@ -330,13 +332,15 @@ def incremental_model(
     that were compiled."""
     paths = list(notes_paths)
     keys: list[str] = []
-    for p in paths:
+    parts: list[CoverageModel | None] = []
+    pending: dict[int, bytes] = {}  # objects to compile: their bytes, as hashed
+    for i, p in enumerate(paths):
         try:
-            keys.append(object_key(Path(p).read_bytes()))
+            data = Path(p).read_bytes()
         except OSError as exc:
             raise CoverageDataError(f"cannot read notes file: {exc.strerror}", path=Path(p)) from exc
-    parts: list[CoverageModel | None] = []
-    for p, key in zip(paths, keys, strict=True):
+        key = object_key(data)
+        keys.append(key)
         got = load_blob(folder / f"{key}.model", key)
         if got is not None and len(got.objects) == 1:
             got.objects[0].notes.path = Path(p)  # the same content may sit at another path
@@ -344,15 +348,17 @@ def incremental_model(
             parts.append(got)
         else:
             parts.append(None)
-    missing = [i for i, m in enumerate(parts) if m is None]
+            pending[i] = data
+    missing = list(pending)
     todo = [paths[i] for i in missing]
     if todo:
+        items = [(paths[i], pending[i]) for i in missing]
         if _parallel(todo, jobs):
-            chunks = _chunks(todo, [os.path.getsize(p) for p in todo], 2 * jobs)
+            chunks = _chunks(items, [len(data) for _p, data in items], 2 * jobs)
             with ProcessPoolExecutor(max_workers=jobs) as pool:
                 compiled = [m for chunk in pool.map(_compile_each, chunks) for m in chunk]
         else:
-            compiled = _compile_each(todo)
+            compiled = _compile_each(items)
         folder.mkdir(parents=True, exist_ok=True)
         for i, m in zip(missing, compiled, strict=True):
             parts[i] = m
