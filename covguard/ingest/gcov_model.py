@@ -502,6 +502,7 @@ class _Builder:
         solved: list[SolvedFunction | None] = []
         fn_base: list[int] = []
         line_ids, line_fn = self.line_ids, self.line_fn
+        fid_of: dict[str, int] = {}  # source name as in this object -> file id
         offset = 0
         for fi, f in enumerate(fns):
             fn_base.append(base + offset)
@@ -522,7 +523,9 @@ class _Builder:
                 key: tuple[int, int, int] | None = None
                 occurrence = (fi, b)
                 for loc in locs:
-                    fid = self.file(_canonical(loc.source, cwd))
+                    fid = fid_of.get(loc.source)
+                    if fid is None:
+                        fid = fid_of[loc.source] = self.file(_canonical(loc.source, cwd))
                     own = fn_id if fid == fid_src else -1
                     in_group = is_group and fid == fid_src
                     for ln in sorted(loc.lines):
@@ -544,15 +547,21 @@ class _Builder:
                         if not s.unconditional[a] and not s.call_non_return[a]:
                             branch_lists[(key[0], key[1])].append((fi, a))
         # line counts: gcov's accumulate_line_info
+        lc, lt, lw = self.lm
         for key, occurrences in block_sums.items():
             fid, ln, _group = key
-            lid = self.line_ids[(fid, ln)]
+            lid = line_ids[(fid, ln)]
             blocks = with_blocks.get(key)
             if not blocks:
                 for fi, b in occurrences:
                     sf = solved[fi]
                     assert sf is not None
-                    self.emit(self.lm, lid, sf.block[b], fn_base[fi])
+                    form = sf.block[b]
+                    at = fn_base[fi]
+                    # self.emit(self.lm, lid, form, at), inlined: once per block of every line
+                    lc.extend([at + k for k in form])
+                    lt.extend([lid] * len(form))
+                    lw.extend(form.values())
                 continue
             # entries into the line's blocks from outside, per function (arcs never cross functions)
             by_fn: dict[int, list[int]] = defaultdict(list)
