@@ -452,7 +452,7 @@ def targets(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if fastcov:
             out.append(
                 {
-                    "target": "per run: covguard analyse <= fastcov (same .gcda files)",
+                    "target": "per run: import+load+ingest+analyse+findings.json <= fastcov",
                     "where": where,
                     "measured": f"{c['per_run']:.2f} s vs fastcov {fastcov['median_s']:.2f} s",
                     "ratio": round(c["per_run"] / fastcov["median_s"], 2),
