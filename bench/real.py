@@ -271,20 +271,22 @@ def _test_file(group: str, cases: list[tuple[str, str, str]]) -> str:
     return "\n".join(out)
 
 
-def _download(cache: Path) -> Path | None:
+def download_sdist(cache: Path, requirement: str, pattern: str) -> Path | None:
+    """The source distribution of ``requirement`` under ``cache/downloads`` (downloaded once with
+    pip's ordinary client), or None without network access."""
     dl = cache / "downloads"
-    found = sorted(dl.glob("lupa-*.tar.gz"))
+    found = sorted(dl.glob(pattern))
     if not found:
         dl.mkdir(parents=True, exist_ok=True)
-        print(f"  downloading {LUPA} (source distribution) with pip ...", flush=True)
+        print(f"  downloading {requirement} (source distribution) with pip ...", flush=True)
         proc = subprocess.run(
             [sys.executable, "-m", "pip", "download", "--no-binary", ":all:", "--no-deps",
-             "-d", str(dl), LUPA],
+             "-d", str(dl), requirement],
             capture_output=True, text=True, check=False,
         )  # fmt: skip
-        found = sorted(dl.glob("lupa-*.tar.gz"))
+        found = sorted(dl.glob(pattern))
         if proc.returncode != 0 and not found:
-            print(f"  could not download {LUPA}: {proc.stderr.strip().splitlines()[-1:]}", flush=True)
+            print(f"  could not download {requirement}: {proc.stderr.strip().splitlines()[-1:]}", flush=True)
             return None
     return found[-1] if found else None
 
@@ -294,7 +296,7 @@ def lua_project(cache: Path) -> RealProject | None:
     root = cache / "lua54"
     src = root / "src"
     if not (src / "lapi.c").is_file():
-        archive = _download(cache)
+        archive = download_sdist(cache, LUPA, "lupa-*.tar.gz")
         if archive is None:
             return None
         src.mkdir(parents=True, exist_ok=True)

@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from covguard.errors import CoverageDataError
 from covguard.ingest.gcda import parse_data, read_data
 from covguard.ingest.gcno import parse_notes, read_notes
-from covguard.ingest.gcov_model import build_model, evaluate
+from covguard.ingest.gcov_model import CoverageModel, build_model, evaluate
 from tests.conftest import FIXTURES, require, run
 
 Counts = dict[tuple[str, ...], int]
@@ -262,3 +262,84 @@ def test_models_compiled_apart_merge_into_the_same_model(tmp_path: Path) -> None
     assert whole.func_name == merged.func_name
     assert [o.counter_base for o in whole.objects] == [o.counter_base for o in merged.objects]
     assert reference(gcdas) == native(gcdas)
+
+
+def _assert_same_model(whole: CoverageModel, other: CoverageModel) -> None:
+    arrays = ["line_file", "line_no", "line_function", "func_file", "func_start", "func_end"]
+    arrays += ["branch_line", "branch_index", "cycle_row_cycle", "cycle_line", "cycle_len"]
+    for name in arrays:
+        assert np.array_equal(getattr(whole, name), getattr(other, name)), name
+    for name in ("line_map", "branch_map", "func_map", "cycle_map"):
+        a, b = getattr(whole, name), getattr(other, name)
+        assert np.array_equal(a.indptr, b.indptr), name
+        assert np.array_equal(a.target, b.target), name
+        assert np.array_equal(a.coef, b.coef), name
+    assert other.files == whole.files
+    assert other.func_name == whole.func_name
+    assert other.notes == whole.notes
+    assert [str(o.notes.path) for o in other.objects] == [str(o.notes.path) for o in whole.objects]
+    assert [(o.counter_base, o.n_counters, o.fn_counter_counts) for o in other.objects] == [
+        (o.counter_base, o.n_counters, o.fn_counter_counts) for o in whole.objects
+    ]
+    assert other.object_index == whole.object_index
+
+
+def test_incremental_model_recompiles_only_the_changed_object(tmp_path: Path) -> None:
+    """The per-object cache (keyed by the notes content) gives exactly the model of a cold build,
+    and a rebuild that changes one object compiles that object's model only."""
+    require("gcc")
+    from covguard.ingest import model_cache
+
+    src = tmp_path / "src"
+    shutil.copytree(FIXTURES / "c" / "decoder", src)
+    objs = [tmp_path / f"{name}.o" for name in ("loops", "other", "main")]
+
+    def compile_one(obj: Path) -> None:
+        c_file = src / f"{obj.stem}.c"
+        run(["gcc", "-O0", "-g", "--coverage", "-fprofile-abs-path", "-c", c_file, "-o", obj])
+
+    for obj in objs:
+        compile_one(obj)
+    notes = [str(o.with_suffix(".gcno")) for o in objs]
+    cache = tmp_path / "area" / "coverage-model.zip"
+    folder = model_cache.objects_dir(cache)
+
+    cold, compiled = model_cache.incremental_model(notes, folder)
+    assert compiled == notes  # nothing cached yet: every object compiled
+    _assert_same_model(build_model([read_notes(Path(p)) for p in notes]), cold)
+    again, compiled = model_cache.incremental_model(notes, folder)
+    assert compiled == []  # every object from its cache
+    _assert_same_model(cold, again)
+    # a damaged entry is never trusted: that object is compiled again
+    entry = folder / f"{model_cache.object_key(Path(notes[2]).read_bytes())}.model"
+    entry.write_bytes(entry.read_bytes()[:-8])
+    healed, compiled = model_cache.incremental_model(notes, folder)
+    assert compiled == [notes[2]]
+    _assert_same_model(cold, healed)
+
+    # change one object: a new function in other.c, recompiled alone
+    with (src / "other.c").open("a", encoding="utf-8") as handle:
+        handle.write(
+            "\nint added_later(int x)\n{\n    if (x > 3)\n        return x * 2;\n    return -x;\n}\n"
+        )
+    compile_one(objs[1])
+    fresh = build_model([read_notes(Path(p)) for p in notes])
+    assert "added_later" in fresh.func_name
+    inc, compiled = model_cache.incremental_model(notes, folder)
+    assert compiled == [notes[1]]
+    _assert_same_model(fresh, inc)
+    assert len(list(folder.glob("*.model"))) == 3  # the stale entry of other.o was removed
+
+    # through the build's cache (what covguard build and analyse call): the same model, and its
+    # counts from real data equal the cold model's
+    subprocess.run(["gcc", "--coverage", *objs, "-o", tmp_path / "prog"], check=True)
+    subprocess.run([tmp_path / "prog"], check=False)
+    via_cache = model_cache.model_for(notes, cache)
+    _assert_same_model(fresh, via_cache)
+    unit = {
+        i: np.concatenate(read_data(Path(p).with_suffix(".gcda"), fresh.objects[i].notes).counters)
+        for i, p in enumerate(notes)
+    }
+    a, b = evaluate(fresh, [unit]), evaluate(via_cache, [unit])
+    for field in ("line_id", "line_count", "branch_id", "branch_count", "func_id", "func_count"):
+        assert np.array_equal(getattr(a, field), getattr(b, field)), field

@@ -34,12 +34,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import coverage
 import numpy as np
 import pandas as pd
-from coverage.exceptions import CoverageException
-from coverage.python import PythonFileReporter
 
 from covguard.errors import CoverageDataError, InputError
 from covguard.files import display_path, glob_matcher
@@ -54,6 +52,10 @@ from covguard.frames import (
     conform,
 )
 from covguard.trace.python_ast import PyFunction, functions_of, owners, parse
+
+if TYPE_CHECKING:  # coverage.py is imported when Python coverage is read, not at every start-up
+    import coverage
+    from coverage.python import PythonFileReporter
 
 ORIGIN = "host-python"
 PHASES = ("setup", "run", "teardown")
@@ -103,6 +105,8 @@ class _Item:
 
 def _reporter_settings() -> coverage.Coverage:
     """A Coverage object that only configures the reporters: no exclusions, no partial pragmas."""
+    import coverage
+
     cov = coverage.Coverage(config_file=False, data_file=None)
     cov.set_option("report:exclude_lines", [])
     cov.set_option("report:partial_branches", [])
@@ -110,6 +114,9 @@ def _reporter_settings() -> coverage.Coverage:
 
 
 def _item(path: Path, root: Path, cov: coverage.Coverage) -> _Item:
+    from coverage.exceptions import CoverageException
+    from coverage.python import PythonFileReporter
+
     shown = display_path(path, root)
     try:
         text = path.read_text(encoding="utf-8")
@@ -134,6 +141,9 @@ def _item(path: Path, root: Path, cov: coverage.Coverage) -> _Item:
 
 
 def _open(data_file: Path) -> coverage.CoverageData:
+    import coverage
+    from coverage.exceptions import CoverageException
+
     if not data_file.is_file():
         raise CoverageDataError("no coverage.py data file", path=data_file, hint=_HINT)
     data = coverage.CoverageData(basename=str(data_file))

@@ -131,16 +131,23 @@ def solve_function(fn: FunctionNotes, path: Path) -> SolvedFunction:
     unconditional = [False] * m
     call_non_return = [bool(flags[a] & ARC_FAKE) and src[a] != 0 for a in range(m)]
     for b in range(n):
-        non_fake = [a for a in succ[b] if not flags[a] & ARC_FAKE]
-        for a in succ[b]:
-            if not flags[a] & ARC_ON_TREE:
+        sb = succ[b]
+        n_real = 0  # arcs that are not fake: exactly one makes it unconditional
+        last_real = -1
+        for a in sb:
+            fl = flags[a]
+            if not fl & ARC_FAKE:
+                n_real += 1
+                last_real = a
+            if not fl & ARC_ON_TREE:
                 arc[a] = {k: 1}
                 k += 1
                 num_succ[b] -= 1
                 num_pred[dst[a]] -= 1
-        if len(non_fake) == 1:
-            unconditional[non_fake[0]] = True
-        succ[b].sort(key=lambda a: dst[a])
+        if n_real == 1:
+            unconditional[last_real] = True
+        if len(sb) > 1:
+            sb.sort(key=dst.__getitem__)
     block: list[Lin | None] = [None] * n
     invalid = list(range(n))
     on_invalid = [True] * n
@@ -546,6 +553,8 @@ class _Builder:
         branch_lists: dict[tuple[int, int], list[tuple[int, int]]] = defaultdict(list)
         solved: list[SolvedFunction | None] = []
         fn_base: list[int] = []
+        line_ids, line_fn = self.line_ids, self.line_fn
+        fid_of: dict[str, int] = {}  # source name as in this object -> file id
         offset = 0
         for fi, f in enumerate(fns):
             fn_base.append(base + offset)
@@ -561,17 +570,28 @@ class _Builder:
             self.emit(self.fm, fn_id, s.block[0], fn_base[fi])
             is_group = starts[(f.source, f.start_line)] > 1
             last_block = f.n_blocks - 1
-            for b in range(f.n_blocks):
+            f_start, f_end = f.start_line, f.end_line
+            for b, locs in sorted(f.locations.items()):
                 key: tuple[int, int, int] | None = None
-                for loc in f.locations.get(b, ()):
-                    loc_path = _canonical(loc.source, cwd)
-                    fid = self.file(loc_path)
+                occurrence = (fi, b)
+                for loc in locs:
+                    fid = fid_of.get(loc.source)
+                    if fid is None:
+                        fid = fid_of[loc.source] = self.file(_canonical(loc.source, cwd))
+                    own = fn_id if fid == fid_src else -1
+                    in_group = is_group and fid == fid_src
                     for ln in sorted(loc.lines):
-                        group = fi if is_group and fid == fid_src and f.start_line <= ln <= f.end_line else -1
+                        group = fi if in_group and f_start <= ln <= f_end else -1
                         key = (fid, ln, group)
-                        lid = self.line(fid, ln, fn_id if fid == fid_src else -1)
-                        block_sums[key].append((fi, b))
-                        del lid
+                        # self.line(fid, ln, own), inlined: this loop runs once per line of every block
+                        lkey = (fid, ln)
+                        lid = line_ids.get(lkey)
+                        if lid is None:
+                            line_ids[lkey] = len(line_fn)
+                            line_fn.append(own)
+                        elif own >= 0 and line_fn[lid] < 0:
+                            line_fn[lid] = own
+                        block_sums[key].append(occurrence)
                     if b in (0, last_block) or key is None:
                         continue
                     with_blocks[key].append((fi, b))
@@ -579,15 +599,21 @@ class _Builder:
                         if not s.unconditional[a] and not s.call_non_return[a]:
                             branch_lists[(key[0], key[1])].append((fi, a))
         # line counts: gcov's accumulate_line_info
+        lc, lt, lw = self.lm
         for key, occurrences in block_sums.items():
             fid, ln, _group = key
-            lid = self.line_ids[(fid, ln)]
+            lid = line_ids[(fid, ln)]
             blocks = with_blocks.get(key)
             if not blocks:
                 for fi, b in occurrences:
                     sf = solved[fi]
                     assert sf is not None
-                    self.emit(self.lm, lid, sf.block[b], fn_base[fi])
+                    form = sf.block[b]
+                    at = fn_base[fi]
+                    # self.emit(self.lm, lid, form, at), inlined: once per block of every line
+                    lc.extend([at + k for k in form])
+                    lt.extend([lid] * len(form))
+                    lw.extend(form.values())
                 continue
             # entries into the line's blocks from outside, per function (arcs never cross functions)
             by_fn: dict[int, list[int]] = defaultdict(list)
