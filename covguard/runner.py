@@ -35,6 +35,14 @@ from covguard.ingest.test_output import CaseOutput, ParsedOutput, parse_output, 
 from covguard.invocations import Invocation, exit_status_case, open_stdin
 from covguard.model import ExecutableRun, TestCase
 from covguard.procs import kill_all, run_group
+from covguard.selection import (
+    keep_selected,
+    load_selection,
+    missing_ids,
+    only_env,
+    select_invocations,
+    selected_names,
+)
 from covguard.toolchains import Toolchain
 
 if TYPE_CHECKING:
@@ -56,6 +64,9 @@ class TestRun:
     # the Python suite (its cases and run are in cases/runs too); kept in its own results file,
     # see covguard.pytest_runner.with_python
     python: PythonRun | None = None
+    # covguard test --select: the selection file, how many ids, ids no test answered (covguard.selection)
+    selection: dict[str, object] | None = None
+    unattached: list[dict[str, object]] = field(default_factory=list)  # stray @verifies of definitions
 
     @property
     def infrastructure_problems(self) -> list[str]:
@@ -76,6 +87,8 @@ class TestRun:
             "runs": [asdict(r) for r in self.runs],
             "units": self.units,
             "shards": self.shards,
+            "selection": self.selection,
+            "unattached_verifies": self.unattached,
         }
 
     @classmethod
@@ -95,7 +108,13 @@ class TestRun:
             origin=str(data.get("origin", "host")),
             variant=str(data.get("variant", "default")),
             shards=[str(s) for s in data.get("shards", [])],  # type: ignore[attr-defined]
+            selection=_mapping(data.get("selection")),
+            unattached=[t for t in data.get("unattached_verifies", []) or [] if isinstance(t, dict)],  # type: ignore[attr-defined]
         )
+
+
+def _mapping(value: object) -> dict[str, object] | None:
+    return {str(k): v for k, v in value.items()} if isinstance(value, dict) else None
 
 
 def _glob_abs(pattern: str) -> list[Path]:
@@ -561,10 +580,9 @@ def run_tests(settings: Settings, *, echo: Callable[[str], None] | None = None) 
     # of all executables, below the patterns' folders: a label is the same in every shard, and
     # when another executable is added
     labels = labels_for(executables, pattern_bases(settings, area))
-    if settings.values.get("test_select"):  # covguard affected's test.select: only those executables
-        from covguard.affected import select_executables
-
-        executables = select_executables(settings, executables, labels)
+    selection = load_selection(settings)  # covguard test --select: only the selected test cases
+    if selection is not None:
+        executables = [e for e in executables if selection.holds(labels[e])]
     env_base = dict(os.environ)
     values = placeholders(settings, area)
     env_base.update({k: expand(v, values, f"'test.env.{k}'") for k, v in settings.test_env.items()})
@@ -581,7 +599,8 @@ def run_tests(settings: Settings, *, echo: Callable[[str], None] | None = None) 
                     path=settings.config_path,
                     hint="rename it, or leave that executable out of 'test.executables'",
                 )
-        jobs += [(Path(inv.program), inv.name, inv) for inv in planned.invocations]
+        chosen = select_invocations(selection, planned.invocations)
+        jobs += [(Path(inv.program), inv.name, inv) for inv in chosen]
     shard = str(settings.test_shard or "")
     if shard:
         k, n = (int(x) for x in shard.split("/"))
@@ -598,7 +617,9 @@ def run_tests(settings: Settings, *, echo: Callable[[str], None] | None = None) 
         exe, label, inv = job
         if echo:
             echo(f"test: {label}")
-        return run_executable(settings, toolchain, exe, label, run_dir, env_base, inv)
+        env = {**env_base, **only_env(selection, label)}
+        done = run_executable(settings, toolchain, exe, label, run_dir, env, inv)
+        return replace(done, cases=keep_selected(done.cases, done.units, selected_names(env)))
 
     pool = ThreadPoolExecutor(max_workers=max(1, int(settings.test_jobs)))
     try:
@@ -615,7 +636,11 @@ def run_tests(settings: Settings, *, echo: Callable[[str], None] | None = None) 
         result.cases.extend(TestCase(**{**asdict(c), **tagged}) for c in r.cases)
         result.units.update(r.units)
     if planned is not None and (not shard or shard.startswith("1/")):
-        result.cases.extend(TestCase(**{**asdict(c), **tagged}) for c in planned.not_run)
+        not_run = [c for c in planned.not_run if selection is None or selection.holds(c.test)]
+        result.cases.extend(TestCase(**{**asdict(c), **tagged}) for c in not_run)
+        result.unattached = [asdict(t) for t in planned.stray]
+    if selection is not None:
+        result.selection = selection.to_json(missing_ids(selection, result.cases))
     write_json(area.results, result.to_json())
     return result
 
