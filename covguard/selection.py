@@ -4,7 +4,7 @@ A selection is a ``test.select`` file (one test id a line, as `covguard affected
 Only what it names runs, wherever the framework allows running less than a whole executable:
 
 * covguard's harness and Unity suites linked with covguard's hooks: ``COVGUARD_ONLY`` names the
-  cases (``,name,name,``); the others are not started (their setup does not run either);
+  cases (one a line, between newlines); the others are not started (their setup does not run either);
 * GoogleTest: ``GTEST_FILTER`` naming the selected cases; CppUTest: one run per selected case
   (``-sg GROUP -sn NAME``, exact names, as covguard resumes after a crash);
 * cmocka, and Unity output without covguard's hooks: the executable runs whole (neither has a way
@@ -70,7 +70,7 @@ def only_env(selection: Selection | None, label: str) -> dict[str, str]:
     """The environment that makes an executable run only its selected cases."""
     if selection is None or label in selection.ids:  # a test of its own (an exit-status program)
         return {}
-    value = "," + ",".join(n for n in selection.names(label) if "," not in n) + ","
+    value = "\n" + "".join(n + "\n" for n in selection.names(label))
     if len(value) > MAX_ONLY:
         raise ConfigError(
             f"the selection names too many tests of {label} to pass them to it",
@@ -85,7 +85,7 @@ def selected_names(env: Mapping[str, str]) -> set[str] | None:
     value = env.get(ONLY_VAR)
     if value is None:
         return None
-    return {n for n in value.split(",") if n}
+    return {n for n in value.split("\n") if n}
 
 
 def framework_start(framework: str, names: set[str] | None) -> list[tuple[int, list[str], dict[str, str]]]:

@@ -306,14 +306,14 @@ static CG__UNUSED int cg__before(const struct cg_test *a, const struct cg_test *
 #if !defined(CG_NO_HOSTED_PLATFORM) && (defined(__STDC_HOSTED__) && __STDC_HOSTED__)
 #include <stdlib.h>
 #include <string.h>
-/* covguard test --select: COVGUARD_ONLY=",name,name," runs only those tests (unset: all) */
+/* covguard test --select: COVGUARD_ONLY="\nname\nname\n" runs only those tests (unset: all) */
 static CG__UNUSED int cg__selected(const char *name)
 {
     const char *only = getenv("COVGUARD_ONLY"), *p;
     size_t n = strlen(name);
     if (!only) return 1;
     for (p = strstr(only, name); p; p = strstr(p + 1, name))
-        if (p > only && p[-1] == ',' && p[n] == ',') return 1;
+        if (p > only && p[-1] == '\n' && p[n] == '\n') return 1;
     return 0;
 }
 #else

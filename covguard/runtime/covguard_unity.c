@@ -137,14 +137,14 @@ static void cgu_dump(void)
 #endif
 }
 
-/* covguard test --select: COVGUARD_ONLY=",name,name," runs only those cases (unset: all) */
+/* covguard test --select: COVGUARD_ONLY="\nname\nname\n" runs only those cases (unset: all) */
 static int cgu_selected(const char *name)
 {
     const char *only = getenv("COVGUARD_ONLY"), *p;
     size_t n = strlen(name);
     if (!only) return 1;
     for (p = strstr(only, name); p; p = strstr(p + 1, name))
-        if (p > only && p[-1] == ',' && p[n] == ',') return 1;
+        if (p > only && p[-1] == '\n' && p[n] == '\n') return 1;
     return 0;
 }
 

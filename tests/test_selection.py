@@ -1,0 +1,129 @@
+"""`covguard test --select FILE`: only the selected test cases run, with their own coverage, and the
+run says it is partial (results.json's ``selection``, a ``selected_run`` finding).
+
+Truth is derived independently: for the harness project of tests/test_change_control.py, by reading
+its sources (which test calls what); for Unity, each selected case built alone with plain
+``gcc --coverage`` and run alone (tests/test_unity.py's helper); for GoogleTest and CppUTest, each
+selected case run alone through the framework's own selection in a plain build
+(tests/test_frameworks.py's helpers)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from covguard import api
+from covguard.config import load_settings
+from tests.conftest import covguard, require
+from tests.test_change_control import _run, _two_executables
+
+
+def _findings(project: Path) -> dict[str, Any]:
+    doc: dict[str, Any] = json.loads((project / "covguard-report" / "findings.json").read_text())
+    return doc
+
+
+@pytest.mark.slow
+def test_selected_harness_cases_only_and_the_run_says_it_is_partial(tmp_path: Path) -> None:
+    project = _two_executables(tmp_path)
+    # test_sensor.c: halves (read_sensor 10 -> 5), averages (sensor_average); test_other.c: reads
+    # (read_sensor 4 -> 2).  Selected: averages and reads, and an id no test has.
+    (project / "test.select").write_text("# picked by hand\ntest_sensor::averages\ntest_other::reads\n"
+                                         "test_sensor::gone\n")  # fmt: skip
+    _code, doc = _run(project, "--select", "test.select")
+    assert {t["id"]: t["status"] for t in doc["tests"]} == {
+        "test_sensor::averages": "passed",
+        "test_other::reads": "passed",
+    }  # 'halves' did not run: not in the results (neither passed nor skipped)
+    results = json.loads(next((project / ".covguard").rglob("results.json")).read_text())
+    assert results["selection"] == {"file": "test.select", "tests": 3, "missing": ["test_sensor::gone"]}
+    partial = [f for f in doc["findings"] if f["kind"] == "selected_run"]
+    assert len(partial) == 1
+    assert partial[0]["severity"] == "warning"
+    assert "partial run" in partial[0]["message"]
+    assert "test_sensor::gone" in partial[0]["message"]
+    # the harness never started 'halves': its begin line is not in the log
+    logs = "".join(p.read_text() for p in (project / ".covguard").rglob("test_sensor/stdout.*.txt"))
+    assert "\taverages\t" in logs
+    assert "\thalves\t" not in logs
+    # read_sensor's line 8 ran in 'reads' only (in a full run: 'halves' too)
+    who = json.loads(covguard("who-covers", "src/sensor.c:8", "--json", cwd=project).stdout)
+    assert [(t["test"], t["count"]) for t in who["tests"]] == [("test_other::reads", 1)]
+    gate = covguard("gate", cwd=project)
+    assert gate.stdout.startswith("gate: PARTIAL RUN: only the tests selected by test.select ran")
+
+    # a full run afterwards: no selection, no selected_run finding, 'halves' back
+    _code, full = _run(project)
+    assert "test_sensor::halves" in {t["id"] for t in full["tests"]}
+    assert not [f for f in full["findings"] if f["kind"] == "selected_run"]
+    results = json.loads(next((project / ".covguard").rglob("results.json")).read_text())
+    assert results["selection"] is None
+
+
+UNITY_SELECTED = [
+    "test_thermo::test_fahrenheit_through_helper",  # hand-written runner (RUN_TEST in main)
+    "test_limits::test_limits_clamp_case(-50, -40)",  # generated runner, parametrised
+]
+
+
+@pytest.mark.slow
+def test_unity_hooks_run_only_the_selected_cases(tmp_path: Path) -> None:
+    from tests.test_unity import UNITY, _executed, _truth
+
+    require("gcc", "make", "gcov")
+    project = tmp_path / "project"
+    shutil.copytree(UNITY, project)
+    (project / "test.select").write_text("\n".join(UNITY_SELECTED) + "\n")
+    settings = load_settings(project / "covguard.toml", overrides={"test.select": "test.select"})
+    outcome = api.run(settings)
+    assert {c.test: c.status for c in outcome.results.cases} == dict.fromkeys(UNITY_SELECTED, "passed")
+    assert outcome.analysis is not None
+    lines = outcome.analysis.coverage.lines
+    for test in UNITY_SELECTED:
+        unit = next(c.coverage_unit for c in outcome.results.cases if c.test == test)
+        mine = lines[(lines["test"].astype(str) == unit) & (lines["count"] > 0)]
+        got = set(zip(mine["file"].astype(str), mine["line"].astype(int), strict=True))
+        assert got == _executed(_truth(project, test, tmp_path / "truth")), test
+    # not started: the hand-written runner skipped the others, the generated one ignored them
+    logs = {
+        exe: "".join(p.read_text() for p in (settings.work_dir).rglob(f"logs/{exe}/stdout.*.txt"))
+        for exe in ("test_thermo", "test_limits")
+    }
+    assert ":test_clamp_low:PASS" not in logs["test_thermo"]
+    assert ":test_limits_average:IGNORE: covguard: not selected" in logs["test_limits"]
+
+
+FRAMEWORK_SELECTED = [
+    "test_dose_gtest::Limiter.FloorThroughHelper",
+    "test_dose_gtest::Small/Clamp.NeverAbove/1",
+    "test_dose_cpputest::Limiter.ClampsAboveMaximum",
+    "test_dose_cpputest::Rounding.NegativeRoundsAway",
+]
+
+
+@pytest.mark.slow
+def test_googletest_and_cpputest_run_only_the_selected_cases(tmp_path: Path) -> None:
+    from tests.test_frameworks import PROJECT, _alone, _gcov_lines, _plain_build
+
+    require("gcc", "g++", "make", "gcov")
+    project = tmp_path / "fw" / "frameworks"
+    shutil.copytree(PROJECT, project)
+    (project / "test.select").write_text("\n".join(FRAMEWORK_SELECTED) + "\n")
+    settings = load_settings(project / "covguard.toml", overrides={"test.select": "test.select"})
+    outcome = api.run(settings)
+    assert {c.test: c.status for c in outcome.results.cases} == dict.fromkeys(FRAMEWORK_SELECTED, "passed")
+    assert outcome.analysis is not None
+    lines = outcome.analysis.coverage.lines
+    plain = _plain_build(tmp_path / "plain")
+    for test in FRAMEWORK_SELECTED:
+        exe, name = test.split("::")
+        for gcda in (plain / "plain").rglob("*.gcda"):
+            gcda.unlink()
+        _alone(plain, exe, name)
+        truth = {key for key, count in _gcov_lines(plain).items() if count > 0}
+        mine = lines[(lines["test"].astype(str) == test) & (lines["count"] > 0)]
+        assert set(zip(mine["file"].astype(str), mine["line"].astype(int), strict=True)) == truth, test
