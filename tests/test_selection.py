@@ -102,6 +102,7 @@ FRAMEWORK_SELECTED = [
     "test_dose_gtest::Small/Clamp.NeverAbove/1",
     "test_dose_cpputest::Limiter.ClampsAboveMaximum",
     "test_dose_cpputest::Rounding.NegativeRoundsAway",
+    "test_rate_cmocka::limits_through_helper",  # cmocka: runs whole, the others are dropped
 ]
 
 
@@ -118,6 +119,11 @@ def test_googletest_and_cpputest_run_only_the_selected_cases(tmp_path: Path) -> 
     assert {c.test: c.status for c in outcome.results.cases} == dict.fromkeys(FRAMEWORK_SELECTED, "passed")
     assert outcome.analysis is not None
     lines = outcome.analysis.coverage.lines
+    logs = "".join(p.read_text() for p in settings.work_dir.rglob("logs/test_dose_gtest/stdout.*.txt"))
+    assert "[ RUN      ] Limiter.FloorThroughHelper" in logs
+    assert "FailsOnPurpose" not in logs  # GTEST_FILTER: never started
+    cpputest_runs = list(settings.work_dir.rglob("logs/test_dose_cpputest/stdout.*.txt"))
+    assert len(cpputest_runs) == 2  # one run per selected case (-sg GROUP -sn NAME)
     plain = _plain_build(tmp_path / "plain")
     for test in FRAMEWORK_SELECTED:
         exe, name = test.split("::")
@@ -127,3 +133,34 @@ def test_googletest_and_cpputest_run_only_the_selected_cases(tmp_path: Path) -> 
         truth = {key for key, count in _gcov_lines(plain).items() if count > 0}
         mine = lines[(lines["test"].astype(str) == test) & (lines["count"] > 0)]
         assert set(zip(mine["file"].astype(str), mine["line"].astype(int), strict=True)) == truth, test
+
+
+def test_custom_runner_starts_only_the_selected_cases(tmp_path: Path) -> None:
+    from tests.test_invocations import _alone, _make_plain, _per_test, _project
+
+    require("gcc", "make", "gcov")
+    project = _project(tmp_path)
+    selected = ["thermo::to_f_via_helper", "thermo::alarm_env"]
+    (project / "test.select").write_text("\n".join(selected) + "\n")
+    settings = load_settings(
+        project / "runner.toml",
+        overrides={
+            "work_dir": str(tmp_path / "work"),
+            "output_dir": str(tmp_path / "out"),
+            "report.gcovr": [],
+            "test.select": "test.select",
+        },
+    )
+    outcome = api.run(settings)
+    assert {c.test: c.status for c in outcome.results.cases} == dict.fromkeys(selected, "passed")
+    started = sorted(p.parent.name for p in (tmp_path / "work").rglob("logs/runner0/*/stdout.*.txt"))
+    assert started == ["00001-to_f_via_helper", "00006-alarm_env"]  # none for the others
+    build = tmp_path / "plain" / "b"
+    _make_plain(project, build)
+    prog = build / "tests" / "thermo_cases"
+    data = project / "tests" / "data"
+    alone = {
+        t: _alone(project, build, [prog, t.split("::")[1]], cwd=data, env={"THERMO_LIMIT": "40"})
+        for t in selected
+    }
+    assert _per_test(outcome) == alone
