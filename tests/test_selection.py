@@ -164,3 +164,32 @@ def test_custom_runner_starts_only_the_selected_cases(tmp_path: Path) -> None:
         for t in selected
     }
     assert _per_test(outcome) == alone
+
+
+@pytest.mark.slow
+def test_ctest_tests_by_name_and_a_harness_case_under_ctest(tmp_path: Path) -> None:
+    from tests.test_invocations import _project
+
+    require("gcc", "gcov", "cmake", "ctest", "ninja")
+    project = _project(tmp_path)
+    # a CTest test by its name (no '::'), and one case of the harness executable CTest runs
+    selected = ["alarm_env", "harness::converts_via_helper"]
+    (project / "test.select").write_text("\n".join(selected) + "\n")
+    settings = load_settings(
+        project / "ctest.toml",
+        overrides={
+            "work_dir": str(tmp_path / "work"),
+            "output_dir": str(tmp_path / "out"),
+            "report.gcovr": [],
+            "test.select": "test.select",
+        },
+    )
+    outcome = api.run(settings)
+    assert {c.test: c.status for c in outcome.results.cases} == dict.fromkeys(selected, "passed")
+    logs = tmp_path / "work"
+    started = sorted(p.parent.name for p in logs.rglob("logs/ctest/*/stdout.0.txt"))
+    assert [s.split("-", 1)[1] for s in started] == ["alarm_env", "harness"]
+    harness = next(logs.rglob("logs/ctest/*-harness/stdout.0.txt")).read_text()
+    assert "\tconverts_via_helper\t" in harness
+    assert "\tclamps_high\t" not in harness  # never started
+    assert outcome.results.selection == {"file": "test.select", "tests": 2, "missing": []}
