@@ -127,6 +127,13 @@ def affected(settings: Settings, base: str) -> Affected:
     changes = changes_since(root, base, what="--base")
     manifest = load_manifest(settings)
     results = load_results(settings)
+    if results.selection:  # a partial map would leave out every test it did not run
+        raise InputError(
+            f"the per-test map is a run of selected tests only ({results.selection.get('file')}): "
+            "it cannot say which other tests a change needs",
+            path=Area(settings).results,
+            hint="run every test (covguard test, no --select) for the map",
+        )
     area = Area(settings)
     notes: list[str] = []
     started = dt.datetime.fromisoformat(manifest.started.replace("Z", "+00:00"))

@@ -53,6 +53,10 @@ def test_selected_harness_cases_only_and_the_run_says_it_is_partial(tmp_path: Pa
     # read_sensor's line 8 ran in 'reads' only (in a full run: 'halves' too)
     who = json.loads(covguard("who-covers", "src/sensor.c:8", "--json", cwd=project).stdout)
     assert [(t["test"], t["count"]) for t in who["tests"]] == [("test_other::reads", 1)]
+    # a selected run is no map for covguard affected
+    refused = covguard("affected", "--base", "HEAD", cwd=project)
+    assert refused.returncode == 2
+    assert "a run of selected tests only (test.select)" in refused.stderr
     gate = covguard("gate", cwd=project)
     assert gate.stdout.startswith("gate: PARTIAL RUN: only the tests selected by test.select ran")
 
