@@ -128,6 +128,26 @@ class StrayTag:
     requirement: str  # the ids as written (several joined by ", "); empty when none is valid
 
 
+def strays_from_json(raw: object) -> list[dict[str, object]]:
+    """The ``unattached_verifies`` of a ``results.json`` (input covguard may not have written):
+    well-formed entries only, at most :data:`MAX_FILES` of them."""
+    out: list[dict[str, object]] = []
+    for t in raw if isinstance(raw, list) else []:
+        if len(out) >= MAX_FILES:
+            break
+        if not isinstance(t, dict):
+            continue
+        file, line, req = t.get("file"), t.get("line"), t.get("requirement")
+        if (
+            isinstance(file, str)
+            and isinstance(line, int)
+            and not isinstance(line, bool)
+            and isinstance(req, str)
+        ):
+            out.append({"file": file[:1000], "line": line, "requirement": req[:1000]})
+    return out
+
+
 def stray_tags(d: DefinitionFile, attached: set[int], id_pattern: str) -> list[StrayTag]:
     """The ``@verifies`` tags of ``d`` outside the lines ``attached`` (the tag blocks of its tests)."""
     ident = re.compile(id_pattern)
@@ -172,6 +192,7 @@ __all__ = [
     "read_definition",
     "split_comments",
     "stray_tags",
+    "strays_from_json",
     "tag_block",
     "verifies_at",
 ]

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 
 from covguard.build import Area, expand, placeholders, toolchain_for
 from covguard.config import Settings
+from covguard.definitions import strays_from_json
 from covguard.errors import ConfigError, TestRunError
 from covguard.files import display_path, write_json
 from covguard.ingest.test_output import CaseOutput, ParsedOutput, parse_output, split_ids
@@ -109,12 +110,19 @@ class TestRun:
             variant=str(data.get("variant", "default")),
             shards=[str(s) for s in data.get("shards", [])],  # type: ignore[attr-defined]
             selection=_mapping(data.get("selection")),
-            unattached=[t for t in data.get("unattached_verifies", []) or [] if isinstance(t, dict)],  # type: ignore[attr-defined]
+            unattached=strays_from_json(data.get("unattached_verifies")),
         )
 
 
 def _mapping(value: object) -> dict[str, object] | None:
-    return {str(k): v for k, v in value.items()} if isinstance(value, dict) else None
+    """A recorded selection (``file``, ``tests``, ``missing``): any other value is not one."""
+    if not isinstance(value, dict):
+        return None
+    return {
+        "file": str(value.get("file", ""))[:1000],
+        "tests": value.get("tests"),
+        "missing": value.get("missing"),
+    }
 
 
 def _glob_abs(pattern: str) -> list[Path]:

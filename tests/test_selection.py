@@ -197,3 +197,29 @@ def test_ctest_tests_by_name_and_a_harness_case_under_ctest(tmp_path: Path) -> N
     assert "\tconverts_via_helper\t" in harness
     assert "\tclamps_high\t" not in harness  # never started
     assert outcome.results.selection == {"file": "test.select", "tests": 2, "missing": []}
+
+
+def test_a_hostile_results_file_cannot_break_the_new_fields() -> None:
+    from covguard.analysis.findings import definition_tag_findings, selected_run_findings
+    from covguard.runner import TestRun
+
+    doc: dict[str, object] = {
+        "cases": [],
+        "runs": [],
+        "units": {},
+        "selection": {"file": "s" * 5000, "tests": "many", "missing": 7},
+        "unattached_verifies": [
+            {"file": "CMakeLists.txt", "line": 3, "requirement": "R-1"},
+            {"file": "x", "line": "3; rm -rf /", "requirement": "R-2"},
+            {"file": "x", "line": True, "requirement": "R-3"},
+            "not a tag",
+        ],
+    }
+    run = TestRun.from_json(doc)
+    assert run.unattached == [{"file": "CMakeLists.txt", "line": 3, "requirement": "R-1"}]
+    tags = definition_tag_findings(run.unattached)
+    assert tags[["file", "line", "requirement"]].values.tolist() == [["CMakeLists.txt", 3, "R-1"]]
+    partial = selected_run_findings(run.selection)
+    assert partial["kind"].tolist() == ["selected_run"]
+    assert len(str(partial["file"].iloc[0])) == 1000
+    assert TestRun.from_json({"cases": [], "runs": [], "units": {}}).selection is None  # older files

@@ -396,7 +396,8 @@ def selected_run_findings(selection: Mapping[str, Any] | None) -> pd.DataFrame:
     """A run of selected tests only (covguard test --select) is never mistaken for a full one."""
     if not selection:
         return empty_findings()
-    missing = [str(m) for m in selection.get("missing", []) or []]
+    given = selection.get("missing")
+    missing = [str(m)[:200] for m in given[:1000]] if isinstance(given, list) else []
     message = (
         f"only the tests selected by {selection.get('file')} ran ({selection.get('tests')} test id(s)): "
         "every verdict here describes a partial run; tests not selected are not in the results, and "
