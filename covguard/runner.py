@@ -10,6 +10,8 @@ without the hooks is attributed per executable, and after a crash its remaining 
 as not run.  Every protocol line must carry the run's nonce (``COVGUARD_NONCE``); lines that break
 the protocol, or an exit status that contradicts the results, make the executable an error.
 
+With ``test.select`` (``--select FILE``) only the selected test cases run (:mod:`covguard.selection`).
+
 libgcov's "profiling:" complaints on a test's stderr (a stale or foreign .gcda) are recorded: the
 coverage collection then refuses the data instead of reporting it.
 """
