@@ -19,7 +19,7 @@ neither and selects by functions as far as names allow.  It also says when the m
 the last build.  Main still runs every test: a selection is only as good as the last full map.
 
 The selection is written as a ``test.select`` file (one test id a line) that `covguard test
---select FILE` takes: it runs the test executables holding a selected test.
+--select FILE` takes: it runs only the selected test cases (see :mod:`covguard.selection`).
 """
 
 from __future__ import annotations
@@ -127,6 +127,13 @@ def affected(settings: Settings, base: str) -> Affected:
     changes = changes_since(root, base, what="--base")
     manifest = load_manifest(settings)
     results = load_results(settings)
+    if results.selection:  # a partial map would leave out every test it did not run
+        raise InputError(
+            f"the per-test map is a run of selected tests only ({results.selection.get('file')}): "
+            "it cannot say which other tests a change needs",
+            path=Area(settings).results,
+            hint="run every test (covguard test, no --select) for the map",
+        )
     area = Area(settings)
     notes: list[str] = []
     started = dt.datetime.fromisoformat(manifest.started.replace("Z", "+00:00"))
@@ -301,15 +308,12 @@ def read_select(path: Path) -> set[str]:
         raise ConfigError("the test selection is not UTF-8 text", path=path) from None
     ids = {ln.strip() for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")}
     for n, ln in enumerate(text.splitlines(), 1):
-        if ln.strip() and not ln.lstrip().startswith("#") and "::" not in ln:
-            raise ConfigError(f"'{ln.strip()[:80]}' is not a test id (EXECUTABLE::NAME)", path=path, line=n)
+        bad = any(ord(c) < 32 or ord(c) == 127 for c in ln.strip()) or len(ln.strip()) > 1000
+        if ln.strip() and not ln.lstrip().startswith("#") and bad:
+            raise ConfigError(
+                f"'{ln.strip()[:80]}' is not a test id (EXECUTABLE::NAME, or the name of a CTest test "
+                "or invocation)",
+                path=path,
+                line=n,
+            )
     return ids
-
-
-def select_executables(settings: Settings, executables: list[Path], labels: dict[Path, str]) -> list[Path]:
-    """The executables holding a test of ``test.select`` (the runner's only hook)."""
-    wanted = read_select(Path(settings.test_select))
-    names = {t.split("::", 1)[0].rsplit("/", 1)[-1] if "/" in t.split("::", 1)[0] else t.split("::", 1)[0]
-             for t in wanted}  # fmt: skip
-    keep = {t.split("::", 1)[0] for t in wanted} | names
-    return [e for e in executables if labels[e] in keep]

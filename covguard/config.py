@@ -431,7 +431,7 @@ OPTIONS: tuple[Option, ...] = (
         "test.select",
         _str,
         None,
-        "A test.select file (covguard affected): run only the test executables holding a test it lists.",
+        "A test.select file (covguard affected): run only the test cases it lists (a partial run).",
         cli="--select",
         path=True,
     ),

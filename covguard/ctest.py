@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from covguard.definitions import DefinitionFile, read_definition, verifies_at
+from covguard.definitions import DefinitionFile, StrayTag, read_definition, stray_tags, tag_block, verifies_at
 from covguard.errors import TestRunError, ToolError
 from covguard.files import display_path
 from covguard.invocations import Invocation, folder_name
@@ -121,6 +121,7 @@ def ctest_invocations(
     id_pattern: str,
     args: Sequence[str] = (),
     ctest: str = "ctest",
+    stray: list[StrayTag] | None = None,
 ) -> list[Invocation]:
     """Every test of the CTest project built in ``build_dir`` (``args``: selection), as invocations."""
     data = _listing(build_dir, ctest, args)
@@ -128,6 +129,7 @@ def ctest_invocations(
     if len(tests) > MAX_TESTS:
         raise ToolError(f"ctest lists more than {MAX_TESTS} tests", path=build_dir)
     cache: dict[str, DefinitionFile | None] = {}
+    attached: dict[str, set[int]] = {}
     out: list[Invocation] = []
     for i, t in enumerate(tests):
         if not isinstance(t, dict) or not isinstance(t.get("name"), str) or not t["name"]:
@@ -148,6 +150,7 @@ def ctest_invocations(
             d = cache[f]
             if d is not None:
                 verifies += verifies_at(d, ln, id_pattern)
+                attached.setdefault(f, set()).update(tag_block(d, ln))
         cwd_raw = props.get("WORKING_DIRECTORY")
         cwd = str(cwd_raw) if isinstance(cwd_raw, str) and cwd_raw else None
         if cwd is None and file:
@@ -193,6 +196,10 @@ def ctest_invocations(
                 folder=folder_name("ctest", i, name),
             )
         )
+    if stray is not None:  # tags in the CMake files of the tests attached to no add_test
+        for f, d in cache.items():
+            if d is not None:
+                stray += stray_tags(d, attached.get(f, set()), id_pattern)
     return out
 
 

@@ -19,7 +19,7 @@ import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 
-from covguard.definitions import find_case, glob_definitions, verifies_at
+from covguard.definitions import StrayTag, find_case, glob_definitions, stray_tags, tag_block, verifies_at
 from covguard.errors import ConfigError, TestRunError
 from covguard.invocations import Invocation, RunnerConfig, folder_name
 
@@ -83,9 +83,12 @@ def runner_invocations(
     cwd: str | None,
     id_pattern: str,
     index: int,
+    stray: list[StrayTag] | None = None,
 ) -> list[Invocation]:
-    """One invocation per case: ``run`` with ``{case}`` replaced (never through a shell)."""
+    """One invocation per case: ``run`` with ``{case}`` replaced (never through a shell);
+    ``@verifies`` tags of the definition files attached to no case are added to ``stray``."""
     definitions = glob_definitions(runner.definitions, root)
+    attached: dict[str, set[int]] = {d.path: set() for d in definitions}
     configured = dict(runner.verifies)
     unknown = sorted(set(configured) - set(cases))
     if unknown:
@@ -99,6 +102,8 @@ def runner_invocations(
         words = [w.replace("{case}", case) for w in run]
         found = find_case(definitions, case)
         tags = verifies_at(found[0], found[1], id_pattern) if found else ()
+        if found:
+            attached[found[0].path].update(tag_block(found[0], found[1]))
         out.append(
             Invocation(
                 name=f"{runner.name}::{case}",
@@ -118,6 +123,9 @@ def runner_invocations(
                 folder=folder_name(f"runner{index}", i, case),
             )
         )
+    if stray is not None:
+        for d in definitions:
+            stray += stray_tags(d, attached[d.path], id_pattern)
     return out
 
 

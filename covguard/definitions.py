@@ -91,24 +91,72 @@ def read_definition(path: Path, root: Path) -> DefinitionFile | None:
     return DefinitionFile(path=display_path(path, root), code=code, comment=comment)
 
 
-def verifies_at(d: DefinitionFile, line: int, id_pattern: str) -> tuple[str, ...]:
-    """Requirement ids of ``@verifies`` tags on ``line`` and in the comment block right above it."""
+def tag_block(d: DefinitionFile, line: int) -> range:
+    """The lines whose ``@verifies`` tags belong to a definition on ``line``: that line and the
+    block of comment-only lines right above it."""
     if not 1 <= line < len(d.code):
-        return ()
-    ident = re.compile(id_pattern)
-    texts = [d.comment[line]]
+        return range(0)
     n = line - 1
     while n >= 1 and not d.code[n].strip() and d.comment[n].strip():
-        texts.append(d.comment[n])
         n -= 1
+    return range(n + 1, line + 1)
+
+
+def _tags_in(text: str, ident: re.Pattern[str]) -> list[str]:
     found: list[str] = []
-    for text in reversed(texts):
-        for m in _VERIFIES.finditer(text):
-            for token in re.split(r"[\s,;]+", m["rest"].replace("*/", " ").strip()):
-                if not ident.fullmatch(token):
-                    break
-                found.append(token)
+    for m in _VERIFIES.finditer(text):
+        for token in re.split(r"[\s,;]+", m["rest"].replace("*/", " ").strip()):
+            if not ident.fullmatch(token):
+                break
+            found.append(token)
+    return found
+
+
+def verifies_at(d: DefinitionFile, line: int, id_pattern: str) -> tuple[str, ...]:
+    """Requirement ids of ``@verifies`` tags on ``line`` and in the comment block right above it."""
+    ident = re.compile(id_pattern)
+    found = [t for n in tag_block(d, line) for t in _tags_in(d.comment[n], ident)]
     return tuple(dict.fromkeys(found))
+
+
+@dataclass(frozen=True)
+class StrayTag:
+    """A ``@verifies`` tag in a definition file that is attached to no test."""
+
+    file: str
+    line: int
+    requirement: str  # the ids as written (several joined by ", "); empty when none is valid
+
+
+def strays_from_json(raw: object) -> list[dict[str, object]]:
+    """The ``unattached_verifies`` of a ``results.json`` (input covguard may not have written):
+    well-formed entries only, at most :data:`MAX_FILES` of them."""
+    out: list[dict[str, object]] = []
+    for t in raw if isinstance(raw, list) else []:
+        if len(out) >= MAX_FILES:
+            break
+        if not isinstance(t, dict):
+            continue
+        file, line, req = t.get("file"), t.get("line"), t.get("requirement")
+        if (
+            isinstance(file, str)
+            and isinstance(line, int)
+            and not isinstance(line, bool)
+            and isinstance(req, str)
+        ):
+            out.append({"file": file[:1000], "line": line, "requirement": req[:1000]})
+    return out
+
+
+def stray_tags(d: DefinitionFile, attached: set[int], id_pattern: str) -> list[StrayTag]:
+    """The ``@verifies`` tags of ``d`` outside the lines ``attached`` (the tag blocks of its tests)."""
+    ident = re.compile(id_pattern)
+    out: list[StrayTag] = []
+    for n in range(1, len(d.comment)):
+        if n in attached or "@verifies" not in d.comment[n] or not _VERIFIES.search(d.comment[n]):
+            continue
+        out.append(StrayTag(d.path, n, ", ".join(dict.fromkeys(_tags_in(d.comment[n], ident)))))
+    return out
 
 
 def find_case(files: Sequence[DefinitionFile], case: str) -> tuple[DefinitionFile, int] | None:
@@ -138,9 +186,13 @@ def glob_definitions(patterns: Sequence[str], root: Path) -> list[DefinitionFile
 
 __all__ = [
     "DefinitionFile",
+    "StrayTag",
     "find_case",
     "glob_definitions",
     "read_definition",
     "split_comments",
+    "stray_tags",
+    "strays_from_json",
+    "tag_block",
     "verifies_at",
 ]

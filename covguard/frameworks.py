@@ -25,6 +25,7 @@ from pathlib import Path
 from covguard.config import Settings
 from covguard.files import display_path
 from covguard.model import ExecutableRun, TestCase
+from covguard.selection import framework_start, selected_names
 from covguard.toolchains import Toolchain
 
 MARKER = re.compile(rb"@@covguard-framework:(gtest|cpputest|cmocka)@@")
@@ -245,7 +246,8 @@ def run_framework_executable(
     rel_exe = display_path(exe, settings.root)
     suffix = ".profraw" if toolchain.coverage == "llvm" else ""
     stdbuf = shutil.which("stdbuf") if toolchain.origin == "host" else None
-    queue = [_Attempt(first=0)]
+    only = selected_names(env_base)  # covguard test --select: the selected cases only
+    queue = [_Attempt(first, args, env) for first, args, env in framework_start(framework, only)]
     listed: list[Listed] = []
     cases: list[TestCase] = []
     units: dict[str, str] = {}
@@ -319,7 +321,7 @@ def run_framework_executable(
             break
         problems += record.problems
         if step.first == 0 and attempt == 1:
-            listed = record.listed
+            listed = [t for t in record.listed if only is None or t.name in only]
             for item in listed:
                 if item.disabled:
                     cases.append(case(item, "skipped", f"disabled in {NAMES[framework]}", "none", "", None))

@@ -31,6 +31,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any
 
+from covguard.definitions import StrayTag
 from covguard.errors import ConfigError
 from covguard.model import TestCase
 
@@ -446,6 +447,7 @@ class Planned:
 
     invocations: list[Invocation] = field(default_factory=list)
     not_run: list[TestCase] = field(default_factory=list)
+    stray: list[StrayTag] = field(default_factory=list)  # @verifies in definition files on no test
 
 
 def unique_names(names: Sequence[str], what: str) -> None:

@@ -402,6 +402,13 @@ def _merge(
         own = load_manifest(settings)
     manifest = check_same_build(shards, own)
     specs = _shard_specs(shards, partial)
+    selected = [s.name for s in shards if s.results.selection]
+    if selected:  # a merged run would look like a full one
+        raise InputError(
+            "a shard ran only selected tests (covguard test --select): " + ", ".join(selected),
+            path=selected[0],
+            hint="merge shards of full runs only; a selected run is analysed on its own",
+        )
     origins = {(s.results.origin, s.results.variant) for s in shards}
     if len(origins) > 1:
         raise CoverageDataError(
@@ -467,6 +474,7 @@ def _merge(
         origin=first.origin,
         variant=first.variant,
         shards=specs,
+        unattached=[t for s in shards for t in s.results.unattached],  # shard 1's: its planned tests
     )
     if final_run.exists():
         shutil.rmtree(final_run)

@@ -10,6 +10,8 @@ without the hooks is attributed per executable, and after a crash its remaining 
 as not run.  Every protocol line must carry the run's nonce (``COVGUARD_NONCE``); lines that break
 the protocol, or an exit status that contradicts the results, make the executable an error.
 
+With ``test.select`` (``--select FILE``) only the selected test cases run (:mod:`covguard.selection`).
+
 libgcov's "profiling:" complaints on a test's stderr (a stale or foreign .gcda) are recorded: the
 coverage collection then refuses the data instead of reporting it.
 """
@@ -29,12 +31,21 @@ from typing import TYPE_CHECKING
 
 from covguard.build import Area, expand, placeholders, toolchain_for
 from covguard.config import Settings
+from covguard.definitions import strays_from_json
 from covguard.errors import ConfigError, TestRunError
 from covguard.files import display_path, write_json
 from covguard.ingest.test_output import CaseOutput, ParsedOutput, parse_output, split_ids
 from covguard.invocations import Invocation, exit_status_case, open_stdin
 from covguard.model import ExecutableRun, TestCase
 from covguard.procs import kill_all, run_group
+from covguard.selection import (
+    keep_selected,
+    load_selection,
+    missing_ids,
+    only_env,
+    select_invocations,
+    selected_names,
+)
 from covguard.toolchains import Toolchain
 
 if TYPE_CHECKING:
@@ -56,6 +67,9 @@ class TestRun:
     # the Python suite (its cases and run are in cases/runs too); kept in its own results file,
     # see covguard.pytest_runner.with_python
     python: PythonRun | None = None
+    # covguard test --select: the selection file, how many ids, ids no test answered (covguard.selection)
+    selection: dict[str, object] | None = None
+    unattached: list[dict[str, object]] = field(default_factory=list)  # stray @verifies of definitions
 
     @property
     def infrastructure_problems(self) -> list[str]:
@@ -76,6 +90,8 @@ class TestRun:
             "runs": [asdict(r) for r in self.runs],
             "units": self.units,
             "shards": self.shards,
+            "selection": self.selection,
+            "unattached_verifies": self.unattached,
         }
 
     @classmethod
@@ -95,7 +111,20 @@ class TestRun:
             origin=str(data.get("origin", "host")),
             variant=str(data.get("variant", "default")),
             shards=[str(s) for s in data.get("shards", [])],  # type: ignore[attr-defined]
+            selection=_mapping(data.get("selection")),
+            unattached=strays_from_json(data.get("unattached_verifies")),
         )
+
+
+def _mapping(value: object) -> dict[str, object] | None:
+    """A recorded selection (``file``, ``tests``, ``missing``): any other value is not one."""
+    if not isinstance(value, dict):
+        return None
+    return {
+        "file": str(value.get("file", ""))[:1000],
+        "tests": value.get("tests"),
+        "missing": value.get("missing"),
+    }
 
 
 def _glob_abs(pattern: str) -> list[Path]:
@@ -561,10 +590,9 @@ def run_tests(settings: Settings, *, echo: Callable[[str], None] | None = None) 
     # of all executables, below the patterns' folders: a label is the same in every shard, and
     # when another executable is added
     labels = labels_for(executables, pattern_bases(settings, area))
-    if settings.values.get("test_select"):  # covguard affected's test.select: only those executables
-        from covguard.affected import select_executables
-
-        executables = select_executables(settings, executables, labels)
+    selection = load_selection(settings)  # covguard test --select: only the selected test cases
+    if selection is not None:
+        executables = [e for e in executables if selection.holds(labels[e])]
     env_base = dict(os.environ)
     values = placeholders(settings, area)
     env_base.update({k: expand(v, values, f"'test.env.{k}'") for k, v in settings.test_env.items()})
@@ -581,7 +609,8 @@ def run_tests(settings: Settings, *, echo: Callable[[str], None] | None = None) 
                     path=settings.config_path,
                     hint="rename it, or leave that executable out of 'test.executables'",
                 )
-        jobs += [(Path(inv.program), inv.name, inv) for inv in planned.invocations]
+        chosen = select_invocations(selection, planned.invocations)
+        jobs += [(Path(inv.program), inv.name, inv) for inv in chosen]
     shard = str(settings.test_shard or "")
     if shard:
         k, n = (int(x) for x in shard.split("/"))
@@ -598,7 +627,9 @@ def run_tests(settings: Settings, *, echo: Callable[[str], None] | None = None) 
         exe, label, inv = job
         if echo:
             echo(f"test: {label}")
-        return run_executable(settings, toolchain, exe, label, run_dir, env_base, inv)
+        env = {**env_base, **only_env(selection, label)}
+        done = run_executable(settings, toolchain, exe, label, run_dir, env, inv)
+        return replace(done, cases=keep_selected(done.cases, done.units, selected_names(env)))
 
     pool = ThreadPoolExecutor(max_workers=max(1, int(settings.test_jobs)))
     try:
@@ -615,7 +646,11 @@ def run_tests(settings: Settings, *, echo: Callable[[str], None] | None = None) 
         result.cases.extend(TestCase(**{**asdict(c), **tagged}) for c in r.cases)
         result.units.update(r.units)
     if planned is not None and (not shard or shard.startswith("1/")):
-        result.cases.extend(TestCase(**{**asdict(c), **tagged}) for c in planned.not_run)
+        not_run = [c for c in planned.not_run if selection is None or selection.holds(c.test)]
+        result.cases.extend(TestCase(**{**asdict(c), **tagged}) for c in not_run)
+        result.unattached = [asdict(t) for t in planned.stray]
+    if selection is not None:
+        result.selection = selection.to_json(missing_ids(selection, result.cases))
     write_json(area.results, result.to_json())
     return result
 

@@ -13,6 +13,7 @@ from covguard.build import Area, expand, placeholders
 from covguard.config import Settings
 from covguard.ctest import ctest_invocations
 from covguard.custom_runner import list_cases, runner_invocations
+from covguard.definitions import StrayTag
 from covguard.errors import ConfigError
 from covguard.files import display_path
 from covguard.invocations import (
@@ -105,7 +106,9 @@ def _configured_invocations(settings: Settings, values: dict[str, str]) -> list[
     return out
 
 
-def _runner_cases(settings: Settings, values: dict[str, str], env_base: dict[str, str]) -> list[Invocation]:
+def _runner_cases(
+    settings: Settings, values: dict[str, str], env_base: dict[str, str], stray: list[StrayTag]
+) -> list[Invocation]:
     out: list[Invocation] = []
     for i, runner in enumerate(build_runners(settings.test_runners)):
         w = f"'test.runners[{i}]"
@@ -124,7 +127,14 @@ def _runner_cases(settings: Settings, values: dict[str, str], env_base: dict[str
         folder = Path(cwd) if cwd else Path(listing[0]).parent
         cases = list_cases(runner, listing, cwd=folder, env=env, timeout=timeout)
         invs = runner_invocations(
-            runner, cases, run, root=settings.root, cwd=cwd, id_pattern=settings.tags_id_pattern, index=i
+            runner,
+            cases,
+            run,
+            root=settings.root,
+            cwd=cwd,
+            id_pattern=settings.tags_id_pattern,
+            index=i,
+            stray=stray,
         )
         out += [
             replace(inv, env=tuple((k, expand(v, values, w + ".env'")) for k, v in runner.env))
@@ -137,6 +147,7 @@ def plan(settings: Settings, area: Area, env_base: dict[str, str]) -> Planned:
     """Every configured invocation, CTest test and runner case; tests not run listed apart."""
     values = placeholders(settings, area)
     invocations = _configured_invocations(settings, values)
+    stray: list[StrayTag] = []
     if settings.test_ctest:
         build_dir = _path(settings.test_ctest, settings, values, "'test.ctest'")
         invocations += ctest_invocations(
@@ -145,10 +156,11 @@ def plan(settings: Settings, area: Area, env_base: dict[str, str]) -> Planned:
             work_dir=settings.work_dir,
             id_pattern=settings.tags_id_pattern,
             args=[expand(a, values, "'test.ctest_args'") for a in settings.test_ctest_args],
+            stray=stray,
         )
-    invocations += _runner_cases(settings, values, env_base)
+    invocations += _runner_cases(settings, values, env_base, stray)
     unique_names([inv.name for inv in invocations], "in the invocations, CTest tests and runner cases")
-    planned = Planned()
+    planned = Planned(stray=stray)
     for inv in invocations:
         if inv.skip or inv.not_available:
             shown = display_path(inv.program, settings.root) if inv.program else inv.name

@@ -492,10 +492,10 @@ def test_affected_against_hand_derived_truth(tmp_path: Path) -> None:
     _code, doc = _run(project)
     assert {t["id"] for t in doc["tests"] if t["status"] != "passed"} == {"test_sensor::averages"}
     assert _affected(project) == ["test_sensor::averages"]
-    # covguard test --select runs only the executables holding a selected test
+    # covguard test --select runs only the selected test cases
     proc = covguard("test", "--select", "test.select", cwd=project)
     assert proc.returncode == 1  # 'averages' fails
-    assert "2 tests in 1 executables" in proc.stdout
+    assert "1 tests in 1 executables" in proc.stdout
     _git(project, "checkout", "-q", "--", ".")
     _run(project)
     # a line added to read_sensor: every test that entered read_sensor

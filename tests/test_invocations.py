@@ -170,6 +170,15 @@ def _hollow(outcome: api.Outcome) -> list[str]:
     return sorted(str(f.get("test")) for f in doc["findings"] if f["kind"] == "hollow_verification")  # type: ignore[attr-defined]
 
 
+def _unattached(outcome: api.Outcome) -> list[tuple[str, int, str]]:
+    doc = _findings(outcome)
+    return [
+        (str(f["file"]), int(f["line"]), str(f["requirement"]))
+        for f in doc["findings"]  # type: ignore[attr-defined]
+        if f["kind"] == "unattached_verifies"
+    ]
+
+
 ALARM = {("src/thermo.c", n) for n in (23, 25, 26)}  # thermo_alarm up to its "return 1"
 TO_F = {("src/thermo.c", n) for n in (16, 18, 19)}
 
@@ -251,7 +260,12 @@ def test_invocations_arguments_stdin_env_and_folder(tmp_path: Path) -> None:
 def test_custom_runner_one_process_per_case(tmp_path: Path) -> None:
     require("gcc", "make", "gcov")
     project = _project(tmp_path)
+    cases_txt = project / "tests" / "cases.txt"
+    stray = len(cases_txt.read_text().splitlines()) + 2
+    with cases_txt.open("a") as f:  # a tag whose case was removed: above no case
+        f.write("\n# @verifies THERMO-2\n\n// the end\n")
     outcome = _covguard_run(project, "runner.toml", tmp_path)
+    assert _unattached(outcome) == [("tests/cases.txt", stray, "THERMO-2")]
     assert _tests(outcome) == {
         "thermo::clamp_limits": ("passed", "complete", ("THERMO-1",)),  # '#' comment above
         "thermo::to_f_via_helper": ("passed", "complete", ("THERMO-2",)),  # '//' comment above
@@ -316,7 +330,13 @@ def _ctest_statuses(build: Path) -> dict[str, str]:
 def test_ctest_tests_run_as_ctest_runs_them(tmp_path: Path) -> None:
     require("gcc", "gcov", "cmake", "ctest", "ninja")
     project = _project(tmp_path)
+    cmake_lists = project / "CMakeLists.txt"
+    text = cmake_lists.read_text()
+    # a tag above no add_test (above a plain command): reported, never dropped in silence
+    cmake_lists.write_text(text + '\n# @verifies THERMO-3\nmessage(STATUS "thermo configured")\n')
+    stray = len(text.splitlines()) + 2
     outcome = _covguard_run(project, "ctest.toml", tmp_path)
+    assert _unattached(outcome) == [("CMakeLists.txt", stray, "THERMO-3")]
     expected = {
         "clamp_limits": ("passed", "complete", ("THERMO-1",)),
         "to_f_via_helper": ("passed", "complete", ("THERMO-2",)),

@@ -227,6 +227,10 @@ def analyse_project(
         test_definitions=placed,
         product_only=facts.product_only if facts else None,
         ledger=_ledger_input(settings, product_sources),
+        run_findings=pd.concat(
+            [F.definition_tag_findings(results.unattached), F.selected_run_findings(results.selection)],
+            ignore_index=True,
+        ),
     )
     analysis.problems.extend(_not_compiled(manifest))
     return analysis
@@ -378,6 +382,7 @@ def classify(
     test_definitions: pd.DataFrame | None = None,
     product_only: pd.DataFrame | None = None,
     ledger: LedgerInput | None = None,
+    run_findings: pd.DataFrame | None = None,
 ) -> Analysis:
     """The classification proper, on frames (what the tests drive with fixtures)."""
     problems = _unique(problems)
@@ -436,6 +441,8 @@ def classify(
         F.unknown_requirement_findings(fr_all, known, req_tags, t_attached, test_requirements, tests)
     )
     findings.append(F.unattached_verifies_findings(t_attached))
+    if run_findings is not None:  # of the test run: stray tags of definition files, a selection
+        findings.append(run_findings)
 
     # ---- executions: coverage unit -> test cases
     t = tests.loc[:, ["test", "status", "coverage_unit"]]

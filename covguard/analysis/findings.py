@@ -8,7 +8,7 @@ Columns (see :data:`FINDING_COLUMNS`): ``kind``, ``severity``, ``file``, ``line`
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pandas as pd
@@ -25,6 +25,7 @@ SEVERITY = {
     "hollow_verification": "error",
     "unknown_requirement": "error",
     "unattached_verifies": "warning",
+    "selected_run": "warning",
     "failed_test": "error",
     "coarse_attribution": "warning",
     "uncovered_lines": "warning",
@@ -371,6 +372,41 @@ def unattached_verifies_findings(t_attached: pd.DataFrame) -> pd.DataFrame:
         for rec in records(loose)
     ]
     return _frame(rows)
+
+
+def definition_tag_findings(stray: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+    """``@verifies`` tags in CTest files and custom runners' definition files above no test."""
+    rows = [
+        {
+            "kind": "unattached_verifies",
+            "file": str(t.get("file", "")),
+            "line": int(t.get("line", 0) or 0),
+            "requirement": str(t.get("requirement", "")) or None,
+            "message": f"@verifies {t.get('requirement') or '(no valid requirement id)'} is attached to no "
+            "test: in a test definition file it must sit on a test's definition line or in the comment "
+            "lines right above it (a CTest add_test, a custom runner's case); the requirement is not "
+            "counted as verified by it",
+        }
+        for t in stray
+    ]
+    return _frame(rows)
+
+
+def selected_run_findings(selection: Mapping[str, Any] | None) -> pd.DataFrame:
+    """A run of selected tests only (covguard test --select) is never mistaken for a full one."""
+    if not selection:
+        return empty_findings()
+    given = selection.get("missing")
+    missing = [str(m)[:200] for m in given[:1000]] if isinstance(given, list) else []
+    message = (
+        f"only the tests selected by {selection.get('file')} ran ({selection.get('tests')} test id(s)): "
+        "every verdict here describes a partial run; tests not selected are not in the results, and "
+        "code only they run shows as untested. Run every test (no --select) for the release evidence"
+    )
+    if missing:
+        message += f"; {len(missing)} selected id(s) matched no test: " + ", ".join(missing[:5])
+    return _frame([{"kind": "selected_run", "file": str(selection.get("file", "")), "line": 0,
+                    "message": message}])  # fmt: skip
 
 
 def line_findings(lines: pd.DataFrame, fn: pd.DataFrame) -> pd.DataFrame:

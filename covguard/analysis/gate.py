@@ -95,6 +95,11 @@ def evaluate_gate(settings: Settings, analysis: Analysis) -> GateResult:
         from covguard.analysis.diffgate import apply_diff
 
         apply_diff(result, analysis, settings)
+    for f in analysis.findings[analysis.findings["kind"] == "selected_run"].to_dict("records"):
+        # covguard test --select: said in the verdict, never mistaken for a full run's
+        result.checks.append(
+            GateCheck("run.selected", str(f["file"]), 1, 1, passed=True, detail=str(f["message"]))
+        )
     return result
 
 

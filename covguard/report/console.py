@@ -89,6 +89,11 @@ def render_summary(doc: dict[str, Any], *, max_findings: int = 40) -> str:
 
 
 def render_gate(gate: GateResult) -> str:
+    partial = "".join(f"gate: PARTIAL RUN: {c.detail}\n" for c in gate.checks if c.check == "run.selected")
+    return partial + _render_verdict(gate)
+
+
+def _render_verdict(gate: GateResult) -> str:
     if gate.passed:
         return f"gate: PASSED ({len(gate.checks)} checks)"
     rows = [("check", "subject", "actual", "limit")]

@@ -303,6 +303,23 @@ static CG__UNUSED int cg__before(const struct cg_test *a, const struct cg_test *
     return c < 0 || (c == 0 && a->line < b->line);
 }
 
+#if !defined(CG_NO_HOSTED_PLATFORM) && (defined(__STDC_HOSTED__) && __STDC_HOSTED__)
+#include <stdlib.h>
+#include <string.h>
+/* covguard test --select: COVGUARD_ONLY="\nname\nname\n" runs only those tests (unset: all) */
+static CG__UNUSED int cg__selected(const char *name)
+{
+    const char *only = getenv("COVGUARD_ONLY"), *p;
+    size_t n = strlen(name);
+    if (!only) return 1;
+    for (p = strstr(only, name); p; p = strstr(p + 1, name))
+        if (p > only && p[-1] == '\n' && p[n] == '\n') return 1;
+    return 0;
+}
+#else
+#define cg__selected(name) 1
+#endif
+
 static CG__UNUSED int cg_run_all(void)
 {
     static const struct cg_test *tests[CG_MAX_TESTS];
@@ -325,6 +342,7 @@ static CG__UNUSED int cg_run_all(void)
         const struct cg_test *t = tests[i];
         unsigned long long t0, t1;
         const char *status;
+        if (!cg__selected(t->name)) continue;
         cg__mark("begin\t");
         cg__putu(i);
         cg__puts("\t");

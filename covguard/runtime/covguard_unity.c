@@ -38,6 +38,7 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 typedef void (*cgu_test_fn)(void);
 
@@ -136,14 +137,29 @@ static void cgu_dump(void)
 #endif
 }
 
-/* a case begins: returns 0 when it is to be skipped (resumed after a crash) */
+/* covguard test --select: COVGUARD_ONLY="\nname\nname\n" runs only those cases (unset: all) */
+static int cgu_selected(const char *name)
+{
+    const char *only = getenv("COVGUARD_ONLY"), *p;
+    size_t n = strlen(name);
+    if (!only) return 1;
+    for (p = strstr(only, name); p; p = strstr(p + 1, name))
+        if (p > only && p[-1] == '\n' && p[n] == '\n') return 1;
+    return 0;
+}
+
+static int cgu_skipped;     /* the current case does not run (before the restart, or not selected) */
+
+/* a case begins: returns 0 when it is to be skipped (resumed after a crash, or not selected) */
 static int cgu_begin(const char *name)
 {
     char leaf[32];
     unsigned index = cgu_next++;
+    const char *shown = name ? name : (&Unity && Unity.CurrentTestName ? Unity.CurrentTestName : "?");
     cgu_in_case = 1;
-    cgu_mark("unity-begin", index, name ? name : (&Unity && Unity.CurrentTestName ? Unity.CurrentTestName : "?"));
-    if (index < cgu_first) return 0;
+    cgu_mark("unity-begin", index, shown);
+    cgu_skipped = index < cgu_first || !cgu_selected(shown);
+    if (cgu_skipped) return 0;
     snprintf(leaf, sizeof leaf, "%u", index);
     cgu_prefix(leaf);
     cgu_reset();
@@ -153,7 +169,7 @@ static int cgu_begin(const char *name)
 static void cgu_end(void)
 {
     unsigned index = cgu_next - 1;
-    if (index >= cgu_first) cgu_dump();
+    if (!cgu_skipped) cgu_dump();
     cgu_prefix("between");
     cgu_in_case = 0;
     cgu_by_default = 0;
@@ -204,7 +220,8 @@ void __wrap_setUp(void)
     /* a generated runner's run_test: the case begins here (a hand-written one's began already) */
     if (cgu_active && !cgu_by_default) {
         if (cgu_in_case) cgu_end();
-        if (!cgu_begin(NULL) && UnityIgnore) UnityIgnore("covguard: ran before the restart", 0);
+        if (!cgu_begin(NULL) && UnityIgnore)
+            UnityIgnore(cgu_next - 1 < cgu_first ? "covguard: ran before the restart" : "covguard: not selected", 0);
     }
     if (__real_setUp) __real_setUp();
 }
