@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from covguard.errors import ToolError
+from covguard.ingest.cgcov import STREAM_MAGIC, read_stream, stream_of
 from covguard.toolchains import require_matching_gcov
 from tests.conftest import CRASHY, covguard, require, run
 
@@ -37,7 +38,17 @@ def built_and_tested(project: Path) -> Path:
 
 
 def per_test_gcda(area: Path, test_index: int, name: str = "calc.gcda") -> Path:
-    hits = sorted((area / "run" / "coverage" / "test_calc" / str(test_index)).rglob(name))
+    """The test's data file in libgcov's layout (``<index>/<object path>.gcda``, what libgcov's
+    exit handler writes for a test that calls exit()): the hooks' stream (``<index>.cgcov``, the
+    objects the test touched) unpacked there, so these faults exercise that reader too."""
+    folder = area / "run" / "coverage" / "test_calc" / str(test_index)
+    stream = stream_of(folder)
+    if stream.is_file():
+        for path, data in read_stream(stream.read_bytes()):
+            (folder / path.lstrip("/")).parent.mkdir(parents=True, exist_ok=True)
+            (folder / path.lstrip("/")).write_bytes(data)
+        stream.unlink()
+    hits = sorted(folder.rglob(name))
     assert len(hits) == 1, hits
     return hits[0]
 
@@ -71,8 +82,71 @@ def test_gcda_from_another_build_fails_naming_both_files(project: Path) -> None:
     proc = covguard("analyse", cwd=project)
     assert proc.returncode == 3
     assert "from another build" in proc.stderr
-    assert re.search(rf"{re.escape(str(area))}/run/coverage/test_calc/\d+/\S+/calc\.gcda", proc.stderr)
+    assert re.search(
+        rf"{re.escape(str(area))}/run/coverage/test_calc/\d+\.cgcov:/\S+/calc\.gcda", proc.stderr
+    )
     assert str(area / "build" / "obj" / "src" / "calc.gcno") in proc.stderr
+    no_traceback(proc)
+
+
+def _stream(area: Path, test_index: int) -> Path:
+    stream = stream_of(area / "run" / "coverage" / "test_calc" / str(test_index))
+    assert stream.is_file()
+    return stream
+
+
+@pytest.mark.parametrize("cut", ["trailer", "record", "header"])
+def test_truncated_stream_is_refused_naming_it(project: Path, cut: str) -> None:
+    """A test's stream without its trailer (the process died while writing it) is never read as
+    "touched fewer objects"."""
+    area = built_and_tested(project)
+    stream = _stream(area, 1)
+    data = stream.read_bytes()
+    assert data.startswith(STREAM_MAGIC)
+    assert data[-5:-4] == b"Z"
+    stream.write_bytes({"trailer": data[:-5], "record": data[: len(data) // 2], "header": data[:3]}[cut])
+    proc = covguard("analyse", cwd=project)
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    assert "corrupt coverage stream" in proc.stderr
+    assert str(stream) in proc.stderr
+    no_traceback(proc)
+
+
+def test_damaged_object_in_a_stream_is_refused(project: Path) -> None:
+    area = built_and_tested(project)
+    stream = _stream(area, 0)
+    objects = read_stream(stream.read_bytes())
+    path, data = next((p, d) for p, d in objects if p.endswith("/calc.gcda"))
+    cut = data[: len(data) // 2]
+    parts = [STREAM_MAGIC]
+    for p, d in objects:
+        kept = cut if p == path else d
+        parts += [
+            b"F",
+            len(p).to_bytes(4, "little"),
+            p.encode(),
+            b"D",
+            len(kept).to_bytes(4, "little"),
+            kept,
+            b"E",
+        ]
+    parts += [b"Z", len(objects).to_bytes(4, "little")]
+    stream.write_bytes(b"".join(parts))
+    proc = covguard("analyse", cwd=project)
+    assert proc.returncode == 3
+    assert "corrupt coverage data" in proc.stderr
+    assert f"{stream}:{path}" in proc.stderr
+    no_traceback(proc)
+
+
+def test_missing_stream_is_not_touched_nothing(project: Path) -> None:
+    """Untouched objects are left out of a test's stream, but a test whose stream never came back
+    is reported, not counted as a test that touched nothing."""
+    area = built_and_tested(project)
+    _stream(area, 2).unlink()
+    proc = covguard("analyse", cwd=project)
+    assert proc.returncode == 3
+    assert "no coverage data where expected for 1 of" in proc.stderr
     no_traceback(proc)
 
 
