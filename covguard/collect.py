@@ -30,7 +30,7 @@ from covguard.frames import (
     conform,
     few_collections,
 )
-from covguard.ingest.cgcov import STREAM_SUFFIX, stream_objects
+from covguard.ingest.cgcov import unit_streams
 from covguard.ingest.gcda import Layout, counters_of, layout_of, read_counters
 from covguard.ingest.gcno import NotesFile, read_notes
 from covguard.ingest.gcov_model import Counts, CoverageModel, UnitCounters, build_model, evaluate
@@ -136,20 +136,22 @@ def unit_counters(
             layout = layouts[oi] = layout_of(info.notes, info.fn_counter_counts)
         counters[oi] = read_counters(Path(name), info.notes, layout)
         found.append(name)
-    stream = Path(base + STREAM_SUFFIX)
-    if stream.is_file():
-        _stream_counters(model, stream, counters, layouts)
-        found.append(str(stream))
+    for shown, objects in unit_streams(folder):
+        _stream_counters(model, shown, objects, counters, layouts)
+        found.append(shown)
     return counters, found
 
 
 def _stream_counters(
-    model: CoverageModel, stream: Path, counters: UnitCounters, layouts: dict[int, Layout]
+    model: CoverageModel,
+    stream: str,
+    objects: list[tuple[str, bytes]],
+    counters: UnitCounters,
+    layouts: dict[int, Layout],
 ) -> None:
-    """Add the objects of one test's coverage stream (``<unit>.cgcov``, written by covguard's
-    hooks with only the objects the test touched) to ``counters``.  An object absent from a
-    complete stream was not touched: its counters are zero for this unit (no entry)."""
-    objects = stream_objects(stream)
+    """Add the objects of one test's coverage stream (written by covguard's hooks with only the
+    objects the test touched) to ``counters``.  An object absent from a complete stream was not
+    touched: its counters are zero for this unit (no entry)."""
     for gcda, data in objects:
         shown = Path(f"{stream}:{gcda}")
         notes_path = gcda[: -len(".gcda")] + ".gcno"
@@ -212,10 +214,7 @@ def collect(
     layouts: dict[int, Layout] = {}
     for name in names:
         folder = Path(units[name])
-        if folder.is_dir() or os.path.isfile(units[name] + STREAM_SUFFIX):
-            c, found = unit_counters(model, folder, layouts)
-        else:
-            c, found = {}, []
+        c, found = unit_counters(model, folder, layouts)
         per_unit.append(c)
         n_files[name] = len(found)
     merged: UnitCounters = {}

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from covguard.errors import ToolError
-from covguard.ingest.cgcov import STREAM_MAGIC, read_stream, stream_of
+from covguard.ingest.cgcov import pack_run_file, read_run_file
 from covguard.toolchains import require_matching_gcov
 from tests.conftest import CRASHY, covguard, require, run
 
@@ -37,17 +37,24 @@ def built_and_tested(project: Path) -> Path:
     return project / ".covguard" / "host-gcc"
 
 
+def run_file(area: Path) -> Path:
+    """The run file of test_calc's process: every test's stream (only the objects it touched)."""
+    files = sorted((area / "run" / "coverage" / "test_calc").glob("*.cgcovs"))
+    assert len(files) == 1, files
+    return files[0]
+
+
 def per_test_gcda(area: Path, test_index: int, name: str = "calc.gcda") -> Path:
     """The test's data file in libgcov's layout (``<index>/<object path>.gcda``, what libgcov's
-    exit handler writes for a test that calls exit()): the hooks' stream (``<index>.cgcov``, the
-    objects the test touched) unpacked there, so these faults exercise that reader too."""
+    exit handler writes for a test that calls exit()): the test's stream moved there from the run
+    file, so these faults exercise that reader too."""
     folder = area / "run" / "coverage" / "test_calc" / str(test_index)
-    stream = stream_of(folder)
-    if stream.is_file():
-        for path, data in read_stream(stream.read_bytes()):
-            (folder / path.lstrip("/")).parent.mkdir(parents=True, exist_ok=True)
-            (folder / path.lstrip("/")).write_bytes(data)
-        stream.unlink()
+    run = run_file(area)
+    records = read_run_file(run.read_bytes())
+    for path, data in dict(records).get(test_index, []):
+        (folder / path.lstrip("/")).parent.mkdir(parents=True, exist_ok=True)
+        (folder / path.lstrip("/")).write_bytes(data)
+    run.write_bytes(pack_run_file([r for r in records if r[0] != test_index]))
     hits = sorted(folder.rglob(name))
     assert len(hits) == 1, hits
     return hits[0]
@@ -83,70 +90,61 @@ def test_gcda_from_another_build_fails_naming_both_files(project: Path) -> None:
     assert proc.returncode == 3
     assert "from another build" in proc.stderr
     assert re.search(
-        rf"{re.escape(str(area))}/run/coverage/test_calc/\d+\.cgcov:/\S+/calc\.gcda", proc.stderr
+        rf"{re.escape(str(area))}/run/coverage/test_calc/from-0\.cgcovs\[test \d+\]:/\S+/calc\.gcda",
+        proc.stderr,
     )
     assert str(area / "build" / "obj" / "src" / "calc.gcno") in proc.stderr
     no_traceback(proc)
 
 
-def _stream(area: Path, test_index: int) -> Path:
-    stream = stream_of(area / "run" / "coverage" / "test_calc" / str(test_index))
-    assert stream.is_file()
-    return stream
-
-
 @pytest.mark.parametrize("cut", ["trailer", "record", "header"])
 def test_truncated_stream_is_refused_naming_it(project: Path, cut: str) -> None:
-    """A test's stream without its trailer (the process died while writing it) is never read as
-    "touched fewer objects"."""
+    """A run file cut short (the process died while writing it) is never read as "the last test
+    touched fewer objects"."""
     area = built_and_tested(project)
-    stream = _stream(area, 1)
-    data = stream.read_bytes()
-    assert data.startswith(STREAM_MAGIC)
+    run = run_file(area)
+    data = run.read_bytes()
+    assert data.startswith(b"T")
     assert data[-5:-4] == b"Z"
-    stream.write_bytes({"trailer": data[:-5], "record": data[: len(data) // 2], "header": data[:3]}[cut])
+    run.write_bytes({"trailer": data[:-5], "record": data[: len(data) // 2], "header": data[:3]}[cut])
     proc = covguard("analyse", cwd=project)
     assert proc.returncode == 3, proc.stdout + proc.stderr
     assert "corrupt coverage stream" in proc.stderr
-    assert str(stream) in proc.stderr
+    assert str(run) in proc.stderr
     no_traceback(proc)
 
 
 def test_damaged_object_in_a_stream_is_refused(project: Path) -> None:
     area = built_and_tested(project)
-    stream = _stream(area, 0)
-    objects = read_stream(stream.read_bytes())
-    path, data = next((p, d) for p, d in objects if p.endswith("/calc.gcda"))
-    cut = data[: len(data) // 2]
-    parts = [STREAM_MAGIC]
-    for p, d in objects:
-        kept = cut if p == path else d
-        parts += [
-            b"F",
-            len(p).to_bytes(4, "little"),
-            p.encode(),
-            b"D",
-            len(kept).to_bytes(4, "little"),
-            kept,
-            b"E",
-        ]
-    parts += [b"Z", len(objects).to_bytes(4, "little")]
-    stream.write_bytes(b"".join(parts))
+    run = run_file(area)
+    records = read_run_file(run.read_bytes())
+    objects = dict(records)[0]
+    path = next(p for p, _ in objects if p.endswith("/calc.gcda"))
+    damaged = [(p, d[: len(d) // 2] if p == path else d) for p, d in objects]
+    run.write_bytes(pack_run_file([(i, damaged if i == 0 else o) for i, o in records]))
     proc = covguard("analyse", cwd=project)
     assert proc.returncode == 3
     assert "corrupt coverage data" in proc.stderr
-    assert f"{stream}:{path}" in proc.stderr
+    assert f"{run}[test 0]:{path}" in proc.stderr
     no_traceback(proc)
 
 
 def test_missing_stream_is_not_touched_nothing(project: Path) -> None:
     """Untouched objects are left out of a test's stream, but a test whose stream never came back
-    is reported, not counted as a test that touched nothing."""
+    is reported, not counted as a test that touched nothing; a test written twice is refused."""
     area = built_and_tested(project)
-    _stream(area, 2).unlink()
+    run = run_file(area)
+    records = read_run_file(run.read_bytes())
+    run.write_bytes(pack_run_file([r for r in records if r[0] != 2]))
     proc = covguard("analyse", cwd=project)
     assert proc.returncode == 3
     assert "no coverage data where expected for 1 of" in proc.stderr
+    no_traceback(proc)
+    run.write_bytes(pack_run_file(records))
+    run.with_name("from-3.cgcovs").write_bytes(pack_run_file([r for r in records if r[0] == 3]))
+    proc = covguard("analyse", cwd=project)
+    assert proc.returncode == 3
+    assert "the coverage of test 3 was written twice" in proc.stderr
     no_traceback(proc)
 
 

@@ -4,21 +4,24 @@
  * test touched, instead of libgcov's __gcov_dump(), which creates the folders of and writes
  * (open, lock, read back, write) a .gcda for EVERY instrumented object after every test.
  *
- * cg_gcov_stream_dump(dir, leaf) writes <dir>/<leaf>.cgcov in the format of covguard's Cortex-M
- * runtime (cortex_m/cg_platform.c):
+ * cg_gcov_stream_dump(dir, first, index) appends test <index>'s stream to the process's run file
+ * <dir>/from-<first>.cgcovs (created once, exclusively, at the first dump; <first> is the first
+ * test the process runs, so a restart after a crash gets its own file), then flushes it:
  *
+ *     per test:  'T' u32 <index>  then the stream of covguard's Cortex-M runtime (cg_platform.c):
  *     "CGCOV1\n"
  *     per touched object:  'F' u32 n <gcda path: n bytes>   ('D' u32 n <n data bytes>)...   'E'
  *     at the end:          'Z' u32 <number of objects written>
  *
- * (u32 little-endian).  An object is written when one of its counters is nonzero; its bytes are
- * exactly the .gcda libgcov would write (GCC's own __gcov_info_to_gcda), so covguard checks them
- * against the notes as it checks any .gcda (stamp, checksums, counter counts).  An object missing
- * from the stream was not touched: all its counters are zero for this test.  The 'Z' trailer says
- * the stream is complete: a test whose stream is missing or has no trailer did not bring its
- * coverage back, which covguard reports, never as "touched nothing".  The file is created
- * exclusively: if it exists (another process, e.g. a stale program the test ran, wrote it) the
- * dump prints a "profiling:" complaint on stderr, which covguard's runner turns into an error.
+ * (u32 little-endian).  One file per process, not per test: creating a file costs more than a
+ * test (ext4: 0.4 ms an openat under load).  An object is written when one of its counters is
+ * nonzero; its bytes are exactly the .gcda libgcov would write (GCC's own __gcov_info_to_gcda),
+ * so covguard checks them against the notes as it checks any .gcda (stamp, checksums, counter
+ * counts).  An object missing from a test's stream was not touched: all its counters are zero for
+ * that test.  The 'Z' trailer says the stream is complete: a test whose stream is missing or cut
+ * short did not bring its coverage back, which covguard reports, never as "touched nothing".  A
+ * run file that exists already (another process wrote it) makes the dump print a "profiling:"
+ * complaint on stderr, which covguard's runner turns into an error.
  *
  * The objects are found through libgcov's own list (__gcov_master: every instrumented object of
  * the executable and of its instrumented shared libraries, as __gcov_dump walks it), whose layout
@@ -31,9 +34,12 @@
 #ifndef CG_GCOV_STREAM_H
 #define CG_GCOV_STREAM_H
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -162,25 +168,43 @@ static __attribute__((unused)) void *cg_gcovs_allocate(unsigned length, void *ar
     return malloc(length);
 }
 
-/* write <dir>/<leaf>.cgcov; 0 when written, -1 when not (the test then has no coverage) */
-static __attribute__((unused)) int cg_gcov_stream_dump(const char *dir, const char *leaf)
+/* append test <index>'s stream to this process's run file <dir>/from-<first>.cgcovs; 0 when
+   written, -1 when not (the test then has no coverage, which covguard reports) */
+static __attribute__((unused)) int cg_gcov_stream_dump(const char *dir, unsigned first, unsigned index)
 {
     static struct cg_gcovs_out out; /* static: 8 KB off the test's stack */
-    char path[4096];
+    static int failed;
     struct cg_gcovs_root *root;
     unsigned objects = 0;
-    int failed;
-    if ((size_t)snprintf(path, sizeof path, "%s/%s.cgcov", dir, leaf) >= sizeof path) return -1;
-    /* created, never overwritten: a file already there was written by another process (a stray
-       or stale program run under this test's coverage folder); say so as libgcov would, on
-       stderr, where covguard looks for "profiling:" complaints */
-    out.file = fopen(path, "wbx");
-    if (!out.file) {
-        fprintf(stderr, "covguard: profiling:%s: cannot create this test's coverage data (it exists: "
-                        "another process wrote it)\n", path);
-        return -1;
+    if (!out.file && !failed) {
+        /* created once per process, exclusively: a file already there was written by another
+           process (a stray or stale program run under this test run's coverage folder); say so
+           as libgcov would, on stderr, where covguard looks for "profiling:" complaints */
+        char path[4096];
+        if ((size_t)snprintf(path, sizeof path, "%s/from-%u.cgcovs", dir, first) >= sizeof path) {
+            failed = 1;
+            return -1;
+        }
+        out.file = fopen(path, "wbx");
+        if (!out.file && errno == ENOENT) { /* the folder is not there: create it, as libgcov does */
+            char *p;
+            for (p = path + 1; *p; ++p) {
+                if (*p != '/') continue;
+                *p = 0;
+                mkdir(path, 0777);
+                *p = '/';
+            }
+            out.file = fopen(path, "wbx");
+        }
+        if (!out.file) {
+            failed = 1;
+            fprintf(stderr, "covguard: profiling:%s: cannot create this run's coverage data (%s)\n", path,
+                    errno == EEXIST ? "it exists: another process wrote it" : strerror(errno));
+        }
     }
+    if (!out.file) return -1;
     out.used = 0;
+    cg_gcovs_head(out.file, 'T', index);
     fwrite("CGCOV1\n", 1, 7, out.file);
     for (root = __gcov_master.root; root; root = root->next) {
         const struct cg_gcovs_info *info;
@@ -194,18 +218,18 @@ static __attribute__((unused)) int cg_gcov_stream_dump(const char *dir, const ch
         root->dumped = 1; /* as __gcov_dump: the exit handler does not write these again */
     }
     cg_gcovs_head(out.file, 'Z', objects);
-    failed = ferror(out.file);
-    if (fclose(out.file) != 0) failed = 1;
-    out.file = NULL;
-    return failed ? -1 : 0;
+    /* on disk before the next test runs: a later crash loses nothing of this one */
+    if (fflush(out.file) != 0 || ferror(out.file)) return -1;
+    return 0;
 }
 
 #else /* another compiler: libgcov's own dump, every object into <dir>/<leaf>/ (GCOV_PREFIX) */
 
-static __attribute__((unused)) int cg_gcov_stream_dump(const char *dir, const char *leaf)
+static __attribute__((unused)) int cg_gcov_stream_dump(const char *dir, unsigned first, unsigned index)
 {
     (void)dir;
-    (void)leaf;
+    (void)first;
+    (void)index;
     __gcov_dump();
     return 0;
 }

@@ -26,7 +26,7 @@
  *
  * Per-test coverage: when covguard runs the executable it sets COVGUARD_COVERAGE_DIR; the harness
  * then resets the coverage counters before each test and writes them after it into
- * <dir>/<index>.cgcov (gcov: only the objects the test touched, see cg_gcov_stream.h; a test
+ * <dir>/from-<first>.cgcovs (gcov: only the objects the test touched, see cg_gcov_stream.h; a test
  * that calls exit() has libgcov write <dir>/<index>/ through GCOV_PREFIX) or
  * <dir>/<index>.profraw (clang).
  * covguard's compiler wrapper defines COVGUARD_COVERAGE_GCOV or COVGUARD_COVERAGE_LLVM to switch
@@ -404,8 +404,8 @@ static CG__UNUSED int cg_run_all(void)
 /* covguard's compiler wrapper defines COVGUARD_COVERAGE_GCOV or COVGUARD_COVERAGE_LLVM when it
    instruments the build; a plain build of the same tests runs them without per-test coverage. */
 #if defined(COVGUARD_COVERAGE_GCOV)
-/* cg_gcov_stream.h (beside this header): one <dir>/<index>.cgcov per test holding only the
-   objects the test touched; a copy of this header without it falls back to __gcov_dump() */
+/* cg_gcov_stream.h (beside this header): per test, only the objects the test touched, into one
+   file per process; a copy of this header without it falls back to __gcov_dump() */
 #if defined(__has_include)
 #if __has_include("cg_gcov_stream.h")
 #include "cg_gcov_stream.h"
@@ -473,13 +473,9 @@ CG__WEAK void cg_platform_coverage_end(unsigned index)
     if (!dir) return;
 #if defined(COVGUARD_COVERAGE_GCOV)
 #if defined(CG__GCOV_HAVE_STREAM)
-    {
-        /* <dir>/<index>.cgcov: the objects this test touched (cg_gcov_stream.h); it marks the
-           data as written, so the exit handler does not write it again after the last test */
-        char leaf[24];
-        snprintf(leaf, sizeof leaf, "%u", index);
-        cg_gcov_stream_dump(dir, leaf);
-    }
+    /* the objects this test touched, appended to the process's run file (cg_gcov_stream.h); it
+       marks the data as written, so the exit handler does not write it again after the last test */
+    cg_gcov_stream_dump(dir, cg_platform_first_test(), index);
 #else
     /* libgcov writes <GCOV_PREFIX>/<object path>.gcda for every object; a dump marks the data
        as written, so the exit handler does not write it again after the last test */

@@ -16,7 +16,7 @@
  * count with their test), and ends after UnityDefaultTestRun returns or at __wrap_UnityConcludeTest.
  *
  * Per case <i>: counters reset before it, GCOV_PREFIX=<COVGUARD_COVERAGE_DIR>/<i> (for a case
- * that calls exit()) and <dir>/<i>.cgcov written after it with only the objects the case touched
+ * that calls exit()) and the objects the case touched appended after it to <dir>/from-<first>.cgcovs
  * (cg_gcov_stream.h), as covguard's own harness does (covguard_test.h); with
  * COVGUARD_COVERAGE_LLVM (host-clang) clang's profile run-time writes <dir>/<i>.profraw.  Around each case it
  * prints, with the run's nonce (COVGUARD_NONCE):
@@ -57,7 +57,7 @@ extern void __llvm_profile_set_filename(const char *);
 extern void __llvm_profile_reset_counters(void);
 #else
 /* strong: a weak reference would not pull them out of libgcov.a (every covguard link has -lgcov);
-   the dump writes <dir>/<i>.cgcov with only the objects the case touched */
+   the dump appends the objects the case touched to <dir>/from-<first>.cgcovs */
 #include "cg_gcov_stream.h"
 #endif
 extern int setenv(const char *, const char *, int);
@@ -134,9 +134,7 @@ static void cgu_dump(unsigned index)
     (void)index;
     __llvm_profile_write_file();
 #else
-    char leaf[32];
-    snprintf(leaf, sizeof leaf, "%u", index);
-    cg_gcov_stream_dump(cgu_dir, leaf);
+    cg_gcov_stream_dump(cgu_dir, cgu_first, index);
 #endif
 }
 
