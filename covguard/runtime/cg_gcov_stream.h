@@ -25,8 +25,9 @@
  *
  * The objects are found through libgcov's own list (__gcov_master: every instrumented object of
  * the executable and of its instrumented shared libraries, as __gcov_dump walks it), whose layout
- * is GCC 12's and 13's.  With another compiler the hooks fall back to __gcov_dump() (a .gcda per
- * object in <dir>/<leaf>/, through GCOV_PREFIX).  After a stream is written every list is marked
+ * is GCC 12's and 13's.  With another compiler, or with COVGUARD_GCOV_DUMP_ALL set in the
+ * environment, the hooks fall back to __gcov_dump() (a .gcda per object in <dir>/<index>/,
+ * through GCOV_PREFIX).  After a stream is written every list is marked
  * dumped, as __gcov_dump() marks it, so libgcov's exit handler does not write the counters again;
  * the next __gcov_reset() clears the mark, so a test that calls exit() still has its counters
  * written by that handler into <dir>/<leaf>/ (GCOV_PREFIX), which covguard reads too.
@@ -173,9 +174,14 @@ static __attribute__((unused)) void *cg_gcovs_allocate(unsigned length, void *ar
 static __attribute__((unused)) int cg_gcov_stream_dump(const char *dir, unsigned first, unsigned index)
 {
     static struct cg_gcovs_out out; /* static: 8 KB off the test's stack */
-    static int failed;
+    static int failed, dump_all = -1;
     struct cg_gcovs_root *root;
     unsigned objects = 0;
+    if (dump_all < 0) dump_all = getenv("COVGUARD_GCOV_DUMP_ALL") != NULL;
+    if (dump_all) { /* libgcov's own dump: every object into <dir>/<index>/ (GCOV_PREFIX) */
+        __gcov_dump();
+        return 0;
+    }
     if (!out.file && !failed) {
         /* created once per process, exclusively: a file already there was written by another
            process (a stray or stale program run under this test run's coverage folder); say so
