@@ -30,7 +30,8 @@ from covguard.frames import (
     conform,
     few_collections,
 )
-from covguard.ingest.gcda import Layout, layout_of, read_counters
+from covguard.ingest.cgcov import unit_streams
+from covguard.ingest.gcda import Layout, counters_of, layout_of, read_counters
 from covguard.ingest.gcno import NotesFile, read_notes
 from covguard.ingest.gcov_model import Counts, CoverageModel, UnitCounters, build_model, evaluate
 from covguard.ingest.model_cache import model_for
@@ -114,7 +115,8 @@ def _gcda_files(folder: Path) -> list[str]:
 def unit_counters(
     model: CoverageModel, folder: Path, layouts: dict[int, Layout] | None = None
 ) -> tuple[UnitCounters, list[str]]:
-    """The counters of every object in one coverage unit's folder (``<folder>/<abs obj path>.gcda``)."""
+    """The counters of every object in one coverage unit: its folder (``<folder>/<abs obj path>.gcda``,
+    libgcov's layout) and its stream (``<folder>.cgcov``, covguard's hooks: touched objects only)."""
     counters: UnitCounters = {}
     found: list[str] = []
     layouts = {} if layouts is None else layouts
@@ -134,7 +136,40 @@ def unit_counters(
             layout = layouts[oi] = layout_of(info.notes, info.fn_counter_counts)
         counters[oi] = read_counters(Path(name), info.notes, layout)
         found.append(name)
+    for shown, objects in unit_streams(folder):
+        _stream_counters(model, shown, objects, counters, layouts)
+        found.append(shown)
     return counters, found
+
+
+def _stream_counters(
+    model: CoverageModel,
+    stream: str,
+    objects: list[tuple[str, bytes]],
+    counters: UnitCounters,
+    layouts: dict[int, Layout],
+) -> None:
+    """Add the objects of one test's coverage stream (written by covguard's hooks with only the
+    objects the test touched) to ``counters``.  An object absent from a complete stream was not
+    touched: its counters are zero for this unit (no entry)."""
+    for gcda, data in objects:
+        shown = Path(f"{stream}:{gcda}")
+        notes_path = gcda[: -len(".gcda")] + ".gcno"
+        oi = model.object_index.get(notes_path)
+        if oi is None:
+            raise CoverageDataError(
+                f"coverage data without its notes file: no {notes_path} in this build",
+                path=shown,
+                hint=_REBUILD,
+            )
+        info = model.objects[oi]
+        layout = layouts.get(oi)
+        if layout is None:
+            layout = layouts[oi] = layout_of(info.notes, info.fn_counter_counts)
+        vec = counters_of(data, shown, info.notes, layout)
+        # also in the folder: a process the test started ran this object and libgcov's exit
+        # handler wrote its counters there (GCOV_PREFIX); both are this test's
+        counters[oi] = counters[oi] + vec if oi in counters else vec
 
 
 def counters_in_place(model: CoverageModel) -> tuple[UnitCounters, list[str]]:
@@ -179,10 +214,7 @@ def collect(
     layouts: dict[int, Layout] = {}
     for name in names:
         folder = Path(units[name])
-        if folder.is_dir():
-            c, found = unit_counters(model, folder, layouts)
-        else:
-            c, found = {}, []
+        c, found = unit_counters(model, folder, layouts)
         per_unit.append(c)
         n_files[name] = len(found)
     merged: UnitCounters = {}

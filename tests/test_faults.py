@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from covguard.errors import ToolError
+from covguard.ingest.cgcov import pack_run_file, read_run_file
 from covguard.toolchains import require_matching_gcov
 from tests.conftest import CRASHY, covguard, require, run
 
@@ -36,8 +37,25 @@ def built_and_tested(project: Path) -> Path:
     return project / ".covguard" / "host-gcc"
 
 
+def run_file(area: Path) -> Path:
+    """The run file of test_calc's process: every test's stream (only the objects it touched)."""
+    files = sorted((area / "run" / "coverage" / "test_calc").glob("*.cgcovs"))
+    assert len(files) == 1, files
+    return files[0]
+
+
 def per_test_gcda(area: Path, test_index: int, name: str = "calc.gcda") -> Path:
-    hits = sorted((area / "run" / "coverage" / "test_calc" / str(test_index)).rglob(name))
+    """The test's data file in libgcov's layout (``<index>/<object path>.gcda``, what libgcov's
+    exit handler writes for a test that calls exit()): the test's stream moved there from the run
+    file, so these faults exercise that reader too."""
+    folder = area / "run" / "coverage" / "test_calc" / str(test_index)
+    run = run_file(area)
+    records = read_run_file(run.read_bytes())
+    for path, data in dict(records).get(test_index, []):
+        (folder / path.lstrip("/")).parent.mkdir(parents=True, exist_ok=True)
+        (folder / path.lstrip("/")).write_bytes(data)
+    run.write_bytes(pack_run_file([r for r in records if r[0] != test_index]))
+    hits = sorted(folder.rglob(name))
     assert len(hits) == 1, hits
     return hits[0]
 
@@ -71,8 +89,62 @@ def test_gcda_from_another_build_fails_naming_both_files(project: Path) -> None:
     proc = covguard("analyse", cwd=project)
     assert proc.returncode == 3
     assert "from another build" in proc.stderr
-    assert re.search(rf"{re.escape(str(area))}/run/coverage/test_calc/\d+/\S+/calc\.gcda", proc.stderr)
+    assert re.search(
+        rf"{re.escape(str(area))}/run/coverage/test_calc/from-0\.cgcovs\[test \d+\]:/\S+/calc\.gcda",
+        proc.stderr,
+    )
     assert str(area / "build" / "obj" / "src" / "calc.gcno") in proc.stderr
+    no_traceback(proc)
+
+
+@pytest.mark.parametrize("cut", ["trailer", "record", "header"])
+def test_truncated_stream_is_refused_naming_it(project: Path, cut: str) -> None:
+    """A run file cut short (the process died while writing it) is never read as "the last test
+    touched fewer objects"."""
+    area = built_and_tested(project)
+    run = run_file(area)
+    data = run.read_bytes()
+    assert data.startswith(b"T")
+    assert data[-5:-4] == b"Z"
+    run.write_bytes({"trailer": data[:-5], "record": data[: len(data) // 2], "header": data[:3]}[cut])
+    proc = covguard("analyse", cwd=project)
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    assert "corrupt coverage stream" in proc.stderr
+    assert str(run) in proc.stderr
+    no_traceback(proc)
+
+
+def test_damaged_object_in_a_stream_is_refused(project: Path) -> None:
+    area = built_and_tested(project)
+    run = run_file(area)
+    records = read_run_file(run.read_bytes())
+    objects = dict(records)[0]
+    path = next(p for p, _ in objects if p.endswith("/calc.gcda"))
+    damaged = [(p, d[: len(d) // 2] if p == path else d) for p, d in objects]
+    run.write_bytes(pack_run_file([(i, damaged if i == 0 else o) for i, o in records]))
+    proc = covguard("analyse", cwd=project)
+    assert proc.returncode == 3
+    assert "corrupt coverage data" in proc.stderr
+    assert f"{run}[test 0]:{path}" in proc.stderr
+    no_traceback(proc)
+
+
+def test_missing_stream_is_not_touched_nothing(project: Path) -> None:
+    """Untouched objects are left out of a test's stream, but a test whose stream never came back
+    is reported, not counted as a test that touched nothing; a test written twice is refused."""
+    area = built_and_tested(project)
+    run = run_file(area)
+    records = read_run_file(run.read_bytes())
+    run.write_bytes(pack_run_file([r for r in records if r[0] != 2]))
+    proc = covguard("analyse", cwd=project)
+    assert proc.returncode == 3
+    assert "no coverage data where expected for 1 of" in proc.stderr
+    no_traceback(proc)
+    run.write_bytes(pack_run_file(records))
+    run.with_name("from-3.cgcovs").write_bytes(pack_run_file([r for r in records if r[0] == 3]))
+    proc = covguard("analyse", cwd=project)
+    assert proc.returncode == 3
+    assert "the coverage of test 3 was written twice" in proc.stderr
     no_traceback(proc)
 
 
@@ -146,7 +218,11 @@ def test_libgcov_profiling_error_fails_the_run(project: Path, tmp_path: Path) ->
     helper = f"env -u CRASHY_HELPER {old} >/dev/null 2>&1"
     proc = covguard("run", cwd=project, env={"CRASHY_HELPER": helper})
     assert proc.returncode == 3
-    assert "libgcov reported a coverage data problem" in proc.stderr
+    # the stale program's harness took the run file first (the test's own dump then complains on
+    # stderr): its data, of another build, is refused by name
+    assert "libgcov reported a coverage data problem" in proc.stderr or (
+        "coverage data is from another build" in proc.stderr and "from-0.cgcovs[test " in proc.stderr
+    )
     no_traceback(proc)
 
 

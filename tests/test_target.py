@@ -27,16 +27,10 @@ from covguard.build import Area
 from covguard.config import Settings, load_settings
 from covguard.errors import ToolError
 from covguard.frames import CoverageData, records
+from covguard.ingest.cgcov import STREAM_MAGIC, StreamError, read_stream
 from covguard.runner import load_results
 from covguard.toolchains import get_toolchain
-from covguard.toolchains.cortex_m import (
-    FAULT_STATUS,
-    STREAM_MAGIC,
-    CortexM3Qemu,
-    StreamError,
-    read_stream,
-    unpack_streams,
-)
+from covguard.toolchains.cortex_m import FAULT_STATUS, CortexM3Qemu, unpack_streams
 from tests.conftest import FIXTURES, SAMPLE, covguard, require
 
 TARGET = FIXTURES / "c" / "target"

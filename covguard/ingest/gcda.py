@@ -211,6 +211,12 @@ def read_counters(path: Path, notes: NotesFile, layout: Layout) -> np.ndarray:
         buf = path.read_bytes()
     except OSError as exc:
         raise CoverageDataError(f"cannot read coverage data: {exc.strerror}", path=path) from exc
+    return counters_of(buf, path, notes, layout)
+
+
+def counters_of(buf: bytes, path: Path, notes: NotesFile, layout: Layout) -> np.ndarray:
+    """:func:`read_counters` of bytes already read (an object of a coverage stream); ``path``
+    names them in messages."""
     fast = _fast_counters(buf, notes, layout)
     if fast is not None:
         return fast

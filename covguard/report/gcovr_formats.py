@@ -21,7 +21,6 @@ the build the coverage belongs to - the same inputs give the same bytes.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
 import re
@@ -41,7 +40,8 @@ from covguard.build import Area
 from covguard.config import Settings
 from covguard.errors import CoverageDataError, OutputError, ToolError
 from covguard.files import glob_regex, write_bytes
-from covguard.ingest.gcda import TAG_COUNTER_ARCS, TAG_FUNCTION, TAG_OBJECT_SUMMARY, read_data
+from covguard.ingest.cgcov import unit_data
+from covguard.ingest.gcda import TAG_COUNTER_ARCS, TAG_FUNCTION, TAG_OBJECT_SUMMARY, parse_data
 from covguard.ingest.gcno import GCDA_MAGIC, NotesFile, read_notes
 from covguard.model import BuildManifest
 
@@ -106,14 +106,6 @@ def gcda_bytes(notes: NotesFile, counters: Sequence[np.ndarray], *, runs: int, c
     return b"".join(parts)
 
 
-def _header_checksum(path: Path) -> int | None:
-    with contextlib.suppress(OSError), path.open("rb") as handle:
-        head = handle.read(16)
-        if len(head) == 16:
-            return int(struct.unpack("<4I", head)[3])
-    return None
-
-
 def merged_tree(manifest: BuildManifest, units: dict[str, str], folder: Path) -> tuple[Path, dict[str, int]]:
     """Sum every unit's ``.gcda`` into ``folder`` beside copies of the build's ``.gcno``.
 
@@ -126,23 +118,21 @@ def merged_tree(manifest: BuildManifest, units: dict[str, str], folder: Path) ->
     added = dict.fromkeys(notes, 0)
     checksums: dict[str, int] = {}
     for unit in sorted(units):
-        unit_dir = Path(units[unit])
-        if not unit_dir.is_dir():
-            continue
-        for gcda in sorted(unit_dir.rglob("*.gcda")):
-            notes_path = "/" + gcda.relative_to(unit_dir).as_posix()[: -len(".gcda")] + ".gcno"
+        for gcda, compiled, raw in unit_data(Path(units[unit])):  # folder and stream (touched objects)
+            notes_path = compiled[: -len(".gcda")] + ".gcno"
             if notes_path not in notes:
                 raise CoverageDataError(
                     f"coverage data without its notes file: no {notes_path} in this build",
                     path=gcda,
                     hint="run 'covguard run' again (it rebuilds and reruns the tests)",
                 )
-            data = read_data(gcda, notes[notes_path], expected[notes_path])
+            data = parse_data(raw, gcda, notes[notes_path], expected[notes_path])
             for total, c in zip(sums[notes_path], data.counters, strict=True):
                 np.add(total, c, out=total)
             added[notes_path] += 1
             if notes_path not in checksums:
-                checksums[notes_path] = _header_checksum(gcda) or notes[notes_path].checksum
+                head = int(struct.unpack_from("<I", raw, 12)[0]) if len(raw) >= 16 else 0
+                checksums[notes_path] = head or notes[notes_path].checksum
     for path, nf in notes.items():
         target = folder / path.lstrip("/")
         target.parent.mkdir(parents=True, exist_ok=True)

@@ -26,7 +26,9 @@
  *
  * Per-test coverage: when covguard runs the executable it sets COVGUARD_COVERAGE_DIR; the harness
  * then resets the coverage counters before each test and writes them after it into
- * <dir>/<index>/ (gcov: through GCOV_PREFIX and __gcov_dump) or <dir>/<index>.profraw (clang).
+ * <dir>/from-<first>.cgcovs (gcov: only the objects the test touched, see cg_gcov_stream.h; a test
+ * that calls exit() has libgcov write <dir>/<index>/ through GCOV_PREFIX) or
+ * <dir>/<index>.profraw (clang).
  * covguard's compiler wrapper defines COVGUARD_COVERAGE_GCOV or COVGUARD_COVERAGE_LLVM to switch
  * this on.  On a target the platform supplies these hooks (see covguard's Cortex-M runtime).
  *
@@ -420,12 +422,20 @@ static CG__UNUSED int cg_run_all(void)
 /* covguard's compiler wrapper defines COVGUARD_COVERAGE_GCOV or COVGUARD_COVERAGE_LLVM when it
    instruments the build; a plain build of the same tests runs them without per-test coverage. */
 #if defined(COVGUARD_COVERAGE_GCOV)
+/* cg_gcov_stream.h (beside this header): per test, only the objects the test touched, into one
+   file per process; a copy of this header without it falls back to __gcov_dump() */
+#if defined(__has_include)
+#if __has_include("cg_gcov_stream.h")
+#include "cg_gcov_stream.h"
+#define CG__GCOV_HAVE_STREAM 1
+#endif
+#endif
+#ifndef CG__GCOV_HAVE_STREAM
 extern void __gcov_dump(void);
 extern void __gcov_reset(void);
-#define CG__GCOV_DUMP() __gcov_dump()
+#endif
 #define CG__GCOV_RESET() __gcov_reset()
 #else
-#define CG__GCOV_DUMP() ((void)0)
 #define CG__GCOV_RESET() ((void)0)
 #endif
 #if defined(COVGUARD_COVERAGE_LLVM)
@@ -477,14 +487,24 @@ CG__WEAK void cg_platform_coverage_begin(unsigned index)
 
 CG__WEAK void cg_platform_coverage_end(unsigned index)
 {
-    if (!cg__coverage_dir()) return;
-    /* libgcov writes <GCOV_PREFIX>/<object path>.gcda; a dump marks the data as written, so
-       the exit handler does not write it again after the last test */
-    CG__GCOV_DUMP();
+    const char *dir = cg__coverage_dir();
+    if (!dir) return;
+#if defined(COVGUARD_COVERAGE_GCOV)
+#if defined(CG__GCOV_HAVE_STREAM)
+    /* the objects this test touched, appended to the process's run file (cg_gcov_stream.h); it
+       marks the data as written, so the exit handler does not write it again after the last test */
+    cg_gcov_stream_dump(dir, cg_platform_first_test(), index);
+#else
+    /* libgcov writes <GCOV_PREFIX>/<object path>.gcda for every object; a dump marks the data
+       as written, so the exit handler does not write it again after the last test */
+    __gcov_dump();
+#endif
+#endif
 #if defined(COVGUARD_COVERAGE_LLVM)
     __llvm_profile_write_file();
 #endif
     (void)index;
+    (void)dir;
 }
 
 CG__WEAK void cg_platform_coverage_finish(void)

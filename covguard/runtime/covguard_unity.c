@@ -15,8 +15,9 @@
  * __wrap_UnityDefaultTestRun or, for a generated runner, at __wrap_setUp (setUp and tearDown
  * count with their test), and ends after UnityDefaultTestRun returns or at __wrap_UnityConcludeTest.
  *
- * Per case <i>: counters reset before it, GCOV_PREFIX=<COVGUARD_COVERAGE_DIR>/<i> and
- * __gcov_dump() after it, as covguard's own harness does (covguard_test.h); with
+ * Per case <i>: counters reset before it, GCOV_PREFIX=<COVGUARD_COVERAGE_DIR>/<i> (for a case
+ * that calls exit()) and the objects the case touched appended after it to <dir>/from-<first>.cgcovs
+ * (cg_gcov_stream.h), as covguard's own harness does (covguard_test.h); with
  * COVGUARD_COVERAGE_LLVM (host-clang) clang's profile run-time writes <dir>/<i>.profraw.  Around each case it
  * prints, with the run's nonce (COVGUARD_NONCE):
  *
@@ -56,9 +57,9 @@ extern int __llvm_profile_write_file(void);
 extern void __llvm_profile_set_filename(const char *);
 extern void __llvm_profile_reset_counters(void);
 #else
-/* strong: a weak reference would not pull them out of libgcov.a (every covguard link has -lgcov) */
-extern void __gcov_dump(void);
-extern void __gcov_reset(void);
+/* strong: a weak reference would not pull them out of libgcov.a (every covguard link has -lgcov);
+   the dump appends the objects the case touched to <dir>/from-<first>.cgcovs */
+#include "cg_gcov_stream.h"
 #endif
 extern int setenv(const char *, const char *, int);
 
@@ -128,12 +129,13 @@ static void cgu_reset(void)
 #endif
 }
 
-static void cgu_dump(void)
+static void cgu_dump(unsigned index)
 {
 #if defined(COVGUARD_COVERAGE_LLVM)
+    (void)index;
     __llvm_profile_write_file();
 #else
-    __gcov_dump();
+    cg_gcov_stream_dump(cgu_dir, cgu_first, index);
 #endif
 }
 
@@ -169,7 +171,7 @@ static int cgu_begin(const char *name)
 static void cgu_end(void)
 {
     unsigned index = cgu_next - 1;
-    if (!cgu_skipped) cgu_dump();
+    if (!cgu_skipped) cgu_dump(index); /* skipped: before the restart, or not selected */
     cgu_prefix("between");
     cgu_in_case = 0;
     cgu_by_default = 0;

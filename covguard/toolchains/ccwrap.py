@@ -200,7 +200,7 @@ def _hook_object(cfg: dict[str, object], framework: str) -> str | None:
     if include:
         flags += ["-I", include]
     digest = hashlib.sha256(json.dumps([compiler, flags, source]).encode())
-    for part in (source, "cg_record.h"):  # a newer covguard's hook is compiled anew
+    for part in (source, "cg_record.h", "../cg_gcov_stream.h"):  # a newer covguard's hook is compiled anew
         with open(os.path.join(HOOKS_DIR, part), "rb") as handle:
             digest.update(handle.read())
     key = digest.hexdigest()[:16]

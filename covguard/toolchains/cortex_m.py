@@ -33,13 +33,13 @@ from __future__ import annotations
 
 import re
 import shutil
-import struct
 import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from covguard.errors import BuildError, ToolError
+from covguard.ingest.cgcov import StreamError, read_stream
 from covguard.toolchains import RUNTIME_DIR, Toolchain
 
 NAME = "cortex-m3-qemu"
@@ -47,16 +47,11 @@ ORIGIN = "qemu-cortex-m3"
 TARGET_RUNTIME = RUNTIME_DIR / "cortex_m"
 RUNTIME_SOURCES = ("cg_startup.c", "cg_platform.c")
 FAULT_STATUS = 250  # CG_TARGET_FAULT_STATUS in runtime/cortex_m/cg_semihost.h
-STREAM_MAGIC = b"CGCOV1\n"
 PACKAGES = "gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm"
 INSTALL_HINT = (
     f"apt-get install --no-install-recommends {PACKAGES} (Debian) - or run 'make bootstrap', "
     "which installs them"
 )
-
-
-class StreamError(ValueError):
-    """A coverage stream from the target that cannot be used (truncated, malformed)."""
 
 
 @dataclass(frozen=True)
@@ -182,73 +177,6 @@ def cortex_m3_qemu(cc: str = "", cxx: str = "") -> CortexM3Qemu:
 
 # ---------------------------------------------------------------------------------------------
 # coverage streams
-
-
-def read_stream(data: bytes) -> list[tuple[str, bytes]]:
-    """The (gcda path, gcda bytes) of every object in one test's stream (format: cg_platform.c)."""
-    if not data.startswith(STREAM_MAGIC):
-        raise StreamError("it does not start with the stream header (CGCOV1)")
-    files: list[tuple[str, bytes]] = []
-    pos = len(STREAM_MAGIC)
-    path: str | None = None
-    chunks: list[bytes] = []
-
-    def u32(at: int) -> int:
-        if at + 4 > len(data):
-            raise StreamError(f"it ends inside a record at byte {at - 1} (the image stopped while writing)")
-        return int(struct.unpack_from("<I", data, at)[0])
-
-    while True:
-        if pos >= len(data):
-            raise StreamError("it has no end record (the image stopped while writing it)")
-        tag = data[pos : pos + 1]
-        if tag == b"F":
-            if path is not None:
-                raise StreamError(f"object '{path}' has no end record")
-            n = u32(pos + 1)
-            raw = data[pos + 5 : pos + 5 + n]
-            if len(raw) != n:
-                raise StreamError("it ends inside a file name (the image stopped while writing)")
-            path = _checked_path(raw)
-            chunks = []
-            pos += 5 + n
-        elif tag == b"D":
-            if path is None:
-                raise StreamError(f"data without a file name at byte {pos}")
-            n = u32(pos + 1)
-            chunk = data[pos + 5 : pos + 5 + n]
-            if len(chunk) != n:
-                raise StreamError(f"the data of '{path}' is cut short (the image stopped while writing)")
-            chunks.append(chunk)
-            pos += 5 + n
-        elif tag == b"E":
-            if path is None:
-                raise StreamError(f"an end record without a file at byte {pos}")
-            files.append((path, b"".join(chunks)))
-            path = None
-            pos += 1
-        elif tag == b"Z":
-            count = u32(pos + 1)
-            if path is not None:
-                raise StreamError(f"object '{path}' has no end record")
-            if count != len(files):
-                raise StreamError(f"it announces {count} objects but holds {len(files)}")
-            if pos + 5 != len(data):
-                raise StreamError(f"{len(data) - pos - 5} bytes follow its end record")
-            return files
-        else:
-            raise StreamError(f"unknown record {tag!r} at byte {pos}")
-
-
-def _checked_path(raw: bytes) -> str:
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise StreamError(f"a file name is not UTF-8: {raw[:80]!r}") from None
-    path = PurePosixPath(text)
-    if not path.is_absolute() or ".." in path.parts or path.suffix != ".gcda" or "\0" in text:
-        raise StreamError(f"'{text}' is not the absolute path of a .gcda file")
-    return text
 
 
 def unpack_streams(coverage_dir: Path) -> list[str]:

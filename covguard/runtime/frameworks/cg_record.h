@@ -13,8 +13,8 @@
  *     end     <index>  PASS|FAIL|SKIP  <microseconds>
  *     done
  * and, when COVGUARD_COVERAGE_DIR is set, resets the coverage counters before each test case and
- * writes them after it into <dir>/<index>/ (gcov, through GCOV_PREFIX) or <dir>/<index>.profraw
- * (clang).  Without COVGUARD_RECORD it does nothing: the executable behaves as it always did.
+ * writes them after it into <dir>/from-<first>.cgcovs (gcov: only the objects the test touched, see
+ * ../cg_gcov_stream.h) or <dir>/<index>.profraw (clang).  Without COVGUARD_RECORD it does nothing: the executable behaves as it always did.
  */
 #ifndef COVGUARD_RECORD_H
 #define COVGUARD_RECORD_H
@@ -27,9 +27,14 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+#ifdef __cplusplus
+}
+#endif
 #if defined(COVGUARD_COVERAGE_GCOV)
-void __gcov_reset(void);
-void __gcov_dump(void);
+#include "../cg_gcov_stream.h" /* per test, only the objects it touched, one file per process */
+#endif
+#ifdef __cplusplus
+extern "C" {
 #endif
 #if defined(COVGUARD_COVERAGE_LLVM)
 void __llvm_profile_reset_counters(void);
@@ -175,7 +180,7 @@ CG_REC_FN void cg_rec_end(const char *status)
     if (!cg_rec_file || cg_rec_open_index < 0) return;
     if (cg_rec_dir) {
 #if defined(COVGUARD_COVERAGE_GCOV)
-        __gcov_dump();
+        cg_gcov_stream_dump(cg_rec_dir, cg_rec_first, (unsigned)cg_rec_open_index);
 #endif
 #if defined(COVGUARD_COVERAGE_LLVM)
         __llvm_profile_write_file();
