@@ -13,7 +13,8 @@ sarif           covguard.sarif          code scanning (GitHub, GitLab): findings
 markdown        summary.md              a pull-request comment
 trace-csv       trace-matrix.csv        the trace matrix for any tool
 trace-xlsx      trace-matrix.xlsx       the trace matrix for the auditor's spreadsheet
-cobertura ...   cobertura.xml, gcovr/   gcovr's formats (``report.gcovr``)
+cobertura       cobertura.xml           coverage viewers in CI, from covguard's own numbers
+html-details .. gcovr/, gcovr-*.xml ...  gcovr's formats, optional (``report.gcovr``)
 ==============  ======================  ====================================================
 
 Every writer is deterministic (same inputs, same bytes): the evidence package includes them.
@@ -33,7 +34,16 @@ from covguard.errors import ConfigError
 from covguard.files import json_safe, visible_bytes, write_bytes, write_text
 from covguard.frames import few_collections
 from covguard.model import BuildManifest
-from covguard.report import findings_json, gcovr_formats, html, junit, markdown, sarif, trace_matrix
+from covguard.report import (
+    cobertura,
+    findings_json,
+    gcovr_formats,
+    html,
+    junit,
+    markdown,
+    sarif,
+    trace_matrix,
+)
 from covguard.runner import TestRun
 
 COVGUARD_FORMATS: dict[str, str] = {
@@ -44,6 +54,7 @@ COVGUARD_FORMATS: dict[str, str] = {
     "markdown": "summary.md",
     "trace-csv": "trace-matrix.csv",
     "trace-xlsx": "trace-matrix.xlsx",
+    "cobertura": "cobertura.xml",
 }
 """covguard's own outputs: format name -> file in the output folder."""
 
@@ -128,6 +139,11 @@ def write_outputs(
                 gcov=coverage_runs[0].gcov,
             )
         )
+    if "cobertura" in selected:
+        path = step("cobertura")
+        stamp = gcovr_formats.report_timestamp(analysis.manifest) if analysis.manifest else 0
+        write_text(path, cobertura.render(analysis, source=settings.root.as_posix(), timestamp=stamp))
+        written["cobertura"] = path
     listed = [(name, output_file(name)) for name in selected if name != "html"]
     if "markdown" in selected:
         path = step("markdown")
