@@ -20,6 +20,7 @@ from typing import Any
 
 import jsonschema
 import numpy as np
+import pandas as pd
 import pytest
 from lxml import etree
 
@@ -30,7 +31,8 @@ from covguard.config import GCOVR_FORMATS, load_settings
 from covguard.ingest.gcda import read_data
 from covguard.ingest.gcno import read_notes
 from covguard.progress import Progress
-from covguard.report import gcovr_formats, markdown, trace_matrix
+from covguard.report import gcovr_formats, junit, markdown, trace_matrix
+from covguard.report import trace_matrix as tm
 from covguard.report.outputs import COVGUARD_FORMATS, format_names
 from covguard.runner import load_results
 from tests.conftest import FIXTURES, SAMPLE, require
@@ -551,3 +553,99 @@ def test_html_says_unknown_reachability_for_python_and_no_for_dead_code(sample_r
     assert "<td>unknown</td>" in rows["Session.engineering_dose"]  # Python: no static reachability
     assert '<span class="sev-error">no</span>' in rows["legacy_bolus_calc_v1"]  # dead
     assert ">yes</span>" in rows["cmd_factory_bolus"]  # reached, and linked into the image
+
+
+# ---------------------------------------------------------------------------------------------
+# the XLSX worksheets: written as text, equal to lxml's serialisation of the same tree
+
+
+def _sheet_xml_lxml(frame: pd.DataFrame) -> bytes:
+    """The worksheet built element by element with lxml: the reference the text writer must equal."""
+    ws = tm._root(f"{{{tm._MAIN}}}worksheet", {None: tm._MAIN})
+    n_rows, n_cols = len(frame) + 1, max(len(frame.columns), 1)
+    last = f"{tm._column_letter(n_cols - 1)}{n_rows}"
+    etree.SubElement(ws, f"{{{tm._MAIN}}}dimension", ref=f"A1:{last}")
+    views = etree.SubElement(ws, f"{{{tm._MAIN}}}sheetViews")
+    view = etree.SubElement(views, f"{{{tm._MAIN}}}sheetView", workbookViewId="0")
+    etree.SubElement(
+        view, f"{{{tm._MAIN}}}pane", ySplit="1", topLeftCell="A2", activePane="bottomLeft", state="frozen"
+    )
+    cols = etree.SubElement(ws, f"{{{tm._MAIN}}}cols")
+    cells: dict[str, list[str | float | None]] = {}
+    numeric: dict[str, bool] = {}
+    for c in frame.columns:
+        s = frame[c]
+        numeric[c] = bool(pd.api.types.is_numeric_dtype(s)) and not pd.api.types.is_bool_dtype(s)
+        if numeric[c]:
+            values = pd.to_numeric(s, errors="coerce").astype("float64")
+            cells[c] = [None if np.isnan(v) else float(v) for v in values.to_numpy()]
+        else:
+            text = tm.escape_cells(s).str.replace(tm._XML_INVALID, "", regex=True)
+            cells[c] = list(text)
+    for i, c in enumerate(frame.columns):
+        longest = max([len(str(c)), *(len(str(v)) for v in cells[c] if v is not None)], default=8)
+        width = min(max(longest + 2, 8), 60)
+        etree.SubElement(
+            cols, f"{{{tm._MAIN}}}col", min=str(i + 1), max=str(i + 1), width=str(width), customWidth="1"
+        )
+    data = etree.SubElement(ws, f"{{{tm._MAIN}}}sheetData")
+    letters = [tm._column_letter(i) for i in range(len(frame.columns))]
+    header = etree.SubElement(data, f"{{{tm._MAIN}}}row", r="1")
+    for letter, name in zip(letters, frame.columns, strict=True):
+        _text_cell_lxml(header, f"{letter}1", str(name), style="1")
+    columns = list(frame.columns)
+    for r in range(len(frame)):
+        row = etree.SubElement(data, f"{{{tm._MAIN}}}row", r=str(r + 2))
+        for letter, c in zip(letters, columns, strict=True):
+            value = cells[c][r]
+            ref = f"{letter}{r + 2}"
+            if numeric[c]:
+                if value is not None:
+                    cell = etree.SubElement(row, f"{{{tm._MAIN}}}c", r=ref)
+                    etree.SubElement(cell, f"{{{tm._MAIN}}}v").text = f"{value:g}"
+            elif value:
+                _text_cell_lxml(row, ref, str(value))
+    if len(frame):
+        etree.SubElement(ws, f"{{{tm._MAIN}}}autoFilter", ref=f"A1:{last}")
+    return tm._xml(ws)
+
+
+def _text_cell_lxml(row: etree._Element, ref: str, text: str, style: str | None = None) -> None:
+    cell = etree.SubElement(row, f"{{{tm._MAIN}}}c", r=ref, t="inlineStr")
+    if style:
+        cell.set("s", style)
+    inline = etree.SubElement(cell, f"{{{tm._MAIN}}}is")
+    t = etree.SubElement(inline, f"{{{tm._MAIN}}}t")
+    text = junit.xml_text(text)  # a control character or an undecodable file-name byte, shown escaped
+    t.text = text
+    if text != text.strip():
+        t.set(tm._XML_SPACE, "preserve")
+
+
+def test_xlsx_sheets_written_as_text_equal_lxmls(sample_run: Any) -> None:
+    hostile = pd.DataFrame(
+        {
+            "text": [
+                "=1+1",
+                " lead",
+                "trail ",
+                "a<b & c>d",
+                "cr\rlf\n",
+                "bell\x07",
+                "\udcff",
+                "",
+                None,
+                "\tt",
+            ],
+            "n": [1, 2.5, np.nan, 0, -3, 1e20, 7, 8, 9, 10],
+            "flag": [True, False] * 5,
+        }
+    )
+    frames = [
+        *(f for _n, f in tm.workbook_sheets(sample_run.analysis)),
+        hostile,
+        hostile.iloc[:0],
+        pd.DataFrame(),
+    ]
+    for frame in frames:
+        assert tm._sheet_xml(frame) == _sheet_xml_lxml(frame)

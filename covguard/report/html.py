@@ -421,28 +421,40 @@ def _trace(links: pd.DataFrame, doc: dict[str, Any], anchors: _Anchors) -> str:
         "</tr></thead><tbody>",
     ]
     by_req = links[links["requirement"] != ""]
-    executes_any = (
-        by_req[by_req["test"] != ""]
-        .groupby(["requirement", "test"], sort=False)["executes"]
-        .agg(lambda s: bool((s == "yes").any()))
+    # one pass over the links (no pandas operation per requirement): each requirement's functions
+    # and tests in their order of first appearance, as a groupby over it would give them
+    tested = by_req[by_req["test"] != ""]
+    executes_any = set(
+        zip(
+            *(
+                tested.loc[tested["executes"] == "yes", ["requirement", "test"]][c].astype(str).tolist()
+                for c in ("requirement", "test")
+            ),
+            strict=True,
+        )
     )
-    for req_id, group in by_req.groupby("requirement", sort=False):
-        r = reqs.get(str(req_id), {})
-        code = group[group["function"] != ""].drop_duplicates(["file", "function"])
+    code_of: dict[str, list[dict[str, Any]]] = {}
+    for f in records(by_req[by_req["function"] != ""].drop_duplicates(["requirement", "file", "function"])):
+        code_of.setdefault(str(f["requirement"]), []).append(f)
+    tests_of: dict[str, list[dict[str, Any]]] = {}
+    for t in records(tested.drop_duplicates(["requirement", "test"])):
+        tests_of.setdefault(str(t["requirement"]), []).append(t)
+    for req_id in dict.fromkeys(by_req["requirement"].astype(str).tolist()):
+        r = reqs.get(req_id, {})
+        code = code_of.get(req_id, [])
         code_html = (
             "".join(
                 f"<li>{anchors.link(f['file'], _line(f['line']), f['function'])} "
                 f"{badge(f['function_class'])} <span class=muted>{esc(f['file'])}</span></li>"
-                for f in records(code)
+                for f in code
             )
             or '<li class="muted">no code</li>'
         )
-        tests = group[group["test"] != ""].drop_duplicates("test")
         test_items = []
-        for t in records(tests):
+        for t in tests_of.get(req_id, []):
             none = (
                 ""
-                if code.empty or executes_any.get((req_id, t["test"]), False)
+                if not code or (req_id, str(t["test"])) in executes_any
                 else ' <span class="sev-error small">executes none</span>'
             )
             test_items.append(f"<li><code>{esc(t['test'])}</code> {badge(t['test_status'])}{none}</li>")
