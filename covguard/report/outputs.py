@@ -30,7 +30,7 @@ from typing import Any
 from covguard.analysis.analyse import Analysis
 from covguard.analysis.gate import GateResult
 from covguard.config import Settings
-from covguard.errors import ConfigError
+from covguard.errors import ConfigError, OutputError
 from covguard.files import json_safe, visible_bytes, write_bytes, write_text
 from covguard.frames import few_collections
 from covguard.model import BuildManifest
@@ -167,7 +167,7 @@ def write_outputs(
         written["trace-xlsx"] = path
     if "html" in selected:
         path = step("html")
-        page = html.render(
+        page, pages = html.render_site(
             doc,
             analysis,
             root=settings.root,
@@ -175,6 +175,7 @@ def write_outputs(
             gcovr_pages=_gcovr_pages(out, analysis, settings.root),
             outputs=[(p, p) for _n, p in listed if (out / p).is_file()],
         )
+        _write_pages(out, pages)
         write_text(path, visible_bytes(page))
         written["html"] = path
     return written
@@ -203,3 +204,33 @@ def _gcovr_pages(out: Path, analysis: Analysis, root: Path) -> dict[str, str]:
         if page is not None:
             pages[file] = f"{folder}/{page}"
     return pages
+
+
+def _write_pages(out: Path, pages: dict[str, str]) -> None:
+    """The HTML report's source pages (``sources/f<N>.html``): written into a scratch folder, then
+    swapped in whole, so the folder never mixes two runs; a stale folder of a larger run (only
+    covguard's page names in it) is removed when this run's report has its sources inline."""
+    import re
+    import shutil
+
+    folder = out / html.SOURCE_PAGES
+    ours = re.compile(r"f[0-9]+\.html")
+    if not pages:
+        if folder.is_dir() and all(ours.fullmatch(p.name) and p.is_file() for p in folder.iterdir()):
+            shutil.rmtree(folder, ignore_errors=True)
+        return
+    scratch = out / f".{html.SOURCE_PAGES}.new"
+    shutil.rmtree(scratch, ignore_errors=True)
+    try:
+        scratch.mkdir(parents=True)
+        for rel, text in pages.items():
+            (scratch / Path(rel).name).write_text(visible_bytes(text), encoding="utf-8")
+        old = out / f".{html.SOURCE_PAGES}.old"
+        shutil.rmtree(old, ignore_errors=True)
+        if folder.exists():
+            folder.rename(old)
+        scratch.rename(folder)
+        shutil.rmtree(old, ignore_errors=True)
+    except OSError as exc:
+        shutil.rmtree(scratch, ignore_errors=True)
+        raise OutputError(f"cannot write the report's source pages: {exc.strerror}", path=folder) from exc
