@@ -107,6 +107,8 @@ SCRIPT = """
   'use strict';
   var buttons = document.querySelectorAll('#findings .filters button');
   function applyKind(kind) {
+    var table = document.getElementById('findings-table');
+    if (table && kind !== 'all') { table.classList.remove('paged'); }
     buttons.forEach(function (b) { b.classList.toggle('on', b.getAttribute('data-kind') === kind); });
     document.querySelectorAll('#findings tbody tr').forEach(function (row) {
       var show = kind === 'all' || row.getAttribute('data-kind') === kind ||
@@ -142,6 +144,8 @@ SCRIPT = """
     if (!el) { return; }
     var box = el.closest('details');
     if (box) { box.open = true; }
+    var paged = el.closest('table.paged');
+    if (paged) { paged.classList.remove('paged'); }
     el.scrollIntoView({block: 'center'});
   }
   window.addEventListener('hashchange', openTarget);
@@ -325,7 +329,9 @@ def _findings(doc: dict[str, Any], anchors: _Anchors) -> str:
             f"<td>{where}</td><td><code>{esc(f.get('function') or '')}</code></td><td>{req_link}</td>"
             f"<td>{esc(f['message'])}{evidence}</td></tr>"
         )
-    out.append("</tbody></table></section>")
+    out = _paged(out, "findings-table", "<table>")
+    if not out[-1].endswith("</section>"):
+        out.append("</tbody></table></section>")
     return "\n".join(out)
 
 
@@ -372,7 +378,9 @@ def _requirements(doc: dict[str, Any], anchors: _Anchors) -> str:
             f"<td class=num>{_pct(c['branch'])} "
             f"<span class=muted>({c['branches_verified']}/{c['branches_total']})</span></td></tr>"
         )
-    out.append("</tbody></table></section>")
+    out = _paged(out, "req-table")
+    if not out[-1].endswith("</section>"):
+        out.append("</tbody></table></section>")
     return "\n".join(out)
 
 
@@ -488,16 +496,17 @@ def _trace(links: pd.DataFrame, doc: dict[str, Any], anchors: _Anchors) -> str:
     return "\n".join(out)
 
 
-def _paged(out: list[str], table_id: str) -> list[str]:
+def _paged(out: list[str], table_id: str, opening: str | None = None) -> list[str]:
     """A long table shows its first :data:`PAGE_ROWS` rows and a button for the rest (the filter
-    searches every row): the first view of a large report draws quickly."""
-    rows = [i for i, part in enumerate(out) if part.startswith("<tr>")]
+    searches every row; a link to a row shows them all): the first view of a large report draws
+    quickly.  ``opening`` is the table's start tag when it is not ``<table id="table_id">``."""
+    rows = [i for i, part in enumerate(out) if part.startswith(("<tr>", "<tr "))]
     if len(rows) <= PAGE_ROWS:
         return out
     out = list(out)
     for i in rows[PAGE_ROWS:]:
-        out[i] = '<tr class="more">' + out[i][4:]
-    opening = f'<table id="{table_id}">'
+        out[i] = '<tr class="more"' + out[i][3:]
+    opening = opening or f'<table id="{table_id}">'
     out = [part.replace(opening, f'<table id="{table_id}" class="paged">', 1) for part in out]
     out.append(
         f'</tbody></table><button type="button" class="all-rows" data-table="{table_id}">'
