@@ -402,7 +402,7 @@ def test_an_injected_inline_script_does_not_run(browser: DevTools, sample_run: A
 
 def _open(browser: DevTools, url: str) -> str:
     target = browser.call("Target.createTarget", {"url": "about:blank"})["targetId"]
-    session = browser.call("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
+    session = str(browser.call("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"])
     for domain in ("Runtime", "Log", "Page", "Network"):
         browser.call(f"{domain}.enable", session=session)
     browser.events.clear()
