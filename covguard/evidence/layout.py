@@ -58,7 +58,7 @@ CATEGORIES: tuple[Category, ...] = (
     Category("reports/junit.xml", ("5.5", "5.6"), "test results (JUnit XML) with the verified requirements"),
     Category("reports/trace-matrix.", ("5.1/5.2",), "the trace matrix: requirement <-> function <-> test"),
     Category("reports/cobertura.xml", ("5.5",), "Cobertura coverage report (covguard's numbers)"),
-    Category("reports/gcovr-cobertura.xml", ("5.5",), "gcovr's Cobertura report (from the raw coverage data)"),
+    Category("reports/gcovr-cobertura.xml", ("5.5",), "gcovr's Cobertura (from the raw coverage data)"),
     Category("reports/gcovr/", ("5.5",), "gcovr's line-level coverage report (from the raw coverage data)"),
     Category("reports/", ("5.5", "5.1/5.2"), "a report rendered from the findings"),
     Category(RESULTS, ("5.5", "5.6"), "per-test results and the coverage unit of each test"),

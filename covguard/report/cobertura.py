@@ -24,7 +24,6 @@ vectorised string operations, then each file's and function's block is one slice
 from __future__ import annotations
 
 import re
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -230,14 +229,3 @@ def render(analysis: Analysis, *, source: str, timestamp: int) -> str:
         parts.append("  </packages>\n")
     parts.append("</coverage>\n")
     return "".join(parts)
-
-
-def summary(analysis: Analysis) -> dict[str, Any]:
-    """The document's totals (lines and branches, covered and valid), for checks and callers."""
-    df = reportable_lines(analysis)
-    return {
-        "lines_covered": int((df["count"] > 0).sum()),
-        "lines_valid": len(df),
-        "branches_covered": int(df["branches_covered"].sum()),
-        "branches_valid": int(df["branches_total"].sum()),
-    }
