@@ -219,10 +219,11 @@ def run(clean: bool, **kwargs: Any) -> None:
     multiple=True,
     metavar="NAME",
     help="Write only this output (repeatable): findings, junit, html, sarif, markdown, trace-csv, "
-    "trace-xlsx, or a gcovr format (cobertura, html-details, sonarqube, lcov, ...). Default: all.",
+    "trace-xlsx, cobertura, or a gcovr format (html-details, gcovr-cobertura, sonarqube, lcov, ...). "
+    "Default: all of covguard's and the gcovr formats of 'report.gcovr'.",
 )
 def report(formats: tuple[str, ...], **kwargs: Any) -> None:
-    """Write the reports of the last test run: HTML, SARIF, JUnit, Cobertura and gcovr's HTML,
+    """Write the reports of the last test run: HTML, SARIF, JUnit, Cobertura (optionally gcovr's),
     the trace matrix (CSV, XLSX), a Markdown summary and findings.json.
 
     Exit 0 when the reports are written, whatever the gate says (`covguard gate` applies it).

@@ -398,3 +398,63 @@ def test_an_injected_inline_script_does_not_run(browser: DevTools, sample_run: A
     # and its style applies (the header's banner colour comes from the inline stylesheet)
     colour = browser.evaluate(session, "getComputedStyle(document.querySelector('header')).backgroundColor")
     assert colour == "rgb(198, 40, 40)"
+
+
+def _open(browser: DevTools, url: str) -> str:
+    target = browser.call("Target.createTarget", {"url": "about:blank"})["targetId"]
+    session = str(browser.call("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"])
+    for domain in ("Runtime", "Log", "Page", "Network"):
+        browser.call(f"{domain}.enable", session=session)
+    browser.events.clear()
+    browser.call("Page.navigate", {"url": url}, session=session)
+    browser.wait_for("Page.loadEventFired")
+    browser.drain(0.5)
+    return session
+
+
+@pytest.mark.slow
+@pytest.mark.toolchain("chromium")
+def test_large_report_has_source_pages_and_paged_tables(
+    browser: DevTools, sample_run: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The layout of a large project's report, on the sample (forced: one page per source file,
+    tables paged after 3 rows): every page loads from file:// under the CSP without a problem, the
+    paged tables show 3 rows and all after the button, and a finding's link opens the source page
+    of its file at the line."""
+    from covguard.report import html
+    from covguard.report.outputs import _write_pages
+    from tests.conftest import SAMPLE
+
+    monkeypatch.setattr(html, "PAGE_ROWS", 3)
+    doc = json.loads(sample_run.outputs["findings"].read_text(encoding="utf-8"))
+    page, pages = html.render_site(doc, sample_run.analysis, root=SAMPLE, title="large", split=True)
+    assert pages
+    assert all(p.startswith("sources/f") for p in pages)
+    _write_pages(tmp_path, pages)
+    (tmp_path / "index.html").write_text(page, encoding="utf-8")
+    assert '<table class="src">' not in page  # no source inline
+
+    session = _open(browser, (tmp_path / "index.html").as_uri())
+    assert _problems(browser.events) == []
+    visible = (
+        "[...document.querySelectorAll('#findings tbody tr')]"
+        ".filter(r => r.getBoundingClientRect().height > 0).length"
+    )
+    n_findings = len(doc["findings"])
+    assert n_findings > 3
+    assert browser.evaluate(session, visible) == 3
+    browser.evaluate(
+        session, "document.querySelector('button.all-rows[data-table=\"findings-table\"]').click()"
+    )
+    assert browser.evaluate(session, visible) == n_findings
+    link = browser.evaluate(
+        session, "document.querySelector('#findings tbody tr[data-kind=\"rogue\"] a').getAttribute('href')"
+    )
+    assert link.startswith("sources/f")
+    assert "#" in link
+
+    session = _open(browser, (tmp_path / link.split("#")[0]).as_uri() + "#" + link.split("#")[1])
+    assert _problems(browser.events) == []
+    anchor = link.split("#")[1]
+    assert browser.evaluate(session, f"document.getElementById({json.dumps(anchor)}).closest('details').open")
+    assert browser.evaluate(session, "document.querySelectorAll('table.src tbody tr').length") > 10

@@ -58,7 +58,7 @@ class GcovrFormat:
 
 
 FORMATS: dict[str, GcovrFormat] = {
-    "cobertura": GcovrFormat("--cobertura", "cobertura.xml", ("--cobertura-pretty",)),
+    "gcovr-cobertura": GcovrFormat("--cobertura", "gcovr-cobertura.xml", ("--cobertura-pretty",)),
     "html-details": GcovrFormat(
         "--html-details", "gcovr/index.html", ("--html-title", "covguard: line coverage (gcovr)")
     ),

@@ -35,6 +35,9 @@ from covguard.frames import CoverageData, grouped_lists, records
 from covguard.report.trace_matrix import trace_links
 
 MAX_SOURCE_LINES = 300_000  # beyond this, only files with a finding or a gap get a source view
+INLINE_SOURCE_LINES = 20_000  # beyond this, each source file gets a page of its own (SOURCE_PAGES/)
+SOURCE_PAGES = "sources"
+PAGE_ROWS = 200  # longer tables show this many rows first, and a button for the rest
 
 LINE_CLASSES = ("verified", "incidental", "unexecuted", "justified", "excluded")
 STATUS_COLOURS = {
@@ -96,6 +99,7 @@ details.file > summary { padding: 6px 10px; cursor: pointer; background: #f7f7f7
 .filters button.on { background: #37474f; color: #fff; }
 input.filter { padding: 4px 8px; width: 320px; margin: 6px 0; }
 .hidden { display: none; }
+table.paged tr.more { display: none; }
 """
 
 SCRIPT = """
@@ -103,6 +107,8 @@ SCRIPT = """
   'use strict';
   var buttons = document.querySelectorAll('#findings .filters button');
   function applyKind(kind) {
+    var table = document.getElementById('findings-table');
+    if (table && kind !== 'all') { table.classList.remove('paged'); }
     buttons.forEach(function (b) { b.classList.toggle('on', b.getAttribute('data-kind') === kind); });
     document.querySelectorAll('#findings tbody tr').forEach(function (row) {
       var show = kind === 'all' || row.getAttribute('data-kind') === kind ||
@@ -113,10 +119,18 @@ SCRIPT = """
   buttons.forEach(function (b) {
     b.addEventListener('click', function () { applyKind(b.getAttribute('data-kind')); });
   });
+  document.querySelectorAll('button.all-rows').forEach(function (b) {
+    b.addEventListener('click', function () {
+      var table = document.getElementById(b.getAttribute('data-table'));
+      if (table) { table.classList.remove('paged'); }
+      b.classList.add('hidden');
+    });
+  });
   document.querySelectorAll('input.filter').forEach(function (input) {
     var table = document.getElementById(input.getAttribute('data-table'));
     if (!table) { return; }
     input.addEventListener('input', function () {
+      table.classList.remove('paged');
       var needle = input.value.toLowerCase();
       table.querySelectorAll('tbody tr').forEach(function (row) {
         row.classList.toggle('hidden', needle !== '' && row.textContent.toLowerCase().indexOf(needle) < 0);
@@ -130,6 +144,8 @@ SCRIPT = """
     if (!el) { return; }
     var box = el.closest('details');
     if (box) { box.open = true; }
+    var paged = el.closest('table.paged');
+    if (paged) { paged.classList.remove('paged'); }
     el.scrollIntoView({block: 'center'});
   }
   window.addEventListener('hashchange', openTarget);
@@ -164,14 +180,19 @@ def _line(value: Any) -> int | None:
 class _Anchors:
     """Ids of the source views: ``f<N>`` per file and ``f<N>-L<line>`` per line."""
 
-    def __init__(self, files: Sequence[str]) -> None:
+    def __init__(self, files: Sequence[str], pages: str | None = None) -> None:
         self.ids = {f: f"f{i}" for i, f in enumerate(files)}
+        self.pages = pages  # the folder of one page per source file (large projects), else None
+
+    def page(self, file: str) -> str:
+        """Where ``file``'s source view is: ``""`` (this page) or ``sources/f3.html``."""
+        return f"{self.pages}/{self.ids[file]}.html" if self.pages is not None else ""
 
     def link(self, file: str | None, line: int | None, text: str | None = None) -> str:
         label = esc(text if text is not None else (f"{file}:{line}" if line else file))
         if file and file in self.ids:
             target = f"{self.ids[file]}-L{line}" if line else self.ids[file]
-            return f'<a href="#{target}">{label}</a>'
+            return f'<a href="{self.page(file)}#{target}">{label}</a>'
         return label
 
 
@@ -308,7 +329,9 @@ def _findings(doc: dict[str, Any], anchors: _Anchors) -> str:
             f"<td>{where}</td><td><code>{esc(f.get('function') or '')}</code></td><td>{req_link}</td>"
             f"<td>{esc(f['message'])}{evidence}</td></tr>"
         )
-    out.append("</tbody></table></section>")
+    out = _paged(out, "findings-table", "<table>")
+    if not out[-1].endswith("</section>"):
+        out.append("</tbody></table></section>")
     return "\n".join(out)
 
 
@@ -355,7 +378,9 @@ def _requirements(doc: dict[str, Any], anchors: _Anchors) -> str:
             f"<td class=num>{_pct(c['branch'])} "
             f"<span class=muted>({c['branches_verified']}/{c['branches_total']})</span></td></tr>"
         )
-    out.append("</tbody></table></section>")
+    out = _paged(out, "req-table")
+    if not out[-1].endswith("</section>"):
+        out.append("</tbody></table></section>")
     return "\n".join(out)
 
 
@@ -421,28 +446,40 @@ def _trace(links: pd.DataFrame, doc: dict[str, Any], anchors: _Anchors) -> str:
         "</tr></thead><tbody>",
     ]
     by_req = links[links["requirement"] != ""]
-    executes_any = (
-        by_req[by_req["test"] != ""]
-        .groupby(["requirement", "test"], sort=False)["executes"]
-        .agg(lambda s: bool((s == "yes").any()))
+    # one pass over the links (no pandas operation per requirement): each requirement's functions
+    # and tests in their order of first appearance, as a groupby over it would give them
+    tested = by_req[by_req["test"] != ""]
+    executes_any = set(
+        zip(
+            *(
+                tested.loc[tested["executes"] == "yes", ["requirement", "test"]][c].astype(str).tolist()
+                for c in ("requirement", "test")
+            ),
+            strict=True,
+        )
     )
-    for req_id, group in by_req.groupby("requirement", sort=False):
-        r = reqs.get(str(req_id), {})
-        code = group[group["function"] != ""].drop_duplicates(["file", "function"])
+    code_of: dict[str, list[dict[str, Any]]] = {}
+    for f in records(by_req[by_req["function"] != ""].drop_duplicates(["requirement", "file", "function"])):
+        code_of.setdefault(str(f["requirement"]), []).append(f)
+    tests_of: dict[str, list[dict[str, Any]]] = {}
+    for t in records(tested.drop_duplicates(["requirement", "test"])):
+        tests_of.setdefault(str(t["requirement"]), []).append(t)
+    for req_id in dict.fromkeys(by_req["requirement"].astype(str).tolist()):
+        r = reqs.get(req_id, {})
+        code = code_of.get(req_id, [])
         code_html = (
             "".join(
                 f"<li>{anchors.link(f['file'], _line(f['line']), f['function'])} "
                 f"{badge(f['function_class'])} <span class=muted>{esc(f['file'])}</span></li>"
-                for f in records(code)
+                for f in code
             )
             or '<li class="muted">no code</li>'
         )
-        tests = group[group["test"] != ""].drop_duplicates("test")
         test_items = []
-        for t in records(tests):
+        for t in tests_of.get(req_id, []):
             none = (
                 ""
-                if code.empty or executes_any.get((req_id, t["test"]), False)
+                if not code or (req_id, str(t["test"])) in executes_any
                 else ' <span class="sev-error small">executes none</span>'
             )
             test_items.append(f"<li><code>{esc(t['test'])}</code> {badge(t['test_status'])}{none}</li>")
@@ -453,8 +490,29 @@ def _trace(links: pd.DataFrame, doc: dict[str, Any], anchors: _Anchors) -> str:
             f'<td><ul class="plain">{code_html}</ul></td>'
             f'<td><ul class="plain small">{tests_html}</ul></td></tr>'
         )
-    out.append("</tbody></table></section>")
+    out = _paged(out, "trace-table")
+    if not out[-1].endswith("</section>"):
+        out.append("</tbody></table></section>")
     return "\n".join(out)
+
+
+def _paged(out: list[str], table_id: str, opening: str | None = None) -> list[str]:
+    """A long table shows its first :data:`PAGE_ROWS` rows and a button for the rest (the filter
+    searches every row; a link to a row shows them all): the first view of a large report draws
+    quickly.  ``opening`` is the table's start tag when it is not ``<table id="table_id">``."""
+    rows = [i for i, part in enumerate(out) if part.startswith(("<tr>", "<tr "))]
+    if len(rows) <= PAGE_ROWS:
+        return out
+    out = list(out)
+    for i in rows[PAGE_ROWS:]:
+        out[i] = '<tr class="more"' + out[i][3:]
+    opening = opening or f'<table id="{table_id}">'
+    out = [part.replace(opening, f'<table id="{table_id}" class="paged">', 1) for part in out]
+    out.append(
+        f'</tbody></table><button type="button" class="all-rows" data-table="{table_id}">'
+        f"show all {len(rows)} rows</button></section>"
+    )
+    return out
 
 
 def _reachable(f: dict[str, Any]) -> str:
@@ -493,7 +551,9 @@ def _code(doc: dict[str, Any], links: pd.DataFrame, anchors: _Anchors) -> str:
             f"<td>{_reachable(f)}</td>"
             f"<td class=small>{esc(f['justification'] or '')}</td></tr>"
         )
-    out.append("</tbody></table></section>")
+    out = _paged(out, "code-table")
+    if not out[-1].endswith("</section>"):
+        out.append("</tbody></table></section>")
     return "\n".join(out)
 
 
@@ -525,7 +585,9 @@ def _tests(doc: dict[str, Any]) -> str:
             f"<td>{esc(t['coverage'])}{per_exe}</td><td class=small>{esc(t['file'])}:{esc(t['line'])}</td>"
             f'<td class="num dur">{duration}</td><td class=small>{esc(t["message"])}</td></tr>'
         )
-    out.append("</tbody></table></section>")
+    out = _paged(out, "test-table")
+    if not out[-1].endswith("</section>"):
+        out.append("</tbody></table></section>")
     return "\n".join(out)
 
 
@@ -624,7 +686,8 @@ def source_rows(
 
 def _sources(
     analysis: Analysis, doc: dict[str, Any], root: Path, anchors: _Anchors, gcovr_pages: dict[str, str]
-) -> str:
+) -> tuple[str, dict[str, str]]:
+    """The sources section, and (large projects: ``anchors.pages``) one page body per file."""
     lines = analysis.lines
     files = list(anchors.ids)
     note = ""
@@ -654,14 +717,21 @@ def _sources(
         "line's execution count over all tests; hover a line for the tests that ran it.</p>",
         note,
     ]
+    pages: dict[str, str] = {}
     for f in files:
         fid = anchors.ids[f]
         counts = per_file.get(f, {})
         summary = " ".join(f"{badge(c)} {counts[c]}" for c in LINE_CLASSES if counts.get(c))
         gcovr = gcovr_pages.get(f)
-        gcovr_link = f' · <a href="{esc(gcovr)}">gcovr line view</a>' if gcovr else ""
+        up = "../" if anchors.pages is not None else ""
+        gcovr_link = f' · <a href="{esc(up + gcovr)}">gcovr line view</a>' if gcovr else ""
         functions = " ".join(
-            f"{anchors.link(f, fn['line_start'], fn['function'])} {badge(fn['class'])}"
+            (
+                f'<a href="#{fid}-L{fn["line_start"]}">{esc(fn["function"])}</a>'
+                if anchors.pages is not None
+                else anchors.link(f, fn["line_start"], fn["function"])
+            )
+            + f" {badge(fn['class'])}"
             for fn in fn_by_file.get(f, [])
         )
         body = (
@@ -669,12 +739,23 @@ def _sources(
             if f in missing
             else f'<table class="src"><tbody>{bodies.get(f, "")}</tbody></table>'
         )
-        out.append(
-            f'<details class="file" id="{fid}"><summary><b>{esc(f)}</b> {summary}{gcovr_link}</summary>'
-            f'<p class="small">functions: {functions}</p>{body}</details>'
-        )
+        if anchors.pages is None:
+            out.append(
+                f'<details class="file" id="{fid}"><summary><b>{esc(f)}</b> {summary}{gcovr_link}</summary>'
+                f'<p class="small">functions: {functions}</p>{body}</details>'
+            )
+        else:
+            out.append(
+                f'<p class="file"><a href="{anchors.page(f)}"><b>{esc(f)}</b></a> {summary}{gcovr_link}</p>'
+            )
+            pages[anchors.page(f)] = (
+                f'<p class="small"><a href="../index.html#sources">back to the report</a></p>'
+                f'<details class="file" id="{fid}" open>'
+                f"<summary><b>{esc(f)}</b> {summary}{gcovr_link}</summary>"
+                f'<p class="small">functions: {functions}</p>{body}</details>'
+            )
     out.append("</section>")
-    return "\n".join(out)
+    return "\n".join(out), pages
 
 
 # ---------------------------------------------------------------------------------------------
@@ -690,15 +771,33 @@ def render(
     gcovr_pages: dict[str, str] | None = None,
     outputs: Sequence[tuple[str, str]] = (),
 ) -> str:
-    """The page.  ``gcovr_pages`` maps a file to its page in gcovr's detailed HTML (relative link);
-    ``outputs`` lists the other reports as (label, relative link)."""
+    """The report as one page (every source inline), whatever the project's size."""
+    return render_site(
+        doc, analysis, root=root, title=title, gcovr_pages=gcovr_pages, outputs=outputs, split=False
+    )[0]
+
+
+def render_site(
+    doc: dict[str, Any],
+    analysis: Analysis,
+    *,
+    root: Path,
+    title: str = "covguard report",
+    gcovr_pages: dict[str, str] | None = None,
+    outputs: Sequence[tuple[str, str]] = (),
+    split: bool | None = None,
+) -> tuple[str, dict[str, str]]:
+    """The page, and the pages of the source files (relative path -> HTML; empty when the sources
+    are inline).  ``split`` None: one page per source file when the project has more than
+    :data:`INLINE_SOURCE_LINES` executable lines, so the first view stays small.  ``gcovr_pages``
+    maps a file to its page in gcovr's detailed HTML (relative link); ``outputs`` lists the other
+    reports as (label, relative link).  Every page has the same Content-Security-Policy."""
     files = sorted(set(analysis.lines["file"].astype(str)))
-    anchors = _Anchors(files)
+    if split is None:
+        split = len(analysis.lines) > INLINE_SOURCE_LINES
+    anchors = _Anchors(files, SOURCE_PAGES if split else None)
     links = trace_links(analysis)
-    csp = (
-        f"default-src 'none'; style-src {csp_hash(CSS)}; script-src {csp_hash(SCRIPT)}; img-src data:; "
-        "base-uri 'none'; form-action 'none'"
-    )
+    sources, pages = _sources(analysis, doc, root, anchors, gcovr_pages or {})
     body = [
         _header(doc, title),
         _nav(),
@@ -713,9 +812,20 @@ def render(
         _code(doc, links, anchors),
         _tests(doc),
         _justifications(doc, anchors),
-        _sources(analysis, doc, root, anchors, gcovr_pages or {}),
+        sources,
         "</main>",
     ]
+    site = {
+        path: _document(f"{title}: {path}", f"<main>\n{content}\n</main>") for path, content in pages.items()
+    }
+    return _document(title, "\n".join(part for part in body if part)), site
+
+
+def _document(title: str, body: str) -> str:
+    csp = (
+        f"default-src 'none'; style-src {csp_hash(CSS)}; script-src {csp_hash(SCRIPT)}; img-src data:; "
+        "base-uri 'none'; form-action 'none'"
+    )
     return (
         "<!DOCTYPE html>\n"
         '<html lang="en"><head><meta charset="utf-8">'
@@ -723,6 +833,6 @@ def render(
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         '<link rel="icon" href="data:,">'
         f"<title>{esc(title)}</title><style>{CSS}</style></head>\n<body>\n"
-        + "\n".join(part for part in body if part)
+        + body
         + f"\n<script>{SCRIPT}</script>\n</body></html>\n"
     )

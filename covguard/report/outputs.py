@@ -13,7 +13,8 @@ sarif           covguard.sarif          code scanning (GitHub, GitLab): findings
 markdown        summary.md              a pull-request comment
 trace-csv       trace-matrix.csv        the trace matrix for any tool
 trace-xlsx      trace-matrix.xlsx       the trace matrix for the auditor's spreadsheet
-cobertura ...   cobertura.xml, gcovr/   gcovr's formats (``report.gcovr``)
+cobertura       cobertura.xml           coverage viewers in CI, from covguard's own numbers
+html-details .. gcovr/, gcovr-*.xml ...  gcovr's formats, optional (``report.gcovr``)
 ==============  ======================  ====================================================
 
 Every writer is deterministic (same inputs, same bytes): the evidence package includes them.
@@ -29,11 +30,20 @@ from typing import Any
 from covguard.analysis.analyse import Analysis
 from covguard.analysis.gate import GateResult
 from covguard.config import Settings
-from covguard.errors import ConfigError
+from covguard.errors import ConfigError, OutputError
 from covguard.files import json_safe, visible_bytes, write_bytes, write_text
 from covguard.frames import few_collections
 from covguard.model import BuildManifest
-from covguard.report import findings_json, gcovr_formats, html, junit, markdown, sarif, trace_matrix
+from covguard.report import (
+    cobertura,
+    findings_json,
+    gcovr_formats,
+    html,
+    junit,
+    markdown,
+    sarif,
+    trace_matrix,
+)
 from covguard.runner import TestRun
 
 COVGUARD_FORMATS: dict[str, str] = {
@@ -44,6 +54,7 @@ COVGUARD_FORMATS: dict[str, str] = {
     "markdown": "summary.md",
     "trace-csv": "trace-matrix.csv",
     "trace-xlsx": "trace-matrix.xlsx",
+    "cobertura": "cobertura.xml",
 }
 """covguard's own outputs: format name -> file in the output folder."""
 
@@ -128,6 +139,11 @@ def write_outputs(
                 gcov=coverage_runs[0].gcov,
             )
         )
+    if "cobertura" in selected:
+        path = step("cobertura")
+        stamp = gcovr_formats.report_timestamp(analysis.manifest) if analysis.manifest else 0
+        write_text(path, cobertura.render(analysis, source=settings.root.as_posix(), timestamp=stamp))
+        written["cobertura"] = path
     listed = [(name, output_file(name)) for name in selected if name != "html"]
     if "markdown" in selected:
         path = step("markdown")
@@ -151,7 +167,7 @@ def write_outputs(
         written["trace-xlsx"] = path
     if "html" in selected:
         path = step("html")
-        page = html.render(
+        page, pages = html.render_site(
             doc,
             analysis,
             root=settings.root,
@@ -159,6 +175,7 @@ def write_outputs(
             gcovr_pages=_gcovr_pages(out, analysis, settings.root),
             outputs=[(p, p) for _n, p in listed if (out / p).is_file()],
         )
+        _write_pages(out, pages)
         write_text(path, visible_bytes(page))
         written["html"] = path
     return written
@@ -187,3 +204,33 @@ def _gcovr_pages(out: Path, analysis: Analysis, root: Path) -> dict[str, str]:
         if page is not None:
             pages[file] = f"{folder}/{page}"
     return pages
+
+
+def _write_pages(out: Path, pages: dict[str, str]) -> None:
+    """The HTML report's source pages (``sources/f<N>.html``): written into a scratch folder, then
+    swapped in whole, so the folder never mixes two runs; a stale folder of a larger run (only
+    covguard's page names in it) is removed when this run's report has its sources inline."""
+    import re
+    import shutil
+
+    folder = out / html.SOURCE_PAGES
+    ours = re.compile(r"f[0-9]+\.html")
+    if not pages:
+        if folder.is_dir() and all(ours.fullmatch(p.name) and p.is_file() for p in folder.iterdir()):
+            shutil.rmtree(folder, ignore_errors=True)
+        return
+    scratch = out / f".{html.SOURCE_PAGES}.new"
+    shutil.rmtree(scratch, ignore_errors=True)
+    try:
+        scratch.mkdir(parents=True)
+        for rel, text in pages.items():
+            (scratch / Path(rel).name).write_text(visible_bytes(text), encoding="utf-8")
+        old = out / f".{html.SOURCE_PAGES}.old"
+        shutil.rmtree(old, ignore_errors=True)
+        if folder.exists():
+            folder.rename(old)
+        scratch.rename(folder)
+        shutil.rmtree(old, ignore_errors=True)
+    except OSError as exc:
+        shutil.rmtree(scratch, ignore_errors=True)
+        raise OutputError(f"cannot write the report's source pages: {exc.strerror}", path=folder) from exc

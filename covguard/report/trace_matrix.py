@@ -126,16 +126,20 @@ def trace_links(analysis: Analysis) -> pd.DataFrame:
 # the workbook's other sheets: one row per requirement, per function, per test
 
 
-def _joined(values: pd.Series) -> str:
-    return ", ".join(sorted({v for v in values.astype(str) if v}))
+def _joined(frame: pd.DataFrame, keys: str | list[str], column: str) -> pd.Series:
+    """Per group of ``keys``: the distinct non-empty values of ``column``, sorted, ``", "``-joined
+    (a group with none is absent).  One sort and one join per group, no Python set per group."""
+    keys = [keys] if isinstance(keys, str) else keys
+    values = frame.loc[:, [*keys, column]].astype(str)
+    values = values[values[column] != ""].drop_duplicates().sort_values(column, kind="stable")
+    return values.groupby(keys, sort=False)[column].agg(", ".join)
 
 
 def requirement_rows(analysis: Analysis, links: pd.DataFrame) -> pd.DataFrame:
     r = analysis.requirements
     code = (links["file"] + ":" + links["function"]).where(links["function"] != "", "")
-    per = links.assign(code=code).groupby("requirement", sort=False)
-    functions = per["code"].agg(_joined)
-    tests = per["test"].agg(_joined)
+    functions = _joined(links.assign(code=code), "requirement", "code")
+    tests = _joined(links, "requirement", "test")
     line_cov = np.where(
         r["lines_total"] > 0, 100.0 * r["lines_verified"] / r["lines_total"].clip(lower=1), np.nan
     )
@@ -163,7 +167,7 @@ def requirement_rows(analysis: Analysis, links: pd.DataFrame) -> pd.DataFrame:
 
 def function_rows(analysis: Analysis, links: pd.DataFrame) -> pd.DataFrame:
     f = analysis.functions
-    ran = links[links["executes"] == "yes"].groupby(["file", "function"])["test"].agg(_joined)
+    ran = _joined(links[links["executes"] == "yes"], ["file", "function"], "test")
     key = pd.MultiIndex.from_arrays([f["file"].astype(str), f["function"].astype(str)])
     return pd.DataFrame(
         {
@@ -183,9 +187,9 @@ def function_rows(analysis: Analysis, links: pd.DataFrame) -> pd.DataFrame:
 
 def test_rows(analysis: Analysis, links: pd.DataFrame) -> pd.DataFrame:
     t = analysis.tests
-    tr = analysis.test_requirements.astype(str).groupby("test")["requirement"].agg(_joined)
+    tr = _joined(analysis.test_requirements, "test", "requirement")
     code = (links["file"] + ":" + links["function"]).where(links["executes"] == "yes", "")
-    touched = links.assign(code=code).groupby("test")["code"].agg(_joined)
+    touched = _joined(links.assign(code=code), "test", "code")
     return pd.DataFrame(
         {
             "test": t["test"].astype(str),
@@ -247,65 +251,68 @@ def _xml(root: etree._Element) -> bytes:
 
 
 def _sheet_xml(frame: pd.DataFrame) -> bytes:
-    ws = _root(f"{{{_MAIN}}}worksheet", {None: _MAIN})
+    """The worksheet of ``frame``, written as text column by column (no element per cell): the
+    same bytes lxml writes for the same tree (``tests/test_reports.py`` checks both ways)."""
     n_rows, n_cols = len(frame) + 1, max(len(frame.columns), 1)
     last = f"{_column_letter(n_cols - 1)}{n_rows}"
-    etree.SubElement(ws, f"{{{_MAIN}}}dimension", ref=f"A1:{last}")
-    views = etree.SubElement(ws, f"{{{_MAIN}}}sheetViews")
-    view = etree.SubElement(views, f"{{{_MAIN}}}sheetView", workbookViewId="0")
-    etree.SubElement(
-        view, f"{{{_MAIN}}}pane", ySplit="1", topLeftCell="A2", activePane="bottomLeft", state="frozen"
-    )
-    cols = etree.SubElement(ws, f"{{{_MAIN}}}cols")
-    cells: dict[str, list[str | float | None]] = {}
-    numeric: dict[str, bool] = {}
-    for c in frame.columns:
+    letters = [_column_letter(i) for i in range(len(frame.columns))]
+    numbers = np.arange(2, n_rows + 1).astype(str).astype(object)
+    widths: list[str] = []
+    row_cells = np.full(len(frame), "", dtype=object)
+    for letter, c in zip(letters, frame.columns, strict=True):
         s = frame[c]
-        numeric[c] = bool(pd.api.types.is_numeric_dtype(s)) and not pd.api.types.is_bool_dtype(s)
-        if numeric[c]:
-            values = pd.to_numeric(s, errors="coerce").astype("float64")
-            cells[c] = [None if np.isnan(v) else float(v) for v in values.to_numpy()]
+        refs = (letter + numbers) if len(frame) else numbers
+        if bool(pd.api.types.is_numeric_dtype(s)) and not pd.api.types.is_bool_dtype(s):
+            values = pd.to_numeric(s, errors="coerce").astype("float64").to_numpy()
+            present = ~np.isnan(values)
+            shown = np.array([f"{v:g}" for v in values[present].tolist()], dtype=object)
+            longest = max([len(str(c)), *(len(str(float(v))) for v in values[present].tolist())], default=8)
+            cell = np.full(len(frame), "", dtype=object)
+            cell[present] = '<c r="' + refs[present] + '"><v>' + shown + "</v></c>"
         else:
             text = escape_cells(s).str.replace(_XML_INVALID, "", regex=True)
-            cells[c] = list(text)
-    for i, c in enumerate(frame.columns):
-        longest = max([len(str(c)), *(len(str(v)) for v in cells[c] if v is not None)], default=8)
-        width = min(max(longest + 2, 8), 60)
-        etree.SubElement(
-            cols, f"{{{_MAIN}}}col", min=str(i + 1), max=str(i + 1), width=str(width), customWidth="1"
-        )
-    data = etree.SubElement(ws, f"{{{_MAIN}}}sheetData")
-    letters = [_column_letter(i) for i in range(len(frame.columns))]
-    header = etree.SubElement(data, f"{{{_MAIN}}}row", r="1")
-    for letter, name in zip(letters, frame.columns, strict=True):
-        _text_cell(header, f"{letter}1", str(name), style="1")
-    columns = list(frame.columns)
-    for r in range(len(frame)):
-        row = etree.SubElement(data, f"{{{_MAIN}}}row", r=str(r + 2))
-        for letter, c in zip(letters, columns, strict=True):
-            value = cells[c][r]
-            ref = f"{letter}{r + 2}"
-            if numeric[c]:
-                if value is not None:
-                    cell = etree.SubElement(row, f"{{{_MAIN}}}c", r=ref)
-                    etree.SubElement(cell, f"{{{_MAIN}}}v").text = f"{value:g}"
-            elif value:
-                _text_cell(row, ref, str(value))
-    if len(frame):
-        etree.SubElement(ws, f"{{{_MAIN}}}autoFilter", ref=f"A1:{last}")
-    return _xml(ws)
+            longest = max([len(str(c)), *text.str.len().tolist()], default=8)
+            cell = np.where(text.to_numpy(dtype=object) != "", _text_cells(refs, text), "")
+        widths.append(f'<col min="{len(widths) + 1}" max="{len(widths) + 1}" '
+                      f'width="{min(max(longest + 2, 8), 60)}" customWidth="1"/>')  # fmt: skip
+        row_cells = row_cells + cell
+    header = "".join(
+        _text_cells(np.array([f"{letter}1"], dtype=object), pd.Series([str(name)]), style="1")[0]
+        for letter, name in zip(letters, frame.columns, strict=True)
+    )
+    rows = np.where(
+        row_cells != "", '<row r="' + numbers + '">' + row_cells + "</row>", '<row r="' + numbers + '"/>'
+    )
+    parts = [
+        "<?xml version='1.0' encoding='UTF-8' standalone='yes'?>\n",
+        f'<worksheet xmlns="{_MAIN}"><dimension ref="A1:{last}"/><sheetViews><sheetView workbookViewId="0">'
+        '<pane ySplit="1" topLeftCell="A2" activePane="bottomLeft" state="frozen"/></sheetView></sheetViews>',
+        "<cols>" + "".join(widths) + "</cols>" if widths else "<cols/>",
+        f'<sheetData><row r="1">{header}</row>' if header else '<sheetData><row r="1"/>',
+        "".join(rows.tolist()),
+        "</sheetData>",
+        f'<autoFilter ref="A1:{last}"/>' if len(frame) else "",
+        "</worksheet>",
+    ]
+    return "".join(parts).encode("utf-8")
 
 
-def _text_cell(row: etree._Element, ref: str, text: str, style: str | None = None) -> None:
-    cell = etree.SubElement(row, f"{{{_MAIN}}}c", r=ref, t="inlineStr")
-    if style:
-        cell.set("s", style)
-    inline = etree.SubElement(cell, f"{{{_MAIN}}}is")
-    t = etree.SubElement(inline, f"{{{_MAIN}}}t")
-    text = xml_text(text)  # a control character or an undecodable file-name byte, shown escaped
-    t.text = text
-    if text != text.strip():
-        t.set(_XML_SPACE, "preserve")
+def _text_cells(refs: np.ndarray, texts: pd.Series, style: str | None = None) -> np.ndarray:
+    """``<c t="inlineStr">`` cells of ``texts`` at ``refs`` (xml:space="preserve" where the text has
+    white space at an end), escaped as lxml escapes text."""
+    shown = texts.astype(str).map(xml_text)  # a control character or an undecodable byte, escaped
+    body = (
+        shown.str.replace("&", "&amp;", regex=False)
+        .str.replace("<", "&lt;", regex=False)
+        .str.replace(">", "&gt;", regex=False)
+        .str.replace("\r", "&#13;", regex=False)
+    ).to_numpy(dtype=object)
+    preserve = (shown != shown.str.strip()).to_numpy()
+    opening = np.where(preserve, '<t xml:space="preserve">', "<t>").astype(object)
+    attrs = ' t="inlineStr"' + (f' s="{style}"' if style else "")
+    return np.asarray(
+        '<c r="' + refs + '"' + attrs + "><is>" + opening + body + "</t></is></c>", dtype=object
+    )
 
 
 def _styles_xml() -> bytes:
