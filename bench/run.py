@@ -579,7 +579,11 @@ def bench_pertest(functions: int, tests: Sequence[int], n: int) -> list[dict[str
     rows = []
     for t in tests:
         p = synthetic(functions, t)
-        per_test_gcda = sum(1 for _ in (p.root / ".covguard" / "host-gcc" / "run").rglob("*.gcda"))
+        run_folder = p.root / ".covguard" / "host-gcc" / "run"
+        # per-test coverage files: libgcov's .gcda, and the harness's per-process streams
+        per_test_gcda = sum(1 for _ in run_folder.rglob("*.gcda")) + sum(
+            1 for _ in run_folder.rglob("*.cgcovs")
+        )
         print(f"per test: {t} tests, {per_test_gcda} .gcda files, {n} runs ...", flush=True)
         command = [
             PY,
