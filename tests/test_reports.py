@@ -28,6 +28,7 @@ from covguard import api
 from covguard.build import load_manifest
 from covguard.cli import main
 from covguard.config import GCOVR_FORMATS, load_settings
+from covguard.ingest.cgcov import unit_data
 from covguard.ingest.gcda import read_data
 from covguard.ingest.gcno import read_notes
 from covguard.progress import Progress
@@ -393,6 +394,16 @@ def test_cobertura_from_frames_equals_gcovrs(gcovr_outputs: dict[str, Path]) -> 
         assert ours.get(key) == theirs.get(key)
 
 
+def _gcda_folder(unit: Path, out: Path) -> Path:
+    """A coverage unit's data (its folder and its stream's objects) as ``.gcda`` files below ``out``."""
+    for _shown, gcda_path, raw in unit_data(unit):
+        target = out / gcda_path.lstrip("/")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(raw)
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
 def test_merged_gcda_equals_gcov_tool_merge(sample_run: Any, tmp_path: Path) -> None:
     require("gcov-tool")
     settings = _settings_of(sample_run)
@@ -400,7 +411,8 @@ def test_merged_gcda_equals_gcov_tool_merge(sample_run: Any, tmp_path: Path) -> 
     manifest = load_manifest(settings)
     units = dict(sorted(results.units.items())[:3])
     merged, added = gcovr_formats.merged_tree(manifest, units, tmp_path / "ours")
-    folders = [Path(units[u]) for u in units]
+    # each test's data as libgcov would lay it out (the harness writes one stream per process)
+    folders = [_gcda_folder(Path(units[u]), tmp_path / f"unit{i}") for i, u in enumerate(units)]
     out = tmp_path / "tool"
     subprocess.run(
         ["gcov-tool", "merge", str(folders[0]), str(folders[1]), "-o", str(tmp_path / "m1")], check=True
