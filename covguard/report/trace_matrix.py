@@ -194,7 +194,7 @@ def test_rows(analysis: Analysis, links: pd.DataFrame) -> pd.DataFrame:
         {
             "test": t["test"].astype(str),
             "status": t["status"].astype(str),
-            "verifies": t["test"].map(tr).fillna("").astype(str),
+            "verifies": t["test"].map(tr).astype(object).fillna("").astype(str),
             "executes": t["test"].map(touched).astype(object).fillna("").astype(str),
             "file": t["file"].astype(str) + ":" + t["line"].astype(str),
             "message": t["message"].fillna("").astype(str),
