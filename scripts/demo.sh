@@ -23,7 +23,7 @@ case $status in
        echo "demo:   HTML report   $OUT/index.html"
        echo "demo:   SARIF         $OUT/covguard.sarif"
        echo "demo:   JUnit         $OUT/junit.xml"
-       echo "demo:   Cobertura     $OUT/cobertura.xml (gcovr's line view: $OUT/gcovr/index.html)"
+       echo "demo:   Cobertura     $OUT/cobertura.xml"
        echo "demo:   trace matrix  $OUT/trace-matrix.csv, $OUT/trace-matrix.xlsx"
        echo "demo:   PR comment    $OUT/summary.md"
        "$PY" -m covguard evidence export --output-dir "$OUT" > /dev/null || exit $?

@@ -62,7 +62,11 @@ def releases(tmp_path_factory: pytest.TempPathFactory) -> Releases:
     require("gcc", "make", "arm-none-eabi-gcc")
     tmp = tmp_path_factory.mktemp("releases")
     root = tmp / "fw"
-    shutil.copytree(SAMPLE, root, ignore=shutil.ignore_patterns("covguard-work", "covguard-report"))
+    shutil.copytree(
+        SAMPLE,
+        root,
+        ignore=shutil.ignore_patterns("covguard-work", "covguard-report", ".covguard", "demo-output*"),
+    )
     settings = load_settings(root / "covguard.toml")
     assert api.run(settings).exit_code == EXIT_GATE_FAILED
     old = export_evidence(settings, tmp / "1.0.tar.gz", environ={}).path

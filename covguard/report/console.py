@@ -130,7 +130,7 @@ OUTPUT_LABELS = {
     "markdown": "pull-request comment (Markdown)",
     "trace-csv": "trace matrix (CSV)",
     "trace-xlsx": "trace matrix (XLSX)",
-    "cobertura": "line and branch coverage (Cobertura XML, by gcovr)",
+    "cobertura": "line and branch coverage (Cobertura XML)",
     "html-details": "line-level coverage (gcovr's HTML)",
 }
 

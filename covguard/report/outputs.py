@@ -142,7 +142,9 @@ def write_outputs(
     if "cobertura" in selected:
         path = step("cobertura")
         stamp = gcovr_formats.report_timestamp(analysis.manifest) if analysis.manifest else 0
-        write_text(path, cobertura.render(analysis, source=settings.root.as_posix(), timestamp=stamp))
+        write_text(
+            path, visible_bytes(cobertura.render(analysis, source=settings.root.as_posix(), timestamp=stamp))
+        )
         written["cobertura"] = path
     listed = [(name, output_file(name)) for name in selected if name != "html"]
     if "markdown" in selected:
