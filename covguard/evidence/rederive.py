@@ -451,29 +451,16 @@ def _rederive(stage: Path, scratch: Path, result: Rederivation) -> None:
         lambda member: _manifest(stage, member),
         lambda member: _results(stage, member),
         _Bad,
+        # every run's results.json against its raw test output (results are derived data)
+        on_results=lambda run, run_dir, prefix: result.problems.extend(
+            _raw_output_problems(stage, run, run_dir, prefix)
+        ),
     )
-    result.problems += _runs_raw_output_problems(stage, raw_settings, origin)
     results = with_python(results, load_python_run(settings))
     data = with_python_coverage(settings, data, results)
     analysis = api.analyse(settings, data, results, manifest)
     verdict = api.gate(settings, analysis)
     _compare(stage, scratch / "out", settings, analysis, verdict, results, place.back, result)
-
-
-def _runs_raw_output_problems(stage: Path, raw_settings: dict[str, Any], origin: dict[str, Any]) -> list[str]:
-    """Every run's results.json against its raw test output (results are derived data)."""
-    from covguard.evidence.runs import run_names, run_prefix
-
-    primary = str(raw_settings.get("toolchain", "host-gcc"))
-    others: dict[str, Any] = origin["runs"] if isinstance(origin.get("runs"), dict) else {}
-    problems: list[str] = []
-    for name in run_names(raw_settings):
-        prefix = run_prefix(name, primary)
-        where = origin if not prefix else others.get(name)
-        if isinstance(where, dict) and "run_dir" in where:
-            results = _results(stage, prefix + RESULTS)
-            problems += _raw_output_problems(stage, results, str(where["run_dir"]), prefix)
-    return problems
 
 
 def _raw_output_problems(stage: Path, results: TestRun, run_dir: str, prefix: str = "") -> list[str]:

@@ -185,8 +185,10 @@ def collect_runs(
     load_manifest: Callable[[str], BuildManifest],
     load_results: Callable[[str], TestRun],
     problem: Callable[[str, str], Exception],
+    on_results: Callable[[TestRun, str, str], None] | None = None,
 ) -> tuple[CoverageData, TestRun, BuildManifest]:
-    """Every run's coverage read from the package, combined as the analysis combined them."""
+    """Every run's coverage read from the package, combined as the analysis combined them;
+    ``on_results(results, run_dir, member_prefix)`` sees each run's results as they are read."""
     from covguard.collect import SourceFilter, collect
     from covguard.ingest.gcno import parse_notes
     from covguard.ingest.gcov_model import build_model
@@ -205,6 +207,8 @@ def collect_runs(
             raise problem("index.json", f"no 'origin' of the run '{name}' (its build and run folders)")
         manifest = load_manifest(prefix + BUILD_MANIFEST)
         results = load_results(prefix + RESULTS)
+        if on_results is not None:
+            on_results(results, str(where["run_dir"]), prefix)
         units = {  # names from the package's own records: confined to it
             u: str(confined(stage, prefix + run_member(p, str(where["run_dir"])), problem))
             for u, p in results.units.items()
