@@ -47,6 +47,8 @@ from covguard.procs import run_group
 from covguard.toolchains import RUNTIME_DIR, Toolchain, get_toolchain
 
 WRAPPER = Path(__file__).resolve().parent / "toolchains" / "ccwrap.py"
+# how long covguard waits for processes the build command left running (see covguard.procs)
+BUILD_SETTLE_S = 120.0
 
 
 class Area:
@@ -263,7 +265,14 @@ def build(
     log_tmp = area.root / "build.log.part"
     try:
         with log_tmp.open("wb") as log:
-            done = run_group(command, cwd=settings.root, env=env, stdout=log, stderr=subprocess.STDOUT)
+            done = run_group(
+                command,
+                cwd=settings.root,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                settle=BUILD_SETTLE_S,  # the tests must not start while the build still writes
+            )
     except FileNotFoundError:
         raise BuildError(
             f"the build command '{command[0]}' was not found",
@@ -278,6 +287,14 @@ def build(
         raise BuildError(
             f"the build failed (exit status {done.returncode}): {shown(command)}\n" + _tail(output),
             hint=f"the full output is in {area.build_log}",
+        )
+    if done.left:
+        raise BuildError(
+            f"the build command returned, but {len(done.left)} process(es) it started were still "
+            f"running {BUILD_SETTLE_S:g} s later and were stopped (the build tree they were writing "
+            "may be half-written): " + "; ".join(done.left[:5]),
+            hint="do not leave work in the background ('&' in 'build.command' or in a recipe): covguard "
+            "runs the tests only when every process of the build has ended",
         )
     records = _read_cc_log(area)
     commands = _compile_commands(area, records)
