@@ -171,3 +171,31 @@ def test_a_folder_that_is_back_is_still_named(tmp_path: Path) -> None:
         f" (its folder {folder} did not exist when it was started; it is there again now)"
     )
     assert _missing_part([sys.executable], folder) == ""  # what looking afterwards alone says
+
+
+def test_a_build_that_leaves_a_process_running_fails_naming_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A process of the build still running after the wait is stopped and the build fails (exit 3
+    from the CLI): the tests never start from a tree something may still be writing.  The wait is
+    shortened from 120 s to 1 s for the test."""
+    import covguard.build as build_module
+    from covguard.api import build
+    from covguard.config import load_settings
+    from covguard.errors import BuildError
+
+    require("gcc", "make")
+    project = tmp_path / "onecmd"
+    shutil.copytree(FIXTURES / "builds" / "onecmd", project)
+    monkeypatch.setattr(build_module, "BUILD_SETTLE_S", 1.0)
+    settings = load_settings(
+        project / "covguard.toml",
+        overrides={"build.command": "make tests BUILD_DIR={build_dir} && { sleep 300 & }"},
+    )
+    t0 = time.monotonic()
+    with pytest.raises(BuildError, match=r"1 process\(es\) it started were still running 1 s later") as err:
+        build(settings)
+    assert "sleep 300" in str(err.value)
+    assert err.value.exit_code == 3
+    assert time.monotonic() - t0 < 60
+    assert not (project / ".covguard" / "host-gcc" / "build.json").exists()
