@@ -221,6 +221,9 @@ def build(
     if clean and area.root.exists():
         confined(settings.work_dir, area.root.name, "the toolchain work area", source=settings.config_path)
         shutil.rmtree(area.root)
+    # the tree is about to be rewritten: until this build succeeds there is no complete build to
+    # read the last run's results with (a failed or stopped build leaves nothing to mix)
+    area.manifest.unlink(missing_ok=True)
     area.build_dir.mkdir(parents=True, exist_ok=True)
     if area.cc_log.exists():
         shutil.rmtree(area.cc_log)
@@ -395,7 +398,8 @@ def load_manifest(settings: Settings) -> BuildManifest:
     check_root(settings)
     if not area.manifest.is_file():
         raise BuildError(
-            "nothing has been built yet for this toolchain profile",
+            "no complete build for this toolchain profile (nothing built yet, or the last build "
+            "failed or was stopped)",
             path=area.manifest,
             hint="run 'covguard build' (or 'covguard run') first",
         )

@@ -199,3 +199,20 @@ def test_a_build_that_leaves_a_process_running_fails_naming_it(
     assert err.value.exit_code == 3
     assert time.monotonic() - t0 < 60
     assert not (project / ".covguard" / "host-gcc" / "build.json").exists()
+
+
+def test_a_failed_build_leaves_no_build_to_mix_the_last_run_with(tmp_path: Path) -> None:
+    """After a complete run, a build that rewrote part of the tree and then failed: 'covguard
+    analyse' refuses (no complete build) instead of reading the last run with the new notes."""
+    require("gcc", "make")
+    project = tmp_path / "onecmd"
+    shutil.copytree(FIXTURES / "builds" / "onecmd", project)
+    assert covguard("run", cwd=project).returncode == 1  # complete: the fixture's gate fails
+    with (project / "tests" / "test_gauge.c").open("a") as handle:
+        handle.write("/* changed */\n")  # new notes for test_gauge, then the build fails
+    failing = "build.command=make tests BUILD_DIR={build_dir} && false"
+    assert covguard("build", "--set", failing, cwd=project).returncode == 3
+    analysed = covguard("analyse", cwd=project)
+    assert analysed.returncode == 3, analysed.stdout + analysed.stderr
+    assert "no complete build for this toolchain profile" in analysed.stderr
+    assert "stamp" not in analysed.stderr
