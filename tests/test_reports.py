@@ -156,6 +156,28 @@ def test_sarif_is_valid_against_the_official_schema(sample_run: Any) -> None:
     assert uri.startswith("sample_firmware/")
 
 
+def test_large_sarif_is_the_same_log_one_result_per_line(
+    sample_run: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Above ``INDENT_RESULTS`` results the log is written one result per line (the C encoder):
+    the same JSON as the indented one, valid against the schema, and every result on a line."""
+    from covguard.report import sarif
+    from tests.conftest import SAMPLE
+
+    doc = json.loads(sample_run.outputs["findings"].read_text(encoding="utf-8"))
+    indented = sarif.render(doc, root=SAMPLE)
+    monkeypatch.setattr(sarif, "INDENT_RESULTS", 1)
+    compact = sarif.render(doc, root=SAMPLE)
+    assert compact != indented
+    assert json.loads(compact) == json.loads(indented)
+    _validator().validate(json.loads(compact))
+    results = json.loads(compact)["runs"][0]["results"]
+    assert len(results) > 1
+    lines = compact.splitlines()
+    for result in results:
+        assert any(json.loads(line.strip().rstrip(",")) == result for line in lines if '"ruleId"' in line)
+
+
 def test_sarif_edge_cases_are_valid() -> None:
     from covguard.report.sarif import sarif_document
 

@@ -32,6 +32,7 @@ import pandas as pd
 
 from covguard.analysis.analyse import Analysis
 from covguard.frames import CoverageData, grouped_lists, records
+from covguard.report import html_sources
 from covguard.report.trace_matrix import trace_links
 
 MAX_SOURCE_LINES = 300_000  # beyond this, only files with a finding or a gap get a source view
@@ -702,8 +703,11 @@ def _sources(
         )
         files = kept
     texts, missing = _read_sources(files, root)
-    ran = ran_per_line(analysis.coverage) if files else None
-    bodies = source_rows(lines, files, texts, anchors.ids, ran) if files else pd.Series(dtype=object)
+    if anchors.pages is None:  # inline: every row rendered here
+        ran = ran_per_line(analysis.coverage) if files else None
+        bodies = source_rows(lines, files, texts, anchors.ids, ran) if files else pd.Series(dtype=object)
+    else:  # a page per file: its text and line facts as data, the browser draws the rows
+        data = html_sources.page_data(lines, analysis.coverage, files, texts, anchors.ids)
     per_file: dict[str, dict[str, int]] = {}
     for r in records(lines.groupby(["file", "class"]).size().rename("n").reset_index()):
         per_file.setdefault(str(r["file"]), {})[str(r["class"])] = int(r["n"])
@@ -734,11 +738,12 @@ def _sources(
             + f" {badge(fn['class'])}"
             for fn in fn_by_file.get(f, [])
         )
-        body = (
-            '<p class="muted">source not found</p>'
-            if f in missing
-            else f'<table class="src"><tbody>{bodies.get(f, "")}</tbody></table>'
-        )
+        if f in missing:
+            body = '<p class="muted">source not found</p>'
+        elif anchors.pages is None:
+            body = f'<table class="src"><tbody>{bodies.get(f, "")}</tbody></table>'
+        else:
+            body = html_sources.source_table(data[f])
         if anchors.pages is None:
             out.append(
                 f'<details class="file" id="{fid}"><summary><b>{esc(f)}</b> {summary}{gcovr_link}</summary>'
@@ -816,14 +821,17 @@ def render_site(
         "</main>",
     ]
     site = {
-        path: _document(f"{title}: {path}", f"<main>\n{content}\n</main>") for path, content in pages.items()
+        path: _document(f"{title}: {path}", f"<main>\n{content}\n</main>", html_sources.SOURCE_SCRIPT)
+        for path, content in pages.items()
     }
     return _document(title, "\n".join(part for part in body if part)), site
 
 
-def _document(title: str, body: str) -> str:
+def _document(title: str, body: str, extra_script: str = "") -> str:
+    """A page with the report's style and script (and ``extra_script``), each allowed by its hash."""
+    scripts = csp_hash(SCRIPT) + (f" {csp_hash(extra_script)}" if extra_script else "")
     csp = (
-        f"default-src 'none'; style-src {csp_hash(CSS)}; script-src {csp_hash(SCRIPT)}; img-src data:; "
+        f"default-src 'none'; style-src {csp_hash(CSS)}; script-src {scripts}; img-src data:; "
         "base-uri 'none'; form-action 'none'"
     )
     return (
@@ -834,5 +842,7 @@ def _document(title: str, body: str) -> str:
         '<link rel="icon" href="data:,">'
         f"<title>{esc(title)}</title><style>{CSS}</style></head>\n<body>\n"
         + body
-        + f"\n<script>{SCRIPT}</script>\n</body></html>\n"
+        + f"\n<script>{SCRIPT}</script>\n"
+        + (f"<script>{extra_script}</script>\n" if extra_script else "")
+        + "</body></html>\n"
     )

@@ -24,7 +24,7 @@ from __future__ import annotations
 import io
 import re
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, cast
 
@@ -55,9 +55,21 @@ _FORMULA_START = re.compile(r"^[=+\-@\t\r]")
 _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
+def by_value(text: pd.Series, fn: Callable[[pd.Series], pd.Series]) -> pd.Series:
+    """``fn`` (a string operation on a Series) applied once per distinct value of ``text`` (no
+    missing values), the results spread back to every row: pandas' string operations loop in
+    Python, and a trace matrix repeats the same file, function, status and test over and over."""
+    codes, uniques = pd.factorize(text)
+    done = fn(pd.Series(np.asarray(uniques, dtype=object), dtype=object)).to_numpy(dtype=object)
+    return pd.Series(done[codes], index=text.index, dtype=object)
+
+
 def escape_cells(series: pd.Series) -> pd.Series:
     """Text cells that a spreadsheet would evaluate (``= + - @``, tab, CR first) prefixed with ``'``."""
-    text = series.fillna("").astype(str)
+    return by_value(series.fillna("").astype(str), _escape_formula)
+
+
+def _escape_formula(text: pd.Series) -> pd.Series:
     return text.where(~text.str.contains(_FORMULA_START), "'" + text)
 
 
@@ -265,13 +277,17 @@ def _sheet_xml(frame: pd.DataFrame) -> bytes:
         if bool(pd.api.types.is_numeric_dtype(s)) and not pd.api.types.is_bool_dtype(s):
             values = pd.to_numeric(s, errors="coerce").astype("float64").to_numpy()
             present = ~np.isnan(values)
-            shown = np.array([f"{v:g}" for v in values[present].tolist()], dtype=object)
-            longest = max([len(str(c)), *(len(str(float(v))) for v in values[present].tolist())], default=8)
+            distinct, where = np.unique(values[present], return_inverse=True)  # formatted once each
+            shown = np.array([f"{v:g}" for v in distinct.tolist()], dtype=object)[where.reshape(-1)]
+            longest = max([len(str(c)), *(len(str(float(v))) for v in distinct.tolist())], default=8)
             cell = np.full(len(frame), "", dtype=object)
             cell[present] = '<c r="' + refs[present] + '"><v>' + shown + "</v></c>"
         else:
-            text = escape_cells(s).str.replace(_XML_INVALID, "", regex=True)
-            longest = max([len(str(c)), *text.str.len().tolist()], default=8)
+            text = by_value(
+                s.fillna("").astype(str),
+                lambda u: _escape_formula(u).str.replace(_XML_INVALID, "", regex=True),
+            )
+            longest = max([len(str(c)), *by_value(text, lambda u: u.str.len()).tolist()], default=8)
             cell = np.where(text.to_numpy(dtype=object) != "", _text_cells(refs, text), "")
         widths.append(f'<col min="{len(widths) + 1}" max="{len(widths) + 1}" '
                       f'width="{min(max(longest + 2, 8), 60)}" customWidth="1"/>')  # fmt: skip
@@ -300,19 +316,22 @@ def _sheet_xml(frame: pd.DataFrame) -> bytes:
 def _text_cells(refs: np.ndarray, texts: pd.Series, style: str | None = None) -> np.ndarray:
     """``<c t="inlineStr">`` cells of ``texts`` at ``refs`` (xml:space="preserve" where the text has
     white space at an end), escaped as lxml escapes text."""
-    shown = texts.astype(str).map(xml_text)  # a control character or an undecodable byte, escaped
+    attrs = ' t="inlineStr"' + (f' s="{style}"' if style else "")
+    inner = by_value(texts.astype(str), _inline_string).to_numpy(dtype=object)
+    return np.asarray('<c r="' + refs + '"' + attrs + "><is>" + inner + "</t></is></c>", dtype=object)
+
+
+def _inline_string(texts: pd.Series) -> pd.Series:
+    """The opening ``<t>`` (xml:space="preserve" with white space at an end) and the escaped text."""
+    shown = texts.map(xml_text)  # a control character or an undecodable byte, escaped
     body = (
         shown.str.replace("&", "&amp;", regex=False)
         .str.replace("<", "&lt;", regex=False)
         .str.replace(">", "&gt;", regex=False)
         .str.replace("\r", "&#13;", regex=False)
-    ).to_numpy(dtype=object)
-    preserve = (shown != shown.str.strip()).to_numpy()
-    opening = np.where(preserve, '<t xml:space="preserve">', "<t>").astype(object)
-    attrs = ' t="inlineStr"' + (f' s="{style}"' if style else "")
-    return np.asarray(
-        '<c r="' + refs + '"' + attrs + "><is>" + opening + body + "</t></is></c>", dtype=object
     )
+    preserve = (shown != shown.str.strip()).to_numpy()
+    return pd.Series(np.where(preserve, '<t xml:space="preserve">', "<t>"), dtype=object) + body
 
 
 def _styles_xml() -> bytes:
