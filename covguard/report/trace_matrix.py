@@ -283,12 +283,17 @@ def _sheet_xml(frame: pd.DataFrame) -> bytes:
             cell = np.full(len(frame), "", dtype=object)
             cell[present] = '<c r="' + refs[present] + '"><v>' + shown + "</v></c>"
         else:
-            text = by_value(
-                s.fillna("").astype(str),
-                lambda u: _escape_formula(u).str.replace(_XML_INVALID, "", regex=True),
+            # every string operation once per distinct value, then spread to the rows by code
+            codes, distinct = pd.factorize(s.fillna("").astype(str))
+            text = _escape_formula(pd.Series(np.asarray(distinct, dtype=object), dtype=object))
+            text = text.str.replace(_XML_INVALID, "", regex=True)
+            longest = max([len(str(c)), *text.str.len().tolist()], default=8)
+            inner = _inline_string(text).to_numpy(dtype=object)
+            filled = (text != "").to_numpy(dtype=bool)[codes]
+            cell = np.full(len(frame), "", dtype=object)
+            cell[filled] = (
+                '<c r="' + refs[filled] + '" t="inlineStr"><is>' + inner[codes[filled]] + "</t></is></c>"
             )
-            longest = max([len(str(c)), *by_value(text, lambda u: u.str.len()).tolist()], default=8)
-            cell = np.where(text.to_numpy(dtype=object) != "", _text_cells(refs, text), "")
         widths.append(f'<col min="{len(widths) + 1}" max="{len(widths) + 1}" '
                       f'width="{min(max(longest + 2, 8), 60)}" customWidth="1"/>')  # fmt: skip
         row_cells = row_cells + cell
