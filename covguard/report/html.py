@@ -707,7 +707,7 @@ def _sources(
         ran = ran_per_line(analysis.coverage) if files else None
         bodies = source_rows(lines, files, texts, anchors.ids, ran) if files else pd.Series(dtype=object)
     else:  # a page per file: its text and line facts as data, the browser draws the rows
-        data = html_sources.page_data(lines, analysis.coverage, files, texts, anchors.ids)
+        data = html_sources.page_data(lines, analysis.coverage.lines, files, texts, anchors.ids)
     per_file: dict[str, dict[str, int]] = {}
     for r in records(lines.groupby(["file", "class"]).size().rename("n").reset_index()):
         per_file.setdefault(str(r["file"]), {})[str(r["class"])] = int(r["n"])

@@ -25,14 +25,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from covguard.frames import CoverageData
-
 SOURCE_SCRIPT = """
 (function () {
   'use strict';
   var holder = document.getElementById('src-data');
-  var body = document.querySelector('table.src tbody');
-  if (!holder || !body) { return; }
+  var box = document.getElementById('src-lines');
+  if (!holder || !box) { return; }
   var d = JSON.parse(holder.textContent);
   var src = d.text.replace(/\\r\\n/g, '\\n').replace(/\\n$/, '').split('\\n');
   var at = {};
@@ -59,32 +57,54 @@ SOURCE_SCRIPT = """
            '"><td class="n">' + n + '</td><td class="c">' + count + '</td><td class="s">' +
            esc(src[n - 1]) + '</td></tr>';
   }
-  var drawn = 0;
-  function drawTo(n) {
-    n = Math.min(n, src.length);
-    if (n <= drawn) { return; }
-    var parts = [];
-    for (var line = drawn + 1; line <= n; line++) { parts.push(row(line)); }
-    body.insertAdjacentHTML('beforeend', parts.join(''));
-    drawn = n;
+  // one table per chunk of lines, each skipped by layout while off screen (content-visibility)
+  // and filled when first needed: the linked chunk and the first at once, the others after
+  var CHUNK = 2000, n = src.length, tables = [], filled = [], rowHeight = 18;
+  for (var c = 0; c * CHUNK < n; c++) {
+    var t = document.createElement('table');
+    t.className = 'src';
+    t.style.contentVisibility = 'auto';
+    t.style.containIntrinsicHeight = 'auto ' + (Math.min(CHUNK, n - c * CHUNK) * rowHeight) + 'px';
+    t.appendChild(document.createElement('tbody'));
+    box.appendChild(t);
+    tables.push(t);
+    filled.push(false);
+  }
+  function fill(c) {
+    if (c < 0 || c >= tables.length || filled[c]) { return; }
+    var parts = [], last = Math.min((c + 1) * CHUNK, n);
+    for (var line = c * CHUNK + 1; line <= last; line++) { parts.push(row(line)); }
+    tables[c].tBodies[0].insertAdjacentHTML('beforeend', parts.join(''));
+    filled[c] = true;
   }
   function openTarget() {
     var m = /^(f[0-9]+)-L([0-9]+)$/.exec(window.location.hash.slice(1));
     if (!m || m[1] !== d.id) { return; }
-    drawTo(parseInt(m[2], 10));
+    fill(Math.floor((Math.min(parseInt(m[2], 10), n) - 1) / CHUNK));
     var el = document.getElementById(m[0]);
     if (!el) { return; }
-    var box = el.closest('details');
-    if (box) { box.open = true; }
+    var details = el.closest('details');
+    if (details) { details.open = true; }
     el.scrollIntoView({block: 'center'});
   }
-  function more() {
-    drawTo(drawn + 5000);
-    if (drawn < src.length) { window.setTimeout(more, 0); }
+  fill(0);
+  var first = tables.length ? tables[0].getBoundingClientRect().height : 0;
+  if (first > 0 && tables.length > 1) {  // the real row height, for the chunks not drawn yet
+    rowHeight = first / Math.min(CHUNK, n);
+    for (var k = 1; k < tables.length; k++) {
+      if (!filled[k]) {
+        tables[k].style.containIntrinsicHeight =
+          'auto ' + Math.round(Math.min(CHUNK, n - k * CHUNK) * rowHeight) + 'px';
+      }
+    }
   }
   openTarget();
-  drawTo(Math.max(drawn, 300));
   window.addEventListener('hashchange', openTarget);
+  var next = 0;
+  function more() {
+    while (next < tables.length && filled[next]) { next++; }
+    if (next < tables.length) { fill(next); window.setTimeout(more, 0); }
+  }
   window.setTimeout(more, 0);
 })();
 """
@@ -94,13 +114,14 @@ _SAFE_NUMBER = 2**53  # JSON numbers above this lose digits in JavaScript: sent 
 
 def page_data(
     lines: pd.DataFrame,
-    coverage: CoverageData,
+    ran: pd.DataFrame,
     files: Sequence[str],
     texts: Sequence[str],
     ids: dict[str, str],
 ) -> dict[str, str]:
     """file -> the JSON data block of its page (already safe inside ``<script>``): the text, and
-    per executable line its class, count, number of tests and the tests that ran it, the same
+    per executable line (``lines``: file, line, class, tests, count) its class, count, number of
+    tests and the tests that ran it (``ran``: file, line, test; the coverage's lines), the same
     facts :func:`covguard.report.html.source_rows` renders inline."""
     wanted = pd.Index(list(files))
     cls = lines.loc[:, ["file", "line", "class", "tests", "count"]].astype({"file": str, "line": "int64"})
@@ -112,7 +133,7 @@ def page_data(
     tests = cls["tests"].fillna(0).astype("int64").to_numpy()
     count = cls["count"].fillna(0).astype("int64").to_numpy()
 
-    ran = coverage.lines.loc[:, ["file", "line", "test"]].astype({"file": str, "line": "int64", "test": str})
+    ran = ran.loc[:, ["file", "line", "test"]].astype({"file": str, "line": "int64", "test": str})
     ran = ran[ran["file"].isin(wanted)].drop_duplicates()
     test_codes, names = pd.factorize(ran["test"], sort=True)  # a code's order is the name's order
     ran = ran.assign(t=test_codes).sort_values(["file", "line", "t"], kind="stable")
@@ -149,8 +170,5 @@ def page_data(
 
 
 def source_table(data: str) -> str:
-    """A page's source view: an empty table the script fills, and its data."""
-    return (
-        '<table class="src"><tbody></tbody></table>'
-        f'<script type="application/json" id="src-data">{data}</script>'
-    )
+    """A page's source view: an empty box the script fills with the lines' tables, and its data."""
+    return f'<div id="src-lines"></div><script type="application/json" id="src-data">{data}</script>'
