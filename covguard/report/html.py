@@ -33,7 +33,7 @@ import pandas as pd
 from covguard.analysis.analyse import Analysis
 from covguard.frames import CoverageData, grouped_lists, records
 from covguard.report import html_sources
-from covguard.report.trace_matrix import trace_links
+from covguard.report.trace_matrix import joined, trace_links
 
 MAX_SOURCE_LINES = 300_000  # beyond this, only files with a finding or a gap get a source view
 INLINE_SOURCE_LINES = 20_000  # beyond this, each source file gets a page of its own (SOURCE_PAGES/)
@@ -323,7 +323,8 @@ def _findings(doc: dict[str, Any], anchors: _Anchors) -> str:
         where = anchors.link(f.get("file"), f.get("line")) if f.get("file") else ""
         req = esc(f.get("requirement") or "")
         req_link = f'<a href="#req-{req}">{req}</a>' if req else ""
-        evidence = f'<div class="small evidence">{_evidence(f)}</div>' if _evidence(f) else ""
+        shown = _evidence(f)
+        evidence = f'<div class="small evidence">{shown}</div>' if shown else ""
         out.append(
             f'<tr data-kind="{esc(f["kind"])}" data-severity="{esc(f["severity"])}">'
             f'<td class="sev-{esc(f["severity"])}">{esc(f["severity"])}</td><td>{esc(f["kind"])}</td>'
@@ -526,9 +527,9 @@ def _reachable(f: dict[str, Any]) -> str:
 
 
 def _code(doc: dict[str, Any], links: pd.DataFrame, anchors: _Anchors) -> str:
-    runners = (
-        links[links["executes"] == "yes"].groupby(["file", "function"])["test"].agg(lambda s: sorted(set(s)))
-    )
+    runners: dict[Any, str] = joined(
+        links[links["executes"] == "yes"], ["file", "function"], "test"
+    ).to_dict()
     fns = doc["functions"]
     out = [
         f'<section id="code"><h2>Code → requirements ({len(fns)} functions)</h2>',
@@ -541,8 +542,7 @@ def _code(doc: dict[str, Any], links: pd.DataFrame, anchors: _Anchors) -> str:
         reqs = ", ".join(f'<a href="#req-{esc(r)}">{esc(r)}</a>' for r in f["requirements"]) or (
             '<span class="sev-error">none</span>'
         )
-        ran = runners.get((f["file"], f["function"]), [])
-        ran_title = esc(", ".join(ran))
+        ran_title = esc(runners.get((f["file"], f["function"]), ""))
         c = f["coverage"]
         out.append(
             f"<tr><td>{anchors.link(f['file'], f['line_start'], f['function'])}</td><td>{esc(f['file'])}</td>"

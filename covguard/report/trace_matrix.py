@@ -81,7 +81,15 @@ def _blank(df: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
 
 
 def trace_links(analysis: Analysis) -> pd.DataFrame:
-    """Every requirement-function-test link of the analysis (see the module docstring)."""
+    """Every requirement-function-test link of the analysis (see the module docstring); built
+    once per analysis (the HTML, CSV and XLSX writers each get a copy)."""
+    cached = analysis.cache.get("trace_links")
+    if cached is None:
+        cached = analysis.cache["trace_links"] = _trace_links(analysis)
+    return cached.copy()
+
+
+def _trace_links(analysis: Analysis) -> pd.DataFrame:
     reqs = analysis.requirements.loc[:, ["id", "title", "safety_class", "status"]].rename(
         columns={"id": "requirement", "status": "requirement_status"}
     )
@@ -138,7 +146,7 @@ def trace_links(analysis: Analysis) -> pd.DataFrame:
 # the workbook's other sheets: one row per requirement, per function, per test
 
 
-def _joined(frame: pd.DataFrame, keys: str | list[str], column: str) -> pd.Series:
+def joined(frame: pd.DataFrame, keys: str | list[str], column: str) -> pd.Series:
     """Per group of ``keys``: the distinct non-empty values of ``column``, sorted, ``", "``-joined
     (a group with none is absent).  One sort and one join per group, no Python set per group."""
     keys = [keys] if isinstance(keys, str) else keys
@@ -150,8 +158,8 @@ def _joined(frame: pd.DataFrame, keys: str | list[str], column: str) -> pd.Serie
 def requirement_rows(analysis: Analysis, links: pd.DataFrame) -> pd.DataFrame:
     r = analysis.requirements
     code = (links["file"] + ":" + links["function"]).where(links["function"] != "", "")
-    functions = _joined(links.assign(code=code), "requirement", "code")
-    tests = _joined(links, "requirement", "test")
+    functions = joined(links.assign(code=code), "requirement", "code")
+    tests = joined(links, "requirement", "test")
     line_cov = np.where(
         r["lines_total"] > 0, 100.0 * r["lines_verified"] / r["lines_total"].clip(lower=1), np.nan
     )
@@ -179,7 +187,7 @@ def requirement_rows(analysis: Analysis, links: pd.DataFrame) -> pd.DataFrame:
 
 def function_rows(analysis: Analysis, links: pd.DataFrame) -> pd.DataFrame:
     f = analysis.functions
-    ran = _joined(links[links["executes"] == "yes"], ["file", "function"], "test")
+    ran = joined(links[links["executes"] == "yes"], ["file", "function"], "test")
     key = pd.MultiIndex.from_arrays([f["file"].astype(str), f["function"].astype(str)])
     return pd.DataFrame(
         {
@@ -199,9 +207,9 @@ def function_rows(analysis: Analysis, links: pd.DataFrame) -> pd.DataFrame:
 
 def test_rows(analysis: Analysis, links: pd.DataFrame) -> pd.DataFrame:
     t = analysis.tests
-    tr = _joined(analysis.test_requirements, "test", "requirement")
+    tr = joined(analysis.test_requirements, "test", "requirement")
     code = (links["file"] + ":" + links["function"]).where(links["executes"] == "yes", "")
-    touched = _joined(links.assign(code=code), "test", "code")
+    touched = joined(links.assign(code=code), "test", "code")
     return pd.DataFrame(
         {
             "test": t["test"].astype(str),
@@ -284,8 +292,8 @@ def _sheet_xml(frame: pd.DataFrame) -> bytes:
             cell[present] = '<c r="' + refs[present] + '"><v>' + shown + "</v></c>"
         else:
             # every string operation once per distinct value, then spread to the rows by code
-            codes, distinct = pd.factorize(s.fillna("").astype(str))
-            text = _escape_formula(pd.Series(np.asarray(distinct, dtype=object), dtype=object))
+            codes, uniques = pd.factorize(s.fillna("").astype(str))
+            text = _escape_formula(pd.Series(np.asarray(uniques, dtype=object), dtype=object))
             text = text.str.replace(_XML_INVALID, "", regex=True)
             longest = max([len(str(c)), *text.str.len().tolist()], default=8)
             inner = _inline_string(text).to_numpy(dtype=object)
