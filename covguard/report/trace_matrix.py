@@ -278,40 +278,49 @@ def _sheet_xml(frame: pd.DataFrame) -> bytes:
     letters = [_column_letter(i) for i in range(len(frame.columns))]
     numbers = np.arange(2, n_rows + 1).astype(str).astype(object)
     widths: list[str] = []
-    row_cells = np.full(len(frame), "", dtype=object)
+    # the sheet's rows as a table of text pieces (one column per piece, a row per sheet row),
+    # joined once at the end: no string is built per cell by concatenation
+    pieces: list[np.ndarray] = []
+    any_cell = np.zeros(len(frame), dtype=bool)
     for letter, c in zip(letters, frame.columns, strict=True):
         s = frame[c]
-        refs = (letter + numbers) if len(frame) else numbers
         if bool(pd.api.types.is_numeric_dtype(s)) and not pd.api.types.is_bool_dtype(s):
             values = pd.to_numeric(s, errors="coerce").astype("float64").to_numpy()
-            present = ~np.isnan(values)
-            distinct, where = np.unique(values[present], return_inverse=True)  # formatted once each
-            shown = np.array([f"{v:g}" for v in distinct.tolist()], dtype=object)[where.reshape(-1)]
+            filled = ~np.isnan(values)
+            distinct, where = np.unique(values[filled], return_inverse=True)  # formatted once each
+            tails = np.array([f'"><v>{v:g}</v></c>' for v in distinct.tolist()], dtype=object)
             longest = max([len(str(c)), *(len(str(float(v))) for v in distinct.tolist())], default=8)
-            cell = np.full(len(frame), "", dtype=object)
-            cell[present] = '<c r="' + refs[present] + '"><v>' + shown + "</v></c>"
+            tail = np.full(len(frame), "", dtype=object)
+            tail[filled] = tails[where.reshape(-1)]
         else:
             # every string operation once per distinct value, then spread to the rows by code
             codes, uniques = pd.factorize(s.fillna("").astype(str))
             text = _escape_formula(pd.Series(np.asarray(uniques, dtype=object), dtype=object))
             text = text.str.replace(_XML_INVALID, "", regex=True)
             longest = max([len(str(c)), *text.str.len().tolist()], default=8)
-            inner = _inline_string(text).to_numpy(dtype=object)
+            tails = ('" t="inlineStr"><is>' + _inline_string(text) + "</t></is></c>").to_numpy(dtype=object)
             filled = (text != "").to_numpy(dtype=bool)[codes]
-            cell = np.full(len(frame), "", dtype=object)
-            cell[filled] = (
-                '<c r="' + refs[filled] + '" t="inlineStr"><is>' + inner[codes[filled]] + "</t></is></c>"
-            )
+            tail = np.where(filled, tails[codes], "").astype(object)
         widths.append(f'<col min="{len(widths) + 1}" max="{len(widths) + 1}" '
                       f'width="{min(max(longest + 2, 8), 60)}" customWidth="1"/>')  # fmt: skip
-        row_cells = row_cells + cell
+        pieces += [
+            np.where(filled, f'<c r="{letter}', "").astype(object),
+            np.where(filled, numbers, ""),
+            tail,
+        ]
+        any_cell |= filled
     header = "".join(
         _text_cells(np.array([f"{letter}1"], dtype=object), pd.Series([str(name)]), style="1")[0]
         for letter, name in zip(letters, frame.columns, strict=True)
     )
-    rows = np.where(
-        row_cells != "", '<row r="' + numbers + '">' + row_cells + "</row>", '<row r="' + numbers + '"/>'
-    )
+    table = [
+        np.full(len(frame), '<row r="', dtype=object),
+        numbers,
+        np.where(any_cell, '">', '"/>').astype(object),
+        *pieces,
+        np.where(any_cell, "</row>", "").astype(object),
+    ]
+    rows = np.column_stack(table).ravel() if len(frame) else np.array([], dtype=object)
     parts = [
         "<?xml version='1.0' encoding='UTF-8' standalone='yes'?>\n",
         f'<worksheet xmlns="{_MAIN}"><dimension ref="A1:{last}"/><sheetViews><sheetView workbookViewId="0">'
@@ -463,7 +472,7 @@ def xlsx_bytes(sheets: Sequence[tuple[str, pd.DataFrame]], title: str = "covguar
             info.compress_type = zipfile.ZIP_DEFLATED
             info.create_system = 3
             info.external_attr = 0o644 << 16
-            zf.writestr(info, data, compresslevel=6)
+            zf.writestr(info, data, compresslevel=1)  # 4x faster than 6, 20 % larger
     return buf.getvalue()
 
 
