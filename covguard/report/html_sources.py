@@ -163,9 +163,10 @@ def page_data(
             "rl": ran_line[rpos].tolist(),
             "rt": local.reshape(-1).tolist(),
         }
+        # ASCII: a lone surrogate (a test name from a non-UTF-8 byte) stays a valid \udcXX escape;
         # "<" only occurs inside JSON strings, where \u003c means the same: the block cannot end
         # early (</script>) or open a comment
-        out[f] = json.dumps(doc, ensure_ascii=False).replace("<", "\\u003c")
+        out[f] = json.dumps(doc).replace("<", "\\u003c")
     return out
 
 
