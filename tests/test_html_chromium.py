@@ -495,7 +495,7 @@ def test_first_view_of_a_large_report_draws_quickly(
     (tmp_path / "index.html").write_text(page, encoding="utf-8")
 
     total = 100_000
-    text = "".join(f"int v{i} = {i}; /* <&> */\n" for i in range(total))
+    text = "\n" + "".join(f"int v{i} = {i}; /* <&> */\r\n" for i in range(1, total - 1)) + "x\ry\n"
     executable = np.arange(1, total + 1, 3)
     lines = pd.DataFrame({"file": "big.c", "line": executable, "class": "verified", "tests": 2, "count": 7})
     ran = pd.DataFrame(
@@ -505,8 +505,8 @@ def test_first_view_of_a_large_report_draws_quickly(
             "test": np.tile(np.array(["t::a", "t::b"], dtype=object), len(executable)),
         }
     )
-    data = html_sources.page_data(lines, ran, ["big.c"], [text], {"big.c": "f0"})
-    table = html_sources.source_table(data["big.c"])
+    data = html_sources.page_data(lines, ran, ["big.c"], {"big.c": "f0"})
+    table = html_sources.source_table(data["big.c"], text)
     body = f'<main><details class="file" id="f0" open>{table}</details></main>'
     (tmp_path / "big.html").write_text(
         html._document("big.c", body, html_sources.SOURCE_SCRIPT), encoding="utf-8"
@@ -549,3 +549,6 @@ def test_first_view_of_a_large_report_draws_quickly(
         time.sleep(0.2)
     assert drawn == total
     assert browser.evaluate(session, "document.getElementById('f0-L2').className") == "l-none"
+    cell = "document.getElementById('f0-L{}').querySelector('td.s').textContent"
+    assert browser.evaluate(session, cell.format(1)) == ""  # a first empty line is kept
+    assert browser.evaluate(session, cell.format(total)) == "x\ry"  # a lone CR stays in its line

@@ -707,7 +707,8 @@ def _sources(
         ran = ran_per_line(analysis.coverage) if files else None
         bodies = source_rows(lines, files, texts, anchors.ids, ran) if files else pd.Series(dtype=object)
     else:  # a page per file: its text and line facts as data, the browser draws the rows
-        data = html_sources.page_data(lines, analysis.coverage.lines, files, texts, anchors.ids)
+        data = html_sources.page_data(lines, analysis.coverage.lines, files, anchors.ids)
+        text_of = dict(zip(files, texts, strict=True))
     per_file: dict[str, dict[str, int]] = {}
     for r in records(lines.groupby(["file", "class"]).size().rename("n").reset_index()):
         per_file.setdefault(str(r["file"]), {})[str(r["class"])] = int(r["n"])
@@ -743,7 +744,7 @@ def _sources(
         elif anchors.pages is None:
             body = f'<table class="src"><tbody>{bodies.get(f, "")}</tbody></table>'
         else:
-            body = html_sources.source_table(data[f])
+            body = html_sources.source_table(data[f], text_of[f])
         if anchors.pages is None:
             out.append(
                 f'<details class="file" id="{fid}"><summary><b>{esc(f)}</b> {summary}{gcovr_link}</summary>'

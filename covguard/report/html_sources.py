@@ -32,14 +32,15 @@ SOURCE_SCRIPT = """
   var box = document.getElementById('src-lines');
   if (!holder || !box) { return; }
   var d = JSON.parse(holder.textContent);
-  var src = d.text.replace(/\\r\\n/g, '\\n').replace(/\\n$/, '').split('\\n');
+  var pre = document.getElementById('src-text');
+  var src = (pre ? pre.textContent : '').replace(/\\r\\n/g, '\\n').replace(/\\n$/, '').split('\\n');
   var at = {};
   d.lines.forEach(function (n, i) { at[n] = i; });
   var ran = {};
   d.rl.forEach(function (n, i) { (ran[n] = ran[n] || []).push(d.names[d.rt[i]]); });
   function esc(s) {
     return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
-            .replace(/"/g, '&quot;').replace(/'/g, '&#x27;');
+            .replace(/"/g, '&quot;').replace(/'/g, '&#x27;').replace(/\\r/g, '&#13;');
   }
   function row(n) {
     var k = at[n], cls = 'none', count = '', title = '';
@@ -116,7 +117,6 @@ def page_data(
     lines: pd.DataFrame,
     ran: pd.DataFrame,
     files: Sequence[str],
-    texts: Sequence[str],
     ids: dict[str, str],
 ) -> dict[str, str]:
     """file -> the JSON data block of its page (already safe inside ``<script>``): the text, and
@@ -144,14 +144,13 @@ def page_data(
 
     empty = np.zeros(0, dtype="int64")
     out: dict[str, str] = {}
-    for f, text in zip(files, texts, strict=True):
+    for f in files:
         pos = at.get(f, empty)
         counts = count[pos]
         rpos = ran_at.get(f, empty)
         used, local = np.unique(ran_test[rpos], return_inverse=True)
         doc: dict[str, Any] = {
             "id": ids[f],
-            "text": text,
             "classes": [str(c) for c in classes],
             "lines": line_no[pos].tolist(),
             "cls": codes[pos].tolist(),
@@ -170,6 +169,15 @@ def page_data(
     return out
 
 
-def source_table(data: str) -> str:
-    """A page's source view: an empty box the script fills with the lines' tables, and its data."""
-    return f'<div id="src-lines"></div><script type="application/json" id="src-data">{data}</script>'
+def source_table(data: str, text: str) -> str:
+    """A page's source view: an empty box the script fills with the lines' tables, the file's text
+    (HTML-escaped in a hidden ``<pre>``: three replacements of the whole text, where JSON would
+    encode it character by character) and the line facts (:func:`page_data`)."""
+    # after "<pre>" the parser drops one newline (the one written here); it turns a lone CR into a
+    # newline, so a CR is written as a character reference, which it keeps
+    escaped = text.replace("&", "&amp;").replace("<", "&lt;").replace("\r", "&#13;")
+    return (
+        '<div id="src-lines"></div>'
+        f'<pre id="src-text" hidden>\n{escaped}</pre>'
+        f'<script type="application/json" id="src-data">{data}</script>'
+    )
