@@ -133,21 +133,30 @@ def page_data(
     tests = cls["tests"].fillna(0).astype("int64").to_numpy()
     count = cls["count"].fillna(0).astype("int64").to_numpy()
 
-    ran = ran.loc[:, ["file", "line", "test"]].astype({"file": str, "line": "int64", "test": str})
-    ran = ran[ran["file"].isin(wanted)].drop_duplicates()
-    test_codes, names = pd.factorize(ran["test"], sort=True)  # a code's order is the name's order
-    ran = ran.assign(t=test_codes).sort_values(["file", "line", "t"], kind="stable")
-    ran_at = ran.groupby("file", sort=False).indices
-    ran_line = ran["line"].to_numpy()
-    ran_test = ran["t"].to_numpy()
-    all_names = np.asarray(names, dtype=object)
+    # the tests per line on integer codes (the coverage's file and test columns are categorical:
+    # no text per row), sorted by file, line and test name, without repeats
+    f_code, f_names = _sorted_codes(ran["file"])
+    t_code, t_names = _sorted_codes(ran["test"])
+    r_line = ran["line"].to_numpy(dtype="int64")
+    keep = (f_code >= 0) & (t_code >= 0)
+    keep[keep] = pd.Index(f_names).isin(wanted)[f_code[keep]]
+    f_code, r_line, t_code = f_code[keep], r_line[keep], t_code[keep]
+    order = np.lexsort((t_code, r_line, f_code))
+    f_code, r_line, t_code = f_code[order], r_line[order], t_code[order]
+    repeat = np.r_[
+        False, (f_code[1:] == f_code[:-1]) & (r_line[1:] == r_line[:-1]) & (t_code[1:] == t_code[:-1])
+    ]
+    f_code, ran_line, ran_test = f_code[~repeat], r_line[~repeat], t_code[~repeat]
+    file_code = {str(name): i for i, name in enumerate(f_names)}
+    all_names = t_names
 
     empty = np.zeros(0, dtype="int64")
     out: dict[str, str] = {}
     for f in files:
         pos = at.get(f, empty)
         counts = count[pos]
-        rpos = ran_at.get(f, empty)
+        code = file_code.get(f, -1)
+        rpos = np.arange(np.searchsorted(f_code, code), np.searchsorted(f_code, code, side="right"))
         used, local = np.unique(ran_test[rpos], return_inverse=True)
         doc: dict[str, Any] = {
             "id": ids[f],
@@ -167,6 +176,18 @@ def page_data(
         # early (</script>) or open a comment
         out[f] = json.dumps(doc).replace("<", "\\u003c")
     return out
+
+
+def _sorted_codes(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's rank among the column's distinct values as text (-1: missing), and those values
+    sorted: a categorical column is read through its codes, never as text per row."""
+    cat = column if isinstance(column.dtype, pd.CategoricalDtype) else column.astype("category")
+    names = np.asarray(cat.cat.categories.astype(str), dtype=object)
+    order = np.argsort(names, kind="stable")
+    rank = np.empty(len(order), dtype="int64")
+    rank[order] = np.arange(len(order))
+    codes = cat.cat.codes.to_numpy().astype("int64")
+    return np.where(codes >= 0, rank[np.maximum(codes, 0)], -1), names[order]
 
 
 def source_table(data: str, text: str) -> str:
