@@ -18,6 +18,7 @@ its identity across runs when code above it moves.  No timestamps: same inputs, 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -112,6 +113,7 @@ def vcs_root(root: Path) -> Path:
     return root
 
 
+@functools.lru_cache(maxsize=4096)  # the same few files for thousands of results
 def _uri(file: str, prefix: str) -> str:
     """A relative URI reference: percent-encoded (a space, '#', '%', '?', a byte that is not UTF-8)."""
     path = str(PurePosixPath(prefix) / file) if prefix else file
