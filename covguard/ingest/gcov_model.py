@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from covguard.errors import CoverageDataError
-from covguard.ingest.gcno import ARC_FAKE, ARC_ON_TREE, FunctionNotes, NotesFile
+from covguard.ingest.gcno import ARC_FAKE, ARC_ON_TREE, FunctionNotes, NotesFile, without_collections
 
 Lin = dict[int, int]  # a linear form over counters: counter index -> coefficient
 
@@ -230,7 +230,14 @@ def _circuits_static(blocks: list[int], succ: list[list[int]], dst: list[int], l
     blocks form a large acyclic graph (a macro of many conditions) has exponentially many paths,
     and enumerating them took minutes on real code.  A component with as many arcs as blocks is
     one simple circuit; a component with more arcs holds at least two."""
+    if len(blocks) == 1:  # most lines: one block, a circuit only through its own loop arcs
+        b = blocks[0]
+        loops = sum(1 for a in succ[b] if dst[a] == b)
+        return min(limit, 2 if loops > 1 else loops)
     members = set(blocks)
+    # no arc among the blocks back to a block numbered as low or lower: no circuit
+    if not any(dst[a] <= v and dst[a] in members for v in members for a in succ[v]):
+        return 0
     arcs: dict[int, list[int]] = {
         v: [dst[a] for a in succ[v] if dst[a] in members] for v in members
     }  # parallel arcs kept: each is its own circuit
@@ -699,6 +706,7 @@ def _single_circuit(blocks: list[int], succ: list[list[int]], dst: list[int]) ->
     return []
 
 
+@without_collections
 def build_model(notes_files: Sequence[NotesFile]) -> CoverageModel:
     """Compile the notes files of one build into a :class:`CoverageModel`."""
     b = _Builder()
