@@ -76,19 +76,6 @@ def _unsolvable(fn: FunctionNotes, path: Path) -> CoverageDataError:
     )
 
 
-def _split(arcs: list[int], arc: list[Lin | None]) -> tuple[int, list[Lin]]:
-    """The one arc of ``arcs`` whose form is unknown, and the forms of the others."""
-    inv = -1
-    known: list[Lin] = []
-    for a in arcs:
-        form = arc[a]
-        if form is None:
-            inv = a
-        else:
-            known.append(form)
-    return inv, known
-
-
 @dataclass(slots=True)
 class SolvedFunction:
     """A function's graph with every arc and block count as a linear form over its counters."""
@@ -107,7 +94,7 @@ def solve_function(fn: FunctionNotes, path: Path) -> SolvedFunction:
     n = fn.n_blocks
     src, dst, flags = fn.arc_src, fn.arc_dst, fn.arc_flags
     m = len(src)
-    if (m and max(*src, *dst) >= n) or any(b >= n for b in fn.locations):
+    if (m and max(max(src), max(dst)) >= n) or (fn.locations and max(fn.locations) >= n):  # noqa: PLW3301 (no tuple of both)
         raise CoverageDataError(
             f"the flow graph of '{fn.name}' refers to blocks it does not have (corrupt notes file)",
             path=path,
@@ -115,9 +102,9 @@ def solve_function(fn: FunctionNotes, path: Path) -> SolvedFunction:
         )
     succ: list[list[int]] = [[] for _ in range(n)]
     pred: list[list[int]] = [[] for _ in range(n)]
-    for a in range(m):
-        succ[src[a]].append(a)
-        pred[dst[a]].append(a)
+    for a, (s, d) in enumerate(zip(src, dst, strict=True)):
+        succ[s].append(a)
+        pred[d].append(a)
     num_succ = [len(s) for s in succ]
     num_pred = [len(p) for p in pred]
     big = 1 << 40
@@ -129,9 +116,11 @@ def solve_function(fn: FunctionNotes, path: Path) -> SolvedFunction:
     arc: list[Lin | None] = [None] * m
     k = 0
     unconditional = [False] * m
-    call_non_return = [bool(flags[a] & ARC_FAKE) and src[a] != 0 for a in range(m)]
+    call_non_return = [(fl & ARC_FAKE) != 0 and s != 0 for fl, s in zip(flags, src, strict=True)]
     for b in range(n):
         sb = succ[b]
+        if not sb:
+            continue
         n_real = 0  # arcs that are not fake: exactly one makes it unconditional
         last_real = -1
         for a in sb:
@@ -172,10 +161,17 @@ def solve_function(fn: FunctionNotes, path: Path) -> SolvedFunction:
             count = block[b]
             assert count is not None
             if num_succ[b] == 1:
-                inv, known = _split(succ[b], arc)
+                inv = -1
+                known: list[Lin] = []
+                for a in succ[b]:
+                    form = arc[a]
+                    if form is None:
+                        inv = a
+                    else:
+                        known.append(form)
                 if inv < 0:
                     raise _unsolvable(fn, path)
-                arc[inv] = _sub(count, _add(known))
+                arc[inv] = _sub(count, known[0] if len(known) == 1 else _add(known))
                 num_succ[b] -= 1
                 d = dst[inv]
                 num_pred[d] -= 1
@@ -187,10 +183,17 @@ def solve_function(fn: FunctionNotes, path: Path) -> SolvedFunction:
                     invalid.append(d)
                     on_invalid[d] = True
             if num_pred[b] == 1:
-                inv, known = _split(pred[b], arc)
+                inv = -1
+                known = []
+                for a in pred[b]:
+                    form = arc[a]
+                    if form is None:
+                        inv = a
+                    else:
+                        known.append(form)
                 if inv < 0:
                     raise _unsolvable(fn, path)
-                arc[inv] = _sub(count, _add(known))
+                arc[inv] = _sub(count, known[0] if len(known) == 1 else _add(known))
                 num_pred[b] -= 1
                 s = src[inv]
                 num_succ[s] -= 1
@@ -474,14 +477,14 @@ def _canonical(name: str, cwd: str) -> str:
 class _Builder:
     def __init__(self) -> None:
         self.file_ids: dict[str, int] = {}
-        self.line_ids: dict[tuple[int, int], int] = {}
+        self.line_ids: dict[int, int] = {}  # file id << 32 | line number -> line id
         self.line_fn: list[int] = []
         self.func_ids: dict[tuple[int, str], int] = {}
         self.func_name: list[str] = []
         self.func_file: list[int] = []
         self.func_start: list[int] = []
         self.func_end: list[int] = []
-        self.branch_ids: dict[tuple[int, int], int] = {}
+        self.branch_ids: dict[int, int] = {}  # line id << 32 | index on the line -> branch id
         self.lm: tuple[list[int], list[int], list[int]] = ([], [], [])
         self.bm: tuple[list[int], list[int], list[int]] = ([], [], [])
         self.fm: tuple[list[int], list[int], list[int]] = ([], [], [])
@@ -497,15 +500,6 @@ class _Builder:
         if fid is None:
             fid = self.file_ids[path] = len(self.file_ids)
         return fid
-
-    def line(self, fid: int, ln: int, fn_id: int) -> int:
-        lid = self.line_ids.get((fid, ln))
-        if lid is None:
-            lid = self.line_ids[(fid, ln)] = len(self.line_ids)
-            self.line_fn.append(fn_id)
-        elif self.line_fn[lid] < 0 and fn_id >= 0:
-            self.line_fn[lid] = fn_id
-        return lid
 
     def function(self, fid: int, fn: FunctionNotes) -> int:
         key = (fid, fn.name)
@@ -554,10 +548,13 @@ class _Builder:
         for f in fns:
             if not f.artificial:
                 starts[(f.source, f.start_line)] += 1
-        # per (file, line, group-fn or -1): how the line's count is formed in this object
-        with_blocks: dict[tuple[int, int, int], list[tuple[int, int]]] = defaultdict(list)
-        block_sums: dict[tuple[int, int, int], list[tuple[int, int]]] = defaultdict(list)
-        branch_lists: dict[tuple[int, int], list[tuple[int, int]]] = defaultdict(list)
+        # per (file, line, group function or none): how the line's count is formed in this object;
+        # keys are ints (they hash faster than tuples): a line is ``file id << 32 | line number``,
+        # its entry ``line * width + 1 + the group function's index`` (``+ 0`` outside groups)
+        width = len(fns) + 1
+        with_blocks: dict[int, list[tuple[int, int]]] = defaultdict(list)
+        block_sums: dict[int, list[tuple[int, int]]] = defaultdict(list)
+        branch_lists: dict[int, list[tuple[int, int]]] = defaultdict(list)
         solved: list[SolvedFunction | None] = []
         fn_base: list[int] = []
         line_ids, line_fn = self.line_ids, self.line_fn
@@ -578,38 +575,42 @@ class _Builder:
             is_group = starts[(f.source, f.start_line)] > 1
             last_block = f.n_blocks - 1
             f_start, f_end = f.start_line, f.end_line
+            succ, unconditional, call_non_return = s.succ, s.unconditional, s.call_non_return
+            in_group_key = fi + 1
             for b, locs in sorted(f.locations.items()):
-                key: tuple[int, int, int] | None = None
+                key = -1
                 occurrence = (fi, b)
                 for loc in locs:
                     fid = fid_of.get(loc.source)
                     if fid is None:
                         fid = fid_of[loc.source] = self.file(_canonical(loc.source, cwd))
+                    high = fid << 32
                     own = fn_id if fid == fid_src else -1
                     in_group = is_group and fid == fid_src
-                    for ln in sorted(loc.lines):
-                        group = fi if in_group and f_start <= ln <= f_end else -1
-                        key = (fid, ln, group)
-                        # self.line(fid, ln, own), inlined: this loop runs once per line of every block
-                        lkey = (fid, ln)
+                    lines = loc.lines if len(loc.lines) < 2 else sorted(loc.lines)
+                    for ln in lines:
+                        # this loop runs once per line of every block
+                        lkey = high | ln
                         lid = line_ids.get(lkey)
                         if lid is None:
                             line_ids[lkey] = len(line_fn)
                             line_fn.append(own)
                         elif own >= 0 and line_fn[lid] < 0:
                             line_fn[lid] = own
+                        key = lkey * width
+                        if in_group and f_start <= ln <= f_end:
+                            key += in_group_key
                         block_sums[key].append(occurrence)
-                    if b in (0, last_block) or key is None:
+                    if key < 0 or b in (0, last_block):
                         continue
-                    with_blocks[key].append((fi, b))
-                    for a in s.succ[b]:
-                        if not s.unconditional[a] and not s.call_non_return[a]:
-                            branch_lists[(key[0], key[1])].append((fi, a))
+                    with_blocks[key].append(occurrence)
+                    for a in succ[b]:
+                        if not unconditional[a] and not call_non_return[a]:
+                            branch_lists[key // width].append((fi, a))
         # line counts: gcov's accumulate_line_info
         lc, lt, lw = self.lm
         for key, occurrences in block_sums.items():
-            fid, ln, _group = key
-            lid = line_ids[(fid, ln)]
+            lid = line_ids[key // width]
             blocks = with_blocks.get(key)
             if not blocks:
                 for fi, b in occurrences:
@@ -636,16 +637,22 @@ class _Builder:
                         if src[a] not in members:
                             self.emit(self.lm, lid, sf.arc[a], fn_base[fi])
                 self._cycles(lid, sf, bl, fn_base[fi])
-        for (fid, ln), arcs in branch_lists.items():
-            lid = self.line_ids[(fid, ln)]
+        branch_ids = self.branch_ids
+        bc, bt, bw = self.bm
+        for lkey, arcs in branch_lists.items():
+            high = line_ids[lkey] << 32
             for i, (fi, a) in enumerate(arcs):
                 sf = solved[fi]
                 assert sf is not None
-                bkey = (lid, i)
-                bid = self.branch_ids.get(bkey)
+                bid = branch_ids.get(high | i)
                 if bid is None:
-                    bid = self.branch_ids[bkey] = len(self.branch_ids)
-                self.emit(self.bm, bid, sf.arc[a], fn_base[fi])
+                    bid = branch_ids[high | i] = len(branch_ids)
+                form = sf.arc[a]
+                at = fn_base[fi]
+                # self.emit(self.bm, bid, form, at), inlined: once per branch
+                bc.extend([at + k for k in form])
+                bt.extend([bid] * len(form))
+                bw.extend(form.values())
         return offset, counts
 
     def _cycles(self, lid: int, s: SolvedFunction, blocks: list[int], base: int) -> None:
@@ -718,21 +725,20 @@ def build_model(notes_files: Sequence[NotesFile]) -> CoverageModel:
         base += n
     n_counters = base
     files = list(b.file_ids)
-    line_keys = list(b.line_ids)
-    n_lines = len(line_keys)
-    branch_keys = list(b.branch_ids)
+    line_keys = np.fromiter(b.line_ids, dtype=np.int64, count=len(b.line_ids))
+    branch_keys = np.fromiter(b.branch_ids, dtype=np.int64, count=len(b.branch_ids))
     return CoverageModel(
         objects=objects,
         files=files,
-        line_file=np.fromiter((k[0] for k in line_keys), dtype=np.int32, count=n_lines),
-        line_no=np.fromiter((k[1] for k in line_keys), dtype=np.int32, count=n_lines),
+        line_file=(line_keys >> 32).astype(np.int32),
+        line_no=(line_keys & 0xFFFFFFFF).astype(np.int32),
         line_function=np.asarray(b.line_fn, dtype=np.int32),
         func_file=np.asarray(b.func_file, dtype=np.int32),
         func_name=b.func_name,
         func_start=np.asarray(b.func_start, dtype=np.int32),
         func_end=np.asarray(b.func_end, dtype=np.int32),
-        branch_line=np.fromiter((k[0] for k in branch_keys), dtype=np.int32, count=len(branch_keys)),
-        branch_index=np.fromiter((k[1] for k in branch_keys), dtype=np.int32, count=len(branch_keys)),
+        branch_line=(branch_keys >> 32).astype(np.int32),
+        branch_index=(branch_keys & 0xFFFFFFFF).astype(np.int32),
         line_map=SparseMap.build(n_counters, *b.lm),
         branch_map=SparseMap.build(n_counters, *b.bm),
         func_map=SparseMap.build(n_counters, *b.fm),
