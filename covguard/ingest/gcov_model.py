@@ -624,6 +624,23 @@ class _Builder:
                     lw.extend(form.values())
                 continue
             # entries into the line's blocks from outside, per function (arcs never cross functions)
+            if len(blocks) == 1:  # the usual line: one block of one function
+                fi, b = blocks[0]
+                sf = solved[fi]
+                assert sf is not None
+                at = fn_base[fi]
+                src = sf.notes.arc_src
+                arc = sf.arc
+                for a in sf.pred[b]:
+                    if src[a] != b:
+                        form = arc[a]
+                        lc.extend([at + k for k in form])
+                        lt.extend([lid] * len(form))
+                        lw.extend(form.values())
+                dst = sf.notes.arc_dst
+                if any(dst[a] == b for a in sf.succ[b]):  # else no circuit: _cycles would find none
+                    self._cycles(lid, sf, [b], at)
+                continue
             by_fn: dict[int, list[int]] = defaultdict(list)
             for fi, b in blocks:
                 by_fn[fi].append(b)
