@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import functools
 import os
+import pickle
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -539,10 +540,15 @@ class _Builder:
         t.extend([target] * len(form))
         w.extend(form.values())
 
-    def add_object(self, notes: NotesFile, base: int) -> tuple[int, list[int]]:
+    def add_object(self, notes: NotesFile, base: int, lo: int = 0, hi: int = -1) -> tuple[int, list[int]]:
+        """Add the functions ``lo:hi`` of one object (all by default), their counters from ``base``.
+
+        Returns the number of counters added and the counters of every function of the object."""
         cwd = notes.cwd
         fns = notes.functions
         counts = [f.n_counters for f in fns]
+        hi = len(fns) if hi < 0 else hi
+        first = base - sum(counts[:lo])  # the counters of the object's first function
         # gcov: group functions are non-artificial functions starting on the same line of a file
         starts: dict[tuple[str, int], int] = defaultdict(int)
         for f in fns:
@@ -561,9 +567,9 @@ class _Builder:
         fid_of: dict[str, int] = {}  # source name as in this object -> file id
         offset = 0
         for fi, f in enumerate(fns):
-            fn_base.append(base + offset)
+            fn_base.append(first + offset)
             offset += counts[fi]
-            if f.artificial or counts[fi] == 0:
+            if f.artificial or counts[fi] == 0 or not lo <= fi < hi:
                 solved.append(None)
                 continue
             s = solve_function(f, notes.path)
@@ -670,7 +676,7 @@ class _Builder:
                 bc.extend([at + k for k in form])
                 bt.extend([bid] * len(form))
                 bw.extend(form.values())
-        return offset, counts
+        return sum(counts[lo:hi]), counts
 
     def _cycles(self, lid: int, s: SolvedFunction, blocks: list[int], base: int) -> None:
         dst = s.notes.arc_dst
@@ -731,13 +737,25 @@ def _single_circuit(blocks: list[int], succ: list[list[int]], dst: list[int]) ->
 
 
 @without_collections
-def build_model(notes_files: Sequence[NotesFile]) -> CoverageModel:
-    """Compile the notes files of one build into a :class:`CoverageModel`."""
+def build_model(notes_files: Sequence[NotesFile], jobs: int = 1) -> CoverageModel:
+    """Compile the notes files of one build into a :class:`CoverageModel`.
+
+    With ``jobs`` > 1 a large build is compiled in two processes (see :func:`_build_forked`):
+    the same model, in about half the time on two cores."""
+    if jobs > 1 and hasattr(os, "fork"):
+        cut = _cut(notes_files)
+        if cut is not None:
+            return _build_forked(notes_files, *cut)
+    return _compile([(n, 0, len(n.functions)) for n in notes_files])
+
+
+def _compile(items: Sequence[tuple[NotesFile, int, int]]) -> CoverageModel:
+    """The model of the functions ``lo:hi`` of each notes file of ``items``, in that order."""
     b = _Builder()
     objects: list[ObjectInfo] = []
     base = 0
-    for notes in notes_files:
-        n, counts = b.add_object(notes, base)
+    for notes, lo, hi in items:
+        n, counts = b.add_object(notes, base, lo, hi)
         objects.append(ObjectInfo(notes=notes, counter_base=base, n_counters=n, fn_counter_counts=counts))
         base += n
     n_counters = base
@@ -767,6 +785,122 @@ def build_model(notes_files: Sequence[NotesFile]) -> CoverageModel:
         object_index={str(o.notes.path): i for i, o in enumerate(objects)},
         notes=b.notes,
     )
+
+
+FORK_BLOCKS = 20_000  # below this many basic blocks, one process is faster than forking a second
+
+
+def _cut(notes_files: Sequence[NotesFile]) -> tuple[int, int] | None:
+    """Where to cut a large build in two halves of about the same number of blocks: before function
+    ``j`` of object ``i``, at a place where compiling the halves apart changes nothing.
+
+    Objects can always be compiled apart (:func:`merge_models` merges them exactly); inside an
+    object, only between functions that share no source line (gcov sums a line over the functions
+    of an object, and numbers its branches across them), no group start line and no name."""
+    weights = [[f.n_blocks for f in n.functions] for n in notes_files]
+    total = sum(sum(w) for w in weights)
+    if total < FORK_BLOCKS:
+        return None
+    half = total / 2
+    acc = 0
+    for i, (notes, w) in enumerate(zip(notes_files, weights, strict=True)):
+        size = sum(w)
+        if acc + size < half:
+            acc += size
+            continue
+        best: tuple[float, int, int] | None = None
+        if i > 0:
+            best = (half - acc, i, 0)
+        if i + 1 < len(notes_files):
+            after = acc + size - half
+            if best is None or after < best[0]:
+                best = (after, i + 1, 0)
+        safe = _safe_cuts(notes)
+        before = acc
+        for j in range(1, len(w)):
+            before += w[j - 1]
+            if safe[j] and (best is None or abs(before - half) < best[0]):
+                best = (abs(before - half), i, j)
+        return None if best is None else (best[1], best[2])
+    return None
+
+
+def _safe_cuts(notes: NotesFile) -> list[bool]:
+    """``[j]``: no source line, group start line or function name is shared by a function before
+    ``j`` and one from ``j`` on."""
+    fns = notes.functions
+    first: dict[object, int] = {}
+    last: dict[object, int] = {}
+    sid: dict[str, int] = {}
+    for fi, f in enumerate(fns):
+        for shared in (f.name, (f.source, f.start_line)):
+            first.setdefault(shared, fi)
+            last[shared] = fi
+        for locs in f.locations.values():
+            for loc in locs:
+                name = _canonical(loc.source, notes.cwd)
+                high = sid.setdefault(name, len(sid)) << 32
+                for ln in loc.lines:
+                    k = high | ln
+                    first.setdefault(k, fi)
+                    last[k] = fi
+    depth = [0] * (len(fns) + 2)
+    for seen, f0 in first.items():
+        f1 = last[seen]
+        if f1 > f0:
+            depth[f0 + 1] += 1
+            depth[f1 + 1] -= 1
+    safe: list[bool] = []
+    open_spans = 0
+    for j in range(len(fns) + 1):
+        open_spans += depth[j]
+        safe.append(open_spans == 0)
+    return safe
+
+
+def _build_forked(notes_files: Sequence[NotesFile], i: int, j: int) -> CoverageModel:
+    """The model compiled in two processes: this one compiles the build up to the cut (object
+    ``i``, function ``j``), a forked child the rest, sent back pickled through a pipe (the
+    notes are not sent: both processes hold them); the halves are merged as separately compiled
+    objects are, and an object cut in two is made one again.  If the child fails, its half is
+    compiled here (so that an error is reported as without the fork)."""
+    whole = [(n, 0, len(n.functions)) for n in notes_files]
+    head = whole[:i] + ([(notes_files[i], 0, j)] if j else [])
+    tail = [(notes_files[i], j, len(notes_files[i].functions)), *whole[i + 1 :]]
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: compile the tail, send it, exit without running the parent's cleanup
+        code = 1
+        try:
+            os.close(read_end)
+            part = _compile(tail)
+            for o in part.objects:
+                o.notes = NotesFile(o.notes.path, o.notes.version, o.notes.stamp, o.notes.checksum, "", [])
+            with os.fdopen(write_end, "wb") as out:
+                out.write(pickle.dumps(part, protocol=pickle.HIGHEST_PROTOCOL))
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(write_end)
+    try:
+        first = _compile(head)
+    finally:
+        with os.fdopen(read_end, "rb") as inp:
+            data = inp.read()
+        _pid, status = os.waitpid(pid, 0)
+    if status == 0 and data:
+        second: CoverageModel = pickle.loads(data)
+        for o, (notes, _lo, _hi) in zip(second.objects, tail, strict=True):
+            o.notes = notes
+    else:
+        second = _compile(tail)
+    model = merge_models([first, second])
+    if j:  # object i was compiled in two parts: one object again
+        a, b = model.objects[i], model.objects[i + 1]
+        a.n_counters += b.n_counters
+        del model.objects[i + 1]
+        model.object_index = {str(o.notes.path): k for k, o in enumerate(model.objects)}
+    return model
 
 
 # ---------------------------------------------------------------------------------------------
@@ -952,14 +1086,11 @@ def merge_models(parts: Sequence[CoverageModel]) -> CoverageModel:
     if len(parts) == 1:
         return parts[0]
     files: dict[str, int] = {}
-    line_ids: dict[tuple[int, int], int] = {}
-    line_fn: list[int] = []
     func_ids: dict[tuple[int, str], int] = {}
     func_name: list[str] = []
     func_file: list[int] = []
     func_start: list[int] = []
     func_end: list[int] = []
-    branch_ids: dict[tuple[int, int], int] = {}
     notes: list[tuple[int, str]] = []
     objects: list[ObjectInfo] = []
     maps: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {k: [] for k in _MAP_NAMES}
@@ -970,9 +1101,13 @@ def merge_models(parts: Sequence[CoverageModel]) -> CoverageModel:
     counter_offset = 0
     cycle_offset = 0
     row_offset = 0
-    for m in parts:
+    fmaps: list[np.ndarray] = []
+    gfs: list[np.ndarray] = []
+    part_notes: list[list[tuple[int, str]]] = []
+    for m in parts:  # files and functions (few): their ids in order of first sight
         fmap = np.asarray([files.setdefault(f, len(files)) for f in m.files], dtype=np.int64)
         gf = np.empty(len(m.func_name), dtype=np.int64)
+        fn_notes: list[tuple[int, str]] = []  # merge rules applied, in the order of one compilation
         for i, (fid, name, start, end) in enumerate(
             zip(
                 fmap[m.func_file].tolist(),
@@ -994,7 +1129,7 @@ def merge_models(parts: Sequence[CoverageModel]) -> CoverageModel:
                 before = (func_start[g], func_end[g])
                 func_start[g] = min(func_start[g], start)
                 func_end[g] = max(func_end[g], end)
-                notes.append(
+                fn_notes.append(
                     (
                         fid,
                         f"function '{name}' has different extents in different objects (lines {before[0]}-"
@@ -1003,20 +1138,37 @@ def merge_models(parts: Sequence[CoverageModel]) -> CoverageModel:
                     )
                 )
             gf[i] = g
-        gl = np.empty(m.n_lines, dtype=np.int64)
-        local_fn = m.line_function.tolist()
-        for i, lkey in enumerate(zip(fmap[m.line_file].tolist(), m.line_no.tolist(), strict=True)):
-            g = line_ids.get(lkey)
-            own = int(gf[local_fn[i]]) if local_fn[i] >= 0 else -1
-            if g is None:
-                g = line_ids[lkey] = len(line_fn)
-                line_fn.append(own)
-            elif line_fn[g] < 0 and own >= 0:
-                line_fn[g] = own
-            gl[i] = g
-        gb = np.empty(len(m.branch_line), dtype=np.int64)
-        for i, bkey in enumerate(zip(gl[m.branch_line].tolist(), m.branch_index.tolist(), strict=True)):
-            gb[i] = branch_ids.setdefault(bkey, len(branch_ids))
+        fmaps.append(fmap)
+        gfs.append(gf)
+        part_notes.append(fn_notes)
+    # lines: one id per (file, line) in order of first sight; a line's function is the first one
+    # any part gives it
+    line_keys_all: list[np.ndarray] = []
+    owns: list[np.ndarray] = []
+    for m, fmap, gf in zip(parts, fmaps, gfs, strict=True):
+        line_keys_all.append((fmap[m.line_file] << 32) | m.line_no.astype(np.int64))
+        own = np.full(m.n_lines, -1, dtype=np.int64)
+        has = m.line_function >= 0
+        own[has] = gf[m.line_function[has]]
+        owns.append(own)
+    gl_all, line_keys = _first_seen(np.concatenate(line_keys_all))
+    own_all = np.concatenate(owns)
+    line_fn = np.full(len(line_keys), -1, dtype=np.int64)
+    has = own_all >= 0
+    ids, at = np.unique(gl_all[has], return_index=True)
+    line_fn[ids] = own_all[has][at]
+    gls = np.split(gl_all, np.cumsum([m.n_lines for m in parts])[:-1])
+    gb_all, branch_keys = _first_seen(
+        np.concatenate(
+            [
+                (gl[m.branch_line] << 32) | m.branch_index.astype(np.int64)
+                for m, gl in zip(parts, gls, strict=True)
+            ]
+        )
+    )
+    gbs = np.split(gb_all, np.cumsum([len(m.branch_line) for m in parts])[:-1])
+    for m, fmap, gf, gl, gb, fn_notes in zip(parts, fmaps, gfs, gls, gbs, part_notes, strict=True):
+        notes.extend(fn_notes)
         for name, remap in (("line_map", gl), ("branch_map", gb), ("func_map", gf)):
             sm: SparseMap = getattr(m, name)
             maps[name].append((sm.indptr, remap[sm.target] if len(sm.target) else sm.target, sm.coef))
@@ -1049,20 +1201,18 @@ def merge_models(parts: Sequence[CoverageModel]) -> CoverageModel:
         counter_offset += m.n_counters
         cycle_offset += len(m.cycle_line)
         row_offset += len(m.cycle_row_cycle)
-    line_keys = list(line_ids)
-    branch_keys = list(branch_ids)
     return CoverageModel(
         objects=objects,
         files=list(files),
-        line_file=np.asarray([k[0] for k in line_keys], dtype=np.int32),
-        line_no=np.asarray([k[1] for k in line_keys], dtype=np.int32),
-        line_function=np.asarray(line_fn, dtype=np.int32),
+        line_file=(line_keys >> 32).astype(np.int32),
+        line_no=(line_keys & 0xFFFFFFFF).astype(np.int32),
+        line_function=line_fn.astype(np.int32),
         func_file=np.asarray(func_file, dtype=np.int32),
         func_name=func_name,
         func_start=np.asarray(func_start, dtype=np.int32),
         func_end=np.asarray(func_end, dtype=np.int32),
-        branch_line=np.asarray([k[0] for k in branch_keys], dtype=np.int32),
-        branch_index=np.asarray([k[1] for k in branch_keys], dtype=np.int32),
+        branch_line=(branch_keys >> 32).astype(np.int32),
+        branch_index=(branch_keys & 0xFFFFFFFF).astype(np.int32),
         line_map=_concat_maps(maps["line_map"]),
         branch_map=_concat_maps(maps["branch_map"]),
         func_map=_concat_maps(maps["func_map"]),
@@ -1077,6 +1227,16 @@ def merge_models(parts: Sequence[CoverageModel]) -> CoverageModel:
 
 
 _MAP_NAMES = ("line_map", "branch_map", "func_map", "cycle_map")
+
+
+def _first_seen(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Ids for int64 ``keys`` numbered in order of first occurrence: (the id of every key, the key
+    of every id)."""
+    uniq, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+    order = np.argsort(first, kind="stable")
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    return rank[inverse.reshape(-1)], uniq[order]
 
 
 def _concat_maps(parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> SparseMap:
