@@ -283,7 +283,7 @@ def worker(kind: str, root: Path, out: Path) -> None:
     keep = api.source_filter(settings)
     notes = load_notes(manifest)  # this and the next: what `covguard build` pays once per build
     t_notes = time.perf_counter()
-    cold = build_model(notes)
+    cold = build_model(notes, settings.build_jobs)  # in two processes on a large build, as `covguard build`
     t_model = time.perf_counter()
     del cold, notes
     # an incremental rebuild that changed one object: the per-object cache holds every other
