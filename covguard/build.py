@@ -215,6 +215,33 @@ def build(
     """Run the configured build with coverage; return (and write) the build manifest."""
     toolchain = toolchain_for(settings)
     toolchain.check_installed()
+    area = _prepare_area(settings, clean)
+    _write_launchers(area, _write_wrapper_config(settings, toolchain, area))
+    command = build_command(settings, area)
+    env = _build_env(settings, area)
+    if echo:
+        echo("build: " + shown(command))
+    started, duration = _run_build(settings, area, command, env)
+    commands, not_compiled = _record_compiles(settings, area, echo)
+    if toolchain.coverage == "llvm":  # clang: the coverage mapping is in the test executables
+        from covguard.toolchains.clang import llvm_manifest
+
+        manifest = llvm_manifest(settings, area, toolchain, command, commands, started, duration)
+        write_json(area.manifest, asdict(manifest))
+        return manifest
+    manifest = _gcov_manifest(settings, toolchain, area, command, commands, not_compiled, started, duration)
+    write_json(area.manifest, asdict(manifest))
+    if manifest.notes_files:
+        # compile the coverage model now, once per build: every later read of coverage loads it
+        from covguard.collect import coverage_model
+
+        coverage_model(manifest, area.model_cache, settings.build_jobs)
+    return manifest
+
+
+def _prepare_area(settings: Settings, clean: bool) -> Area:
+    """The toolchain's work area, emptied with ``clean`` (else checked to belong to this project
+    root), with an empty log of the compiles to come."""
     area = Area(settings)
     if not clean:
         check_root(settings)
@@ -228,6 +255,12 @@ def build(
     if area.cc_log.exists():
         shutil.rmtree(area.cc_log)
     area.cc_log.mkdir(parents=True)
+    return area
+
+
+def _write_wrapper_config(settings: Settings, toolchain: Toolchain, area: Area) -> Path:
+    """The compiler wrapper's configuration (:mod:`covguard.toolchains.ccwrap`): compilers, flags,
+    what gets coverage; written into the area, its path returned."""
     cfg_file = area.root / "cc-config.json"
     runtime_links = toolchain.prepare_runtime(area.root / "runtime")  # a target's start-up code
     coverage_flags, link_flags = settings.build_coverage_flags, settings.build_link_flags
@@ -255,14 +288,22 @@ def build(
             "skip": [str(settings.work_dir.resolve())],
         },
     )
-    _write_launchers(area, cfg_file)
-    command = build_command(settings, area)
+    return cfg_file
+
+
+def _build_env(settings: Settings, area: Area) -> dict[str, str]:
+    """The build command's environment: the wrapper as CC/CXX, covguard's run-time, ``build.env``."""
     env = wrapper_env(os.environ, str(area.bin / "cc"), str(area.bin / "c++"))
     env["COVGUARD_RUNTIME"] = str(RUNTIME_DIR)
     values = placeholders(settings, area)
     env.update({k: expand(v, values, f"'build.env.{k}'") for k, v in settings.build_env.items()})
-    if echo:
-        echo("build: " + shown(command))
+    return env
+
+
+def _run_build(
+    settings: Settings, area: Area, command: list[str], env: dict[str, str]
+) -> tuple[datetime, float]:
+    """Run the build command, its output into the area's build log; when it started, how long it took."""
     started = datetime.now(UTC)
     t0 = time.monotonic()
     log_tmp = area.root / "build.log.part"
@@ -299,8 +340,15 @@ def build(
             hint="do not leave work in the background ('&' in 'build.command' or in a recipe): covguard "
             "runs the tests only when every process of the build has ended",
         )
-    records = _read_cc_log(area)
-    commands = _compile_commands(area, records)
+    return started, duration
+
+
+def _record_compiles(
+    settings: Settings, area: Area, echo: Callable[[str], None] | None
+) -> tuple[list[dict[str, object]], list[str]]:
+    """The compiles the wrapper logged, written as ``compile_commands.json``, and the configured
+    sources none of them saw."""
+    commands = _compile_commands(area, _read_cc_log(area))
     write_json(area.compile_commands, commands)
     not_compiled = check_compiled(
         commands,
@@ -312,12 +360,20 @@ def build(
     if echo:
         for f in not_compiled:
             echo(f"warning: {f} is in 'sources' but no compile of the test build saw it")
-    if toolchain.coverage == "llvm":  # clang: the coverage mapping is in the test executables
-        from covguard.toolchains.clang import llvm_manifest
+    return commands, not_compiled
 
-        manifest = llvm_manifest(settings, area, toolchain, command, commands, started, duration)
-        write_json(area.manifest, asdict(manifest))
-        return manifest
+
+def _gcov_manifest(
+    settings: Settings,
+    toolchain: Toolchain,
+    area: Area,
+    command: list[str],
+    commands: list[dict[str, object]],
+    not_compiled: list[str],
+    started: datetime,
+    duration: float,
+) -> BuildManifest:
+    """The manifest of a gcov build: its notes files, their identity, the sources they name."""
     notes = sorted({n for n in map(_notes_of, commands) if n and os.path.isfile(n)})
     if not notes:
         raise BuildError(
@@ -325,18 +381,9 @@ def build(
             hint="make sure the build compiles with $(CC) and writes objects under $(BUILD_DIR) "
             "(covguard passes both); 'covguard build --clean' forces a full rebuild",
         )
-    sources: set[str] = set()
-    stamps = hashlib.sha256()  # the build's identity: every notes file's stamp (covguard merge)
-    for path in sorted(notes):
-        nf = read_notes(Path(path))
-        stamps.update(f"{path}\t{nf.stamp:08x}\t{nf.checksum:08x}\n".encode("utf-8", "surrogateescape"))
-        for fn in nf.functions:
-            sources.add(os.path.normpath(os.path.join(nf.cwd, fn.source)))
-            for locs in fn.locations.values():
-                for loc in locs:
-                    sources.add(os.path.normpath(os.path.join(nf.cwd, loc.source)))
+    stamps, sources = _notes_identity(notes)
     hashes = {s: sha256_file(Path(s)) for s in sorted(sources) if Path(s).is_file()}
-    manifest = BuildManifest(
+    return BuildManifest(
         toolchain=toolchain.name,
         command=tuple(command),
         build_dir=str(area.build_dir),
@@ -348,18 +395,27 @@ def build(
         compile_commands=len(commands),
         variant=settings.variant,
         extra={
-            "notes_stamps": stamps.hexdigest(),
+            "notes_stamps": stamps,
             "sources_not_compiled": "\n".join(not_compiled),
             "root": str(settings.root),
         },
     )
-    write_json(area.manifest, asdict(manifest))
-    if manifest.notes_files:
-        # compile the coverage model now, once per build: every later read of coverage loads it
-        from covguard.collect import coverage_model
 
-        coverage_model(manifest, area.model_cache, settings.build_jobs)
-    return manifest
+
+def _notes_identity(notes: list[str]) -> tuple[str, set[str]]:
+    """The build's identity (a digest of every notes file's stamp: covguard merge checks it) and
+    every source file the notes name."""
+    sources: set[str] = set()
+    stamps = hashlib.sha256()
+    for path in sorted(notes):
+        nf = read_notes(Path(path))
+        stamps.update(f"{path}\t{nf.stamp:08x}\t{nf.checksum:08x}\n".encode("utf-8", "surrogateescape"))
+        for fn in nf.functions:
+            sources.add(os.path.normpath(os.path.join(nf.cwd, fn.source)))
+            for locs in fn.locations.values():
+                for loc in locs:
+                    sources.add(os.path.normpath(os.path.join(nf.cwd, loc.source)))
+    return stamps.hexdigest(), sources
 
 
 def recorded_root(area: Area) -> str | None:
