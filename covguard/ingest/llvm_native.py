@@ -1,0 +1,510 @@
+"""A test's clang coverage without llvm processes: its ``.profraw`` decoded natively
+(:mod:`covguard.ingest.profraw`), the executable's coverage mapping decoded once
+(:mod:`covguard.ingest.covmap`), and from the two what ``llvm-cov export`` and ``llvm-cov show
+--show-mcdc`` would print for that test - llvm-cov's own algorithms replayed: counter
+expressions, the function records it keeps, ``SegmentBuilder`` for the per-file segments, branch
+and expansion regions, and MC/DC records (test-vector indices of ``TVIdxBuilder``, executed
+vectors from the bitmap, independence pairs).
+
+The export is the same JSON structure :func:`covguard.ingest.llvm_cov.parse_export` reads, so
+the frames come from the same code; each MC/DC record carries its executed vectors as an eighth
+element.  ``tests/test_llvm_native.py`` compares the two paths test by test.  Whatever the
+decoders do not understand raises :class:`Unsupported`, and that executable is read with llvm-cov.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from covguard.ingest import covmap
+from covguard.ingest.covmap import (
+    ADD,
+    BRANCH,
+    EXPANSION,
+    GAP,
+    MCDC_BRANCH,
+    MCDC_DECISION,
+    REF,
+    SKIPPED,
+    ZERO,
+    Counter,
+    FunctionMapping,
+    Region,
+    UnsupportedMapping,
+)
+from covguard.ingest.profraw import RawProfile, UnsupportedProfile, read_profraw
+
+Unsupported = (UnsupportedMapping, UnsupportedProfile)
+
+
+def _terms(c: Counter, exprs: list[tuple[int, Counter, Counter]], factor: int, out: dict[int, int], depth: int = 0) -> None:
+    if depth > 10_000:
+        raise UnsupportedMapping("a counter expression that refers to itself")
+    kind, ident = c
+    if kind == ZERO:
+        return
+    if kind == REF:
+        out[ident] = out.get(ident, 0) + factor
+        return
+    ek, lhs, rhs = exprs[ident]
+    _terms(lhs, exprs, factor, out, depth + 1)
+    _terms(rhs, exprs, factor if ek == ADD else -factor, out, depth + 1)
+
+
+def _max_counter(c: Counter, exprs: list[tuple[int, Counter, Counter]], depth: int = 0) -> int:
+    kind, ident = c
+    if kind == REF:
+        return ident
+    if kind == ZERO or depth > 10_000:
+        return 0
+    _, lhs, rhs = exprs[ident]
+    return max(_max_counter(lhs, exprs, depth + 1), _max_counter(rhs, exprs, depth + 1))
+
+
+@dataclass
+class _Function:
+    mapping: FunctionMapping
+    counted: list[Region]  # code, expansion, skipped and gap regions (llvm's CountedRegions)
+    branches: list[Region]  # branch and MC/DC branch regions
+    n_counters: int  # counters llvm-cov assumes when the profile has no record of the function
+    single_zero: bool  # one region with a zero counter (dropped when the function ran elsewhere)
+
+
+class NativeExecutable:
+    """One test executable's coverage mapping, ready to evaluate any profile of it."""
+
+    def __init__(self, executable: Path) -> None:
+        self.executable = executable
+        self.functions: list[_Function] = []
+        rows: list[tuple[int, int, int]] = []  # (item, counter slot, factor)
+        items = 0
+        self.item_of: list[tuple[list[int], list[int], list[int]]] = []  # per function
+        for fm in covmap.read_mapping(executable):
+            counted = [r for r in fm.regions if r.kind not in (BRANCH, MCDC_BRANCH, MCDC_DECISION)]
+            # a branch with two zero counters is constant-folded: llvm-cov's export leaves it out
+            branches = [
+                r
+                for r in fm.regions
+                if r.kind in (BRANCH, MCDC_BRANCH) and (r.count[0] != ZERO or r.false_count[0] != ZERO)
+            ]
+            n = max(_max_counter(r.count, fm.expressions) for r in fm.regions) + 1
+            fn = _Function(fm, counted, branches, n, len(fm.regions) == 1 and fm.regions[0].count[0] == ZERO)
+            f_idx = len(self.functions)
+            self.functions.append(fn)
+            c_items, t_items, f_items = [], [], []
+            for r in counted:
+                c_items.append(items)
+                rows.extend(self._rows(items, f_idx, r.count, fm))
+                items += 1
+            for r in branches:
+                t_items.append(items)
+                rows.extend(self._rows(items, f_idx, r.count, fm))
+                items += 1
+                f_items.append(items)
+                rows.extend(self._rows(items, f_idx, r.false_count, fm))
+                items += 1
+            self.item_of.append((c_items, t_items, f_items))
+        self.n_items = items
+        arr = np.asarray(rows, dtype=np.int64).reshape(-1, 3)
+        self._item = arr[:, 0]
+        self._fn = arr[:, 1]
+        self._slot = arr[:, 2] if len(arr) else arr[:, 2]
+        self._factor = np.zeros(0, dtype=np.int64)
+        self._rows_raw = arr
+        self._max_slot = np.asarray([f.n_counters for f in self.functions], dtype=np.int64)
+        # decisions per function: (decision region, its conditions in llvm's order)
+        self.decisions: list[list[tuple[Region, list[Region]]]] = [self._decisions(f) for f in self.functions]
+
+    @staticmethod
+    def _rows(item: int, f_idx: int, c: Counter, fm: FunctionMapping) -> list[tuple[int, int, int]]:
+        terms: dict[int, int] = {}
+        _terms(c, fm.expressions, 1, terms)
+        # (item, function, counter id, factor) packed as three columns: item, function*2^32+id, factor
+        return [(item, (f_idx << 32) | cid, k) for cid, k in terms.items() if k]
+
+    def _decisions(self, fn: _Function) -> list[tuple[Region, list[Region]]]:
+        """llvm's MCDCDecisionRecorder: every MC/DC branch joins the first open decision that
+        dominates it; a decision is complete when it has all its conditions."""
+        open_: list[dict[str, Any]] = []
+        done: list[tuple[Region, list[Region]]] = []
+        for r in fn.mapping.regions:
+            if r.kind == MCDC_DECISION:
+                open_.append({"region": r, "branches": [], "ids": set(), "expanded": set()})
+            elif r.kind == EXPANSION:
+                for d in open_:
+                    if self._dominates(d, r):
+                        d["expanded"].add(r.expanded_file_id)
+                        break
+            elif r.kind == MCDC_BRANCH:
+                assert r.condition is not None
+                ident = r.condition[0]
+                for i, d in enumerate(open_):
+                    dr: Region = d["region"]
+                    assert dr.decision is not None
+                    if ident in d["ids"] or ident >= dr.decision[1] or not self._dominates(d, r):
+                        continue
+                    if ident == 0:
+                        d["branches"].insert(0, r)
+                    else:
+                        d["branches"].append(r)
+                    d["ids"].add(ident)
+                    if len(d["branches"]) == dr.decision[1]:
+                        done.append((dr, d["branches"]))
+                        del open_[i]
+                    break
+                else:
+                    raise UnsupportedMapping("an MC/DC condition outside every decision")
+        if open_:
+            raise UnsupportedMapping("an MC/DC decision without all its conditions")
+        return done
+
+    @staticmethod
+    def _dominates(d: dict[str, Any], r: Region) -> bool:
+        dr: Region = d["region"]
+        if r.file_id == dr.file_id and r.start() >= dr.start() and r.end() <= dr.end():
+            return True
+        return r.file_id in d["expanded"]
+
+    # ------------------------------------------------------------------------------------------
+
+    def profile_counts(self, prof: RawProfile) -> tuple[list[np.ndarray | None], list[np.ndarray | None]]:
+        """Each function's counters and bitmap bits in ``prof`` (None: no record of it)."""
+        where: dict[int, list[int]] = {}
+        for i, ref in enumerate(prof.name_ref.tolist()):
+            where.setdefault(ref, []).append(i)
+        counts: list[np.ndarray | None] = []
+        bits: list[np.ndarray | None] = []
+        for fn in self.functions:
+            recs = where.get(fn.mapping.name_ref)
+            if not recs:
+                counts.append(None)
+                bits.append(None)
+                continue
+            hashes = {int(prof.func_hash[i]) for i in recs}
+            if hashes != {fn.mapping.func_hash}:
+                raise UnsupportedProfile(f"the profile of {fn.mapping.name} does not match the executable")
+            c = np.zeros(int(prof.num_counters[recs[0]]), dtype=np.int64)
+            b = np.zeros(int(prof.num_bitmap_bytes[recs[0]]), dtype=np.uint8)
+            for i in recs:
+                if prof.num_counters[i] != len(c) or prof.num_bitmap_bytes[i] != len(b):
+                    raise UnsupportedProfile("two records of one function that differ in size")
+                s = int(prof.counter_start[i])
+                c += prof.counters[s : s + len(c)].astype(np.int64)
+                s = int(prof.bitmap_start[i])
+                b |= prof.bitmap[s : s + len(b)]
+            if len(c) < fn.n_counters:
+                raise UnsupportedProfile(f"the profile of {fn.mapping.name} has too few counters")
+            counts.append(c)
+            bits.append(np.unpackbits(b, bitorder="little").astype(bool))
+        return counts, bits
+
+    def evaluate(self, counts: list[np.ndarray | None]) -> np.ndarray:
+        """Every counted item's value (regions, branches' true and false counts)."""
+        arr = self._rows_raw
+        out = np.zeros(self.n_items, dtype=np.int64)
+        if not len(arr):
+            return out
+        fn_of = arr[:, 1] >> 32
+        cid = arr[:, 1] & 0xFFFFFFFF
+        offsets = np.zeros(len(self.functions) + 1, dtype=np.int64)
+        sizes = np.asarray([0 if c is None else len(c) for c in counts], dtype=np.int64)
+        offsets[1:] = np.cumsum(sizes)
+        flat = np.concatenate([c for c in counts if c is not None]) if offsets[-1] else np.zeros(0, np.int64)
+        present = sizes[fn_of] > 0
+        vals = np.zeros(len(arr), dtype=np.int64)
+        vals[present] = flat[offsets[fn_of[present]] + cid[present]] * arr[present, 2]
+        np.add.at(out, arr[:, 0], vals)
+        return out
+
+    def export(
+        self, prof: RawProfile | None, files: Sequence[str] = ()
+    ) -> dict[str, Any]:
+        """What ``llvm-cov export -format=text`` prints for ``prof`` (None: an empty profile),
+        limited to the fields covguard reads; each MC/DC record with its executed vectors."""
+        if prof is None:
+            counts: list[np.ndarray | None] = [None] * len(self.functions)
+            bits: list[np.ndarray | None] = [None] * len(self.functions)
+        else:
+            counts, bits = self.profile_counts(prof)
+        # llvm evaluates in int64 and keeps the result as uint64; its JSON clamps to int64
+        values = [v + (1 << 64) if v < 0 else v for v in self.evaluate(counts).tolist()]
+        functions: list[dict[str, Any]] = []
+        kept: list[tuple[_Function, list[list[int]], list[list[int]], list[dict[str, Any]]]] = []
+        seen: set[tuple[tuple[str, ...], str]] = set()
+        for f_idx, fn in enumerate(self.functions):
+            c = counts[f_idx]
+            if fn.single_zero and c is not None and c[0] > 0:
+                continue
+            key = (tuple(fn.mapping.filenames), fn.mapping.name)
+            c_items, t_items, f_items = self.item_of[f_idx]
+            regions = [
+                [r.line_start, r.column_start, r.line_end, r.column_end, int(values[i]), r.file_id, r.expanded_file_id, r.kind]
+                for r, i in zip(fn.counted, c_items, strict=True)
+            ]
+            branches = [
+                [
+                    r.line_start, r.column_start, r.line_end, r.column_end, int(values[t]), int(values[f]),
+                    r.file_id, r.expanded_file_id, r.kind,
+                ]
+                for r, t, f in zip(fn.branches, t_items, f_items, strict=True)
+            ]  # fmt: skip
+            mcdc = [
+                _mcdc_record(d, conds, bits[f_idx], fn.mapping.name) for d, conds in self.decisions[f_idx]
+            ]
+            if key in seen:
+                continue
+            seen.add(key)
+            functions.append(
+                {
+                    "name": fn.mapping.name,
+                    "count": regions[0][4] if regions else 0,
+                    "regions": regions,
+                    "branches": branches,
+                    "mcdc_records": mcdc,
+                    "filenames": list(fn.mapping.filenames),
+                }
+            )
+            kept.append((fn, regions, branches, mcdc))
+        names = sorted({n for fn, *_ in kept for n in fn.mapping.filenames})
+        if files:
+            wanted = set(files)
+            names = [n for n in names if n in wanted]
+        out = {"files": [self._file(name, kept) for name in names], "functions": functions}
+        if any(v > INT64_MAX for v in values):
+            _clamp(out)
+        return out
+
+    @staticmethod
+    def _file(
+        name: str, kept: list[tuple[_Function, list[list[int]], list[list[int]], list[dict[str, Any]]]]
+    ) -> dict[str, Any]:
+        code: list[list[int]] = []
+        branches: list[list[int]] = []
+        expansions: list[dict[str, Any]] = []
+        for fn, regions, fbranches, _ in kept:
+            files = fn.mapping.filenames
+            if name not in files:
+                continue
+            ids = {i for i, f in enumerate(files) if f == name}
+            expanded = {r[6] for r in regions if r[7] == EXPANSION}
+            main = next((i for i in range(len(files)) if i not in expanded), None)
+            main_here = main is not None and files[main] == name
+            for r in regions:
+                if r[5] in ids:
+                    code.append(r)
+                    if main_here and r[7] == EXPANSION and r[5] == main:
+                        expansions.append(
+                            {"source_region": r, "branches": _nested_branches(r[6], regions, fbranches)}
+                        )
+            branches.extend(b for b in fbranches if b[6] in ids and b[6] == b[7])  # not expansions
+        return {"filename": name, "segments": build_segments(code), "branches": branches, "expansions": expansions}
+
+
+INT64_MAX = (1 << 63) - 1
+
+
+def _clamp(export: dict[str, Any]) -> None:
+    """llvm-cov's JSON writes a count above INT64_MAX (a negative expression value) as INT64_MAX."""
+
+    def fix(rows: list[list[Any]], cols: Sequence[int]) -> None:
+        for r in rows:
+            for c in cols:
+                if r[c] > INT64_MAX:
+                    r[c] = INT64_MAX
+
+    for fn in export["functions"]:
+        fn["count"] = min(fn["count"], INT64_MAX)
+        fix(fn["regions"], (4,))
+        fix(fn["branches"], (4, 5))
+    for f in export["files"]:
+        fix(f["segments"], (2,))
+        fix(f["branches"], (4, 5))
+        for e in f["expansions"]:
+            fix([e["source_region"]], (4,))
+            fix(e["branches"], (4, 5))
+
+
+def _nested_branches(file_id: int, regions: list[list[int]], branches: list[list[int]]) -> list[list[int]]:
+    out: list[list[int]] = []
+    for r in regions:
+        if r[7] == EXPANSION and r[5] == file_id:
+            out.extend(_nested_branches(r[6], regions, branches))
+    out.extend(b for b in branches if b[6] == file_id)
+    return out
+
+
+def _mcdc_record(decision: Region, conds: list[Region], bits: np.ndarray | None, name: str) -> list[Any]:
+    """llvm's MCDCRecordProcessor: test-vector indices (TVIdxBuilder), the executed vectors the
+    bitmap marks (false outcomes first), the independence pairs."""
+    assert decision.decision is not None
+    bitmap_idx, n = decision.decision
+    next_ids = [[-1, -1] for _ in range(n)]
+    for b in conds:
+        assert b.condition is not None
+        ident, false_id, true_id = b.condition
+        next_ids[ident] = [false_id, true_id]
+    indices, num_tv = _tv_indices(next_ids)
+    executed: list[list[tuple[list[int], int]]] = [[], []]
+    tv = [-1] * n
+
+    def walk(ident: int, tv_idx: int) -> None:
+        for cond in (0, 1):
+            tv[ident] = cond
+            nxt = next_ids[ident][cond]
+            nxt_idx = tv_idx + indices[ident][cond]
+            if nxt >= 0:
+                walk(nxt, nxt_idx)
+                continue
+            bit = bitmap_idx - num_tv + nxt_idx
+            if bits is not None and 0 <= bit < len(bits) and bits[bit]:
+                executed[cond].append((list(tv), cond))
+            elif bits is not None and not 0 <= bit < len(bits):
+                raise UnsupportedProfile(f"the MC/DC bitmap of {name} is too short")
+        tv[ident] = -1
+
+    walk(0, 0)
+    vectors = executed[0] + executed[1]
+    n_false = len(executed[0])
+    pairs: set[int] = set()
+    for a, _ in vectors[n_false:]:
+        for b, _ in vectors[:n_false]:
+            diff = [k for k in range(n) if a[k] >= 0 and b[k] >= 0 and a[k] != b[k]]
+            if len(diff) == 1:
+                pairs.add(diff[0])
+    pos_to_id = [b.condition[0] for b in conds if b.condition is not None]
+    flags = [pos_to_id[i] in pairs for i in range(n)]
+    text = ";".join(
+        "".join("-" if v[pos_to_id[i]] < 0 else ("T" if v[pos_to_id[i]] else "F") for i in range(n))
+        + ("=T" if out else "=F")
+        for v, out in vectors
+    )
+    return [
+        decision.line_start, decision.column_start, decision.line_end, decision.column_end,
+        decision.expanded_file_id, MCDC_DECISION, flags, text,
+    ]  # fmt: skip
+
+
+def _tv_indices(next_ids: list[list[int]]) -> tuple[list[list[int]], int]:
+    """llvm's ``mcdc::TVIdxBuilder``: per (condition, outcome), the offset of the test-vector index."""
+    n = len(next_ids)
+    indices = [[0, 0] for _ in range(n)]
+    width = [0] * n
+    in_count = [0] * n
+    for ident in range(n):
+        for c in (0, 1):
+            if next_ids[ident][c] >= 0:
+                in_count[next_ids[ident][c]] += 1
+    width[0] = 1
+    queue = [0]
+    decisions: list[tuple[int, int, int, int]] = []
+    order = 0
+    while queue:
+        ident = queue.pop(0)
+        for c in (0, 1):
+            nxt = next_ids[ident][c]
+            if nxt < 0:
+                decisions.append((-width[ident], order, ident, c))
+                order += 1
+                continue
+            indices[ident][c] = width[nxt]
+            width[nxt] += width[ident]
+            if width[nxt] > 0x7FFFFFFF:
+                raise UnsupportedMapping("too many MC/DC test vectors")
+            in_count[nxt] -= 1
+            if in_count[nxt] == 0:
+                queue.append(nxt)
+    decisions.sort()
+    cur = 0
+    for neg_width, _, ident, c in decisions:
+        indices[ident][c] = cur
+        cur += -neg_width
+    return indices, cur
+
+
+# ---------------------------------------------------------------------------------------------
+# llvm's SegmentBuilder
+
+
+def build_segments(regions: list[list[int]]) -> list[list[int]]:
+    """``[line, column, count, has_count, is_region_entry, is_gap]`` of a file's regions
+    (``[ls, cs, le, ce, count, file id, expanded id, kind]``), as llvm-cov builds them."""
+    if not regions:
+        return []
+    rs = sorted(regions, key=lambda r: (r[0], r[1], -r[2], -r[3], r[7]))
+    combined: list[list[int]] = [list(rs[0])]
+    for r in rs[1:]:
+        a = combined[-1]
+        if a[0] != r[0] or a[1] != r[1] or a[2] != r[2] or a[3] != r[3]:
+            combined.append(list(r))
+        elif r[7] == a[7]:
+            a[4] = (a[4] + r[4]) % (1 << 64)
+    segments: list[list[int]] = []
+    active: list[list[int]] = []
+
+    def start(r: list[int], loc: tuple[int, int], entry: bool, skipped: bool = False) -> None:
+        has_count = not skipped and r[7] != SKIPPED
+        if segments and not entry and not skipped:
+            last = segments[-1]
+            if bool(last[3]) == has_count and last[2] == r[4] and not last[4]:
+                return
+        if has_count:
+            segments.append([loc[0], loc[1], r[4], True, entry, r[7] == GAP])
+        else:
+            segments.append([loc[0], loc[1], 0, False, entry, False])
+
+    def end(r: list[int]) -> tuple[int, int]:
+        return (r[2], r[3])
+
+    def complete(loc: tuple[int, int] | None, first: int) -> None:
+        tail = sorted(active[first:], key=end)  # stable, like std::stable_sort
+        active[first:] = tail
+        for i in range(first + 1, len(active)):
+            done = active[i]
+            seg_loc = end(active[i - 1])
+            if loc is not None and seg_loc == loc:
+                break
+            if seg_loc == end(done):
+                continue
+            for j in range(i + 1, len(active)):
+                if end(done) == end(active[j]):
+                    done = active[j]
+            start(done, seg_loc, False)
+        last = active[-1]
+        if first and end(last) != loc:
+            start(active[first - 1], end(last), False)
+        elif not first and (loc is None or loc != end(last)):
+            start(last, end(last), False, True)
+        del active[first:]
+
+    for idx, r in enumerate(combined):
+        cur = (r[0], r[1])
+        still = [a for a in active if not end(a) <= cur]
+        if len(still) != len(active):
+            done = [a for a in active if end(a) <= cur]
+            active[:] = still + done
+            complete(cur, len(still))
+        gap = r[7] == GAP
+        if cur == end(r):
+            skipped = idx + 1 == len(combined) or r[7] == SKIPPED
+            start(active[-1] if active else r, cur, not gap, skipped)
+            if skipped and active:
+                start(active[-1], cur, False)
+            continue
+        if idx + 1 == len(combined) or cur != (combined[idx + 1][0], combined[idx + 1][1]):
+            start(r, cur, not gap)
+        active.append(r)
+    if active:
+        complete(None, 0)
+    return segments
+
+
+def read_native(executable: NativeExecutable, profraw: Path, files: Sequence[str]) -> dict[str, Any]:
+    return executable.export(read_profraw(profraw), files)
+
+
+__all__ = ["NativeExecutable", "Unsupported", "build_segments", "read_native"]
