@@ -81,7 +81,7 @@ def elf_sections(path: Path, wanted: set[str]) -> dict[str, bytes]:
             head = fh.read(64)
             if len(head) < 64 or head[:4] != b"\x7fELF" or head[4] != 2 or head[5] != 1:
                 raise UnsupportedMapping("not a 64-bit little-endian ELF file")
-            shoff, = struct.unpack_from("<Q", head, 0x28)
+            (shoff,) = struct.unpack_from("<Q", head, 0x28)
             shentsize, shnum, shstrndx = struct.unpack_from("<HHH", head, 0x3A)
             if shentsize != 64 or shnum == 0 or shstrndx >= shnum or shoff + shnum * 64 > size:
                 raise UnsupportedMapping("no section table")
@@ -216,16 +216,16 @@ def _remove_dots(path: str) -> str:
     return ("/" if absolute else "") + "/".join(parts)
 
 
-def _counter(value: int, expressions: list[list[object]]) -> Counter:
+def _counter(value: int, kinds: list[int]) -> Counter:
     tag = value & 3
     if tag == ZERO:
         return (ZERO, 0)
     if tag == REF:
         return (REF, value >> 2)
     idx = value >> 2
-    if idx >= len(expressions):
+    if idx >= len(kinds):
         raise UnsupportedMapping("a counter expression out of range")
-    expressions[idx][0] = tag  # the kind comes from the counter that refers to it
+    kinds[idx] = tag  # the kind comes from the counter that refers to it
     return (tag, idx)
 
 
@@ -241,7 +241,9 @@ def _is_dummy(func_hash: int, mapping: bytes) -> bool:
     return (r.uleb() & 3) == ZERO
 
 
-def _decode(mapping: bytes, filenames: list[str]) -> tuple[list[str], list[tuple[int, Counter, Counter]], list[Region]]:
+def _decode(
+    mapping: bytes, filenames: list[str]
+) -> tuple[list[str], list[tuple[int, Counter, Counter]], list[Region]]:
     r = _Reader(mapping)
     n_files = r.uleb()
     if n_files > 1 << 16:
@@ -255,10 +257,11 @@ def _decode(mapping: bytes, filenames: list[str]) -> tuple[list[str], list[tuple
     n_expr = r.uleb()
     if n_expr > 1 << 24:
         raise UnsupportedMapping("too many expressions")
-    exprs: list[list[object]] = [[SUB, (ZERO, 0), (ZERO, 0)] for _ in range(n_expr)]
-    for e in exprs:
-        e[1] = _counter(r.uleb(), exprs)
-        e[2] = _counter(r.uleb(), exprs)
+    kinds = [SUB] * n_expr
+    operands: list[tuple[Counter, Counter]] = []
+    for _ in range(n_expr):
+        lhs = _counter(r.uleb(), kinds)
+        operands.append((lhs, _counter(r.uleb(), kinds)))
     regions: list[Region] = []
     for file_id in range(n_files):
         n_regions = r.uleb()
@@ -270,7 +273,7 @@ def _decode(mapping: bytes, filenames: list[str]) -> tuple[list[str], list[tuple
             c2: Counter = (ZERO, 0)
             decision = condition = None
             if enc & 3:
-                c = _counter(enc, exprs)
+                c = _counter(enc, kinds)
             elif enc & 4:
                 kind = EXPANSION
                 expanded = enc >> 3
@@ -284,12 +287,12 @@ def _decode(mapping: bytes, filenames: list[str]) -> tuple[list[str], list[tuple
                     kind = SKIPPED
                 elif k == BRANCH:
                     kind = BRANCH
-                    c = _counter(r.uleb(), exprs)
-                    c2 = _counter(r.uleb(), exprs)
+                    c = _counter(r.uleb(), kinds)
+                    c2 = _counter(r.uleb(), kinds)
                 elif k == MCDC_BRANCH:
                     kind = MCDC_BRANCH
-                    c = _counter(r.uleb(), exprs)
-                    c2 = _counter(r.uleb(), exprs)
+                    c = _counter(r.uleb(), kinds)
+                    c2 = _counter(r.uleb(), kinds)
                     ident, true_id, false_id = r.uleb(), r.uleb(), r.uleb()
                     if ident == 0 or max(ident, true_id, false_id) > 0x7FFF:
                         raise UnsupportedMapping("a malformed MC/DC condition")
@@ -306,7 +309,9 @@ def _decode(mapping: bytes, filenames: list[str]) -> tuple[list[str], list[tuple
                 col_end &= ~(1 << 31)
             if col_start == 0 and col_end == 0:
                 col_start, col_end = 1, 0xFFFFFFFF
-            region = Region(c, c2, file_id, expanded, line, col_start, line + n_lines, col_end, kind, decision, condition)
+            region = Region(
+                c, c2, file_id, expanded, line, col_start, line + n_lines, col_end, kind, decision, condition
+            )
             if region.start() > region.end():
                 raise UnsupportedMapping("a region that ends before it starts")
             regions.append(region)
@@ -323,8 +328,7 @@ def _decode(mapping: bytes, filenames: list[str]) -> tuple[list[str], list[tuple
                 changed = True
         if not changed:
             break
-    typed = [(int(str(k)), a, b) for k, a, b in exprs]  # type: ignore[misc]
-    return files, typed, regions
+    return files, [(k, a, b) for k, (a, b) in zip(kinds, operands, strict=True)], regions
 
 
 def read_mapping(executable: Path) -> list[FunctionMapping]:
@@ -379,7 +383,9 @@ def read_mapping(executable: Path) -> list[FunctionMapping]:
         shown = name
         if files and name.startswith(files[0] + ":"):
             shown = name[len(files[0]) + 1 :]
-        rec = FunctionMapping(shown, name_ref, func_hash, files, exprs, regions, _is_dummy(func_hash, mapping))
+        rec = FunctionMapping(
+            shown, name_ref, func_hash, files, exprs, regions, _is_dummy(func_hash, mapping)
+        )
         if name_ref in index:
             old = records[index[name_ref]]
             rec.name = old.name

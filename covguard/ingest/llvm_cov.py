@@ -397,7 +397,7 @@ def _decision_rows(
     rows: list[dict[str, Any]] = []
     for rec in records:
         l1, c1, l2, c2 = (int(x) for x in rec[:4])
-        flags = [bool(x) for x in rec[-1]]
+        flags = [bool(x) for x in rec[6]]
         inside = (
             ((mc[:, 0] > l1) | ((mc[:, 0] == l1) & (mc[:, 1] >= c1)))
             & ((mc[:, 0] < l2) | ((mc[:, 0] == l2) & (mc[:, 1] <= c2)))
@@ -432,6 +432,8 @@ def _decision_rows(
                 "evaluated": bool(len(mc) and (mc[inside, 4].sum() + mc[inside, 5].sum()) > 0),
             }
         )
+        if len(rec) > 7:  # the native reader's executed vectors (llvm_native)
+            rows[-1]["vectors"] = str(rec[7])
     return rows
 
 
@@ -651,6 +653,33 @@ def read_unit(
         profdata.unlink(missing_ok=True)
 
 
+def read_native_unit(
+    native: Any,
+    unit: str,
+    profraw: Path,
+    shown: Callable[[str], str],
+    keep: Callable[[str], bool],
+    files: Sequence[str],
+) -> UnitCoverage:
+    """:func:`read_unit` without llvm processes (``native``: the executable's
+    :class:`covguard.ingest.llvm_native.NativeExecutable`); the same frames and vectors."""
+    from covguard.ingest.profraw import read_profraw
+
+    frames = parse_export(native.export(read_profraw(profraw), files), shown, keep)
+    d = frames.decisions
+    kept = [keep(str(f)) for f in d["file"]] if len(d) else []
+    show_paths = sorted(set(d.loc[kept, "decision_path"].astype(str))) if any(kept) else []
+    listed = listing_order(d[d["decision_path"].isin(show_paths)]) if show_paths else d.iloc[0:0]
+    keep_rows = np.asarray([keep(str(f)) for f in listed["file"]], dtype=bool)
+    chosen = listed[keep_rows].reset_index(drop=True)
+    frames.decisions = chosen.drop(columns="vectors", errors="ignore")
+    if show_paths and bool(listed.loc[keep_rows, "evaluated"].any()):
+        vectors = [str(v) for v in chosen["vectors"]]
+    else:
+        vectors = [""] * len(chosen)
+    return UnitCoverage(unit=unit, frames=frames, vectors=vectors, shown=[])
+
+
 def read_profile(
     tools: LlvmTools,
     unit: str,
@@ -718,10 +747,19 @@ def collect_llvm(
     jobs: int = 0,
     work: Path | None = None,
     unmeasured: Sequence[dict[str, Any]] = (),
+    native: bool | None = None,
 ) -> tuple[CoverageData, dict[str, int]]:
     """Every unit's coverage, and the universe of every executable, as frames (``unmeasured``:
-    decisions clang compiled without MC/DC, from the build manifest)."""
+    decisions clang compiled without MC/DC, from the build manifest).  ``native`` (default: on
+    unless ``COVGUARD_LLVM_COV=1``): each unit's profile decoded without llvm processes
+    (:mod:`covguard.ingest.llvm_native`); llvm-cov still reads each executable once, and any
+    executable or profile the decoder does not understand is read with llvm-cov, with a note."""
+    if native is None:
+        native = os.environ.get("COVGUARD_LLVM_COV", "") not in ("1", "yes", "true")
+    if tools.path_equivalence is not None:
+        native = False  # llvm-cov maps the moved sources
     cache: dict[str, str] = {}
+    fallback_notes: list[str] = []
 
     def shown(path: str) -> str:
         got = cache.get(path)
@@ -749,7 +787,14 @@ def collect_llvm(
                 raw, exe = run.units[u]
                 return read_unit(tools, u, raw, exe, folder, shown, keep, files.get(str(exe), []))
 
-            units = list(pool.map(one, present))
+            done: dict[str, UnitCoverage] = {}
+            if native:
+                from covguard.ingest.llvm_native import native_units
+
+                done, fallback_notes = native_units(run, present, shown, keep, files)
+            rest = [u for u in present if u not in done]
+            done.update(zip(rest, pool.map(one, rest), strict=True))
+            units = [done[u] for u in present]
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     sources = SourceCache(tools.path_equivalence)
@@ -758,6 +803,8 @@ def collect_llvm(
         models, units, sources, origin=origin, variant=variant, executables=run, unmeasured=kept, shown=shown
     )
     data.notes.append(LINE_MODEL_NOTE)
+    if native:
+        data.notes.extend(fallback_notes)
     return data, n_files
 
 

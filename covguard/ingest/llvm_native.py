@@ -42,7 +42,9 @@ from covguard.ingest.profraw import RawProfile, UnsupportedProfile, read_profraw
 Unsupported = (UnsupportedMapping, UnsupportedProfile)
 
 
-def _terms(c: Counter, exprs: list[tuple[int, Counter, Counter]], factor: int, out: dict[int, int], depth: int = 0) -> None:
+def _terms(
+    c: Counter, exprs: list[tuple[int, Counter, Counter]], factor: int, out: dict[int, int], depth: int = 0
+) -> None:
     if depth > 10_000:
         raise UnsupportedMapping("a counter expression that refers to itself")
     kind, ident = c
@@ -111,12 +113,7 @@ class NativeExecutable:
             self.item_of.append((c_items, t_items, f_items))
         self.n_items = items
         arr = np.asarray(rows, dtype=np.int64).reshape(-1, 3)
-        self._item = arr[:, 0]
-        self._fn = arr[:, 1]
-        self._slot = arr[:, 2] if len(arr) else arr[:, 2]
-        self._factor = np.zeros(0, dtype=np.int64)
         self._rows_raw = arr
-        self._max_slot = np.asarray([f.n_counters for f in self.functions], dtype=np.int64)
         # decisions per function: (decision region, its conditions in llvm's order)
         self.decisions: list[list[tuple[Region, list[Region]]]] = [self._decisions(f) for f in self.functions]
 
@@ -221,9 +218,7 @@ class NativeExecutable:
         np.add.at(out, arr[:, 0], vals)
         return out
 
-    def export(
-        self, prof: RawProfile | None, files: Sequence[str] = ()
-    ) -> dict[str, Any]:
+    def export(self, prof: RawProfile | None, files: Sequence[str] = ()) -> dict[str, Any]:
         """What ``llvm-cov export -format=text`` prints for ``prof`` (None: an empty profile),
         limited to the fields covguard reads; each MC/DC record with its executed vectors."""
         if prof is None:
@@ -234,7 +229,7 @@ class NativeExecutable:
         # llvm evaluates in int64 and keeps the result as uint64; its JSON clamps to int64
         values = [v + (1 << 64) if v < 0 else v for v in self.evaluate(counts).tolist()]
         functions: list[dict[str, Any]] = []
-        kept: list[tuple[_Function, list[list[int]], list[list[int]], list[dict[str, Any]]]] = []
+        kept: list[tuple[_Function, list[list[int]], list[list[int]], list[list[Any]]]] = []
         seen: set[tuple[tuple[str, ...], str]] = set()
         for f_idx, fn in enumerate(self.functions):
             c = counts[f_idx]
@@ -243,7 +238,16 @@ class NativeExecutable:
             key = (tuple(fn.mapping.filenames), fn.mapping.name)
             c_items, t_items, f_items = self.item_of[f_idx]
             regions = [
-                [r.line_start, r.column_start, r.line_end, r.column_end, int(values[i]), r.file_id, r.expanded_file_id, r.kind]
+                [
+                    r.line_start,
+                    r.column_start,
+                    r.line_end,
+                    r.column_end,
+                    int(values[i]),
+                    r.file_id,
+                    r.expanded_file_id,
+                    r.kind,
+                ]
                 for r, i in zip(fn.counted, c_items, strict=True)
             ]
             branches = [
@@ -281,7 +285,7 @@ class NativeExecutable:
 
     @staticmethod
     def _file(
-        name: str, kept: list[tuple[_Function, list[list[int]], list[list[int]], list[dict[str, Any]]]]
+        name: str, kept: list[tuple[_Function, list[list[int]], list[list[int]], list[list[Any]]]]
     ) -> dict[str, Any]:
         code: list[list[int]] = []
         branches: list[list[int]] = []
@@ -302,7 +306,12 @@ class NativeExecutable:
                             {"source_region": r, "branches": _nested_branches(r[6], regions, fbranches)}
                         )
             branches.extend(b for b in fbranches if b[6] in ids and b[6] == b[7])  # not expansions
-        return {"filename": name, "segments": build_segments(code), "branches": branches, "expansions": expansions}
+        return {
+            "filename": name,
+            "segments": build_segments(code),
+            "branches": branches,
+            "expansions": expansions,
+        }
 
 
 INT64_MAX = (1 << 63) - 1
@@ -314,8 +323,7 @@ def _clamp(export: dict[str, Any]) -> None:
     def fix(rows: list[list[Any]], cols: Sequence[int]) -> None:
         for r in rows:
             for c in cols:
-                if r[c] > INT64_MAX:
-                    r[c] = INT64_MAX
+                r[c] = min(r[c], INT64_MAX)
 
     for fn in export["functions"]:
         fn["count"] = min(fn["count"], INT64_MAX)
@@ -371,12 +379,12 @@ def _mcdc_record(decision: Region, conds: list[Region], bits: np.ndarray | None,
     vectors = executed[0] + executed[1]
     n_false = len(executed[0])
     pairs: set[int] = set()
-    for a, _ in vectors[n_false:]:
-        for b, _ in vectors[:n_false]:
-            diff = [k for k in range(n) if a[k] >= 0 and b[k] >= 0 and a[k] != b[k]]
+    for tv_true, _ in vectors[n_false:]:
+        for tv_false, _ in vectors[:n_false]:
+            diff = [k for k in range(n) if tv_true[k] >= 0 and tv_false[k] >= 0 and tv_true[k] != tv_false[k]]
             if len(diff) == 1:
                 pairs.add(diff[0])
-    pos_to_id = [b.condition[0] for b in conds if b.condition is not None]
+    pos_to_id = [c.condition[0] for c in conds if c.condition is not None]
     flags = [pos_to_id[i] in pairs for i in range(n)]
     text = ";".join(
         "".join("-" if v[pos_to_id[i]] < 0 else ("T" if v[pos_to_id[i]] else "F") for i in range(n))
@@ -507,4 +515,37 @@ def read_native(executable: NativeExecutable, profraw: Path, files: Sequence[str
     return executable.export(read_profraw(profraw), files)
 
 
-__all__ = ["NativeExecutable", "Unsupported", "build_segments", "read_native"]
+def native_units(
+    run: Any,
+    units: Sequence[str],
+    shown: Any,
+    keep: Any,
+    files: dict[str, list[str]],
+) -> tuple[dict[str, Any], list[str]]:
+    """The units of ``run`` (an :class:`covguard.ingest.llvm_cov.LlvmRun`) read natively, and a
+    note per executable or profile left to llvm-cov (those units are not in the result)."""
+    from covguard.ingest.llvm_cov import read_native_unit
+
+    out: dict[str, Any] = {}
+    notes: list[str] = []
+    executables: dict[str, NativeExecutable | None] = {}
+    for u in units:
+        raw, exe = run.units[u]
+        key = str(exe)
+        if key not in executables:
+            try:
+                executables[key] = NativeExecutable(exe)
+            except Unsupported as exc:
+                executables[key] = None
+                notes.append(f"llvm-cov read every test of {exe.name} (its coverage mapping: {exc})")
+        ne = executables[key]
+        if ne is None:
+            continue
+        try:
+            out[u] = read_native_unit(ne, u, raw, shown, keep, files.get(key, []))
+        except Unsupported as exc:
+            notes.append(f"llvm-cov read test {u} of {exe.name} (its raw profile: {exc})")
+    return out, notes
+
+
+__all__ = ["NativeExecutable", "Unsupported", "build_segments", "native_units", "read_native"]
