@@ -662,10 +662,12 @@ def read_native_unit(
     files: Sequence[str],
 ) -> UnitCoverage:
     """:func:`read_unit` without llvm processes (``native``: the executable's
-    :class:`covguard.ingest.llvm_native.NativeExecutable`); the same frames and vectors."""
+    :class:`covguard.ingest.llvm_native.NativeExecutable`): the same frames and vectors, except
+    that the functions and files the test did not touch are left out (all their counts are 0,
+    and the universe comes from the executables' empty-profile exports)."""
     from covguard.ingest.profraw import read_profraw
 
-    frames = parse_export(native.export(read_profraw(profraw), files), shown, keep)
+    frames = parse_export(native.export(read_profraw(profraw), files, touched_only=True), shown, keep)
     d = frames.decisions
     kept = [keep(str(f)) for f in d["file"]] if len(d) else []
     show_paths = sorted(set(d.loc[kept, "decision_path"].astype(str))) if any(kept) else []

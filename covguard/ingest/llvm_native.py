@@ -68,6 +68,10 @@ def _max_counter(c: Counter, exprs: list[tuple[int, Counter, Counter]], depth: i
     return max(_max_counter(lhs, exprs, depth + 1), _max_counter(rhs, exprs, depth + 1))
 
 
+def _shape(r: Region) -> tuple[int, ...]:
+    return (r.line_start, r.column_start, r.line_end, r.column_end, r.file_id, r.expanded_file_id, r.kind)
+
+
 @dataclass
 class _Function:
     mapping: FunctionMapping
@@ -114,6 +118,28 @@ class NativeExecutable:
         self.n_items = items
         arr = np.asarray(rows, dtype=np.int64).reshape(-1, 3)
         self._rows_raw = arr
+        fns = self.functions
+        self._name_refs = np.asarray([f.mapping.name_ref for f in fns], dtype=np.uint64)
+        self._hashes = np.asarray([f.mapping.func_hash for f in fns], dtype=np.uint64)
+        self._needed = np.asarray([f.n_counters for f in fns], dtype=np.int64)
+        self._single_zero = np.asarray([f.single_zero for f in fns], dtype=bool)
+        self._keys = [(tuple(f.mapping.filenames), f.mapping.name) for f in fns]
+        self._item_range: list[tuple[int, int]] = []
+        self._region_rows: list[list[tuple[int, ...]]] = []
+        self._region_at: list[list[int]] = []
+        self._branch_rows: list[list[tuple[int, ...]]] = []
+        self._branch_at: list[list[int]] = []
+        self._file_functions: dict[str, list[int]] = {}
+        for f_idx, (fn, (c_items, t_items, f_items)) in enumerate(zip(fns, self.item_of, strict=True)):
+            every = c_items + t_items + f_items
+            a = min(every, default=0)
+            self._item_range.append((a, max(every, default=-1) + 1))
+            self._region_rows.append([_shape(r) for r in fn.counted])
+            self._region_at.append([i - a for i in c_items])
+            self._branch_rows.append([_shape(r) for r in fn.branches])
+            self._branch_at.append([i - a for i in t_items])
+            for name in dict.fromkeys(fn.mapping.filenames):
+                self._file_functions.setdefault(name, []).append(f_idx)
         # decisions per function: (decision region, its conditions in llvm's order)
         self.decisions: list[list[tuple[Region, list[Region]]]] = [self._decisions(f) for f in self.functions]
 
@@ -169,128 +195,142 @@ class NativeExecutable:
 
     # ------------------------------------------------------------------------------------------
 
-    def profile_counts(self, prof: RawProfile) -> tuple[list[np.ndarray | None], list[np.ndarray | None]]:
-        """Each function's counters and bitmap bits in ``prof`` (None: no record of it)."""
-        where: dict[int, list[int]] = {}
-        for i, ref in enumerate(prof.name_ref.tolist()):
-            where.setdefault(ref, []).append(i)
-        counts: list[np.ndarray | None] = []
-        bits: list[np.ndarray | None] = []
-        for fn in self.functions:
-            recs = where.get(fn.mapping.name_ref)
-            if not recs:
-                counts.append(None)
-                bits.append(None)
-                continue
-            hashes = {int(prof.func_hash[i]) for i in recs}
-            if hashes != {fn.mapping.func_hash}:
-                raise UnsupportedProfile(f"the profile of {fn.mapping.name} does not match the executable")
-            c = np.zeros(int(prof.num_counters[recs[0]]), dtype=np.int64)
-            b = np.zeros(int(prof.num_bitmap_bytes[recs[0]]), dtype=np.uint8)
-            for i in recs:
-                if prof.num_counters[i] != len(c) or prof.num_bitmap_bytes[i] != len(b):
-                    raise UnsupportedProfile("two records of one function that differ in size")
-                s = int(prof.counter_start[i])
-                c += prof.counters[s : s + len(c)].astype(np.int64)
-                s = int(prof.bitmap_start[i])
-                b |= prof.bitmap[s : s + len(b)]
-            if len(c) < fn.n_counters:
-                raise UnsupportedProfile(f"the profile of {fn.mapping.name} has too few counters")
-            counts.append(c)
-            bits.append(np.unpackbits(b, bitorder="little").astype(bool))
-        return counts, bits
+    def _records(self, prof: RawProfile) -> tuple[np.ndarray, np.ndarray]:
+        """Per function: its data record in ``prof`` (-1: none) and whether it counted anything."""
+        n_fn = len(self.functions)
+        refs = prof.name_ref
+        if not len(refs):
+            return np.full(n_fn, -1), np.zeros(n_fn, dtype=bool)
+        if len(np.unique(refs)) != len(refs):
+            raise UnsupportedProfile("two data records of one function name")
+        order = np.argsort(refs, kind="stable")
+        sorted_refs = refs[order]
+        pos = np.minimum(np.searchsorted(sorted_refs, self._name_refs), len(refs) - 1)
+        found = sorted_refs[pos] == self._name_refs
+        rec = np.where(found, order[pos], -1)
+        r = rec[found]
+        bad_hash = prof.func_hash[r] != self._hashes[found]
+        if bad_hash.any():
+            name = self.functions[int(np.flatnonzero(found)[np.argmax(bad_hash)])].mapping.name
+            raise UnsupportedProfile(f"the profile of {name} does not match the executable")
+        if (prof.num_counters[r] < self._needed[found]).any():
+            raise UnsupportedProfile("a function's profile has fewer counters than its mapping uses")
+        nonzero = np.zeros(n_fn, dtype=bool)
+        if len(r):
+            nz = np.concatenate([[0], np.cumsum(prof.counters != 0)])
+            starts = prof.counter_start[r]
+            nonzero[found] = (nz[starts + prof.num_counters[r]] - nz[starts]) > 0
+        return rec, nonzero
 
-    def evaluate(self, counts: list[np.ndarray | None]) -> np.ndarray:
-        """Every counted item's value (regions, branches' true and false counts)."""
-        arr = self._rows_raw
+    def _values(self, prof: RawProfile | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every counted item's value (regions, branches' true and false counts), the data record
+        of every function, and whether it counted anything."""
+        n_fn = len(self.functions)
         out = np.zeros(self.n_items, dtype=np.int64)
-        if not len(arr):
-            return out
-        fn_of = arr[:, 1] >> 32
-        cid = arr[:, 1] & 0xFFFFFFFF
-        offsets = np.zeros(len(self.functions) + 1, dtype=np.int64)
-        sizes = np.asarray([0 if c is None else len(c) for c in counts], dtype=np.int64)
-        offsets[1:] = np.cumsum(sizes)
-        flat = np.concatenate([c for c in counts if c is not None]) if offsets[-1] else np.zeros(0, np.int64)
-        present = sizes[fn_of] > 0
-        vals = np.zeros(len(arr), dtype=np.int64)
-        vals[present] = flat[offsets[fn_of[present]] + cid[present]] * arr[present, 2]
-        np.add.at(out, arr[:, 0], vals)
-        return out
-
-    def export(self, prof: RawProfile | None, files: Sequence[str] = ()) -> dict[str, Any]:
-        """What ``llvm-cov export -format=text`` prints for ``prof`` (None: an empty profile),
-        limited to the fields covguard reads; each MC/DC record with its executed vectors."""
         if prof is None:
-            counts: list[np.ndarray | None] = [None] * len(self.functions)
-            bits: list[np.ndarray | None] = [None] * len(self.functions)
-        else:
-            counts, bits = self.profile_counts(prof)
-        # llvm evaluates in int64 and keeps the result as uint64; its JSON clamps to int64
-        values = [v + (1 << 64) if v < 0 else v for v in self.evaluate(counts).tolist()]
-        functions: list[dict[str, Any]] = []
-        kept: list[tuple[_Function, list[list[int]], list[list[int]], list[list[Any]]]] = []
+            return out, np.full(n_fn, -1), np.zeros(n_fn, dtype=bool)
+        rec, nonzero = self._records(prof)
+        arr = self._rows_raw
+        if len(arr):
+            fn_of = arr[:, 1] >> 32
+            cid = arr[:, 1] & 0xFFFFFFFF
+            use = nonzero[fn_of]
+            r = rec[fn_of[use]]
+            if (cid[use] >= prof.num_counters[r]).any():
+                raise UnsupportedProfile("a counter expression beyond a function's counters")
+            idx = prof.counter_start[r] + cid[use]
+            np.add.at(out, arr[use, 0], prof.counters[idx].astype(np.int64) * arr[use, 2])
+        return out, rec, nonzero
+
+    def _bits(self, prof: RawProfile | None, rec: int) -> np.ndarray | None:
+        if prof is None or rec < 0:
+            return None
+        s, n = int(prof.bitmap_start[rec]), int(prof.num_bitmap_bytes[rec])
+        return np.unpackbits(prof.bitmap[s : s + n], bitorder="little").astype(bool)
+
+    def export(
+        self, prof: RawProfile | None, files: Sequence[str] = (), *, touched_only: bool = False
+    ) -> dict[str, Any]:
+        """What ``llvm-cov export -format=text`` prints for ``prof`` (None: an empty profile),
+        limited to the fields covguard reads; each MC/DC record with its executed vectors.
+
+        ``touched_only``: only the functions that counted something and the files they are in
+        (the rest is the empty profile's, all zero: what the universe already holds)."""
+        values, recs, nonzero = self._values(prof)
+        first = (recs >= 0) & nonzero
+        counter0 = np.zeros(len(self.functions), dtype=np.int64)
+        if prof is not None and first.any():
+            counter0[first] = prof.counters[prof.counter_start[recs[first]]].astype(np.int64)
+        dropped = self._single_zero & (counter0 > 0)  # a dummy record of a function run elsewhere
+        loaded: list[int] = []
         seen: set[tuple[tuple[str, ...], str]] = set()
-        for f_idx, fn in enumerate(self.functions):
-            c = counts[f_idx]
-            if fn.single_zero and c is not None and c[0] > 0:
-                continue
-            key = (tuple(fn.mapping.filenames), fn.mapping.name)
-            c_items, t_items, f_items = self.item_of[f_idx]
-            regions = [
-                [
-                    r.line_start,
-                    r.column_start,
-                    r.line_end,
-                    r.column_end,
-                    int(values[i]),
-                    r.file_id,
-                    r.expanded_file_id,
-                    r.kind,
+        for f_idx in np.flatnonzero(~dropped).tolist():
+            key = self._keys[f_idx]
+            if key not in seen:
+                seen.add(key)
+                loaded.append(f_idx)
+        rows: dict[int, tuple[list[list[int]], list[list[int]]]] = {}
+        big = [False]
+
+        def rows_of(f_idx: int) -> tuple[list[list[int]], list[list[int]]]:
+            got = rows.get(f_idx)
+            if got is None:
+                a, b = self._item_range[f_idx]
+                vals = values[a:b].tolist()
+                if nonzero[f_idx] and min(vals, default=0) < 0:
+                    # llvm evaluates in int64 and keeps the result as uint64; its JSON clamps
+                    vals = [v + (1 << 64) if v < 0 else v for v in vals]
+                    big[0] = True
+                regions = [
+                    [r[0], r[1], r[2], r[3], vals[k], r[4], r[5], r[6]]
+                    for r, k in zip(self._region_rows[f_idx], self._region_at[f_idx], strict=True)
                 ]
-                for r, i in zip(fn.counted, c_items, strict=True)
-            ]
-            branches = [
-                [
-                    r.line_start, r.column_start, r.line_end, r.column_end, int(values[t]), int(values[f]),
-                    r.file_id, r.expanded_file_id, r.kind,
+                branches = [
+                    [r[0], r[1], r[2], r[3], vals[t], vals[t + 1], r[4], r[5], r[6]]
+                    for r, t in zip(self._branch_rows[f_idx], self._branch_at[f_idx], strict=True)
                 ]
-                for r, t, f in zip(fn.branches, t_items, f_items, strict=True)
-            ]  # fmt: skip
-            mcdc = [
-                _mcdc_record(d, conds, bits[f_idx], fn.mapping.name) for d, conds in self.decisions[f_idx]
-            ]
-            if key in seen:
-                continue
-            seen.add(key)
+                got = rows[f_idx] = (regions, branches)
+            return got
+
+        shown_fns = [f for f in loaded if nonzero[f]] if touched_only else loaded
+        functions: list[dict[str, Any]] = []
+        for f_idx in shown_fns:
+            fn = self.functions[f_idx]
+            regions, branches = rows_of(f_idx)
+            bits = self._bits(prof, int(recs[f_idx])) if self.decisions[f_idx] else None
             functions.append(
                 {
                     "name": fn.mapping.name,
                     "count": regions[0][4] if regions else 0,
                     "regions": regions,
                     "branches": branches,
-                    "mcdc_records": mcdc,
+                    "mcdc_records": [
+                        _mcdc_record(d, conds, bits, fn.mapping.name) for d, conds in self.decisions[f_idx]
+                    ],
                     "filenames": list(fn.mapping.filenames),
                 }
             )
-            kept.append((fn, regions, branches, mcdc))
-        names = sorted({n for fn, *_ in kept for n in fn.mapping.filenames})
+        names = sorted({n for f in shown_fns for n in self.functions[f].mapping.filenames})
         if files:
             wanted = set(files)
             names = [n for n in names if n in wanted]
-        out = {"files": [self._file(name, kept) for name in names], "functions": functions}
-        if any(v > INT64_MAX for v in values):
+        loaded_set = set(loaded)
+        out_files = []
+        for name in names:
+            in_file = [f for f in self._file_functions.get(name, []) if f in loaded_set]
+            kept = [(self.functions[f], *rows_of(f)) for f in in_file]
+            out_files.append(self._file(name, kept))
+        out = {"files": out_files, "functions": functions}
+        if big[0]:
             _clamp(out)
         return out
 
     @staticmethod
-    def _file(
-        name: str, kept: list[tuple[_Function, list[list[int]], list[list[int]], list[list[Any]]]]
-    ) -> dict[str, Any]:
+    def _file(name: str, kept: list[tuple[_Function, list[list[int]], list[list[int]]]]) -> dict[str, Any]:
         code: list[list[int]] = []
         branches: list[list[int]] = []
         expansions: list[dict[str, Any]] = []
-        for fn, regions, fbranches, _ in kept:
+        for fn, regions, fbranches in kept:
             files = fn.mapping.filenames
             if name not in files:
                 continue
