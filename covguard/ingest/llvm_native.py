@@ -255,7 +255,8 @@ class NativeExecutable:
         limited to the fields covguard reads; each MC/DC record with its executed vectors.
 
         ``touched_only``: only the functions that counted something and the files they are in
-        (the rest is the empty profile's, all zero: what the universe already holds)."""
+        (the rest is the empty profile's, all zero: what the universe already holds), and with
+        ``files``, only the functions whose first file is one of them."""
         values, recs, nonzero = self._values(prof)
         first = (recs >= 0) & nonzero
         counter0 = np.zeros(len(self.functions), dtype=np.int64)
@@ -293,6 +294,10 @@ class NativeExecutable:
             return got
 
         shown_fns = [f for f in loaded if nonzero[f]] if touched_only else loaded
+        if touched_only and files:
+            # covguard keeps a function by its first file: one outside ``files`` adds nothing
+            wanted_first = set(files)
+            shown_fns = [f for f in shown_fns if self.functions[f].mapping.filenames[0] in wanted_first]
         functions: list[dict[str, Any]] = []
         for f_idx in shown_fns:
             fn = self.functions[f_idx]
@@ -561,31 +566,47 @@ def native_units(
     shown: Any,
     keep: Any,
     files: dict[str, list[str]],
-) -> tuple[dict[str, Any], list[str]]:
-    """The units of ``run`` (an :class:`covguard.ingest.llvm_cov.LlvmRun`) read natively, and a
-    note per executable or profile left to llvm-cov (those units are not in the result)."""
-    from covguard.ingest.llvm_cov import read_native_unit
+    *,
+    batch: int = 256,
+) -> tuple[list[Any], set[str], list[str]]:
+    """The units of ``run`` (an :class:`covguard.ingest.llvm_cov.LlvmRun`) read natively, a few
+    hundred at a time per executable, each batch one :class:`~covguard.ingest.llvm_cov.UnitCoverage`
+    whose frames carry a ``test`` column; the units read; a note per executable or profile left
+    to llvm-cov (those units are not read here)."""
+    from covguard.ingest.llvm_cov import UnitCoverage, parse_exports
 
-    out: dict[str, Any] = {}
+    out: list[Any] = []
+    done: set[str] = set()
     notes: list[str] = []
-    executables: dict[str, NativeExecutable | None] = {}
+    by_exe: dict[str, list[str]] = {}
     for u in units:
-        raw, exe = run.units[u]
-        key = str(exe)
-        if key not in executables:
-            try:
-                executables[key] = NativeExecutable(exe)
-            except Unsupported as exc:
-                executables[key] = None
-                notes.append(f"llvm-cov read every test of {exe.name} (its coverage mapping: {exc})")
-        ne = executables[key]
-        if ne is None:
-            continue
+        by_exe.setdefault(str(run.units[u][1]), []).append(u)
+    for key, members in by_exe.items():
+        exe = Path(key)
         try:
-            out[u] = read_native_unit(ne, u, raw, shown, keep, files.get(key, []))
+            ne = NativeExecutable(exe)
         except Unsupported as exc:
-            notes.append(f"llvm-cov read test {u} of {exe.name} (its raw profile: {exc})")
-    return out, notes
+            notes.append(f"llvm-cov read every test of {exe.name} (its coverage mapping: {exc})")
+            continue
+        for at in range(0, len(members), batch):
+            exports: list[tuple[str, dict[str, Any]]] = []
+            for u in members[at : at + batch]:
+                try:
+                    prof = read_profraw(run.units[u][0])
+                    exports.append((u, ne.export(prof, files.get(key, []), touched_only=True)))
+                except Unsupported as exc:
+                    notes.append(f"llvm-cov read test {u} of {exe.name} (its raw profile: {exc})")
+            if not exports:
+                continue
+            frames = parse_exports(exports, shown, keep)
+            d = frames.decisions
+            if len(d):
+                d = d[np.asarray([keep(str(f)) for f in d["file"]], dtype=bool)].reset_index(drop=True)
+            frames.decisions = d
+            vectors = [str(v) for v in d["vectors"]] if len(d) else []
+            out.append(UnitCoverage(unit="", frames=frames, vectors=vectors, shown=[]))
+            done.update(u for u, _ in exports)
+    return out, done, notes
 
 
 __all__ = ["NativeExecutable", "Unsupported", "build_segments", "native_units", "read_native"]
