@@ -621,8 +621,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-real", action="store_true", help="skip the real code bases (Lua, SQLite)")
     parser.add_argument(
         "--only",
-        default="synthetic,lua,sqlite,pertest",
-        help="parts to run, comma-separated: synthetic, lua, sqlite, pertest (e.g. --only sqlite)",
+        default="synthetic,lua,sqlite,pertest,mcdc",
+        help="parts to run, comma-separated: synthetic, lua, sqlite, pertest, mcdc (e.g. --only sqlite)",
     )
     parser.add_argument("--quick", action="store_true", help="small sizes, 3 runs: a smoke test")
     parser.add_argument("--chart", action="store_true", help="only redraw chart.svg from results.json")
@@ -645,7 +645,7 @@ def main(argv: list[str] | None = None) -> int:
     CACHE.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     only = {part.strip() for part in args.only.split(",")}
-    unknown = only - {"synthetic", "lua", "sqlite", "pertest"}
+    unknown = only - {"synthetic", "lua", "sqlite", "pertest", "mcdc"}
     if unknown:
         raise SystemExit(f"--only: unknown part(s) {', '.join(sorted(unknown))}")
     projects = [synthetic(f, max(50, f // 4)) for f in sizes] if "synthetic" in only else []
@@ -681,6 +681,12 @@ def main(argv: list[str] | None = None) -> int:
     goals = targets(whole)
     lines = (print_whole(whole) if whole else []) + (print_pertest(pertest) if pertest else [])
     lines += print_targets(goals)
+    mcdc: list[dict[str, Any]] = []
+    if "mcdc" in only and shutil.which("clang-19") and shutil.which("llvm-cov-19"):
+        from bench import mcdc_bench  # MC/DC with clang: native reader against llvm-cov per test
+
+        mcdc = mcdc_bench.run_parts({"sample", "synthetic"}, 200 if args.quick else 1000, 1000, args.repeat)
+        lines += mcdc_bench.print_rows(mcdc)
     lines += ["", "Slopes (least squares; exponent of the log-log fit: 1.0 = linear)", ""]
     for name, f in slopes.items():
         unit = "per 1k tests" if "tests" in name else "per 10k lines"
@@ -702,7 +708,14 @@ def main(argv: list[str] | None = None) -> int:
     (RESULTS / "results.txt").write_text(text + "\n", encoding="utf-8")
     (RESULTS / "results.json").write_text(
         json.dumps(
-            {"whole": whole, "pertest": pertest, "slopes": slopes, "targets": goals, "repeat": args.repeat},
+            {
+                "whole": whole,
+                "pertest": pertest,
+                "slopes": slopes,
+                "targets": goals,
+                "mcdc": mcdc,
+                "repeat": args.repeat,
+            },
             indent=2,
         )
         + "\n",
