@@ -73,6 +73,17 @@ def _shape(r: Region) -> tuple[int, ...]:
 
 
 @dataclass
+class _FilePlan:
+    name: str
+    rows: list[tuple[int, int, int, int, int]]  # combined regions, sorted: ls, cs, le, ce, kind
+    members: np.ndarray  # the counted items added into each combined region
+    starts: np.ndarray  # where each combined region's members start
+    groups: list[tuple[int, int]]  # combined regions built independently (see build_segments)
+    branches: list[tuple[tuple[int, ...], int]]  # the file's branch regions, their true-count item
+    expanding: list[int]  # functions with expansions in this file (their main file)
+
+
+@dataclass
 class _Function:
     mapping: FunctionMapping
     counted: list[Region]  # code, expansion, skipped and gap regions (llvm's CountedRegions)
@@ -130,6 +141,8 @@ class NativeExecutable:
         self._branch_rows: list[list[tuple[int, ...]]] = []
         self._branch_at: list[list[int]] = []
         self._file_functions: dict[str, list[int]] = {}
+        self._segment_cache: dict[tuple[int, ...], list[list[int]]] = {}
+        self._plans: dict[tuple[str, tuple[int, ...]], _FilePlan] = {}
         for f_idx, (fn, (c_items, t_items, f_items)) in enumerate(zip(fns, self.item_of, strict=True)):
             every = c_items + t_items + f_items
             a = min(every, default=0)
@@ -321,17 +334,111 @@ class NativeExecutable:
             names = [n for n in names if n in wanted]
         loaded_set = set(loaded)
         out_files = []
+        uvals = values.astype(np.uint64)  # llvm's uint64 counts: a negative value wraps
         for name in names:
-            in_file = [f for f in self._file_functions.get(name, []) if f in loaded_set]
-            kept = [(self.functions[f], *rows_of(f)) for f in in_file]
-            out_files.append(self._file(name, kept))
+            in_file = tuple(f for f in self._file_functions.get(name, []) if f in loaded_set)
+            plan = self._plans.get((name, in_file))
+            if plan is None:
+                plan = self._plans[(name, in_file)] = self._plan(name, in_file)
+            out_files.append(self._file_with(plan, uvals, rows_of))
         out = {"files": out_files, "functions": functions}
-        if big[0]:
+        if big[0] or (values < 0).any():
             _clamp(out)
         return out
 
+    def _plan(self, name: str, in_file: tuple[int, ...]) -> _FilePlan:
+        """What a file's segments, branches and expansions are made of, whatever the counts."""
+        code: list[tuple[tuple[int, int, int, int, int], int]] = []  # (ls, cs, le, ce, kind), item
+        branches: list[tuple[tuple[int, ...], int]] = []
+        expanding: list[int] = []
+        for f in in_file:
+            fn = self.functions[f]
+            files = fn.mapping.filenames
+            ids = {i for i, x in enumerate(files) if x == name}
+            base = self._item_range[f][0]
+            rows = self._region_rows[f]
+            expanded = {r[5] for r in rows if r[6] == EXPANSION}
+            main = next((i for i in range(len(files)) if i not in expanded), None)
+            main_here = main is not None and files[main] == name
+            for r, k in zip(rows, self._region_at[f], strict=True):
+                if r[4] in ids:
+                    code.append(((r[0], r[1], r[2], r[3], r[6]), base + k))
+                    if main_here and r[6] == EXPANSION and r[4] == main and f not in expanding:
+                        expanding.append(f)
+            for b, t in zip(self._branch_rows[f], self._branch_at[f], strict=True):
+                if b[4] in ids and b[4] == b[5]:  # not inside an expansion
+                    branches.append((b, base + t))
+        code.sort(key=lambda c: (c[0][0], c[0][1], -c[0][2], -c[0][3], c[0][4]))
+        rows_out: list[tuple[int, int, int, int, int]] = []
+        members: list[int] = []
+        starts: list[int] = []
+        for shape, item in code:
+            if rows_out and rows_out[-1][:4] == shape[:4]:
+                if shape[4] == rows_out[-1][4]:
+                    members.append(item)  # same span and kind: counts added
+                continue
+            rows_out.append(shape)
+            starts.append(len(members))
+            members.append(item)
+        groups: list[tuple[int, int]] = []
+        if rows_out:
+            at = 0
+            reach = (rows_out[0][2], rows_out[0][3])
+            for i in range(1, len(rows_out)):
+                r = rows_out[i]
+                if (r[0], r[1]) > reach:
+                    groups.append((at, i))
+                    at = i
+                reach = max(reach, (r[2], r[3]))
+            groups.append((at, len(rows_out)))
+        return _FilePlan(
+            name=name,
+            rows=rows_out,
+            members=np.asarray(members, dtype=np.int64),
+            starts=np.asarray(starts, dtype=np.int64),
+            groups=groups,
+            branches=branches,
+            expanding=expanding,
+        )
+
+    def _file_with(self, plan: _FilePlan, uvals: np.ndarray, rows_of: Any) -> dict[str, Any]:
+        counts = np.add.reduceat(uvals[plan.members], plan.starts).tolist() if len(plan.rows) else []
+        segments: list[list[int]] = []
+        cache = self._segment_cache
+        last = len(plan.groups) - 1
+        for g, (a, b) in enumerate(plan.groups):
+            key = (id(plan), g, *counts[a:b])
+            got = cache.get(key)
+            if got is None:
+                if len(cache) > 200_000:
+                    cache.clear()
+                group = [
+                    [r[0], r[1], r[2], r[3], c, 0, 0, r[4]]
+                    for r, c in zip(plan.rows[a:b], counts[a:b], strict=True)
+                ]
+                got = cache[key] = _segments(group, g == last)
+            segments.extend([list(seg) for seg in got])
+        v = uvals
+        branches = [
+            [b[0], b[1], b[2], b[3], int(v[t]), int(v[t + 1]), b[4], b[5], b[6]] for b, t in plan.branches
+        ]
+        expansions: list[dict[str, Any]] = []
+        for f in plan.expanding:
+            regions, fbranches = rows_of(f)
+            files = self.functions[f].mapping.filenames
+            expanded = {r[6] for r in regions if r[7] == EXPANSION}
+            main = next((i for i in range(len(files)) if i not in expanded), None)
+            for r in regions:
+                if r[7] == EXPANSION and r[5] == main:
+                    expansions.append(
+                        {"source_region": r, "branches": _nested_branches(r[6], regions, fbranches)}
+                    )
+        return {"filename": plan.name, "segments": segments, "branches": branches, "expansions": expansions}
+
     @staticmethod
-    def _file(name: str, kept: list[tuple[_Function, list[list[int]], list[list[int]]]]) -> dict[str, Any]:
+    def _file(
+        name: str, kept: list[tuple[_Function, list[list[int]], list[list[int]]]], cache: SegmentCache
+    ) -> dict[str, Any]:
         code: list[list[int]] = []
         branches: list[list[int]] = []
         expansions: list[dict[str, Any]] = []
@@ -353,7 +460,7 @@ class NativeExecutable:
             branches.extend(b for b in fbranches if b[6] in ids and b[6] == b[7])  # not expansions
         return {
             "filename": name,
-            "segments": build_segments(code),
+            "segments": build_segments(code, cache),
             "branches": branches,
             "expansions": expansions,
         }
@@ -483,9 +590,18 @@ def _tv_indices(next_ids: list[list[int]]) -> tuple[list[list[int]], int]:
 # llvm's SegmentBuilder
 
 
-def build_segments(regions: list[list[int]]) -> list[list[int]]:
+SegmentCache = dict[tuple[tuple[tuple[int, int, int, int, int, int], ...], bool], list[list[int]]]
+
+
+def build_segments(regions: list[list[int]], cache: SegmentCache | None = None) -> list[list[int]]:
     """``[line, column, count, has_count, is_region_entry, is_gap]`` of a file's regions
-    (``[ls, cs, le, ce, count, file id, expanded id, kind]``), as llvm-cov builds them."""
+    (``[ls, cs, le, ce, count, file id, expanded id, kind]``), as llvm-cov builds them.
+
+    The sorted regions fall into groups that start after every earlier region has ended (in
+    practice: one function each); llvm's builder closes all its regions at such a start with a
+    skipped segment, so a group's segments depend on the group alone (and on whether it is the
+    file's last) and are taken from ``cache`` when the same group, with the same counts, was
+    built before - the functions a test did not run."""
     if not regions:
         return []
     rs = sorted(regions, key=lambda r: (r[0], r[1], -r[2], -r[3], r[7]))
@@ -496,6 +612,33 @@ def build_segments(regions: list[list[int]]) -> list[list[int]]:
             combined.append(list(r))
         elif r[7] == a[7]:
             a[4] = (a[4] + r[4]) % (1 << 64)
+    if cache is None:
+        return _segments(combined, True)
+    bounds = [0]
+    reach = (combined[0][2], combined[0][3])
+    for i in range(1, len(combined)):
+        r = combined[i]
+        if (r[0], r[1]) > reach:
+            bounds.append(i)
+        reach = max(reach, (r[2], r[3]))
+    bounds.append(len(combined))
+    out: list[list[int]] = []
+    for k in range(len(bounds) - 1):
+        group = combined[bounds[k] : bounds[k + 1]]
+        final = k == len(bounds) - 2
+        key = (tuple((r[0], r[1], r[2], r[3], r[4], r[7]) for r in group), final)
+        got = cache.get(key)
+        if got is None:
+            if len(cache) > 200_000:
+                cache.clear()
+            got = cache[key] = _segments(group, final)
+        out.extend(list(seg) for seg in got)
+    return out
+
+
+def _segments(combined: list[list[int]], final: bool) -> list[list[int]]:
+    """llvm's ``SegmentBuilder::buildSegmentsImpl`` over sorted, combined regions (``final``:
+    they end the file)."""
     segments: list[list[int]] = []
     active: list[list[int]] = []
 
@@ -543,7 +686,7 @@ def build_segments(regions: list[list[int]]) -> list[list[int]]:
             complete(cur, len(still))
         gap = r[7] == GAP
         if cur == end(r):
-            skipped = idx + 1 == len(combined) or r[7] == SKIPPED
+            skipped = (final and idx + 1 == len(combined)) or r[7] == SKIPPED
             start(active[-1] if active else r, cur, not gap, skipped)
             if skipped and active:
                 start(active[-1], cur, False)
