@@ -331,6 +331,13 @@ def _decode(
     return files, [(k, a, b) for k, (a, b) in zip(kinds, operands, strict=True)], regions
 
 
+# a function's decoded mapping, by its bytes and its unit's file names: the test executables of a
+# project link the same product objects (read-only once decoded)
+_DECODED: dict[
+    tuple[bytes, tuple[str, ...]], tuple[list[str], list[tuple[int, Counter, Counter]], list[Region]]
+] = {}
+
+
 def read_mapping(executable: Path) -> list[FunctionMapping]:
     """Every function record of the executable's coverage mapping, deduplicated as llvm-cov does."""
     sections = elf_sections(executable, {"__llvm_covmap", "__llvm_covfun", "__llvm_prf_names"})
@@ -377,7 +384,13 @@ def read_mapping(executable: Path) -> list[FunctionMapping]:
         name = names.get(name_ref)
         if name is None:
             raise UnsupportedMapping("a function record without a name")
-        files, exprs, regions = _decode(mapping, units[files_ref])
+        key = (mapping, tuple(units[files_ref]))
+        decoded = _DECODED.get(key)
+        if decoded is None:
+            if len(_DECODED) > 100_000:
+                _DECODED.clear()
+            decoded = _DECODED[key] = _decode(mapping, units[files_ref])
+        files, exprs, regions = decoded
         if not regions:
             raise UnsupportedMapping("a function without regions")
         shown = name

@@ -68,6 +68,59 @@ def _max_counter(c: Counter, exprs: list[tuple[int, Counter, Counter]], depth: i
     return max(_max_counter(lhs, exprs, depth + 1), _max_counter(rhs, exprs, depth + 1))
 
 
+@dataclass
+class _Derived:
+    counted: list[Region]
+    branches: list[Region]
+    n_counters: int
+    single_zero: bool
+    terms: np.ndarray  # (item within the function, counter id, factor)
+    decisions: list[tuple[Region, list[Region]]]
+    region_rows: list[tuple[int, ...]]
+    branch_rows: list[tuple[int, ...]]
+
+
+_DERIVED: dict[int, tuple[list[Region], _Derived]] = {}
+
+
+def _derived(fm: FunctionMapping) -> _Derived:
+    """What a function's evaluation needs, once per decoded mapping (shared by the executables
+    that link the same object)."""
+    got = _DERIVED.get(id(fm.regions))
+    if got is not None and got[0] is fm.regions:
+        return got[1]
+    counted = [r for r in fm.regions if r.kind not in (BRANCH, MCDC_BRANCH, MCDC_DECISION)]
+    # a branch with two zero counters is constant-folded: llvm-cov's export leaves it out
+    branches = [
+        r
+        for r in fm.regions
+        if r.kind in (BRANCH, MCDC_BRANCH) and (r.count[0] != ZERO or r.false_count[0] != ZERO)
+    ]
+    rows: list[tuple[int, int, int]] = []
+    counters = [r.count for r in counted]
+    for r in branches:
+        counters += [r.count, r.false_count]
+    for item, c in enumerate(counters):
+        terms: dict[int, int] = {}
+        _terms(c, fm.expressions, 1, terms)
+        rows.extend((item, cid, k) for cid, k in terms.items() if k)
+    fn = _Function(fm, counted, branches, 0, False)
+    d = _Derived(
+        counted=counted,
+        branches=branches,
+        n_counters=max(_max_counter(r.count, fm.expressions) for r in fm.regions) + 1,
+        single_zero=len(fm.regions) == 1 and fm.regions[0].count[0] == ZERO,
+        terms=np.asarray(rows, dtype=np.int64).reshape(-1, 3),
+        decisions=NativeExecutable._decisions(fn),
+        region_rows=[_shape(r) for r in counted],
+        branch_rows=[_shape(r) for r in branches],
+    )
+    if len(_DERIVED) > 100_000:
+        _DERIVED.clear()
+    _DERIVED[id(fm.regions)] = (fm.regions, d)
+    return d
+
+
 def _shape(r: Region) -> tuple[int, ...]:
     return (r.line_start, r.column_start, r.line_end, r.column_end, r.file_id, r.expanded_file_id, r.kind)
 
@@ -98,37 +151,27 @@ class NativeExecutable:
     def __init__(self, executable: Path) -> None:
         self.executable = executable
         self.functions: list[_Function] = []
-        rows: list[tuple[int, int, int]] = []  # (item, counter slot, factor)
+        parts: list[np.ndarray] = []  # (item, function << 32 | counter id, factor)
         items = 0
         self.item_of: list[tuple[list[int], list[int], list[int]]] = []  # per function
+        self.decisions: list[list[tuple[Region, list[Region]]]] = []
         for fm in covmap.read_mapping(executable):
-            counted = [r for r in fm.regions if r.kind not in (BRANCH, MCDC_BRANCH, MCDC_DECISION)]
-            # a branch with two zero counters is constant-folded: llvm-cov's export leaves it out
-            branches = [
-                r
-                for r in fm.regions
-                if r.kind in (BRANCH, MCDC_BRANCH) and (r.count[0] != ZERO or r.false_count[0] != ZERO)
-            ]
-            n = max(_max_counter(r.count, fm.expressions) for r in fm.regions) + 1
-            fn = _Function(fm, counted, branches, n, len(fm.regions) == 1 and fm.regions[0].count[0] == ZERO)
+            d = _derived(fm)
             f_idx = len(self.functions)
-            self.functions.append(fn)
-            c_items, t_items, f_items = [], [], []
-            for r in counted:
-                c_items.append(items)
-                rows.extend(self._rows(items, f_idx, r.count, fm))
-                items += 1
-            for r in branches:
-                t_items.append(items)
-                rows.extend(self._rows(items, f_idx, r.count, fm))
-                items += 1
-                f_items.append(items)
-                rows.extend(self._rows(items, f_idx, r.false_count, fm))
-                items += 1
-            self.item_of.append((c_items, t_items, f_items))
+            self.functions.append(_Function(fm, d.counted, d.branches, d.n_counters, d.single_zero))
+            n_c = len(d.counted)
+            c_items = list(range(items, items + n_c))
+            t_items = list(range(items + n_c, items + n_c + 2 * len(d.branches), 2))
+            self.item_of.append((c_items, t_items, [t + 1 for t in t_items]))
+            if len(d.terms):
+                part = d.terms.copy()
+                part[:, 0] += items
+                part[:, 1] |= f_idx << 32
+                parts.append(part)
+            items += n_c + 2 * len(d.branches)
+            self.decisions.append(d.decisions)
         self.n_items = items
-        arr = np.asarray(rows, dtype=np.int64).reshape(-1, 3)
-        self._rows_raw = arr
+        self._rows_raw = np.concatenate(parts) if parts else np.zeros((0, 3), dtype=np.int64)
         fns = self.functions
         self._name_refs = np.asarray([f.mapping.name_ref for f in fns], dtype=np.uint64)
         self._hashes = np.asarray([f.mapping.func_hash for f in fns], dtype=np.uint64)
@@ -147,23 +190,15 @@ class NativeExecutable:
             every = c_items + t_items + f_items
             a = min(every, default=0)
             self._item_range.append((a, max(every, default=-1) + 1))
-            self._region_rows.append([_shape(r) for r in fn.counted])
+            self._region_rows.append(_derived(fn.mapping).region_rows)
             self._region_at.append([i - a for i in c_items])
-            self._branch_rows.append([_shape(r) for r in fn.branches])
+            self._branch_rows.append(_derived(fn.mapping).branch_rows)
             self._branch_at.append([i - a for i in t_items])
             for name in dict.fromkeys(fn.mapping.filenames):
                 self._file_functions.setdefault(name, []).append(f_idx)
-        # decisions per function: (decision region, its conditions in llvm's order)
-        self.decisions: list[list[tuple[Region, list[Region]]]] = [self._decisions(f) for f in self.functions]
 
     @staticmethod
-    def _rows(item: int, f_idx: int, c: Counter, fm: FunctionMapping) -> list[tuple[int, int, int]]:
-        terms: dict[int, int] = {}
-        _terms(c, fm.expressions, 1, terms)
-        # (item, function, counter id, factor) packed as three columns: item, function*2^32+id, factor
-        return [(item, (f_idx << 32) | cid, k) for cid, k in terms.items() if k]
-
-    def _decisions(self, fn: _Function) -> list[tuple[Region, list[Region]]]:
+    def _decisions(fn: _Function) -> list[tuple[Region, list[Region]]]:
         """llvm's MCDCDecisionRecorder: every MC/DC branch joins the first open decision that
         dominates it; a decision is complete when it has all its conditions."""
         open_: list[dict[str, Any]] = []
@@ -173,7 +208,7 @@ class NativeExecutable:
                 open_.append({"region": r, "branches": [], "ids": set(), "expanded": set()})
             elif r.kind == EXPANSION:
                 for d in open_:
-                    if self._dominates(d, r):
+                    if NativeExecutable._dominates(d, r):
                         d["expanded"].add(r.expanded_file_id)
                         break
             elif r.kind == MCDC_BRANCH:
@@ -182,7 +217,7 @@ class NativeExecutable:
                 for i, d in enumerate(open_):
                     dr: Region = d["region"]
                     assert dr.decision is not None
-                    if ident in d["ids"] or ident >= dr.decision[1] or not self._dominates(d, r):
+                    if ident in d["ids"] or ident >= dr.decision[1] or not NativeExecutable._dominates(d, r):
                         continue
                     if ident == 0:
                         d["branches"].insert(0, r)
