@@ -131,7 +131,10 @@ class _FilePlan:
     rows: list[tuple[int, int, int, int, int]]  # combined regions, sorted: ls, cs, le, ce, kind
     members: np.ndarray  # the counted items added into each combined region
     starts: np.ndarray  # where each combined region's members start
-    groups: list[tuple[int, int]]  # combined regions built independently (see build_segments)
+    # runs of combined regions that start after every earlier region has ended (in practice one
+    # function each): llvm's builder closes all its regions there with a skipped segment, so a
+    # run's segments depend on the run alone (and on whether it ends the file) and are cached
+    groups: list[tuple[int, int]]
     branches: list[tuple[tuple[int, ...], int]]  # the file's branch regions, their true-count item
     expanding: list[int]  # functions with expansions in this file (their main file)
 
@@ -470,36 +473,6 @@ class NativeExecutable:
                     )
         return {"filename": plan.name, "segments": segments, "branches": branches, "expansions": expansions}
 
-    @staticmethod
-    def _file(
-        name: str, kept: list[tuple[_Function, list[list[int]], list[list[int]]]], cache: SegmentCache
-    ) -> dict[str, Any]:
-        code: list[list[int]] = []
-        branches: list[list[int]] = []
-        expansions: list[dict[str, Any]] = []
-        for fn, regions, fbranches in kept:
-            files = fn.mapping.filenames
-            if name not in files:
-                continue
-            ids = {i for i, f in enumerate(files) if f == name}
-            expanded = {r[6] for r in regions if r[7] == EXPANSION}
-            main = next((i for i in range(len(files)) if i not in expanded), None)
-            main_here = main is not None and files[main] == name
-            for r in regions:
-                if r[5] in ids:
-                    code.append(r)
-                    if main_here and r[7] == EXPANSION and r[5] == main:
-                        expansions.append(
-                            {"source_region": r, "branches": _nested_branches(r[6], regions, fbranches)}
-                        )
-            branches.extend(b for b in fbranches if b[6] in ids and b[6] == b[7])  # not expansions
-        return {
-            "filename": name,
-            "segments": build_segments(code, cache),
-            "branches": branches,
-            "expansions": expansions,
-        }
-
 
 INT64_MAX = (1 << 63) - 1
 
@@ -625,18 +598,10 @@ def _tv_indices(next_ids: list[list[int]]) -> tuple[list[list[int]], int]:
 # llvm's SegmentBuilder
 
 
-SegmentCache = dict[tuple[tuple[tuple[int, int, int, int, int, int], ...], bool], list[list[int]]]
-
-
-def build_segments(regions: list[list[int]], cache: SegmentCache | None = None) -> list[list[int]]:
+def build_segments(regions: list[list[int]]) -> list[list[int]]:
     """``[line, column, count, has_count, is_region_entry, is_gap]`` of a file's regions
-    (``[ls, cs, le, ce, count, file id, expanded id, kind]``), as llvm-cov builds them.
-
-    The sorted regions fall into groups that start after every earlier region has ended (in
-    practice: one function each); llvm's builder closes all its regions at such a start with a
-    skipped segment, so a group's segments depend on the group alone (and on whether it is the
-    file's last) and are taken from ``cache`` when the same group, with the same counts, was
-    built before - the functions a test did not run."""
+    (``[ls, cs, le, ce, count, file id, expanded id, kind]``), as llvm-cov builds them (the
+    native reader builds files from a :class:`_FilePlan` instead: the same steps, cached)."""
     if not regions:
         return []
     rs = sorted(regions, key=lambda r: (r[0], r[1], -r[2], -r[3], r[7]))
@@ -647,28 +612,7 @@ def build_segments(regions: list[list[int]], cache: SegmentCache | None = None) 
             combined.append(list(r))
         elif r[7] == a[7]:
             a[4] = (a[4] + r[4]) % (1 << 64)
-    if cache is None:
-        return _segments(combined, True)
-    bounds = [0]
-    reach = (combined[0][2], combined[0][3])
-    for i in range(1, len(combined)):
-        r = combined[i]
-        if (r[0], r[1]) > reach:
-            bounds.append(i)
-        reach = max(reach, (r[2], r[3]))
-    bounds.append(len(combined))
-    out: list[list[int]] = []
-    for k in range(len(bounds) - 1):
-        group = combined[bounds[k] : bounds[k + 1]]
-        final = k == len(bounds) - 2
-        key = (tuple((r[0], r[1], r[2], r[3], r[4], r[7]) for r in group), final)
-        got = cache.get(key)
-        if got is None:
-            if len(cache) > 200_000:
-                cache.clear()
-            got = cache[key] = _segments(group, final)
-        out.extend(list(seg) for seg in got)
-    return out
+    return _segments(combined, True)
 
 
 def _segments(combined: list[list[int]], final: bool) -> list[list[int]]:
