@@ -739,9 +739,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-real", action="store_true", help="skip the real code bases (Lua, SQLite)")
     parser.add_argument(
         "--only",
-        default="synthetic,lua,sqlite,pertest,reports",
+        default="synthetic,lua,sqlite,pertest,reports,mcdc",
         help="parts to run, comma-separated: synthetic, lua, sqlite, pertest, reports (every covguard "
-        "output at SQLite size; e.g. --only sqlite,reports)",
+        "output at SQLite size), mcdc (clang MC/DC per test); e.g. --only sqlite,reports",
     )
     parser.add_argument("--quick", action="store_true", help="small sizes, 3 runs: a smoke test")
     parser.add_argument("--chart", action="store_true", help="only redraw chart.svg from results.json")
@@ -764,7 +764,7 @@ def main(argv: list[str] | None = None) -> int:
     CACHE.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     only = {part.strip() for part in args.only.split(",")}
-    unknown = only - {"synthetic", "lua", "sqlite", "pertest", "reports"}
+    unknown = only - {"synthetic", "lua", "sqlite", "pertest", "reports", "mcdc"}
     if unknown:
         raise SystemExit(f"--only: unknown part(s) {', '.join(sorted(unknown))}")
     projects = [synthetic(f, max(50, f // 4)) for f in sizes] if "synthetic" in only else []
@@ -804,6 +804,12 @@ def main(argv: list[str] | None = None) -> int:
     lines = (print_whole(whole) if whole else []) + (print_pertest(pertest) if pertest else [])
     lines += print_reports(reports) if reports else []
     lines += print_targets(goals)
+    mcdc: list[dict[str, Any]] = []
+    if "mcdc" in only and shutil.which("clang-19") and shutil.which("llvm-cov-19"):
+        from bench import mcdc_bench  # MC/DC with clang: native reader against llvm-cov per test
+
+        mcdc = mcdc_bench.run_parts({"sample", "synthetic"}, 200 if args.quick else 1000, 1000, args.repeat)
+        lines += mcdc_bench.print_rows(mcdc)
     lines += ["", "Slopes (least squares; exponent of the log-log fit: 1.0 = linear)", ""]
     for name, f in slopes.items():
         unit = "per 1k tests" if "tests" in name else "per 10k lines"
@@ -831,6 +837,7 @@ def main(argv: list[str] | None = None) -> int:
                 "reports": reports,
                 "slopes": slopes,
                 "targets": goals,
+                "mcdc": mcdc,
                 "repeat": args.repeat,
             },
             indent=2,

@@ -279,6 +279,12 @@ def _file_branches(entry: dict[str, Any]) -> np.ndarray:
 
 
 def _branch_frame(file: str, br: np.ndarray) -> pd.DataFrame:
+    line, branch, count = _branch_columns(br)
+    return pd.DataFrame({"file": file, "line": line, "branch": branch, "count": count})
+
+
+def _branch_columns(br: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(line, branch, count) of a file's branch regions: true then false, numbered per line."""
     order = np.lexsort((br[:, 1], br[:, 0]))
     br = br[order]
     line = br[:, 0]
@@ -286,13 +292,10 @@ def _branch_frame(file: str, br: np.ndarray) -> pd.DataFrame:
     new[1:] = line[1:] != line[:-1]
     group_start = np.maximum.accumulate(np.where(new, np.arange(len(line)), 0))
     rank = np.arange(len(line)) - group_start
-    return pd.DataFrame(
-        {
-            "file": file,
-            "line": np.repeat(line, 2),
-            "branch": np.column_stack([2 * rank, 2 * rank + 1]).ravel(),
-            "count": np.column_stack([br[:, 2], br[:, 3]]).ravel(),
-        }
+    return (
+        np.repeat(line, 2),
+        np.column_stack([2 * rank, 2 * rank + 1]).ravel(),
+        np.column_stack([br[:, 2], br[:, 3]]).ravel(),
     )
 
 
@@ -305,59 +308,110 @@ def parse_export(
     data: dict[str, Any], shown: Callable[[str], str], keep: Callable[[str], bool]
 ) -> ExportFrames:
     """Dense lines, branches, functions and decision structure of one export."""
-    line_parts: list[pd.DataFrame] = []
-    branch_parts: list[pd.DataFrame] = []
+    return _parse([("", data)], shown, keep, batch=False)
+
+
+def parse_exports(
+    exports: Sequence[tuple[str, dict[str, Any]]], shown: Callable[[str], str], keep: Callable[[str], bool]
+) -> ExportFrames:
+    """:func:`parse_export` of many units' exports at once: every frame with a ``test`` column
+    (the decisions also with ``vectors``, from the native reader's MC/DC records)."""
+    return _parse(exports, shown, keep, batch=True)
+
+
+def _parse(
+    exports: Sequence[tuple[str, dict[str, Any]]],
+    shown: Callable[[str], str],
+    keep: Callable[[str], bool],
+    *,
+    batch: bool,
+) -> ExportFrames:
+    line_parts: list[tuple[str, str, np.ndarray, np.ndarray]] = []
+    branch_parts: list[tuple[str, str, tuple[np.ndarray, np.ndarray, np.ndarray]]] = []
     kept_paths: list[str] = []
-    for entry in data.get("files") or []:
-        name = shown(entry["filename"])
-        if not keep(name):
-            continue
-        kept_paths.append(str(entry["filename"]))
-        segs = _array(entry.get("segments") or [], 6)
-        ln, cnt = line_counts(segs)
-        line_parts.append(pd.DataFrame({"file": name, "line": ln, "count": cnt}))
-        br = _file_branches(entry)
-        if len(br):
-            branch_parts.append(_branch_frame(name, br))
     fn_rows: list[dict[str, Any]] = []
     decision_rows: list[dict[str, Any]] = []
-    for fn in data.get("functions") or []:
-        names = fn.get("filenames") or []
-        if not names:
-            continue
-        file = shown(names[0])
-        regions = _array(fn.get("regions") or [], 8)
-        own = regions[(regions[:, 5] == 0) & (regions[:, 7] == CODE_REGION)] if len(regions) else regions
-        if not len(own):
-            continue
-        function = short_name(str(fn["name"]))
-        if keep(file):
-            fn_rows.append(
-                {
-                    "file": file,
-                    "path": names[0],
-                    "function": function,
-                    "line_start": int(own[:, 0].min()),
-                    "line_end": int(own[:, 2].max()),
-                    "count": int(fn.get("count") or 0),
-                }
-            )
-        decision_rows.extend(_decision_rows(fn, file, function, regions, names, shown))
-    lines = pd.concat(line_parts, ignore_index=True) if line_parts else _frame(("file", "line", "count"))
+    for unit, data in exports:
+        for entry in data.get("files") or []:
+            name = shown(entry["filename"])
+            if not keep(name):
+                continue
+            kept_paths.append(str(entry["filename"]))
+            segs = _array(entry.get("segments") or [], 6)
+            ln, cnt = line_counts(segs)
+            line_parts.append((unit, name, ln, cnt))
+            br = _file_branches(entry)
+            if len(br):
+                branch_parts.append((unit, name, _branch_columns(br)))
+        for fn in data.get("functions") or []:
+            names = fn.get("filenames") or []
+            if not names:
+                continue
+            file = shown(names[0])
+            regions = _array(fn.get("regions") or [], 8)
+            own = regions[(regions[:, 5] == 0) & (regions[:, 7] == CODE_REGION)] if len(regions) else regions
+            if not len(own):
+                continue
+            function = short_name(str(fn["name"]))
+            if keep(file):
+                fn_rows.append(
+                    {
+                        "file": file,
+                        "path": names[0],
+                        "function": function,
+                        "line_start": int(own[:, 0].min()),
+                        "line_end": int(own[:, 2].max()),
+                        "count": int(fn.get("count") or 0),
+                    }
+                )
+                if batch:
+                    fn_rows[-1]["test"] = unit
+            rows = _decision_rows(fn, file, function, regions, names, shown)
+            if batch:
+                for r in rows:
+                    r["test"] = unit
+                    r["vectors"] = r.pop("vectors", "")
+            decision_rows.extend(rows)
+    test = ("test",) if batch else ()
+    # one frame per kind (not one per file, then concatenated: the same rows, a fraction of the cost)
+    lines = (
+        pd.DataFrame(
+            {
+                "file": _repeat([(n, len(ln)) for _, n, ln, _ in line_parts]),
+                "line": np.concatenate([ln for _, _, ln, _ in line_parts]),
+                "count": np.concatenate([c for _, _, _, c in line_parts]),
+                **({"test": _repeat([(u, len(ln)) for u, _, ln, _ in line_parts])} if batch else {}),
+            }
+        )
+        if line_parts
+        else _frame(("file", "line", "count", *test))
+    )
     branches = (
-        pd.concat(branch_parts, ignore_index=True)
+        pd.DataFrame(
+            {
+                "file": _repeat([(n, len(cols[0])) for _, n, cols in branch_parts]),
+                "line": np.concatenate([cols[0] for _, _, cols in branch_parts]),
+                "branch": np.concatenate([cols[1] for _, _, cols in branch_parts]),
+                "count": np.concatenate([cols[2] for _, _, cols in branch_parts]),
+                **({"test": _repeat([(u, len(cols[0])) for u, _, cols in branch_parts])} if batch else {}),
+            }
+        )
         if branch_parts
-        else _frame(("file", "line", "branch", "count"))
+        else _frame(("file", "line", "branch", "count", *test))
     )
     functions = (
         pd.DataFrame(fn_rows)
         if fn_rows
-        else _frame(("file", "path", "function", "line_start", "line_end", "count"))
+        else _frame(("file", "path", "function", "line_start", "line_end", "count", *test))
     )
-    decisions = pd.DataFrame(decision_rows) if decision_rows else _frame(_DECISION_COLUMNS)
+    decisions = (
+        pd.DataFrame(decision_rows)
+        if decision_rows
+        else _frame((*_DECISION_COLUMNS, *(("test", "vectors") if batch else ())))
+    )
     # C++: qualified names, as the gcc side names them
     functions["function"] = demangle(functions["function"].astype(str))
-    functions = merge_variants(functions, ["file", "path", "function"])  # C1/C2, D0/D1/D2: one
+    functions = merge_variants(functions, [*test, "file", "path", "function"])  # C1/C2, D0/D1/D2: one
     if "function" in decisions.columns and len(decisions):
         decisions["function"] = demangle(decisions["function"].astype(str))
     return ExportFrames(lines, branches, functions, decisions, kept_paths)
@@ -367,6 +421,15 @@ _DECISION_COLUMNS = (
     "file", "line", "column", "function", "decision_path", "decision_file", "decision_line",
     "decision_column", "end_line", "end_column", "n", "flags", "evaluated",
 )  # fmt: skip
+
+
+def _repeat(parts: list[tuple[str, int]]) -> np.ndarray:
+    out = np.empty(sum(n for _, n in parts), dtype=object)
+    at = 0
+    for name, n in parts:
+        out[at : at + n] = name
+        at += n
+    return out
 
 
 def _frame(columns: Iterable[str]) -> pd.DataFrame:
@@ -397,7 +460,7 @@ def _decision_rows(
     rows: list[dict[str, Any]] = []
     for rec in records:
         l1, c1, l2, c2 = (int(x) for x in rec[:4])
-        flags = [bool(x) for x in rec[-1]]
+        flags = [bool(x) for x in rec[6]]
         inside = (
             ((mc[:, 0] > l1) | ((mc[:, 0] == l1) & (mc[:, 1] >= c1)))
             & ((mc[:, 0] < l2) | ((mc[:, 0] == l2) & (mc[:, 1] <= c2)))
@@ -432,6 +495,8 @@ def _decision_rows(
                 "evaluated": bool(len(mc) and (mc[inside, 4].sum() + mc[inside, 5].sum()) > 0),
             }
         )
+        if len(rec) > 7:  # the native reader's executed vectors (llvm_native)
+            rows[-1]["vectors"] = str(rec[7])
     return rows
 
 
@@ -651,6 +716,34 @@ def read_unit(
         profdata.unlink(missing_ok=True)
 
 
+def read_native_unit(
+    native: Any,
+    unit: str,
+    profraw: Path,
+    shown: Callable[[str], str],
+    keep: Callable[[str], bool],
+    files: Sequence[str],
+) -> UnitCoverage:
+    """:func:`read_unit` without llvm processes (``native``: the executable's
+    :class:`covguard.ingest.llvm_native.NativeExecutable`): the same frames and vectors, except
+    that the functions and files the test did not touch are left out (all their counts are 0,
+    and the universe comes from the executables' empty-profile exports)."""
+    from covguard.ingest.profraw import read_profraw
+
+    frames = parse_export(native.export(read_profraw(profraw), files, touched_only=True), shown, keep)
+    d = frames.decisions
+    kept = [keep(str(f)) for f in d["file"]] if len(d) else []
+    # the decisions of the kept files, in function order (llvm-cov show's listing order only
+    # matters to match its blocks)
+    chosen = d[np.asarray(kept, dtype=bool)].reset_index(drop=True) if len(d) else d
+    frames.decisions = chosen.drop(columns="vectors", errors="ignore")
+    if len(chosen) and bool(chosen["evaluated"].any()):
+        vectors = [str(v) for v in chosen["vectors"]]
+    else:
+        vectors = [""] * len(chosen)
+    return UnitCoverage(unit=unit, frames=frames, vectors=vectors, shown=[])
+
+
 def read_profile(
     tools: LlvmTools,
     unit: str,
@@ -718,10 +811,19 @@ def collect_llvm(
     jobs: int = 0,
     work: Path | None = None,
     unmeasured: Sequence[dict[str, Any]] = (),
+    native: bool | None = None,
 ) -> tuple[CoverageData, dict[str, int]]:
     """Every unit's coverage, and the universe of every executable, as frames (``unmeasured``:
-    decisions clang compiled without MC/DC, from the build manifest)."""
+    decisions clang compiled without MC/DC, from the build manifest).  ``native`` (default: on
+    unless ``COVGUARD_LLVM_COV=1``): each unit's profile decoded without llvm processes
+    (:mod:`covguard.ingest.llvm_native`); llvm-cov still reads each executable once, and any
+    executable or profile the decoder does not understand is read with llvm-cov, with a note."""
+    if native is None:
+        native = os.environ.get("COVGUARD_LLVM_COV", "") not in ("1", "yes", "true")
+    if tools.path_equivalence is not None:
+        native = False  # llvm-cov maps the moved sources
     cache: dict[str, str] = {}
+    fallback_notes: list[str] = []
 
     def shown(path: str) -> str:
         got = cache.get(path)
@@ -749,7 +851,13 @@ def collect_llvm(
                 raw, exe = run.units[u]
                 return read_unit(tools, u, raw, exe, folder, shown, keep, files.get(str(exe), []))
 
-            units = list(pool.map(one, present))
+            units: list[UnitCoverage] = []
+            read: set[str] = set()
+            if native:
+                from covguard.ingest.llvm_native import native_units
+
+                units, read, fallback_notes = native_units(run, present, shown, keep, files)
+            units += pool.map(one, [u for u in present if u not in read])
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     sources = SourceCache(tools.path_equivalence)
@@ -758,6 +866,8 @@ def collect_llvm(
         models, units, sources, origin=origin, variant=variant, executables=run, unmeasured=kept, shown=shown
     )
     data.notes.append(LINE_MODEL_NOTE)
+    if native:
+        data.notes.extend(fallback_notes)
     return data, n_files
 
 
@@ -780,7 +890,7 @@ def assemble(
     exe_of = {u: str(e) for u, (_, e) in executables.units.items()} if executables else {}
 
     def stack(name: str, parts: list[UnitCoverage]) -> pd.DataFrame:
-        frames = [getattr(p.frames, name).assign(test=p.unit) for p in parts if len(getattr(p.frames, name))]
+        frames = [_with_test(getattr(p.frames, name), p.unit) for p in parts if len(getattr(p.frames, name))]
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
     # ---- universe
@@ -814,6 +924,14 @@ def assemble(
         decisions=conform(decisions.assign(**tag), DECISIONS),
         code_decisions=conform(code_decisions, CODE_DECISIONS),
     )
+
+
+def _with_test(frame: pd.DataFrame, unit: str, vectors: list[str] | None = None) -> pd.DataFrame:
+    """A unit's frame with its ``test`` (and ``vectors``) column; the native reader's batches
+    (:func:`parse_exports`) carry both already."""
+    if "test" in frame.columns:
+        return frame
+    return frame.assign(test=unit) if vectors is None else frame.assign(test=unit, vectors=vectors)
 
 
 def _code_functions(all_functions: pd.DataFrame, sources: SourceCache) -> pd.DataFrame:
@@ -950,7 +1068,7 @@ def _decisions(
     )
     # per unit: the executed vectors of every decision it evaluated
     evaluated = [
-        u.frames.decisions.assign(test=u.unit, vectors=u.vectors)
+        _with_test(u.frames.decisions, u.unit, u.vectors)
         for u in units
         if len(u.frames.decisions) and any(u.vectors)
     ]
