@@ -44,7 +44,7 @@ from covguard.files import glob_regex, sha256_file, write_json, write_text
 from covguard.ingest.gcno import read_notes
 from covguard.model import BuildManifest
 from covguard.procs import run_group
-from covguard.toolchains import RUNTIME_DIR, Toolchain, get_toolchain
+from covguard.toolchains import RUNTIME_DIR, Toolchain, get_toolchain, native_cc
 
 WRAPPER = Path(__file__).resolve().parent / "toolchains" / "ccwrap.py"
 
@@ -118,14 +118,20 @@ def _write_launchers(area: Area, config_file: Path) -> None:
         path.chmod(0o755)
 
 
+def _install_wrapper(
+    area: Area, config_file: Path, work_dir: Path, echo: Callable[[str], None] | None
+) -> None:
+    """The native compiler wrapper as bin/cc, bin/c++; else the Python one, with a note."""
+    why = native_cc.install(area.root, area.bin, config_file, work_dir, sys.executable, WRAPPER)
+    if why is not None:
+        _write_launchers(area, config_file)
+        if echo:
+            echo(f"note: compiling through covguard's Python compiler wrapper (slower); native one: {why}")
+
+
 def _read_cc_log(area: Area) -> list[dict[str, object]]:
-    records: list[dict[str, object]] = []
-    for item in sorted(area.cc_log.glob("*.json")):
-        try:
-            records.append(json.loads(item.read_text(encoding="utf-8")))
-        except (OSError, ValueError):
-            continue
-    return records
+    """The wrappers' records of the build, in the order the compiles started."""
+    return native_cc.read_records(area.cc_log)
 
 
 def _previous_commands(area: Area) -> dict[tuple[str, str], dict[str, object]]:
@@ -250,7 +256,7 @@ def build(
             "skip": [str(settings.work_dir.resolve())],
         },
     )
-    _write_launchers(area, cfg_file)
+    _install_wrapper(area, cfg_file, settings.work_dir, echo)
     command = build_command(settings, area)
     env = wrapper_env(os.environ, str(area.bin / "cc"), str(area.bin / "c++"))
     env["COVGUARD_RUNTIME"] = str(RUNTIME_DIR)
