@@ -621,8 +621,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-real", action="store_true", help="skip the real code bases (Lua, SQLite)")
     parser.add_argument(
         "--only",
-        default="synthetic,lua,sqlite,pertest",
-        help="parts to run, comma-separated: synthetic, lua, sqlite, pertest (e.g. --only sqlite)",
+        default="synthetic,lua,sqlite,pertest,build",
+        help="parts to run, comma-separated: synthetic, lua, sqlite, pertest, build (e.g. --only sqlite)",
     )
     parser.add_argument("--quick", action="store_true", help="small sizes, 3 runs: a smoke test")
     parser.add_argument("--chart", action="store_true", help="only redraw chart.svg from results.json")
@@ -645,7 +645,7 @@ def main(argv: list[str] | None = None) -> int:
     CACHE.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     only = {part.strip() for part in args.only.split(",")}
-    unknown = only - {"synthetic", "lua", "sqlite", "pertest"}
+    unknown = only - {"synthetic", "lua", "sqlite", "pertest", "build"}
     if unknown:
         raise SystemExit(f"--only: unknown part(s) {', '.join(sorted(unknown))}")
     projects = [synthetic(f, max(50, f // 4)) for f in sizes] if "synthetic" in only else []
@@ -680,6 +680,13 @@ def main(argv: list[str] | None = None) -> int:
     slopes = {name: f for name, f in fits.items() if f is not None}
     goals = targets(whole)
     lines = (print_whole(whole) if whole else []) + (print_pertest(pertest) if pertest else [])
+    build_row = None
+    if "build" in only:  # the compiler wrapper's cost (bench/build_bench.py)
+        from bench import build_bench
+
+        build_row = build_bench.bench(CACHE, args.repeat, 100 if args.quick else 500, python=False)
+        lines += build_bench.lines(build_row)
+        goals.append(build_bench.target(build_row))
     lines += print_targets(goals)
     lines += ["", "Slopes (least squares; exponent of the log-log fit: 1.0 = linear)", ""]
     for name, f in slopes.items():
@@ -702,7 +709,14 @@ def main(argv: list[str] | None = None) -> int:
     (RESULTS / "results.txt").write_text(text + "\n", encoding="utf-8")
     (RESULTS / "results.json").write_text(
         json.dumps(
-            {"whole": whole, "pertest": pertest, "slopes": slopes, "targets": goals, "repeat": args.repeat},
+            {
+                "whole": whole,
+                "pertest": pertest,
+                "build": build_row,
+                "slopes": slopes,
+                "targets": goals,
+                "repeat": args.repeat,
+            },
             indent=2,
         )
         + "\n",
