@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -88,6 +89,27 @@ def through_covguard(root: Path, native: bool) -> tuple[float, float]:
     return float(manifest["duration_s"]), whole
 
 
+def per_compile(root: Path, n: int = 100) -> dict[str, float]:
+    """CPU time (user + system, every child process: load-independent) of ``n`` compiles of one
+    module in a row, by hand and through the work area's wrapper (after a covguard build): the
+    wrapper's own cost per compile, in milliseconds."""
+    source = sorted((root / "src").glob("*.c"))[0]
+    out = root / ".covguard" / "per-compile.o"
+    flags = [*MAKEFILE_CFLAGS.split(), "-Isrc", "-c", str(source), "-o", str(out)]
+    wrapper = root / ".covguard" / "host-gcc" / "bin" / "cc"
+    ways = {"by hand": ["gcc", *flags, *COVERAGE_FLAGS.split()], "covguard": [str(wrapper), *flags]}
+    got: dict[str, float] = {}
+    for name, cmd in ways.items():
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        for _ in range(n):
+            subprocess.run(cmd, cwd=root, check=True)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+        got[name] = round(1000 * cpu / n, 2)
+    got["wrapper"] = round(got["covguard"] - got["by hand"], 2)
+    return got
+
+
 def bench(cache: Path, repeat: int, modules: int = 500, python: bool = True) -> dict[str, Any]:
     root = project(cache, modules)
     runs: dict[str, list[tuple[float, float]]] = {"by hand": [], "covguard": [], "covguard process": []}
@@ -107,7 +129,9 @@ def bench(cache: Path, repeat: int, modules: int = 500, python: bool = True) -> 
             runs["Python wrapper"].append((build_s, load))
             runs["Python wrapper process"].append((whole, load))
     median = {k: statistics.median(t for t, _ in v) for k, v in runs.items()}
+    through_covguard(root, True)  # the native wrapper in bin/cc for the per-compile figure
     return {
+        "per_compile_cpu_ms": per_compile(root),
         "project": f"synthetic, {compiles(root)} compiles ({modules} modules + test files)",
         "compiles": compiles(root),
         "median_s": {k: round(v, 3) for k, v in median.items()},
@@ -137,6 +161,11 @@ def lines(row: dict[str, Any]) -> list[str]:
         "(median s; 1-minute load at each run)",
         "",
     ]
+    pc = row["per_compile_cpu_ms"]
+    out.append(
+        f"  CPU per compile (100 in a row, user+sys): by hand {pc['by hand']:.1f} ms, through the "
+        f"wrapper {pc['covguard']:.1f} ms: the wrapper's own {pc['wrapper']:+.1f} ms"
+    )
     for k, v in row["runs"].items():
         shown = ", ".join(f"{t:.2f}@{load:.1f}" for t, load in v)
         out.append(f"  {k:24} {row['median_s'][k]:8.2f}   runs: {shown}")
