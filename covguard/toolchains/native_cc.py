@@ -11,7 +11,7 @@ source it cannot decide, a link that gets a framework hook) goes to the Python w
 
 Whether a source gets coverage is the Python wrapper's decision, taken *before* the build for
 every source file in the project (:func:`decision_table`: a walk of the root, without the work
-folder and hidden folders) and written with the flags to ``cc-native.conf``: NUL-terminated
+folder and ``.git``) and written with the flags to ``cc-native.conf``: NUL-terminated
 ``key=value`` entries, so that no path or flag needs quoting.  A source the table does not hold
 (one generated into the tree during the build) inside the root goes to the Python wrapper; a
 source in the work folder or outside the root gets no coverage, as there.
@@ -51,6 +51,8 @@ CONFIG_NAME = "cc-native.conf"
 HOST_CC_ENV = "COVGUARD_HOST_CC"
 SWITCH_ENV = "COVGUARD_NATIVE_CC"  # "0": always the Python wrapper
 MAX_TABLE = 200_000  # sources in the decision table; beyond, the Python wrapper decides
+MAX_WALK = 2_000_000  # folder entries looked at to find them
+VCS = frozenset({".git", ".hg", ".svn"})  # never holds the build's sources
 
 
 def host_compiler() -> str | None:
@@ -108,14 +110,17 @@ def _skipped(path: str, skips: list[str]) -> bool:
 
 def decision_table(cfg: dict[str, object]) -> list[tuple[bool, str]]:
     """(instrumented, absolute path) of every source file under the root, as the Python wrapper
-    decides it (:func:`ccwrap._instrumented` itself); without the skipped folders and hidden ones."""
+    decides it (:func:`ccwrap._instrumented` itself); without the skipped folders (the work
+    folder) and version-control ones."""
     root = str(cfg["root"])
     skips = [str(s) for s in cfg.get("skip", [])]  # type: ignore[attr-defined]
     out: list[tuple[bool, str]] = []
+    seen = 0
     for dirpath, dirs, files in os.walk(root):
-        dirs[:] = sorted(
-            d for d in dirs if not d.startswith(".") and not _skipped(os.path.join(dirpath, d), skips)
-        )
+        dirs[:] = sorted(d for d in dirs if d not in VCS and not _skipped(os.path.join(dirpath, d), skips))
+        seen += len(dirs) + len(files)
+        if seen > MAX_WALK:  # a huge tree: the rest is decided by the Python wrapper
+            return out
         for name in sorted(files):
             if name.endswith(SOURCE_EXTENSIONS):
                 full = os.path.join(dirpath, name)
