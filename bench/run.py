@@ -739,9 +739,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-real", action="store_true", help="skip the real code bases (Lua, SQLite)")
     parser.add_argument(
         "--only",
-        default="synthetic,lua,sqlite,pertest,reports,mcdc",
+        default="synthetic,lua,sqlite,pertest,reports,mcdc,build",
         help="parts to run, comma-separated: synthetic, lua, sqlite, pertest, reports (every covguard "
-        "output at SQLite size), mcdc (clang MC/DC per test); e.g. --only sqlite,reports",
+        "output at SQLite size), mcdc (clang MC/DC per test), build (the compiler wrapper's cost); "
+        "e.g. --only sqlite,reports",
     )
     parser.add_argument("--quick", action="store_true", help="small sizes, 3 runs: a smoke test")
     parser.add_argument("--chart", action="store_true", help="only redraw chart.svg from results.json")
@@ -764,7 +765,7 @@ def main(argv: list[str] | None = None) -> int:
     CACHE.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     only = {part.strip() for part in args.only.split(",")}
-    unknown = only - {"synthetic", "lua", "sqlite", "pertest", "reports", "mcdc"}
+    unknown = only - {"synthetic", "lua", "sqlite", "pertest", "reports", "mcdc", "build"}
     if unknown:
         raise SystemExit(f"--only: unknown part(s) {', '.join(sorted(unknown))}")
     projects = [synthetic(f, max(50, f // 4)) for f in sizes] if "synthetic" in only else []
@@ -803,6 +804,13 @@ def main(argv: list[str] | None = None) -> int:
     goals = targets(whole) + report_targets(reports)
     lines = (print_whole(whole) if whole else []) + (print_pertest(pertest) if pertest else [])
     lines += print_reports(reports) if reports else []
+    build_row = None
+    if "build" in only:  # the compiler wrapper's cost (bench/build_bench.py)
+        from bench import build_bench
+
+        build_row = build_bench.bench(CACHE, args.repeat, 100 if args.quick else 500, python=False)
+        lines += build_bench.lines(build_row)
+        goals.append(build_bench.target(build_row))
     lines += print_targets(goals)
     mcdc: list[dict[str, Any]] = []
     if "mcdc" in only and shutil.which("clang-19") and shutil.which("llvm-cov-19"):
@@ -835,6 +843,7 @@ def main(argv: list[str] | None = None) -> int:
                 "whole": whole,
                 "pertest": pertest,
                 "reports": reports,
+                "build": build_row,
                 "slopes": slopes,
                 "targets": goals,
                 "mcdc": mcdc,

@@ -44,7 +44,7 @@ from covguard.files import glob_regex, sha256_file, write_json, write_text
 from covguard.ingest.gcno import read_notes
 from covguard.model import BuildManifest
 from covguard.procs import run_group
-from covguard.toolchains import RUNTIME_DIR, Toolchain, get_toolchain
+from covguard.toolchains import RUNTIME_DIR, Toolchain, get_toolchain, native_cc
 
 WRAPPER = Path(__file__).resolve().parent / "toolchains" / "ccwrap.py"
 # how long covguard waits for processes the build command left running (see covguard.procs)
@@ -120,14 +120,20 @@ def _write_launchers(area: Area, config_file: Path) -> None:
         path.chmod(0o755)
 
 
+def _install_wrapper(
+    area: Area, config_file: Path, work_dir: Path, echo: Callable[[str], None] | None
+) -> None:
+    """The native compiler wrapper as bin/cc, bin/c++; else the Python one, with a note."""
+    why = native_cc.install(area.root, area.bin, config_file, work_dir, sys.executable, WRAPPER)
+    if why is not None:
+        _write_launchers(area, config_file)
+        if echo:
+            echo(f"note: compiling through covguard's Python compiler wrapper (slower); native one: {why}")
+
+
 def _read_cc_log(area: Area) -> list[dict[str, object]]:
-    records: list[dict[str, object]] = []
-    for item in sorted(area.cc_log.glob("*.json")):
-        try:
-            records.append(json.loads(item.read_text(encoding="utf-8")))
-        except (OSError, ValueError):
-            continue
-    return records
+    """The wrappers' records of the build, in the order the compiles started."""
+    return native_cc.read_records(area.cc_log)
 
 
 def _previous_commands(area: Area) -> dict[tuple[str, str], dict[str, object]]:
@@ -216,7 +222,7 @@ def build(
     toolchain = toolchain_for(settings)
     toolchain.check_installed()
     area = _prepare_area(settings, clean)
-    _write_launchers(area, _write_wrapper_config(settings, toolchain, area))
+    _install_wrapper(area, _write_wrapper_config(settings, toolchain, area), settings.work_dir, echo)
     command = build_command(settings, area)
     env = _build_env(settings, area)
     if echo:
