@@ -293,21 +293,17 @@ def _sheet_xml(frame: pd.DataFrame) -> bytes:
             tail = np.full(len(frame), "", dtype=object)
             tail[filled] = tails[where.reshape(-1)]
         else:
-            # every string operation once per distinct value, then spread to the rows by code
-            codes, uniques = pd.factorize(s.fillna("").astype(str))
-            text = _escape_formula(pd.Series(np.asarray(uniques, dtype=object), dtype=object))
-            text = text.str.replace(_XML_INVALID, "", regex=True)
-            longest = max([len(str(c)), *text.str.len().tolist()], default=8)
-            tails = ('" t="inlineStr"><is>' + _inline_string(text) + "</t></is></c>").to_numpy(dtype=object)
-            filled = (text != "").to_numpy(dtype=bool)[codes]
-            tail = np.where(filled, tails[codes], "").astype(object)
+            # every string operation once per distinct value (plain Python on the few distinct
+            # values: pandas' string methods cost more per call than the work), spread by code
+            codes, uniques = pd.factorize(s)  # a missing value: code -1, an empty cell
+            texts = [_cell_text(str(u)) for u in np.asarray(uniques, dtype=object).tolist()]
+            longest = max([len(str(c)), *(len(t) for t in texts)], default=8)
+            tails = np.array(["", *(_cell_tail(t) if t else "" for t in texts)], dtype=object)
+            filled = np.array([False, *(t != "" for t in texts)], dtype=bool)[codes + 1]
+            tail = tails[codes + 1]
         widths.append(f'<col min="{len(widths) + 1}" max="{len(widths) + 1}" '
                       f'width="{min(max(longest + 2, 8), 60)}" customWidth="1"/>')  # fmt: skip
-        pieces += [
-            np.where(filled, f'<c r="{letter}', "").astype(object),
-            np.where(filled, numbers, ""),
-            tail,
-        ]
+        pieces += [_where(filled, f'<c r="{letter}'), _where(filled, numbers), tail]
         any_cell |= filled
     header = "".join(
         _text_cells(np.array([f"{letter}1"], dtype=object), pd.Series([str(name)]), style="1")[0]
@@ -316,9 +312,9 @@ def _sheet_xml(frame: pd.DataFrame) -> bytes:
     table = [
         np.full(len(frame), '<row r="', dtype=object),
         numbers,
-        np.where(any_cell, '">', '"/>').astype(object),
+        _where(any_cell, '">', '"/>'),
         *pieces,
-        np.where(any_cell, "</row>", "").astype(object),
+        _where(any_cell, "</row>"),
     ]
     rows = np.column_stack(table).ravel() if len(frame) else np.array([], dtype=object)
     parts = [
@@ -333,6 +329,28 @@ def _sheet_xml(frame: pd.DataFrame) -> bytes:
         "</worksheet>",
     ]
     return "".join(parts).encode("utf-8")
+
+
+def _where(mask: np.ndarray, yes: str | np.ndarray, no: str = "") -> np.ndarray:
+    """``np.where(mask, yes, no)`` as an object array, without a fixed-width text array between."""
+    out = np.full(len(mask), no, dtype=object)
+    out[mask] = yes[mask] if isinstance(yes, np.ndarray) else yes
+    return out
+
+
+def _cell_text(text: str) -> str:
+    """A text cell's value: formula start escaped, characters XML cannot hold at all dropped."""
+    if _FORMULA_START.match(text):
+        text = "'" + text
+    return _XML_INVALID.sub("", text)
+
+
+def _cell_tail(text: str) -> str:
+    """The rest of a text cell after its reference (as :func:`_inline_string` writes it)."""
+    shown = xml_text(text)
+    body = shown.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\r", "&#13;")
+    opening = '<t xml:space="preserve">' if shown != shown.strip() else "<t>"
+    return f'" t="inlineStr"><is>{opening}{body}</t></is></c>'
 
 
 def _text_cells(refs: np.ndarray, texts: pd.Series, style: str | None = None) -> np.ndarray:
