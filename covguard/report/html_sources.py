@@ -6,7 +6,8 @@ those pages the largest cost of the report (SQLite's amalgamation alone is 263k 
 page that took seconds to write and about ten to open), so a page carries instead:
 
 * the file's text, once, and per executable line its class, execution count and number of tests,
-  and the tests that ran it (indices into the page's list of test names): one JSON data block
+  and the tests that ran it (indices into the page's list of test names; the long integer columns
+  packed as base64, :func:`packed`): one JSON data block
   (``<script type="application/json">``: data, never executed, so the page's Content-Security-Policy
   is unchanged: no script but :data:`SOURCE_SCRIPT`, allowed by its hash);
 * :data:`SOURCE_SCRIPT`, which draws the same rows the inline layout has (same classes, ids
@@ -18,6 +19,7 @@ Everything here works on whole columns (numpy, pandas); the only Python loop is 
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Sequence
 from typing import Any
@@ -32,6 +34,18 @@ SOURCE_SCRIPT = """
   var box = document.getElementById('src-lines');
   if (!holder || !box) { return; }
   var d = JSON.parse(holder.textContent);
+  function ints(x) {  // "<bytes per value>:<base64 of unsigned little-endian integers>", or a list
+    if (typeof x !== 'string') { return x; }
+    var w = parseInt(x.charAt(0), 10), b = window.atob(x.slice(2)), n = b.length / w;
+    var bytes = new Uint8Array(b.length), out = new Array(n), i;
+    for (i = 0; i < b.length; i++) { bytes[i] = b.charCodeAt(i); }
+    var view = new DataView(bytes.buffer);
+    for (i = 0; i < n; i++) {
+      out[i] = w === 1 ? bytes[i] : w === 2 ? view.getUint16(2 * i, true) : view.getUint32(4 * i, true);
+    }
+    return out;
+  }
+  ['lines', 'cls', 'tests', 'rl', 'rt'].forEach(function (k) { d[k] = ints(d[k]); });
   var pre = document.getElementById('src-text');
   var src = (pre ? pre.textContent : '').replace(/\\r\\n/g, '\\n').replace(/\\n$/, '').split('\\n');
   var at = {};
@@ -161,21 +175,35 @@ def page_data(
         doc: dict[str, Any] = {
             "id": ids[f],
             "classes": [str(c) for c in classes],
-            "lines": line_no[pos].tolist(),
-            "cls": codes[pos].tolist(),
-            "tests": tests[pos].tolist(),
+            "lines": packed(line_no[pos]),
+            "cls": packed(codes[pos]),
+            "tests": packed(tests[pos]),
             "count": counts.tolist()
             if not len(counts) or counts.max() < _SAFE_NUMBER
             else counts.astype(str).tolist(),
             "names": all_names[used].tolist(),
-            "rl": ran_line[rpos].tolist(),
-            "rt": local.reshape(-1).tolist(),
+            "rl": packed(ran_line[rpos]),
+            "rt": packed(local.reshape(-1)),
         }
         # ASCII: a lone surrogate (a test name from a non-UTF-8 byte) stays a valid \udcXX escape;
         # "<" only occurs inside JSON strings, where \u003c means the same: the block cannot end
         # early (</script>) or open a comment
         out[f] = json.dumps(doc).replace("<", "\\u003c")
     return out
+
+
+def packed(values: np.ndarray) -> str | list[int]:
+    """Non-negative integers as ``"<w>:<base64>"``: little-endian, ``w`` (1, 2 or 4) bytes each,
+    the fewest that hold the largest (a JSON list when one is negative or above 32 bits).  A
+    source page's columns run to hundreds of thousands of numbers: as base64 they take no Python
+    work per number (the JSON encoder formats each one) and fewer bytes."""
+    values = np.asarray(values)
+    top = int(values.max()) if len(values) else 0
+    if len(values) and (int(values.min()) < 0 or top >= 2**32):
+        return [int(v) for v in values.tolist()]
+    width = 1 if top < 2**8 else 2 if top < 2**16 else 4
+    raw = values.astype(f"<u{width}").tobytes()
+    return f"{width}:{base64.b64encode(raw).decode('ascii')}"
 
 
 def _sorted_codes(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
