@@ -755,8 +755,8 @@ def test_source_page_data_holds_the_facts_of_the_inline_rows(sample_run: Any) ->
     assert back["names"] == ["t::\udcff</script>"]
     assert back["count"] == [str(2**60)]  # beyond JavaScript's exact integers: sent as text
     for values, width in (([0, 255], "1"), ([1, 300], "2"), ([7, 70_000, 2**32 - 1], "4")):
-        block = html_sources.packed(np.array(values))
-        assert isinstance(block, str)
-        assert block.startswith(width + ":")
-        assert ints(block) == values
+        packed = html_sources.packed(np.array(values))
+        assert isinstance(packed, str)
+        assert packed.startswith(width + ":")
+        assert ints(packed) == values
     assert html_sources.packed(np.array([-1, 2**40])) == [-1, 2**40]  # not packable: a list
