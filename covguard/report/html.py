@@ -21,6 +21,7 @@ the same inputs give the same bytes.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import html
 from collections.abc import Sequence
@@ -163,7 +164,14 @@ def csp_hash(source: str) -> str:
 
 
 def esc(value: Any) -> str:
-    return html.escape("" if value is None else str(value))
+    return "" if value is None else _escaped(value if type(value) is str else str(value))
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _escaped(text: str) -> str:
+    """``html.escape`` once per distinct text: a report repeats the same files, kinds, classes and
+    test names in thousands of rows."""
+    return html.escape(text)
 
 
 def badge(value: Any) -> str:

@@ -152,7 +152,16 @@ def joined(frame: pd.DataFrame, keys: str | list[str], column: str) -> pd.Series
     keys = [keys] if isinstance(keys, str) else keys
     values = frame.loc[:, [*keys, column]].astype(str)
     values = values[values[column] != ""].drop_duplicates().sort_values(column, kind="stable")
-    return values.groupby(keys, sort=False)[column].agg(", ".join)
+    groups = values.groupby(keys, sort=False)[column]
+    # the joins on plain lists (pandas' own aggregation reads each text through its array type)
+    number = groups.ngroup().to_numpy()
+    order = np.argsort(number, kind="stable")
+    texts = values[column].to_numpy(dtype=object)[order].tolist()
+    ends = np.searchsorted(number[order], np.arange(groups.ngroups), side="right").tolist()
+    starts = [0, *ends][:-1]
+    out = [", ".join(texts[a:b]) for a, b in zip(starts, ends, strict=True)]
+    index = groups.size().index
+    return pd.Series(out, index=index, name=column, dtype=values[column].dtype)
 
 
 def requirement_rows(analysis: Analysis, links: pd.DataFrame) -> pd.DataFrame:
