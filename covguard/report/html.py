@@ -830,7 +830,9 @@ def render_site(
         "</main>",
     ]
     site = {
-        path: _document(f"{title}: {path}", f"<main>\n{content}\n</main>", html_sources.SOURCE_SCRIPT)
+        path: _document(
+            f"{title}: {path}", "".join(["<main>\n", content, "\n</main>"]), html_sources.SOURCE_SCRIPT
+        )
         for path, content in pages.items()
     }
     return _document(title, "\n".join(part for part in body if part)), site
@@ -843,15 +845,17 @@ def _document(title: str, body: str, extra_script: str = "") -> str:
         f"default-src 'none'; style-src {csp_hash(CSS)}; script-src {scripts}; img-src data:; "
         "base-uri 'none'; form-action 'none'"
     )
-    return (
-        "<!DOCTYPE html>\n"
-        '<html lang="en"><head><meta charset="utf-8">'
-        f'<meta http-equiv="Content-Security-Policy" content="{csp}">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        '<link rel="icon" href="data:,">'
-        f"<title>{esc(title)}</title><style>{CSS}</style></head>\n<body>\n"
-        + body
-        + f"\n<script>{SCRIPT}</script>\n"
-        + (f"<script>{extra_script}</script>\n" if extra_script else "")
-        + "</body></html>\n"
+    return "".join(  # one copy of a body of many megabytes, not one per "+"
+        [
+            "<!DOCTYPE html>\n"
+            '<html lang="en"><head><meta charset="utf-8">'
+            f'<meta http-equiv="Content-Security-Policy" content="{csp}">'
+            '<meta name="viewport" content="width=device-width, initial-scale=1">'
+            '<link rel="icon" href="data:,">'
+            f"<title>{esc(title)}</title><style>{CSS}</style></head>\n<body>\n",
+            body,
+            f"\n<script>{SCRIPT}</script>\n",
+            f"<script>{extra_script}</script>\n" if extra_script else "",
+            "</body></html>\n",
+        ]
     )
