@@ -21,6 +21,7 @@ order and timestamps, no creation date - the same inputs give the same bytes.
 
 from __future__ import annotations
 
+import csv
 import io
 import re
 import zipfile
@@ -66,11 +67,13 @@ def by_value(text: pd.Series, fn: Callable[[pd.Series], pd.Series]) -> pd.Series
 
 def escape_cells(series: pd.Series) -> pd.Series:
     """Text cells that a spreadsheet would evaluate (``= + - @``, tab, CR first) prefixed with ``'``."""
-    return by_value(series.fillna("").astype(str), _escape_formula)
+    codes, uniques = pd.factorize(series)  # once per distinct value; missing: code -1, empty
+    texts = ["", *(_formula_safe(str(u)) for u in np.asarray(uniques, dtype=object).tolist())]
+    return pd.Series(np.array(texts, dtype=object)[codes + 1], index=series.index, dtype=object)
 
 
-def _escape_formula(text: pd.Series) -> pd.Series:
-    return text.where(~text.str.contains(_FORMULA_START), "'" + text)
+def _formula_safe(text: str) -> str:
+    return "'" + text if _FORMULA_START.match(text) else text
 
 
 def _blank(df: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
@@ -237,12 +240,19 @@ def test_rows(analysis: Analysis, links: pd.DataFrame) -> pd.DataFrame:
 
 def csv_bytes(links: pd.DataFrame) -> bytes:
     """The trace matrix as CSV (RFC 4180: CRLF, quotes doubled), formula cells escaped."""
-    out = links.copy()
-    for c in out.columns:
-        if c != "line":
-            out[c] = escape_cells(out[c])
+    columns: list[list[str]] = []
+    for c in links.columns:
+        if c == "line":  # a whole number, or empty
+            text = np.array(list(map(str, links[c].fillna(0).to_numpy(dtype="int64").tolist())), dtype=object)
+            text[links[c].isna().to_numpy()] = ""
+            columns.append(text.tolist())
+        else:
+            columns.append(escape_cells(links[c]).tolist())
+    # the csv module's writer (what pandas' to_csv drives, without its conversions per chunk)
     buf = io.StringIO()
-    out.to_csv(buf, index=False, lineterminator="\r\n")
+    writer = csv.writer(buf, lineterminator="\r\n")
+    writer.writerow([str(c) for c in links.columns])
+    writer.writerows(zip(*columns, strict=True))
     return visible_bytes(buf.getvalue()).encode("utf-8")
 
 
@@ -349,9 +359,7 @@ def _where(mask: np.ndarray, yes: str | np.ndarray, no: str = "") -> np.ndarray:
 
 def _cell_text(text: str) -> str:
     """A text cell's value: formula start escaped, characters XML cannot hold at all dropped."""
-    if _FORMULA_START.match(text):
-        text = "'" + text
-    return _XML_INVALID.sub("", text)
+    return _XML_INVALID.sub("", _formula_safe(text))
 
 
 def _cell_tail(text: str) -> str:
