@@ -17,8 +17,9 @@ Where it intentionally differs from gcovr's:
   the lines its own markers exclude; the numbers are covguard's, line by line;
 * the files are the analysed sources of the build: the same set gcovr is given as ``--filter``.
 
-Written as text from whole columns (no per-line Python): one string per line is made with
-vectorised string operations, then each file's and function's block is one slice of them.
+Written as text from whole columns (no per-line Python): the line elements are a table of text
+pieces (numbers turned into text once; only a line with branches has a string of its own), and
+each file's and function's block is one join of its rows of that table.
 """
 
 from __future__ import annotations

@@ -193,8 +193,12 @@ def _dump(value: Any, pad: str) -> str:
         return "{\n" + ",\n".join(items) + "\n" + pad + "}"
     if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
         inner = pad + "  "
-        return "[\n" + ",\n".join(inner + json.dumps(v, ensure_ascii=False) for v in value) + "\n" + pad + "]"
-    return json.dumps(value, ensure_ascii=False)
+        return "[\n" + ",\n".join(inner + _ENCODE(v) for v in value) + "\n" + pad + "]"
+    return _ENCODE(value)
+
+
+# json.dumps(v, ensure_ascii=False) with one encoder for every record (dumps builds one per call)
+_ENCODE = json.JSONEncoder(ensure_ascii=False).encode
 
 
 def dumps(doc: dict[str, Any]) -> str:
