@@ -151,20 +151,42 @@ def _trace_links(analysis: Analysis) -> pd.DataFrame:
 
 def joined(frame: pd.DataFrame, keys: str | list[str], column: str) -> pd.Series:
     """Per group of ``keys``: the distinct non-empty values of ``column``, sorted, ``", "``-joined
-    (a group with none is absent).  One sort and one join per group, no Python set per group."""
+    (a group with none is absent; groups in the order of their first value in that sort, as a
+    ``groupby(sort=False)`` over the values sorted gives them).  Each column's text is factorized
+    once; deduplication, sort and grouping run on the integer codes."""
     keys = [keys] if isinstance(keys, str) else keys
-    values = frame.loc[:, [*keys, column]].astype(str)
-    values = values[values[column] != ""].drop_duplicates().sort_values(column, kind="stable")
-    groups = values.groupby(keys, sort=False)[column]
-    # the joins on plain lists (pandas' own aggregation reads each text through its array type)
-    number = groups.ngroup().to_numpy()
-    order = np.argsort(number, kind="stable")
-    texts = values[column].to_numpy(dtype=object)[order].tolist()
-    ends = np.searchsorted(number[order], np.arange(groups.ngroups), side="right").tolist()
-    starts = [0, *ends][:-1]
-    out = [", ".join(texts[a:b]) for a, b in zip(starts, ends, strict=True)]
-    index = groups.size().index
-    return pd.Series(out, index=index, name=column, dtype=values[column].dtype)
+    texts = {c: frame[c].astype(str) for c in dict.fromkeys([*keys, column])}
+    v_code, v_uniques = pd.factorize(texts[column])
+    v_names = np.asarray(v_uniques, dtype=object)
+    rank = np.empty(len(v_names), dtype="int64")
+    rank[np.argsort(v_names, kind="stable")] = np.arange(len(v_names))
+    key_codes: list[np.ndarray] = []
+    key_names: list[np.ndarray] = []
+    for k in keys:
+        k_code, k_uniques = pd.factorize(texts[k])
+        key_codes.append(k_code)
+        key_names.append(np.asarray(k_uniques, dtype=object))
+    group = np.zeros(len(frame), dtype="int64")
+    for code, names in zip(key_codes, key_names, strict=True):
+        group = group * max(len(names), 1) + code
+    keep = np.flatnonzero(v_names[v_code] != "") if len(frame) else np.zeros(0, dtype="int64")
+    # distinct (group, value) pairs, each at its first row, then sorted by value (stable)
+    pair = group[keep] * max(len(v_names), 1) + v_code[keep]
+    _u, first = np.unique(pair, return_index=True)
+    rows = keep[np.sort(first)]
+    rows = rows[np.argsort(rank[v_code[rows]], kind="stable")]
+    g_code, g_first = pd.factorize(group[rows])  # groups by first appearance in that order
+    order = np.argsort(g_code, kind="stable")
+    values = v_names[v_code[rows[order]]].tolist()
+    ends = np.searchsorted(g_code[order], np.arange(len(g_first)), side="right").tolist()
+    out = [", ".join(values[a:b]) for a, b in zip([0, *ends][:-1], ends, strict=True)]
+    lead = rows[order][np.r_[0, ends[:-1]].astype("int64")] if len(rows) else rows
+    levels = [
+        pd.Index(names[code[lead]], dtype=texts[k].dtype, name=k)
+        for k, code, names in zip(keys, key_codes, key_names, strict=True)
+    ]
+    index = levels[0] if len(levels) == 1 else pd.MultiIndex.from_arrays(levels)
+    return pd.Series(out, index=index, name=column, dtype=texts[column].dtype)
 
 
 def requirement_rows(analysis: Analysis, links: pd.DataFrame) -> pd.DataFrame:
