@@ -190,6 +190,7 @@ def render(analysis: Analysis, *, source: str, timestamp: int) -> str:
         cut_ends = np.r_[cuts[1:], len(order)]
         methods: list[tuple[int, str, str]] = []
         rows_of = order + b
+        grouped = in_method[rows_of]  # this file's line elements, function by function
         # per function: its lines hit, branches and branches covered, in one reduction each
         sums = (
             [np.add.reduceat(v[rows_of], cuts).tolist() for v in (hit.astype("int64"), bt, bc)]
@@ -211,7 +212,7 @@ def render(analysis: Analysis, *, source: str, timestamp: int) -> str:
                     fn,
                     f'            <method name="{_attr(name)}" signature="{_attr(signature)}" '
                     f'line-rate="{_rate(h, len(rows))}" branch-rate="{_rate(c_b, t_b)}" complexity="0.0">\n'
-                    "              <lines>\n" + _block(in_method[rows]) + "              </lines>\n"
+                    "              <lines>\n" + _block(grouped[cs:ce]) + "              </lines>\n"
                     "            </method>\n",
                 )
             )
