@@ -138,14 +138,21 @@ def page_data(
     tests and the tests that ran it (``ran``: file, line, test; the coverage's lines), the same
     facts :func:`covguard.report.html.source_rows` renders inline."""
     wanted = pd.Index(list(files))
-    cls = lines.loc[:, ["file", "line", "class", "tests", "count"]].astype({"file": str, "line": "int64"})
-    cls = cls.drop_duplicates(["file", "line"]).sort_values(["file", "line"], kind="stable")
-    cls = cls[cls["file"].isin(wanted)]
-    codes, classes = pd.factorize(cls["class"].astype(str), sort=True)
-    at = cls.groupby("file", sort=False).indices
-    line_no = cls["line"].to_numpy()
-    tests = cls["tests"].fillna(0).astype("int64").to_numpy()
-    count = cls["count"].fillna(0).astype("int64").to_numpy()
+    # the executable lines sorted by file name and line, the first row of each (file, line) kept,
+    # on the file column's codes (no text per row)
+    l_code, l_names = _sorted_codes(lines["file"])
+    l_line = lines["line"].to_numpy(dtype="int64")
+    order = np.lexsort((l_line, l_code))  # stable: the first of equal rows stays first
+    lc, ll = l_code[order], l_line[order]
+    first = np.r_[True, (lc[1:] != lc[:-1]) | (ll[1:] != ll[:-1])] if len(order) else np.zeros(0, bool)
+    keep = first & (lc >= 0)
+    keep[keep] = pd.Index(l_names).isin(wanted)[lc[keep]]
+    rows, row_file = order[keep], lc[keep]
+    codes, classes = pd.factorize(lines["class"].astype(str).to_numpy(dtype=object)[rows], sort=True)
+    line_no = l_line[rows]
+    tests = lines["tests"].fillna(0).astype("int64").to_numpy()[rows]
+    count = lines["count"].fillna(0).astype("int64").to_numpy()[rows]
+    line_file = {str(name): i for i, name in enumerate(l_names)}
 
     # the tests per line on integer codes (the coverage's file and test columns are categorical:
     # no text per row), sorted by file, line and test name, without repeats
@@ -164,10 +171,10 @@ def page_data(
     file_code = {str(name): i for i, name in enumerate(f_names)}
     all_names = t_names
 
-    empty = np.zeros(0, dtype="int64")
     out: dict[str, str] = {}
     for f in files:
-        pos = at.get(f, empty)
+        lcode = line_file.get(f, -1)
+        pos = np.arange(np.searchsorted(row_file, lcode), np.searchsorted(row_file, lcode, side="right"))
         counts = count[pos]
         code = file_code.get(f, -1)
         rpos = np.arange(np.searchsorted(f_code, code), np.searchsorted(f_code, code, side="right"))
