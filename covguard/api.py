@@ -16,23 +16,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from covguard.build import Area, check_root, load_manifest, toolchain_for
-from covguard.build import build as _build
-from covguard.collect import SourceFilter, check_sources, collect, coverage_model
+from covguard.build.instrumented import Area, check_root, load_manifest, toolchain_for
+from covguard.build.instrumented import build as _build
 from covguard.config import Settings, load_settings
 from covguard.errors import EXIT_INFRASTRUCTURE, EXIT_OK, CoverageDataError
 from covguard.files import work_lock
 from covguard.frames import CoverageData
+from covguard.ingest.collect import SourceFilter, check_sources, collect, coverage_model
 from covguard.model import BuildManifest
-from covguard.provenance import combine_coverage, combine_results
-from covguard.pytest_runner import (
+from covguard.run.provenance import combine_coverage, combine_results
+from covguard.run.pytest_runner import (
     PythonRun,
     load_python_run,
     run_python_suite,
     with_python,
     with_python_coverage,
 )
-from covguard.runner import TestRun, load_results, run_tests
+from covguard.run.runner import TestRun, load_results, run_tests
 
 if TYPE_CHECKING:
     from covguard.analysis.analyse import Analysis
@@ -66,8 +66,8 @@ __all__ = [
 
 
 def build(settings: Settings, *, clean: bool = False, echo: Echo | None = None) -> BuildManifest:
-    """Build the firmware's tests with coverage (see :mod:`covguard.build`), and the product
-    firmware with its call graph when ``product.command`` is set (:mod:`covguard.product`)."""
+    """Build the firmware's tests with coverage (see :mod:`covguard.build.instrumented`), and the product
+    firmware with its call graph when ``product.command`` is set (:mod:`covguard.build.product`)."""
     with work_lock(settings.work_dir):
         manifest = _build(settings, clean=clean, echo=echo)
         _build_product(settings, echo)
@@ -75,7 +75,7 @@ def build(settings: Settings, *, clean: bool = False, echo: Echo | None = None) 
 
 
 def _build_product(settings: Settings, echo: Echo | None) -> None:
-    from covguard import product
+    from covguard.build import product
 
     if product.configured(settings):
         product.build_product(settings, echo=echo)
@@ -102,9 +102,9 @@ def _python_suite(settings: Settings, echo: Echo | None) -> PythonRun | None:
 
 def merge(settings: Settings, shards: list[Path], *, partial: bool = False) -> TestRun:
     """Combine the results of `covguard test --shard K/N` jobs into this work folder's test run
-    (see :mod:`covguard.merge`); write results.json and junit.xml."""
-    from covguard.merge import merge_shards
+    (see :mod:`covguard.run.merge`); write results.json and junit.xml."""
     from covguard.report.junit import write_junit
+    from covguard.run.merge import merge_shards
 
     with work_lock(settings.work_dir):
         result, _manifest = merge_shards(settings, shards, partial=partial)
@@ -133,8 +133,8 @@ def coverage(
         )
     toolchain = toolchain_for(settings)
     if toolchain.coverage == "llvm":  # clang's source-based coverage, with MC/DC
+        from covguard.build.toolchains.clang import llvm_tools
         from covguard.ingest.llvm_cov import LlvmTools, collect_test_run
-        from covguard.toolchains.clang import llvm_tools
 
         data, n_files = collect_test_run(
             results.units,

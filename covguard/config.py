@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from covguard.errors import ConfigError
-from covguard.invocations import check_invocations, check_runners
+from covguard.run.invocations import check_invocations, check_runners
 
 CONFIG_FILE = "covguard.toml"
 TOOLCHAINS = ("host-gcc", "host-clang", "cortex-m3-qemu")

@@ -134,7 +134,7 @@ def apply_baseline(
         ref = str(settings.values.get("gate_baseline_ref") or "") or commit
         renames = {}
         if ref:
-            from covguard.changes import renames_since
+            from covguard.change.changeset import renames_since
 
             renames = renames_since(settings.root, ref, what="gate.baseline_ref")
     base_findings = _renamed(doc.get("findings", []), renames)

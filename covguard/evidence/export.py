@@ -26,8 +26,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from covguard import __version__
-from covguard.build import Area, load_manifest
-from covguard.collect import check_sources
+from covguard.build.instrumented import Area, load_manifest
 from covguard.config import Settings
 from covguard.errors import ConfigError, InputError
 from covguard.evidence.archive import scan, write_archive
@@ -51,8 +50,9 @@ from covguard.evidence.layout import (
 from covguard.evidence.rederive import Rederivation, rederive
 from covguard.evidence.statement import statement
 from covguard.files import atomic_write, display_path, escapes_root, is_stdout, json_text, sha256_file
+from covguard.ingest.collect import check_sources
 from covguard.model import BuildManifest
-from covguard.runner import TestRun, load_results
+from covguard.run.runner import TestRun, load_results
 
 Echo = Callable[[str], None]
 SPOOL_BYTES = 64 << 20
@@ -283,7 +283,7 @@ def _product(stage: _Stage, settings: Settings) -> tuple[list[str], dict[str, st
 
     Returns the sources the product build compiled, and the files it records outside its own
     folder (original path -> member)."""
-    from covguard import product
+    from covguard.build import product
 
     if not product.configured(settings):
         return [], {}
@@ -320,7 +320,7 @@ def _python(stage: _Stage, settings: Settings, external: dict[str, str]) -> list
     if not settings.values.get("python_tests"):
         return []
     from covguard.ingest.coverage_py import source_files
-    from covguard.pytest_runner import work_folder
+    from covguard.run.pytest_runner import work_folder
 
     folder = work_folder(settings)
     files, _links = _walk(folder, lambda p: False) if folder.is_dir() else ([], [])

@@ -3,7 +3,7 @@
 The package's coverage notes (``.gcno``), per-test data (``.gcda``), test results, product build
 records, Python suite results and coverage.py data, requirement files, sources and resolved
 settings go through covguard's own decoder
-(:func:`covguard.collect.collect`), analyser (:func:`covguard.api.analyse`), gate and report
+(:func:`covguard.ingest.collect.collect`), analyser (:func:`covguard.api.analyse`), gate and report
 writers (:func:`covguard.report.outputs.write_outputs`), as ``covguard run`` did on the original
 machine.  The ``findings.json`` this gives must equal the package's; the other reports are sorted
 into those that re-render byte for byte and those that do not (gcovr's, which need the object
@@ -49,7 +49,7 @@ from covguard.evidence.layout import (
     run_member,
 )
 from covguard.model import BuildManifest
-from covguard.runner import TestRun
+from covguard.run.runner import TestRun
 
 MAX_DIFFERENCES = 12
 REBASED_SUFFIXES = (".json", ".map", ".ci", ".cgraph")  # text records that name files by path
@@ -442,7 +442,7 @@ def _rederive(stage: Path, scratch: Path, result: Rederivation) -> None:
     except CovguardError as exc:
         raise _Bad(SETTINGS, exc.message) from None
     from covguard.evidence.runs import Scratch, collect_runs
-    from covguard.pytest_runner import load_python_run, with_python, with_python_coverage
+    from covguard.run.pytest_runner import load_python_run, with_python, with_python_coverage
 
     data, results, manifest = collect_runs(
         Scratch(stage, origin, place.project, scratch / "llvm"),
@@ -465,7 +465,7 @@ def _rederive(stage: Path, scratch: Path, result: Rederivation) -> None:
 
 def _raw_output_problems(stage: Path, results: TestRun, run_dir: str, prefix: str = "") -> list[str]:
     """results.json against the executables' raw output in the package (the evidence)."""
-    from covguard.results_check import results_problems
+    from covguard.run.results_check import results_problems
 
     runs = []
     for r in results.runs:

@@ -9,7 +9,7 @@ covguard runs, two units at a time per core:
    ``segments`` and ``branches`` and per-function ``regions``, ``branches`` and ``mcdc_records``;
 3. ``llvm-cov-19 show --show-mcdc`` of the product files that hold decisions: the executed test
    vectors, which the JSON does not carry and which requirement-based MC/DC needs (independence
-   pairs of several tests are found in the union of their vectors, see :mod:`covguard.mcdc`).
+   pairs of several tests are found in the union of their vectors, see :mod:`covguard.ingest.mcdc_vectors`).
 
 The JSON becomes the same frames gcov's data does, vectorised with numpy:
 
@@ -50,9 +50,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from covguard import mcdc
-from covguard.collect import merge_variants
-from covguard.demangle import demangle
 from covguard.errors import CoverageDataError, ToolError
 from covguard.files import display_path
 from covguard.frames import (
@@ -68,6 +65,9 @@ from covguard.frames import (
     conform,
     records,
 )
+from covguard.ingest import mcdc_vectors as mcdc
+from covguard.ingest.collect import merge_variants
+from covguard.trace.demangle import demangle
 
 INSTALL_HINT = (
     "apt-get install --no-install-recommends llvm-19 (Debian): it brings llvm-profdata-19 and llvm-cov-19"

@@ -44,7 +44,7 @@ from covguard.report import (
     sarif,
     trace_matrix,
 )
-from covguard.runner import TestRun
+from covguard.run.runner import TestRun
 
 COVGUARD_FORMATS: dict[str, str] = {
     "findings": "findings.json",

@@ -22,7 +22,7 @@ from dataclasses import replace
 import pandas as pd
 
 from covguard.frames import CoverageData, merge_coverage
-from covguard.runner import TestRun
+from covguard.run.runner import TestRun
 
 RunKey = tuple[str, str]  # (toolchain profile, origin)
 

@@ -28,7 +28,7 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 
-from covguard.build_shape import (
+from covguard.build.shape import (
     check_compiled,
     collision_error,
     command_line,
@@ -37,6 +37,7 @@ from covguard.build_shape import (
     shown,
     wrapper_env,
 )
+from covguard.build.toolchains import RUNTIME_DIR, Toolchain, get_toolchain
 from covguard.config import Settings
 from covguard.confine import confined
 from covguard.errors import BuildError, ConfigError
@@ -44,9 +45,8 @@ from covguard.files import glob_regex, sha256_file, write_json, write_text
 from covguard.ingest.gcno import read_notes
 from covguard.model import BuildManifest
 from covguard.procs import run_group
-from covguard.toolchains import RUNTIME_DIR, Toolchain, get_toolchain
 
-WRAPPER = Path(__file__).resolve().parent / "toolchains" / "ccwrap.py"
+WRAPPER = Path(__file__).resolve().parent / "ccwrap.py"
 
 
 class Area:
@@ -93,7 +93,7 @@ def expand(text: str, values: dict[str, str], what: str) -> str:
 
 def build_command(settings: Settings, area: Area) -> list[str]:
     """The build's argument vector: ``/bin/sh -c`` for a string, the list as it is (see
-    :mod:`covguard.build_shape`)."""
+    :mod:`covguard.build.shape`)."""
     raw = settings.build_command
     if not raw:
         raise ConfigError(
@@ -227,7 +227,7 @@ def build(
     runtime_links = toolchain.prepare_runtime(area.root / "runtime")  # a target's start-up code
     coverage_flags, link_flags = settings.build_coverage_flags, settings.build_link_flags
     if toolchain.coverage == "llvm":  # the defaults are gcov's: clang would instrument twice
-        from covguard.toolchains.clang import without_gcov_flags
+        from covguard.build.toolchains.clang import without_gcov_flags
 
         coverage_flags, link_flags = without_gcov_flags(coverage_flags), without_gcov_flags(link_flags)
     write_json(
@@ -293,7 +293,7 @@ def build(
         for f in not_compiled:
             echo(f"warning: {f} is in 'sources' but no compile of the test build saw it")
     if toolchain.coverage == "llvm":  # clang: the coverage mapping is in the test executables
-        from covguard.toolchains.clang import llvm_manifest
+        from covguard.build.toolchains.clang import llvm_manifest
 
         manifest = llvm_manifest(settings, area, toolchain, command, commands, started, duration)
         write_json(area.manifest, asdict(manifest))
@@ -336,7 +336,7 @@ def build(
     write_json(area.manifest, asdict(manifest))
     if manifest.notes_files:
         # compile the coverage model now, once per build: every later read of coverage loads it
-        from covguard.collect import coverage_model
+        from covguard.ingest.collect import coverage_model
 
         coverage_model(manifest, area.model_cache, settings.build_jobs)
     return manifest

@@ -22,11 +22,11 @@ import shutil
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from covguard.build.toolchains import Toolchain
 from covguard.config import Settings
 from covguard.files import display_path
 from covguard.model import ExecutableRun, TestCase
-from covguard.selection import framework_start, selected_names
-from covguard.toolchains import Toolchain
+from covguard.run.selection import framework_start, selected_names
 
 MARKER = re.compile(rb"@@covguard-framework:(gtest|cpputest|cmocka)@@")
 NAMES = {"gtest": "GoogleTest", "cpputest": "CppUTest", "cmocka": "cmocka"}
@@ -234,7 +234,7 @@ def run_framework_executable(
 ) -> tuple[ExecutableRun, list[TestCase], dict[str, str]] | None:
     """Run one GoogleTest/CppUTest/cmocka executable to the end, resuming after a crash or hang;
     None when its hook recorded nothing on the first run (the runner then handles it as any)."""
-    from covguard.runner import _describe_exit, _profiling_errors, _run_once, _source_path
+    from covguard.run.runner import _describe_exit, _profiling_errors, _run_once, _source_path
 
     exe_dir = run_dir / "logs" / label
     cov_dir = run_dir / "coverage" / label

@@ -19,7 +19,7 @@ neither and selects by functions as far as names allow.  It also says when the m
 the last build.  Main still runs every test: a selection is only as good as the last full map.
 
 The selection is written as a ``test.select`` file (one test id a line) that `covguard test
---select FILE` takes: it runs only the selected test cases (see :mod:`covguard.selection`).
+--select FILE` takes: it runs only the selected test cases (see :mod:`covguard.run.selection`).
 """
 
 from __future__ import annotations
@@ -32,15 +32,15 @@ from pathlib import Path, PurePosixPath
 
 import pandas as pd
 
-from covguard.build import Area, load_manifest
-from covguard.changes import ChangeSet, changes_since, functions_touched, git
-from covguard.collect import check_sources, collect, coverage_model
+from covguard.build.instrumented import Area, load_manifest
+from covguard.change.changeset import ChangeSet, changes_since, functions_touched, git
 from covguard.config import Settings
 from covguard.errors import ConfigError, CoverageDataError, InputError
 from covguard.files import display_path, glob_matcher, write_text
 from covguard.frames import CoverageData
+from covguard.ingest.collect import check_sources, collect, coverage_model
 from covguard.model import BuildManifest
-from covguard.runner import TestRun, load_results
+from covguard.run.runner import TestRun, load_results
 
 BUILD_FILES = ("Makefile", "makefile", "GNUmakefile", "CMakeLists.txt", "SConstruct", "SConscript",
                "covguard.toml", "meson.build")  # fmt: skip

@@ -10,7 +10,7 @@ without the hooks is attributed per executable, and after a crash its remaining 
 as not run.  Every protocol line must carry the run's nonce (``COVGUARD_NONCE``); lines that break
 the protocol, or an exit status that contradicts the results, make the executable an error.
 
-With ``test.select`` (``--select FILE``) only the selected test cases run (:mod:`covguard.selection`).
+With ``test.select`` (``--select FILE``) only the selected test cases run (:mod:`covguard.run.selection`).
 
 libgcov's "profiling:" complaints on a test's stderr (a stale or foreign .gcda) are recorded: the
 coverage collection then refuses the data instead of reporting it.
@@ -29,16 +29,16 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from covguard.build import Area, expand, placeholders, toolchain_for
+from covguard.build.instrumented import Area, expand, placeholders, toolchain_for
+from covguard.build.toolchains import Toolchain
 from covguard.config import Settings
-from covguard.definitions import strays_from_json
 from covguard.errors import ConfigError, TestRunError
 from covguard.files import display_path, write_json
 from covguard.ingest.test_output import CaseOutput, ParsedOutput, parse_output, split_ids
-from covguard.invocations import Invocation, exit_status_case, open_stdin
 from covguard.model import ExecutableRun, TestCase
 from covguard.procs import kill_all, run_group
-from covguard.selection import (
+from covguard.run.invocations import Invocation, exit_status_case, open_stdin
+from covguard.run.selection import (
     keep_selected,
     load_selection,
     missing_ids,
@@ -46,10 +46,10 @@ from covguard.selection import (
     select_invocations,
     selected_names,
 )
-from covguard.toolchains import Toolchain
+from covguard.trace.definitions import strays_from_json
 
 if TYPE_CHECKING:
-    from covguard.pytest_runner import PythonRun
+    from covguard.run.pytest_runner import PythonRun
 
 
 @dataclass
@@ -65,9 +65,9 @@ class TestRun:
     variant: str = "default"
     shards: list[str] = field(default_factory=list)  # "K/N" of each shard in it; empty: a whole run
     # the Python suite (its cases and run are in cases/runs too); kept in its own results file,
-    # see covguard.pytest_runner.with_python
+    # see covguard.run.pytest_runner.with_python
     python: PythonRun | None = None
-    # covguard test --select: the selection file, how many ids, ids no test answered (covguard.selection)
+    # covguard test --select: the selection file, how many ids, ids no test answered (covguard.run.selection)
     selection: dict[str, object] | None = None
     unattached: list[dict[str, object]] = field(default_factory=list)  # stray @verifies of definitions
 
@@ -278,8 +278,9 @@ def run_executable(
     inv: Invocation | None = None,
 ) -> _ExeResult:
     """Run one test executable to the end, resuming after a crash or hang inside a test;
-    ``inv``: how to run it (arguments, stdin, environment, folder, verdict; :mod:`covguard.invocations`)."""
-    from covguard.frameworks import framework_of, run_framework_executable  # imports this module
+    ``inv``: how to run it (arguments, stdin, environment, folder, verdict;
+    :mod:`covguard.run.invocations`)."""
+    from covguard.run.frameworks import framework_of, run_framework_executable  # imports this module
 
     framework = framework_of(exe) if inv is None else None  # GoogleTest, CppUTest, cmocka hooks
     done = framework and run_framework_executable(
@@ -575,7 +576,7 @@ def _error_case(c: CaseOutput, rel_exe: str, label: str, reason: str, settings: 
 
 def run_tests(settings: Settings, *, echo: Callable[[str], None] | None = None) -> TestRun:
     """Discover and run all test executables and invocations; write ``results.json``; return the results."""
-    from covguard.test_plan import configured, plan
+    from covguard.run.test_plan import configured, plan
 
     toolchain = toolchain_for(settings)
     area = Area(settings)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from covguard.errors import ConfigError, ToolError
 
-RUNTIME_DIR = Path(__file__).resolve().parent.parent / "runtime"
+RUNTIME_DIR = Path(__file__).resolve().parents[2] / "runtime"
 
 
 @dataclass(frozen=True)
@@ -90,7 +90,7 @@ def tool_version(tool: str) -> str:
 
 
 def host_gcc(cc: str = "", cxx: str = "") -> Toolchain:
-    from covguard.toolchains.unity_hooks import HostGcc  # its module imports this one
+    from covguard.build.toolchains.unity_hooks import HostGcc  # its module imports this one
 
     return HostGcc(
         name="host-gcc",
@@ -113,7 +113,7 @@ def register(name: str, factory: Callable[[str, str], Toolchain]) -> None:
 
 
 def _host_clang(cc: str, cxx: str) -> Toolchain:
-    from covguard.toolchains.clang import host_clang  # its module imports this one
+    from covguard.build.toolchains.clang import host_clang  # its module imports this one
 
     return host_clang(cc, cxx)
 
@@ -122,7 +122,7 @@ register("host-clang", _host_clang)
 
 
 def _cortex_m3_qemu(cc: str, cxx: str) -> Toolchain:
-    from covguard.toolchains.cortex_m import cortex_m3_qemu  # its module imports this one
+    from covguard.build.toolchains.cortex_m import cortex_m3_qemu  # its module imports this one
 
     return cortex_m3_qemu(cc, cxx)
 

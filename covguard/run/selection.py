@@ -27,8 +27,8 @@ from pathlib import Path
 from covguard.config import Settings
 from covguard.errors import ConfigError
 from covguard.files import display_path
-from covguard.invocations import Invocation
 from covguard.model import TestCase
+from covguard.run.invocations import Invocation
 
 ONLY_VAR = "COVGUARD_ONLY"
 MAX_ONLY = 96 * 1024  # an environment string stays well under Linux's 128 KiB per string
@@ -59,7 +59,7 @@ def load_selection(settings: Settings) -> Selection | None:
     given = settings.values.get("test_select")
     if not given:
         return None
-    from covguard.affected import read_select
+    from covguard.change.affected import read_select
 
     path = Path(str(given))
     path = path if path.is_absolute() else settings.root / path
