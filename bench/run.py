@@ -224,7 +224,7 @@ def worker(kind: str, root: Path, out: Path) -> None:
     t_start = time.perf_counter()
     from covguard import api
     from covguard.analysis.analyse import analyse_project
-    from covguard.build.instrumented import Area, load_manifest
+    from covguard.builder.area import Area, load_manifest
     from covguard.config import load_settings
     from covguard.files import write_text
     from covguard.ingest.collect import (

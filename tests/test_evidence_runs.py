@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from covguard import api
-from covguard.build.toolchains import tool_version
+from covguard.builder.toolchains.base import tool_version
 from covguard.config import load_settings
 from covguard.evidence import VerificationFailed, export_evidence, verify_evidence
 from covguard.evidence.layout import PREFIX

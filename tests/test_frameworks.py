@@ -295,7 +295,7 @@ def test_the_wrapper_adds_the_hook_before_the_framework_library(tmp_path: Path) 
     """Only links of executables that use a framework get a hook, placed before the library (so
     a static library resolves the hook's references); cmocka's group runner is wrapped."""
     require("gcc", "g++")
-    from covguard.build.ccwrap import with_framework_hooks
+    from covguard.builder.ccwrap import with_framework_hooks
 
     log = tmp_path / "cc-log"
     log.mkdir()

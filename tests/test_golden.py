@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from covguard import api
-from covguard.build.instrumented import load_manifest
+from covguard.builder.area import load_manifest
 from covguard.config import load_settings
 from covguard.report.gcovr_formats import merged_tree
 from covguard.run.runner import load_results

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 from covguard import api
 from covguard.analysis.crosscheck import compare_runs
-from covguard.build.instrumented import Area
+from covguard.builder.area import Area
 from covguard.config import load_settings
 from covguard.errors import EXIT_INFRASTRUCTURE, CoverageDataError
 from covguard.frames import records

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from covguard import api
-from covguard.build.instrumented import Area
+from covguard.builder.area import Area
 from covguard.config import load_settings
 from covguard.ingest.collect import collect_in_place
 from tests.conftest import CRASHY, SAMPLE, covguard, require

@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 
 from covguard import api
 from covguard.analysis.reach import product_facts
-from covguard.build.product import ProductArea, build_product, load_product
+from covguard.builder.product import ProductArea, build_product, load_product
 from covguard.config import load_settings
 from covguard.errors import BuildError, InputError, ToolError
 from covguard.frames import records

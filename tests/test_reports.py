@@ -25,7 +25,7 @@ import pytest
 from lxml import etree
 
 from covguard import api
-from covguard.build.instrumented import load_manifest
+from covguard.builder.area import load_manifest
 from covguard.cli import main
 from covguard.config import GCOVR_FORMATS, load_settings
 from covguard.ingest.cgcov import unit_data

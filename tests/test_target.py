@@ -23,9 +23,9 @@ import pandas as pd
 import pytest
 
 from covguard import api
-from covguard.build.instrumented import Area
-from covguard.build.toolchains import get_toolchain
-from covguard.build.toolchains.cortex_m import FAULT_STATUS, CortexM3Qemu, unpack_streams
+from covguard.builder.area import Area
+from covguard.builder.toolchains import get_toolchain
+from covguard.builder.toolchains.cortex_m import FAULT_STATUS, CortexM3Qemu, unpack_streams
 from covguard.config import Settings, load_settings
 from covguard.errors import ToolError
 from covguard.frames import CoverageData, records

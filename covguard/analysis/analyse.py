@@ -273,7 +273,7 @@ def _product_facts(
 ) -> ProductFacts | None:
     """Reachability and the image check from the product build, when one is configured
     (:mod:`covguard.analysis.reach`); ``None`` otherwise: reachability stays unknown."""
-    from covguard.build import product
+    from covguard.builder import product
 
     if not product.configured(settings):
         return None

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from covguard.analysis.analyse import Analysis
-from covguard.analysis.gate import GateCheck, GateResult
+from covguard.analysis.verdict import GateCheck, GateResult
 from covguard.config import Settings
 from covguard.errors import InputError
 from covguard.frames import records

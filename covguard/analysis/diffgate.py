@@ -18,7 +18,7 @@ from __future__ import annotations
 import pandas as pd
 
 from covguard.analysis.analyse import Analysis
-from covguard.analysis.gate import GateCheck, GateResult
+from covguard.analysis.verdict import GateCheck, GateResult
 from covguard.change.changeset import ChangeSet, changes_since, functions_touched
 from covguard.config import Settings
 from covguard.frames import records

@@ -1,6 +1,6 @@
 """Product facts for the analyser: reachability of every analysed function, and the image check.
 
-Inputs are the product build (:mod:`covguard.build.product`), its call graph
+Inputs are the product build (:mod:`covguard.builder.product`), its call graph
 (:mod:`covguard.trace.callgraph`) and its image and linker map (:mod:`covguard.trace.image`).  Outputs:
 
 * ``functions`` - per analysed function (``file``, ``function``): ``reachable`` (bool),
@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from covguard.analysis import findings as F
-from covguard.build.product import ProductBuild
+from covguard.builder.product import ProductBuild
 from covguard.config import Settings
 from covguard.files import display_path
 from covguard.ingest.collect import SourceFilter

@@ -2,12 +2,12 @@
 
 The package's coverage notes (``.gcno``), per-test data (``.gcda``), test results, product build
 records, Python suite results and coverage.py data, requirement files, sources and resolved
-settings go through covguard's own decoder
-(:func:`covguard.ingest.collect.collect`), analyser (:func:`covguard.api.analyse`), gate and report
-writers (:func:`covguard.report.outputs.write_outputs`), as ``covguard run`` did on the original
-machine.  The ``findings.json`` this gives must equal the package's; the other reports are sorted
-into those that re-render byte for byte and those that do not (gcovr's, which need the object
-tree; any that embed machine-specific paths).
+settings go through covguard's own decoder (:func:`covguard.ingest.collect.collect`), analyser
+(:func:`covguard.analysis.analyse.analyse_project`), gate and report writers
+(:func:`covguard.report.outputs.write_outputs`), as ``covguard run`` did on the original machine.
+The ``findings.json`` this gives must equal the package's; the other reports are sorted into those
+that re-render byte for byte and those that do not (gcovr's, which need the object tree; any that
+embed machine-specific paths).
 
 Paths: the notes files and the per-test folders keep their original absolute names inside the
 binary data (the decoder matches ``.gcda`` to ``.gcno`` by them), so the notes are parsed under
@@ -411,8 +411,6 @@ def rederive(stage: Path, scratch: Path) -> Rederivation:
 
 
 def _rederive(stage: Path, scratch: Path, result: Rederivation) -> None:
-    from covguard import api
-
     raw_settings = _json(stage, SETTINGS)
     if not isinstance(raw_settings, dict):
         raise _Bad(SETTINGS, "not a table of settings")
@@ -441,6 +439,8 @@ def _rederive(stage: Path, scratch: Path, result: Rederivation) -> None:
         settings = settings_from_dict(raw_settings, overrides, place.project, place.config)
     except CovguardError as exc:
         raise _Bad(SETTINGS, exc.message) from None
+    from covguard.analysis.analyse import analyse_project
+    from covguard.analysis.gate import evaluate_gate
     from covguard.evidence.runs import Scratch, collect_runs
     from covguard.run.pytest_runner import load_python_run, with_python, with_python_coverage
 
@@ -458,8 +458,9 @@ def _rederive(stage: Path, scratch: Path, result: Rederivation) -> None:
     )
     results = with_python(results, load_python_run(settings))
     data = with_python_coverage(settings, data, results)
-    analysis = api.analyse(settings, data, results, manifest)
-    verdict = api.gate(settings, analysis)
+    # what covguard.api.analyse and .gate do with the data, results and build given
+    analysis = analyse_project(settings, data, results, manifest)
+    verdict = evaluate_gate(settings, analysis)
     _compare(stage, scratch / "out", settings, analysis, verdict, results, place.back, result)
 
 

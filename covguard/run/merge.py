@@ -37,7 +37,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from covguard.build.instrumented import Area
+from covguard.builder.area import Area
 from covguard.config import Settings
 from covguard.confine import UnsafePath, confined, relative_name, shown
 from covguard.errors import CoverageDataError, InputError
@@ -397,7 +397,7 @@ def _merge(
         seen[where] = s.name
     own: BuildManifest | None = None
     if area.manifest.is_file():
-        from covguard.build.instrumented import load_manifest
+        from covguard.builder.area import load_manifest
 
         own = load_manifest(settings)
     manifest = check_same_build(shards, own)

@@ -22,22 +22,23 @@ import json
 import os
 import secrets
 import shutil
-import signal
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from covguard.build.instrumented import Area, expand, placeholders, toolchain_for
-from covguard.build.toolchains import Toolchain
+from covguard.builder.area import Area, discover, expand, placeholders
+from covguard.builder.toolchains import toolchain_for
+from covguard.builder.toolchains.base import Toolchain
 from covguard.config import Settings
 from covguard.errors import ConfigError, TestRunError
 from covguard.files import display_path, write_json
 from covguard.ingest.test_output import CaseOutput, ParsedOutput, parse_output, split_ids
 from covguard.model import ExecutableRun, TestCase
-from covguard.procs import kill_all, run_group
-from covguard.run.invocations import Invocation, exit_status_case, open_stdin
+from covguard.procs import kill_all
+from covguard.run.invocations import Invocation, exit_status_case
+from covguard.run.process import _describe_exit, _profiling_errors, _run_once, _source_path
 from covguard.run.selection import (
     keep_selected,
     load_selection,
@@ -127,33 +128,6 @@ def _mapping(value: object) -> dict[str, object] | None:
     }
 
 
-def _glob_abs(pattern: str) -> list[Path]:
-    base = Path(pattern)
-    anchor = Path(base.anchor or ".")
-    rel = str(base.relative_to(anchor)) if base.is_absolute() else pattern
-    return sorted(anchor.glob(rel)) if rel else []
-
-
-def discover(settings: Settings, area: Area, *, required: bool = True) -> list[Path]:
-    """The test executables matching ``test.executables`` (regular, executable files); none is an
-    error only when ``required`` (no invocation, CTest or runner configured)."""
-    values = placeholders(settings, area)
-    found: dict[str, Path] = {}
-    patterns = [expand(p, values, "'test.executables'") for p in settings.test_executables]
-    for pattern in patterns:
-        full = pattern if os.path.isabs(pattern) else str(settings.root / pattern)
-        for path in _glob_abs(full):
-            if path.is_file() and os.access(path, os.X_OK) and path.suffix not in (".o", ".gcno", ".gcda"):
-                found[str(path)] = path
-    if not found and required:
-        raise ConfigError(
-            "no test executables found matching " + ", ".join(repr(p) for p in patterns),
-            path=settings.config_path,
-            hint="build them first (covguard build) and check 'test.executables' in the configuration",
-        )
-    return [found[k] for k in sorted(found)]
-
-
 def labels_for(executables: Sequence[Path], bases: Sequence[Path] = ()) -> dict[Path, str]:
     """Short unique labels (the first part of every test id).
 
@@ -197,68 +171,6 @@ def pattern_bases(settings: Settings, area: Area) -> list[Path]:
             base = base / part
         out.append(base)
     return out
-
-
-def _describe_exit(returncode: int | None, timed_out: bool, timeout: float) -> str:
-    if timed_out:
-        return f"timed out after {timeout:g} s (hung); killed with its process group"
-    if returncode is not None and returncode < 0:
-        try:
-            name = signal.Signals(-returncode).name
-        except ValueError:
-            name = f"signal {-returncode}"
-        return f"killed by {name}"
-    return f"exited with status {returncode} before it finished"
-
-
-def _run_once(
-    command: list[str],
-    env: dict[str, str],
-    cwd: Path,
-    stdout: Path,
-    stderr: Path,
-    timeout: float,
-    stdin: str | None = None,
-) -> tuple[int | None, bool, float]:
-    with stdout.open("wb") as out, stderr.open("wb") as err, open_stdin(stdin) as given:
-        try:
-            done = run_group(command, cwd=cwd, env=env, stdout=out, stderr=err, timeout=timeout, stdin=given)
-        except OSError as exc:
-            raise TestRunError(
-                f"cannot start the test executable: {exc.strerror}{_missing_part(command, cwd)}",
-                path=command[-1],
-                hint="check that it was built for this machine (toolchain profile) and is executable",
-            ) from None
-    return done.returncode, done.timed_out, done.seconds
-
-
-def _missing_part(command: list[str], cwd: Path) -> str:
-    """What of a command that could not start is missing: its folder, the program, or the
-    interpreter a script's first line names (all of which exec reports as 'No such file')."""
-    if not cwd.is_dir():
-        return f" (its folder {cwd} is gone)"
-    for word in dict.fromkeys((command[0], command[-1])):
-        if os.sep not in word:
-            continue
-        program = Path(word) if os.path.isabs(word) else cwd / word
-        try:
-            with program.open("rb") as handle:
-                head = handle.read(256)
-        except OSError:
-            return f" ({program} is gone)"
-        if head.startswith(b"#!"):
-            interpreter = head[2:].split(b"\n", 1)[0].strip().split(b" ", 1)[0].decode(errors="replace")
-            if interpreter and not os.path.exists(interpreter):
-                return f" ({program} names the interpreter {interpreter}, which does not exist)"
-    return ""
-
-
-def _profiling_errors(stderr_text: str) -> list[str]:
-    return [
-        "libgcov reported a coverage data problem: " + line.strip()
-        for line in stderr_text.splitlines()
-        if "profiling:" in line or "profiling error" in line or "LLVM Profile Error" in line
-    ][:5]
 
 
 @dataclass
@@ -470,13 +382,6 @@ def _case(c: CaseOutput, rel_exe: str, label: str, unit: str, coverage: str, set
     )
 
 
-def _source_path(file: str, settings: Settings) -> str:
-    p = Path(file)
-    if not p.is_absolute():
-        p = settings.root / p
-    return display_path(p, settings.root) if p.exists() else file
-
-
 def _covguard_cases(
     parsed: ParsedOutput,
     settings: Settings,
@@ -672,4 +577,4 @@ def load_results(settings: Settings) -> TestRun:
         ) from None
 
 
-__all__ = ["TestRun", "discover", "labels_for", "load_results", "run_tests", "split_ids"]
+__all__ = ["TestRun", "labels_for", "load_results", "run_tests", "split_ids"]

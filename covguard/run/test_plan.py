@@ -9,7 +9,7 @@ import shutil
 from dataclasses import replace
 from pathlib import Path
 
-from covguard.build.instrumented import Area, expand, placeholders
+from covguard.builder.area import Area, expand, placeholders
 from covguard.config import Settings
 from covguard.errors import ConfigError
 from covguard.files import display_path

@@ -9,7 +9,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from covguard.build.toolchains import RUNTIME_DIR, Toolchain
+from covguard.builder.toolchains.base import RUNTIME_DIR, Toolchain
 from covguard.errors import BuildError, ToolError
 
 SOURCE = RUNTIME_DIR / "covguard_unity.c"

@@ -25,13 +25,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from covguard.build.toolchains import Toolchain
+from covguard.builder.toolchains.base import Toolchain
 from covguard.errors import BuildError
 from covguard.files import sha256_file
 from covguard.model import BuildManifest
 
 if TYPE_CHECKING:
-    from covguard.build.instrumented import Area
+    from covguard.builder.area import Area
     from covguard.config import Settings
 
 INSTALL_HINT = (
@@ -53,7 +53,7 @@ class LlvmToolchain(Toolchain):
 
     def prepare_runtime(self, folder: Path) -> tuple[str, ...]:
         """covguard's Unity hooks, with clang's profile run-time (per test case, unchanged suites)."""
-        from covguard.build.toolchains.unity_hooks import build_unity_hooks
+        from covguard.builder.toolchains.unity_hooks import build_unity_hooks
 
         return build_unity_hooks(self.cc, folder, ("-DCOVGUARD_COVERAGE_LLVM",))
 
@@ -103,8 +103,8 @@ def llvm_manifest(
     """The build manifest of a clang build: no notes files (the coverage mapping is in the test
     executables); the SHA-256 of every source the mapping names (headers too), compiled sources
     with the digest the compiler wrapper took at compile time."""
+    from covguard.builder.area import discover
     from covguard.ingest.llvm_cov import LlvmTools, mapped_sources
-    from covguard.run.runner import discover
 
     executables = discover(settings, area)
     profdata, llvm_cov = llvm_tools(toolchain)

@@ -38,7 +38,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from covguard.build.toolchains import RUNTIME_DIR, Toolchain
+from covguard.builder.toolchains.base import RUNTIME_DIR, Toolchain
 from covguard.errors import BuildError, ToolError
 from covguard.ingest.cgcov import StreamError, read_stream
 
