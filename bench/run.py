@@ -220,7 +220,49 @@ def tools(p: Project, out: Path) -> dict[str, list[list[str]]]:
 # the worker: covguard measured phase by phase, in a fresh process
 
 
+def reports_worker(root: Path, out: Path) -> None:
+    """``covguard report``'s own part at this size: the analysis of the last test run (per test),
+    then every covguard output written (findings.json, JUnit, Cobertura, Markdown, SARIF, the trace
+    matrix as CSV and XLSX, the HTML report and its source pages), timed as a whole and per output."""
+    t_start = time.perf_counter()
+    from covguard import api
+    from covguard.report.outputs import COVGUARD_FORMATS, write_outputs
+    from covguard.run.runner import load_results
+
+    t_import = time.perf_counter()
+    settings = api.settings_from(root / "covguard.toml", {"output_dir": str(out)})
+    results = load_results(settings)
+    analysis = api.analyse(settings)
+    verdict = api.gate(settings, analysis)
+    t_analyse = time.perf_counter()
+    marks: list[tuple[str, float]] = []
+    cpu = time.process_time()
+    write_outputs(
+        settings,
+        analysis,
+        verdict,
+        results=results,
+        formats=list(COVGUARD_FORMATS),
+        echo=lambda text: marks.append((text.removeprefix("report: "), time.perf_counter())),
+    )
+    t_end = time.perf_counter()
+    phases = {
+        "import": t_import - t_start,
+        "analyse": t_analyse - t_import,
+        "reports": t_end - t_analyse,
+        "reports_cpu": time.process_time() - cpu,
+        "lines": float(len(analysis.lines)),
+        "functions": float(len(analysis.functions)),
+    }
+    ends = [t for _name, t in marks[1:]] + [t_end]
+    phases |= {f"out:{name}": end - t for (name, t), end in zip(marks, ends, strict=True)}
+    print(json.dumps(phases))
+
+
 def worker(kind: str, root: Path, out: Path) -> None:
+    if kind == "reports":
+        reports_worker(root, out)
+        return
     t_start = time.perf_counter()
     from covguard import api
     from covguard.analysis.analyse import analyse_project
@@ -247,7 +289,7 @@ def worker(kind: str, root: Path, out: Path) -> None:
     keep = api.source_filter(settings)
     notes = load_notes(manifest)  # this and the next: what `covguard build` pays once per build
     t_notes = time.perf_counter()
-    cold = build_model(notes)
+    cold = build_model(notes, settings.build_jobs)  # in two processes on a large build, as `covguard build`
     t_model = time.perf_counter()
     del cold, notes
     # an incremental rebuild that changed one object: the per-object cache holds every other
@@ -425,6 +467,33 @@ def print_whole(rows: list[dict[str, Any]]) -> list[str]:
 
 
 PER_BUILD_TARGET_S = 1.0  # notes + model at SQLite size (issue 20)
+REPORTS_TARGET_S = 1.0  # every covguard output at SQLite size (issue 20)
+REPORTS_PEAK_MB = 300.0
+
+
+def report_targets(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for r in rows:
+        ph = r["phases"]
+        where = f"{r['project']} ({r['executable_lines']} lines, {r['functions']} fn)"
+        out.append(
+            {
+                "target": "reports: every covguard output <= 1.0 s at SQLite size",
+                "where": where,
+                "measured": f"{ph['reports']:.2f} s (CPU {ph['reports_cpu']:.2f} s; "
+                f"load {r['load_average']:.1f})",
+                "ratio": round(ph["reports"] / REPORTS_TARGET_S, 2),
+            }
+        )
+        out.append(
+            {
+                "target": "reports: peak <= 300 MB (the whole process, analysis included)",
+                "where": where,
+                "measured": f"{r['peak_mb']:.0f} MB",
+                "ratio": round(r["peak_mb"] / REPORTS_PEAK_MB, 2),
+            }
+        )
+    return out
 
 
 def targets(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -581,6 +650,55 @@ def bench_whole(projects: list[Project], n: int) -> list[dict[str, Any]]:
     return rows
 
 
+def bench_reports(projects: list[Project], n: int) -> list[dict[str, Any]]:
+    """Every covguard output at SQLite size (the size the Reports target is stated at)."""
+    rows = []
+    for p in projects:
+        if not p.name.startswith("SQLite"):
+            continue
+        print(f"reports: {p.name}, {n} runs ...", flush=True)
+        command = [
+            PY,
+            str(Path(__file__)),
+            "--worker",
+            "reports",
+            str(p.root),
+            str(CACHE / "out" / "reports"),
+        ]
+        s = repeat([command], p.root, n)
+        print(f"  covguard reports {s.phases['reports']:8.3f} s  {s.peak_mb:7.1f} MB", flush=True)
+        rows.append(
+            {
+                "project": p.name,
+                "executable_lines": int(s.phases["lines"]),
+                "functions": int(s.phases["functions"]),
+                "process_s": round(s.wall_s, 3),
+                "peak_mb": round(s.peak_mb, 1),
+                "phases": {k: round(v, 3) for k, v in s.phases.items() if k not in COUNTS},
+                "load_average": round(os.getloadavg()[0], 2),
+            }
+        )
+    return rows
+
+
+def print_reports(rows: list[dict[str, Any]]) -> list[str]:
+    out = [
+        "",
+        "Reports: every covguard output from one analysis (median s; peak MB of the whole process)",
+        "",
+    ]
+    for r in rows:
+        ph = r["phases"]
+        each = ", ".join(f"{k[4:]} {v:.2f}" for k, v in ph.items() if k.startswith("out:"))
+        out.append(
+            f"{r['project'][:30]:30} import {ph['import']:.2f}  analysis {ph['analyse']:.2f}  "
+            f"outputs {ph['reports']:.2f} (CPU {ph['reports_cpu']:.2f})  process {r['process_s']:.2f}  "
+            f"peak {r['peak_mb']:.0f} MB  (load {r['load_average']:.1f})"
+        )
+        out.append(f"{'':30} {each}")
+    return out
+
+
 def bench_pertest(functions: int, tests: Sequence[int], n: int) -> list[dict[str, Any]]:
     rows = []
     for t in tests:
@@ -627,8 +745,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-real", action="store_true", help="skip the real code bases (Lua, SQLite)")
     parser.add_argument(
         "--only",
-        default="synthetic,lua,sqlite,pertest",
-        help="parts to run, comma-separated: synthetic, lua, sqlite, pertest (e.g. --only sqlite)",
+        default="synthetic,lua,sqlite,pertest,reports,mcdc,build",
+        help="parts to run, comma-separated: synthetic, lua, sqlite, pertest, reports (every covguard "
+        "output at SQLite size), mcdc (clang MC/DC per test), build (the compiler wrapper's cost); "
+        "e.g. --only sqlite,reports",
     )
     parser.add_argument("--quick", action="store_true", help="small sizes, 3 runs: a smoke test")
     parser.add_argument("--chart", action="store_true", help="only redraw chart.svg from results.json")
@@ -651,7 +771,7 @@ def main(argv: list[str] | None = None) -> int:
     CACHE.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     only = {part.strip() for part in args.only.split(",")}
-    unknown = only - {"synthetic", "lua", "sqlite", "pertest"}
+    unknown = only - {"synthetic", "lua", "sqlite", "pertest", "reports", "mcdc", "build"}
     if unknown:
         raise SystemExit(f"--only: unknown part(s) {', '.join(sorted(unknown))}")
     projects = [synthetic(f, max(50, f // 4)) for f in sizes] if "synthetic" in only else []
@@ -660,11 +780,14 @@ def main(argv: list[str] | None = None) -> int:
         from bench.sqlite import sqlite_project
 
         for part, make in (("lua", lua_project), ("sqlite", sqlite_project)):
-            real = make(CACHE) if part in only else None
+            wanted = part in only or (part == "sqlite" and "reports" in only)
+            real = make(CACHE) if wanted else None
             if real is not None:
                 projects.append(prepare(real.root, real.name, real.functions, real.source_lines, real.tests))
-    whole = bench_whole(projects, args.repeat)
+    compared = [p for p in projects if "sqlite" in only or not p.name.startswith("SQLite")]
+    whole = bench_whole(compared, args.repeat)
     pertest = bench_pertest(args.pertest_functions, test_counts, args.repeat) if "pertest" in only else []
+    reports = bench_reports(projects, args.repeat) if "reports" in only else []
     synth = [r for r in whole if r["project"].startswith("synthetic")]
     size = [float(r["executable_lines"]) for r in synth]
     tests_n = [float(r["tests"]) for r in pertest]
@@ -684,9 +807,23 @@ def main(argv: list[str] | None = None) -> int:
         },
     }
     slopes = {name: f for name, f in fits.items() if f is not None}
-    goals = targets(whole)
+    goals = targets(whole) + report_targets(reports)
     lines = (print_whole(whole) if whole else []) + (print_pertest(pertest) if pertest else [])
+    lines += print_reports(reports) if reports else []
+    build_row = None
+    if "build" in only:  # the compiler wrapper's cost (bench/build_bench.py)
+        from bench import build_bench
+
+        build_row = build_bench.bench(CACHE, args.repeat, 100 if args.quick else 500, python=False)
+        lines += build_bench.lines(build_row)
+        goals.append(build_bench.target(build_row))
     lines += print_targets(goals)
+    mcdc: list[dict[str, Any]] = []
+    if "mcdc" in only and shutil.which("clang-19") and shutil.which("llvm-cov-19"):
+        from bench import mcdc_bench  # MC/DC with clang: native reader against llvm-cov per test
+
+        mcdc = mcdc_bench.run_parts({"sample", "synthetic"}, 200 if args.quick else 1000, 1000, args.repeat)
+        lines += mcdc_bench.print_rows(mcdc)
     lines += ["", "Slopes (least squares; exponent of the log-log fit: 1.0 = linear)", ""]
     for name, f in slopes.items():
         unit = "per 1k tests" if "tests" in name else "per 10k lines"
@@ -708,7 +845,16 @@ def main(argv: list[str] | None = None) -> int:
     (RESULTS / "results.txt").write_text(text + "\n", encoding="utf-8")
     (RESULTS / "results.json").write_text(
         json.dumps(
-            {"whole": whole, "pertest": pertest, "slopes": slopes, "targets": goals, "repeat": args.repeat},
+            {
+                "whole": whole,
+                "pertest": pertest,
+                "reports": reports,
+                "build": build_row,
+                "slopes": slopes,
+                "targets": goals,
+                "mcdc": mcdc,
+                "repeat": args.repeat,
+            },
             indent=2,
         )
         + "\n",

@@ -347,3 +347,188 @@ def grouped_lists(
         else:
             bucket.append(v)
     return out
+
+
+# ---------------------------------------------------------------------------------------------
+# the frames between the steps of the analysis (:func:`covguard.analysis.analyse.classify`)
+#
+# These frames live inside one analysis, so their contracts name *kinds* of column rather than
+# exact dtypes (which vary with pandas' version and with a merge that found nothing): ``str``
+# text (object or string dtype), ``int`` an integer dtype, ``number`` integer or float (a count
+# that a left merge may leave NaN), ``bool``, ``list`` a column of Python lists, ``object``
+# anything (True/False/None, dicts).  :func:`check` validates a frame against its contract as it
+# leaves a step; the frame may carry further columns.
+
+TAGGED_REQUIREMENTS = {"file": "str", "function": "str", "requirement": "str", "tag_line": "int"}
+"""Every ``@req`` tag attached to a product function (one row per function and tag, the
+instances of a template included), whether its requirement is known or not."""
+
+FUNCTION_REQUIREMENTS = TAGGED_REQUIREMENTS
+"""The ``@req`` tags naming a known requirement: one row per (file, function, requirement)."""
+
+ANALYSED_TESTS = {
+    "test": "str",
+    "executable": "str",
+    "name": "str",
+    "status": "str",
+    "duration_s": "number",
+    "message": "str",
+    "file": "str",
+    "line": "int",
+    "verifies": "str",
+    "coverage_unit": "str",
+    "coverage": "str",
+    "origin": "str",
+    "variant": "str",
+    "attribution": "str",
+}
+"""The test cases as the analysis holds them (:data:`TESTS` plus ``attribution``: ``test`` or
+``executable``, whose coverage the case has); ``verifies`` lists every requirement the case
+verifies, declared to the harness or tagged ``@verifies``; a case that crashed before reporting
+its place is placed at its definition."""
+
+TEST_REQUIREMENTS = {"test": "str", "requirement": "str", "source": "str"}
+"""What each test verifies: one row per (test, requirement); ``source`` harness|tag."""
+
+FUNCTION_UNITS = {"file": "str", "function": "str", "coverage_unit": "str"}
+"""Every execution of a function: one row per (function, coverage unit that entered it)."""
+
+UNIT_REQUIREMENTS = {"coverage_unit": "str", "requirement": "str"}
+"""The known requirements that passing tests of each coverage unit verify."""
+
+VERIFYING_EXECUTIONS = {"file": "str", "function": "str", "coverage_unit": "str", "requirement": "str"}
+"""Executions of a function by a coverage unit where a passing test verifies ``requirement``,
+one of the function's own requirements."""
+
+VERIFYING_UNITS = {"coverage_unit": "str", "file": "str", "function": "str"}
+""":data:`VERIFYING_EXECUTIONS` once per (unit, function), whatever the requirement."""
+
+FUNCTION_FACTS = {
+    "file": "str",
+    "function": "str",
+    "line_start": "int",
+    "line_end": "int",
+    "requirements": "list",
+    "traced": "bool",
+    "safety_class": "str",
+    "executed_units": "int",
+    "executed": "bool",
+    "verifying_units": "number",
+    "verified_exec": "bool",
+    "verified_on": "list",
+    "verified_on_target": "bool",
+    "target_code": "bool",
+    "failing_exec": "bool",
+    "reachable": "object",
+    "call_path": "list",
+    "image": "object",
+}
+"""One row per function of the build with the facts that decide its class: its requirements
+(sorted) and the highest safety class among them; how many coverage units executed it, how many
+verify it (NaN for none), the origins of its verifying executions; ``failing_exec`` a failing
+test of its requirement executed it; ``reachable`` True/False/None (unknown), with the shortest
+``call_path`` from an entry point and its ``image`` entry (a dict, or None)."""
+
+JUSTIFICATION_SCOPES = {
+    "file": "str",
+    "function": "object",
+    "scope": "str",
+    "scope_start": "int",
+    "scope_end": "int",
+    "category": "str",
+    "reason": "str",
+    "source": "str",
+    "justified": "bool",
+    "marker": "int",
+}
+"""Justified and excluded line ranges (:func:`covguard.analysis.lines.scopes`): ``scope``
+function|line|region, ``source`` justify|exclusion, ``justified`` False for an exclusion marker
+without a ``@justify``, ``marker`` the tag's line."""
+
+FUNCTION_CLASSES = {
+    **FUNCTION_FACTS,
+    "category": "str",
+    "reason": "str",
+    "justified": "bool",
+    "class": "str",
+}
+""":data:`FUNCTION_FACTS` with the function-scope justification (``category``/``reason``, NaN
+for none) and the ``class``: justified|dead|rogue|verified|incidental|traced_untested."""
+
+LINE_CLASSES = {
+    "file": "str",
+    "line": "int",
+    "function": "str",
+    "count": "int",
+    "branches_total": "int",
+    "tests": "int",
+    "executed": "bool",
+    "verified": "bool",
+    "branches_covered_any": "int",
+    "branches_verified": "int",
+    "justification": "str",
+    "excluded": "bool",
+    "justified_marker": "bool",
+    "function_class": "str",
+    "class": "str",
+}
+"""Every executable line of the build (:func:`covguard.analysis.lines.classify_lines`): ``tests``
+the coverage units that executed it, ``class`` verified|incidental|unexecuted|justified|excluded."""
+
+FUNCTION_COVERAGE = {
+    **FUNCTION_CLASSES,
+    "lines_total": "int",
+    "lines_executed": "int",
+    "lines_verified": "int",
+    "branches_total": "int",
+    "branches_executed": "int",
+    "branches_verified": "int",
+}
+""":data:`FUNCTION_CLASSES` with each function's line and branch numbers, justified and excluded
+lines not counted."""
+
+REQUIREMENT_STATUSES = {
+    "id": "str",
+    "title": "str",
+    "safety_class": "str",
+    "source": "str",
+    "line": "int",
+    "implemented_by": "list",
+    "verified_by": "list",
+    "failing_tests": "list",
+    "executed_by_tests": "bool",
+    "lines_total": "int",
+    "branches_total": "int",
+    "lines_verified": "int",
+    "branches_verified": "int",
+    "line_coverage": "number",
+    "branch_coverage": "number",
+    "status": "str",
+}
+"""One row per requirement: who implements it (``{file, function}`` dicts) and verifies it, its
+requirement-based line and branch coverage (NaN without lines), and its ``status``
+failing|unimplemented|unverified|hollow|verified (rolled up the hierarchy: see
+:mod:`covguard.analysis.hierarchy`, which adds ``parent`` and ``verified_through``)."""
+
+_KINDS: dict[str, Callable[[Any], bool]] = {
+    "str": lambda d: pd.api.types.is_string_dtype(d) or pd.api.types.is_object_dtype(d),
+    "int": pd.api.types.is_integer_dtype,
+    "number": lambda d: pd.api.types.is_numeric_dtype(d) and not pd.api.types.is_bool_dtype(d),
+    "bool": pd.api.types.is_bool_dtype,
+    "list": pd.api.types.is_object_dtype,
+    "object": lambda d: True,
+}
+
+
+def check(df: pd.DataFrame, contract: dict[str, str], what: str) -> pd.DataFrame:
+    """``df`` itself, once checked against ``contract`` (column -> kind, see above): raises
+    ``ValueError`` naming the missing columns, or a column of another kind (not checked on an empty
+    frame, whose dtypes are pandas' guesses).  A programming error, not a user error."""
+    missing = [c for c in contract if c not in df.columns]
+    if missing:
+        raise ValueError(f"{what} frame lacks columns {missing}; has {list(df.columns)}")
+    if len(df):
+        wrong = [f"{c} ({df[c].dtype}, not {k})" for c, k in contract.items() if not _KINDS[k](df[c].dtype)]
+        if wrong:
+            raise ValueError(f"{what} frame has columns of the wrong kind: {', '.join(wrong)}")
+    return df

@@ -343,3 +343,35 @@ def test_incremental_model_recompiles_only_the_changed_object(tmp_path: Path) ->
     a, b = evaluate(fresh, [unit]), evaluate(via_cache, [unit])
     for field in ("line_id", "line_count", "branch_id", "branch_count", "func_id", "func_count"):
         assert np.array_equal(getattr(a, field), getattr(b, field)), field
+
+
+def test_model_compiled_in_two_processes_is_the_same_model(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """build_model(jobs=2) forks a second process for half of a large build, cutting between
+    objects or between functions of one object that share no line; every such cut of the fixture
+    (not only the one chosen) gives exactly the model of one compilation."""
+    require("gcc")
+    from covguard.ingest import gcov_model
+
+    gcdas = _build(tmp_path)
+    notes = [read_notes(g.with_suffix(".gcno")) for g in gcdas]
+    whole = build_model(notes)
+    monkeypatch.setattr(gcov_model, "FORK_BLOCKS", 0)  # the fixture is small: fork anyway,
+    monkeypatch.setattr(gcov_model, "_core_free", lambda: True)  # and whatever the machine's load
+    _assert_same_model(whole, build_model(notes, jobs=2))
+    cuts = 0
+    for i, n in enumerate(notes):
+        safe = gcov_model._safe_cuts(n)
+        # the two functions one macro makes on one line (gcov's group) are never cut apart
+        group = [j for j, f in enumerate(n.functions) if f.name in {"plus_one", "minus_one"}]
+        if len(group) == 2:
+            assert not any(safe[group[0] + 1 : group[1] + 1])
+        for j in range(len(n.functions)):
+            if (j == 0 and i == 0) or not safe[j]:
+                continue
+            forked = gcov_model._build_forked(notes, i, j)
+            _assert_same_model(whole, forked)
+            assert forked.complex_lines == whole.complex_lines
+            cuts += 1
+    assert cuts >= 5

@@ -458,3 +458,97 @@ def test_large_report_has_source_pages_and_paged_tables(
     anchor = link.split("#")[1]
     assert browser.evaluate(session, f"document.getElementById({json.dumps(anchor)}).closest('details').open")
     assert browser.evaluate(session, "document.querySelectorAll('table.src tbody tr').length") > 10
+
+
+def _paint_ms(browser: DevTools, session: str) -> tuple[float, float]:
+    """First contentful paint and the load event of the page in ``session``, in ms from its start."""
+    fcp = browser.evaluate(
+        session,
+        "(performance.getEntriesByName('first-contentful-paint')[0] || {startTime: -1}).startTime",
+    )
+    load = browser.evaluate(session, "performance.getEntriesByType('navigation')[0].loadEventEnd")
+    return float(fcp), float(load)
+
+
+@pytest.mark.slow
+@pytest.mark.toolchain("chromium")
+def test_first_view_of_a_large_report_draws_quickly(
+    browser: DevTools, sample_run: Any, tmp_path: Path
+) -> None:
+    """At about SQLite's size (4,000 findings and functions in the index, a 100,000-line source
+    file): the index's first paint and a source page opened at a line deep in the file.  The
+    figures are printed (the 1 s target is checked by ``bench/run.py``, not here); the bounds
+    asserted are generous ones that only a page drawing everything up front would break, and the
+    source page must have every row in the end, the linked one in view first."""
+    import numpy as np
+    import pandas as pd
+
+    from covguard.report import html, html_sources
+    from tests.conftest import SAMPLE
+
+    doc = json.loads(sample_run.outputs["findings"].read_text(encoding="utf-8"))
+    n = 4000
+    findings = [f for _ in range(n // len(doc["findings"]) + 1) for f in doc["findings"]][:n]
+    functions = [f for _ in range(n // len(doc["functions"]) + 1) for f in doc["functions"]][:n]
+    big = {**doc, "findings": findings, "functions": functions}
+    page, _pages = html.render_site(big, sample_run.analysis, root=SAMPLE, title="large", split=True)
+    (tmp_path / "index.html").write_text(page, encoding="utf-8")
+
+    total = 100_000
+    text = "\n" + "".join(f"int v{i} = {i}; /* <&> */\r\n" for i in range(1, total - 1)) + "x\ry\n"
+    executable = np.arange(1, total + 1, 3)
+    lines = pd.DataFrame({"file": "big.c", "line": executable, "class": "verified", "tests": 2, "count": 7})
+    ran = pd.DataFrame(
+        {
+            "file": "big.c",
+            "line": np.repeat(executable, 2),
+            "test": np.tile(np.array(["t::a", "t::b"], dtype=object), len(executable)),
+        }
+    )
+    data = html_sources.page_data(lines, ran, ["big.c"], {"big.c": "f0"})
+    table = html_sources.source_table(data["big.c"], text)
+    body = f'<main><details class="file" id="f0" open>{table}</details></main>'
+    (tmp_path / "big.html").write_text(
+        html._document("big.c", body, html_sources.SOURCE_SCRIPT), encoding="utf-8"
+    )
+
+    session = _open(browser, (tmp_path / "index.html").as_uri())
+    assert _problems(browser.events) == []
+    fcp, load = _paint_ms(browser, session)
+    rows = browser.evaluate(session, "document.querySelectorAll('#findings tbody tr').length")
+    print(
+        f"\nindex.html {len(page) / 1e6:.1f} MB, {rows} finding rows: first paint {fcp:.0f} ms, "
+        f"load event {load:.0f} ms (load average {os.getloadavg()[0]:.1f})"
+    )
+    assert rows == n
+    assert 0 < fcp < 15_000
+
+    deep = 90_001  # an executable line near the end
+    session = _open(browser, (tmp_path / "big.html").as_uri() + f"#f0-L{deep}")
+    assert _problems(browser.events) == []
+    fcp, load = _paint_ms(browser, session)
+    row = f"document.getElementById('f0-L{deep}')"
+    in_view = browser.evaluate(
+        session, f"(r => r.bottom > 0 && r.top < innerHeight)({row}.getBoundingClientRect())"
+    )
+    print(f"big.html {total} lines: first paint {fcp:.0f} ms, load event {load:.0f} ms")
+    assert in_view
+    assert browser.evaluate(session, f"{row}.className") == "l-verified"
+    assert browser.evaluate(session, f"{row}.title") == "verified, executed by 2 test(s): t::a, t::b"
+    assert (
+        browser.evaluate(session, f"{row}.querySelector('td.s').textContent")
+        == f"int v{deep - 1} = {deep - 1}; /* <&> */"
+    )
+    assert 0 < fcp < 15_000
+    deadline = time.monotonic() + 60
+    drawn = 0
+    while time.monotonic() < deadline:
+        drawn = browser.evaluate(session, "document.querySelectorAll('table.src tbody tr').length")
+        if drawn == total:
+            break
+        time.sleep(0.2)
+    assert drawn == total
+    assert browser.evaluate(session, "document.getElementById('f0-L2').className") == "l-none"
+    cell = "document.getElementById('f0-L{}').querySelector('td.s').textContent"
+    assert browser.evaluate(session, cell.format(1)) == ""  # a first empty line is kept
+    assert browser.evaluate(session, cell.format(total)) == "x\ry"  # a lone CR stays in its line

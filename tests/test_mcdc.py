@@ -28,7 +28,8 @@ from covguard.config import load_settings
 from covguard.errors import EXIT_INFRASTRUCTURE, CoverageDataError
 from covguard.frames import records
 from covguard.ingest import mcdc_vectors as mcdc
-from covguard.ingest.llvm_cov import LlvmTools, export, line_counts, merge_profile, parse_export
+from covguard.ingest.llvm_cov import LlvmTools, export, merge_profile
+from covguard.ingest.llvm_export import line_counts, parse_export
 from tests.conftest import FIXTURES, SAMPLE, require
 
 FIXTURE = FIXTURES / "c" / "mcdc"

@@ -156,6 +156,28 @@ def test_sarif_is_valid_against_the_official_schema(sample_run: Any) -> None:
     assert uri.startswith("sample_firmware/")
 
 
+def test_large_sarif_is_the_same_log_one_result_per_line(
+    sample_run: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Above ``INDENT_RESULTS`` results the log is written one result per line (the C encoder):
+    the same JSON as the indented one, valid against the schema, and every result on a line."""
+    from covguard.report import sarif
+    from tests.conftest import SAMPLE
+
+    doc = json.loads(sample_run.outputs["findings"].read_text(encoding="utf-8"))
+    indented = sarif.render(doc, root=SAMPLE)
+    monkeypatch.setattr(sarif, "INDENT_RESULTS", 1)
+    compact = sarif.render(doc, root=SAMPLE)
+    assert compact != indented
+    assert json.loads(compact) == json.loads(indented)
+    _validator().validate(json.loads(compact))
+    results = json.loads(compact)["runs"][0]["results"]
+    assert len(results) > 1
+    lines = compact.splitlines()
+    for result in results:
+        assert any(json.loads(line.strip().rstrip(",")) == result for line in lines if '"ruleId"' in line)
+
+
 def test_sarif_edge_cases_are_valid() -> None:
     from covguard.report.sarif import sarif_document
 
@@ -661,3 +683,62 @@ def test_xlsx_sheets_written_as_text_equal_lxmls(sample_run: Any) -> None:
     ]
     for frame in frames:
         assert tm._sheet_xml(frame) == _sheet_xml_lxml(frame)
+
+
+def test_source_page_data_holds_the_facts_of_the_inline_rows(sample_run: Any) -> None:
+    """A large project's source page carries data the browser draws rows from: the same class,
+    count and hover text per line as the inline layout's rows (``source_rows``), and a data block
+    that cannot end its ``<script>`` early whatever the source or a test name holds."""
+    import html as htmlmod
+
+    from covguard.report import html, html_sources
+    from tests.conftest import SAMPLE
+
+    analysis = sample_run.analysis
+    files = sorted(set(analysis.lines["file"].astype(str)))
+    ids = {f: f"f{i}" for i, f in enumerate(files)}
+    texts, _missing = html._read_sources(files, SAMPLE)
+    inline = html.source_rows(analysis.lines, files, texts, ids, html.ran_per_line(analysis.coverage))
+    data = html_sources.page_data(analysis.lines, analysis.coverage.lines, files, ids)
+    row = re.compile(r'<tr class="l-([a-z]+)" id="(f\d+)-L(\d+)" title="([^"]*)"><td class="n">\d+</td>'
+                     r'<td class="c">([0-9]*)</td>')  # fmt: skip
+    checked = 0
+    for f in files:
+        d = json.loads(data[f])
+        assert d["id"] == ids[f]
+        ran: dict[int, list[str]] = {}
+        for n, t in zip(d["rl"], d["rt"], strict=True):
+            ran.setdefault(n, []).append(d["names"][t])
+        facts = {n: i for i, n in enumerate(d["lines"])}
+        for klass, _fid, n_text, title, count in row.findall(inline[f]):
+            n = int(n_text)
+            if klass == "none":
+                assert n not in facts
+                continue
+            i = facts[n]
+            assert d["classes"][d["cls"][i]] == klass
+            assert str(d["count"][i]) == count
+            names = ran.get(n, [])
+            want = f"{klass}, executed by {d['tests'][i]} test(s)"
+            if names:
+                want += (
+                    ": " + ", ".join(names[:10]) + (f" and {len(names) - 10} more" if len(names) > 10 else "")
+                )
+            assert htmlmod.unescape(title) == want
+            checked += 1
+    assert checked == len(analysis.lines.drop_duplicates(["file", "line"]))
+
+    lines = pd.DataFrame(
+        {"file": ["x.c"], "line": [2], "class": ["verified"], "tests": [1], "count": [2**60]}
+    )
+    ran_frame = pd.DataFrame({"file": ["x.c"], "line": [2], "test": ["t::\udcff</script>"]})
+    text = "int a; /* </script><!-- <script> */\nint b;\n"
+    block = html_sources.page_data(lines, ran_frame, ["x.c"], {"x.c": "f0"})["x.c"]
+    assert "<" not in block
+    back = json.loads(block)
+    view = html_sources.source_table(block, text)
+    pre = view.split('<pre id="src-text" hidden>', 1)[1].split("</pre>", 1)[0]
+    assert "<" not in pre
+    assert htmlmod.unescape(pre) == "\n" + text  # the parser drops the first newline
+    assert back["names"] == ["t::\udcff</script>"]
+    assert back["count"] == [str(2**60)]  # beyond JavaScript's exact integers: sent as text

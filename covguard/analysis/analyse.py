@@ -38,7 +38,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -47,10 +47,29 @@ from covguard.analysis import findings as F
 from covguard.analysis.hierarchy import roll_up
 from covguard.analysis.line_bounds import bound_to_files, is_c_family, lexable
 from covguard.analysis.lines import classify_lines, scopes
-from covguard.analysis.mcdc import analyse_mcdc
+from covguard.analysis.mcdc import McdcResult, analyse_mcdc
 from covguard.config import Settings
 from covguard.files import display_path, escapes_root, glob_matcher
-from covguard.frames import CoverageData, few_collections, grouped_lists
+from covguard.frames import (
+    ANALYSED_TESTS,
+    FUNCTION_CLASSES,
+    FUNCTION_COVERAGE,
+    FUNCTION_FACTS,
+    FUNCTION_REQUIREMENTS,
+    FUNCTION_UNITS,
+    JUSTIFICATION_SCOPES,
+    LINE_CLASSES,
+    REQUIREMENT_STATUSES,
+    TAGGED_REQUIREMENTS,
+    TEST_REQUIREMENTS,
+    UNIT_REQUIREMENTS,
+    VERIFYING_EXECUTIONS,
+    VERIFYING_UNITS,
+    CoverageData,
+    check,
+    few_collections,
+    grouped_lists,
+)
 from covguard.model import BuildManifest, TestCase, percent
 from covguard.requirements import ReadReport, read_requirements
 from covguard.requirements.settings import options_from
@@ -384,24 +403,105 @@ def classify(
     ledger: LedgerInput | None = None,
     run_findings: pd.DataFrame | None = None,
 ) -> Analysis:
-    """The classification proper, on frames (what the tests drive with fixtures)."""
+    """The classification proper, on frames (what the tests drive with fixtures): the steps below,
+    in order, each taking and returning the frames whose contracts :mod:`covguard.frames` names."""
     problems = _unique(problems)
     known = set(requirements["id"])
-    req_class = dict(zip(requirements["id"], requirements["safety_class"], strict=True))
     functions = _function_frame(data)
+    tags = attach_tags(product_tags, functions, known)
+    vmap = verification_map(tests, test_tags, test_definitions)
+    ex = executions(vmap.tests, vmap.test_requirements, tags.function_requirements, data, known)
+    facts = function_facts(
+        functions, tags.function_requirements, requirements, default_class, vmap, ex, data, reachable
+    )
+    just = justification_scopes(tags.attached, functions, ledger)
+    fn = function_classes(facts, just.scopes)
+    lines = line_classes(data, ex.verifying_units, fn, just.scopes)
+    fn = function_line_counts(fn, lines)
+    reqs = requirement_statuses(
+        requirements, tags.function_requirements, vmap.test_requirements, vmap.tests, fn, ex, product_only
+    )
+    mc = mcdc_coverage(data, lines, fn, reqs, tags, vmap, ex)
+    found = all_findings(
+        tags=tags,
+        vmap=vmap,
+        ex=ex,
+        fn=mc.functions,
+        lines=lines,
+        reqs=mc.requirements,
+        known=known,
+        early=[run_findings, just.findings],
+        mcdc_findings=mc.findings,
+        problems=problems,
+        require_target=require_target,
+        product_findings=product_findings,
+    )
+    analysis = Analysis(
+        requirements=mc.requirements,
+        functions=_with_justification_text(mc.functions),
+        lines=lines,
+        tests=vmap.tests,
+        findings=found,
+        function_requirements=tags.function_requirements,
+        test_requirements=vmap.test_requirements,
+        coverage=data,
+        summary=_summary(mc, lines, vmap.tests, found, product_summary),
+        problems=[_problem_dict(p) for p in problems],
+        manifest=manifest,
+        settings=settings or {},
+        decisions=mc.decisions,
+        mcdc_measured=mc.measured,
+        justifications=just.table,
+    )
+    if ledger is not None:  # what `covguard justify` needs: the in-source scopes and the sources
+        analysis.cache["ledger_input"] = (ledger, just.in_source)
+    return analysis
 
-    # ---- tags attached to product functions
+
+# ---------------------------------------------------------------------------------------------
+# the steps of classify, in order
+
+
+class Tags(NamedTuple):
+    """Step 1: the product's tags on its functions."""
+
+    attached: pd.DataFrame  # every product tag with its function and scope (attach_to_functions)
+    tagged: pd.DataFrame  # TAGGED_REQUIREMENTS: every @req tag on a function, known requirement or not
+    function_requirements: pd.DataFrame  # FUNCTION_REQUIREMENTS: those naming a known requirement
+
+
+def attach_tags(product_tags: pd.DataFrame, functions: pd.DataFrame, known: set[str]) -> Tags:
+    """Tags attached to product functions; the ``@req`` ones give each function its requirements
+    (a tag on one instance of a template holds for its twins, see :func:`_to_instances`)."""
     attached = attach_to_functions(product_tags, functions)
     req_tags = attached[attached["kind"] == "req"]
-    fr_all = req_tags.dropna(subset=["function"]).loc[:, ["file", "function", "value", "line"]]
-    fr_all = _to_instances(fr_all.rename(columns={"value": "requirement", "line": "tag_line"}), functions)
+    tagged = req_tags.dropna(subset=["function"]).loc[:, ["file", "function", "value", "line"]]
+    tagged = _to_instances(tagged.rename(columns={"value": "requirement", "line": "tag_line"}), functions)
     function_requirements = (
-        fr_all[fr_all["requirement"].isin(known)]
+        tagged[tagged["requirement"].isin(known)]
         .drop_duplicates(["file", "function", "requirement"])
         .reset_index(drop=True)
     )
+    return Tags(
+        attached=attached,
+        tagged=check(tagged, TAGGED_REQUIREMENTS, "tagged requirements"),
+        function_requirements=check(function_requirements, FUNCTION_REQUIREMENTS, "function requirements"),
+    )
 
-    # ---- what each test verifies: the harness's declaration plus @verifies tags above it
+
+class VerificationMap(NamedTuple):
+    """Step 2: what each test verifies."""
+
+    tests: pd.DataFrame  # ANALYSED_TESTS: the tests, placed, with every requirement they verify
+    test_tags: pd.DataFrame  # every test-source tag with its test function (attach_to_functions)
+    test_requirements: pd.DataFrame  # TEST_REQUIREMENTS
+
+
+def verification_map(
+    tests: pd.DataFrame, test_tags: pd.DataFrame, test_definitions: pd.DataFrame | None
+) -> VerificationMap:
+    """What each test verifies: the harness's declaration plus the ``@verifies`` tags above its
+    function; ``tests.verifies`` then lists both."""
     test_funcs = _test_functions(tests, test_definitions)
     if test_definitions is not None and len(test_definitions):
         # a test that crashed before its framework printed a line: located at its definition
@@ -435,16 +535,31 @@ def classify(
     # every requirement a test verifies, from the harness and from tags, in tests[].verifies
     every = grouped_lists(test_requirements, ["test"], "requirement", sort=False)
     tests = tests.assign(verifies=[", ".join(every.get(t, [])) for t in tests["test"].tolist()])
-
-    findings: list[pd.DataFrame] = []
-    findings.append(
-        F.unknown_requirement_findings(fr_all, known, req_tags, t_attached, test_requirements, tests)
+    return VerificationMap(
+        tests=check(tests, ANALYSED_TESTS, "tests"),
+        test_tags=t_attached,
+        test_requirements=check(test_requirements, TEST_REQUIREMENTS, "test requirements"),
     )
-    findings.append(F.unattached_verifies_findings(t_attached))
-    if run_findings is not None:  # of the test run: stray tags of definition files, a selection
-        findings.append(run_findings)
 
-    # ---- executions: coverage unit -> test cases
+
+class Executions(NamedTuple):
+    """Step 3: which coverage units executed which functions, and which of them verify."""
+
+    function_units: pd.DataFrame  # FUNCTION_UNITS: every (function, coverage unit) execution
+    unit_requirements: pd.DataFrame  # UNIT_REQUIREMENTS: requirements passing tests of each unit verify
+    verifying: pd.DataFrame  # VERIFYING_EXECUTIONS: executions by a unit passing a test of its requirement
+    verifying_units: pd.DataFrame  # VERIFYING_UNITS: the same, per (unit, function)
+
+
+def executions(
+    tests: pd.DataFrame,
+    test_requirements: pd.DataFrame,
+    function_requirements: pd.DataFrame,
+    data: CoverageData,
+    known: set[str],
+) -> Executions:
+    """Coverage units -> test cases -> requirements: the executions that verify a function are
+    those of a unit where a passing test verifies one of the function's requirements."""
     t = tests.loc[:, ["test", "status", "coverage_unit"]]
     tr_known = test_requirements[test_requirements["requirement"].isin(known)]
     passing = t[t["status"] == "passed"]
@@ -459,9 +574,28 @@ def classify(
         on=["file", "function", "requirement"],
     )
     verifying_units = verifying.loc[:, ["coverage_unit", "file", "function"]].drop_duplicates()
+    return Executions(
+        function_units=check(fexec, FUNCTION_UNITS, "function executions"),
+        unit_requirements=check(unit_reqs, UNIT_REQUIREMENTS, "unit requirements"),
+        verifying=check(verifying, VERIFYING_EXECUTIONS, "verifying executions"),
+        verifying_units=check(verifying_units, VERIFYING_UNITS, "verifying units"),
+    )
 
-    # ---- functions
+
+def function_facts(
+    functions: pd.DataFrame,
+    function_requirements: pd.DataFrame,
+    requirements: pd.DataFrame,
+    default_class: str,
+    vmap: VerificationMap,
+    ex: Executions,
+    data: CoverageData,
+    reachable: pd.DataFrame | None,
+) -> pd.DataFrame:
+    """Step 4a: the facts that decide each function's class: its requirements and safety class,
+    who executed it (verifying tests, failing ones), where the evidence ran, its reachability."""
     fkey = ["file", "function"]
+    req_class = dict(zip(requirements["id"], requirements["safety_class"], strict=True))
     freqs = grouped_lists(function_requirements, fkey, "requirement")
     fn = functions.copy()
     fn["requirements"] = [freqs.get(k, []) for k in zip(fn["file"], fn["function"], strict=True)]
@@ -473,44 +607,79 @@ def classify(
         ],
         index=fn.index,
     )
-    exec_units = fexec.groupby(fkey).size().rename("executed_units")
+    exec_units = ex.function_units.groupby(fkey).size().rename("executed_units")
     fn = fn.merge(exec_units, left_on=fkey, right_index=True, how="left")
     fn["executed_units"] = fn["executed_units"].fillna(0).astype("int64")
     fn["executed"] = fn["executed_units"] > 0
-    ver = verifying_units.groupby(fkey).size().rename("verifying_units")
+    ver = ex.verifying_units.groupby(fkey).size().rename("verifying_units")
     fn = fn.merge(ver, left_on=fkey, right_index=True, how="left")
     fn["verified_exec"] = fn["verifying_units"].fillna(0) > 0
-    fn = _verified_on(fn, verifying_units, data)
+    fn = _verified_on(fn, ex.verifying_units, data)
     # executed by a failing/erroring test of its own requirement
+    t = vmap.tests.loc[:, ["test", "status", "coverage_unit"]]
+    tr_known = vmap.test_requirements[vmap.test_requirements["requirement"].isin(set(requirements["id"]))]
     failing = t[t["status"].isin(["failed", "error"])].merge(tr_known, on="test")
-    failing_exec = fexec.merge(failing.loc[:, ["coverage_unit", "requirement"]], on="coverage_unit").merge(
+    failing_exec = ex.function_units.merge(
+        failing.loc[:, ["coverage_unit", "requirement"]], on="coverage_unit"
+    ).merge(
         function_requirements.loc[:, ["file", "function", "requirement"]],
         on=["file", "function", "requirement"],
     )
     fn["failing_exec"] = fn.set_index(fkey).index.isin(failing_exec.set_index(fkey).index)
+    return check(_with_reachability(fn, reachable), FUNCTION_FACTS, "function facts")
+
+
+def _with_reachability(fn: pd.DataFrame, reachable: pd.DataFrame | None) -> pd.DataFrame:
+    """``reachable`` (True, False or None: unknown) and the facts behind it: the shortest call path
+    from an entry point, and the function in the image."""
+    fkey = ["file", "function"]
     if reachable is not None and len(reachable):
         facts = [c for c in ("call_path", "image") if c in reachable.columns]
         fn = fn.merge(reachable.loc[:, ["file", "function", "reachable", *facts]], on=fkey, how="left")
     else:
         fn["reachable"] = None
     fn["reachable"] = fn["reachable"].astype(object).where(fn["reachable"].notna(), None)
-    # reachability facts: the shortest call path from an entry point, and the function in the image
     paths = fn["call_path"].tolist() if "call_path" in fn.columns else [None] * len(fn)
     fn["call_path"] = [list(v) if isinstance(v, list) else [] for v in paths]
     fn["image"] = fn.get("image", pd.Series(None, index=fn.index)).astype(object)
     fn["image"] = fn["image"].where(fn["image"].notna(), None)
+    return fn
 
-    # ---- justification scopes
-    just = in_source_scopes = scopes(attached)
-    justifications = None
-    if ledger is not None and ledger[0].exists:  # stale and expired justifications no longer apply
-        from covguard.analysis.ledger import check_ledger
 
-        checked = check_ledger(ledger[0], just, functions, ledger[1], ledger[2])
-        just, justifications = checked.scopes, checked.table
-        findings.append(F.frame(checked.findings))
-    fn_just = just[just["scope"] == "function"].drop_duplicates(fkey).loc[:, [*fkey, "category", "reason"]]
-    fn = fn.merge(fn_just, on=fkey, how="left")
+class Justifications(NamedTuple):
+    """Step 4b: the ``@justify`` and exclusion scopes in force."""
+
+    scopes: pd.DataFrame  # JUSTIFICATION_SCOPES: in force (the ledger's checks applied)
+    in_source: pd.DataFrame  # JUSTIFICATION_SCOPES: as the sources write them
+    table: pd.DataFrame | None  # the justification ledger's table (a ledger in use), else None
+    findings: pd.DataFrame | None  # the ledger's findings (a ledger in use), else None
+
+
+def justification_scopes(
+    attached: pd.DataFrame, functions: pd.DataFrame, ledger: LedgerInput | None
+) -> Justifications:
+    """The justified and excluded scopes of the product's tags; with a justification ledger,
+    stale and expired justifications no longer apply."""
+    in_source = check(scopes(attached), JUSTIFICATION_SCOPES, "justification scopes")
+    if ledger is None or not ledger[0].exists:
+        return Justifications(scopes=in_source, in_source=in_source, table=None, findings=None)
+    from covguard.analysis.ledger import check_ledger
+
+    checked = check_ledger(ledger[0], in_source, functions, ledger[1], ledger[2])
+    return Justifications(
+        scopes=check(checked.scopes, JUSTIFICATION_SCOPES, "ledger-checked justification scopes"),
+        in_source=in_source,
+        table=checked.table,
+        findings=F.frame(checked.findings),
+    )
+
+
+def function_classes(facts: pd.DataFrame, just_scopes: pd.DataFrame) -> pd.DataFrame:
+    """Step 4c: each function's class, from its facts and its function-scope justification:
+    justified, dead, rogue, verified, incidental, else traced_untested (in that precedence)."""
+    fkey = ["file", "function"]
+    fn_just = just_scopes[just_scopes["scope"] == "function"].drop_duplicates(fkey)
+    fn = facts.merge(fn_just.loc[:, [*fkey, "category", "reason"]], on=fkey, how="left")
     fn["justified"] = fn["category"].notna()
     fn["class"] = np.select(
         [
@@ -523,11 +692,19 @@ def classify(
         ["justified", "dead", "rogue", "verified", "incidental"],
         default="traced_untested",
     )
+    return check(fn, FUNCTION_CLASSES, "function classes")
 
-    # ---- lines
-    lines = classify_lines(data, verifying_units, fn, just)
 
-    # ---- per-function line/branch numbers
+def line_classes(
+    data: CoverageData, verifying_units: pd.DataFrame, fn: pd.DataFrame, just_scopes: pd.DataFrame
+) -> pd.DataFrame:
+    """Step 5: every executable line's class (:func:`covguard.analysis.lines.classify_lines`)."""
+    return check(classify_lines(data, verifying_units, fn, just_scopes), LINE_CLASSES, "line classes")
+
+
+def function_line_counts(fn: pd.DataFrame, lines: pd.DataFrame) -> pd.DataFrame:
+    """Step 5b: each function's line and branch numbers (justified and excluded lines not counted)."""
+    fkey = ["file", "function"]
     counted = lines[~lines["class"].isin(["justified", "excluded"])]
     per_fn = counted.groupby(fkey).agg(
         lines_total=("line", "size"),
@@ -540,74 +717,104 @@ def classify(
     fn = fn.merge(per_fn, left_on=fkey, right_index=True, how="left")
     for c in per_fn.columns:
         fn[c] = fn[c].fillna(0).astype("int64")
+    return check(fn, FUNCTION_COVERAGE, "function coverage")
 
-    # ---- requirements
+
+def requirement_statuses(
+    requirements: pd.DataFrame,
+    function_requirements: pd.DataFrame,
+    test_requirements: pd.DataFrame,
+    tests: pd.DataFrame,
+    fn: pd.DataFrame,
+    ex: Executions,
+    product_only: pd.DataFrame | None,
+) -> pd.DataFrame:
+    """Step 6: each requirement's status and requirement-based coverage."""
     reqs = _classify_requirements(
-        requirements, function_requirements, test_requirements, tests, fn, fexec, verifying, product_only
+        requirements,
+        function_requirements,
+        test_requirements,
+        tests,
+        fn,
+        ex.function_units,
+        ex.verifying,
+        product_only,
     )
+    return check(reqs, REQUIREMENT_STATUSES, "requirement statuses")
 
-    # ---- MC/DC (clang's source-based coverage only): per function and per requirement
-    mc = analyse_mcdc(
+
+def mcdc_coverage(
+    data: CoverageData,
+    lines: pd.DataFrame,
+    fn: pd.DataFrame,
+    reqs: pd.DataFrame,
+    tags: Tags,
+    vmap: VerificationMap,
+    ex: Executions,
+) -> McdcResult:
+    """Step 6b: MC/DC (clang's source-based coverage only), per function and per requirement: adds
+    columns to the function and requirement frames (:func:`covguard.analysis.mcdc.analyse_mcdc`)."""
+    return analyse_mcdc(
         data,
         lines=lines,
         fn=fn,
         reqs=reqs,
-        verifying_units=verifying_units,
-        unit_reqs=unit_reqs,
-        function_requirements=function_requirements,
-        tests=tests,
+        verifying_units=ex.verifying_units,
+        unit_reqs=ex.unit_requirements,
+        function_requirements=tags.function_requirements,
+        tests=vmap.tests,
     )
-    fn, reqs = mc.functions, mc.requirements
 
-    # ---- findings
-    findings.append(F.function_findings(fn, fexec, tests, test_requirements, known))
-    findings.append(F.frame(mc.findings))
-    findings.append(F.requirement_findings(reqs, tests))
-    findings.append(
-        F.hollow_findings(hollow_pairs(test_requirements, tests, fexec, function_requirements), reqs)
-    )
-    findings.append(F.test_result_findings(tests, test_requirements, known))
-    findings.append(F.coarse_attribution_findings(tests, test_requirements))
-    findings.append(F.line_findings(lines, fn))
-    findings.append(F.justification_findings(attached, lines, fn))
-    findings.append(F.problem_findings(problems, req_tags))
-    findings.append(F.host_only_findings(fn, require_target))
-    if product_findings is not None:
-        findings.append(product_findings)
-    all_findings = (
-        pd.concat([f for f in findings if len(f)], ignore_index=True)
-        if any(len(f) for f in findings)
-        else F.empty_findings()
-    )
-    all_findings = F.finish_findings(all_findings)
 
-    summary = _summary(reqs, fn, lines, tests, all_findings, data)
-    summary["coverage"].update(mc.summary)
-    if product_summary is not None:
-        summary["product"] = dict(product_summary)
-    analysis = Analysis(
-        requirements=reqs,
-        functions=fn.drop(columns=["category", "reason"], errors="ignore").assign(
-            justification=fn["category"].fillna("")
-            + np.where(fn["reason"].notna(), ": " + fn["reason"].fillna(""), "")
+def all_findings(
+    *,
+    tags: Tags,
+    vmap: VerificationMap,
+    ex: Executions,
+    fn: pd.DataFrame,
+    lines: pd.DataFrame,
+    reqs: pd.DataFrame,
+    known: set[str],
+    early: Sequence[pd.DataFrame | None],
+    mcdc_findings: list[dict[str, Any]],
+    problems: Sequence[Any],
+    require_target: Sequence[str],
+    product_findings: pd.DataFrame | None,
+) -> pd.DataFrame:
+    """Step 7: every finding, in one frame, severest first.  ``early``: the findings of the test run
+    and of the justification ledger, when there are any."""
+    tests, test_requirements = vmap.tests, vmap.test_requirements
+    req_tags = tags.attached[tags.attached["kind"] == "req"]
+    findings = [
+        F.unknown_requirement_findings(
+            tags.tagged, known, req_tags, vmap.test_tags, test_requirements, tests
         ),
-        lines=lines,
-        tests=tests,
-        findings=all_findings,
-        function_requirements=function_requirements,
-        test_requirements=test_requirements,
-        coverage=data,
-        summary=summary,
-        problems=[_problem_dict(p) for p in problems],
-        manifest=manifest,
-        settings=settings or {},
-        decisions=mc.decisions,
-        mcdc_measured=mc.measured,
-        justifications=justifications,
+        F.unattached_verifies_findings(vmap.test_tags),
+        *(f for f in early if f is not None),
+        F.function_findings(fn, ex.function_units, tests, test_requirements, known),
+        F.frame(mcdc_findings),
+        F.requirement_findings(reqs, tests),
+        F.hollow_findings(
+            hollow_pairs(test_requirements, tests, ex.function_units, tags.function_requirements), reqs
+        ),
+        F.test_result_findings(tests, test_requirements, known),
+        F.coarse_attribution_findings(tests, test_requirements),
+        F.line_findings(lines, fn),
+        F.justification_findings(tags.attached, lines, fn),
+        F.problem_findings(problems, req_tags),
+        F.host_only_findings(fn, require_target),
+        *([product_findings] if product_findings is not None else []),
+    ]
+    present = [f for f in findings if len(f)]
+    return F.finish_findings(pd.concat(present, ignore_index=True) if present else F.empty_findings())
+
+
+def _with_justification_text(fn: pd.DataFrame) -> pd.DataFrame:
+    """The functions as the Analysis shows them: ``category`` and ``reason`` as one ``justification``."""
+    return fn.drop(columns=["category", "reason"], errors="ignore").assign(
+        justification=fn["category"].fillna("")
+        + np.where(fn["reason"].notna(), ": " + fn["reason"].fillna(""), "")
     )
-    if ledger is not None:  # what `covguard justify` needs: the in-source scopes and the sources
-        analysis.cache["ledger_input"] = (ledger, in_source_scopes)
-    return analysis
 
 
 def _verified_on(fn: pd.DataFrame, verifying_units: pd.DataFrame, data: CoverageData) -> pd.DataFrame:
@@ -774,17 +981,18 @@ def _pct(num: float, den: float) -> float | None:
 
 
 def _summary(
-    reqs: pd.DataFrame,
-    fn: pd.DataFrame,
+    mc: McdcResult,
     lines: pd.DataFrame,
     tests: pd.DataFrame,
     findings: pd.DataFrame,
-    data: CoverageData,
+    product_summary: dict[str, int] | None,
 ) -> dict[str, Any]:
+    """The counts and percentages of the analysis (the MC/DC ones and the product's included)."""
+    reqs, fn = mc.requirements, mc.functions
     counted = lines[~lines["class"].isin(["justified", "excluded"])]
     n_lines = len(counted)
     n_br = int(counted["branches_total"].sum())
-    return {
+    summary: dict[str, Any] = {
         "requirements": {"total": len(reqs), **reqs["status"].value_counts().sort_index().to_dict()},
         "functions": {"total": len(fn), **fn["class"].value_counts().sort_index().to_dict()},
         "lines": {"total": len(lines), **lines["class"].value_counts().sort_index().to_dict()},
@@ -798,3 +1006,7 @@ def _summary(
         },
         "findings": {"total": len(findings), **findings["kind"].value_counts().sort_index().to_dict()},
     }
+    summary["coverage"].update(mc.summary)
+    if product_summary is not None:
+        summary["product"] = dict(product_summary)
+    return summary

@@ -88,7 +88,8 @@ def load_manifest(settings: Settings) -> BuildManifest:
     check_root(settings)
     if not area.manifest.is_file():
         raise BuildError(
-            "nothing has been built yet for this toolchain profile",
+            "no complete build for this toolchain profile (nothing built yet, or the last build "
+            "failed or was stopped)",
             path=area.manifest,
             hint="run 'covguard build' (or 'covguard run') first",
         )

@@ -20,15 +20,22 @@ what was compiled.
 
 Configuration comes from the JSON file named by ``COVGUARD_CC_CONFIG``; the launchers covguard
 writes (``bin/cc``, ``bin/c++`` in the work folder) call ``ccwrap.py cc|c++ ARGS...``.
+
+Usually ``bin/cc`` and ``bin/c++`` are covguard's native wrapper (``runtime/ccwrap.c``, see
+:mod:`covguard.builder.native_cc`): it does the same for a compile of one source and for a
+link without a test framework, appending its records to one log (:func:`read_native_log`), and
+hands every other invocation to this script unchanged.
 """
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import hashlib
 import json
 import os
 import re
+import struct
 import subprocess
 import sys
 import time
@@ -75,6 +82,65 @@ def classify(args: list[str]) -> tuple[str, list[str], str | None]:
     if any(a in ("--version", "-v", "-dumpversion", "-dumpmachine", "--help") for a in args):
         return "other", sources, output
     return "link", sources, output
+
+
+NATIVE_LOG = "native.log"  # the native wrapper's records, in the log folder
+_MAGIC = b"CGW1"
+
+
+def read_native_log(path: str, limit: int | None = None) -> list[tuple[int, int, dict[str, object]]]:
+    """The native wrapper's records in ``path``: (time_ns, pid, record) with the record as this
+    script writes it; ``limit``: read at most that many bytes (whole records).  Raises
+    ``ValueError`` naming the byte offset of a damaged record (a write cut short: disk full)."""
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read() if limit is None else handle.read(limit)
+    except FileNotFoundError:
+        return []
+    out: list[tuple[int, int, dict[str, object]]] = []
+    pos = 0
+    while pos + 8 <= len(data):
+        if data[pos : pos + 4] != _MAGIC:
+            raise ValueError(f"no record starts at byte {pos}")
+        (size,) = struct.unpack_from("<I", data, pos + 4)
+        end = pos + 8 + size
+        if end > len(data):
+            if limit is not None:
+                break
+            raise ValueError(f"the record at byte {pos} is cut short")
+        fields: list[str] = []
+        at = pos + 8
+        while at < end:
+            (n,) = struct.unpack_from("<I", data, at) if at + 4 <= end else (end,)
+            if at + 4 + n > end:
+                raise ValueError(f"the record at byte {pos} is malformed")
+            fields.append(os.fsdecode(data[at + 4 : at + 4 + n]))
+            at += 4 + n
+        try:
+            mode, stamp, pid, cwd, output, count = fields[:6]
+            n_src = int(count)
+            if mode not in ("compile", "link") or n_src not in (0, 1) or output[:1] not in ("", "="):
+                raise ValueError
+            src = fields[6 : 6 + 3 * n_src]
+            command = fields[6 + 3 * n_src :]
+            if not command or len(src) != 3 * n_src:
+                raise ValueError
+            record: dict[str, object] = {
+                "directory": cwd,
+                "arguments": command,
+                "mode": mode,
+                "sources": [{"file": src[0], "sha256": src[1] or None, "instrumented": src[2] == "1"}]
+                if n_src
+                else [],
+                "output": output[1:] if output else None,
+            }
+            out.append((int(stamp), int(pid), record))
+        except ValueError:
+            raise ValueError(f"the record at byte {pos} is malformed") from None
+        pos = end
+    if pos != len(data) and limit is None:
+        raise ValueError(f"the record at byte {pos} is cut short")
+    return out
 
 
 def _digest(path: str) -> str | None:
@@ -170,13 +236,20 @@ def _find_include_dir(log_dir: str, header: str) -> str | None:
         ]
     except OSError:
         return None
+    records: list[object] = []
     for name in names:
         try:
             with open(os.path.join(log_dir, name), encoding="utf-8") as handle:
-                record = json.load(handle)
-            args = [str(a) for a in record.get("arguments", [])]
-            where = str(record.get("directory", "."))
-        except (OSError, ValueError, AttributeError):
+                records.append(json.load(handle))
+        except (OSError, ValueError):
+            continue
+    with contextlib.suppress(ValueError):  # the native wrapper's compiles (bounded: only a hint)
+        records += [r for _, _, r in read_native_log(os.path.join(log_dir, NATIVE_LOG), 64 << 20)]
+    for record in records:
+        try:
+            args = [str(a) for a in record.get("arguments", [])]  # type: ignore[attr-defined]
+            where = str(record.get("directory", "."))  # type: ignore[attr-defined]
+        except AttributeError:
             continue
         for i, a in enumerate(args):
             folder = None

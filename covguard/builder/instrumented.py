@@ -28,6 +28,7 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 
+from covguard.builder import native_cc
 from covguard.builder.area import Area, check_root, expand, placeholders
 from covguard.builder.shape import (
     check_compiled,
@@ -39,7 +40,7 @@ from covguard.builder.shape import (
     wrapper_env,
 )
 from covguard.builder.toolchains import toolchain_for
-from covguard.builder.toolchains.base import RUNTIME_DIR
+from covguard.builder.toolchains.base import RUNTIME_DIR, Toolchain
 from covguard.config import Settings
 from covguard.confine import confined
 from covguard.errors import BuildError, ConfigError
@@ -49,6 +50,8 @@ from covguard.model import BuildManifest
 from covguard.procs import run_group
 
 WRAPPER = Path(__file__).resolve().parent / "ccwrap.py"
+# how long covguard waits for processes the build command left running (see covguard.procs)
+BUILD_SETTLE_S = 120.0
 
 
 def build_command(settings: Settings, area: Area) -> list[str]:
@@ -78,14 +81,20 @@ def _write_launchers(area: Area, config_file: Path) -> None:
         path.chmod(0o755)
 
 
+def _install_wrapper(
+    area: Area, config_file: Path, work_dir: Path, echo: Callable[[str], None] | None
+) -> None:
+    """The native compiler wrapper as bin/cc, bin/c++; else the Python one, with a note."""
+    why = native_cc.install(area.root, area.bin, config_file, work_dir, sys.executable, WRAPPER)
+    if why is not None:
+        _write_launchers(area, config_file)
+        if echo:
+            echo(f"note: compiling through covguard's Python compiler wrapper (slower); native one: {why}")
+
+
 def _read_cc_log(area: Area) -> list[dict[str, object]]:
-    records: list[dict[str, object]] = []
-    for item in sorted(area.cc_log.glob("*.json")):
-        try:
-            records.append(json.loads(item.read_text(encoding="utf-8")))
-        except (OSError, ValueError):
-            continue
-    return records
+    """The wrappers' records of the build, in the order the compiles started."""
+    return native_cc.read_records(area.cc_log)
 
 
 def _previous_commands(area: Area) -> dict[tuple[str, str], dict[str, object]]:
@@ -173,16 +182,52 @@ def build(
     """Run the configured build with coverage; return (and write) the build manifest."""
     toolchain = toolchain_for(settings)
     toolchain.check_installed()
+    area = _prepare_area(settings, clean)
+    _install_wrapper(area, _write_wrapper_config(settings, toolchain, area), settings.work_dir, echo)
+    command = build_command(settings, area)
+    env = _build_env(settings, area)
+    if echo:
+        echo("build: " + shown(command))
+    started, duration = _run_build(settings, area, command, env)
+    commands, not_compiled = _record_compiles(settings, area, echo)
+    if toolchain.coverage == "llvm":  # clang: the coverage mapping is in the test executables
+        from covguard.builder.toolchains.clang import llvm_manifest
+
+        manifest = llvm_manifest(settings, area, toolchain, command, commands, started, duration)
+        write_json(area.manifest, asdict(manifest))
+        return manifest
+    manifest = _gcov_manifest(settings, toolchain, area, command, commands, not_compiled, started, duration)
+    write_json(area.manifest, asdict(manifest))
+    if manifest.notes_files:
+        # compile the coverage model now, once per build: every later read of coverage loads it
+        from covguard.ingest.collect import coverage_model
+
+        coverage_model(manifest, area.model_cache, settings.build_jobs)
+    return manifest
+
+
+def _prepare_area(settings: Settings, clean: bool) -> Area:
+    """The toolchain's work area, emptied with ``clean`` (else checked to belong to this project
+    root), with an empty log of the compiles to come."""
     area = Area(settings)
     if not clean:
         check_root(settings)
     if clean and area.root.exists():
         confined(settings.work_dir, area.root.name, "the toolchain work area", source=settings.config_path)
         shutil.rmtree(area.root)
+    # the tree is about to be rewritten: until this build succeeds there is no complete build to
+    # read the last run's results with (a failed or stopped build leaves nothing to mix)
+    area.manifest.unlink(missing_ok=True)
     area.build_dir.mkdir(parents=True, exist_ok=True)
     if area.cc_log.exists():
         shutil.rmtree(area.cc_log)
     area.cc_log.mkdir(parents=True)
+    return area
+
+
+def _write_wrapper_config(settings: Settings, toolchain: Toolchain, area: Area) -> Path:
+    """The compiler wrapper's configuration (:mod:`covguard.builder.ccwrap`): compilers, flags,
+    what gets coverage; written into the area, its path returned."""
     cfg_file = area.root / "cc-config.json"
     runtime_links = toolchain.prepare_runtime(area.root / "runtime")  # a target's start-up code
     coverage_flags, link_flags = settings.build_coverage_flags, settings.build_link_flags
@@ -210,20 +255,35 @@ def build(
             "skip": [str(settings.work_dir.resolve())],
         },
     )
-    _write_launchers(area, cfg_file)
-    command = build_command(settings, area)
+    return cfg_file
+
+
+def _build_env(settings: Settings, area: Area) -> dict[str, str]:
+    """The build command's environment: the wrapper as CC/CXX, covguard's run-time, ``build.env``."""
     env = wrapper_env(os.environ, str(area.bin / "cc"), str(area.bin / "c++"))
     env["COVGUARD_RUNTIME"] = str(RUNTIME_DIR)
     values = placeholders(settings, area)
     env.update({k: expand(v, values, f"'build.env.{k}'") for k, v in settings.build_env.items()})
-    if echo:
-        echo("build: " + shown(command))
+    return env
+
+
+def _run_build(
+    settings: Settings, area: Area, command: list[str], env: dict[str, str]
+) -> tuple[datetime, float]:
+    """Run the build command, its output into the area's build log; when it started, how long it took."""
     started = datetime.now(UTC)
     t0 = time.monotonic()
     log_tmp = area.root / "build.log.part"
     try:
         with log_tmp.open("wb") as log:
-            done = run_group(command, cwd=settings.root, env=env, stdout=log, stderr=subprocess.STDOUT)
+            done = run_group(
+                command,
+                cwd=settings.root,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                settle=BUILD_SETTLE_S,  # the tests must not start while the build still writes
+            )
     except FileNotFoundError:
         raise BuildError(
             f"the build command '{command[0]}' was not found",
@@ -239,8 +299,23 @@ def build(
             f"the build failed (exit status {done.returncode}): {shown(command)}\n" + _tail(output),
             hint=f"the full output is in {area.build_log}",
         )
-    records = _read_cc_log(area)
-    commands = _compile_commands(area, records)
+    if done.left:
+        raise BuildError(
+            f"the build command returned, but {len(done.left)} process(es) it started were still "
+            f"running {BUILD_SETTLE_S:g} s later and were stopped (the build tree they were writing "
+            "may be half-written): " + "; ".join(done.left[:5]),
+            hint="do not leave work in the background ('&' in 'build.command' or in a recipe): covguard "
+            "runs the tests only when every process of the build has ended",
+        )
+    return started, duration
+
+
+def _record_compiles(
+    settings: Settings, area: Area, echo: Callable[[str], None] | None
+) -> tuple[list[dict[str, object]], list[str]]:
+    """The compiles the wrapper logged, written as ``compile_commands.json``, and the configured
+    sources none of them saw."""
+    commands = _compile_commands(area, _read_cc_log(area))
     write_json(area.compile_commands, commands)
     not_compiled = check_compiled(
         commands,
@@ -252,12 +327,20 @@ def build(
     if echo:
         for f in not_compiled:
             echo(f"warning: {f} is in 'sources' but no compile of the test build saw it")
-    if toolchain.coverage == "llvm":  # clang: the coverage mapping is in the test executables
-        from covguard.builder.toolchains.clang import llvm_manifest
+    return commands, not_compiled
 
-        manifest = llvm_manifest(settings, area, toolchain, command, commands, started, duration)
-        write_json(area.manifest, asdict(manifest))
-        return manifest
+
+def _gcov_manifest(
+    settings: Settings,
+    toolchain: Toolchain,
+    area: Area,
+    command: list[str],
+    commands: list[dict[str, object]],
+    not_compiled: list[str],
+    started: datetime,
+    duration: float,
+) -> BuildManifest:
+    """The manifest of a gcov build: its notes files, their identity, the sources they name."""
     notes = sorted({n for n in map(_notes_of, commands) if n and os.path.isfile(n)})
     if not notes:
         raise BuildError(
@@ -265,18 +348,9 @@ def build(
             hint="make sure the build compiles with $(CC) and writes objects under $(BUILD_DIR) "
             "(covguard passes both); 'covguard build --clean' forces a full rebuild",
         )
-    sources: set[str] = set()
-    stamps = hashlib.sha256()  # the build's identity: every notes file's stamp (covguard merge)
-    for path in sorted(notes):
-        nf = read_notes(Path(path))
-        stamps.update(f"{path}\t{nf.stamp:08x}\t{nf.checksum:08x}\n".encode("utf-8", "surrogateescape"))
-        for fn in nf.functions:
-            sources.add(os.path.normpath(os.path.join(nf.cwd, fn.source)))
-            for locs in fn.locations.values():
-                for loc in locs:
-                    sources.add(os.path.normpath(os.path.join(nf.cwd, loc.source)))
+    stamps, sources = _notes_identity(notes)
     hashes = {s: sha256_file(Path(s)) for s in sorted(sources) if Path(s).is_file()}
-    manifest = BuildManifest(
+    return BuildManifest(
         toolchain=toolchain.name,
         command=tuple(command),
         build_dir=str(area.build_dir),
@@ -288,15 +362,24 @@ def build(
         compile_commands=len(commands),
         variant=settings.variant,
         extra={
-            "notes_stamps": stamps.hexdigest(),
+            "notes_stamps": stamps,
             "sources_not_compiled": "\n".join(not_compiled),
             "root": str(settings.root),
         },
     )
-    write_json(area.manifest, asdict(manifest))
-    if manifest.notes_files:
-        # compile the coverage model now, once per build: every later read of coverage loads it
-        from covguard.ingest.collect import coverage_model
 
-        coverage_model(manifest, area.model_cache, settings.build_jobs)
-    return manifest
+
+def _notes_identity(notes: list[str]) -> tuple[str, set[str]]:
+    """The build's identity (a digest of every notes file's stamp: covguard merge checks it) and
+    every source file the notes name."""
+    sources: set[str] = set()
+    stamps = hashlib.sha256()
+    for path in sorted(notes):
+        nf = read_notes(Path(path))
+        stamps.update(f"{path}\t{nf.stamp:08x}\t{nf.checksum:08x}\n".encode("utf-8", "surrogateescape"))
+        for fn in nf.functions:
+            sources.add(os.path.normpath(os.path.join(nf.cwd, fn.source)))
+            for locs in fn.locations.values():
+                for loc in locs:
+                    sources.add(os.path.normpath(os.path.join(nf.cwd, loc.source)))
+    return stamps.hexdigest(), sources

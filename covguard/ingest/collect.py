@@ -237,142 +237,216 @@ def frames_from_counts(
     origin: str,
     variant: str,
 ) -> CoverageData:
-    shown = [display_path(f, root) for f in model.files]
-    file_keep = np.fromiter((keep(s) for s in shown), dtype=bool, count=len(shown))
-    files = pd.Series(shown, dtype="string")
-    fn_names = np.asarray([*demangle(model.func_name), ""], dtype=object)  # C++: qualified names
+    """The frames of :class:`CoverageData` from the model's counts: the code universe (the counts of
+    unit ``total_unit``, the whole run) and the sparse per-unit rows (units ``0..total_unit-1``,
+    named ``names``), both limited to the files ``keep`` takes."""
+    sel = _Selection.of(model, root, keep, names, origin, variant)
+    return CoverageData(
+        lines=conform(_unit_lines(sel, counts, total_unit), LINES),
+        functions=conform(_unit_functions(sel, counts, total_unit), FUNCTIONS),
+        branches=conform(_unit_branches(sel, counts, total_unit), BRANCHES),
+        code_lines=conform(_code_lines(sel, counts, total_unit), CODE_LINES),
+        code_functions=conform(_code_functions(sel, counts, total_unit), CODE_FUNCTIONS),
+        code_branches=conform(_code_branches(sel, counts, total_unit), CODE_BRANCHES),
+        notes=[f"{sel.shown[fid]}: {text}" for fid, text in model.notes if sel.file_keep[fid]],
+    )
 
-    def file_of(ids: np.ndarray) -> pd.Categorical:
-        return pd.Categorical(files.to_numpy()[ids])
 
-    # ---- universe
-    line_ok = file_keep[model.line_file]
-    branch_line = model.branch_line
-    branches_per_line = np.bincount(branch_line, minlength=model.n_lines).astype(np.int32)
-    line_fn = model.line_function
-    total_line_count = np.zeros(model.n_lines, dtype=np.int64)
-    sel = counts.line_unit == total_unit
-    total_line_count[counts.line_id[sel]] = counts.line_count[sel]
-    lid = np.flatnonzero(line_ok)
-    code_lines = pd.DataFrame(
+@dataclass(frozen=True)
+class _Selection:
+    """The model's files, functions and units as the frames name them, and which of its lines,
+    functions and branches are in files the source filter keeps."""
+
+    model: CoverageModel
+    shown: list[str]  # file id -> path as shown (relative to the project root)
+    files: np.ndarray  # the same, as an array to index
+    fn_names: np.ndarray  # function id -> name (C++: qualified, demangled); id -1 -> ""
+    unit_names: pd.Index  # coverage unit -> name
+    file_keep: np.ndarray  # per file id
+    line_ok: np.ndarray  # per line id
+    func_ok: np.ndarray  # per function id
+    branch_ok: np.ndarray  # per branch id
+    branches_per_line: np.ndarray  # per line id
+    origin: str
+    variant: str
+
+    @classmethod
+    def of(
+        cls,
+        model: CoverageModel,
+        root: Path,
+        keep: Callable[[str], bool],
+        names: list[str],
+        origin: str,
+        variant: str,
+    ) -> _Selection:
+        shown = [display_path(f, root) for f in model.files]
+        file_keep = np.fromiter((keep(s) for s in shown), dtype=bool, count=len(shown))
+        line_ok = file_keep[model.line_file]
+        n_br = len(model.branch_line)
+        return cls(
+            model=model,
+            shown=shown,
+            files=pd.Series(shown, dtype="string").to_numpy(),
+            fn_names=np.asarray([*demangle(model.func_name), ""], dtype=object),
+            unit_names=pd.Index(names),
+            file_keep=file_keep,
+            line_ok=line_ok,
+            func_ok=file_keep[model.func_file],
+            branch_ok=line_ok[model.branch_line] if n_br else np.zeros(0, dtype=bool),
+            branches_per_line=np.bincount(model.branch_line, minlength=model.n_lines).astype(np.int32),
+            origin=origin,
+            variant=variant,
+        )
+
+    def file_of(self, ids: np.ndarray) -> pd.Categorical:
+        return pd.Categorical(self.files[ids])
+
+    def line_function_of(self, line_ids: np.ndarray) -> pd.Categorical:
+        """The function each line is in ("" for none)."""
+        line_fn = self.model.line_function[line_ids]
+        return pd.Categorical(self.fn_names[np.where(line_fn >= 0, line_fn, -1)])
+
+    def units_of(self, u: np.ndarray) -> pd.Categorical:
+        if not len(self.unit_names):
+            return pd.Categorical([])
+        return pd.Categorical.from_codes(u, categories=self.unit_names)
+
+
+def _totals(n: int, unit: np.ndarray, ids: np.ndarray, count: np.ndarray, total_unit: int) -> np.ndarray:
+    """Per id (``n`` of them), the count of unit ``total_unit`` (0 where it has none)."""
+    out = np.zeros(n, dtype=np.int64)
+    sel = unit == total_unit
+    out[ids[sel]] = count[sel]
+    return out
+
+
+def _per_unit(
+    unit: np.ndarray, ids: np.ndarray, count: np.ndarray, total_unit: int, ok: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The (unit, id, count) rows of the units before ``total_unit`` whose id is ``ok``."""
+    per = unit < total_unit
+    u, i, c = unit[per], ids[per], count[per]
+    kept = ok[i] if len(i) else np.zeros(0, dtype=bool)
+    return u[kept], i[kept], c[kept]
+
+
+def _code_lines(sel: _Selection, counts: Counts, total_unit: int) -> pd.DataFrame:
+    m = sel.model
+    total = _totals(m.n_lines, counts.line_unit, counts.line_id, counts.line_count, total_unit)
+    lid = np.flatnonzero(sel.line_ok)
+    return pd.DataFrame(
         {
-            "file": file_of(model.line_file[lid]),
-            "line": model.line_no[lid],
-            "function": pd.Categorical(fn_names[np.where(line_fn[lid] >= 0, line_fn[lid], -1)]),
-            "branches_total": branches_per_line[lid],
-            "count": total_line_count[lid],
+            "file": sel.file_of(m.line_file[lid]),
+            "line": m.line_no[lid],
+            "function": sel.line_function_of(lid),
+            "branches_total": sel.branches_per_line[lid],
+            "count": total[lid],
         }
     ).sort_values(["file", "line"], kind="stable", ignore_index=True)
 
-    func_ok = file_keep[model.func_file]
-    fid = np.flatnonzero(func_ok)
-    total_func = np.zeros(len(model.func_name), dtype=np.int64)
-    fsel = counts.func_unit == total_unit
-    total_func[counts.func_id[fsel]] = counts.func_count[fsel]
+
+def _code_functions(sel: _Selection, counts: Counts, total_unit: int) -> pd.DataFrame:
+    m = sel.model
+    fid = np.flatnonzero(sel.func_ok)
+    total = _totals(len(m.func_name), counts.func_unit, counts.func_id, counts.func_count, total_unit)
     code_functions = pd.DataFrame(
         {
-            "file": file_of(model.func_file[fid]),
-            "function": pd.Categorical(fn_names[fid]),
-            "line_start": model.func_start[fid],
-            "line_end": model.func_end[fid],
-            "count": total_func[fid],
+            "file": sel.file_of(m.func_file[fid]),
+            "function": pd.Categorical(sel.fn_names[fid]),
+            "line_start": m.func_start[fid],
+            "line_end": m.func_end[fid],
+            "count": total[fid],
         }
     ).sort_values(["file", "line_start", "function"], kind="stable", ignore_index=True)
+    return merge_variants(code_functions, ["file", "function"])
 
-    code_functions = merge_variants(code_functions, ["file", "function"])
 
-    n_br = len(branch_line)
-    br_ok = line_ok[branch_line] if n_br else np.zeros(0, dtype=bool)
-    bid = np.flatnonzero(br_ok)
-    total_br = np.zeros(n_br, dtype=np.int64)
-    bsel = counts.branch_unit == total_unit
-    total_br[counts.branch_id[bsel]] = counts.branch_count[bsel]
-    code_branches = pd.DataFrame(
+def _code_branches(sel: _Selection, counts: Counts, total_unit: int) -> pd.DataFrame:
+    m = sel.model
+    bid = np.flatnonzero(sel.branch_ok)
+    total = _totals(len(m.branch_line), counts.branch_unit, counts.branch_id, counts.branch_count, total_unit)
+    return pd.DataFrame(
         {
-            "file": file_of(model.line_file[branch_line[bid]]),
-            "line": model.line_no[branch_line[bid]],
-            "branch": model.branch_index[bid],
-            "count": total_br[bid],
+            "file": sel.file_of(m.line_file[m.branch_line[bid]]),
+            "line": m.line_no[m.branch_line[bid]],
+            "branch": m.branch_index[bid],
+            "count": total[bid],
         }
     ).sort_values(["file", "line", "branch"], kind="stable", ignore_index=True)
 
-    # ---- per unit (sparse)
-    unit_index = pd.Index(names)
-    unit_names = pd.Categorical.from_codes(np.arange(len(names)), categories=unit_index) if names else None
-    per = counts.line_unit < total_unit
-    lu, ll, lc = counts.line_unit[per], counts.line_id[per], counts.line_count[per]
-    keep_rows = line_ok[ll]
-    lu, ll, lc = lu[keep_rows], ll[keep_rows], lc[keep_rows]
-    # branches covered per (unit, line)
-    bper = counts.branch_unit < total_unit
-    bu, bb, bc = counts.branch_unit[bper], counts.branch_id[bper], counts.branch_count[bper]
-    bkeep = br_ok[bb] if len(bb) else np.zeros(0, dtype=bool)
-    bu, bb, bc = bu[bkeep], bb[bkeep], bc[bkeep]
-    n_lines = max(model.n_lines, 1)
-    cov_key = bu.astype(np.int64) * n_lines + branch_line[bb]
-    uniq, covered = np.unique(cov_key, return_counts=True)
-    line_key = lu.astype(np.int64) * n_lines + ll
+
+def _unit_lines(sel: _Selection, counts: Counts, total_unit: int) -> pd.DataFrame:
+    m = sel.model
+    lu, ll, lc = _per_unit(counts.line_unit, counts.line_id, counts.line_count, total_unit, sel.line_ok)
+    bu, bb, _ = _per_unit(
+        counts.branch_unit, counts.branch_id, counts.branch_count, total_unit, sel.branch_ok
+    )
+    return pd.DataFrame(
+        {
+            "file": sel.file_of(m.line_file[ll]),
+            "line": m.line_no[ll],
+            "function": sel.line_function_of(ll),
+            "test": sel.units_of(lu),
+            "count": lc,
+            "branches_total": sel.branches_per_line[ll],
+            "branches_covered": _branches_covered(lu, ll, bu, m.branch_line[bb], m.n_lines),
+            "origin": sel.origin,
+            "variant": sel.variant,
+        }
+    )
+
+
+def _branches_covered(
+    lu: np.ndarray, ll: np.ndarray, bu: np.ndarray, b_line: np.ndarray, n_lines: int
+) -> np.ndarray:
+    """Per (unit ``lu``, line ``ll``) row: how many branches that unit took on that line, from the
+    (unit ``bu``, branch's line ``b_line``) rows of its taken branches."""
+    n = max(n_lines, 1)
+    uniq, covered = np.unique(bu.astype(np.int64) * n + b_line, return_counts=True)
+    line_key = lu.astype(np.int64) * n + ll
     pos = np.searchsorted(uniq, line_key)
     pos_ok = pos < len(uniq)
     hit = np.zeros(len(line_key), dtype=bool)
     hit[pos_ok] = uniq[pos[pos_ok]] == line_key[pos_ok]
-    branches_covered = np.zeros(len(line_key), dtype=np.int32)
-    branches_covered[hit] = covered[pos[hit]]
+    out = np.zeros(len(line_key), dtype=np.int32)
+    out[hit] = covered[pos[hit]]
+    return out
 
-    def units_of(u: np.ndarray) -> pd.Categorical:
-        if unit_names is None:
-            return pd.Categorical([])
-        return pd.Categorical.from_codes(u, categories=unit_names.categories)
 
-    lines = pd.DataFrame(
-        {
-            "file": file_of(model.line_file[ll]),
-            "line": model.line_no[ll],
-            "function": pd.Categorical(fn_names[np.where(line_fn[ll] >= 0, line_fn[ll], -1)]),
-            "test": units_of(lu),
-            "count": lc,
-            "branches_total": branches_per_line[ll],
-            "branches_covered": branches_covered,
-            "origin": origin,
-            "variant": variant,
-        }
-    )
-    fper = counts.func_unit < total_unit
-    fu, ff, fc = counts.func_unit[fper], counts.func_id[fper], counts.func_count[fper]
-    fkeep = func_ok[ff]
-    fu, ff, fc = fu[fkeep], ff[fkeep], fc[fkeep]
+def _unit_functions(sel: _Selection, counts: Counts, total_unit: int) -> pd.DataFrame:
+    m = sel.model
+    fu, ff, fc = _per_unit(counts.func_unit, counts.func_id, counts.func_count, total_unit, sel.func_ok)
     functions = pd.DataFrame(
         {
-            "file": file_of(model.func_file[ff]),
-            "function": pd.Categorical(fn_names[ff]),
-            "line_start": model.func_start[ff],
-            "line_end": model.func_end[ff],
-            "test": units_of(fu),
+            "file": sel.file_of(m.func_file[ff]),
+            "function": pd.Categorical(sel.fn_names[ff]),
+            "line_start": m.func_start[ff],
+            "line_end": m.func_end[ff],
+            "test": sel.units_of(fu),
             "count": fc,
-            "origin": origin,
-            "variant": variant,
+            "origin": sel.origin,
+            "variant": sel.variant,
         }
     )
-    functions = merge_variants(functions, ["file", "function", "test"])
-    branches = pd.DataFrame(
+    return merge_variants(functions, ["file", "function", "test"])
+
+
+def _unit_branches(sel: _Selection, counts: Counts, total_unit: int) -> pd.DataFrame:
+    m = sel.model
+    bu, bb, bc = _per_unit(
+        counts.branch_unit, counts.branch_id, counts.branch_count, total_unit, sel.branch_ok
+    )
+    return pd.DataFrame(
         {
-            "file": file_of(model.line_file[branch_line[bb]]),
-            "line": model.line_no[branch_line[bb]],
-            "branch": model.branch_index[bb],
-            "test": units_of(bu),
+            "file": sel.file_of(m.line_file[m.branch_line[bb]]),
+            "line": m.line_no[m.branch_line[bb]],
+            "branch": m.branch_index[bb],
+            "test": sel.units_of(bu),
             "count": bc,
-            "origin": origin,
-            "variant": variant,
+            "origin": sel.origin,
+            "variant": sel.variant,
         }
-    )
-    return CoverageData(
-        lines=conform(lines, LINES),
-        functions=conform(functions, FUNCTIONS),
-        branches=conform(branches, BRANCHES),
-        code_lines=conform(code_lines, CODE_LINES),
-        code_functions=conform(code_functions, CODE_FUNCTIONS),
-        code_branches=conform(code_branches, CODE_BRANCHES),
-        notes=[f"{shown[fid]}: {text}" for fid, text in model.notes if file_keep[fid]],
     )
 
 

@@ -13,9 +13,13 @@ The reader checks every length against the file size: a truncated or corrupt fil
 
 from __future__ import annotations
 
+import functools
+import gc
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ParamSpec, TypeVar
 
 from covguard.errors import CoverageDataError
 
@@ -34,6 +38,44 @@ ARC_FAKE = 2
 ARC_FALLTHROUGH = 4
 
 _U32 = struct.Struct("<I")
+_U32x2 = struct.Struct("<II")
+_U32x3 = struct.Struct("<III")
+_WORDS: dict[int, struct.Struct] = {}
+
+
+def _words(n: int) -> struct.Struct:
+    """A compiled ``<nI`` format (records of the same length recur all over a notes file)."""
+    got = _WORDS.get(n)
+    if got is None:
+        got = _WORDS[n] = struct.Struct(f"<{n}I")
+    return got
+
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def without_collections(func: Callable[_P, _R]) -> Callable[_P, _R]:
+    """Run ``func`` with Python's cyclic garbage collector paused (restored on return).
+
+    Reading notes files and compiling the model make hundreds of thousands of small lists, dicts
+    and tuples, none of them in a reference cycle (reference counting frees each at once); the
+    collections those allocations trigger freed nothing and took about a fifth of the CPU time
+    at SQLite size (notes 0.42 -> 0.34 s, model 1.55 -> 1.25 s, measured with
+    ``time.process_time``).
+    """
+
+    @functools.wraps(func)
+    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            return func(*args, **kwargs)
+        finally:
+            if enabled:
+                gc.enable()
+
+    return wrapper
 
 
 def version_text(word: int) -> str:
@@ -144,6 +186,7 @@ def read_notes(path: Path) -> NotesFile:
     return parse_notes(buf, path)
 
 
+@without_collections
 def parse_notes(buf: bytes, path: Path) -> NotesFile:
     """Parse the bytes of a ``.gcno`` file (``path`` is used in messages only)."""
     cur = _Cursor(buf, path)
@@ -175,10 +218,11 @@ def parse_notes(buf: bytes, path: Path) -> NotesFile:
     fn: FunctionNotes | None = None
     size = len(buf)
     unpack = _U32.unpack_from
+    unpack2 = _U32x2.unpack_from
     strings: dict[bytes, str] = {}
     pos = cur.pos
     while pos + 8 <= size:
-        tag, length = struct.unpack_from("<II", buf, pos)
+        tag, length = unpack2(buf, pos)
         if tag == 0:
             break
         base = pos + 8
@@ -220,7 +264,7 @@ def parse_notes(buf: bytes, path: Path) -> NotesFile:
                 raise cur.fail(f"'{fn.name}' claims {fn.n_blocks} blocks")
         elif fn is not None and tag == TAG_ARCS:
             n_words = length // 4
-            words = struct.unpack_from(f"<{n_words}I", buf, base)
+            words = _words(n_words).unpack_from(buf, base)
             src = words[0]
             dsts = words[1::2][: (n_words - 1) // 2]
             flags = words[2::2][: (n_words - 1) // 2]
@@ -242,11 +286,26 @@ def parse_notes(buf: bytes, path: Path) -> NotesFile:
 def _read_lines(cur: _Cursor, fn: FunctionNotes, base: int, end: int, strings: dict[bytes, str]) -> None:
     buf = cur.buf
     unpack = _U32.unpack_from
-    (block,) = unpack(buf, base)
+    block, zero, length = _U32x3.unpack_from(buf, base) if base + 12 <= end else (*unpack(buf, base), 1, 0)
     if block >= fn.n_blocks:
         cur.pos = base
         raise cur.fail(f"lines for block {block} of '{fn.name}' which has {fn.n_blocks} blocks")
     locations = fn.locations.setdefault(block, [])
+    # the usual record, one file: block, 0, name length, name, its line numbers, 0, 0 (read whole;
+    # anything else, or anything wrong, is left to the word-by-word reading below)
+    if not zero and length:
+        start = base + 12 + length
+        n_words = (end - start) >> 2
+        if n_words >= 2 and start + 4 * n_words == end:
+            words = _words(n_words).unpack_from(buf, start)
+            body = words[:-2]
+            if not words[-1] and not words[-2] and 0 not in body and (not body or max(body) <= MAX_LINE):
+                raw = buf[base + 12 : start]
+                name = strings.get(raw)
+                if name is None:
+                    name = strings[raw] = raw.rstrip(b"\0").decode("utf-8", errors="surrogateescape")
+                locations.append(BlockLocation(source=name, lines=list(body)))
+                return
     pos = base + 4
     lines: list[int] | None = None
     while pos + 4 <= end:

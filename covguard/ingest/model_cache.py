@@ -269,13 +269,14 @@ def _light(model: CoverageModel) -> CoverageModel:
     return model
 
 
-def _compile_chunk(paths: list[str]) -> CoverageModel:
-    return _light(build_model([read_notes(Path(p)) for p in paths]))
+def _compile_chunk(paths: list[str], jobs: int = 1) -> CoverageModel:
+    return _light(build_model([read_notes(Path(p)) for p in paths], jobs))
 
 
-def _compile_each(items: list[tuple[str, bytes]]) -> list[CoverageModel]:
-    """One model per notes file (for the per-object cache), from the bytes its key was made of."""
-    return [_light(build_model([parse_notes(data, Path(p))])) for p, data in items]
+def _compile_each(items: list[tuple[str, bytes]], jobs: int = 1) -> list[CoverageModel]:
+    """One model per notes file (for the per-object cache), from the bytes its key was made of;
+    with ``jobs`` > 1 a large object is compiled in two processes (gcov_model.build_model)."""
+    return [_light(build_model([parse_notes(data, Path(p))], jobs)) for p, data in items]
 
 
 def _chunks(items: list[T], sizes: list[int], n_chunks: int) -> list[list[T]]:
@@ -293,8 +294,11 @@ def _chunks(items: list[T], sizes: list[int], n_chunks: int) -> list[list[T]]:
 
 
 def _parallel(paths: list[str], jobs: int) -> bool:
+    """Whether to compile the objects in a pool of processes: not when one object is half of the
+    notes (an amalgamation like SQLite's), which build_model compiles in two processes itself."""
     sizes = [os.path.getsize(p) for p in paths]
-    return jobs > 1 and len(paths) >= 2 * jobs and sum(sizes) >= PARALLEL_BYTES
+    total = sum(sizes)
+    return jobs > 1 and len(paths) >= 2 * jobs and total >= PARALLEL_BYTES and 2 * max(sizes) < total
 
 
 def compile_model(notes_paths: Sequence[str], jobs: int = 1) -> CoverageModel:
@@ -305,7 +309,7 @@ def compile_model(notes_paths: Sequence[str], jobs: int = 1) -> CoverageModel:
     """
     paths = list(notes_paths)
     if not _parallel(paths, jobs):
-        return _compile_chunk(paths)
+        return _compile_chunk(paths, jobs)
     chunks = _chunks(paths, [os.path.getsize(p) for p in paths], 2 * jobs)
     with ProcessPoolExecutor(max_workers=jobs) as pool:
         parts = list(pool.map(_compile_chunk, chunks))
@@ -358,7 +362,7 @@ def incremental_model(
             with ProcessPoolExecutor(max_workers=jobs) as pool:
                 compiled = [m for chunk in pool.map(_compile_each, chunks) for m in chunk]
         else:
-            compiled = _compile_each(items)
+            compiled = _compile_each(items, jobs)
         folder.mkdir(parents=True, exist_ok=True)
         for i, m in zip(missing, compiled, strict=True):
             parts[i] = m

@@ -95,24 +95,29 @@ def reportable_lines(analysis: Analysis) -> pd.DataFrame:
 
 
 def _line_texts(df: pd.DataFrame) -> np.ndarray:
-    """One ``<line .../>`` element per row, at indentation 0 (multi-line ones joined by ``\\n``)."""
-    number = df["line"].astype(str)
-    hits = df["count"].astype(str)
-    plain = '<line number="' + number + '" hits="' + hits + '" branch="false"/>'
+    """One ``<line .../>`` element per row, at indentation 0 (multi-line ones joined by ``\n``).
+    Built on numpy object arrays: each ``+`` one C loop (pandas' string arithmetic loops in Python)."""
+    number = _digits(df["line"].to_numpy(dtype="int64"))
+    hits = _digits(df["count"].to_numpy(dtype="int64"))
+    out = np.asarray('<line number="' + number + '" hits="' + hits + '" branch="false"/>', dtype=object)
     total = df["branches_total"].to_numpy(dtype="int64")
-    has = total > 0
-    if not has.any():
-        return plain.to_numpy(dtype=object)
-    covered = df["branches_covered"].to_numpy(dtype="int64")
-    pct = np.where(covered >= total, 100, (covered * 100) // np.maximum(total, 1))
-    pcts = pd.Series(pct, index=df.index).astype(str) + "%"
-    branched = (
-        '<line number="' + number + '" hits="' + hits + '" branch="true" condition-coverage="' + pcts
-        + " (" + pd.Series(covered, index=df.index).astype(str) + "/"
-        + pd.Series(total, index=df.index).astype(str) + ')">\n  <conditions>\n'
+    has = np.flatnonzero(total > 0)
+    if not len(has):
+        return out
+    total = total[has]
+    covered = df["branches_covered"].to_numpy(dtype="int64")[has]
+    pcts = _digits(np.where(covered >= total, 100, (covered * 100) // np.maximum(total, 1))) + "%"
+    out[has] = (
+        '<line number="' + number[has] + '" hits="' + hits[has] + '" branch="true" condition-coverage="'
+        + pcts + " (" + _digits(covered) + "/" + _digits(total) + ')">\n  <conditions>\n'
         '    <condition number="0" type="jump" coverage="' + pcts + '"/>\n  </conditions>\n</line>'
     )  # fmt: skip
-    return np.where(has, branched.to_numpy(dtype=object), plain.to_numpy(dtype=object))
+    return out
+
+
+def _digits(values: np.ndarray) -> np.ndarray:
+    """Integers as decimal text, an object array (for ``+`` with text)."""
+    return values.astype(str).astype(object)
 
 
 def _block(texts: np.ndarray, pad: str) -> str:

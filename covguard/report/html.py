@@ -32,7 +32,8 @@ import pandas as pd
 
 from covguard.analysis.analyse import Analysis
 from covguard.frames import CoverageData, grouped_lists, records
-from covguard.report.trace_matrix import trace_links
+from covguard.report import html_sources
+from covguard.report.trace_matrix import joined, trace_links
 
 MAX_SOURCE_LINES = 300_000  # beyond this, only files with a finding or a gap get a source view
 INLINE_SOURCE_LINES = 20_000  # beyond this, each source file gets a page of its own (SOURCE_PAGES/)
@@ -322,7 +323,8 @@ def _findings(doc: dict[str, Any], anchors: _Anchors) -> str:
         where = anchors.link(f.get("file"), f.get("line")) if f.get("file") else ""
         req = esc(f.get("requirement") or "")
         req_link = f'<a href="#req-{req}">{req}</a>' if req else ""
-        evidence = f'<div class="small evidence">{_evidence(f)}</div>' if _evidence(f) else ""
+        shown = _evidence(f)
+        evidence = f'<div class="small evidence">{shown}</div>' if shown else ""
         out.append(
             f'<tr data-kind="{esc(f["kind"])}" data-severity="{esc(f["severity"])}">'
             f'<td class="sev-{esc(f["severity"])}">{esc(f["severity"])}</td><td>{esc(f["kind"])}</td>'
@@ -525,9 +527,9 @@ def _reachable(f: dict[str, Any]) -> str:
 
 
 def _code(doc: dict[str, Any], links: pd.DataFrame, anchors: _Anchors) -> str:
-    runners = (
-        links[links["executes"] == "yes"].groupby(["file", "function"])["test"].agg(lambda s: sorted(set(s)))
-    )
+    runners: dict[Any, str] = joined(
+        links[links["executes"] == "yes"], ["file", "function"], "test"
+    ).to_dict()
     fns = doc["functions"]
     out = [
         f'<section id="code"><h2>Code → requirements ({len(fns)} functions)</h2>',
@@ -540,8 +542,7 @@ def _code(doc: dict[str, Any], links: pd.DataFrame, anchors: _Anchors) -> str:
         reqs = ", ".join(f'<a href="#req-{esc(r)}">{esc(r)}</a>' for r in f["requirements"]) or (
             '<span class="sev-error">none</span>'
         )
-        ran = runners.get((f["file"], f["function"]), [])
-        ran_title = esc(", ".join(ran))
+        ran_title = esc(runners.get((f["file"], f["function"]), ""))
         c = f["coverage"]
         out.append(
             f"<tr><td>{anchors.link(f['file'], f['line_start'], f['function'])}</td><td>{esc(f['file'])}</td>"
@@ -702,8 +703,12 @@ def _sources(
         )
         files = kept
     texts, missing = _read_sources(files, root)
-    ran = ran_per_line(analysis.coverage) if files else None
-    bodies = source_rows(lines, files, texts, anchors.ids, ran) if files else pd.Series(dtype=object)
+    if anchors.pages is None:  # inline: every row rendered here
+        ran = ran_per_line(analysis.coverage) if files else None
+        bodies = source_rows(lines, files, texts, anchors.ids, ran) if files else pd.Series(dtype=object)
+    else:  # a page per file: its text and line facts as data, the browser draws the rows
+        data = html_sources.page_data(lines, analysis.coverage.lines, files, anchors.ids)
+        text_of = dict(zip(files, texts, strict=True))
     per_file: dict[str, dict[str, int]] = {}
     for r in records(lines.groupby(["file", "class"]).size().rename("n").reset_index()):
         per_file.setdefault(str(r["file"]), {})[str(r["class"])] = int(r["n"])
@@ -734,11 +739,12 @@ def _sources(
             + f" {badge(fn['class'])}"
             for fn in fn_by_file.get(f, [])
         )
-        body = (
-            '<p class="muted">source not found</p>'
-            if f in missing
-            else f'<table class="src"><tbody>{bodies.get(f, "")}</tbody></table>'
-        )
+        if f in missing:
+            body = '<p class="muted">source not found</p>'
+        elif anchors.pages is None:
+            body = f'<table class="src"><tbody>{bodies.get(f, "")}</tbody></table>'
+        else:
+            body = html_sources.source_table(data[f], text_of[f])
         if anchors.pages is None:
             out.append(
                 f'<details class="file" id="{fid}"><summary><b>{esc(f)}</b> {summary}{gcovr_link}</summary>'
@@ -816,14 +822,17 @@ def render_site(
         "</main>",
     ]
     site = {
-        path: _document(f"{title}: {path}", f"<main>\n{content}\n</main>") for path, content in pages.items()
+        path: _document(f"{title}: {path}", f"<main>\n{content}\n</main>", html_sources.SOURCE_SCRIPT)
+        for path, content in pages.items()
     }
     return _document(title, "\n".join(part for part in body if part)), site
 
 
-def _document(title: str, body: str) -> str:
+def _document(title: str, body: str, extra_script: str = "") -> str:
+    """A page with the report's style and script (and ``extra_script``), each allowed by its hash."""
+    scripts = csp_hash(SCRIPT) + (f" {csp_hash(extra_script)}" if extra_script else "")
     csp = (
-        f"default-src 'none'; style-src {csp_hash(CSS)}; script-src {csp_hash(SCRIPT)}; img-src data:; "
+        f"default-src 'none'; style-src {csp_hash(CSS)}; script-src {scripts}; img-src data:; "
         "base-uri 'none'; form-action 'none'"
     )
     return (
@@ -834,5 +843,7 @@ def _document(title: str, body: str) -> str:
         '<link rel="icon" href="data:,">'
         f"<title>{esc(title)}</title><style>{CSS}</style></head>\n<body>\n"
         + body
-        + f"\n<script>{SCRIPT}</script>\n</body></html>\n"
+        + f"\n<script>{SCRIPT}</script>\n"
+        + (f"<script>{extra_script}</script>\n" if extra_script else "")
+        + "</body></html>\n"
     )

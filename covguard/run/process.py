@@ -39,19 +39,33 @@ def _run_once(
         try:
             done = run_group(command, cwd=cwd, env=env, stdout=out, stderr=err, timeout=timeout, stdin=given)
         except OSError as exc:
+            missing = _missing_part(command, cwd, exc)
             raise TestRunError(
-                f"cannot start the test executable: {exc.strerror}{_missing_part(command, cwd)}",
+                f"cannot start the test executable: {exc.strerror}{missing}",
                 path=command[-1],
-                hint="check that it was built for this machine (toolchain profile) and is executable",
+                hint=_FOLDER_HINT
+                if missing.startswith(" (its folder ")
+                else "check that it was built for this machine (toolchain profile) and is executable",
             ) from None
     return done.returncode, done.timed_out, done.seconds
 
 
-def _missing_part(command: list[str], cwd: Path) -> str:
+_FOLDER_HINT = (
+    "something removed or replaced that folder while the tests ran (a build step still running in the "
+    "background, a test, another tool): run 'covguard build' and 'covguard test' again"
+)
+
+
+def _missing_part(command: list[str], cwd: Path, exc: OSError | None = None) -> str:
     """What of a command that could not start is missing: its folder, the program, or the
-    interpreter a script's first line names (all of which exec reports as 'No such file')."""
-    if not cwd.is_dir():
-        return f" (its folder {cwd} is gone)"
+    interpreter a script's first line names (all of which exec reports as 'No such file').
+
+    The folder is the one the failed call names (Python names ``cwd`` when the chdir failed):
+    one that is back a moment later (rewritten by a build still running) is still named."""
+    failed = os.fsdecode(exc.filename) if exc is not None and exc.filename is not None else None
+    if failed == str(cwd) or not cwd.is_dir():
+        now = "; it is there again now" if cwd.is_dir() else ""
+        return f" (its folder {cwd} did not exist when it was started{now})"
     for word in dict.fromkeys((command[0], command[-1])):
         if os.sep not in word:
             continue

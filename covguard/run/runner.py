@@ -200,152 +200,251 @@ def run_executable(
     )
     if done:
         return _ExeResult(*done)
-    exe_dir = run_dir / "logs" / (inv.folder if inv else label)
-    cov_dir = run_dir / "coverage" / (inv.folder if inv else label)
-    for d in (exe_dir, cov_dir):
-        if d.exists():
-            shutil.rmtree(d)
-        d.mkdir(parents=True)
-    timeout = float(inv.timeout if inv and inv.timeout else settings.test_timeout)
-    rel_exe = display_path(exe, settings.root)
-    first = 0
-    attempt = 0
-    crashed: list[str] = []
-    problems: list[str] = []
-    refused: list[str] = []
-    cases: list[TestCase] = []
-    units: dict[str, str] = {}
-    fmt_used = "unknown"
-    total_time = 0.0
-    last_rc: int | None = None
-    any_timeout = False
-    stdbuf = shutil.which("stdbuf") if toolchain.origin == "host" else None
-    suffix = ".profraw" if toolchain.coverage == "llvm" else ""  # clang: one raw profile per unit
-    nonce = secrets.token_hex(8)
+    x = _Exe.prepare(settings, toolchain, exe, label, run_dir, env_base, inv)
+    p = _Progress()
     while True:
-        env = {**env_base, **dict(inv.env if inv else ())}
-        env["COVGUARD_COVERAGE_DIR"] = str(cov_dir)
-        env["COVGUARD_FIRST_TEST"] = str(first)
-        env["GCOV_PREFIX"] = str(cov_dir / "all")  # for suites without the harness (Unity)
-        env["GCOV_PREFIX_STRIP"] = "0"
-        env["LLVM_PROFILE_FILE"] = str(cov_dir / "all.profraw")
-        env["COVGUARD_NONCE"] = nonce  # in every protocol line: a test cannot print a valid one by accident
-        command = [*toolchain.run_command(exe, env), *(inv.args if inv else ())]
-        if stdbuf:
-            command = [stdbuf, "-oL", "-eL", *command]
-        stdout = exe_dir / f"stdout.{attempt}.txt"
-        stderr = exe_dir / f"stderr.{attempt}.txt"
-        cwd = Path(inv.cwd) if inv and inv.cwd else exe.parent
-        rc, timed_out, took = _run_once(
-            command, env, cwd, stdout, stderr, timeout, inv.stdin if inv else None
-        )
-        total_time += took
-        last_rc = rc
-        any_timeout |= timed_out
-        text = stdout.read_bytes().decode("utf-8", errors="replace")
-        err_text = stderr.read_bytes().decode("utf-8", errors="replace")
-        problems += _profiling_errors(err_text)
-        problems += toolchain.after_run(cov_dir)  # a target's coverage into the per-test layout
-        fmt = inv.format if inv and inv.format != "auto" else settings.test_format
-        parsed = parse_output(text, fmt, nonce)
-        fmt_used = parsed.format if parsed.format != "unknown" else fmt_used
-        problems += parsed.problems
-        refused += parsed.refused
-        special = None if timed_out else toolchain.exit_reason(rc)  # a target's fault status
-        ended_normally = not timed_out and rc is not None and rc >= 0 and special is None
-        exit_why = special or _describe_exit(rc, timed_out, timeout)
-        if parsed.format == "covguard" or parsed.hooked:
-            cases += _covguard_cases(parsed, settings, rel_exe, label, cov_dir, units, suffix, first)
-            unfinished = parsed.unfinished
-            if parsed.done and ended_normally:
-                cases += exit_status_check(parsed, rc, rel_exe, label, crashed, first)
-                break
-            reason = exit_why
-            if unfinished is not None and unfinished.index < first:
-                crashed.append(f"{reason} in test '{unfinished.name}', which had run before the restart")
-                break
-            if unfinished is None:
-                crashed.append(f"{reason} outside any test (after {len(parsed.cases)} tests)")
-                break
-            crashed.append(f"test '{unfinished.name}' {reason}")
-            cases.append(_error_case(unfinished, rel_exe, label, reason, settings))
-            units.pop(f"{label}::{unfinished.name}", None)
-            first = unfinished.index + 1
-            attempt += 1
-            if parsed.declared is not None and first >= parsed.declared:
-                break
-            continue
-        if parsed.format == "unity":
-            unit = f"{label}::*"
-            units[unit] = str(cov_dir / f"all{suffix}")
-            complete = parsed.done and ended_normally
-            cases += [
-                _case(c, rel_exe, label, unit, "complete" if complete else "incomplete", settings)
-                for c in parsed.cases
-            ]
-            if complete:
-                cases += exit_status_check(parsed, rc, rel_exe, label, crashed)
-            if not complete:
-                reason = exit_why
-                last = parsed.cases[-1].name if parsed.cases else None
-                where = f"after test '{last}'" if last else "before its first test"
-                crashed.append(f"{reason} {where}")
-                cases.append(
-                    TestCase(
-                        test=f"{label}::<crashed {where}>",
-                        executable=rel_exe,
-                        name=f"<crashed {where}>",
-                        status="error",
-                        duration_s=None,
-                        message=reason + "; the remaining tests of this Unity suite did not run",
-                        file=rel_exe,
-                        line=0,
-                        verifies=(),
-                        coverage_unit=unit,
-                        coverage="incomplete",
-                    )
-                )
-            break
-        # no recognisable output: one test, judged by its exit status, its coverage the process's
-        fmt_used = "exit-status"
-        case, crash = exit_status_case(
-            inv,
-            rc,
-            None if ended_normally else exit_why,
-            text + "\n" + err_text,
-            took,
-            rel_exe,
-            label,
-            forced=settings.test_format == "exit-status",
-        )
-        if case.coverage == "complete":
-            units[case.coverage_unit] = str(cov_dir / f"all{suffix}")
-        if crash:
-            crashed.append(crash)
-        cases.append(case)
+        attempt = _attempt(x, p)
+        if attempt.parsed.format == "covguard" or attempt.parsed.hooked:
+            if _per_test_output(x, p, attempt):  # a test crashed or hung: start after it
+                continue
+        elif attempt.parsed.format == "unity":
+            _unity_output(x, p, attempt)
+        else:  # no recognisable output: one test, judged by its exit status
+            _exit_status_output(x, p, attempt)
         break
-    if refused:
-        cases.append(_refused_case(refused, rel_exe, label))
-    if toolchain.coverage_from_target:
-        cases, lost = _coverage_came_back(cases, units)
-        problems += lost
-    if inv and inv.verifies:
-        cases = [replace(c, verifies=tuple(dict.fromkeys((*c.verifies, *inv.verifies)))) for c in cases]
-    run = ExecutableRun(
-        executable=rel_exe,
-        label=label,
-        returncode=last_rc,
-        timed_out=any_timeout,
-        crashed="; ".join(crashed) if crashed else None,
-        duration_s=round(total_time, 3),
-        stdout_path=str(exe_dir),
-        stderr_path=str(exe_dir),
-        coverage_dir=str(cov_dir),
-        format=fmt_used,
-        problems=tuple(problems),
-        nonce=nonce,
+    return _finish(x, p)
+
+
+@dataclass(frozen=True)
+class _Exe:
+    """One test executable to run: what stays the same over its attempts."""
+
+    settings: Settings
+    toolchain: Toolchain
+    exe: Path
+    label: str
+    inv: Invocation | None
+    env_base: dict[str, str]
+    rel_exe: str  # as results show it
+    exe_dir: Path  # its output logs
+    cov_dir: Path  # its coverage, a folder per coverage unit
+    timeout: float
+    stdbuf: str | None  # line-buffered output (host only)
+    suffix: str  # of a unit's coverage: clang writes one raw profile per unit
+    nonce: str  # in every protocol line: a test cannot print a valid one by accident
+
+    @classmethod
+    def prepare(
+        cls,
+        settings: Settings,
+        toolchain: Toolchain,
+        exe: Path,
+        label: str,
+        run_dir: Path,
+        env_base: dict[str, str],
+        inv: Invocation | None,
+    ) -> _Exe:
+        """The executable's settings, its log and coverage folders made empty."""
+        exe_dir = run_dir / "logs" / (inv.folder if inv else label)
+        cov_dir = run_dir / "coverage" / (inv.folder if inv else label)
+        for d in (exe_dir, cov_dir):
+            if d.exists():
+                shutil.rmtree(d)
+            d.mkdir(parents=True)
+        return cls(
+            settings=settings,
+            toolchain=toolchain,
+            exe=exe,
+            label=label,
+            inv=inv,
+            env_base=env_base,
+            rel_exe=display_path(exe, settings.root),
+            exe_dir=exe_dir,
+            cov_dir=cov_dir,
+            timeout=float(inv.timeout if inv and inv.timeout else settings.test_timeout),
+            stdbuf=shutil.which("stdbuf") if toolchain.origin == "host" else None,
+            suffix=".profraw" if toolchain.coverage == "llvm" else "",
+            nonce=secrets.token_hex(8),
+        )
+
+
+@dataclass
+class _Progress:
+    """What the attempts at one executable have gathered so far."""
+
+    first: int = 0  # the test to start at (COVGUARD_FIRST_TEST)
+    attempt: int = 0
+    crashed: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)
+    cases: list[TestCase] = field(default_factory=list)
+    units: dict[str, str] = field(default_factory=dict)
+    fmt_used: str = "unknown"
+    total_time: float = 0.0
+    last_rc: int | None = None
+    any_timeout: bool = False
+
+
+@dataclass(frozen=True)
+class _Attempt:
+    """One start of the executable: how it ended and what it printed."""
+
+    rc: int | None
+    took: float
+    text: str  # stdout
+    err_text: str  # stderr
+    parsed: ParsedOutput
+    ended_normally: bool
+    exit_why: str
+
+
+def _attempt(x: _Exe, p: _Progress) -> _Attempt:
+    """Start the executable at test ``p.first``, wait for its end, read its output."""
+    inv = x.inv
+    env = {**x.env_base, **dict(inv.env if inv else ())}
+    env["COVGUARD_COVERAGE_DIR"] = str(x.cov_dir)
+    env["COVGUARD_FIRST_TEST"] = str(p.first)
+    env["GCOV_PREFIX"] = str(x.cov_dir / "all")  # for suites without the harness (Unity)
+    env["GCOV_PREFIX_STRIP"] = "0"
+    env["LLVM_PROFILE_FILE"] = str(x.cov_dir / "all.profraw")
+    env["COVGUARD_NONCE"] = x.nonce
+    command = [*x.toolchain.run_command(x.exe, env), *(inv.args if inv else ())]
+    if x.stdbuf:
+        command = [x.stdbuf, "-oL", "-eL", *command]
+    stdout = x.exe_dir / f"stdout.{p.attempt}.txt"
+    stderr = x.exe_dir / f"stderr.{p.attempt}.txt"
+    cwd = Path(inv.cwd) if inv and inv.cwd else x.exe.parent
+    rc, timed_out, took = _run_once(command, env, cwd, stdout, stderr, x.timeout, inv.stdin if inv else None)
+    p.total_time += took
+    p.last_rc = rc
+    p.any_timeout |= timed_out
+    text = stdout.read_bytes().decode("utf-8", errors="replace")
+    err_text = stderr.read_bytes().decode("utf-8", errors="replace")
+    p.problems += _profiling_errors(err_text)
+    p.problems += x.toolchain.after_run(x.cov_dir)  # a target's coverage into the per-test layout
+    fmt = inv.format if inv and inv.format != "auto" else x.settings.test_format
+    parsed = parse_output(text, fmt, x.nonce)
+    p.fmt_used = parsed.format if parsed.format != "unknown" else p.fmt_used
+    p.problems += parsed.problems
+    p.refused += parsed.refused
+    special = None if timed_out else x.toolchain.exit_reason(rc)  # a target's fault status
+    return _Attempt(
+        rc=rc,
+        took=took,
+        text=text,
+        err_text=err_text,
+        parsed=parsed,
+        ended_normally=not timed_out and rc is not None and rc >= 0 and special is None,
+        exit_why=special or _describe_exit(rc, timed_out, x.timeout),
     )
-    return _ExeResult(run=run, cases=cases, units=units)
+
+
+def _per_test_output(x: _Exe, p: _Progress, a: _Attempt) -> bool:
+    """covguard's protocol (its harness, or a framework's covguard hooks): every test case with
+    its own coverage.  True when the executable is to start again after a test that crashed."""
+    parsed = a.parsed
+    p.cases += _covguard_cases(parsed, x.settings, x.rel_exe, x.label, x.cov_dir, p.units, x.suffix, p.first)
+    unfinished = parsed.unfinished
+    if parsed.done and a.ended_normally:
+        p.cases += exit_status_check(parsed, a.rc, x.rel_exe, x.label, p.crashed, p.first)
+        return False
+    reason = a.exit_why
+    if unfinished is not None and unfinished.index < p.first:
+        p.crashed.append(f"{reason} in test '{unfinished.name}', which had run before the restart")
+        return False
+    if unfinished is None:
+        p.crashed.append(f"{reason} outside any test (after {len(parsed.cases)} tests)")
+        return False
+    p.crashed.append(f"test '{unfinished.name}' {reason}")
+    p.cases.append(_error_case(unfinished, x.rel_exe, x.label, reason, x.settings))
+    p.units.pop(f"{x.label}::{unfinished.name}", None)
+    p.first = unfinished.index + 1
+    p.attempt += 1
+    return not (parsed.declared is not None and p.first >= parsed.declared)
+
+
+def _unity_output(x: _Exe, p: _Progress, a: _Attempt) -> None:
+    """Unity's output without covguard's hooks: the coverage is the whole executable's; after a
+    crash, the remaining tests are reported as not run."""
+    parsed = a.parsed
+    unit = f"{x.label}::*"
+    p.units[unit] = str(x.cov_dir / f"all{x.suffix}")
+    complete = parsed.done and a.ended_normally
+    p.cases += [
+        _case(c, x.rel_exe, x.label, unit, "complete" if complete else "incomplete", x.settings)
+        for c in parsed.cases
+    ]
+    if complete:
+        p.cases += exit_status_check(parsed, a.rc, x.rel_exe, x.label, p.crashed)
+        return
+    reason = a.exit_why
+    last = parsed.cases[-1].name if parsed.cases else None
+    where = f"after test '{last}'" if last else "before its first test"
+    p.crashed.append(f"{reason} {where}")
+    p.cases.append(
+        TestCase(
+            test=f"{x.label}::<crashed {where}>",
+            executable=x.rel_exe,
+            name=f"<crashed {where}>",
+            status="error",
+            duration_s=None,
+            message=reason + "; the remaining tests of this Unity suite did not run",
+            file=x.rel_exe,
+            line=0,
+            verifies=(),
+            coverage_unit=unit,
+            coverage="incomplete",
+        )
+    )
+
+
+def _exit_status_output(x: _Exe, p: _Progress, a: _Attempt) -> None:
+    """No recognisable output: one test, judged by its exit status, its coverage the process's."""
+    p.fmt_used = "exit-status"
+    case, crash = exit_status_case(
+        x.inv,
+        a.rc,
+        None if a.ended_normally else a.exit_why,
+        a.text + "\n" + a.err_text,
+        a.took,
+        x.rel_exe,
+        x.label,
+        forced=x.settings.test_format == "exit-status",
+    )
+    if case.coverage == "complete":
+        p.units[case.coverage_unit] = str(x.cov_dir / f"all{x.suffix}")
+    if crash:
+        p.crashed.append(crash)
+    p.cases.append(case)
+
+
+def _finish(x: _Exe, p: _Progress) -> _ExeResult:
+    """The executable's record, once its last attempt ended."""
+    cases = p.cases
+    problems = p.problems
+    if p.refused:
+        cases.append(_refused_case(p.refused, x.rel_exe, x.label))
+    if x.toolchain.coverage_from_target:
+        cases, lost = _coverage_came_back(cases, p.units)
+        problems += lost
+    if x.inv and x.inv.verifies:
+        verifies = x.inv.verifies
+        cases = [replace(c, verifies=tuple(dict.fromkeys((*c.verifies, *verifies)))) for c in cases]
+    run = ExecutableRun(
+        executable=x.rel_exe,
+        label=x.label,
+        returncode=p.last_rc,
+        timed_out=p.any_timeout,
+        crashed="; ".join(p.crashed) if p.crashed else None,
+        duration_s=round(p.total_time, 3),
+        stdout_path=str(x.exe_dir),
+        stderr_path=str(x.exe_dir),
+        coverage_dir=str(x.cov_dir),
+        format=p.fmt_used,
+        problems=tuple(problems),
+        nonce=x.nonce,
+    )
+    return _ExeResult(run=run, cases=cases, units=p.units)
 
 
 def _coverage_came_back(cases: list[TestCase], units: dict[str, str]) -> tuple[list[TestCase], list[str]]:

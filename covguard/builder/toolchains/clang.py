@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from covguard.builder.toolchains.base import Toolchain
 from covguard.errors import BuildError
@@ -153,12 +153,9 @@ def unmeasured_decisions(area: Area, mapped: Sequence[str]) -> list[dict[str, ob
     """Decisions clang compiled without MC/DC ("unsupported MC/DC boolean expression": a
     condition holding a nested boolean expression, or too many conditions), from the warnings of
     this build's compiles, kept from the previous manifest for sources not recompiled since."""
-    records = []
-    for item in sorted(area.cc_log.glob("*.json")):
-        try:
-            records.append(json.loads(item.read_text(encoding="utf-8")))
-        except (OSError, ValueError):
-            continue
+    from covguard.builder.native_cc import read_records
+
+    records: list[Any] = read_records(area.cc_log)
     folders = list(dict.fromkeys(str(r.get("directory", "")) for r in records))
     compiled = {
         os.path.normpath(os.path.join(str(r.get("directory", "")), str(src.get("file", ""))))
