@@ -34,9 +34,9 @@ if str(ROOT) not in sys.path:
 
 from bench.generate import Spec, generate  # noqa: E402
 from covguard.analysis.reach import product_facts  # noqa: E402
+from covguard.builder.product import build_product  # noqa: E402
 from covguard.config import load_settings  # noqa: E402
 from covguard.files import display_path  # noqa: E402
-from covguard.product import build_product  # noqa: E402
 from covguard.trace.callgraph import build_callgraph, reachability  # noqa: E402
 from covguard.trace.tags import TagConfig  # noqa: E402
 

@@ -227,7 +227,7 @@ def reports_worker(root: Path, out: Path) -> None:
     t_start = time.perf_counter()
     from covguard import api
     from covguard.report.outputs import COVGUARD_FORMATS, write_outputs
-    from covguard.runner import load_results
+    from covguard.run.runner import load_results
 
     t_import = time.perf_counter()
     settings = api.settings_from(root / "covguard.toml", {"output_dir": str(out)})
@@ -266,15 +266,21 @@ def worker(kind: str, root: Path, out: Path) -> None:
     t_start = time.perf_counter()
     from covguard import api
     from covguard.analysis.analyse import analyse_project
-    from covguard.build import Area, load_manifest
-    from covguard.collect import collect, counters_in_place, coverage_model, frames_from_counts, load_notes
+    from covguard.builder.area import Area, load_manifest
     from covguard.config import load_settings
     from covguard.files import write_text
+    from covguard.ingest.collect import (
+        collect,
+        counters_in_place,
+        coverage_model,
+        frames_from_counts,
+        load_notes,
+    )
     from covguard.ingest.gcov_model import build_model, evaluate
     from covguard.ingest.model_cache import incremental_model, object_key
     from covguard.model import TestCase
     from covguard.report import findings_json
-    from covguard.runner import TestRun, load_results
+    from covguard.run.runner import TestRun, load_results
 
     t_import = time.perf_counter()
     settings = load_settings(root / "covguard.toml", overrides={"output_dir": str(out)})

@@ -16,27 +16,28 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from covguard.build import Area, check_root, load_manifest, toolchain_for
-from covguard.build import build as _build
-from covguard.collect import SourceFilter, check_sources, collect, coverage_model
+from covguard.builder.area import check_root, load_manifest
+from covguard.builder.instrumented import build as _build
+from covguard.builder.toolchains import toolchain_for
 from covguard.config import Settings, load_settings
-from covguard.errors import EXIT_INFRASTRUCTURE, EXIT_OK, CoverageDataError
+from covguard.errors import EXIT_INFRASTRUCTURE, EXIT_OK
 from covguard.files import work_lock
 from covguard.frames import CoverageData
+from covguard.ingest.run_coverage import coverage, source_filter
 from covguard.model import BuildManifest
-from covguard.provenance import combine_coverage, combine_results
-from covguard.pytest_runner import (
+from covguard.run.provenance import combine_coverage, combine_results, run_settings
+from covguard.run.pytest_runner import (
     PythonRun,
     load_python_run,
     run_python_suite,
     with_python,
     with_python_coverage,
 )
-from covguard.runner import TestRun, load_results, run_tests
+from covguard.run.runner import TestRun, load_results, run_tests
 
 if TYPE_CHECKING:
     from covguard.analysis.analyse import Analysis
-    from covguard.analysis.gate import GateResult
+    from covguard.analysis.verdict import GateResult
     from covguard.evidence import ExportResult, VerifyResult
     from covguard.evidence.attach import Signed
     from covguard.evidence.diff import EvidenceDiff
@@ -59,15 +60,17 @@ __all__ = [
     "merge",
     "report",
     "run",
+    "run_settings",
     "sign_evidence",
+    "source_filter",
     "test",
     "verify_evidence",
 ]
 
 
 def build(settings: Settings, *, clean: bool = False, echo: Echo | None = None) -> BuildManifest:
-    """Build the firmware's tests with coverage (see :mod:`covguard.build`), and the product
-    firmware with its call graph when ``product.command`` is set (:mod:`covguard.product`)."""
+    """Build the firmware's tests with coverage (see :mod:`covguard.builder.instrumented`), and the product
+    firmware with its call graph when ``product.command`` is set (:mod:`covguard.builder.product`)."""
     with work_lock(settings.work_dir):
         manifest = _build(settings, clean=clean, echo=echo)
         _build_product(settings, echo)
@@ -75,7 +78,7 @@ def build(settings: Settings, *, clean: bool = False, echo: Echo | None = None) 
 
 
 def _build_product(settings: Settings, echo: Echo | None) -> None:
-    from covguard import product
+    from covguard.builder import product
 
     if product.configured(settings):
         product.build_product(settings, echo=echo)
@@ -102,77 +105,14 @@ def _python_suite(settings: Settings, echo: Echo | None) -> PythonRun | None:
 
 def merge(settings: Settings, shards: list[Path], *, partial: bool = False) -> TestRun:
     """Combine the results of `covguard test --shard K/N` jobs into this work folder's test run
-    (see :mod:`covguard.merge`); write results.json and junit.xml."""
-    from covguard.merge import merge_shards
+    (see :mod:`covguard.run.merge`); write results.json and junit.xml."""
     from covguard.report.junit import write_junit
+    from covguard.run.merge import merge_shards
 
     with work_lock(settings.work_dir):
         result, _manifest = merge_shards(settings, shards, partial=partial)
         write_junit(settings.output_dir / "junit.xml", result.cases)
         return result
-
-
-def source_filter(settings: Settings) -> SourceFilter:
-    return SourceFilter(settings.root, settings.sources, settings.exclude)
-
-
-def coverage(
-    settings: Settings,
-    manifest: BuildManifest | None = None,
-    results: TestRun | None = None,
-) -> CoverageData:
-    """The per-test coverage of the last test run, checked against the build."""
-    manifest = manifest or load_manifest(settings)
-    results = results or load_results(settings)
-    keep = source_filter(settings)
-    stale = check_sources(manifest, settings.root, keep)
-    if stale:
-        raise CoverageDataError(
-            "sources differ from the ones that were built and tested:\n  " + "\n  ".join(stale),
-            hint="run 'covguard run' to rebuild and test the current sources",
-        )
-    toolchain = toolchain_for(settings)
-    if toolchain.coverage == "llvm":  # clang's source-based coverage, with MC/DC
-        from covguard.ingest.llvm_cov import LlvmTools, collect_test_run
-        from covguard.toolchains.clang import llvm_tools
-
-        data, n_files = collect_test_run(
-            results.units,
-            results.cases,
-            root=settings.root,
-            keep=keep,
-            tools=LlvmTools(*llvm_tools(toolchain)),
-            origin=results.origin,
-            variant=results.variant,
-            jobs=int(settings.test_jobs),
-            work=Area(settings).root,
-            unmeasured=manifest.extra.get("mcdc_unmeasured", ""),
-        )
-    else:
-        data, n_files = collect(
-            manifest,
-            results.units,
-            root=settings.root,
-            keep=keep,
-            origin=results.origin,
-            variant=results.variant,
-            model=coverage_model(manifest, Area(settings).model_cache),
-        )
-    expected = [u for u, n in n_files.items() if n == 0 and _unit_ran(results, u)]
-    if expected:
-        raise CoverageDataError(
-            f"no coverage data where expected for {len(expected)} of {len(n_files)} tests "
-            f"(e.g. {expected[0]}): the tests ran but wrote no coverage data (.gcda, .profraw) "
-            "where covguard put them",
-            path=Area(settings).run_dir,
-            hint="was the build tree moved or copied after the build, or the tests built without "
-            "covguard's compiler wrapper? run 'covguard build --clean' and 'covguard run'",
-        )
-    return data
-
-
-def _unit_ran(results: TestRun, unit: str) -> bool:
-    return any(c.coverage_unit == unit and c.status in ("passed", "failed") for c in results.cases)
 
 
 def analyse(
@@ -194,12 +134,6 @@ def analyse(
     if data is None:
         data = with_python_coverage(settings, coverage(settings, manifest, results), results)
     return analyse_project(settings, data, results, manifest)
-
-
-def run_settings(settings: Settings) -> list[Settings]:
-    """The settings of every run analysed together (``analysis.runs``; else the toolchain's)."""
-    names = tuple(settings.analysis_runs) or (settings.toolchain,)
-    return [settings if n == settings.toolchain else settings.with_overrides(toolchain=n) for n in names]
 
 
 _Run = tuple[Settings, BuildManifest, TestRun]

@@ -599,7 +599,7 @@ def justify(
       covguard justify --record --approver "J. Doe"     hashes of @justify / GCOVR_EXCL justifications
       covguard justify --list                           every justification and its state
     """
-    from covguard import justify as J
+    from covguard.change import justify as J
 
     settings = _settings(kwargs)
     if list_:
@@ -628,7 +628,7 @@ def who_covers(target: str, as_json: bool, **kwargs: Any) -> None:
     import json
 
     from covguard import api
-    from covguard import who_covers as W
+    from covguard.change import who_covers as W
 
     result = W.who_covers(api.analyse(_settings(kwargs)), target)
     click.echo(json.dumps(W.to_json(result), indent=2) if as_json else W.render(result))
@@ -649,7 +649,7 @@ def who_covers(target: str, as_json: bool, **kwargs: Any) -> None:
 def affected(base: str, output: Path | None, **kwargs: Any) -> None:
     """The tests the changes since REF need: those whose recorded coverage touches a changed line,
     whose own source changed, or that verify a changed requirement (main still runs every test)."""
-    from covguard import affected as A
+    from covguard.change import affected as A
 
     result = A.affected(_settings(kwargs), base)
     click.echo(A.render(result))

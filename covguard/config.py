@@ -21,36 +21,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from covguard.analysis.kinds import KINDS
 from covguard.errors import ConfigError
-from covguard.invocations import check_invocations, check_runners
+from covguard.run.invocations import check_invocations, check_runners
 
 CONFIG_FILE = "covguard.toml"
 TOOLCHAINS = ("host-gcc", "host-clang", "cortex-m3-qemu")
 SAFETY_CLASSES = ("A", "B", "C")
-FINDING_KINDS = (
-    "rogue",
-    "dead",
-    "traced_untested",
-    "incidental",
-    "unverified_requirement",
-    "unimplemented_requirement",
-    "hollow_verification",
-    "unknown_requirement",
-    "failed_test",
-    "uncovered_lines",
-    "unjustified_exclusion",
-    "justified_executed",
-    "incomplete_coverage",
-    "source_problem",
-    "host_only_evidence",
-    "mcdc_gap",
-    "image_unanalysed",
-    "image_library",
-    "stale_justification",
-    "expired_justification",
-    "orphan_justification",
-    "unrecorded_justification",
-)
+# the kinds gate.max_findings may limit, from the registry of finding kinds
+FINDING_KINDS = tuple(kind.name for kind in KINDS.values() if kind.gated)
 
 
 def _str(value: Any, key: str) -> str:

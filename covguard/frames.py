@@ -308,7 +308,7 @@ def merge_coverage(parts: list[CoverageData]) -> CoverageData:
     )
     code_decisions = cat("code_decisions", CODE_DECISIONS)
     if len(code_decisions):  # one decision known to several runs: its vectors united
-        from covguard.mcdc import unite_decisions
+        from covguard.ingest.mcdc_vectors import unite_decisions
 
         code_decisions = conform(unite_decisions(code_decisions), CODE_DECISIONS)
     return CoverageData(

@@ -157,7 +157,7 @@ def test_a_folder_removed_during_the_run_is_named_and_nothing_is_mixed(tmp_path:
 def test_a_folder_that_is_back_is_still_named(tmp_path: Path) -> None:
     """The folder a failed start could not enter is named from the error itself, also when it is
     there again by the time covguard looks (the build step that rewrote it has finished)."""
-    from covguard.runner import _missing_part
+    from covguard.run.process import _missing_part
 
     folder = tmp_path / "bin"
     try:
@@ -179,7 +179,7 @@ def test_a_build_that_leaves_a_process_running_fails_naming_it(
     """A process of the build still running after the wait is stopped and the build fails (exit 3
     from the CLI): the tests never start from a tree something may still be writing.  The wait is
     shortened from 120 s to 1 s for the test."""
-    import covguard.build as build_module
+    import covguard.builder.instrumented as build_module
     from covguard.api import build
     from covguard.config import load_settings
     from covguard.errors import BuildError

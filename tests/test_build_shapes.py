@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from covguard.build_shape import command_line, notes_path, shell_expand
+from covguard.builder.shape import command_line, notes_path, shell_expand
 from covguard.errors import ConfigError
 from tests.conftest import FIXTURES, covguard, require
 
@@ -70,7 +70,7 @@ def test_makeflags_carry_the_wrapper_into_every_make(tmp_path: Path) -> None:
     in MAKEFLAGS (a parent make's) stay."""
     import subprocess
 
-    from covguard.build_shape import wrapper_env
+    from covguard.builder.shape import wrapper_env
 
     require("make")
     (tmp_path / "Makefile").write_text(
@@ -381,7 +381,7 @@ def test_a_run_that_stops_part_way_leaves_no_results_to_mix(tmp_path: Path) -> N
 
 def test_a_test_executable_that_cannot_start_is_named_with_what_is_missing(tmp_path: Path) -> None:
     from covguard.errors import TestRunError
-    from covguard.runner import _run_once
+    from covguard.run.process import _run_once
 
     script = tmp_path / "test_script"
     script.write_text("#!/nonexistent/interpreter\n")

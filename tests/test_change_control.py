@@ -468,7 +468,7 @@ def test_who_covers_on_the_sample(sample_run: Any) -> None:
     """src/bolus.c:112 is the clamp of bolus_apply_limit: by reading tests/test_bolus.c, only
     limit_clamps_bolus_above_maximum (2500 > 1000, once) and calculated_bolus_never_exceeds_maximum
     (two calculations over the maximum) exceed the limit."""
-    from covguard.who_covers import who_covers
+    from covguard.change.who_covers import who_covers
 
     result = who_covers(sample_run.analysis, "src/bolus.c:112")
     got = dict(zip(result.tests["test"], result.tests["count"], strict=True))
@@ -551,7 +551,7 @@ def test_ledger_round_trip_and_targets(tmp_path: Path) -> None:
 
 
 def test_git_diff_parsing() -> None:
-    from covguard.changes import parse_diff
+    from covguard.change.changeset import parse_diff
 
     diff = (
         "diff --git src/a.c src/a.c\nindex 1..2 100644\n--- src/a.c\n+++ src/a.c\n"

@@ -19,10 +19,10 @@ from typing import Any
 import pytest
 
 from covguard import api
+from covguard.builder.toolchains.base import tool_version
 from covguard.config import load_settings
 from covguard.evidence import VerificationFailed, export_evidence, verify_evidence
 from covguard.evidence.layout import PREFIX
-from covguard.toolchains import tool_version
 from tests.conftest import FIXTURES, require
 from tests.test_evidence import COVGUARD_REPORTS, drop, edit, forge_manifest, read_members, write_members
 

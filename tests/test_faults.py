@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from covguard.builder.toolchains.base import require_matching_gcov
 from covguard.errors import ToolError
 from covguard.ingest.cgcov import pack_run_file, read_run_file
-from covguard.toolchains import require_matching_gcov
 from tests.conftest import CRASHY, covguard, require, run
 
 

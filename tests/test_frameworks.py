@@ -21,8 +21,8 @@ import pytest
 
 from covguard import api
 from covguard.config import load_settings
-from covguard.demangle import demangle
-from covguard.frameworks import cmocka_results, cpputest_failures, framework_of, parse_record
+from covguard.run.frameworks import cmocka_results, cpputest_failures, framework_of, parse_record
+from covguard.trace.demangle import demangle
 from tests.conftest import FIXTURES, require, run
 
 PROJECT = FIXTURES / "projects" / "frameworks"
@@ -295,7 +295,7 @@ def test_the_wrapper_adds_the_hook_before_the_framework_library(tmp_path: Path) 
     """Only links of executables that use a framework get a hook, placed before the library (so
     a static library resolves the hook's references); cmocka's group runner is wrapped."""
     require("gcc", "g++")
-    from covguard.toolchains.ccwrap import with_framework_hooks
+    from covguard.builder.ccwrap import with_framework_hooks
 
     log = tmp_path / "cc-log"
     log.mkdir()

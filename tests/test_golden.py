@@ -15,10 +15,10 @@ from typing import Any
 import pytest
 
 from covguard import api
-from covguard.build import load_manifest
+from covguard.builder.area import load_manifest
 from covguard.config import load_settings
 from covguard.report.gcovr_formats import merged_tree
-from covguard.runner import load_results
+from covguard.run.runner import load_results
 from tests.conftest import FIXTURES, require, update_references
 
 GOLDEN = FIXTURES / "golden"

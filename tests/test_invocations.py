@@ -22,9 +22,9 @@ import pytest
 
 from covguard import api
 from covguard.config import load_settings
-from covguard.definitions import find_case, split_comments, verifies_at
 from covguard.errors import ConfigError
-from covguard.invocations import Invocation, build_invocations, build_runners, judge
+from covguard.run.invocations import Invocation, build_invocations, build_runners, judge
+from covguard.trace.definitions import find_case, split_comments, verifies_at
 from tests.conftest import FIXTURES, RUNTIME, covguard, require, run
 
 THERMO = FIXTURES / "projects" / "thermo"
@@ -442,7 +442,7 @@ def test_definitions_in_every_comment_syntax() -> None:
         "url = 'http://example.com/first' # first is not defined here\n"
     )
     code, comment = split_comments(text)
-    from covguard.definitions import DefinitionFile
+    from covguard.trace.definitions import DefinitionFile
 
     d = DefinitionFile(path="cases.txt", code=code, comment=comment)
     pattern = r"[A-Z]+-[0-9]+"
@@ -528,7 +528,7 @@ def _bare_project(tmp_path: Path, config: str) -> Path:
 
 def test_processes_get_arguments_stdin_env_folder_and_timeouts(tmp_path: Path) -> None:
     """The process mechanics with the real /bin/sh: no compiler needed."""
-    from covguard.runner import run_tests
+    from covguard.run.runner import run_tests
 
     project = _bare_project(
         tmp_path,
@@ -576,7 +576,7 @@ args = ["-c", "exit 3"]
 def test_a_ctest_working_directory_outside_the_project_is_refused(tmp_path: Path) -> None:
     """A hand-written (hostile) CTest file, read by the real ctest."""
     require("ctest")
-    from covguard.runner import run_tests
+    from covguard.run.runner import run_tests
 
     project = _bare_project(tmp_path, 'ctest = "ctest-dir"\n')
     (project / "ctest-dir").mkdir()
@@ -607,7 +607,7 @@ def test_runner_verifies_for_an_unknown_case_is_an_error(tmp_path: Path) -> None
 
 
 def test_exit_status_format_ignores_output_that_looks_like_unity(tmp_path: Path) -> None:
-    from covguard.runner import run_tests
+    from covguard.run.runner import run_tests
 
     project = _bare_project(tmp_path, "")
     script = project / "bin" / "looks_like_unity"
@@ -633,7 +633,7 @@ def test_exit_status_format_ignores_output_that_looks_like_unity(tmp_path: Path)
 
 def test_a_unity_program_under_ctest_yields_its_cases(tmp_path: Path) -> None:
     require("ctest")
-    from covguard.runner import run_tests
+    from covguard.run.runner import run_tests
 
     project = _bare_project(tmp_path, 'ctest = "ctest-dir"\n')
     (project / "ctest-dir").mkdir()

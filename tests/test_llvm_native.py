@@ -26,7 +26,6 @@ from covguard.errors import CoverageDataError
 from covguard.ingest.llvm_cov import (
     LlvmRun,
     LlvmTools,
-    UnitCoverage,
     collect_llvm,
     merge_profile,
     read_native_unit,
@@ -34,6 +33,7 @@ from covguard.ingest.llvm_cov import (
     read_unit,
     unit_executables,
 )
+from covguard.ingest.llvm_export import UnitCoverage
 from covguard.ingest.llvm_native import NativeExecutable, build_segments
 from covguard.ingest.profraw import UnsupportedProfile, parse_profraw, read_profraw
 from tests.conftest import FIXTURES, SAMPLE, require

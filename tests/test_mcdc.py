@@ -21,13 +21,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from covguard import api, mcdc
+from covguard import api
 from covguard.analysis.crosscheck import compare_runs
-from covguard.build import Area
+from covguard.builder.area import Area
 from covguard.config import load_settings
 from covguard.errors import EXIT_INFRASTRUCTURE, CoverageDataError
 from covguard.frames import records
-from covguard.ingest.llvm_cov import LlvmTools, export, line_counts, merge_profile, parse_export
+from covguard.ingest import mcdc_vectors as mcdc
+from covguard.ingest.llvm_cov import LlvmTools, export, merge_profile
+from covguard.ingest.llvm_export import line_counts, parse_export
 from tests.conftest import FIXTURES, SAMPLE, require
 
 FIXTURE = FIXTURES / "c" / "mcdc"

@@ -17,12 +17,13 @@ from typing import Any
 
 import pytest
 
-from covguard import build as build_mod
+from covguard.builder import instrumented as build_mod
+from covguard.builder import native_cc
+from covguard.builder.area import Area
+from covguard.builder.ccwrap import NATIVE_LOG
 from covguard.config import Settings, load_settings
 from covguard.errors import BuildError
 from covguard.files import sha256_file
-from covguard.toolchains import native_cc
-from covguard.toolchains.ccwrap import NATIVE_LOG
 from tests.conftest import SAMPLE, require
 
 WAYS = {"python": {"COVGUARD_NATIVE_CC": "0"}, "native": {}, "fallback": {"COVGUARD_HOST_CC": "false"}}
@@ -41,7 +42,7 @@ def _build(monkeypatch: pytest.MonkeyPatch, root: Path, work: Path, way: str) ->
     notes: list[str] = []
     settings = _settings(root, work)
     manifest = build_mod.build(settings, clean=True, echo=notes.append)
-    area = build_mod.Area(settings)
+    area = Area(settings)
     json_records = [json.loads(p.read_text()) for p in sorted(area.cc_log.glob("*.json"))]
     return {
         "compile_commands": json.loads(area.compile_commands.read_text(encoding="utf-8")),
@@ -198,7 +199,7 @@ def test_a_damaged_record_log_is_refused(tmp_path: Path, monkeypatch: pytest.Mon
     require("gcc")
     root = _hostile_project(tmp_path)
     _build(monkeypatch, root, tmp_path / "work", "native")
-    log = build_mod.Area(_settings(root, tmp_path / "work")).cc_log / NATIVE_LOG
+    log = Area(_settings(root, tmp_path / "work")).cc_log / NATIVE_LOG
     data = log.read_bytes()
     log.write_bytes(data[:-3])
     with pytest.raises(BuildError, match="cut short") as info:

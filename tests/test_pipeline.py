@@ -11,9 +11,9 @@ import sys
 from pathlib import Path
 
 from covguard import api
-from covguard.build import Area
-from covguard.collect import collect_in_place
+from covguard.builder.area import Area
 from covguard.config import load_settings
+from covguard.ingest.collect import collect_in_place
 from tests.conftest import CRASHY, SAMPLE, covguard, require
 
 

@@ -16,10 +16,11 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from covguard import api, pytest_plugin, pytest_runner
+from covguard import api, pytest_plugin
 from covguard.config import load_settings
 from covguard.errors import ConfigError, CoverageDataError, InputError
 from covguard.ingest.coverage_py import context_unit, read_coverage, source_files
+from covguard.run import pytest_runner
 from covguard.trace.python_ast import function_frame, functions_of, owners, parse, scan_python
 from covguard.trace.tags import attach_to_functions
 from tests.conftest import FIXTURES, SAMPLE, require

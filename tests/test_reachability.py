@@ -25,12 +25,12 @@ from hypothesis import strategies as st
 
 from covguard import api
 from covguard.analysis.reach import product_facts
+from covguard.builder.product import ProductArea, build_product, load_product
 from covguard.config import load_settings
 from covguard.errors import BuildError, InputError, ToolError
 from covguard.frames import records
-from covguard.image import read_elf_symbols, read_linker_map
-from covguard.product import ProductArea, build_product, load_product
 from covguard.trace.callgraph import build_callgraph, reachability, read_cgraph_dump
+from covguard.trace.image import read_elf_symbols, read_linker_map
 from covguard.trace.tags import TagConfig
 from tests.conftest import FIXTURES, require, run
 from tests.test_golden import compare_golden, scrub

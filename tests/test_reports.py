@@ -26,7 +26,7 @@ import pytest
 from lxml import etree
 
 from covguard import api
-from covguard.build import load_manifest
+from covguard.builder.area import load_manifest
 from covguard.cli import main
 from covguard.config import GCOVR_FORMATS, load_settings
 from covguard.ingest.cgcov import unit_data
@@ -36,7 +36,7 @@ from covguard.progress import Progress
 from covguard.report import gcovr_formats, junit, markdown, trace_matrix
 from covguard.report import trace_matrix as tm
 from covguard.report.outputs import COVGUARD_FORMATS, format_names
-from covguard.runner import load_results
+from covguard.run.runner import load_results
 from tests.conftest import FIXTURES, SAMPLE, require
 from tests.test_golden import compare_golden
 

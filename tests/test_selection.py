@@ -201,7 +201,7 @@ def test_ctest_tests_by_name_and_a_harness_case_under_ctest(tmp_path: Path) -> N
 
 def test_a_hostile_results_file_cannot_break_the_new_fields() -> None:
     from covguard.analysis.findings import definition_tag_findings, selected_run_findings
-    from covguard.runner import TestRun
+    from covguard.run.runner import TestRun
 
     doc: dict[str, object] = {
         "cases": [],

@@ -23,14 +23,14 @@ import pandas as pd
 import pytest
 
 from covguard import api
-from covguard.build import Area
+from covguard.builder.area import Area
+from covguard.builder.toolchains import get_toolchain
+from covguard.builder.toolchains.cortex_m import FAULT_STATUS, CortexM3Qemu, unpack_streams
 from covguard.config import Settings, load_settings
 from covguard.errors import ToolError
 from covguard.frames import CoverageData, records
 from covguard.ingest.cgcov import STREAM_MAGIC, StreamError, read_stream
-from covguard.runner import load_results
-from covguard.toolchains import get_toolchain
-from covguard.toolchains.cortex_m import FAULT_STATUS, CortexM3Qemu, unpack_streams
+from covguard.run.runner import load_results
 from tests.conftest import FIXTURES, SAMPLE, covguard, require
 
 TARGET = FIXTURES / "c" / "target"

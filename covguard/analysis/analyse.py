@@ -73,7 +73,7 @@ from covguard.frames import (
 from covguard.model import BuildManifest, TestCase, percent
 from covguard.requirements import ReadReport, read_requirements
 from covguard.requirements.settings import options_from
-from covguard.runner import TestRun
+from covguard.run.runner import TestRun
 from covguard.trace.python_ast import is_python
 from covguard.trace.scan_cache import scan_sources_cached
 from covguard.trace.source import Problem
@@ -292,7 +292,7 @@ def _product_facts(
 ) -> ProductFacts | None:
     """Reachability and the image check from the product build, when one is configured
     (:mod:`covguard.analysis.reach`); ``None`` otherwise: reachability stays unknown."""
-    from covguard import product
+    from covguard.builder import product
 
     if not product.configured(settings):
         return None

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from covguard.analysis.analyse import Analysis
-from covguard.analysis.gate import GateCheck, GateResult
+from covguard.analysis.verdict import GateCheck, GateResult
 from covguard.config import Settings
 from covguard.errors import InputError
 from covguard.frames import records
@@ -134,7 +134,7 @@ def apply_baseline(
         ref = str(settings.values.get("gate_baseline_ref") or "") or commit
         renames = {}
         if ref:
-            from covguard.changes import renames_since
+            from covguard.change.changeset import renames_since
 
             renames = renames_since(settings.root, ref, what="gate.baseline_ref")
     base_findings = _renamed(doc.get("findings", []), renames)

@@ -1,7 +1,7 @@
 """The diff gate: what changed since a git revision must be verified (``covguard gate --diff-base REF``).
 
 Adds to the gate, for the changes of the working tree since ``gate.diff_base``
-(:mod:`covguard.changes`):
+(:mod:`covguard.change.changeset`):
 
 * ``diff.function`` - one check per function added or changed (its extent holds a changed line
   or a deletion): it must be ``verified`` or ``justified``;
@@ -18,8 +18,8 @@ from __future__ import annotations
 import pandas as pd
 
 from covguard.analysis.analyse import Analysis
-from covguard.analysis.gate import GateCheck, GateResult
-from covguard.changes import ChangeSet, changes_since, functions_touched
+from covguard.analysis.verdict import GateCheck, GateResult
+from covguard.change.changeset import ChangeSet, changes_since, functions_touched
 from covguard.config import Settings
 from covguard.frames import records
 

@@ -13,35 +13,10 @@ from typing import Any
 
 import pandas as pd
 
+from covguard.analysis.kinds import KINDS
 from covguard.frames import grouped_lists, records
 
-SEVERITY = {
-    "rogue": "error",
-    "dead": "error",
-    "traced_untested": "error",
-    "incidental": "warning",
-    "unverified_requirement": "error",
-    "unimplemented_requirement": "error",
-    "hollow_verification": "error",
-    "unknown_requirement": "error",
-    "unattached_verifies": "warning",
-    "selected_run": "warning",
-    "failed_test": "error",
-    "coarse_attribution": "warning",
-    "uncovered_lines": "warning",
-    "unjustified_exclusion": "error",
-    "justified_executed": "warning",
-    "incomplete_coverage": "error",
-    "source_problem": "warning",
-    "host_only_evidence": "warning",
-    "mcdc_gap": "warning",
-    "image_unanalysed": "error",
-    "image_library": "warning",
-    "stale_justification": "error",
-    "expired_justification": "error",
-    "orphan_justification": "warning",
-    "unrecorded_justification": "warning",
-}
+SEVERITY = {kind.name: kind.severity for kind in KINDS.values()}  # the registry: analysis/kinds.py
 FINDING_COLUMNS = [
     "kind",
     "severity",

@@ -1,7 +1,7 @@
 """Requirement-based MC/DC: per function and per requirement, only executions that count.
 
 The MC/DC of a decision is measured from the test vectors of the executions that count (see
-:mod:`covguard.mcdc` for why vectors, not per-test results, are united):
+:mod:`covguard.ingest.mcdc_vectors` for why vectors, not per-test results, are united):
 
 * **per function** - the vectors of the coverage units that pass a test of one of the
   function's requirements (the *verifying* units, the same ones that make its lines
@@ -13,7 +13,7 @@ Decisions on justified or excluded lines, and in justified functions, are not co
 decision of a verified function with a condition that no counting pair shows independent is an
 ``mcdc_gap`` finding: it names the decision (file, line, source text), the conditions and their
 text, and - from the decision's structure and the vectors already executed - the input
-combination a new test needs (:func:`covguard.mcdc.suggest`).
+combination a new test needs (:func:`covguard.ingest.mcdc_vectors.suggest`).
 
 Only clang's profile measures MC/DC; with gcov the frames are empty and nothing here adds a
 number, a finding or a gate check.
@@ -26,8 +26,8 @@ from typing import Any
 
 import pandas as pd
 
-from covguard import mcdc
 from covguard.frames import CoverageData, records
+from covguard.ingest import mcdc_vectors as mcdc
 from covguard.model import percent
 
 FKEY = ["file", "function"]

@@ -1,7 +1,7 @@
 """Product facts for the analyser: reachability of every analysed function, and the image check.
 
-Inputs are the product build (:mod:`covguard.product`), its call graph
-(:mod:`covguard.trace.callgraph`) and its image and linker map (:mod:`covguard.image`).  Outputs:
+Inputs are the product build (:mod:`covguard.builder.product`), its call graph
+(:mod:`covguard.trace.callgraph`) and its image and linker map (:mod:`covguard.trace.image`).  Outputs:
 
 * ``functions`` - per analysed function (``file``, ``function``): ``reachable`` (bool),
   ``call_path`` (the shortest path from a root) and ``image``: ``linked`` (a symbol of the
@@ -28,11 +28,13 @@ import numpy as np
 import pandas as pd
 
 from covguard.analysis import findings as F
-from covguard.collect import SourceFilter
+from covguard.builder.product import ProductBuild
 from covguard.config import Settings
-from covguard.demangle import demangle
 from covguard.files import display_path
-from covguard.image import (
+from covguard.ingest.collect import SourceFilter
+from covguard.trace.callgraph import CallGraph, build_callgraph, reachability
+from covguard.trace.demangle import demangle
+from covguard.trace.image import (
     LinkerMap,
     image_functions,
     locate_functions,
@@ -41,8 +43,6 @@ from covguard.image import (
     resolve_object,
     split_member,
 )
-from covguard.product import ProductBuild
-from covguard.trace.callgraph import CallGraph, build_callgraph, reachability
 from covguard.trace.tags import TagConfig, attach_to_functions, scan_files
 
 FACT_COLUMNS = ["file", "function", "reachable", "call_path", "image"]

@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import os
 import tarfile
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -215,3 +216,24 @@ def extract(fileobj: IO[bytes], path: str, dest: Path, names: set[str], limits: 
 def _chunks(handle: IO[bytes]) -> Iterator[bytes]:
     while chunk := handle.read(CHUNK):
         yield chunk
+
+
+def walk(folder: Path, skip: Callable[[Path], bool]) -> tuple[list[Path], list[Path]]:
+    """Regular files under ``folder`` (sorted), and the symbolic links found (never followed)."""
+    files: list[Path] = []
+    links: list[Path] = []
+    for dirpath, dirnames, filenames in os.walk(folder, followlinks=False):
+        base = Path(dirpath)
+        for d in list(dirnames):
+            if (base / d).is_symlink():
+                links.append(base / d)
+                dirnames.remove(d)
+            elif skip(base / d):
+                dirnames.remove(d)
+        for f in filenames:
+            p = base / f
+            if p.is_symlink():
+                links.append(p)
+            elif p.is_file() and not skip(p):
+                files.append(p)
+    return sorted(files), sorted(links)

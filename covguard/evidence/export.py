@@ -26,11 +26,10 @@ from pathlib import Path
 from typing import IO, Any
 
 from covguard import __version__
-from covguard.build import Area, load_manifest
-from covguard.collect import check_sources
+from covguard.builder.area import Area, load_manifest
 from covguard.config import Settings
 from covguard.errors import ConfigError, InputError
-from covguard.evidence.archive import scan, write_archive
+from covguard.evidence.archive import scan, walk, write_archive
 from covguard.evidence.layout import (
     ACTIVITIES,
     BASELINE,
@@ -51,8 +50,9 @@ from covguard.evidence.layout import (
 from covguard.evidence.rederive import Rederivation, rederive
 from covguard.evidence.statement import statement
 from covguard.files import atomic_write, display_path, escapes_root, is_stdout, json_text, sha256_file
+from covguard.ingest.collect import check_sources
 from covguard.model import BuildManifest
-from covguard.runner import TestRun, load_results
+from covguard.run.runner import TestRun, load_results
 
 Echo = Callable[[str], None]
 SPOOL_BYTES = 64 << 20
@@ -223,27 +223,6 @@ def is_package(path: Path) -> bool:
     return f"{PREFIX}/".encode() in head
 
 
-def _walk(folder: Path, skip: Callable[[Path], bool]) -> tuple[list[Path], list[Path]]:
-    """Regular files under ``folder`` (sorted), and the symbolic links found (never followed)."""
-    files: list[Path] = []
-    links: list[Path] = []
-    for dirpath, dirnames, filenames in os.walk(folder, followlinks=False):
-        base = Path(dirpath)
-        for d in list(dirnames):
-            if (base / d).is_symlink():
-                links.append(base / d)
-                dirnames.remove(d)
-            elif skip(base / d):
-                dirnames.remove(d)
-        for f in filenames:
-            p = base / f
-            if p.is_symlink():
-                links.append(p)
-            elif p.is_file() and not skip(p):
-                files.append(p)
-    return sorted(files), sorted(links)
-
-
 def _is_inside(path: Path, folder: Path) -> bool:
     try:
         path.resolve().relative_to(folder.resolve())
@@ -265,7 +244,7 @@ def _reports(stage: _Stage, settings: Settings, archive: Path, withheld: list[di
             or is_package(p)  # an earlier export: a package never contains packages
         )
 
-    files, links = _walk(out, skip)
+    files, links = walk(out, skip)
     for p in files:
         stage.copy("reports/" + p.relative_to(out).as_posix(), p)
     for p in links:
@@ -283,14 +262,14 @@ def _product(stage: _Stage, settings: Settings) -> tuple[list[str], dict[str, st
 
     Returns the sources the product build compiled, and the files it records outside its own
     folder (original path -> member)."""
-    from covguard import product
+    from covguard.builder import product
 
     if not product.configured(settings):
         return [], {}
     area = product.ProductArea(settings)
     if not area.root.is_dir():
         return [], {}
-    files, _links = _walk(area.root, lambda p: p.parent == area.root and p.name in ("bin", "cc-log"))
+    files, _links = walk(area.root, lambda p: p.parent == area.root and p.name in ("bin", "cc-log"))
     for p in files:
         stage.copy("product/" + p.relative_to(area.root).as_posix(), p)
     try:
@@ -320,10 +299,10 @@ def _python(stage: _Stage, settings: Settings, external: dict[str, str]) -> list
     if not settings.values.get("python_tests"):
         return []
     from covguard.ingest.coverage_py import source_files
-    from covguard.pytest_runner import work_folder
+    from covguard.run.pytest_runner import work_folder
 
     folder = work_folder(settings)
-    files, _links = _walk(folder, lambda p: False) if folder.is_dir() else ([], [])
+    files, _links = walk(folder, lambda p: False) if folder.is_dir() else ([], [])
     for p in files:
         stage.copy("python/" + p.relative_to(folder).as_posix(), p)
     root = settings.root
@@ -393,7 +372,7 @@ def _stage_all(
     _reports(stage, settings, archive, withheld)
     # per-test results and raw coverage data
     stage.copy(RESULTS, area.results)
-    run_files, run_links = _walk(area.run_dir, lambda p: False) if area.run_dir.is_dir() else ([], [])
+    run_files, run_links = walk(area.run_dir, lambda p: False) if area.run_dir.is_dir() else ([], [])
     for p in run_files:
         stage.copy(run_member(str(p), str(area.run_dir)), p)
     for p in run_links:

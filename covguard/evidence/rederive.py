@@ -2,12 +2,12 @@
 
 The package's coverage notes (``.gcno``), per-test data (``.gcda``), test results, product build
 records, Python suite results and coverage.py data, requirement files, sources and resolved
-settings go through covguard's own decoder
-(:func:`covguard.collect.collect`), analyser (:func:`covguard.api.analyse`), gate and report
-writers (:func:`covguard.report.outputs.write_outputs`), as ``covguard run`` did on the original
-machine.  The ``findings.json`` this gives must equal the package's; the other reports are sorted
-into those that re-render byte for byte and those that do not (gcovr's, which need the object
-tree; any that embed machine-specific paths).
+settings go through covguard's own decoder (:func:`covguard.ingest.collect.collect`), analyser
+(:func:`covguard.analysis.analyse.analyse_project`), gate and report writers
+(:func:`covguard.report.outputs.write_outputs`), as ``covguard run`` did on the original machine.
+The ``findings.json`` this gives must equal the package's; the other reports are sorted into those
+that re-render byte for byte and those that do not (gcovr's, which need the object tree; any that
+embed machine-specific paths).
 
 Paths: the notes files and the per-test folders keep their original absolute names inside the
 binary data (the decoder matches ``.gcda`` to ``.gcno`` by them), so the notes are parsed under
@@ -49,7 +49,7 @@ from covguard.evidence.layout import (
     run_member,
 )
 from covguard.model import BuildManifest
-from covguard.runner import TestRun
+from covguard.run.runner import TestRun
 
 MAX_DIFFERENCES = 12
 REBASED_SUFFIXES = (".json", ".map", ".ci", ".cgraph")  # text records that name files by path
@@ -411,8 +411,6 @@ def rederive(stage: Path, scratch: Path) -> Rederivation:
 
 
 def _rederive(stage: Path, scratch: Path, result: Rederivation) -> None:
-    from covguard import api
-
     raw_settings = _json(stage, SETTINGS)
     if not isinstance(raw_settings, dict):
         raise _Bad(SETTINGS, "not a table of settings")
@@ -441,8 +439,10 @@ def _rederive(stage: Path, scratch: Path, result: Rederivation) -> None:
         settings = settings_from_dict(raw_settings, overrides, place.project, place.config)
     except CovguardError as exc:
         raise _Bad(SETTINGS, exc.message) from None
+    from covguard.analysis.analyse import analyse_project
+    from covguard.analysis.gate import evaluate_gate
     from covguard.evidence.runs import Scratch, collect_runs
-    from covguard.pytest_runner import load_python_run, with_python, with_python_coverage
+    from covguard.run.pytest_runner import load_python_run, with_python, with_python_coverage
 
     data, results, manifest = collect_runs(
         Scratch(stage, origin, place.project, scratch / "llvm"),
@@ -458,14 +458,15 @@ def _rederive(stage: Path, scratch: Path, result: Rederivation) -> None:
     )
     results = with_python(results, load_python_run(settings))
     data = with_python_coverage(settings, data, results)
-    analysis = api.analyse(settings, data, results, manifest)
-    verdict = api.gate(settings, analysis)
+    # what covguard.api.analyse and .gate do with the data, results and build given
+    analysis = analyse_project(settings, data, results, manifest)
+    verdict = evaluate_gate(settings, analysis)
     _compare(stage, scratch / "out", settings, analysis, verdict, results, place.back, result)
 
 
 def _raw_output_problems(stage: Path, results: TestRun, run_dir: str, prefix: str = "") -> list[str]:
     """results.json against the executables' raw output in the package (the evidence)."""
-    from covguard.results_check import results_problems
+    from covguard.run.results_check import results_problems
 
     runs = []
     for r in results.runs:

@@ -12,7 +12,7 @@ Re-derivation reads each run as :func:`covguard.api.run` did: gcov runs through 
 ``.gcno``/``.gcda`` decoder, clang runs through ``llvm-profdata``/``llvm-cov`` *of the same version*
 (refused otherwise, with both versions), with ``-path-equivalence`` mapping the mapping's original
 source paths onto the packaged sources; then the runs are combined as the analysis combined them
-(:mod:`covguard.provenance`).
+(:mod:`covguard.run.provenance`).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from covguard.evidence.layout import BUILD_MANIFEST, RESULTS, notes_member, reba
 from covguard.files import display_path
 from covguard.frames import CoverageData
 from covguard.model import BuildManifest
-from covguard.runner import TestRun
+from covguard.run.runner import TestRun
 
 RUNS = "runs"
 EXECUTABLES = "coverage/executables"
@@ -78,10 +78,11 @@ def stage_other_runs(
     """Every run of ``analysis.runs`` other than the toolchain's own, below ``runs/<name>/``:
     its results, raw data, notes (gcov) or executables (clang) and build manifest.  Returns the
     origin record of each and their manifests and results (for the sources of the package)."""
-    from covguard.api import run_settings
-    from covguard.build import Area, load_manifest, toolchain_for
-    from covguard.evidence.export import _walk
-    from covguard.runner import load_results
+    from covguard.builder.area import Area, load_manifest
+    from covguard.builder.toolchains import toolchain_for
+    from covguard.evidence.archive import walk
+    from covguard.run.provenance import run_settings
+    from covguard.run.runner import load_results
 
     origins: dict[str, Any] = {}
     manifests: list[BuildManifest] = []
@@ -95,7 +96,7 @@ def stage_other_runs(
         results = load_results(s)
         copy(prefix + RESULTS, area.results)
         copy(prefix + BUILD_MANIFEST, area.manifest)
-        files, _links = _walk(area.run_dir, lambda p: False) if area.run_dir.is_dir() else ([], [])
+        files, _links = walk(area.run_dir, lambda p: False) if area.run_dir.is_dir() else ([], [])
         for p in files:
             copy(prefix + run_member(str(p), str(area.run_dir)), p)
         for notes in manifest.notes_files:
@@ -140,9 +141,10 @@ class Scratch:
 def unsupported_run(stage: Path, raw_settings: dict[str, Any]) -> str | None:
     """Why a run of the package cannot be re-derived here (a missing run, an unknown profile, llvm
     tools of another version or missing), if so."""
+    from covguard.builder.toolchains import get_toolchain
+    from covguard.builder.toolchains.base import tool_version
+    from covguard.builder.toolchains.clang import llvm_tools
     from covguard.errors import CovguardError
-    from covguard.toolchains import get_toolchain, tool_version
-    from covguard.toolchains.clang import llvm_tools
 
     primary = str(raw_settings.get("toolchain", "host-gcc"))
     names = run_names(raw_settings)
@@ -189,11 +191,11 @@ def collect_runs(
 ) -> tuple[CoverageData, TestRun, BuildManifest]:
     """Every run's coverage read from the package, combined as the analysis combined them;
     ``on_results(results, run_dir, member_prefix)`` sees each run's results as they are read."""
-    from covguard.collect import SourceFilter, collect
+    from covguard.builder.toolchains import get_toolchain
+    from covguard.ingest.collect import SourceFilter, collect
     from covguard.ingest.gcno import parse_notes
     from covguard.ingest.gcov_model import build_model
-    from covguard.provenance import combine_coverage, combine_results
-    from covguard.toolchains import get_toolchain
+    from covguard.run.provenance import combine_coverage, combine_results
 
     stage, origin = scratch.stage, scratch.origin
     primary = str(raw_settings.get("toolchain", "host-gcc"))
@@ -249,10 +251,10 @@ def _collect_llvm(
 ) -> CoverageData:
     """A clang run: the packaged executables and profiles through the same llvm tools, the coverage
     mapping's source paths moved onto the scratch project (``-path-equivalence``)."""
-    from covguard.collect import SourceFilter
+    from covguard.builder.toolchains import get_toolchain
+    from covguard.builder.toolchains.clang import UNMEASURED_KEY, llvm_tools
+    from covguard.ingest.collect import SourceFilter
     from covguard.ingest.llvm_cov import LlvmRun, LlvmTools, collect_llvm
-    from covguard.toolchains import get_toolchain
-    from covguard.toolchains.clang import UNMEASURED_KEY, llvm_tools
 
     root = str(scratch.origin["root"])
     exe_of: dict[str, Path] = {}

@@ -695,7 +695,7 @@ def native_units(
     hundred at a time per executable, each batch one :class:`~covguard.ingest.llvm_cov.UnitCoverage`
     whose frames carry a ``test`` column; the units read; a note per executable or profile left
     to llvm-cov (those units are not read here)."""
-    from covguard.ingest.llvm_cov import UnitCoverage, parse_exports
+    from covguard.ingest.llvm_export import UnitCoverage, parse_exports
 
     out: list[Any] = []
     done: set[str] = set()

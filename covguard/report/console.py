@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from covguard.analysis.gate import GateResult
+from covguard.analysis.verdict import GateResult
 
 REQUIREMENT_ORDER = ("verified", "failing", "unverified", "unimplemented", "hollow")
 FUNCTION_ORDER = ("verified", "incidental", "traced_untested", "rogue", "dead", "justified")

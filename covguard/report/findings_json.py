@@ -18,7 +18,7 @@ import pandas as pd
 
 from covguard import __version__
 from covguard.analysis.analyse import Analysis
-from covguard.analysis.gate import GateResult
+from covguard.analysis.verdict import GateResult
 from covguard.frames import few_collections, records
 from covguard.model import percent
 

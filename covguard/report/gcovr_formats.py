@@ -36,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
-from covguard.build import Area
+from covguard.builder.area import Area
 from covguard.config import Settings
 from covguard.errors import CoverageDataError, OutputError, ToolError
 from covguard.files import glob_regex, write_bytes

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from covguard.analysis.analyse import Analysis
-from covguard.analysis.gate import GateResult
+from covguard.analysis.verdict import GateResult
 from covguard.config import Settings
 from covguard.errors import ConfigError, OutputError
 from covguard.files import json_safe, visible_bytes, write_bytes, write_text
@@ -44,19 +44,30 @@ from covguard.report import (
     sarif,
     trace_matrix,
 )
-from covguard.runner import TestRun
+from covguard.run.runner import TestRun
 
-COVGUARD_FORMATS: dict[str, str] = {
-    "findings": "findings.json",
-    "junit": "junit.xml",
-    "html": "index.html",
-    "sarif": "covguard.sarif",
-    "markdown": "summary.md",
-    "trace-csv": "trace-matrix.csv",
-    "trace-xlsx": "trace-matrix.xlsx",
-    "cobertura": "cobertura.xml",
-}
-"""covguard's own outputs: format name -> file in the output folder."""
+
+@dataclass(frozen=True)
+class Rendering:
+    """What every output renders: the one findings document and the analysis it came from."""
+
+    settings: Settings
+    analysis: Analysis
+    gate: GateResult
+    doc: dict[str, Any]  # findings_json.findings_document
+    results: TestRun | None
+    listed: list[tuple[str, str]]  # (format, file) of every output written but the HTML page
+
+
+@dataclass(frozen=True)
+class OutputFormat:
+    """One output format: its name (``--format``), its file in the output folder, its writer."""
+
+    name: str
+    file: str
+    write: Callable[[Rendering, Path], None]
+    order: int  # when it is written among the others
+    needs_results: bool = False  # the test results (JUnit): left out without them
 
 
 @dataclass(frozen=True)
@@ -119,68 +130,100 @@ def write_outputs(
             echo(f"report: {output_file(name)}")
         return out / output_file(name)
 
-    if "findings" in selected:
-        path = step("findings")
-        write_text(path, json_safe(findings_json.render(analysis, gate)))
-        written["findings"] = path
-    if "junit" in selected and results is not None:
-        path = step("junit")
-        write_bytes(path, junit.junit_xml(junit.with_verifies(results.cases, analysis.tests)))
-        written["junit"] = path
-    wanted_gcovr = [f for f in selected if f in gcovr_formats.FORMATS]
-    if wanted_gcovr and coverage_runs:
-        if echo:
-            echo("report: gcovr " + ", ".join(wanted_gcovr))
-        written.update(
-            gcovr_formats.write_gcovr_formats(
-                settings,
-                [(r.manifest, r.units) for r in coverage_runs],
-                wanted_gcovr,
-                gcov=coverage_runs[0].gcov,
-            )
-        )
-    if "cobertura" in selected:
-        path = step("cobertura")
-        stamp = gcovr_formats.report_timestamp(analysis.manifest) if analysis.manifest else 0
-        write_text(
-            path, visible_bytes(cobertura.render(analysis, source=settings.root.as_posix(), timestamp=stamp))
-        )
-        written["cobertura"] = path
+    # the outputs other than the HTML page, which lists them
     listed = [(name, output_file(name)) for name in selected if name != "html"]
-    if "markdown" in selected:
-        path = step("markdown")
-        shown = _changed_only(doc, analysis)
-        write_text(
-            path, visible_bytes(markdown.render(shown, reports=[p for _n, p in listed if p != "summary.md"]))
-        )
-        written["markdown"] = path
-    if "sarif" in selected:
-        path = step("sarif")
-        shown = _changed_only(doc, analysis)
-        write_text(path, json_safe(sarif.render(shown, root=settings.root, config_path=settings.config_path)))
-        written["sarif"] = path
-    if "trace-csv" in selected:
-        path = step("trace-csv")
-        trace_matrix.write_csv(path, analysis)
-        written["trace-csv"] = path
-    if "trace-xlsx" in selected:
-        path = step("trace-xlsx")
-        trace_matrix.write_xlsx(path, analysis)
-        written["trace-xlsx"] = path
-    if "html" in selected:
-        path = step("html")
-        page, pages = html.render_site(
-            doc,
-            analysis,
-            root=settings.root,
-            title=f"covguard report: {settings.root.name}",
-            gcovr_pages=_gcovr_pages(out, analysis, settings.root),
-            outputs=[(p, p) for _n, p in listed if (out / p).is_file()],
-        )
-        _write_pages(out, pages)
-        write_text(path, visible_bytes(page))
-        written["html"] = path
+    given = Rendering(settings, analysis, gate, doc, results, listed)
+    wanted_gcovr = [f for f in selected if f in gcovr_formats.FORMATS]
+    steps: list[tuple[int, OutputFormat | None]] = [(f.order, f) for f in OUTPUTS if f.name in selected]
+    for _order, fmt in sorted([*steps, (GCOVR_ORDER, None)], key=lambda step: step[0]):
+        if fmt is None:  # gcovr's formats
+            if wanted_gcovr and coverage_runs:
+                if echo:
+                    echo("report: gcovr " + ", ".join(wanted_gcovr))
+                written.update(
+                    gcovr_formats.write_gcovr_formats(
+                        settings,
+                        [(r.manifest, r.units) for r in coverage_runs],
+                        wanted_gcovr,
+                        gcov=coverage_runs[0].gcov,
+                    )
+                )
+            continue
+        if fmt.needs_results and results is None:
+            continue
+        path = step(fmt.name)
+        fmt.write(given, path)
+        written[fmt.name] = path
     return written
+
+
+def _findings(given: Rendering, path: Path) -> None:
+    write_text(path, json_safe(findings_json.render(given.analysis, given.gate)))
+
+
+def _junit(given: Rendering, path: Path) -> None:
+    assert given.results is not None  # needs_results
+    write_bytes(path, junit.junit_xml(junit.with_verifies(given.results.cases, given.analysis.tests)))
+
+
+def _cobertura(given: Rendering, path: Path) -> None:
+    analysis, root = given.analysis, given.settings.root
+    stamp = gcovr_formats.report_timestamp(analysis.manifest) if analysis.manifest else 0
+    write_text(path, visible_bytes(cobertura.render(analysis, source=root.as_posix(), timestamp=stamp)))
+
+
+def _markdown(given: Rendering, path: Path) -> None:
+    shown = _changed_only(given.doc, given.analysis)
+    reports = [p for _n, p in given.listed if p != "summary.md"]
+    write_text(path, visible_bytes(markdown.render(shown, reports=reports)))
+
+
+def _sarif(given: Rendering, path: Path) -> None:
+    shown = _changed_only(given.doc, given.analysis)
+    settings = given.settings
+    write_text(path, json_safe(sarif.render(shown, root=settings.root, config_path=settings.config_path)))
+
+
+def _trace_csv(given: Rendering, path: Path) -> None:
+    trace_matrix.write_csv(path, given.analysis)
+
+
+def _trace_xlsx(given: Rendering, path: Path) -> None:
+    trace_matrix.write_xlsx(path, given.analysis)
+
+
+def _html(given: Rendering, path: Path) -> None:
+    settings, out = given.settings, path.parent
+    page, pages = html.render_site(
+        given.doc,
+        given.analysis,
+        root=settings.root,
+        title=f"covguard report: {settings.root.name}",
+        gcovr_pages=_gcovr_pages(out, given.analysis, settings.root),
+        outputs=[(p, p) for _n, p in given.listed if (out / p).is_file()],
+    )
+    _write_pages(out, pages)
+    write_text(path, visible_bytes(page))
+
+
+OUTPUTS: tuple[OutputFormat, ...] = (
+    OutputFormat("findings", "findings.json", _findings, order=10),
+    OutputFormat("junit", "junit.xml", _junit, order=20, needs_results=True),
+    OutputFormat("html", "index.html", _html, order=90),
+    OutputFormat("sarif", "covguard.sarif", _sarif, order=60),
+    OutputFormat("markdown", "summary.md", _markdown, order=50),
+    OutputFormat("trace-csv", "trace-matrix.csv", _trace_csv, order=70),
+    OutputFormat("trace-xlsx", "trace-matrix.xlsx", _trace_xlsx, order=80),
+    OutputFormat("cobertura", "cobertura.xml", _cobertura, order=40),
+)
+"""The registry of output formats: covguard's own, in the order they are listed (``--format``,
+the reports' lists of outputs); ``order`` is when each is written (the HTML page last: it links
+to the outputs on disk).  gcovr's formats are :data:`covguard.report.gcovr_formats.FORMATS`."""
+
+GCOVR_ORDER = 30  # gcovr's optional formats (``report.gcovr``) are written after the JUnit report
+
+COVGUARD_FORMATS: dict[str, str] = {f.name: f.file for f in OUTPUTS}
+"""covguard's own outputs: format name -> file in the output folder."""
 
 
 def _changed_only(doc: dict[str, Any], analysis: Analysis) -> dict[str, Any]:

@@ -28,80 +28,13 @@ from urllib.parse import quote
 
 from covguard import __version__
 from covguard.analysis.findings import SEVERITY
+from covguard.analysis.kinds import KINDS
 
 SCHEMA_URI = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
 
-RULES: dict[str, tuple[str, str]] = {
-    "rogue": (
-        "Code traced to no requirement",
-        "The build contains a function that no requirement asks for: a forgotten debug command, a back "
-        "door, legacy code. IEC 62304 requires every software item to be traced to a requirement. Trace "
-        "it with @req, justify it with @justify, or remove it.",
-    ),
-    "dead": (
-        "Code no entry point reaches",
-        "No entry point of the product firmware reaches this function (reachability analysis). Remove "
-        "it, or justify it (@justify deactivated: ...).",
-    ),
-    "traced_untested": (
-        "Traced code that no passing test of its requirement executes",
-        "The function implements a requirement, but no passing test of that requirement executes it.",
-    ),
-    "incidental": (
-        "Code executed only by tests of other requirements",
-        "The function is executed, but only by tests that verify other requirements: its own "
-        "requirement's tests do not reach it.",
-    ),
-    "unverified_requirement": (
-        "Requirement verified by no test",
-        "No test declares that it verifies this requirement (CG_TEST second argument or @verifies).",
-    ),
-    "unimplemented_requirement": (
-        "Requirement implemented by no code",
-        "No function carries an @req tag for this requirement.",
-    ),
-    "hollow_verification": (
-        "Test claims a requirement but executes none of its code",
-        "The test passes and claims to verify the requirement, yet executes none of the requirement's "
-        "code: its verdict is no evidence for the requirement.",
-    ),
-    "unknown_requirement": (
-        "Tag names a requirement that is not in the requirement list",
-        "An @req or @verifies tag names an ID the requirement baseline does not contain.",
-    ),
-    "failed_test": ("Test failed", "A test case failed or crashed."),
-    "uncovered_lines": ("Lines no test executes", "Executable lines that no test executed."),
-    "unjustified_exclusion": (
-        "Coverage exclusion without a justification",
-        "A GCOVR_EXCL marker hides code from coverage without an @justify reason.",
-    ),
-    "justified_executed": (
-        "Justified code that tests execute",
-        "Code marked @justify (deactivated, defensive, hardware) is executed by tests: check the "
-        "justification still holds.",
-    ),
-    "incomplete_coverage": (
-        "Incomplete coverage data",
-        "A test crashed or hung: its coverage data is incomplete.",
-    ),
-    "source_problem": ("Problem reading a source", "A source could not be read exactly as written."),
-    "host_only_evidence": (
-        "Coverage only on the host",
-        "The code is covered by host tests only, but its safety class requires coverage on the target.",
-    ),
-    "mcdc_gap": ("MC/DC gap", "A condition's independent effect on its decision is not shown by any test."),
-    "image_unanalysed": (
-        "Code in the firmware image that covguard could not analyse",
-        "The shipped image contains reachable code from prebuilt objects or libraries of the project "
-        "that no source covguard analysed explains: trace it or justify it.",
-    ),
-    "image_library": (
-        "Toolchain library code in the firmware image",
-        "Functions from the toolchain's libraries (libc, libgcc, start-up files) are linked into the "
-        "image: listed with their sizes for review.",
-    ),
-}
-SECURITY_SEVERITY = {"rogue": "8.0"}  # untraced code in the build is a potential back door
+# rule descriptions and severities come from the registry of finding kinds (analysis/kinds.py)
+RULES: dict[str, tuple[str, str]] = {k.name: (k.short, k.full) for k in KINDS.values() if k.short}
+SECURITY_SEVERITY = {k.name: k.security_severity for k in KINDS.values() if k.security_severity}
 
 
 def vcs_root(root: Path) -> Path:

@@ -5,7 +5,7 @@
 ``<work folder>/native-cc/``, keyed by the SHA-256 of its source and of the host compiler's path
 and version.  The work area's ``bin/cc`` and ``bin/c++`` are hard links to it.  For a compile of
 one source and for a link without a test framework library it does what the Python wrapper
-(:mod:`covguard.toolchains.ccwrap`) does - the same flags, the same record - and ``exec``s the
+(:mod:`covguard.builder.ccwrap`) does - the same flags, the same record - and ``exec``s the
 compiler; every other invocation (several sources, compile-and-link, ``-E``/``-M``, ``@file``, a
 source it cannot decide, a link that gets a framework hook) goes to the Python wrapper unchanged.
 
@@ -35,16 +35,16 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from covguard.errors import BuildError
-from covguard.files import write_bytes
-from covguard.toolchains import RUNTIME_DIR, tool_version
-from covguard.toolchains.ccwrap import (
+from covguard.builder.ccwrap import (
     FRAMEWORKS,
     NATIVE_LOG,
     SOURCE_EXTENSIONS,
     _instrumented,
     read_native_log,
 )
+from covguard.builder.toolchains.base import RUNTIME_DIR, tool_version
+from covguard.errors import BuildError
+from covguard.files import write_bytes
 
 SOURCE = RUNTIME_DIR / "ccwrap.c"
 CONFIG_NAME = "cc-native.conf"

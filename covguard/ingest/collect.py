@@ -16,7 +16,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from covguard.demangle import demangle
 from covguard.errors import CoverageDataError
 from covguard.files import display_path, glob_matcher, sha256_file
 from covguard.frames import (
@@ -36,6 +35,7 @@ from covguard.ingest.gcno import NotesFile, read_notes
 from covguard.ingest.gcov_model import Counts, CoverageModel, UnitCounters, build_model, evaluate
 from covguard.ingest.model_cache import model_for
 from covguard.model import BuildManifest
+from covguard.trace.demangle import demangle
 
 _REBUILD = "run 'covguard run' again (it rebuilds); if the build tree was moved, 'covguard build --clean'"
 

@@ -27,11 +27,12 @@ from pathlib import Path
 from covguard.config import Settings
 from covguard.errors import ConfigError
 from covguard.files import display_path
-from covguard.invocations import Invocation
 from covguard.model import TestCase
+from covguard.run.invocations import Invocation
 
 ONLY_VAR = "COVGUARD_ONLY"
 MAX_ONLY = 96 * 1024  # an environment string stays well under Linux's 128 KiB per string
+MAX_SELECT_BYTES = 16 << 20
 
 
 @dataclass
@@ -59,7 +60,7 @@ def load_selection(settings: Settings) -> Selection | None:
     given = settings.values.get("test_select")
     if not given:
         return None
-    from covguard.affected import read_select
+    from covguard.run.selection import read_select
 
     path = Path(str(given))
     path = path if path.is_absolute() else settings.root / path
@@ -88,21 +89,6 @@ def selected_names(env: Mapping[str, str]) -> set[str] | None:
     return {n for n in value.split("\n") if n}
 
 
-def framework_start(framework: str, names: set[str] | None) -> list[tuple[int, list[str], dict[str, str]]]:
-    """The first runs of a framework executable (first index, arguments, environment): under a
-    selection, GoogleTest's filter naming the cases, or one CppUTest run per case (``-sg -sn``, as
-    covguard resumes after a crash)."""
-    if names is None or framework == "cmocka":  # cmocka: the cases not selected are dropped afterwards
-        return [(0, [], {})]
-    if framework == "gtest":
-        return [(0, [], {"GTEST_FILTER": ":".join(sorted(names)) or "-*"})]
-    runs: list[tuple[int, list[str], dict[str, str]]] = []
-    for k, name in enumerate(sorted(names)):
-        group, _, test = name.partition(".")
-        runs.append((k, ["-sg", group, "-sn", test], {}))
-    return runs or [(0, ["-sg", "", "-sn", ""], {})]
-
-
 def keep_selected(cases: list[TestCase], units: dict[str, str], names: set[str] | None) -> list[TestCase]:
     """The cases of one executable that were selected (and covguard's own ``<...>`` records of
     the executable: a crash, a broken protocol); the units of the others are dropped."""
@@ -127,14 +113,39 @@ def missing_ids(selection: Selection, cases: Sequence[TestCase]) -> list[str]:
     return sorted(selection.ids - {c.test for c in cases})
 
 
+def read_select(path: Path) -> set[str]:
+    """The test ids of a ``test.select`` file (hostile input: size-capped, UTF-8, ids only)."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"cannot read the test selection: {exc.strerror}", path=path) from None
+    if len(data) > MAX_SELECT_BYTES:
+        raise ConfigError(f"the test selection is over {MAX_SELECT_BYTES} bytes", path=path)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError("the test selection is not UTF-8 text", path=path) from None
+    ids = {ln.strip() for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")}
+    for n, ln in enumerate(text.splitlines(), 1):
+        bad = any(ord(c) < 32 or ord(c) == 127 for c in ln.strip()) or len(ln.strip()) > 1000
+        if ln.strip() and not ln.lstrip().startswith("#") and bad:
+            raise ConfigError(
+                f"'{ln.strip()[:80]}' is not a test id (EXECUTABLE::NAME, or the name of a CTest test "
+                "or invocation)",
+                path=path,
+                line=n,
+            )
+    return ids
+
+
 __all__ = [
     "ONLY_VAR",
     "Selection",
-    "framework_start",
     "keep_selected",
     "load_selection",
     "missing_ids",
     "only_env",
+    "read_select",
     "select_invocations",
     "selected_names",
 ]

@@ -4,10 +4,10 @@
 template in which ``{case}`` stands for one case id.  covguard runs the list command once, then
 the run command once per case, each in its own process with its own coverage folder: a runner that
 executes hundreds of cases in one process still gets a true per-case trace.  Each case is judged
-by its exit status (:mod:`covguard.invocations`), unless it prints the harness's or Unity's output.
+by its exit status (:mod:`covguard.run.invocations`), unless it prints the harness's or Unity's output.
 
 A case's requirements: the runner's ``verifies`` table in the configuration, and ``@verifies`` tags
-where the case is defined, in the files matching ``definitions`` (see :mod:`covguard.definitions`).
+where the case is defined, in the files matching ``definitions`` (see :mod:`covguard.trace.definitions`).
 
 The list command's output is hostile input: bounded in size and count, one id per line (blank lines
 and lines starting with ``#`` ignored), no control characters, no duplicates.
@@ -19,9 +19,16 @@ import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 
-from covguard.definitions import StrayTag, find_case, glob_definitions, stray_tags, tag_block, verifies_at
 from covguard.errors import ConfigError, TestRunError
-from covguard.invocations import Invocation, RunnerConfig, folder_name
+from covguard.run.invocations import Invocation, RunnerConfig, folder_name
+from covguard.trace.definitions import (
+    StrayTag,
+    find_case,
+    glob_definitions,
+    stray_tags,
+    tag_block,
+    verifies_at,
+)
 
 MAX_LIST_OUTPUT = 16 * 1024 * 1024
 MAX_CASES = 100_000

@@ -10,7 +10,7 @@ without the hooks is attributed per executable, and after a crash its remaining 
 as not run.  Every protocol line must carry the run's nonce (``COVGUARD_NONCE``); lines that break
 the protocol, or an exit status that contradicts the results, make the executable an error.
 
-With ``test.select`` (``--select FILE``) only the selected test cases run (:mod:`covguard.selection`).
+With ``test.select`` (``--select FILE``) only the selected test cases run (:mod:`covguard.run.selection`).
 
 libgcov's "profiling:" complaints on a test's stderr (a stale or foreign .gcda) are recorded: the
 coverage collection then refuses the data instead of reporting it.
@@ -22,23 +22,24 @@ import json
 import os
 import secrets
 import shutil
-import signal
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from covguard.build import Area, expand, placeholders, toolchain_for
+from covguard.builder.area import Area, discover, expand, placeholders
+from covguard.builder.toolchains import toolchain_for
+from covguard.builder.toolchains.base import Toolchain
 from covguard.config import Settings
-from covguard.definitions import strays_from_json
 from covguard.errors import ConfigError, TestRunError
 from covguard.files import display_path, write_json
 from covguard.ingest.test_output import CaseOutput, ParsedOutput, parse_output, split_ids
-from covguard.invocations import Invocation, exit_status_case, open_stdin
 from covguard.model import ExecutableRun, TestCase
-from covguard.procs import kill_all, run_group
-from covguard.selection import (
+from covguard.procs import kill_all
+from covguard.run.invocations import Invocation, exit_status_case
+from covguard.run.process import _describe_exit, _profiling_errors, _run_once, _source_path
+from covguard.run.selection import (
     keep_selected,
     load_selection,
     missing_ids,
@@ -46,10 +47,10 @@ from covguard.selection import (
     select_invocations,
     selected_names,
 )
-from covguard.toolchains import Toolchain
+from covguard.trace.definitions import strays_from_json
 
 if TYPE_CHECKING:
-    from covguard.pytest_runner import PythonRun
+    from covguard.run.pytest_runner import PythonRun
 
 
 @dataclass
@@ -65,9 +66,9 @@ class TestRun:
     variant: str = "default"
     shards: list[str] = field(default_factory=list)  # "K/N" of each shard in it; empty: a whole run
     # the Python suite (its cases and run are in cases/runs too); kept in its own results file,
-    # see covguard.pytest_runner.with_python
+    # see covguard.run.pytest_runner.with_python
     python: PythonRun | None = None
-    # covguard test --select: the selection file, how many ids, ids no test answered (covguard.selection)
+    # covguard test --select: the selection file, how many ids, ids no test answered (covguard.run.selection)
     selection: dict[str, object] | None = None
     unattached: list[dict[str, object]] = field(default_factory=list)  # stray @verifies of definitions
 
@@ -127,33 +128,6 @@ def _mapping(value: object) -> dict[str, object] | None:
     }
 
 
-def _glob_abs(pattern: str) -> list[Path]:
-    base = Path(pattern)
-    anchor = Path(base.anchor or ".")
-    rel = str(base.relative_to(anchor)) if base.is_absolute() else pattern
-    return sorted(anchor.glob(rel)) if rel else []
-
-
-def discover(settings: Settings, area: Area, *, required: bool = True) -> list[Path]:
-    """The test executables matching ``test.executables`` (regular, executable files); none is an
-    error only when ``required`` (no invocation, CTest or runner configured)."""
-    values = placeholders(settings, area)
-    found: dict[str, Path] = {}
-    patterns = [expand(p, values, "'test.executables'") for p in settings.test_executables]
-    for pattern in patterns:
-        full = pattern if os.path.isabs(pattern) else str(settings.root / pattern)
-        for path in _glob_abs(full):
-            if path.is_file() and os.access(path, os.X_OK) and path.suffix not in (".o", ".gcno", ".gcda"):
-                found[str(path)] = path
-    if not found and required:
-        raise ConfigError(
-            "no test executables found matching " + ", ".join(repr(p) for p in patterns),
-            path=settings.config_path,
-            hint="build them first (covguard build) and check 'test.executables' in the configuration",
-        )
-    return [found[k] for k in sorted(found)]
-
-
 def labels_for(executables: Sequence[Path], bases: Sequence[Path] = ()) -> dict[Path, str]:
     """Short unique labels (the first part of every test id).
 
@@ -199,82 +173,6 @@ def pattern_bases(settings: Settings, area: Area) -> list[Path]:
     return out
 
 
-def _describe_exit(returncode: int | None, timed_out: bool, timeout: float) -> str:
-    if timed_out:
-        return f"timed out after {timeout:g} s (hung); killed with its process group"
-    if returncode is not None and returncode < 0:
-        try:
-            name = signal.Signals(-returncode).name
-        except ValueError:
-            name = f"signal {-returncode}"
-        return f"killed by {name}"
-    return f"exited with status {returncode} before it finished"
-
-
-def _run_once(
-    command: list[str],
-    env: dict[str, str],
-    cwd: Path,
-    stdout: Path,
-    stderr: Path,
-    timeout: float,
-    stdin: str | None = None,
-) -> tuple[int | None, bool, float]:
-    with stdout.open("wb") as out, stderr.open("wb") as err, open_stdin(stdin) as given:
-        try:
-            done = run_group(command, cwd=cwd, env=env, stdout=out, stderr=err, timeout=timeout, stdin=given)
-        except OSError as exc:
-            missing = _missing_part(command, cwd, exc)
-            raise TestRunError(
-                f"cannot start the test executable: {exc.strerror}{missing}",
-                path=command[-1],
-                hint=_FOLDER_HINT
-                if missing.startswith(" (its folder ")
-                else "check that it was built for this machine (toolchain profile) and is executable",
-            ) from None
-    return done.returncode, done.timed_out, done.seconds
-
-
-_FOLDER_HINT = (
-    "something removed or replaced that folder while the tests ran (a build step still running in the "
-    "background, a test, another tool): run 'covguard build' and 'covguard test' again"
-)
-
-
-def _missing_part(command: list[str], cwd: Path, exc: OSError | None = None) -> str:
-    """What of a command that could not start is missing: its folder, the program, or the
-    interpreter a script's first line names (all of which exec reports as 'No such file').
-
-    The folder is the one the failed call names (Python names ``cwd`` when the chdir failed):
-    one that is back a moment later (rewritten by a build still running) is still named."""
-    failed = os.fsdecode(exc.filename) if exc is not None and exc.filename is not None else None
-    if failed == str(cwd) or not cwd.is_dir():
-        now = "; it is there again now" if cwd.is_dir() else ""
-        return f" (its folder {cwd} did not exist when it was started{now})"
-    for word in dict.fromkeys((command[0], command[-1])):
-        if os.sep not in word:
-            continue
-        program = Path(word) if os.path.isabs(word) else cwd / word
-        try:
-            with program.open("rb") as handle:
-                head = handle.read(256)
-        except OSError:
-            return f" ({program} is gone)"
-        if head.startswith(b"#!"):
-            interpreter = head[2:].split(b"\n", 1)[0].strip().split(b" ", 1)[0].decode(errors="replace")
-            if interpreter and not os.path.exists(interpreter):
-                return f" ({program} names the interpreter {interpreter}, which does not exist)"
-    return ""
-
-
-def _profiling_errors(stderr_text: str) -> list[str]:
-    return [
-        "libgcov reported a coverage data problem: " + line.strip()
-        for line in stderr_text.splitlines()
-        if "profiling:" in line or "profiling error" in line or "LLVM Profile Error" in line
-    ][:5]
-
-
 @dataclass
 class _ExeResult:
     run: ExecutableRun
@@ -292,8 +190,9 @@ def run_executable(
     inv: Invocation | None = None,
 ) -> _ExeResult:
     """Run one test executable to the end, resuming after a crash or hang inside a test;
-    ``inv``: how to run it (arguments, stdin, environment, folder, verdict; :mod:`covguard.invocations`)."""
-    from covguard.frameworks import framework_of, run_framework_executable  # imports this module
+    ``inv``: how to run it (arguments, stdin, environment, folder, verdict;
+    :mod:`covguard.run.invocations`)."""
+    from covguard.run.frameworks import framework_of, run_framework_executable  # imports this module
 
     framework = framework_of(exe) if inv is None else None  # GoogleTest, CppUTest, cmocka hooks
     done = framework and run_framework_executable(
@@ -582,13 +481,6 @@ def _case(c: CaseOutput, rel_exe: str, label: str, unit: str, coverage: str, set
     )
 
 
-def _source_path(file: str, settings: Settings) -> str:
-    p = Path(file)
-    if not p.is_absolute():
-        p = settings.root / p
-    return display_path(p, settings.root) if p.exists() else file
-
-
 def _covguard_cases(
     parsed: ParsedOutput,
     settings: Settings,
@@ -688,7 +580,7 @@ def _error_case(c: CaseOutput, rel_exe: str, label: str, reason: str, settings: 
 
 def run_tests(settings: Settings, *, echo: Callable[[str], None] | None = None) -> TestRun:
     """Discover and run all test executables and invocations; write ``results.json``; return the results."""
-    from covguard.test_plan import configured, plan
+    from covguard.run.test_plan import configured, plan
 
     toolchain = toolchain_for(settings)
     area = Area(settings)
@@ -784,4 +676,4 @@ def load_results(settings: Settings) -> TestRun:
         ) from None
 
 
-__all__ = ["TestRun", "discover", "labels_for", "load_results", "run_tests", "split_ids"]
+__all__ = ["TestRun", "labels_for", "load_results", "run_tests", "split_ids"]

@@ -1,7 +1,7 @@
 """CTest: the tests a CMake project registers (``add_test``), run one by one as CTest would.
 
 ``ctest --show-only=json-v1`` in the build folder lists every test with its command and properties;
-each becomes an :class:`~covguard.invocations.Invocation` with CTest's own semantics:
+each becomes an :class:`~covguard.run.invocations.Invocation` with CTest's own semantics:
 ``WORKING_DIRECTORY`` (default: the folder of the ``CMakeLists.txt`` that added it, in the build tree),
 ``ENVIRONMENT``, ``WILL_FAIL``, ``PASS_REGULAR_EXPRESSION``, ``FAIL_REGULAR_EXPRESSION``,
 ``SKIP_REGULAR_EXPRESSION``, ``SKIP_RETURN_CODE``, ``DISABLED`` (skipped, not run) and ``TIMEOUT``.
@@ -23,10 +23,17 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from covguard.definitions import DefinitionFile, StrayTag, read_definition, stray_tags, tag_block, verifies_at
 from covguard.errors import TestRunError, ToolError
 from covguard.files import display_path
-from covguard.invocations import Invocation, folder_name
+from covguard.run.invocations import Invocation, folder_name
+from covguard.trace.definitions import (
+    DefinitionFile,
+    StrayTag,
+    read_definition,
+    stray_tags,
+    tag_block,
+    verifies_at,
+)
 
 MAX_LISTING = 64 * 1024 * 1024
 MAX_TESTS = 100_000

@@ -70,7 +70,7 @@ def command_line(
         if not raw.strip():
             raise ConfigError(f"{what} is empty")
         return [SHELL, "-c", shell_expand(raw, values, what)]
-    from covguard.build import expand
+    from covguard.builder.area import expand
 
     command = [expand(p, dict(values), what) for p in raw]
     if not command:

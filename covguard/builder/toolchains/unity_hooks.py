@@ -9,8 +9,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from covguard.builder.toolchains.base import RUNTIME_DIR, Toolchain
 from covguard.errors import BuildError, ToolError
-from covguard.toolchains import RUNTIME_DIR, Toolchain
 
 SOURCE = RUNTIME_DIR / "covguard_unity.c"
 WRAPPED = ("UnityBegin", "UnityEnd", "UnityDefaultTestRun", "UnityConcludeTest", "setUp")

@@ -19,7 +19,7 @@ neither and selects by functions as far as names allow.  It also says when the m
 the last build.  Main still runs every test: a selection is only as good as the last full map.
 
 The selection is written as a ``test.select`` file (one test id a line) that `covguard test
---select FILE` takes: it runs only the selected test cases (see :mod:`covguard.selection`).
+--select FILE` takes: it runs only the selected test cases (see :mod:`covguard.run.selection`).
 """
 
 from __future__ import annotations
@@ -32,21 +32,21 @@ from pathlib import Path, PurePosixPath
 
 import pandas as pd
 
-from covguard.build import Area, load_manifest
-from covguard.changes import ChangeSet, changes_since, functions_touched, git
-from covguard.collect import check_sources, collect, coverage_model
+from covguard.builder.area import Area, load_manifest
+from covguard.change.changeset import ChangeSet, changes_since, functions_touched, git
 from covguard.config import Settings
-from covguard.errors import ConfigError, CoverageDataError, InputError
+from covguard.errors import CoverageDataError, InputError
 from covguard.files import display_path, glob_matcher, write_text
 from covguard.frames import CoverageData
+from covguard.ingest.collect import check_sources, collect, coverage_model
+from covguard.ingest.run_coverage import coverage, source_filter
 from covguard.model import BuildManifest
-from covguard.runner import TestRun, load_results
+from covguard.run.runner import TestRun, load_results
 
 BUILD_FILES = ("Makefile", "makefile", "GNUmakefile", "CMakeLists.txt", "SConstruct", "SConscript",
                "covguard.toml", "meson.build")  # fmt: skip
 BUILD_SUFFIXES = (".mk", ".cmake", ".ld", ".h", ".hpp", ".hh", ".hxx", ".inc")
 CODE_SUFFIXES = (".c", ".cc", ".cpp", ".cxx", ".s", ".S")
-MAX_SELECT_BYTES = 16 << 20
 
 
 @dataclass
@@ -69,11 +69,9 @@ def _sha(data: bytes) -> str:
 
 def _map(settings: Settings, manifest: BuildManifest, results: TestRun) -> CoverageData:
     """The per-test coverage of the last run, without refusing sources changed since its build."""
-    from covguard import api
-
-    keep = api.source_filter(settings)
+    keep = source_filter(settings)
     if manifest.extra.get("coverage") == "llvm":
-        return api.coverage(settings, manifest, results)
+        return coverage(settings, manifest, results)
     data, _n = collect(
         manifest,
         results.units,
@@ -88,10 +86,8 @@ def _map(settings: Settings, manifest: BuildManifest, results: TestRun) -> Cover
 
 def _side(settings: Settings, manifest: BuildManifest, changes: ChangeSet, notes: list[str]) -> str:
     """Whether the map's sources are the working tree's ("new") or REF's ("old")."""
-    from covguard import api
-
     root = settings.root
-    stale = check_sources(manifest, root, api.source_filter(settings))
+    stale = check_sources(manifest, root, source_filter(settings))
     if not stale:
         return "new"
     built = {display_path(p, root): h for p, h in manifest.source_hashes.items()}
@@ -292,28 +288,3 @@ def write_select(path: Path, result: Affected) -> None:
     """The selection as a ``test.select`` file: a comment, then one test id a line."""
     head = f"# covguard affected --base {result.base}: {len(result.selected)} of {result.total} tests"
     write_text(path, "\n".join([head, *result.selected]) + "\n")
-
-
-def read_select(path: Path) -> set[str]:
-    """The test ids of a ``test.select`` file (hostile input: size-capped, UTF-8, ids only)."""
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise ConfigError(f"cannot read the test selection: {exc.strerror}", path=path) from None
-    if len(data) > MAX_SELECT_BYTES:
-        raise ConfigError(f"the test selection is over {MAX_SELECT_BYTES} bytes", path=path)
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise ConfigError("the test selection is not UTF-8 text", path=path) from None
-    ids = {ln.strip() for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")}
-    for n, ln in enumerate(text.splitlines(), 1):
-        bad = any(ord(c) < 32 or ord(c) == 127 for c in ln.strip()) or len(ln.strip()) > 1000
-        if ln.strip() and not ln.lstrip().startswith("#") and bad:
-            raise ConfigError(
-                f"'{ln.strip()[:80]}' is not a test id (EXECUTABLE::NAME, or the name of a CTest test "
-                "or invocation)",
-                path=path,
-                line=n,
-            )
-    return ids

@@ -2,7 +2,7 @@
 
 A test *invocation* is a program with its arguments, standard input, environment and working
 folder.  It comes from the configuration (``[[test.invocations]]``), from CTest
-(:mod:`covguard.ctest`), from a custom list/run runner (:mod:`covguard.custom_runner`), or is a
+(:mod:`covguard.run.ctest`), from a custom list/run runner (:mod:`covguard.run.custom_runner`), or is a
 test executable that printed nothing covguard recognises.  Unless its output is the covguard
 harness's or Unity's (then its test cases are read as usual), it is one test:
 
@@ -31,9 +31,9 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-from covguard.definitions import StrayTag
 from covguard.errors import ConfigError
 from covguard.model import TestCase
+from covguard.trace.definitions import StrayTag
 
 MAX_ITEMS = 10_000  # invocations or runners in one configuration
 MAX_ARGS = 1_000
@@ -273,7 +273,7 @@ def check_runners(value: Any, key: str) -> tuple[dict[str, Any], ...]:
 
 
 def build_runners(value: Any, key: str = "test.runners") -> tuple[RunnerConfig, ...]:
-    """``[[test.runners]]``: custom runners (see :mod:`covguard.custom_runner`)."""
+    """``[[test.runners]]``: custom runners (see :mod:`covguard.run.custom_runner`)."""
     out: list[RunnerConfig] = []
     seen: set[str] = set()
     for i, raw in enumerate(_tables(value, key)):

@@ -28,7 +28,9 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 
-from covguard.build_shape import (
+from covguard.builder import native_cc
+from covguard.builder.area import Area, check_root, expand, placeholders
+from covguard.builder.shape import (
     check_compiled,
     collision_error,
     command_line,
@@ -37,6 +39,8 @@ from covguard.build_shape import (
     shown,
     wrapper_env,
 )
+from covguard.builder.toolchains import toolchain_for
+from covguard.builder.toolchains.base import RUNTIME_DIR, Toolchain
 from covguard.config import Settings
 from covguard.confine import confined
 from covguard.errors import BuildError, ConfigError
@@ -44,58 +48,15 @@ from covguard.files import glob_regex, sha256_file, write_json, write_text
 from covguard.ingest.gcno import read_notes
 from covguard.model import BuildManifest
 from covguard.procs import run_group
-from covguard.toolchains import RUNTIME_DIR, Toolchain, get_toolchain, native_cc
 
-WRAPPER = Path(__file__).resolve().parent / "toolchains" / "ccwrap.py"
+WRAPPER = Path(__file__).resolve().parent / "ccwrap.py"
 # how long covguard waits for processes the build command left running (see covguard.procs)
 BUILD_SETTLE_S = 120.0
 
 
-class Area:
-    """The work area of one toolchain profile (and variant) inside the work folder."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.root = settings.toolchain_dir()
-        self.build_dir = self.root / "build"
-        self.bin = self.root / "bin"
-        self.cc_log = self.root / "cc-log"
-        self.run_dir = self.root / "run"
-        self.manifest = self.root / "build.json"
-        self.compile_commands = self.root / "compile_commands.json"
-        self.build_log = self.root / "build.log"
-        self.results = self.root / "results.json"
-        self.model_cache = self.root / "coverage-model.zip"
-
-
-def toolchain_for(settings: Settings) -> Toolchain:
-    return get_toolchain(settings.toolchain, settings.build_compiler, settings.build_cxx_compiler)
-
-
-def placeholders(settings: Settings, area: Area) -> dict[str, str]:
-    return {
-        "root": str(settings.root),
-        "work_dir": str(settings.work_dir),
-        "build_dir": str(area.build_dir),
-        "runtime_dir": str(RUNTIME_DIR),
-        "cc": str(area.bin / "cc"),
-        "cxx": str(area.bin / "c++"),
-        "jobs": str(settings.build_jobs),
-    }
-
-
-def expand(text: str, values: dict[str, str], what: str) -> str:
-    try:
-        return text.format(**values)
-    except (KeyError, IndexError, ValueError) as exc:
-        raise ConfigError(
-            f"{what} uses an unknown placeholder {exc}",
-            hint="known placeholders: " + ", ".join("{" + k + "}" for k in values),
-        ) from None
-
-
 def build_command(settings: Settings, area: Area) -> list[str]:
     """The build's argument vector: ``/bin/sh -c`` for a string, the list as it is (see
-    :mod:`covguard.build_shape`)."""
+    :mod:`covguard.builder.shape`)."""
     raw = settings.build_command
     if not raw:
         raise ConfigError(
@@ -230,7 +191,7 @@ def build(
     started, duration = _run_build(settings, area, command, env)
     commands, not_compiled = _record_compiles(settings, area, echo)
     if toolchain.coverage == "llvm":  # clang: the coverage mapping is in the test executables
-        from covguard.toolchains.clang import llvm_manifest
+        from covguard.builder.toolchains.clang import llvm_manifest
 
         manifest = llvm_manifest(settings, area, toolchain, command, commands, started, duration)
         write_json(area.manifest, asdict(manifest))
@@ -239,7 +200,7 @@ def build(
     write_json(area.manifest, asdict(manifest))
     if manifest.notes_files:
         # compile the coverage model now, once per build: every later read of coverage loads it
-        from covguard.collect import coverage_model
+        from covguard.ingest.collect import coverage_model
 
         coverage_model(manifest, area.model_cache, settings.build_jobs)
     return manifest
@@ -265,13 +226,13 @@ def _prepare_area(settings: Settings, clean: bool) -> Area:
 
 
 def _write_wrapper_config(settings: Settings, toolchain: Toolchain, area: Area) -> Path:
-    """The compiler wrapper's configuration (:mod:`covguard.toolchains.ccwrap`): compilers, flags,
+    """The compiler wrapper's configuration (:mod:`covguard.builder.ccwrap`): compilers, flags,
     what gets coverage; written into the area, its path returned."""
     cfg_file = area.root / "cc-config.json"
     runtime_links = toolchain.prepare_runtime(area.root / "runtime")  # a target's start-up code
     coverage_flags, link_flags = settings.build_coverage_flags, settings.build_link_flags
     if toolchain.coverage == "llvm":  # the defaults are gcov's: clang would instrument twice
-        from covguard.toolchains.clang import without_gcov_flags
+        from covguard.builder.toolchains.clang import without_gcov_flags
 
         coverage_flags, link_flags = without_gcov_flags(coverage_flags), without_gcov_flags(link_flags)
     write_json(
@@ -422,57 +383,3 @@ def _notes_identity(notes: list[str]) -> tuple[str, set[str]]:
                 for loc in locs:
                     sources.add(os.path.normpath(os.path.join(nf.cwd, loc.source)))
     return stamps.hexdigest(), sources
-
-
-def recorded_root(area: Area) -> str | None:
-    """The project root the work area was built for (build.json, else cc-config.json), if recorded."""
-    for record, key in ((area.manifest, "extra"), (area.root / "cc-config.json", None)):
-        try:
-            data = json.loads(record.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
-        table = data.get(key) if key and isinstance(data, dict) else data
-        if isinstance(table, dict) and isinstance(table.get("root"), str):
-            return str(table["root"])
-    return None
-
-
-def check_root(settings: Settings) -> None:
-    """Refuse a work area built for another project root (a project copied or moved together with
-    its work folder): its build records, notes and coverage data name the other tree, so every
-    function would be missing and a rogue one unreported."""
-    area = Area(settings)
-    recorded = recorded_root(area)
-    if recorded is not None and os.path.normpath(recorded) != os.path.normpath(str(settings.root)):
-        raise BuildError(
-            f"this work folder was built for another project root, {recorded}, not {settings.root}: "
-            "its build records, coverage notes and data name the other tree (was the project copied or "
-            "moved together with its work folder?)",
-            path=area.manifest if area.manifest.is_file() else area.root,
-            hint="rebuild here with 'covguard build --clean' (or 'covguard run --clean'), or give this "
-            "project a fresh work folder with --work-dir",
-        )
-
-
-def load_manifest(settings: Settings) -> BuildManifest:
-    """The manifest of the last successful build of this toolchain profile."""
-    area = Area(settings)
-    check_root(settings)
-    if not area.manifest.is_file():
-        raise BuildError(
-            "no complete build for this toolchain profile (nothing built yet, or the last build "
-            "failed or was stopped)",
-            path=area.manifest,
-            hint="run 'covguard build' (or 'covguard run') first",
-        )
-    try:
-        data = json.loads(area.manifest.read_text(encoding="utf-8"))
-        data["command"] = tuple(data["command"])
-        data["notes_files"] = tuple(data["notes_files"])
-        return BuildManifest(**data)
-    except (OSError, ValueError, TypeError, KeyError) as exc:
-        raise BuildError(
-            f"the build manifest is unreadable ({exc})",
-            path=area.manifest,
-            hint="run 'covguard build --clean'",
-        ) from None

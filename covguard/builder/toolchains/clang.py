@@ -25,13 +25,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from covguard.builder.toolchains.base import Toolchain
 from covguard.errors import BuildError
 from covguard.files import sha256_file
 from covguard.model import BuildManifest
-from covguard.toolchains import Toolchain
 
 if TYPE_CHECKING:
-    from covguard.build import Area
+    from covguard.builder.area import Area
     from covguard.config import Settings
 
 INSTALL_HINT = (
@@ -53,7 +53,7 @@ class LlvmToolchain(Toolchain):
 
     def prepare_runtime(self, folder: Path) -> tuple[str, ...]:
         """covguard's Unity hooks, with clang's profile run-time (per test case, unchanged suites)."""
-        from covguard.toolchains.unity_hooks import build_unity_hooks
+        from covguard.builder.toolchains.unity_hooks import build_unity_hooks
 
         return build_unity_hooks(self.cc, folder, ("-DCOVGUARD_COVERAGE_LLVM",))
 
@@ -103,8 +103,8 @@ def llvm_manifest(
     """The build manifest of a clang build: no notes files (the coverage mapping is in the test
     executables); the SHA-256 of every source the mapping names (headers too), compiled sources
     with the digest the compiler wrapper took at compile time."""
+    from covguard.builder.area import discover
     from covguard.ingest.llvm_cov import LlvmTools, mapped_sources
-    from covguard.runner import discover
 
     executables = discover(settings, area)
     profdata, llvm_cov = llvm_tools(toolchain)
@@ -153,7 +153,7 @@ def unmeasured_decisions(area: Area, mapped: Sequence[str]) -> list[dict[str, ob
     """Decisions clang compiled without MC/DC ("unsupported MC/DC boolean expression": a
     condition holding a nested boolean expression, or too many conditions), from the warnings of
     this build's compiles, kept from the previous manifest for sources not recompiled since."""
-    from covguard.toolchains.native_cc import read_records
+    from covguard.builder.native_cc import read_records
 
     records: list[Any] = read_records(area.cc_log)
     folders = list(dict.fromkeys(str(r.get("directory", "")) for r in records))

@@ -22,7 +22,7 @@ Configuration comes from the JSON file named by ``COVGUARD_CC_CONFIG``; the laun
 writes (``bin/cc``, ``bin/c++`` in the work folder) call ``ccwrap.py cc|c++ ARGS...``.
 
 Usually ``bin/cc`` and ``bin/c++`` are covguard's native wrapper (``runtime/ccwrap.c``, see
-:mod:`covguard.toolchains.native_cc`): it does the same for a compile of one source and for a
+:mod:`covguard.builder.native_cc`): it does the same for a compile of one source and for a
 link without a test framework, appending its records to one log (:func:`read_native_log`), and
 hands every other invocation to this script unchanged.
 """

@@ -1,8 +1,8 @@
-"""Toolchain profiles: which compilers build the tests, how coverage is taken and where tests run.
+"""What every toolchain profile is: :class:`Toolchain`, the tool versions, the gcov check.
 
-Each profile is a :class:`Toolchain`.  ``host-gcc`` is the reference: GCC's ``--coverage`` on the
-build machine, tests run as ordinary processes.  Later profiles (clang for MC/DC, Cortex-M on
-QEMU) add their own module and register here.
+The profiles themselves are one module each (:mod:`~covguard.builder.toolchains.gcc`,
+:mod:`~covguard.builder.toolchains.clang`, :mod:`~covguard.builder.toolchains.cortex_m`), registered
+by name in :data:`covguard.builder.toolchains.PROFILES`.
 """
 
 from __future__ import annotations
@@ -10,13 +10,13 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from covguard.errors import ConfigError, ToolError
+from covguard.errors import ToolError
 
-RUNTIME_DIR = Path(__file__).resolve().parent.parent / "runtime"
+RUNTIME_DIR = Path(__file__).resolve().parents[2] / "runtime"
 
 
 @dataclass(frozen=True)
@@ -87,57 +87,6 @@ def tool_version(tool: str) -> str:
         return "unknown"
     text = (proc.stdout or proc.stderr).strip().splitlines()
     return text[0] if text else "unknown"
-
-
-def host_gcc(cc: str = "", cxx: str = "") -> Toolchain:
-    from covguard.toolchains.unity_hooks import HostGcc  # its module imports this one
-
-    return HostGcc(
-        name="host-gcc",
-        origin="host",
-        cc=cc or "gcc",
-        cxx=cxx or "g++",
-        coverage="gcov",
-        gcov="gcov",
-        defines=("-DCOVGUARD_COVERAGE_GCOV",),
-        install_hint="apt-get install gcc (Debian) - or run 'make test', whose bootstrap installs it",
-        tools=("gcov",),
-    )
-
-
-_PROFILES: dict[str, Callable[[str, str], Toolchain]] = {"host-gcc": host_gcc}
-
-
-def register(name: str, factory: Callable[[str, str], Toolchain]) -> None:
-    _PROFILES[name] = factory
-
-
-def _host_clang(cc: str, cxx: str) -> Toolchain:
-    from covguard.toolchains.clang import host_clang  # its module imports this one
-
-    return host_clang(cc, cxx)
-
-
-register("host-clang", _host_clang)
-
-
-def _cortex_m3_qemu(cc: str, cxx: str) -> Toolchain:
-    from covguard.toolchains.cortex_m import cortex_m3_qemu  # its module imports this one
-
-    return cortex_m3_qemu(cc, cxx)
-
-
-register("cortex-m3-qemu", _cortex_m3_qemu)
-
-
-def get_toolchain(name: str, cc: str = "", cxx: str = "") -> Toolchain:
-    factory = _PROFILES.get(name)
-    if factory is None:
-        raise ConfigError(
-            f"toolchain '{name}' is not available in this version of covguard",
-            hint=f"use one of: {', '.join(sorted(_PROFILES))}",
-        )
-    return factory(cc, cxx)
 
 
 def stamp_version(stamp: str) -> tuple[int, int] | None:

@@ -7,7 +7,7 @@ Overloads stay apart (the parameter list is part of the name), template instance
 their arguments.  ``c++filt`` (GNU binutils, installed with gcc) demangles, in one batch; C names
 and names it cannot demangle stay as they are.  A constructor's or destructor's variants (complete,
 base, deleting: ``C1``/``C2``, ``D0``/``D1``/``D2``) share one name, as they share one definition:
-the coverage merges them into one function (:func:`covguard.collect.merge_variants`), as gcovr does.
+the coverage merges them into one function (:func:`covguard.ingest.collect.merge_variants`), as gcovr does.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 Reachability is a property of the *product* firmware (its ``main``, vector table and interrupt
 handlers), not of the unit tests, so it comes from a separate, configured build
 (``product.command``, e.g. ``make firmware BUILD_DIR={build_dir}``).  covguard runs it the way it
-runs the test build (:mod:`covguard.build`): its compiler wrapper is ``CC`` and appends flags
+runs the test build (:mod:`covguard.builder.instrumented`): its compiler wrapper is ``CC`` and appends flags
 after the build's own, here ``-fdump-ipa-cgraph -fcallgraph-info`` (no coverage flags, so the
 image is the one the build makes), and ``{build_dir}`` points into ``<work>/product/build``.  No
 Makefile edit is needed.  When ``product.map`` is set the wrapper also adds ``-Wl,--cref`` to the
@@ -26,12 +26,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from covguard.build import Area, _read_cc_log, _tail, _write_launchers, expand, placeholders, toolchain_for
-from covguard.build_shape import command_line, shown, wrapper_env
+from covguard.builder.area import Area, expand, placeholders
+from covguard.builder.instrumented import _read_cc_log, _tail, _write_launchers
+from covguard.builder.shape import command_line, shown, wrapper_env
+from covguard.builder.toolchains import toolchain_for
+from covguard.builder.toolchains.base import tool_version
 from covguard.config import Settings
 from covguard.errors import BuildError, ConfigError, ToolError
 from covguard.files import write_json, write_text
-from covguard.toolchains import tool_version
 from covguard.trace.callgraph import DUMP_FLAGS, Unit
 
 ASSEMBLER = (".s", ".S", ".sx")

@@ -19,17 +19,16 @@ from __future__ import annotations
 
 import re
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from covguard.builder.toolchains.base import Toolchain
 from covguard.config import Settings
 from covguard.files import display_path
 from covguard.model import ExecutableRun, TestCase
-from covguard.selection import framework_start, selected_names
-from covguard.toolchains import Toolchain
+from covguard.run.selection import selected_names
 
-MARKER = re.compile(rb"@@covguard-framework:(gtest|cpputest|cmocka)@@")
-NAMES = {"gtest": "GoogleTest", "cpputest": "CppUTest", "cmocka": "cmocka"}
 MAX_RECORD = 32 * 1024 * 1024
 MAX_SCAN = 512 * 1024 * 1024
 _STATUS = {"PASS": "passed", "FAIL": "failed", "SKIP": "skipped"}
@@ -234,7 +233,7 @@ def run_framework_executable(
 ) -> tuple[ExecutableRun, list[TestCase], dict[str, str]] | None:
     """Run one GoogleTest/CppUTest/cmocka executable to the end, resuming after a crash or hang;
     None when its hook recorded nothing on the first run (the runner then handles it as any)."""
-    from covguard.runner import _describe_exit, _profiling_errors, _run_once, _source_path
+    from covguard.run.process import _describe_exit, _profiling_errors, _run_once, _source_path
 
     exe_dir = run_dir / "logs" / label
     cov_dir = run_dir / "coverage" / label
@@ -246,8 +245,9 @@ def run_framework_executable(
     rel_exe = display_path(exe, settings.root)
     suffix = ".profraw" if toolchain.coverage == "llvm" else ""
     stdbuf = shutil.which("stdbuf") if toolchain.origin == "host" else None
+    fw = FRAMEWORKS[framework]
     only = selected_names(env_base)  # covguard test --select: the selected cases only
-    queue = [_Attempt(first, args, env) for first, args, env in framework_start(framework, only)]
+    queue = fw.start(only)
     listed: list[Listed] = []
     cases: list[TestCase] = []
     units: dict[str, str] = {}
@@ -307,13 +307,13 @@ def run_framework_executable(
             return None  # the hook never ran (no RUN_ALL_TESTS, ...): the runner's own handling
         if record is None:
             crashed.append(
-                f"the {NAMES[framework]} executable wrote no test record "
+                f"the {fw.title} executable wrote no test record "
                 f"({why if not ended else f'exited with status {rc}'})"
             )
             cases.append(
                 TestCase(
                     test=f"{label}::<no results>", executable=rel_exe, name="<no results>", status="error",
-                    duration_s=took, message=f"covguard's {NAMES[framework]} hook recorded no test "
+                    duration_s=took, message=f"covguard's {fw.title} hook recorded no test "
                     f"(see {display_path(stdout, settings.root)})", file=rel_exe, line=0, verifies=(),
                     coverage_unit="", coverage="none",
                 )
@@ -324,10 +324,9 @@ def run_framework_executable(
             listed = [t for t in record.listed if only is None or t.name in only]
             for item in listed:
                 if item.disabled:
-                    cases.append(case(item, "skipped", f"disabled in {NAMES[framework]}", "none", "", None))
-        failures = cpputest_failures(text) if framework == "cpputest" else {}
+                    cases.append(case(item, "skipped", f"disabled in {fw.title}", "none", "", None))
         errors = stderr.read_bytes()[:MAX_RECORD].decode("utf-8", errors="replace")
-        outcomes = cmocka_results(text, errors) if framework == "cmocka" else {}
+        judge = fw.judge(text, errors)
         unfinished: Record | None = None
         for rec in record.cases:
             unit = f"{label}::{rec.name}"
@@ -337,12 +336,7 @@ def run_framework_executable(
                 cases.append(case(rec, "error", why, "incomplete", unit, None))
                 units[unit] = str(cov_dir / f"{rec.index}{suffix}")
                 break
-            status = _STATUS.get(rec.status, "failed")
-            message = "\n".join(rec.failures)
-            if framework == "cpputest" and status == "failed":
-                message = failures.get(rec.name, message)
-            if framework == "cmocka":
-                status, message = outcomes.get(rec.name, ("error", "cmocka printed no result for this test"))
+            status, message = judge(rec, _STATUS.get(rec.status, "failed"), "\n".join(rec.failures))
             # a failure's place relative to the project, as covguard shows paths
             message = re.sub(rf"(?m)^{re.escape(str(settings.root))}/", "", message)
             cases.append(case(rec, status, message, "complete", unit, rec.micros))
@@ -360,21 +354,18 @@ def run_framework_executable(
         after = max(r.index for r in record.cases) + 1
         if not remaining:
             continue
-        if framework == "gtest":
-            queue.insert(0, _Attempt(after, env={"GTEST_FILTER": ":".join(t.name for t in remaining)}))
-        elif framework == "cpputest":
-            for k, item in enumerate(remaining):
-                group, _, name = item.name.partition(".")
-                queue.append(_Attempt(after + k, args=["-sg", group, "-sn", name]))
-        else:  # cmocka's hook counts every case of the executable in order: resume by position
-            queue.insert(0, _Attempt(unfinished.index + 1))
+        attempts, first = fw.resume(after, remaining, unfinished)
+        if first:
+            queue[0:0] = attempts
+        else:
+            queue.extend(attempts)
     # cases listed but never run: the executable ended outside any test before them
     seen = {c.name for c in cases}
     lost = crashed[-1] if crashed else "the executable ended before them"
     for item in listed:
         if not item.disabled and item.name not in seen:
             cases.append(case(item, "error", f"did not run: {lost}", "none", "", None))
-    if framework == "cmocka":  # cmocka knows no file or line of a test: its definition, by name
+    if fw.find_definitions:  # cmocka knows no file or line of a test: its definition, by name
         places = c_test_definitions(settings, [c.name for c in cases if not c.file])
         cases = [
             replace(c, file=places[c.name][0], line=places[c.name][1])
@@ -396,3 +387,98 @@ def run_framework_executable(
         problems=tuple(problems),
     )
     return run, cases, units
+
+
+# ---- the registry: what is particular to each framework ----------------------------------------
+
+Judge = Callable[[Record, str, str], tuple[str, str]]
+"""A case's (status, message) from the record's status and failure text, and the output."""
+
+
+def _as_recorded(text: str, errors: str) -> Judge:
+    return lambda rec, status, message: (status, message)
+
+
+def _cpputest_judge(text: str, errors: str) -> Judge:
+    failures = cpputest_failures(text)  # CppUTest prints a failure's message, the plugin cannot see it
+    return lambda rec, status, message: (
+        status,
+        failures.get(rec.name, message) if status == "failed" else message,
+    )
+
+
+def _cmocka_judge(text: str, errors: str) -> Judge:
+    outcomes = cmocka_results(text, errors)  # cmocka's statuses and messages are in its output
+    return lambda rec, status, message: outcomes.get(
+        rec.name, ("error", "cmocka printed no result for this test")
+    )
+
+
+def _whole_start(names: set[str] | None) -> list[_Attempt]:
+    """One run of every case (a selection's other cases are dropped afterwards)."""
+    return [_Attempt(0)]
+
+
+def _gtest_start(names: set[str] | None) -> list[_Attempt]:
+    """Under a selection, GoogleTest's filter naming the cases."""
+    if names is None:
+        return [_Attempt(0)]
+    return [_Attempt(0, env={"GTEST_FILTER": ":".join(sorted(names)) or "-*"})]
+
+
+def _cpputest_start(names: set[str] | None) -> list[_Attempt]:
+    """Under a selection, one run per case (``-sg GROUP -sn NAME``), as covguard resumes."""
+    if names is None:
+        return [_Attempt(0)]
+    runs = []
+    for k, name in enumerate(sorted(names)):
+        group, _, test = name.partition(".")
+        runs.append(_Attempt(k, args=["-sg", group, "-sn", test]))
+    return runs or [_Attempt(0, args=["-sg", "", "-sn", ""])]
+
+
+Resume = Callable[[int, list[Listed], Record], tuple[list[_Attempt], bool]]
+"""After a crash or hang in ``unfinished``: the runs for the ``remaining`` listed cases, numbered
+from ``after``, and whether they come before the runs already queued."""
+
+
+def _gtest_resume(after: int, remaining: list[Listed], unfinished: Record) -> tuple[list[_Attempt], bool]:
+    return [_Attempt(after, env={"GTEST_FILTER": ":".join(t.name for t in remaining)})], True
+
+
+def _cpputest_resume(after: int, remaining: list[Listed], unfinished: Record) -> tuple[list[_Attempt], bool]:
+    runs = []
+    for k, item in enumerate(remaining):
+        group, _, name = item.name.partition(".")
+        runs.append(_Attempt(after + k, args=["-sg", group, "-sn", name]))
+    return runs, False
+
+
+def _cmocka_resume(after: int, remaining: list[Listed], unfinished: Record) -> tuple[list[_Attempt], bool]:
+    # cmocka's hook counts every case of the executable in order: resume by position
+    return [_Attempt(unfinished.index + 1)], True
+
+
+@dataclass(frozen=True)
+class Framework:
+    """A test framework covguard runs case by case through its hook (``runtime/frameworks``)."""
+
+    name: str  # the hook's marker (@@covguard-framework:NAME@@) and the run's format
+    title: str  # as people write it
+    start: Callable[[set[str] | None], list[_Attempt]]  # the first runs (names: a selection)
+    judge: Callable[[str, str], Judge]  # from its standard output and error
+    resume: Resume
+    find_definitions: bool = False  # its record has no file and line: find the test functions
+
+
+FRAMEWORKS: dict[str, Framework] = {
+    "gtest": Framework("gtest", "GoogleTest", _gtest_start, _as_recorded, _gtest_resume),
+    "cpputest": Framework("cpputest", "CppUTest", _cpputest_start, _cpputest_judge, _cpputest_resume),
+    "cmocka": Framework(
+        "cmocka", "cmocka", _whole_start, _cmocka_judge, _cmocka_resume, find_definitions=True
+    ),
+}
+"""The registry of test frameworks with a covguard hook, by the name their hook marks."""
+
+MARKER = re.compile(rb"@@covguard-framework:(" + b"|".join(n.encode() for n in FRAMEWORKS) + rb")@@")
+NAMES = {name: fw.title for name, fw in FRAMEWORKS.items()}

@@ -37,14 +37,14 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from covguard.build import Area
+from covguard.builder.area import Area
 from covguard.config import Settings
 from covguard.confine import UnsafePath, confined, relative_name, shown
 from covguard.errors import CoverageDataError, InputError
 from covguard.files import write_json
 from covguard.limits import LimitExceeded, Limits
 from covguard.model import BuildManifest, ExecutableRun, TestCase
-from covguard.runner import TestRun
+from covguard.run.runner import TestRun
 
 _HINT_SAME_BUILD = (
     "build once, share the build's work folder (build.json and build/) with every test job as a CI "
@@ -349,7 +349,7 @@ def merge_shards(
 
 def _check_against_raw_output(shard: Shard, limits: Limits) -> None:
     """Refuse a shard whose results.json is more favourable than its executables' raw output."""
-    from covguard.results_check import results_problems
+    from covguard.run.results_check import results_problems
 
     runs = [
         (
@@ -397,7 +397,7 @@ def _merge(
         seen[where] = s.name
     own: BuildManifest | None = None
     if area.manifest.is_file():
-        from covguard.build import load_manifest
+        from covguard.builder.area import load_manifest
 
         own = load_manifest(settings)
     manifest = check_same_build(shards, own)

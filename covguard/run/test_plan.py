@@ -1,5 +1,5 @@
 """The test invocations of a run: ``[[test.invocations]]``, CTest's tests and custom runners' cases,
-with placeholders expanded and every path resolved and confined (see :mod:`covguard.invocations`)."""
+with placeholders expanded and every path resolved and confined (see :mod:`covguard.run.invocations`)."""
 
 from __future__ import annotations
 
@@ -9,14 +9,13 @@ import shutil
 from dataclasses import replace
 from pathlib import Path
 
-from covguard.build import Area, expand, placeholders
+from covguard.builder.area import Area, expand, placeholders
 from covguard.config import Settings
-from covguard.ctest import ctest_invocations
-from covguard.custom_runner import list_cases, runner_invocations
-from covguard.definitions import StrayTag
 from covguard.errors import ConfigError
 from covguard.files import display_path
-from covguard.invocations import (
+from covguard.run.ctest import ctest_invocations
+from covguard.run.custom_runner import list_cases, runner_invocations
+from covguard.run.invocations import (
     Invocation,
     Planned,
     build_invocations,
@@ -25,6 +24,7 @@ from covguard.invocations import (
     not_run_case,
     unique_names,
 )
+from covguard.trace.definitions import StrayTag
 
 
 def configured(settings: Settings) -> bool:

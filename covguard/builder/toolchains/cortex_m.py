@@ -38,9 +38,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from covguard.builder.toolchains.base import RUNTIME_DIR, Toolchain
 from covguard.errors import BuildError, ToolError
 from covguard.ingest.cgcov import StreamError, read_stream
-from covguard.toolchains import RUNTIME_DIR, Toolchain
 
 NAME = "cortex-m3-qemu"
 ORIGIN = "qemu-cortex-m3"

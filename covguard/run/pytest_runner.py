@@ -45,7 +45,7 @@ from covguard.procs import Finished, run_group
 from covguard.trace.python_ast import functions_of, parse
 
 if TYPE_CHECKING:
-    from covguard.runner import TestRun
+    from covguard.run.runner import TestRun
 
 # the variables covguard.pytest_plugin reads (not imported from it: it imports pytest, which covguard
 # itself does not need)
