@@ -41,6 +41,7 @@ from covguard.frames import CoverageData
 from covguard.ingest.collect import check_sources, collect, coverage_model
 from covguard.ingest.run_coverage import coverage, source_filter
 from covguard.model import BuildManifest
+from covguard.options import build_options, run_options
 from covguard.run.runner import TestRun, load_results
 
 BUILD_FILES = ("Makefile", "makefile", "GNUmakefile", "CMakeLists.txt", "SConstruct", "SConscript",
@@ -79,7 +80,7 @@ def _map(settings: Settings, manifest: BuildManifest, results: TestRun) -> Cover
         keep=keep,
         origin=results.origin,
         variant=results.variant,
-        model=coverage_model(manifest, Area(settings).model_cache),
+        model=coverage_model(manifest, Area(build_options(settings)).model_cache),
     )
     return data
 
@@ -121,16 +122,16 @@ def affected(settings: Settings, base: str) -> Affected:
     """The tests the changes since ``base`` need (see the module docstring)."""
     root = settings.root
     changes = changes_since(root, base, what="--base")
-    manifest = load_manifest(settings)
-    results = load_results(settings)
+    manifest = load_manifest(build_options(settings))
+    results = load_results(run_options(settings))
     if results.selection:  # a partial map would leave out every test it did not run
         raise InputError(
             f"the per-test map is a run of selected tests only ({results.selection.get('file')}): "
             "it cannot say which other tests a change needs",
-            path=Area(settings).results,
+            path=Area(build_options(settings)).results,
             hint="run every test (covguard test, no --select) for the map",
         )
-    area = Area(settings)
+    area = Area(build_options(settings))
     notes: list[str] = []
     started = dt.datetime.fromisoformat(manifest.started.replace("Z", "+00:00"))
     ran = dt.datetime.fromtimestamp(area.results.stat().st_mtime, tz=dt.UTC)

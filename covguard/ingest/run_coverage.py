@@ -10,6 +10,7 @@ from covguard.errors import CoverageDataError
 from covguard.frames import CoverageData
 from covguard.ingest.collect import SourceFilter, check_sources, collect, coverage_model
 from covguard.model import BuildManifest
+from covguard.options import build_options, run_options
 from covguard.run.runner import TestRun, load_results
 
 
@@ -23,8 +24,9 @@ def coverage(
     results: TestRun | None = None,
 ) -> CoverageData:
     """The per-test coverage of the last test run, checked against the build."""
-    manifest = manifest or load_manifest(settings)
-    results = results or load_results(settings)
+    area = Area(build_options(settings))
+    manifest = manifest or load_manifest(build_options(settings))
+    results = results or load_results(run_options(settings))
     keep = source_filter(settings)
     stale = check_sources(manifest, settings.root, keep)
     if stale:
@@ -32,7 +34,7 @@ def coverage(
             "sources differ from the ones that were built and tested:\n  " + "\n  ".join(stale),
             hint="run 'covguard run' to rebuild and test the current sources",
         )
-    toolchain = toolchain_for(settings)
+    toolchain = toolchain_for(build_options(settings))
     if toolchain.coverage == "llvm":  # clang's source-based coverage, with MC/DC
         from covguard.builder.toolchains.clang import llvm_tools
         from covguard.ingest.llvm_cov import LlvmTools, collect_test_run
@@ -46,7 +48,7 @@ def coverage(
             origin=results.origin,
             variant=results.variant,
             jobs=int(settings.test_jobs),
-            work=Area(settings).root,
+            work=area.root,
             unmeasured=manifest.extra.get("mcdc_unmeasured", ""),
         )
     else:
@@ -57,7 +59,7 @@ def coverage(
             keep=keep,
             origin=results.origin,
             variant=results.variant,
-            model=coverage_model(manifest, Area(settings).model_cache),
+            model=coverage_model(manifest, area.model_cache),
         )
     expected = [u for u, n in n_files.items() if n == 0 and _unit_ran(results, u)]
     if expected:
@@ -65,7 +67,7 @@ def coverage(
             f"no coverage data where expected for {len(expected)} of {len(n_files)} tests "
             f"(e.g. {expected[0]}): the tests ran but wrote no coverage data (.gcda, .profraw) "
             "where covguard put them",
-            path=Area(settings).run_dir,
+            path=area.run_dir,
             hint="was the build tree moved or copied after the build, or the tests built without "
             "covguard's compiler wrapper? run 'covguard build --clean' and 'covguard run'",
         )

@@ -44,6 +44,7 @@ from covguard.ingest.cgcov import unit_data
 from covguard.ingest.gcda import TAG_COUNTER_ARCS, TAG_FUNCTION, TAG_OBJECT_SUMMARY, parse_data
 from covguard.ingest.gcno import GCDA_MAGIC, NotesFile, read_notes
 from covguard.model import BuildManifest
+from covguard.options import build_options
 
 GCOVR_TIMEOUT_S = 1800
 
@@ -261,7 +262,7 @@ def write_gcovr_formats(
             f"'{gcov}' is not installed: gcovr needs it to write {', '.join(formats)}",
             hint="install it, or set 'report.gcovr = []' to skip gcovr's formats",
         )
-    merged = Area(settings).root / "merged"
+    merged = Area(build_options(settings)).root / "merged"
     if merged.exists():
         shutil.rmtree(merged)
     missing: set[str] = set()
