@@ -23,9 +23,11 @@ from covguard.config import Settings, load_settings
 from covguard.errors import EXIT_INFRASTRUCTURE, EXIT_OK
 from covguard.files import work_lock
 from covguard.frames import CoverageData
-from covguard.ingest.run_coverage import coverage, source_filter
+from covguard.ingest.collect import SourceFilter
+from covguard.ingest.run_coverage import coverage as _coverage
+from covguard.ingest.run_coverage import source_filter as _source_filter
 from covguard.model import BuildManifest
-from covguard.options import build_options, run_options, run_settings
+from covguard.options import build_options, ingest_options, run_options, run_settings
 from covguard.run.provenance import combine_coverage, combine_results
 from covguard.run.pytest_runner import (
     PythonRun,
@@ -105,6 +107,19 @@ def _python_suite(settings: Settings, echo: Echo | None) -> PythonRun | None:
     return run_python_suite(run_options(settings), echo=echo)
 
 
+def coverage(
+    settings: Settings, manifest: BuildManifest | None = None, results: TestRun | None = None
+) -> CoverageData:
+    """The per-test coverage of the last test run, checked against the build (see
+    :mod:`covguard.ingest.run_coverage`)."""
+    return _coverage(ingest_options(settings), manifest, results)
+
+
+def source_filter(settings: Settings) -> SourceFilter:
+    """Which files the analysis keeps (``root``, ``sources``, ``exclude``)."""
+    return _source_filter(ingest_options(settings))
+
+
 def merge(settings: Settings, shards: list[Path], *, partial: bool = False) -> TestRun:
     """Combine the results of `covguard test --shard K/N` jobs into this work folder's test run
     (see :mod:`covguard.run.merge`); write results.json and junit.xml."""
@@ -135,7 +150,7 @@ def analyse(
     if results is None:
         results = with_python(load_results(options), load_python_run(options))
     if data is None:
-        data = with_python_coverage(options, coverage(settings, manifest, results), results)
+        data = with_python_coverage(options, _coverage(ingest_options(settings), manifest, results), results)
     return analyse_project(settings, data, results, manifest)
 
 
@@ -152,7 +167,9 @@ def _combined_results(runs: list[_Run]) -> TestRun:
 
 
 def _combined_coverage(runs: list[_Run]) -> CoverageData:
-    return combine_coverage([((s.toolchain, r.origin), coverage(s, m, r)) for s, m, r in runs])
+    return combine_coverage(
+        [((s.toolchain, r.origin), _coverage(ingest_options(s), m, r)) for s, m, r in runs]
+    )
 
 
 def gate(settings: Settings, analysis: Analysis) -> GateResult:

@@ -2,9 +2,10 @@
 
 Each stage takes a small frozen object with only the values it reads (field names are the
 settings' attribute names), never the whole settings: :class:`~covguard.builder.options.BuildOptions`
-(build stage, :mod:`covguard.builder`) and :class:`~covguard.run.options.RunOptions` (run stage,
-:mod:`covguard.run`).  :mod:`covguard.api` builds them and passes them in; a stage that calls
-another hands it that stage's options (``RunOptions.build``).
+(build stage, :mod:`covguard.builder`), :class:`~covguard.run.options.RunOptions` (run stage,
+:mod:`covguard.run`) and :class:`~covguard.ingest.options.IngestOptions` (the ingest stage's entry,
+:mod:`covguard.ingest.run_coverage`).  :mod:`covguard.api` builds them and passes them in; a stage that calls
+another hands it that stage's options (``RunOptions.build``, ``IngestOptions.run``).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 
 from covguard.builder.options import BuildOptions
 from covguard.config import Settings
+from covguard.ingest.options import IngestOptions
 from covguard.limits import Limits
 from covguard.run.options import RunOptions
 
@@ -38,10 +40,17 @@ def run_options(settings: Settings) -> RunOptions:
     return RunOptions(**_picked(RunOptions, settings, **given))
 
 
+def ingest_options(settings: Settings) -> IngestOptions:
+    """What the ingest stage reads (with the build and run stages' options, for the manifest, work
+    area, toolchain and results)."""
+    given = {"build": build_options(settings), "run": run_options(settings)}
+    return IngestOptions(**_picked(IngestOptions, settings, **given))
+
+
 def run_settings(settings: Settings) -> list[Settings]:
     """The settings of every run analysed together (``analysis.runs``; else the toolchain's)."""
     names = tuple(settings.analysis_runs) or (settings.toolchain,)
     return [settings if n == settings.toolchain else settings.with_overrides(toolchain=n) for n in names]
 
 
-__all__ = ["build_options", "run_options", "run_settings"]
+__all__ = ["build_options", "ingest_options", "run_options", "run_settings"]

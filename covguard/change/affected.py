@@ -41,7 +41,7 @@ from covguard.frames import CoverageData
 from covguard.ingest.collect import check_sources, collect, coverage_model
 from covguard.ingest.run_coverage import coverage, source_filter
 from covguard.model import BuildManifest
-from covguard.options import build_options, run_options
+from covguard.options import build_options, ingest_options, run_options
 from covguard.run.runner import TestRun, load_results
 
 BUILD_FILES = ("Makefile", "makefile", "GNUmakefile", "CMakeLists.txt", "SConstruct", "SConscript",
@@ -70,9 +70,9 @@ def _sha(data: bytes) -> str:
 
 def _map(settings: Settings, manifest: BuildManifest, results: TestRun) -> CoverageData:
     """The per-test coverage of the last run, without refusing sources changed since its build."""
-    keep = source_filter(settings)
+    keep = source_filter(ingest_options(settings))
     if manifest.extra.get("coverage") == "llvm":
-        return coverage(settings, manifest, results)
+        return coverage(ingest_options(settings), manifest, results)
     data, _n = collect(
         manifest,
         results.units,
@@ -88,7 +88,7 @@ def _map(settings: Settings, manifest: BuildManifest, results: TestRun) -> Cover
 def _side(settings: Settings, manifest: BuildManifest, changes: ChangeSet, notes: list[str]) -> str:
     """Whether the map's sources are the working tree's ("new") or REF's ("old")."""
     root = settings.root
-    stale = check_sources(manifest, root, source_filter(settings))
+    stale = check_sources(manifest, root, source_filter(ingest_options(settings)))
     if not stale:
         return "new"
     built = {display_path(p, root): h for p, h in manifest.source_hashes.items()}

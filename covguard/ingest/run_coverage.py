@@ -5,36 +5,35 @@ from __future__ import annotations
 
 from covguard.builder.area import Area, load_manifest
 from covguard.builder.toolchains import toolchain_for
-from covguard.config import Settings
 from covguard.errors import CoverageDataError
 from covguard.frames import CoverageData
 from covguard.ingest.collect import SourceFilter, check_sources, collect, coverage_model
+from covguard.ingest.options import IngestOptions
 from covguard.model import BuildManifest
-from covguard.options import build_options, run_options
 from covguard.run.runner import TestRun, load_results
 
 
-def source_filter(settings: Settings) -> SourceFilter:
-    return SourceFilter(settings.root, settings.sources, settings.exclude)
+def source_filter(options: IngestOptions) -> SourceFilter:
+    return SourceFilter(options.root, options.sources, options.exclude)
 
 
 def coverage(
-    settings: Settings,
+    options: IngestOptions,
     manifest: BuildManifest | None = None,
     results: TestRun | None = None,
 ) -> CoverageData:
     """The per-test coverage of the last test run, checked against the build."""
-    area = Area(build_options(settings))
-    manifest = manifest or load_manifest(build_options(settings))
-    results = results or load_results(run_options(settings))
-    keep = source_filter(settings)
-    stale = check_sources(manifest, settings.root, keep)
+    area = Area(options.build)
+    manifest = manifest or load_manifest(options.build)
+    results = results or load_results(options.run)
+    keep = source_filter(options)
+    stale = check_sources(manifest, options.root, keep)
     if stale:
         raise CoverageDataError(
             "sources differ from the ones that were built and tested:\n  " + "\n  ".join(stale),
             hint="run 'covguard run' to rebuild and test the current sources",
         )
-    toolchain = toolchain_for(build_options(settings))
+    toolchain = toolchain_for(options.build)
     if toolchain.coverage == "llvm":  # clang's source-based coverage, with MC/DC
         from covguard.builder.toolchains.clang import llvm_tools
         from covguard.ingest.llvm_cov import LlvmTools, collect_test_run
@@ -42,12 +41,12 @@ def coverage(
         data, n_files = collect_test_run(
             results.units,
             results.cases,
-            root=settings.root,
+            root=options.root,
             keep=keep,
             tools=LlvmTools(*llvm_tools(toolchain)),
             origin=results.origin,
             variant=results.variant,
-            jobs=int(settings.test_jobs),
+            jobs=int(options.test_jobs),
             work=area.root,
             unmeasured=manifest.extra.get("mcdc_unmeasured", ""),
         )
@@ -55,7 +54,7 @@ def coverage(
         data, n_files = collect(
             manifest,
             results.units,
-            root=settings.root,
+            root=options.root,
             keep=keep,
             origin=results.origin,
             variant=results.variant,
