@@ -226,7 +226,7 @@ def reports_worker(root: Path, out: Path) -> None:
     matrix as CSV and XLSX, the HTML report and its source pages), timed as a whole and per output."""
     t_start = time.perf_counter()
     from covguard import api
-    from covguard.options import run_options
+    from covguard.options import report_options, run_options
     from covguard.report.outputs import COVGUARD_FORMATS, write_outputs
     from covguard.run.runner import load_results
 
@@ -239,7 +239,7 @@ def reports_worker(root: Path, out: Path) -> None:
     marks: list[tuple[str, float]] = []
     cpu = time.process_time()
     write_outputs(
-        settings,
+        report_options(settings),
         analysis,
         verdict,
         results=results,

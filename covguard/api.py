@@ -27,7 +27,7 @@ from covguard.ingest.collect import SourceFilter
 from covguard.ingest.run_coverage import coverage as _coverage
 from covguard.ingest.run_coverage import source_filter as _source_filter
 from covguard.model import BuildManifest
-from covguard.options import build_options, ingest_options, run_options, run_settings
+from covguard.options import build_options, ingest_options, report_options, run_options, run_settings
 from covguard.run.provenance import combine_coverage, combine_results
 from covguard.run.pytest_runner import (
     PythonRun,
@@ -227,7 +227,12 @@ def run(settings: Settings, *, clean: bool = False, echo: Echo | None = None) ->
         analysis = analyse(settings, data, results, manifest)
         verdict = gate(settings, analysis)
         outputs = write_outputs(
-            settings, analysis, verdict, results=results, coverage_runs=_coverage_runs(runs), echo=echo
+            report_options(settings),
+            analysis,
+            verdict,
+            results=results,
+            coverage_runs=_coverage_runs(runs),
+            echo=echo,
         )
         return Outcome(
             manifest=manifest,
@@ -281,7 +286,7 @@ def report(settings: Settings, *, formats: Sequence[str] | None = None, echo: Ec
     verdict = gate(settings, analysis)
     with work_lock(settings.work_dir):  # gcovr's merged data goes into the work folder
         outputs = write_outputs(
-            settings,
+            report_options(settings),
             analysis,
             verdict,
             results=results,

@@ -3,9 +3,10 @@
 Each stage takes a small frozen object with only the values it reads (field names are the
 settings' attribute names), never the whole settings: :class:`~covguard.builder.options.BuildOptions`
 (build stage, :mod:`covguard.builder`), :class:`~covguard.run.options.RunOptions` (run stage,
-:mod:`covguard.run`) and :class:`~covguard.ingest.options.IngestOptions` (the ingest stage's entry,
-:mod:`covguard.ingest.run_coverage`).  :mod:`covguard.api` builds them and passes them in; a stage that calls
-another hands it that stage's options (``RunOptions.build``, ``IngestOptions.run``).
+:mod:`covguard.run`), :class:`~covguard.ingest.options.IngestOptions` (the ingest stage's entry,
+:mod:`covguard.ingest.run_coverage`) and :class:`~covguard.report.options.ReportOptions` (the
+outputs, :mod:`covguard.report.outputs`).  :mod:`covguard.api` builds them and passes them in; a
+stage that calls another hands it that stage's options (``RunOptions.build``, ``IngestOptions.run``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from covguard.builder.options import BuildOptions
 from covguard.config import Settings
 from covguard.ingest.options import IngestOptions
 from covguard.limits import Limits
+from covguard.report.options import ReportOptions
 from covguard.run.options import RunOptions
 
 
@@ -47,10 +49,15 @@ def ingest_options(settings: Settings) -> IngestOptions:
     return IngestOptions(**_picked(IngestOptions, settings, **given))
 
 
+def report_options(settings: Settings) -> ReportOptions:
+    """What the report stage reads (with the build stage's options, for the work area)."""
+    return ReportOptions(**_picked(ReportOptions, settings, build=build_options(settings)))
+
+
 def run_settings(settings: Settings) -> list[Settings]:
     """The settings of every run analysed together (``analysis.runs``; else the toolchain's)."""
     names = tuple(settings.analysis_runs) or (settings.toolchain,)
     return [settings if n == settings.toolchain else settings.with_overrides(toolchain=n) for n in names]
 
 
-__all__ = ["build_options", "ingest_options", "run_options", "run_settings"]
+__all__ = ["build_options", "ingest_options", "report_options", "run_options", "run_settings"]

@@ -49,7 +49,7 @@ from covguard.evidence.layout import (
     run_member,
 )
 from covguard.model import BuildManifest
-from covguard.options import run_options
+from covguard.options import report_options, run_options
 from covguard.run.runner import TestRun
 
 MAX_DIFFERENCES = 12
@@ -518,7 +518,7 @@ def _compare(
             (out / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(reports / name, out / name)
     try:
-        written = write_outputs(settings, analysis, verdict, results=results)
+        written = write_outputs(report_options(settings), analysis, verdict, results=results)
     except CovguardError as exc:
         result.notes.append(
             f"re-rendering the reports failed ({exc.message}); they are checked by digest only"
