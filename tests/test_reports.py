@@ -8,6 +8,7 @@ written beside the reference (``*.actual.*``)."""
 
 from __future__ import annotations
 
+import base64
 import csv
 import io
 import json
@@ -703,9 +704,20 @@ def test_source_page_data_holds_the_facts_of_the_inline_rows(sample_run: Any) ->
     data = html_sources.page_data(analysis.lines, analysis.coverage.lines, files, ids)
     row = re.compile(r'<tr class="l-([a-z]+)" id="(f\d+)-L(\d+)" title="([^"]*)"><td class="n">\d+</td>'
                      r'<td class="c">([0-9]*)</td>')  # fmt: skip
+
+    def ints(value: Any) -> list[int]:  # the page's packed integers: "<bytes each>:<base64 LE>"
+        if isinstance(value, list):
+            return value
+        width, text = value.split(":", 1)
+        raw = base64.b64decode(text)
+        w = int(width)
+        return [int.from_bytes(raw[i : i + w], "little") for i in range(0, len(raw), w)]
+
     checked = 0
     for f in files:
         d = json.loads(data[f])
+        for key in ("lines", "cls", "tests", "rl", "rt"):
+            d[key] = ints(d[key])
         assert d["id"] == ids[f]
         ran: dict[int, list[str]] = {}
         for n, t in zip(d["rl"], d["rt"], strict=True):
@@ -743,3 +755,31 @@ def test_source_page_data_holds_the_facts_of_the_inline_rows(sample_run: Any) ->
     assert htmlmod.unescape(pre) == "\n" + text  # the parser drops the first newline
     assert back["names"] == ["t::\udcff</script>"]
     assert back["count"] == [str(2**60)]  # beyond JavaScript's exact integers: sent as text
+    for values, width in (([0, 255], "1"), ([1, 300], "2"), ([7, 70_000, 2**32 - 1], "4")):
+        packed = html_sources.packed(np.array(values))
+        assert isinstance(packed, str)
+        assert packed.startswith(width + ":")
+        assert ints(packed) == values
+    assert html_sources.packed(np.array([-1, 2**40])) == [-1, 2**40]  # not packable: a list
+
+
+def test_joined_matches_pandas_groupby_over_the_sorted_values() -> None:
+    """``trace_matrix.joined`` (integer codes) gives what the pandas formulation gives: distinct
+    non-empty values per group, sorted, joined; groups in the order of their first sorted value."""
+    from covguard.report.trace_matrix import joined
+
+    rng = np.random.default_rng(7)
+    for n in (0, 1, 5, 200, 3000):
+        frame = pd.DataFrame(
+            {
+                "a": rng.choice(["f.c", "g.c", "h/x.c", ""], n),
+                "b": rng.choice(["main", "b2", "z", "A", ""], n),
+                "v": rng.choice(["t9", "t10", "T1", "", "é", "a b"], n),
+            }
+        )
+        for keys in ("a", ["a", "b"]):
+            key_list = [keys] if isinstance(keys, str) else keys
+            values = frame.loc[:, [*key_list, "v"]].astype(str)
+            values = values[values["v"] != ""].drop_duplicates().sort_values("v", kind="stable")
+            want = values.groupby(key_list, sort=False)["v"].agg(", ".join)
+            pd.testing.assert_series_equal(joined(frame, keys, "v"), want)

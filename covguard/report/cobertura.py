@@ -17,8 +17,9 @@ Where it intentionally differs from gcovr's:
   the lines its own markers exclude; the numbers are covguard's, line by line;
 * the files are the analysed sources of the build: the same set gcovr is given as ``--filter``.
 
-Written as text from whole columns (no per-line Python): one string per line is made with
-vectorised string operations, then each file's and function's block is one slice of them.
+Written as text from whole columns (no per-line Python): the line elements are a table of text
+pieces (numbers turned into text once; only a line with branches has a string of its own), and
+each file's and function's block is one join of its rows of that table.
 """
 
 from __future__ import annotations
@@ -94,43 +95,60 @@ def reportable_lines(analysis: Analysis) -> pd.DataFrame:
     return out.sort_values(["file", "line"], kind="stable").reset_index(drop=True)
 
 
-def _line_texts(df: pd.DataFrame) -> np.ndarray:
-    """One ``<line .../>`` element per row, at indentation 0 (multi-line ones joined by ``\n``).
-    Built on numpy object arrays: each ``+`` one C loop (pandas' string arithmetic loops in Python)."""
+def _line_texts(df: pd.DataFrame, pads: tuple[str, ...]) -> list[np.ndarray]:
+    """Per indentation in ``pads``: the ``<line .../>`` elements of the rows as a table of text
+    pieces (a row per line; the row's pieces joined are the element, each of its text lines
+    indented and ended by ``\n``).  Only lines with branches get a string of their own (their
+    tail); the blocks of a file or a function are one join of their rows' pieces."""
+    n = len(df)
     number = _digits(df["line"].to_numpy(dtype="int64"))
     hits = _digits(df["count"].to_numpy(dtype="int64"))
-    out = np.asarray('<line number="' + number + '" hits="' + hits + '" branch="false"/>', dtype=object)
     total = df["branches_total"].to_numpy(dtype="int64")
     has = np.flatnonzero(total > 0)
-    if not len(has):
-        return out
-    total = total[has]
-    covered = df["branches_covered"].to_numpy(dtype="int64")[has]
-    pcts = _digits(np.where(covered >= total, 100, (covered * 100) // np.maximum(total, 1))) + "%"
-    out[has] = (
-        '<line number="' + number[has] + '" hits="' + hits[has] + '" branch="true" condition-coverage="'
-        + pcts + " (" + _digits(covered) + "/" + _digits(total) + ')">\n  <conditions>\n'
-        '    <condition number="0" type="jump" coverage="' + pcts + '"/>\n  </conditions>\n</line>'
-    )  # fmt: skip
+    # the end of the element: its own text for a line with branches (the same at any indentation)
+    head = np.full(n, '" branch="false"/>\n', dtype=object)
+    condition = np.full(n, "", dtype=object)
+    if len(has):
+        total = total[has]
+        covered = df["branches_covered"].to_numpy(dtype="int64")[has]
+        pcts = _digits(np.where(covered >= total, 100, (covered * 100) // np.maximum(total, 1))) + "%"
+        head[has] = (
+            '" branch="true" condition-coverage="' + pcts + " (" + _digits(covered) + "/" + _digits(total)
+            + ')">\n'
+        )  # fmt: skip
+        condition[has] = '    <condition number="0" type="jump" coverage="' + pcts + '"/>\n'
+    out = []
+    for pad in pads:
+        table = np.empty((n, 8), dtype=object)
+        table[:, 0] = pad + '<line number="'
+        table[:, 1] = number
+        table[:, 2] = '" hits="'
+        table[:, 3] = hits
+        table[:, 4] = head
+        table[:, 5] = ""
+        table[has, 5] = pad + "  <conditions>\n" + pad
+        table[:, 6] = condition
+        table[:, 7] = ""
+        table[has, 7] = pad + "  </conditions>\n" + pad + "</line>\n"
+        out.append(table)
     return out
 
 
 def _digits(values: np.ndarray) -> np.ndarray:
-    """Integers as decimal text, an object array (for ``+`` with text)."""
-    return values.astype(str).astype(object)
+    """Integers as decimal text, an object array (for ``+`` with text): ``str`` mapped in C over
+    the values (numpy's conversion to text is several times slower)."""
+    return np.array(list(map(str, values.tolist())), dtype=object).reshape(len(values))
 
 
-def _block(texts: np.ndarray, pad: str) -> str:
-    """Lines ``texts`` one per row at indentation ``pad``."""
-    if not len(texts):
-        return ""
-    return pad + "\n".join(texts.tolist()).replace("\n", "\n" + pad) + "\n"
+def _block(pieces: np.ndarray) -> str:
+    """The line elements of the rows of ``pieces`` (:func:`_line_texts`), one after the other."""
+    return "".join(pieces.ravel().tolist())
 
 
 def render(analysis: Analysis, *, source: str, timestamp: int) -> str:
     """The Cobertura document of ``analysis``; ``source`` is the project root shown in ``<source>``."""
     df = reportable_lines(analysis)
-    texts = _line_texts(df)
+    in_class, in_method = _line_texts(df, (" " * 12, " " * 16))
     files = df["file"].to_numpy(dtype=object)
     bounds = np.flatnonzero(np.r_[True, files[1:] != files[:-1]]) if len(df) else np.array([], int)
     ends = np.r_[bounds[1:], len(df)] if len(df) else np.array([], int)
@@ -161,23 +179,32 @@ def render(analysis: Analysis, *, source: str, timestamp: int) -> str:
         directory, _sep, fname = file.rpartition("/")
         stats = [int(cum_hit[e] - cum_hit[b]), e - b, int(cum_bc[e] - cum_bc[b]), int(cum_bt[e] - cum_bt[b])]
         file_stats[file] = stats
-        # methods: rows of this file grouped by function (stable: lines stay in order)
+        # methods: rows of this file grouped by function (stable: lines stay in order; the groups'
+        # order does not matter, the methods are sorted by their first line below)
         names = fn_of[b:e]
-        order = np.argsort(names, kind="stable")
+        codes = pd.factorize(names)[0]
+        order = np.argsort(codes, kind="stable")
         sorted_names = names[order]
-        cuts = np.flatnonzero(np.r_[True, sorted_names[1:] != sorted_names[:-1]])
+        sorted_codes = codes[order]
+        cuts = np.flatnonzero(np.r_[True, sorted_codes[1:] != sorted_codes[:-1]])
         cut_ends = np.r_[cuts[1:], len(order)]
         methods: list[tuple[int, str, str]] = []
-        for cs, ce in zip(cuts.tolist(), cut_ends.tolist(), strict=True):
+        rows_of = order + b
+        grouped = in_method[rows_of]  # this file's line elements, function by function
+        # per function: its lines hit, branches and branches covered, in one reduction each
+        sums = (
+            [np.add.reduceat(v[rows_of], cuts).tolist() for v in (hit.astype("int64"), bt, bc)]
+            if len(cuts)
+            else [[], [], []]
+        )
+        for k, (cs, ce) in enumerate(zip(cuts.tolist(), cut_ends.tolist(), strict=True)):
             fn = str(sorted_names[cs])
             if not fn:
                 continue
-            rows = order[cs:ce] + b
+            rows = rows_of[cs:ce]
             first_line = int(line_of[rows[0]])
             start = starts.get((file, fn), first_line)
-            h = int(hit[rows].sum())
-            t_b = int(bt[rows].sum())
-            c_b = int(bc[rows].sum())
+            h, t_b, c_b = sums[0][k], sums[1][k], sums[2][k]
             name, signature = _name_and_signature(fn)
             methods.append(
                 (
@@ -185,7 +212,7 @@ def render(analysis: Analysis, *, source: str, timestamp: int) -> str:
                     fn,
                     f'            <method name="{_attr(name)}" signature="{_attr(signature)}" '
                     f'line-rate="{_rate(h, len(rows))}" branch-rate="{_rate(c_b, t_b)}" complexity="0.0">\n'
-                    "              <lines>\n" + _block(texts[rows], " " * 16) + "              </lines>\n"
+                    "              <lines>\n" + _block(grouped[cs:ce]) + "              </lines>\n"
                     "            </method>\n",
                 )
             )
@@ -196,7 +223,7 @@ def render(analysis: Analysis, *, source: str, timestamp: int) -> str:
             f'        <class name="{_attr(class_name)}" filename="{_attr(file)}" {rates} complexity="0.0">\n'
             + ("          <methods>\n" + "".join(m[2] for m in methods) + "          </methods>\n"
                if methods else "          <methods/>\n")
-            + "          <lines>\n" + _block(texts[b:e], " " * 12) + "          </lines>\n"
+            + "          <lines>\n" + _block(in_class[b:e]) + "          </lines>\n"
             "        </class>\n"
         )  # fmt: skip
         packages.setdefault(directory, []).append((class_name, [b, e]))

@@ -94,6 +94,18 @@ def _hierarchy(r: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _finding(row: dict[str, Any]) -> dict[str, Any]:
+    """A finding's row as JSON-ready values (``_plain`` of it, without a call per plain value);
+    an empty ``call_path`` or ``decision`` is left out."""
+    out: dict[str, Any] = {}
+    for k, v in row.items():
+        if k in ("call_path", "decision") and not v:
+            continue
+        kind = type(v)
+        out[str(k)] = v if v is None or kind is str or kind is int or kind is bool else _plain(v)
+    return out
+
+
 def _build_document(analysis: Analysis, gate: GateResult | None) -> dict[str, Any]:
     reqs = [
         {
@@ -164,10 +176,7 @@ def _build_document(analysis: Analysis, gate: GateResult | None) -> dict[str, An
         }
         for t in records(analysis.tests)
     ]
-    findings = [
-        _plain({k: v for k, v in row.items() if not (k in ("call_path", "decision") and not v)})
-        for row in records(analysis.findings)
-    ]
+    findings = [_finding(row) for row in records(analysis.findings)]
     # the row lists above hold plain Python values already (records() goes through tolist);
     # the small parts go through _plain
     doc = {
@@ -193,8 +202,12 @@ def _dump(value: Any, pad: str) -> str:
         return "{\n" + ",\n".join(items) + "\n" + pad + "}"
     if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
         inner = pad + "  "
-        return "[\n" + ",\n".join(inner + json.dumps(v, ensure_ascii=False) for v in value) + "\n" + pad + "]"
-    return json.dumps(value, ensure_ascii=False)
+        return "[\n" + ",\n".join(inner + _ENCODE(v) for v in value) + "\n" + pad + "]"
+    return _ENCODE(value)
+
+
+# json.dumps(v, ensure_ascii=False) with one encoder for every record (dumps builds one per call)
+_ENCODE = json.JSONEncoder(ensure_ascii=False).encode
 
 
 def dumps(doc: dict[str, Any]) -> str:

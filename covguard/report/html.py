@@ -21,6 +21,7 @@ the same inputs give the same bytes.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import html
 from collections.abc import Sequence
@@ -163,7 +164,14 @@ def csp_hash(source: str) -> str:
 
 
 def esc(value: Any) -> str:
-    return html.escape("" if value is None else str(value))
+    return "" if value is None else _escaped(value if type(value) is str else str(value))
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _escaped(text: str) -> str:
+    """``html.escape`` once per distinct text: a report repeats the same files, kinds, classes and
+    test names in thousands of rows."""
+    return html.escape(text)
 
 
 def badge(value: Any) -> str:
@@ -822,7 +830,9 @@ def render_site(
         "</main>",
     ]
     site = {
-        path: _document(f"{title}: {path}", f"<main>\n{content}\n</main>", html_sources.SOURCE_SCRIPT)
+        path: _document(
+            f"{title}: {path}", "".join(["<main>\n", content, "\n</main>"]), html_sources.SOURCE_SCRIPT
+        )
         for path, content in pages.items()
     }
     return _document(title, "\n".join(part for part in body if part)), site
@@ -835,15 +845,17 @@ def _document(title: str, body: str, extra_script: str = "") -> str:
         f"default-src 'none'; style-src {csp_hash(CSS)}; script-src {scripts}; img-src data:; "
         "base-uri 'none'; form-action 'none'"
     )
-    return (
-        "<!DOCTYPE html>\n"
-        '<html lang="en"><head><meta charset="utf-8">'
-        f'<meta http-equiv="Content-Security-Policy" content="{csp}">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        '<link rel="icon" href="data:,">'
-        f"<title>{esc(title)}</title><style>{CSS}</style></head>\n<body>\n"
-        + body
-        + f"\n<script>{SCRIPT}</script>\n"
-        + (f"<script>{extra_script}</script>\n" if extra_script else "")
-        + "</body></html>\n"
+    return "".join(  # one copy of a body of many megabytes, not one per "+"
+        [
+            "<!DOCTYPE html>\n"
+            '<html lang="en"><head><meta charset="utf-8">'
+            f'<meta http-equiv="Content-Security-Policy" content="{csp}">'
+            '<meta name="viewport" content="width=device-width, initial-scale=1">'
+            '<link rel="icon" href="data:,">'
+            f"<title>{esc(title)}</title><style>{CSS}</style></head>\n<body>\n",
+            body,
+            f"\n<script>{SCRIPT}</script>\n",
+            f"<script>{extra_script}</script>\n" if extra_script else "",
+            "</body></html>\n",
+        ]
     )

@@ -6,7 +6,8 @@ those pages the largest cost of the report (SQLite's amalgamation alone is 263k 
 page that took seconds to write and about ten to open), so a page carries instead:
 
 * the file's text, once, and per executable line its class, execution count and number of tests,
-  and the tests that ran it (indices into the page's list of test names): one JSON data block
+  and the tests that ran it (indices into the page's list of test names; the long integer columns
+  packed as base64, :func:`packed`): one JSON data block
   (``<script type="application/json">``: data, never executed, so the page's Content-Security-Policy
   is unchanged: no script but :data:`SOURCE_SCRIPT`, allowed by its hash);
 * :data:`SOURCE_SCRIPT`, which draws the same rows the inline layout has (same classes, ids
@@ -18,6 +19,7 @@ Everything here works on whole columns (numpy, pandas); the only Python loop is 
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Sequence
 from typing import Any
@@ -32,6 +34,18 @@ SOURCE_SCRIPT = """
   var box = document.getElementById('src-lines');
   if (!holder || !box) { return; }
   var d = JSON.parse(holder.textContent);
+  function ints(x) {  // "<bytes per value>:<base64 of unsigned little-endian integers>", or a list
+    if (typeof x !== 'string') { return x; }
+    var w = parseInt(x.charAt(0), 10), b = window.atob(x.slice(2)), n = b.length / w;
+    var bytes = new Uint8Array(b.length), out = new Array(n), i;
+    for (i = 0; i < b.length; i++) { bytes[i] = b.charCodeAt(i); }
+    var view = new DataView(bytes.buffer);
+    for (i = 0; i < n; i++) {
+      out[i] = w === 1 ? bytes[i] : w === 2 ? view.getUint16(2 * i, true) : view.getUint32(4 * i, true);
+    }
+    return out;
+  }
+  ['lines', 'cls', 'tests', 'rl', 'rt'].forEach(function (k) { d[k] = ints(d[k]); });
   var pre = document.getElementById('src-text');
   var src = (pre ? pre.textContent : '').replace(/\\r\\n/g, '\\n').replace(/\\n$/, '').split('\\n');
   var at = {};
@@ -124,14 +138,21 @@ def page_data(
     tests and the tests that ran it (``ran``: file, line, test; the coverage's lines), the same
     facts :func:`covguard.report.html.source_rows` renders inline."""
     wanted = pd.Index(list(files))
-    cls = lines.loc[:, ["file", "line", "class", "tests", "count"]].astype({"file": str, "line": "int64"})
-    cls = cls.drop_duplicates(["file", "line"]).sort_values(["file", "line"], kind="stable")
-    cls = cls[cls["file"].isin(wanted)]
-    codes, classes = pd.factorize(cls["class"].astype(str), sort=True)
-    at = cls.groupby("file", sort=False).indices
-    line_no = cls["line"].to_numpy()
-    tests = cls["tests"].fillna(0).astype("int64").to_numpy()
-    count = cls["count"].fillna(0).astype("int64").to_numpy()
+    # the executable lines sorted by file name and line, the first row of each (file, line) kept,
+    # on the file column's codes (no text per row)
+    l_code, l_names = _sorted_codes(lines["file"])
+    l_line = lines["line"].to_numpy(dtype="int64")
+    order = np.lexsort((l_line, l_code))  # stable: the first of equal rows stays first
+    lc, ll = l_code[order], l_line[order]
+    first = np.r_[True, (lc[1:] != lc[:-1]) | (ll[1:] != ll[:-1])] if len(order) else np.zeros(0, bool)
+    keep = first & (lc >= 0)
+    keep[keep] = pd.Index(l_names).isin(wanted)[lc[keep]]
+    rows, row_file = order[keep], lc[keep]
+    codes, classes = pd.factorize(lines["class"].astype(str).to_numpy(dtype=object)[rows], sort=True)
+    line_no = l_line[rows]
+    tests = lines["tests"].fillna(0).astype("int64").to_numpy()[rows]
+    count = lines["count"].fillna(0).astype("int64").to_numpy()[rows]
+    line_file = {str(name): i for i, name in enumerate(l_names)}
 
     # the tests per line on integer codes (the coverage's file and test columns are categorical:
     # no text per row), sorted by file, line and test name, without repeats
@@ -150,10 +171,10 @@ def page_data(
     file_code = {str(name): i for i, name in enumerate(f_names)}
     all_names = t_names
 
-    empty = np.zeros(0, dtype="int64")
     out: dict[str, str] = {}
     for f in files:
-        pos = at.get(f, empty)
+        lcode = line_file.get(f, -1)
+        pos = np.arange(np.searchsorted(row_file, lcode), np.searchsorted(row_file, lcode, side="right"))
         counts = count[pos]
         code = file_code.get(f, -1)
         rpos = np.arange(np.searchsorted(f_code, code), np.searchsorted(f_code, code, side="right"))
@@ -161,21 +182,35 @@ def page_data(
         doc: dict[str, Any] = {
             "id": ids[f],
             "classes": [str(c) for c in classes],
-            "lines": line_no[pos].tolist(),
-            "cls": codes[pos].tolist(),
-            "tests": tests[pos].tolist(),
+            "lines": packed(line_no[pos]),
+            "cls": packed(codes[pos]),
+            "tests": packed(tests[pos]),
             "count": counts.tolist()
             if not len(counts) or counts.max() < _SAFE_NUMBER
             else counts.astype(str).tolist(),
             "names": all_names[used].tolist(),
-            "rl": ran_line[rpos].tolist(),
-            "rt": local.reshape(-1).tolist(),
+            "rl": packed(ran_line[rpos]),
+            "rt": packed(local.reshape(-1)),
         }
         # ASCII: a lone surrogate (a test name from a non-UTF-8 byte) stays a valid \udcXX escape;
         # "<" only occurs inside JSON strings, where \u003c means the same: the block cannot end
         # early (</script>) or open a comment
         out[f] = json.dumps(doc).replace("<", "\\u003c")
     return out
+
+
+def packed(values: np.ndarray) -> str | list[int]:
+    """Non-negative integers as ``"<w>:<base64>"``: little-endian, ``w`` (1, 2 or 4) bytes each,
+    the fewest that hold the largest (a JSON list when one is negative or above 32 bits).  A
+    source page's columns run to hundreds of thousands of numbers: as base64 they take no Python
+    work per number (the JSON encoder formats each one) and fewer bytes."""
+    values = np.asarray(values)
+    top = int(values.max()) if len(values) else 0
+    if len(values) and (int(values.min()) < 0 or top >= 2**32):
+        return [int(v) for v in values.tolist()]
+    width = 1 if top < 2**8 else 2 if top < 2**16 else 4
+    raw = values.astype(f"<u{width}").tobytes()
+    return f"{width}:{base64.b64encode(raw).decode('ascii')}"
 
 
 def _sorted_codes(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:

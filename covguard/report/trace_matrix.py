@@ -21,6 +21,7 @@ order and timestamps, no creation date - the same inputs give the same bytes.
 
 from __future__ import annotations
 
+import csv
 import io
 import re
 import zipfile
@@ -66,11 +67,13 @@ def by_value(text: pd.Series, fn: Callable[[pd.Series], pd.Series]) -> pd.Series
 
 def escape_cells(series: pd.Series) -> pd.Series:
     """Text cells that a spreadsheet would evaluate (``= + - @``, tab, CR first) prefixed with ``'``."""
-    return by_value(series.fillna("").astype(str), _escape_formula)
+    codes, uniques = pd.factorize(series)  # once per distinct value; missing: code -1, empty
+    texts = ["", *(_formula_safe(str(u)) for u in np.asarray(uniques, dtype=object).tolist())]
+    return pd.Series(np.array(texts, dtype=object)[codes + 1], index=series.index, dtype=object)
 
 
-def _escape_formula(text: pd.Series) -> pd.Series:
-    return text.where(~text.str.contains(_FORMULA_START), "'" + text)
+def _formula_safe(text: str) -> str:
+    return "'" + text if _FORMULA_START.match(text) else text
 
 
 def _blank(df: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
@@ -148,11 +151,42 @@ def _trace_links(analysis: Analysis) -> pd.DataFrame:
 
 def joined(frame: pd.DataFrame, keys: str | list[str], column: str) -> pd.Series:
     """Per group of ``keys``: the distinct non-empty values of ``column``, sorted, ``", "``-joined
-    (a group with none is absent).  One sort and one join per group, no Python set per group."""
+    (a group with none is absent; groups in the order of their first value in that sort, as a
+    ``groupby(sort=False)`` over the values sorted gives them).  Each column's text is factorized
+    once; deduplication, sort and grouping run on the integer codes."""
     keys = [keys] if isinstance(keys, str) else keys
-    values = frame.loc[:, [*keys, column]].astype(str)
-    values = values[values[column] != ""].drop_duplicates().sort_values(column, kind="stable")
-    return values.groupby(keys, sort=False)[column].agg(", ".join)
+    texts = {c: frame[c].astype(str) for c in dict.fromkeys([*keys, column])}
+    v_code, v_uniques = pd.factorize(texts[column])
+    v_names = np.asarray(v_uniques, dtype=object)
+    rank = np.empty(len(v_names), dtype="int64")
+    rank[np.argsort(v_names, kind="stable")] = np.arange(len(v_names))
+    key_codes: list[np.ndarray] = []
+    key_names: list[np.ndarray] = []
+    for k in keys:
+        k_code, k_uniques = pd.factorize(texts[k])
+        key_codes.append(k_code)
+        key_names.append(np.asarray(k_uniques, dtype=object))
+    group = np.zeros(len(frame), dtype="int64")
+    for code, names in zip(key_codes, key_names, strict=True):
+        group = group * max(len(names), 1) + code
+    keep = np.flatnonzero(v_names[v_code] != "") if len(frame) else np.zeros(0, dtype="int64")
+    # distinct (group, value) pairs, each at its first row, then sorted by value (stable)
+    pair = group[keep] * max(len(v_names), 1) + v_code[keep]
+    _u, first = np.unique(pair, return_index=True)
+    rows = keep[np.sort(first)]
+    rows = rows[np.argsort(rank[v_code[rows]], kind="stable")]
+    g_code, g_first = pd.factorize(group[rows])  # groups by first appearance in that order
+    order = np.argsort(g_code, kind="stable")
+    values = v_names[v_code[rows[order]]].tolist()
+    ends = np.searchsorted(g_code[order], np.arange(len(g_first)), side="right").tolist()
+    out = [", ".join(values[a:b]) for a, b in zip([0, *ends][:-1], ends, strict=True)]
+    lead = rows[order][np.r_[0, ends[:-1]].astype("int64")] if len(rows) else rows
+    levels = [
+        pd.Index(names[code[lead]], dtype=texts[k].dtype, name=k)
+        for k, code, names in zip(keys, key_codes, key_names, strict=True)
+    ]
+    index = levels[0] if len(levels) == 1 else pd.MultiIndex.from_arrays(levels)
+    return pd.Series(out, index=index, name=column, dtype=texts[column].dtype)
 
 
 def requirement_rows(analysis: Analysis, links: pd.DataFrame) -> pd.DataFrame:
@@ -228,12 +262,19 @@ def test_rows(analysis: Analysis, links: pd.DataFrame) -> pd.DataFrame:
 
 def csv_bytes(links: pd.DataFrame) -> bytes:
     """The trace matrix as CSV (RFC 4180: CRLF, quotes doubled), formula cells escaped."""
-    out = links.copy()
-    for c in out.columns:
-        if c != "line":
-            out[c] = escape_cells(out[c])
+    columns: list[list[str]] = []
+    for c in links.columns:
+        if c == "line":  # a whole number, or empty
+            text = np.array(list(map(str, links[c].fillna(0).to_numpy(dtype="int64").tolist())), dtype=object)
+            text[links[c].isna().to_numpy()] = ""
+            columns.append(text.tolist())
+        else:
+            columns.append(escape_cells(links[c]).tolist())
+    # the csv module's writer (what pandas' to_csv drives, without its conversions per chunk)
     buf = io.StringIO()
-    out.to_csv(buf, index=False, lineterminator="\r\n")
+    writer = csv.writer(buf, lineterminator="\r\n")
+    writer.writerow([str(c) for c in links.columns])
+    writer.writerows(zip(*columns, strict=True))
     return visible_bytes(buf.getvalue()).encode("utf-8")
 
 
@@ -293,21 +334,17 @@ def _sheet_xml(frame: pd.DataFrame) -> bytes:
             tail = np.full(len(frame), "", dtype=object)
             tail[filled] = tails[where.reshape(-1)]
         else:
-            # every string operation once per distinct value, then spread to the rows by code
-            codes, uniques = pd.factorize(s.fillna("").astype(str))
-            text = _escape_formula(pd.Series(np.asarray(uniques, dtype=object), dtype=object))
-            text = text.str.replace(_XML_INVALID, "", regex=True)
-            longest = max([len(str(c)), *text.str.len().tolist()], default=8)
-            tails = ('" t="inlineStr"><is>' + _inline_string(text) + "</t></is></c>").to_numpy(dtype=object)
-            filled = (text != "").to_numpy(dtype=bool)[codes]
-            tail = np.where(filled, tails[codes], "").astype(object)
+            # every string operation once per distinct value (plain Python on the few distinct
+            # values: pandas' string methods cost more per call than the work), spread by code
+            codes, uniques = pd.factorize(s)  # a missing value: code -1, an empty cell
+            texts = [_cell_text(str(u)) for u in np.asarray(uniques, dtype=object).tolist()]
+            longest = max([len(str(c)), *(len(t) for t in texts)], default=8)
+            tails = np.array(["", *(_cell_tail(t) if t else "" for t in texts)], dtype=object)
+            filled = np.array([False, *(t != "" for t in texts)], dtype=bool)[codes + 1]
+            tail = tails[codes + 1]
         widths.append(f'<col min="{len(widths) + 1}" max="{len(widths) + 1}" '
                       f'width="{min(max(longest + 2, 8), 60)}" customWidth="1"/>')  # fmt: skip
-        pieces += [
-            np.where(filled, f'<c r="{letter}', "").astype(object),
-            np.where(filled, numbers, ""),
-            tail,
-        ]
+        pieces += [_where(filled, f'<c r="{letter}'), _where(filled, numbers), tail]
         any_cell |= filled
     header = "".join(
         _text_cells(np.array([f"{letter}1"], dtype=object), pd.Series([str(name)]), style="1")[0]
@@ -316,9 +353,9 @@ def _sheet_xml(frame: pd.DataFrame) -> bytes:
     table = [
         np.full(len(frame), '<row r="', dtype=object),
         numbers,
-        np.where(any_cell, '">', '"/>').astype(object),
+        _where(any_cell, '">', '"/>'),
         *pieces,
-        np.where(any_cell, "</row>", "").astype(object),
+        _where(any_cell, "</row>"),
     ]
     rows = np.column_stack(table).ravel() if len(frame) else np.array([], dtype=object)
     parts = [
@@ -333,6 +370,26 @@ def _sheet_xml(frame: pd.DataFrame) -> bytes:
         "</worksheet>",
     ]
     return "".join(parts).encode("utf-8")
+
+
+def _where(mask: np.ndarray, yes: str | np.ndarray, no: str = "") -> np.ndarray:
+    """``np.where(mask, yes, no)`` as an object array, without a fixed-width text array between."""
+    out = np.full(len(mask), no, dtype=object)
+    out[mask] = yes[mask] if isinstance(yes, np.ndarray) else yes
+    return out
+
+
+def _cell_text(text: str) -> str:
+    """A text cell's value: formula start escaped, characters XML cannot hold at all dropped."""
+    return _XML_INVALID.sub("", _formula_safe(text))
+
+
+def _cell_tail(text: str) -> str:
+    """The rest of a text cell after its reference (as :func:`_inline_string` writes it)."""
+    shown = xml_text(text)
+    body = shown.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\r", "&#13;")
+    opening = '<t xml:space="preserve">' if shown != shown.strip() else "<t>"
+    return f'" t="inlineStr"><is>{opening}{body}</t></is></c>'
 
 
 def _text_cells(refs: np.ndarray, texts: pd.Series, style: str | None = None) -> np.ndarray:
