@@ -37,6 +37,7 @@ from covguard.analysis.reach import product_facts  # noqa: E402
 from covguard.builder.product import build_product  # noqa: E402
 from covguard.config import load_settings  # noqa: E402
 from covguard.files import display_path  # noqa: E402
+from covguard.options import build_options  # noqa: E402
 from covguard.trace.callgraph import build_callgraph, reachability  # noqa: E402
 from covguard.trace.tags import TagConfig  # noqa: E402
 
@@ -134,7 +135,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         },
     )
     t0 = time.perf_counter()
-    product = build_product(settings)
+    product = build_product(build_options(settings))
     build_s = time.perf_counter() - t0
 
     graph_s, graph = median_time(lambda: build_callgraph(product.units), args.repeat)

@@ -226,19 +226,20 @@ def reports_worker(root: Path, out: Path) -> None:
     matrix as CSV and XLSX, the HTML report and its source pages), timed as a whole and per output."""
     t_start = time.perf_counter()
     from covguard import api
+    from covguard.options import report_options, run_options
     from covguard.report.outputs import COVGUARD_FORMATS, write_outputs
     from covguard.run.runner import load_results
 
     t_import = time.perf_counter()
     settings = api.settings_from(root / "covguard.toml", {"output_dir": str(out)})
-    results = load_results(settings)
+    results = load_results(run_options(settings))
     analysis = api.analyse(settings)
     verdict = api.gate(settings, analysis)
     t_analyse = time.perf_counter()
     marks: list[tuple[str, float]] = []
     cpu = time.process_time()
     write_outputs(
-        settings,
+        report_options(settings),
         analysis,
         verdict,
         results=results,
@@ -279,13 +280,14 @@ def worker(kind: str, root: Path, out: Path) -> None:
     from covguard.ingest.gcov_model import build_model, evaluate
     from covguard.ingest.model_cache import incremental_model, object_key
     from covguard.model import TestCase
+    from covguard.options import build_options, run_options
     from covguard.report import findings_json
     from covguard.run.runner import TestRun, load_results
 
     t_import = time.perf_counter()
     settings = load_settings(root / "covguard.toml", overrides={"output_dir": str(out)})
-    manifest = load_manifest(settings)
-    results = load_results(settings)
+    manifest = load_manifest(build_options(settings))
+    results = load_results(run_options(settings))
     keep = api.source_filter(settings)
     notes = load_notes(manifest)  # this and the next: what `covguard build` pays once per build
     t_notes = time.perf_counter()
@@ -307,7 +309,7 @@ def worker(kind: str, root: Path, out: Path) -> None:
     del _inc
     t_model_end = time.perf_counter()
     # what every later run pays: the model from the build's cache (covguard.ingest.model_cache)
-    model = coverage_model(manifest, Area(settings).model_cache)
+    model = coverage_model(manifest, Area(build_options(settings)).model_cache)
     t_load = time.perf_counter()
     if kind == "whole":
         counters, _found = counters_in_place(model)

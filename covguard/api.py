@@ -23,9 +23,12 @@ from covguard.config import Settings, load_settings
 from covguard.errors import EXIT_INFRASTRUCTURE, EXIT_OK
 from covguard.files import work_lock
 from covguard.frames import CoverageData
-from covguard.ingest.run_coverage import coverage, source_filter
+from covguard.ingest.collect import SourceFilter
+from covguard.ingest.run_coverage import coverage as _coverage
+from covguard.ingest.run_coverage import source_filter as _source_filter
 from covguard.model import BuildManifest
-from covguard.run.provenance import combine_coverage, combine_results, run_settings
+from covguard.options import build_options, ingest_options, report_options, run_options, run_settings
+from covguard.run.provenance import combine_coverage, combine_results
 from covguard.run.pytest_runner import (
     PythonRun,
     load_python_run,
@@ -72,7 +75,7 @@ def build(settings: Settings, *, clean: bool = False, echo: Echo | None = None) 
     """Build the firmware's tests with coverage (see :mod:`covguard.builder.instrumented`), and the product
     firmware with its call graph when ``product.command`` is set (:mod:`covguard.builder.product`)."""
     with work_lock(settings.work_dir):
-        manifest = _build(settings, clean=clean, echo=echo)
+        manifest = _build(build_options(settings), clean=clean, echo=echo)
         _build_product(settings, echo)
         return manifest
 
@@ -80,8 +83,9 @@ def build(settings: Settings, *, clean: bool = False, echo: Echo | None = None) 
 def _build_product(settings: Settings, echo: Echo | None) -> None:
     from covguard.builder import product
 
-    if product.configured(settings):
-        product.build_product(settings, echo=echo)
+    options = build_options(settings)
+    if product.configured(options):
+        product.build_product(options, echo=echo)
 
 
 def test(settings: Settings, *, echo: Echo | None = None) -> TestRun:
@@ -89,8 +93,8 @@ def test(settings: Settings, *, echo: Echo | None = None) -> TestRun:
     from covguard.report.junit import write_junit
 
     with work_lock(settings.work_dir):
-        check_root(settings)  # a work folder copied from another tree: its tests write there
-        result = with_python(run_tests(settings, echo=echo), _python_suite(settings, echo))
+        check_root(build_options(settings))  # a work folder copied from another tree: its tests write there
+        result = with_python(run_tests(run_options(settings), echo=echo), _python_suite(settings, echo))
         write_junit(settings.output_dir / "junit.xml", result.cases)
         return result
 
@@ -100,7 +104,20 @@ def _python_suite(settings: Settings, echo: Echo | None) -> PythonRun | None:
     shard = str(settings.values.get("test_shard") or "")
     if not settings.python_tests or (shard and not shard.startswith("1/")):
         return None
-    return run_python_suite(settings, echo=echo)
+    return run_python_suite(run_options(settings), echo=echo)
+
+
+def coverage(
+    settings: Settings, manifest: BuildManifest | None = None, results: TestRun | None = None
+) -> CoverageData:
+    """The per-test coverage of the last test run, checked against the build (see
+    :mod:`covguard.ingest.run_coverage`)."""
+    return _coverage(ingest_options(settings), manifest, results)
+
+
+def source_filter(settings: Settings) -> SourceFilter:
+    """Which files the analysis keeps (``root``, ``sources``, ``exclude``)."""
+    return _source_filter(ingest_options(settings))
 
 
 def merge(settings: Settings, shards: list[Path], *, partial: bool = False) -> TestRun:
@@ -110,7 +127,7 @@ def merge(settings: Settings, shards: list[Path], *, partial: bool = False) -> T
     from covguard.run.merge import merge_shards
 
     with work_lock(settings.work_dir):
-        result, _manifest = merge_shards(settings, shards, partial=partial)
+        result, _manifest = merge_shards(run_options(settings), shards, partial=partial)
         write_junit(settings.output_dir / "junit.xml", result.cases)
         return result
 
@@ -124,19 +141,25 @@ def analyse(
     """Cross-reference requirements, tags and per-test coverage (see :mod:`covguard.analysis`)."""
     from covguard.analysis.analyse import analyse_project
 
+    options = run_options(settings)
     if data is None and results is None and manifest is None and len(run_settings(settings)) > 1:
-        runs = [(s, load_manifest(s), load_results(s)) for s in run_settings(settings)]
-        manifest, results = runs[0][1], with_python(_combined_results(runs), load_python_run(settings))
-        data = with_python_coverage(settings, _combined_coverage(runs), results)
-    manifest = manifest or load_manifest(settings)
+        runs = [_last_run(s) for s in run_settings(settings)]
+        manifest, results = runs[0][1], with_python(_combined_results(runs), load_python_run(options))
+        data = with_python_coverage(options, _combined_coverage(runs), results)
+    manifest = manifest or load_manifest(options.build)
     if results is None:
-        results = with_python(load_results(settings), load_python_run(settings))
+        results = with_python(load_results(options), load_python_run(options))
     if data is None:
-        data = with_python_coverage(settings, coverage(settings, manifest, results), results)
+        data = with_python_coverage(options, _coverage(ingest_options(settings), manifest, results), results)
     return analyse_project(settings, data, results, manifest)
 
 
 _Run = tuple[Settings, BuildManifest, TestRun]
+
+
+def _last_run(settings: Settings) -> _Run:
+    """The last build and test run of one toolchain profile."""
+    return settings, load_manifest(build_options(settings)), load_results(run_options(settings))
 
 
 def _combined_results(runs: list[_Run]) -> TestRun:
@@ -144,7 +167,9 @@ def _combined_results(runs: list[_Run]) -> TestRun:
 
 
 def _combined_coverage(runs: list[_Run]) -> CoverageData:
-    return combine_coverage([((s.toolchain, r.origin), coverage(s, m, r)) for s, m, r in runs])
+    return combine_coverage(
+        [((s.toolchain, r.origin), _coverage(ingest_options(s), m, r)) for s, m, r in runs]
+    )
 
 
 def gate(settings: Settings, analysis: Analysis) -> GateResult:
@@ -188,21 +213,26 @@ def run(settings: Settings, *, clean: bool = False, echo: Echo | None = None) ->
                 echo(f"requirements: {line}")
         runs: list[_Run] = []
         for s in run_settings(settings):  # analysis.runs: host and target runs in one analysis
-            built = _build(s, clean=clean, echo=echo)
-            runs.append((s, built, run_tests(s, echo=echo)))
+            built = _build(build_options(s), clean=clean, echo=echo)
+            runs.append((s, built, run_tests(run_options(s), echo=echo)))
         _build_product(settings, echo)
         manifest = runs[0][1]
         results = with_python(_combined_results(runs), _python_suite(settings, echo))
         write_junit(settings.output_dir / "junit.xml", results.cases)
         if echo:
             echo(f"coverage: per-test data of {len(results.cases)} tests")
-        data = with_python_coverage(settings, _combined_coverage(runs), results)
+        data = with_python_coverage(run_options(settings), _combined_coverage(runs), results)
         if echo:
             echo("analyse: requirements x tags x coverage")
         analysis = analyse(settings, data, results, manifest)
         verdict = gate(settings, analysis)
         outputs = write_outputs(
-            settings, analysis, verdict, results=results, coverage_runs=_coverage_runs(runs), echo=echo
+            report_options(settings),
+            analysis,
+            verdict,
+            results=results,
+            coverage_runs=_coverage_runs(runs),
+            echo=echo,
         )
         return Outcome(
             manifest=manifest,
@@ -220,7 +250,7 @@ def _coverage_runs(runs: list[_Run]) -> list[CoverageRun]:
 
     out: list[CoverageRun] = []
     for s, manifest, results in runs:
-        toolchain = toolchain_for(s)
+        toolchain = toolchain_for(build_options(s))
         if toolchain.coverage == "gcov":
             out.append(CoverageRun(manifest, results.units, toolchain.gcov or "gcov"))
     return out
@@ -242,20 +272,21 @@ def report(settings: Settings, *, formats: Sequence[str] | None = None, echo: Ec
 
     if formats is not None:
         check_formats(formats)
-    runs = [(s, load_manifest(s), load_results(s)) for s in run_settings(settings)]
+    runs = [_last_run(s) for s in run_settings(settings)]
+    options = run_options(settings)
     data: CoverageData | None = None
     if len(runs) > 1:
-        results = with_python(_combined_results(runs), load_python_run(settings))
-        data = with_python_coverage(settings, _combined_coverage(runs), results)
+        results = with_python(_combined_results(runs), load_python_run(options))
+        data = with_python_coverage(options, _combined_coverage(runs), results)
     else:
-        results = with_python(runs[0][2], load_python_run(settings))
+        results = with_python(runs[0][2], load_python_run(options))
     if echo:
         echo("analyse: requirements x tags x coverage")
     analysis = analyse(settings, data, results, runs[0][1])
     verdict = gate(settings, analysis)
     with work_lock(settings.work_dir):  # gcovr's merged data goes into the work folder
         outputs = write_outputs(
-            settings,
+            report_options(settings),
             analysis,
             verdict,
             results=results,

@@ -151,6 +151,7 @@ def test(**kwargs: Any) -> None:
 def analyse(**kwargs: Any) -> None:
     """Analyse the last test run: classify code, requirements and tests; write findings.json."""
     from covguard import api
+    from covguard.options import report_options
     from covguard.report.console import render_summary
     from covguard.report.findings_json import findings_document
     from covguard.report.outputs import write_outputs
@@ -158,7 +159,7 @@ def analyse(**kwargs: Any) -> None:
     settings = _settings(kwargs)
     analysis = api.analyse(settings)
     verdict = api.gate(settings, analysis)
-    outputs = write_outputs(settings, analysis, verdict, formats=["findings"])
+    outputs = write_outputs(report_options(settings), analysis, verdict, formats=["findings"])
     click.echo(render_summary(findings_document(analysis, verdict)))
     click.echo(f"\nwrote {outputs['findings']} ('covguard report' writes every report)")
 
@@ -255,6 +256,7 @@ def merge(shards: tuple[Path, ...], partial: bool, no_analyse: bool, **kwargs: A
     run/), so `covguard analyse` and `gate` work on it; ends like `covguard run`, with the gate.
     """
     from covguard import api
+    from covguard.options import report_options
     from covguard.report.console import render_gate, render_summary
     from covguard.report.findings_json import findings_document
     from covguard.report.outputs import write_outputs
@@ -267,7 +269,7 @@ def merge(shards: tuple[Path, ...], partial: bool, no_analyse: bool, **kwargs: A
         return
     analysis = api.analyse(settings, results=merged)
     verdict = api.gate(settings, analysis)
-    outputs = write_outputs(settings, analysis, verdict)
+    outputs = write_outputs(report_options(settings), analysis, verdict)
     click.echo(render_summary(findings_document(analysis, verdict)))
     for problem in merged.infrastructure_problems:
         click.echo(f"error: {problem}", err=True)

@@ -17,6 +17,7 @@ import pytest
 from covguard import api
 from covguard.builder.area import load_manifest
 from covguard.config import load_settings
+from covguard.options import build_options, run_options
 from covguard.report.gcovr_formats import merged_tree
 from covguard.run.runner import load_results
 from tests.conftest import FIXTURES, require, update_references
@@ -70,7 +71,7 @@ def assert_totals_equal_gcovr(outcome: api.Outcome, project: Path, merged: Path)
     before covguard's and gcovr's exclusions."""
     assert outcome.analysis is not None
     settings = load_settings(project / "covguard.toml")
-    merged_tree(load_manifest(settings), load_results(settings).units, merged)
+    merged_tree(load_manifest(build_options(settings)), load_results(run_options(settings)).units, merged)
     summary = merged / "gcovr.json"
     subprocess.run(
         [sys.executable, "-m", "gcovr", "--root", project, "--filter", str(project / "src"),

@@ -203,6 +203,36 @@ def test_stages_do_not_import_the_command_line_or_the_pipeline() -> None:
     assert not wrong, "\n".join(wrong)
 
 
+# the stages that take their own options object (covguard/options.py builds it), not the settings
+OPTIONS_STAGES = ("builder", "run", "ingest", "report")
+
+
+def test_stages_with_options_do_not_take_the_settings() -> None:
+    """The build, run, ingest and report stages read a frozen options object built from the settings
+    in one place (:mod:`covguard.options`): none of their modules imports ``Settings`` (or
+    ``load_settings``) from :mod:`covguard.config`, nor the module itself to reach them as attributes."""
+    wrong = []
+    checked = 0
+    for module, path in sorted(modules().items()):
+        parts = module.split(".")
+        if len(parts) < 2 or parts[1] not in OPTIONS_STAGES:
+            continue
+        checked += 1
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.ImportFrom) and node.module == "covguard.config":
+                names = {a.name for a in node.names} & {"Settings", "load_settings", "*"}
+                wrong += [
+                    f"{module} imports {n} from covguard.config (line {node.lineno})" for n in sorted(names)
+                ]
+            elif isinstance(node, ast.ImportFrom) and node.module == "covguard":
+                if any(a.name == "config" for a in node.names):
+                    wrong.append(f"{module} imports covguard.config (line {node.lineno})")
+            elif isinstance(node, ast.Import) and any(a.name == "covguard.config" for a in node.names):
+                wrong.append(f"{module} imports covguard.config (line {node.lineno})")
+    assert checked > 30  # the check looks at the four packages
+    assert not wrong, "\n".join(wrong)
+
+
 @pytest.mark.slow
 def test_every_module_imports_alone() -> None:
     names = [m for m in modules() if m != "covguard.__main__"]  # __main__ runs the command line

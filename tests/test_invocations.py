@@ -23,6 +23,7 @@ import pytest
 from covguard import api
 from covguard.config import load_settings
 from covguard.errors import ConfigError
+from covguard.options import run_options
 from covguard.run.invocations import Invocation, build_invocations, build_runners, judge
 from covguard.trace.definitions import find_case, split_comments, verifies_at
 from tests.conftest import FIXTURES, RUNTIME, covguard, require, run
@@ -562,7 +563,7 @@ args = ["-c", "exit 3"]
     (project / "data").mkdir()
     (project / "data" / "marker").write_text("")
     settings = load_settings(project / "covguard.toml")
-    result = run_tests(settings)
+    result = run_tests(run_options(settings))
     got = {c.test: (c.status, c.coverage, c.message) for c in result.cases}
     assert got == {
         "reads_stdin": ("passed", "complete", ""),
@@ -585,9 +586,10 @@ def test_a_ctest_working_directory_outside_the_project_is_refused(tmp_path: Path
         'add_test(fine "/bin/true")\n'
     )
     settings = load_settings(project / "covguard.toml")
-    result = run_tests(settings)
+    result = run_tests(run_options(settings))
     got = {c.test: (c.status, c.message) for c in result.cases}
-    excluded = run_tests(settings.with_overrides(test_ctest_args=("-E", "evil")))  # ctest's own selection
+    # ctest's own selection
+    excluded = run_tests(run_options(settings.with_overrides(test_ctest_args=("-E", "evil"))))
     assert [c.test for c in excluded.cases] == ["fine"]
     assert got == {
         "fine": ("passed", ""),
@@ -617,7 +619,7 @@ def test_exit_status_format_ignores_output_that_looks_like_unity(tmp_path: Path)
     settings = load_settings(
         project / "covguard.toml", overrides={"test.executables": ["bin/*"], "test.format": "exit-status"}
     )
-    result = run_tests(settings)
+    result = run_tests(run_options(settings))
     assert [(c.test, c.status, c.message) for c in result.cases] == [
         (
             "looks_like_unity",
@@ -625,7 +627,8 @@ def test_exit_status_format_ignores_output_that_looks_like_unity(tmp_path: Path)
             "exited with status 1 (judged by its exit status: test.format is exit-status)",
         )
     ]
-    auto = run_tests(settings.with_overrides(test_format="auto"))  # read as Unity: one passing case
+    # read as Unity: one passing case
+    auto = run_tests(run_options(settings.with_overrides(test_format="auto")))
     assert [(c.test, c.status) for c in auto.cases if not c.name.startswith("<")] == [
         ("looks_like_unity::test_a", "passed")
     ]
@@ -643,7 +646,7 @@ def test_a_unity_program_under_ctest_yields_its_cases(tmp_path: Path) -> None:
         "echo '2 Tests 1 Failures 0 Ignored'\necho FAIL\nexit 1\n"
     )
     (project / "ctest-dir" / "CTestTestfile.cmake").write_text(f'add_test(suite "/bin/sh" "{script}")\n')
-    result = run_tests(load_settings(project / "covguard.toml"))
+    result = run_tests(run_options(load_settings(project / "covguard.toml")))
     got = {c.test: (c.status, c.message) for c in result.cases}
     assert got == {"suite::test_a": ("passed", ""), "suite::test_b": ("failed", "Expected 1 Was 2")}
     assert [r.format for r in result.runs] == ["unity"]

@@ -30,6 +30,7 @@ from covguard.frames import records
 from covguard.ingest import mcdc_vectors as mcdc
 from covguard.ingest.llvm_cov import LlvmTools, export, merge_profile
 from covguard.ingest.llvm_export import line_counts, parse_export
+from covguard.options import build_options
 from tests.conftest import FIXTURES, SAMPLE, require
 
 FIXTURE = FIXTURES / "c" / "mcdc"
@@ -292,7 +293,7 @@ def test_lines_equal_llvm_cov_lcov_export(mcdc_run: api.Outcome, tmp_path: Path)
     """covguard's vectorised reading of the segments gives the lines ``llvm-cov export
     -format=lcov`` reports (DA records), counts included."""
     settings = load_settings(Path(mcdc_run.manifest.build_dir).parents[2] / "covguard.toml")
-    area = Area(settings)
+    area = Area(build_options(settings))
     exe = area.build_dir / "tests" / "test_logic"
     raws = sorted((area.run_dir / "coverage" / "test_logic").glob("*.profraw"))
     tools = LlvmTools()
@@ -321,7 +322,7 @@ def test_lines_equal_llvm_cov_lcov_export(mcdc_run: api.Outcome, tmp_path: Path)
 
 def test_truncated_profile_is_an_error_naming_the_file(mcdc_run: api.Outcome) -> None:
     settings = load_settings(Path(mcdc_run.manifest.build_dir).parents[2] / "covguard.toml")
-    raw = Area(settings).run_dir / "coverage" / "test_logic" / "0.profraw"
+    raw = Area(build_options(settings)).run_dir / "coverage" / "test_logic" / "0.profraw"
     data = raw.read_bytes()
     raw.write_bytes(data[: len(data) // 3])
     try:

@@ -21,6 +21,7 @@ from bench.generate import Spec, generate
 from covguard import api
 from covguard.config import Settings, load_settings
 from covguard.errors import ConfigError, CoverageDataError, InputError
+from covguard.options import report_options
 from covguard.report.outputs import write_outputs
 from tests.conftest import require
 
@@ -47,7 +48,7 @@ def findings_after_merge(s: Sharded, name: str, shards: list[Path], partial: boo
     settings = settings_for(s.project, s.tmp / f"merge-{name}", s.tmp / f"out-{name}")
     merged = api.merge(settings, shards, partial=partial)
     analysis = api.analyse(settings, results=merged)
-    outputs = write_outputs(settings, analysis, api.gate(settings, analysis))
+    outputs = write_outputs(report_options(settings), analysis, api.gate(settings, analysis))
     return outputs["findings"].read_bytes()
 
 
@@ -69,7 +70,9 @@ def sharded(tmp_path_factory: pytest.TempPathFactory) -> Sharded:
     api.test(settings)
     analysis = api.analyse(settings)
     whole = json.loads(
-        write_outputs(settings, analysis, api.gate(settings, analysis))["findings"].read_text()
+        write_outputs(report_options(settings), analysis, api.gate(settings, analysis))[
+            "findings"
+        ].read_text()
     )
     shards: list[Path] = []
     for k in range(1, N + 1):

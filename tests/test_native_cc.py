@@ -24,6 +24,7 @@ from covguard.builder.ccwrap import NATIVE_LOG
 from covguard.config import Settings, load_settings
 from covguard.errors import BuildError
 from covguard.files import sha256_file
+from covguard.options import build_options
 from tests.conftest import SAMPLE, require
 
 WAYS = {"python": {"COVGUARD_NATIVE_CC": "0"}, "native": {}, "fallback": {"COVGUARD_HOST_CC": "false"}}
@@ -41,8 +42,8 @@ def _build(monkeypatch: pytest.MonkeyPatch, root: Path, work: Path, way: str) ->
         monkeypatch.setenv(key, value)
     notes: list[str] = []
     settings = _settings(root, work)
-    manifest = build_mod.build(settings, clean=True, echo=notes.append)
-    area = Area(settings)
+    manifest = build_mod.build(build_options(settings), clean=True, echo=notes.append)
+    area = Area(build_options(settings))
     json_records = [json.loads(p.read_text()) for p in sorted(area.cc_log.glob("*.json"))]
     return {
         "compile_commands": json.loads(area.compile_commands.read_text(encoding="utf-8")),
@@ -199,7 +200,7 @@ def test_a_damaged_record_log_is_refused(tmp_path: Path, monkeypatch: pytest.Mon
     require("gcc")
     root = _hostile_project(tmp_path)
     _build(monkeypatch, root, tmp_path / "work", "native")
-    log = Area(_settings(root, tmp_path / "work")).cc_log / NATIVE_LOG
+    log = Area(build_options(_settings(root, tmp_path / "work"))).cc_log / NATIVE_LOG
     data = log.read_bytes()
     log.write_bytes(data[:-3])
     with pytest.raises(BuildError, match="cut short") as info:

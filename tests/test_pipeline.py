@@ -14,6 +14,7 @@ from covguard import api
 from covguard.builder.area import Area
 from covguard.config import load_settings
 from covguard.ingest.collect import collect_in_place
+from covguard.options import build_options
 from tests.conftest import CRASHY, SAMPLE, covguard, require
 
 
@@ -59,7 +60,7 @@ def test_totals_equal_gcovr(sample_run: api.Outcome, tmp_path: Path) -> None:
     require("gcov")
     settings = load_settings(SAMPLE / "covguard.toml", overrides={"work_dir": str(tmp_path / "work")})
     manifest = api.build(settings)
-    area = Area(settings)
+    area = Area(build_options(settings))
     for exe in sorted((area.build_dir / "tests").iterdir()):
         subprocess.run(
             [exe],

@@ -20,6 +20,7 @@ from covguard import api, pytest_plugin
 from covguard.config import load_settings
 from covguard.errors import ConfigError, CoverageDataError, InputError
 from covguard.ingest.coverage_py import context_unit, read_coverage, source_files
+from covguard.options import run_options
 from covguard.run import pytest_runner
 from covguard.trace.python_ast import function_frame, functions_of, owners, parse, scan_python
 from covguard.trace.tags import attach_to_functions
@@ -395,7 +396,7 @@ def test_a_hung_test_is_an_error_and_the_others_keep_their_results(tmp_path: Pat
         timeout=4,
     )
     settings = load_settings(project / "covguard.toml")
-    run = pytest_runner.run_python_suite(settings)
+    run = pytest_runner.run_python_suite(run_options(settings))
     assert [(c.name, c.status, c.coverage) for c in run.cases] == [
         ("test_fast", "passed", "complete"),
         ("test_hangs", "error", "incomplete"),
@@ -403,12 +404,12 @@ def test_a_hung_test_is_an_error_and_the_others_keep_their_results(tmp_path: Pat
     assert "still running when the suite was stopped after 4 s" in run.cases[1].message
     assert run.run.timed_out
     assert "test_hangs" in str(run.run.crashed)
-    cov = pytest_runner.python_coverage(settings, run)  # coverage.py saved its data on SIGTERM
+    cov = pytest_runner.python_coverage(run_options(settings), run)  # coverage.py saved its data on SIGTERM
     assert cov.tests_executing("lib/m.py", 3) == ["t/test_a.py::test_fast"]
     # a source changed since the run: the coverage would be shown against new text
     (project / "lib" / "m.py").write_text("# @req R-1\ndef f(x):\n    return x + 2\n")
     with pytest.raises(CoverageDataError, match=r"lib/m\.py: changed since the Python suite ran"):
-        pytest_runner.python_coverage(settings, run)
+        pytest_runner.python_coverage(run_options(settings), run)
 
 
 def test_a_test_file_that_does_not_import_does_not_stop_the_others(tmp_path: Path) -> None:
@@ -419,7 +420,7 @@ def test_a_test_file_that_does_not_import_does_not_stop_the_others(tmp_path: Pat
             "test_broken.py": "import no_such_module\n",
         },
     )
-    run = pytest_runner.run_python_suite(load_settings(project / "covguard.toml"))
+    run = pytest_runner.run_python_suite(run_options(load_settings(project / "covguard.toml")))
     assert [(c.test, c.status, c.coverage) for c in run.cases] == [
         ("t/test_broken.py::<collection error>", "error", "none"),
         ("t/test_a.py::test_fast", "passed", "complete"),
@@ -440,7 +441,7 @@ def test_a_test_file_that_does_not_import_does_not_stop_the_others(tmp_path: Pat
 def test_configuration_errors_are_clear(tmp_path: Path, python: dict[str, Any], message: str) -> None:
     project = _suite_project(tmp_path, {"test_a.py": "def test_a():\n    pass\n"}, **python)
     with pytest.raises(ConfigError, match=message) as err:
-        pytest_runner.run_python_suite(load_settings(project / "covguard.toml"))
+        pytest_runner.run_python_suite(run_options(load_settings(project / "covguard.toml")))
     assert err.value.hint
 
 

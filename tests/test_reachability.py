@@ -29,6 +29,7 @@ from covguard.builder.product import ProductArea, build_product, load_product
 from covguard.config import load_settings
 from covguard.errors import BuildError, InputError, ToolError
 from covguard.frames import records
+from covguard.options import build_options
 from covguard.trace.callgraph import build_callgraph, reachability, read_cgraph_dump
 from covguard.trace.image import read_elf_symbols, read_linker_map
 from covguard.trace.tags import TagConfig
@@ -228,7 +229,7 @@ def test_entry_points_from_the_configuration(reach_run: tuple[api.Outcome, Path]
     """User patterns add entry points; ``path:name`` picks a static function of one file."""
     _, project = reach_run
     settings = load_settings(project / "covguard.toml")
-    graph = build_callgraph(load_product(settings).units)
+    graph = build_callgraph(load_product(build_options(settings)).units)
     nodes = graph.nodes.set_index("key")
 
     def reached(entries: tuple[str, ...]) -> set[str]:
@@ -259,7 +260,9 @@ def test_same_reachability_at_o0(reach_run: tuple[api.Outcome, Path], tmp_path: 
         },
     )
     analysed = outcome.analysis.functions.loc[:, ["file", "function"]]
-    at_o0 = product_facts(settings, build_product(settings), analysed, {"RCH-8"}, TagConfig()).functions
+    at_o0 = product_facts(
+        settings, build_product(build_options(settings)), analysed, {"RCH-8"}, TagConfig()
+    ).functions
     at_o1 = outcome.analysis.functions
 
     def reachable(frame: pd.DataFrame) -> dict[tuple[str, str], bool]:
@@ -307,7 +310,7 @@ def test_product_build_failure_is_exit_3(tmp_path: Path) -> None:
     (project / "src" / "a.c").write_text("int a_api(void) { return + ; }\n", encoding="utf-8")
     settings = load_settings(project / "covguard.toml", overrides={"work_dir": str(tmp_path / "w")})
     with pytest.raises(BuildError) as err:
-        build_product(settings)
+        build_product(build_options(settings))
     assert err.value.exit_code == 3
     assert "the product build failed" in err.value.message
     assert "a.c:1" in err.value.message
@@ -329,7 +332,7 @@ def test_product_compiler_missing(tmp_path: Path) -> None:
     assert "Traceback" not in proc.stderr
     bad = load_settings(project / "covguard.toml", overrides={"product.compiler": "no-such-gcc"})
     with pytest.raises(ToolError):
-        build_product(bad)
+        build_product(build_options(bad))
 
 
 def test_missing_image_is_reported(tmp_path: Path) -> None:
@@ -339,15 +342,15 @@ def test_missing_image_is_reported(tmp_path: Path) -> None:
         project / "covguard.toml", overrides={"product.image": "{build_dir}/nothing.elf"}
     )
     with pytest.raises(BuildError, match="wrote no image"):
-        build_product(settings)
+        build_product(build_options(settings))
 
 
 def test_analyse_before_the_product_build(tmp_path: Path) -> None:
     settings = load_settings(REACH / "covguard.toml", overrides={"work_dir": str(tmp_path / "w")})
     with pytest.raises(BuildError, match="has not been built yet") as err:
-        load_product(settings)
+        load_product(build_options(settings))
     assert err.value.location is not None
-    assert str(err.value.location.path) == str(ProductArea(settings).manifest)
+    assert str(err.value.location.path) == str(ProductArea(build_options(settings)).manifest)
 
 
 def test_unusable_inputs_name_the_file(tmp_path: Path) -> None:

@@ -32,6 +32,7 @@ from covguard.config import GCOVR_FORMATS, load_settings
 from covguard.ingest.cgcov import unit_data
 from covguard.ingest.gcda import read_data
 from covguard.ingest.gcno import read_notes
+from covguard.options import build_options, run_options
 from covguard.progress import Progress
 from covguard.report import gcovr_formats, junit, markdown, trace_matrix
 from covguard.report import trace_matrix as tm
@@ -430,8 +431,8 @@ def _gcda_folder(unit: Path, out: Path) -> Path:
 def test_merged_gcda_equals_gcov_tool_merge(sample_run: Any, tmp_path: Path) -> None:
     require("gcov-tool")
     settings = _settings_of(sample_run)
-    results = load_results(settings)
-    manifest = load_manifest(settings)
+    results = load_results(run_options(settings))
+    manifest = load_manifest(build_options(settings))
     units = dict(sorted(results.units.items())[:3])
     merged, added = gcovr_formats.merged_tree(manifest, units, tmp_path / "ours")
     # each test's data as libgcov would lay it out (the harness writes one stream per process)

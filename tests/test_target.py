@@ -30,6 +30,7 @@ from covguard.config import Settings, load_settings
 from covguard.errors import ToolError
 from covguard.frames import CoverageData, records
 from covguard.ingest.cgcov import STREAM_MAGIC, StreamError, read_stream
+from covguard.options import build_options, run_options
 from covguard.run.runner import load_results
 from tests.conftest import FIXTURES, SAMPLE, covguard, require
 
@@ -99,7 +100,7 @@ def test_sample_on_target_gives_the_host_results_and_findings(sample: dict[str, 
     ]
     assert target["summary"]["coverage"] == host["summary"]["coverage"]
     # built for the target: ARM ELF images, the Cortex-M3 flags on every compile
-    area = Area(_for(sample["settings"], "cortex-m3-qemu"))
+    area = Area(build_options(_for(sample["settings"], "cortex-m3-qemu")))
     image = area.build_dir / "tests" / "test_bolus"
     assert image.read_bytes()[:4] == b"\x7fELF"
     assert image.read_bytes()[18] == 40
@@ -154,7 +155,7 @@ def test_covguard_reads_target_data_as_arm_none_eabi_gcov_does(
 ) -> None:
     """One target test's .gcda files, read by arm-none-eabi-gcov: the same line counts."""
     settings = _for(sample["settings"], "cortex-m3-qemu")
-    results = load_results(settings)
+    results = load_results(run_options(settings))
     data = api.coverage(settings)
     test = "test_bolus::limit_clamps_bolus_above_maximum"
     folder = Path(results.units[test])
@@ -317,7 +318,7 @@ def test_a_test_whose_coverage_never_comes_back_is_not_a_pass(faults: dict[str, 
 def test_no_coverage_of_a_failed_run_is_counted(faults: dict[str, Any]) -> None:
     """The coverage units of the hung, faulted and lost tests hold nothing in the analysis."""
     settings = load_settings(faults["project"] / "covguard.toml")
-    results = load_results(settings)
+    results = load_results(run_options(settings))
     bad = {"test_hang::dead_sensor_hangs", "test_fault::null_callback_faults", "test_nocov::empty_when_zero"}
     assert not bad & set(results.units)
     data = api.coverage(settings, results=results)
@@ -342,7 +343,7 @@ def _stream_of_a_real_run(tmp: Path) -> bytes:
     toolchain = get_toolchain("cortex-m3-qemu")
     cov = tmp / "cov"
     cov.mkdir()
-    image = Area(settings).build_dir / "tests" / "test_gauge"
+    image = Area(build_options(settings)).build_dir / "tests" / "test_gauge"
     command = toolchain.run_command(image, {"COVGUARD_COVERAGE_DIR": str(cov), "COVGUARD_FIRST_TEST": "0"})
     proc = subprocess.run(command, capture_output=True, text=True, timeout=30, check=False)
     assert proc.returncode == 0, proc.stderr

@@ -71,6 +71,7 @@ from covguard.frames import (
     grouped_lists,
 )
 from covguard.model import BuildManifest, TestCase, percent
+from covguard.options import build_options
 from covguard.requirements import ReadReport, read_requirements
 from covguard.requirements.settings import options_from
 from covguard.run.runner import TestRun
@@ -294,14 +295,16 @@ def _product_facts(
     (:mod:`covguard.analysis.reach`); ``None`` otherwise: reachability stays unknown."""
     from covguard.builder import product
 
-    if not product.configured(settings):
+    if not product.configured(build_options(settings)):
         return None
     from covguard.analysis.reach import product_facts
 
     functions = _function_frame(data)
     # reachability is a fact of the C product build: Python software items stay unknown (None)
     functions = functions[~functions["file"].map(is_python).astype(bool)]
-    return product_facts(settings, product.load_product(settings), functions, known, tag_config)
+    return product_facts(
+        settings, product.load_product(build_options(settings)), functions, known, tag_config
+    )
 
 
 def _symlink_problems(files: Sequence[str], root: Path) -> list[Problem]:

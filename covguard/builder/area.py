@@ -8,8 +8,8 @@ import json
 import os
 from pathlib import Path
 
+from covguard.builder.options import BuildOptions
 from covguard.builder.toolchains.base import RUNTIME_DIR
-from covguard.config import Settings
 from covguard.errors import BuildError, ConfigError
 from covguard.model import BuildManifest
 
@@ -17,8 +17,8 @@ from covguard.model import BuildManifest
 class Area:
     """The work area of one toolchain profile (and variant) inside the work folder."""
 
-    def __init__(self, settings: Settings) -> None:
-        self.root = settings.toolchain_dir()
+    def __init__(self, options: BuildOptions) -> None:
+        self.root = options.toolchain_dir()
         self.build_dir = self.root / "build"
         self.bin = self.root / "bin"
         self.cc_log = self.root / "cc-log"
@@ -30,15 +30,15 @@ class Area:
         self.model_cache = self.root / "coverage-model.zip"
 
 
-def placeholders(settings: Settings, area: Area) -> dict[str, str]:
+def placeholders(options: BuildOptions, area: Area) -> dict[str, str]:
     return {
-        "root": str(settings.root),
-        "work_dir": str(settings.work_dir),
+        "root": str(options.root),
+        "work_dir": str(options.work_dir),
         "build_dir": str(area.build_dir),
         "runtime_dir": str(RUNTIME_DIR),
         "cc": str(area.bin / "cc"),
         "cxx": str(area.bin / "c++"),
-        "jobs": str(settings.build_jobs),
+        "jobs": str(options.build_jobs),
     }
 
 
@@ -65,15 +65,15 @@ def recorded_root(area: Area) -> str | None:
     return None
 
 
-def check_root(settings: Settings) -> None:
+def check_root(options: BuildOptions) -> None:
     """Refuse a work area built for another project root (a project copied or moved together with
     its work folder): its build records, notes and coverage data name the other tree, so every
     function would be missing and a rogue one unreported."""
-    area = Area(settings)
+    area = Area(options)
     recorded = recorded_root(area)
-    if recorded is not None and os.path.normpath(recorded) != os.path.normpath(str(settings.root)):
+    if recorded is not None and os.path.normpath(recorded) != os.path.normpath(str(options.root)):
         raise BuildError(
-            f"this work folder was built for another project root, {recorded}, not {settings.root}: "
+            f"this work folder was built for another project root, {recorded}, not {options.root}: "
             "its build records, coverage notes and data name the other tree (was the project copied or "
             "moved together with its work folder?)",
             path=area.manifest if area.manifest.is_file() else area.root,
@@ -82,10 +82,10 @@ def check_root(settings: Settings) -> None:
         )
 
 
-def load_manifest(settings: Settings) -> BuildManifest:
+def load_manifest(options: BuildOptions) -> BuildManifest:
     """The manifest of the last successful build of this toolchain profile."""
-    area = Area(settings)
-    check_root(settings)
+    area = Area(options)
+    check_root(options)
     if not area.manifest.is_file():
         raise BuildError(
             "no complete build for this toolchain profile (nothing built yet, or the last build "
@@ -113,21 +113,21 @@ def _glob_abs(pattern: str) -> list[Path]:
     return sorted(anchor.glob(rel)) if rel else []
 
 
-def discover(settings: Settings, area: Area, *, required: bool = True) -> list[Path]:
+def discover(options: BuildOptions, area: Area, *, required: bool = True) -> list[Path]:
     """The test executables matching ``test.executables`` (regular, executable files); none is an
     error only when ``required`` (no invocation, CTest or runner configured)."""
-    values = placeholders(settings, area)
+    values = placeholders(options, area)
     found: dict[str, Path] = {}
-    patterns = [expand(p, values, "'test.executables'") for p in settings.test_executables]
+    patterns = [expand(p, values, "'test.executables'") for p in options.test_executables]
     for pattern in patterns:
-        full = pattern if os.path.isabs(pattern) else str(settings.root / pattern)
+        full = pattern if os.path.isabs(pattern) else str(options.root / pattern)
         for path in _glob_abs(full):
             if path.is_file() and os.access(path, os.X_OK) and path.suffix not in (".o", ".gcno", ".gcda"):
                 found[str(path)] = path
     if not found and required:
         raise ConfigError(
             "no test executables found matching " + ", ".join(repr(p) for p in patterns),
-            path=settings.config_path,
+            path=options.config_path,
             hint="build them first (covguard build) and check 'test.executables' in the configuration",
         )
     return [found[k] for k in sorted(found)]

@@ -30,6 +30,7 @@ from pathlib import Path
 
 from covguard.builder import native_cc
 from covguard.builder.area import Area, check_root, expand, placeholders
+from covguard.builder.options import BuildOptions
 from covguard.builder.shape import (
     check_compiled,
     collision_error,
@@ -41,7 +42,6 @@ from covguard.builder.shape import (
 )
 from covguard.builder.toolchains import toolchain_for
 from covguard.builder.toolchains.base import RUNTIME_DIR, Toolchain
-from covguard.config import Settings
 from covguard.confine import confined
 from covguard.errors import BuildError, ConfigError
 from covguard.files import glob_regex, sha256_file, write_json, write_text
@@ -54,18 +54,18 @@ WRAPPER = Path(__file__).resolve().parent / "ccwrap.py"
 BUILD_SETTLE_S = 120.0
 
 
-def build_command(settings: Settings, area: Area) -> list[str]:
+def build_command(options: BuildOptions, area: Area) -> list[str]:
     """The build's argument vector: ``/bin/sh -c`` for a string, the list as it is (see
     :mod:`covguard.builder.shape`)."""
-    raw = settings.build_command
+    raw = options.build_command
     if not raw:
         raise ConfigError(
             "no build command configured",
-            path=settings.config_path,
+            path=options.config_path,
             hint='add: [build] command = "make tests BUILD_DIR={build_dir}"',
         )
     wrappers = (str(area.bin / "cc"), str(area.bin / "c++"))
-    return command_line(raw, placeholders(settings, area), "'build.command'", wrappers)
+    return command_line(raw, placeholders(options, area), "'build.command'", wrappers)
 
 
 def _write_launchers(area: Area, config_file: Path) -> None:
@@ -174,46 +174,46 @@ def _tail(text: str, lines: int = 40) -> str:
 
 
 def build(
-    settings: Settings,
+    options: BuildOptions,
     *,
     clean: bool = False,
     echo: Callable[[str], None] | None = None,
 ) -> BuildManifest:
     """Run the configured build with coverage; return (and write) the build manifest."""
-    toolchain = toolchain_for(settings)
+    toolchain = toolchain_for(options)
     toolchain.check_installed()
-    area = _prepare_area(settings, clean)
-    _install_wrapper(area, _write_wrapper_config(settings, toolchain, area), settings.work_dir, echo)
-    command = build_command(settings, area)
-    env = _build_env(settings, area)
+    area = _prepare_area(options, clean)
+    _install_wrapper(area, _write_wrapper_config(options, toolchain, area), options.work_dir, echo)
+    command = build_command(options, area)
+    env = _build_env(options, area)
     if echo:
         echo("build: " + shown(command))
-    started, duration = _run_build(settings, area, command, env)
-    commands, not_compiled = _record_compiles(settings, area, echo)
+    started, duration = _run_build(options, area, command, env)
+    commands, not_compiled = _record_compiles(options, area, echo)
     if toolchain.coverage == "llvm":  # clang: the coverage mapping is in the test executables
         from covguard.builder.toolchains.clang import llvm_manifest
 
-        manifest = llvm_manifest(settings, area, toolchain, command, commands, started, duration)
+        manifest = llvm_manifest(options, area, toolchain, command, commands, started, duration)
         write_json(area.manifest, asdict(manifest))
         return manifest
-    manifest = _gcov_manifest(settings, toolchain, area, command, commands, not_compiled, started, duration)
+    manifest = _gcov_manifest(options, toolchain, area, command, commands, not_compiled, started, duration)
     write_json(area.manifest, asdict(manifest))
     if manifest.notes_files:
         # compile the coverage model now, once per build: every later read of coverage loads it
         from covguard.ingest.collect import coverage_model
 
-        coverage_model(manifest, area.model_cache, settings.build_jobs)
+        coverage_model(manifest, area.model_cache, options.build_jobs)
     return manifest
 
 
-def _prepare_area(settings: Settings, clean: bool) -> Area:
+def _prepare_area(options: BuildOptions, clean: bool) -> Area:
     """The toolchain's work area, emptied with ``clean`` (else checked to belong to this project
     root), with an empty log of the compiles to come."""
-    area = Area(settings)
+    area = Area(options)
     if not clean:
-        check_root(settings)
+        check_root(options)
     if clean and area.root.exists():
-        confined(settings.work_dir, area.root.name, "the toolchain work area", source=settings.config_path)
+        confined(options.work_dir, area.root.name, "the toolchain work area", source=options.config_path)
         shutil.rmtree(area.root)
     # the tree is about to be rewritten: until this build succeeds there is no complete build to
     # read the last run's results with (a failed or stopped build leaves nothing to mix)
@@ -225,12 +225,12 @@ def _prepare_area(settings: Settings, clean: bool) -> Area:
     return area
 
 
-def _write_wrapper_config(settings: Settings, toolchain: Toolchain, area: Area) -> Path:
+def _write_wrapper_config(options: BuildOptions, toolchain: Toolchain, area: Area) -> Path:
     """The compiler wrapper's configuration (:mod:`covguard.builder.ccwrap`): compilers, flags,
     what gets coverage; written into the area, its path returned."""
     cfg_file = area.root / "cc-config.json"
     runtime_links = toolchain.prepare_runtime(area.root / "runtime")  # a target's start-up code
-    coverage_flags, link_flags = settings.build_coverage_flags, settings.build_link_flags
+    coverage_flags, link_flags = options.build_coverage_flags, options.build_link_flags
     if toolchain.coverage == "llvm":  # the defaults are gcov's: clang would instrument twice
         from covguard.builder.toolchains.clang import without_gcov_flags
 
@@ -247,28 +247,28 @@ def _write_wrapper_config(settings: Settings, toolchain: Toolchain, area: Area) 
             "machine_flags": list(toolchain.machine_flags),
             "defines": list(toolchain.defines),
             "log_dir": str(area.cc_log),
-            "root": str(settings.root),
-            "instrument": list(settings.build_instrument),
+            "root": str(options.root),
+            "instrument": list(options.build_instrument),
             # only the project's own code gets coverage: never configure checks (conftest.c),
             # CMake's compiler probes or generated files in the work folder
-            "analysed": "|".join(f"(?:{glob_regex(p)})" for p in (*settings.sources, *settings.test_sources)),
-            "skip": [str(settings.work_dir.resolve())],
+            "analysed": "|".join(f"(?:{glob_regex(p)})" for p in (*options.sources, *options.test_sources)),
+            "skip": [str(options.work_dir.resolve())],
         },
     )
     return cfg_file
 
 
-def _build_env(settings: Settings, area: Area) -> dict[str, str]:
+def _build_env(options: BuildOptions, area: Area) -> dict[str, str]:
     """The build command's environment: the wrapper as CC/CXX, covguard's run-time, ``build.env``."""
     env = wrapper_env(os.environ, str(area.bin / "cc"), str(area.bin / "c++"))
     env["COVGUARD_RUNTIME"] = str(RUNTIME_DIR)
-    values = placeholders(settings, area)
-    env.update({k: expand(v, values, f"'build.env.{k}'") for k, v in settings.build_env.items()})
+    values = placeholders(options, area)
+    env.update({k: expand(v, values, f"'build.env.{k}'") for k, v in options.build_env.items()})
     return env
 
 
 def _run_build(
-    settings: Settings, area: Area, command: list[str], env: dict[str, str]
+    options: BuildOptions, area: Area, command: list[str], env: dict[str, str]
 ) -> tuple[datetime, float]:
     """Run the build command, its output into the area's build log; when it started, how long it took."""
     started = datetime.now(UTC)
@@ -278,7 +278,7 @@ def _run_build(
         with log_tmp.open("wb") as log:
             done = run_group(
                 command,
-                cwd=settings.root,
+                cwd=options.root,
                 env=env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -311,7 +311,7 @@ def _run_build(
 
 
 def _record_compiles(
-    settings: Settings, area: Area, echo: Callable[[str], None] | None
+    options: BuildOptions, area: Area, echo: Callable[[str], None] | None
 ) -> tuple[list[dict[str, object]], list[str]]:
     """The compiles the wrapper logged, written as ``compile_commands.json``, and the configured
     sources none of them saw."""
@@ -319,10 +319,10 @@ def _record_compiles(
     write_json(area.compile_commands, commands)
     not_compiled = check_compiled(
         commands,
-        root=settings.root,
-        sources=settings.sources,
-        exclude=settings.exclude,
-        work_dir=settings.work_dir,
+        root=options.root,
+        sources=options.sources,
+        exclude=options.exclude,
+        work_dir=options.work_dir,
     )
     if echo:
         for f in not_compiled:
@@ -331,7 +331,7 @@ def _record_compiles(
 
 
 def _gcov_manifest(
-    settings: Settings,
+    options: BuildOptions,
     toolchain: Toolchain,
     area: Area,
     command: list[str],
@@ -360,11 +360,11 @@ def _gcov_manifest(
         notes_files=tuple(sorted(notes)),
         source_hashes=hashes,
         compile_commands=len(commands),
-        variant=settings.variant,
+        variant=options.variant,
         extra={
             "notes_stamps": stamps,
             "sources_not_compiled": "\n".join(not_compiled),
-            "root": str(settings.root),
+            "root": str(options.root),
         },
     )
 

@@ -28,10 +28,10 @@ from typing import Any
 
 from covguard.builder.area import Area, expand, placeholders
 from covguard.builder.instrumented import _read_cc_log, _tail, _write_launchers
+from covguard.builder.options import BuildOptions
 from covguard.builder.shape import command_line, shown, wrapper_env
 from covguard.builder.toolchains import toolchain_for
 from covguard.builder.toolchains.base import tool_version
-from covguard.config import Settings
 from covguard.errors import BuildError, ConfigError, ToolError
 from covguard.files import write_json, write_text
 from covguard.trace.callgraph import DUMP_FLAGS, Unit
@@ -42,8 +42,8 @@ ASSEMBLER = (".s", ".S", ".sx")
 class ProductArea(Area):
     """The product build's corner of the work folder: ``<work>/product``."""
 
-    def __init__(self, settings: Settings) -> None:
-        self.root = settings.work_dir / "product"
+    def __init__(self, options: BuildOptions) -> None:
+        self.root = options.work_dir / "product"
         self.build_dir = self.root / "build"
         self.bin = self.root / "bin"
         self.cc_log = self.root / "cc-log"
@@ -70,22 +70,23 @@ class ProductBuild:
     assembler: tuple[str, ...] = ()  # sources the compiler assembled: no call graph
 
 
-def configured(settings: Settings) -> bool:
+def configured(options: BuildOptions) -> bool:
     """Whether a product build is configured (else reachability stays unknown)."""
-    return bool(settings.product_command)
+    return bool(options.product_command)
 
 
-def _command(settings: Settings, area: ProductArea) -> list[str]:
+def _command(options: BuildOptions, area: ProductArea) -> list[str]:
     wrappers = (str(area.bin / "cc"), str(area.bin / "c++"))
-    return command_line(settings.product_command, placeholders(settings, area), "'product.command'", wrappers)
+    return command_line(
+        options.product_command or "", placeholders(options, area), "'product.command'", wrappers
+    )
 
 
-def _path_option(settings: Settings, key: str, area: ProductArea) -> str | None:
-    raw = settings.get(key)
+def _path_option(options: BuildOptions, raw: str | None, key: str, area: ProductArea) -> str | None:
     if not raw:
         return None
-    text = expand(str(raw), placeholders(settings, area), f"'{key}'")
-    return os.path.normpath(os.path.join(settings.root, text))
+    text = expand(str(raw), placeholders(options, area), f"'{key}'")
+    return os.path.normpath(os.path.join(options.root, text))
 
 
 def _dump_candidates(directory: str, source: str, output: str | None) -> list[tuple[str, str]]:
@@ -146,10 +147,10 @@ def _link_directory(records: list[dict[str, Any]], image: str | None, root: Path
     return str(root)
 
 
-def build_product(settings: Settings, *, echo: Callable[[str], None] | None = None) -> ProductBuild:
+def build_product(options: BuildOptions, *, echo: Callable[[str], None] | None = None) -> ProductBuild:
     """Run the configured product build with the call-graph dumps; write and return its record."""
-    area = ProductArea(settings)
-    compiler = settings.product_compiler or toolchain_for(settings).cc
+    area = ProductArea(options)
+    compiler = options.product_compiler or toolchain_for(options).cc
     if shutil.which(compiler) is None:
         raise ToolError(
             f"the product compiler '{compiler}' is not installed",
@@ -168,14 +169,14 @@ def build_product(settings: Settings, *, echo: Callable[[str], None] | None = No
     if area.cc_log.exists():
         shutil.rmtree(area.cc_log)
     area.cc_log.mkdir(parents=True)
-    map_file = _path_option(settings, "product.map", area)
-    image = _path_option(settings, "product.image", area)
+    map_file = _path_option(options, options.product_map, "product.map", area)
+    image = _path_option(options, options.product_image, "product.image", area)
     cfg_file = area.root / "cc-config.json"
     write_json(
         cfg_file,
         {
             "compiler": compiler,
-            "cxx_compiler": settings.build_cxx_compiler or toolchain_for(settings).cxx,
+            "cxx_compiler": options.build_cxx_compiler or toolchain_for(options).cxx,
             "compile_flags": list(DUMP_FLAGS),
             "link_flags": ["-Wl,--cref"] if map_file else [],
             "defines": [],
@@ -185,17 +186,17 @@ def build_product(settings: Settings, *, echo: Callable[[str], None] | None = No
         },
     )
     _write_launchers(area, cfg_file)
-    command = _command(settings, area)
+    command = _command(options, area)
     env = wrapper_env(os.environ, str(area.bin / "cc"), str(area.bin / "c++"))
-    values = placeholders(settings, area)
-    env.update({k: expand(v, values, f"'product.env.{k}'") for k, v in settings.product_env.items()})
+    values = placeholders(options, area)
+    env.update({k: expand(v, values, f"'product.env.{k}'") for k, v in options.product_env.items()})
     if echo:
         echo("product build: " + shown(command))
     t0 = time.monotonic()
     try:
         proc = subprocess.run(
             command,
-            cwd=settings.root,
+            cwd=options.root,
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -217,7 +218,7 @@ def build_product(settings: Settings, *, echo: Callable[[str], None] | None = No
             hint=f"the full output is in {area.build_log}",
         )
     records = _read_cc_log(area)
-    units, objects, assembler, missing = _units(records, str(settings.work_dir.resolve()) + os.sep)
+    units, objects, assembler, missing = _units(records, str(options.work_dir.resolve()) + os.sep)
     if missing:
         raise BuildError(
             f"the product build compiled {len(missing)} source(s) without a call-graph dump "
@@ -246,7 +247,7 @@ def build_product(settings: Settings, *, echo: Callable[[str], None] | None = No
         units=tuple(units),
         image=image,
         map=map_file,
-        link_directory=_link_directory(records, image, settings.root),
+        link_directory=_link_directory(records, image, options.root),
         objects=objects,
         assembler=tuple(assembler),
     )
@@ -254,9 +255,9 @@ def build_product(settings: Settings, *, echo: Callable[[str], None] | None = No
     return product
 
 
-def load_product(settings: Settings) -> ProductBuild:
+def load_product(options: BuildOptions) -> ProductBuild:
     """The record of the last product build."""
-    area = ProductArea(settings)
+    area = ProductArea(options)
     if not area.manifest.is_file():
         raise BuildError(
             "the product firmware has not been built yet",

@@ -41,6 +41,7 @@ from covguard.frames import CoverageData
 from covguard.ingest.collect import check_sources, collect, coverage_model
 from covguard.ingest.run_coverage import coverage, source_filter
 from covguard.model import BuildManifest
+from covguard.options import build_options, ingest_options, run_options
 from covguard.run.runner import TestRun, load_results
 
 BUILD_FILES = ("Makefile", "makefile", "GNUmakefile", "CMakeLists.txt", "SConstruct", "SConscript",
@@ -69,9 +70,9 @@ def _sha(data: bytes) -> str:
 
 def _map(settings: Settings, manifest: BuildManifest, results: TestRun) -> CoverageData:
     """The per-test coverage of the last run, without refusing sources changed since its build."""
-    keep = source_filter(settings)
+    keep = source_filter(ingest_options(settings))
     if manifest.extra.get("coverage") == "llvm":
-        return coverage(settings, manifest, results)
+        return coverage(ingest_options(settings), manifest, results)
     data, _n = collect(
         manifest,
         results.units,
@@ -79,7 +80,7 @@ def _map(settings: Settings, manifest: BuildManifest, results: TestRun) -> Cover
         keep=keep,
         origin=results.origin,
         variant=results.variant,
-        model=coverage_model(manifest, Area(settings).model_cache),
+        model=coverage_model(manifest, Area(build_options(settings)).model_cache),
     )
     return data
 
@@ -87,7 +88,7 @@ def _map(settings: Settings, manifest: BuildManifest, results: TestRun) -> Cover
 def _side(settings: Settings, manifest: BuildManifest, changes: ChangeSet, notes: list[str]) -> str:
     """Whether the map's sources are the working tree's ("new") or REF's ("old")."""
     root = settings.root
-    stale = check_sources(manifest, root, source_filter(settings))
+    stale = check_sources(manifest, root, source_filter(ingest_options(settings)))
     if not stale:
         return "new"
     built = {display_path(p, root): h for p, h in manifest.source_hashes.items()}
@@ -121,16 +122,16 @@ def affected(settings: Settings, base: str) -> Affected:
     """The tests the changes since ``base`` need (see the module docstring)."""
     root = settings.root
     changes = changes_since(root, base, what="--base")
-    manifest = load_manifest(settings)
-    results = load_results(settings)
+    manifest = load_manifest(build_options(settings))
+    results = load_results(run_options(settings))
     if results.selection:  # a partial map would leave out every test it did not run
         raise InputError(
             f"the per-test map is a run of selected tests only ({results.selection.get('file')}): "
             "it cannot say which other tests a change needs",
-            path=Area(settings).results,
+            path=Area(build_options(settings)).results,
             hint="run every test (covguard test, no --select) for the map",
         )
-    area = Area(settings)
+    area = Area(build_options(settings))
     notes: list[str] = []
     started = dt.datetime.fromisoformat(manifest.started.replace("Z", "+00:00"))
     ran = dt.datetime.fromtimestamp(area.results.stat().st_mtime, tz=dt.UTC)

@@ -52,6 +52,7 @@ from covguard.evidence.statement import statement
 from covguard.files import atomic_write, display_path, escapes_root, is_stdout, json_text, sha256_file
 from covguard.ingest.collect import check_sources
 from covguard.model import BuildManifest
+from covguard.options import build_options, run_options
 from covguard.run.runner import TestRun, load_results
 
 Echo = Callable[[str], None]
@@ -264,9 +265,9 @@ def _product(stage: _Stage, settings: Settings) -> tuple[list[str], dict[str, st
     folder (original path -> member)."""
     from covguard.builder import product
 
-    if not product.configured(settings):
+    if not product.configured(build_options(settings)):
         return [], {}
-    area = product.ProductArea(settings)
+    area = product.ProductArea(build_options(settings))
     if not area.root.is_dir():
         return [], {}
     files, _links = walk(area.root, lambda p: p.parent == area.root and p.name in ("bin", "cc-log"))
@@ -301,7 +302,7 @@ def _python(stage: _Stage, settings: Settings, external: dict[str, str]) -> list
     from covguard.ingest.coverage_py import source_files
     from covguard.run.pytest_runner import work_folder
 
-    folder = work_folder(settings)
+    folder = work_folder(run_options(settings))
     files, _links = walk(folder, lambda p: False) if folder.is_dir() else ([], [])
     for p in files:
         stage.copy("python/" + p.relative_to(folder).as_posix(), p)
@@ -366,7 +367,7 @@ def _stage_all(
     archive: Path,
     git: dict[str, Any],
 ) -> tuple[dict[str, Any], list[dict[str, str]]]:
-    area = Area(settings)
+    area = Area(build_options(settings))
     root = settings.root
     withheld: list[dict[str, str]] = []
     _reports(stage, settings, archive, withheld)
@@ -500,8 +501,8 @@ def _predicate(
 def _inputs(settings: Settings) -> tuple[BuildManifest, TestRun, dict[str, Any]]:
     """The last build, test run and findings; refused when the sources changed since the build."""
     findings_path = settings.output_dir / "findings.json"
-    manifest = load_manifest(settings)
-    results = load_results(settings)
+    manifest = load_manifest(build_options(settings))
+    results = load_results(run_options(settings))
     if not findings_path.is_file():
         raise InputError(
             "no findings.json in the output folder: nothing has been analysed yet",

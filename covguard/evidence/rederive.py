@@ -49,6 +49,7 @@ from covguard.evidence.layout import (
     run_member,
 )
 from covguard.model import BuildManifest
+from covguard.options import report_options, run_options
 from covguard.run.runner import TestRun
 
 MAX_DIFFERENCES = 12
@@ -456,8 +457,8 @@ def _rederive(stage: Path, scratch: Path, result: Rederivation) -> None:
             _raw_output_problems(stage, run, run_dir, prefix)
         ),
     )
-    results = with_python(results, load_python_run(settings))
-    data = with_python_coverage(settings, data, results)
+    results = with_python(results, load_python_run(run_options(settings)))
+    data = with_python_coverage(run_options(settings), data, results)
     # what covguard.api.analyse and .gate do with the data, results and build given
     analysis = analyse_project(settings, data, results, manifest)
     verdict = evaluate_gate(settings, analysis)
@@ -517,7 +518,7 @@ def _compare(
             (out / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(reports / name, out / name)
     try:
-        written = write_outputs(settings, analysis, verdict, results=results)
+        written = write_outputs(report_options(settings), analysis, verdict, results=results)
     except CovguardError as exc:
         result.notes.append(
             f"re-rendering the reports failed ({exc.message}); they are checked by digest only"

@@ -28,6 +28,7 @@ from covguard.evidence.layout import BUILD_MANIFEST, RESULTS, notes_member, reba
 from covguard.files import display_path
 from covguard.frames import CoverageData
 from covguard.model import BuildManifest
+from covguard.options import build_options, run_options
 from covguard.run.runner import TestRun
 
 RUNS = "runs"
@@ -81,7 +82,7 @@ def stage_other_runs(
     from covguard.builder.area import Area, load_manifest
     from covguard.builder.toolchains import toolchain_for
     from covguard.evidence.archive import walk
-    from covguard.run.provenance import run_settings
+    from covguard.options import run_settings
     from covguard.run.runner import load_results
 
     origins: dict[str, Any] = {}
@@ -91,9 +92,9 @@ def stage_other_runs(
         if s.toolchain == settings.toolchain:
             continue
         prefix = run_prefix(s.toolchain, settings.toolchain)
-        area = Area(s)
-        manifest = load_manifest(s)
-        results = load_results(s)
+        area = Area(build_options(s))
+        manifest = load_manifest(build_options(s))
+        results = load_results(run_options(s))
         copy(prefix + RESULTS, area.results)
         copy(prefix + BUILD_MANIFEST, area.manifest)
         files, _links = walk(area.run_dir, lambda p: False) if area.run_dir.is_dir() else ([], [])
@@ -101,7 +102,7 @@ def stage_other_runs(
             copy(prefix + run_member(str(p), str(area.run_dir)), p)
         for notes in manifest.notes_files:
             copy(prefix + notes_member(notes, manifest.build_dir), Path(notes))
-        if toolchain_for(s).coverage == "llvm":
+        if toolchain_for(build_options(s)).coverage == "llvm":
             stage_executables(copy, results, settings.root, prefix)
         origins[s.toolchain] = {
             "build_dir": manifest.build_dir,

@@ -5,34 +5,35 @@ from __future__ import annotations
 
 from covguard.builder.area import Area, load_manifest
 from covguard.builder.toolchains import toolchain_for
-from covguard.config import Settings
 from covguard.errors import CoverageDataError
 from covguard.frames import CoverageData
 from covguard.ingest.collect import SourceFilter, check_sources, collect, coverage_model
+from covguard.ingest.options import IngestOptions
 from covguard.model import BuildManifest
 from covguard.run.runner import TestRun, load_results
 
 
-def source_filter(settings: Settings) -> SourceFilter:
-    return SourceFilter(settings.root, settings.sources, settings.exclude)
+def source_filter(options: IngestOptions) -> SourceFilter:
+    return SourceFilter(options.root, options.sources, options.exclude)
 
 
 def coverage(
-    settings: Settings,
+    options: IngestOptions,
     manifest: BuildManifest | None = None,
     results: TestRun | None = None,
 ) -> CoverageData:
     """The per-test coverage of the last test run, checked against the build."""
-    manifest = manifest or load_manifest(settings)
-    results = results or load_results(settings)
-    keep = source_filter(settings)
-    stale = check_sources(manifest, settings.root, keep)
+    area = Area(options.build)
+    manifest = manifest or load_manifest(options.build)
+    results = results or load_results(options.run)
+    keep = source_filter(options)
+    stale = check_sources(manifest, options.root, keep)
     if stale:
         raise CoverageDataError(
             "sources differ from the ones that were built and tested:\n  " + "\n  ".join(stale),
             hint="run 'covguard run' to rebuild and test the current sources",
         )
-    toolchain = toolchain_for(settings)
+    toolchain = toolchain_for(options.build)
     if toolchain.coverage == "llvm":  # clang's source-based coverage, with MC/DC
         from covguard.builder.toolchains.clang import llvm_tools
         from covguard.ingest.llvm_cov import LlvmTools, collect_test_run
@@ -40,24 +41,24 @@ def coverage(
         data, n_files = collect_test_run(
             results.units,
             results.cases,
-            root=settings.root,
+            root=options.root,
             keep=keep,
             tools=LlvmTools(*llvm_tools(toolchain)),
             origin=results.origin,
             variant=results.variant,
-            jobs=int(settings.test_jobs),
-            work=Area(settings).root,
+            jobs=int(options.test_jobs),
+            work=area.root,
             unmeasured=manifest.extra.get("mcdc_unmeasured", ""),
         )
     else:
         data, n_files = collect(
             manifest,
             results.units,
-            root=settings.root,
+            root=options.root,
             keep=keep,
             origin=results.origin,
             variant=results.variant,
-            model=coverage_model(manifest, Area(settings).model_cache),
+            model=coverage_model(manifest, area.model_cache),
         )
     expected = [u for u, n in n_files.items() if n == 0 and _unit_ran(results, u)]
     if expected:
@@ -65,7 +66,7 @@ def coverage(
             f"no coverage data where expected for {len(expected)} of {len(n_files)} tests "
             f"(e.g. {expected[0]}): the tests ran but wrote no coverage data (.gcda, .profraw) "
             "where covguard put them",
-            path=Area(settings).run_dir,
+            path=area.run_dir,
             hint="was the build tree moved or copied after the build, or the tests built without "
             "covguard's compiler wrapper? run 'covguard build --clean' and 'covguard run'",
         )

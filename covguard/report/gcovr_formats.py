@@ -37,13 +37,13 @@ from pathlib import Path
 import numpy as np
 
 from covguard.builder.area import Area
-from covguard.config import Settings
 from covguard.errors import CoverageDataError, OutputError, ToolError
 from covguard.files import glob_regex, write_bytes
 from covguard.ingest.cgcov import unit_data
 from covguard.ingest.gcda import TAG_COUNTER_ARCS, TAG_FUNCTION, TAG_OBJECT_SUMMARY, parse_data
 from covguard.ingest.gcno import GCDA_MAGIC, NotesFile, read_notes
 from covguard.model import BuildManifest
+from covguard.report.options import ReportOptions
 
 GCOVR_TIMEOUT_S = 1800
 
@@ -171,31 +171,31 @@ def report_timestamp(manifest: BuildManifest) -> int:
         return 0
 
 
-def _filters(settings: Settings) -> list[str]:
-    root = settings.root.resolve().as_posix().rstrip("/") + "/"
+def _filters(options: ReportOptions) -> list[str]:
+    root = options.root.resolve().as_posix().rstrip("/") + "/"
     base = "".join("\\" + c if c in ".^$*+?{}[]|()\\" else c for c in root)
     args: list[str] = []
-    for pattern in settings.sources:
+    for pattern in options.sources:
         args += ["--filter", base + glob_regex(pattern) + "$"]
-    for pattern in settings.exclude:
+    for pattern in options.exclude:
         args += ["--exclude", base + glob_regex(pattern) + "$"]
     return args
 
 
 def gcovr_command(
-    settings: Settings, merged: Path, scratch: Path, formats: Sequence[str], timestamp: int, gcov: str
+    options: ReportOptions, merged: Path, scratch: Path, formats: Sequence[str], timestamp: int, gcov: str
 ) -> list[str]:
     cmd = [
         sys.executable,
         "-m",
         "gcovr",
         "--root",
-        str(settings.root.resolve()),
-        *_filters(settings),
+        str(options.root.resolve()),
+        *_filters(options),
         "--gcov-executable",
         gcov,
         "--exclude-pattern-prefix",
-        settings.tags_exclusion_prefix,
+        options.tags_exclusion_prefix,
         "--timestamp",
         f"@{timestamp}",
         "--merge-mode-functions",
@@ -209,9 +209,9 @@ def gcovr_command(
         "--gcov-ignore-errors",
         "source_not_found",
         "-j",
-        str(max(1, min(os.cpu_count() or 1, int(settings.build_jobs)))),
+        str(max(1, min(os.cpu_count() or 1, int(options.build_jobs)))),
     ]
-    cmd += list(settings.get("gcovr.args") or ())  # [gcovr] args: the user's options, passed through
+    cmd += list(options.gcovr_args or ())  # [gcovr] args: the user's options, passed through
     for name in formats:
         fmt = FORMATS[name]
         out = scratch / fmt.output
@@ -240,7 +240,7 @@ def gcovr_error_text(text: str) -> str:
 
 
 def write_gcovr_formats(
-    settings: Settings,
+    options: ReportOptions,
     runs: Sequence[tuple[BuildManifest, dict[str, str]]],
     formats: Sequence[str],
     *,
@@ -261,21 +261,21 @@ def write_gcovr_formats(
             f"'{gcov}' is not installed: gcovr needs it to write {', '.join(formats)}",
             hint="install it, or set 'report.gcovr = []' to skip gcovr's formats",
         )
-    merged = Area(settings).root / "merged"
+    merged = Area(options.build).root / "merged"
     if merged.exists():
         shutil.rmtree(merged)
     missing: set[str] = set()
     for manifest, units in runs:
         merged_tree(manifest, units, merged)
         missing |= missing_sources(manifest)
-    out_dir = settings.output_dir
+    out_dir = options.output_dir
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
         scratch = Path(tempfile.mkdtemp(prefix=".gcovr-", dir=out_dir))
     except OSError as exc:
         raise OutputError(f"cannot write: {exc.strerror}", path=out_dir) from exc
     try:
-        cmd = gcovr_command(settings, merged, scratch, formats, report_timestamp(runs[0][0]), gcov)
+        cmd = gcovr_command(options, merged, scratch, formats, report_timestamp(runs[0][0]), gcov)
         # a source that only a #line directive names and that does not exist: covguard warns about
         # it (covguard.analysis.line_bounds); gcovr's HTML would stop the whole report
         for path in sorted(missing):
@@ -283,7 +283,7 @@ def write_gcovr_formats(
         try:
             proc = subprocess.run(
                 cmd,
-                cwd=settings.root,
+                cwd=options.root,
                 capture_output=True,
                 text=True,
                 errors="replace",

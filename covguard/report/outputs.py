@@ -29,7 +29,6 @@ from typing import Any
 
 from covguard.analysis.analyse import Analysis
 from covguard.analysis.verdict import GateResult
-from covguard.config import Settings
 from covguard.errors import ConfigError, OutputError
 from covguard.files import json_safe, visible_bytes, write_bytes, write_text
 from covguard.frames import few_collections
@@ -44,6 +43,7 @@ from covguard.report import (
     sarif,
     trace_matrix,
 )
+from covguard.report.options import ReportOptions
 from covguard.run.runner import TestRun
 
 
@@ -51,7 +51,7 @@ from covguard.run.runner import TestRun
 class Rendering:
     """What every output renders: the one findings document and the analysis it came from."""
 
-    settings: Settings
+    options: ReportOptions
     analysis: Analysis
     gate: GateResult
     doc: dict[str, Any]  # findings_json.findings_document
@@ -79,9 +79,9 @@ class CoverageRun:
     gcov: str = "gcov"  # the gcov that reads them
 
 
-def all_formats(settings: Settings) -> list[str]:
+def all_formats(options: ReportOptions) -> list[str]:
     """Every output `covguard run` writes: covguard's own, then the configured gcovr formats."""
-    return [*COVGUARD_FORMATS, *settings.report_gcovr]
+    return [*COVGUARD_FORMATS, *options.report_gcovr]
 
 
 def format_names() -> list[str]:
@@ -105,7 +105,7 @@ def output_file(name: str) -> str:
 
 @few_collections
 def write_outputs(
-    settings: Settings,
+    options: ReportOptions,
     analysis: Analysis,
     gate: GateResult,
     *,
@@ -119,9 +119,9 @@ def write_outputs(
     JUnit needs the test ``results`` and gcovr's formats the ``coverage_runs``: without them those
     formats are left out and the others written.
     """
-    selected = list(dict.fromkeys(formats if formats is not None else all_formats(settings)))
+    selected = list(dict.fromkeys(formats if formats is not None else all_formats(options)))
     check_formats(selected)
-    out = settings.output_dir
+    out = options.output_dir
     written: dict[str, Path] = {}
     doc = findings_json.findings_document(analysis, gate)
 
@@ -132,7 +132,7 @@ def write_outputs(
 
     # the outputs other than the HTML page, which lists them
     listed = [(name, output_file(name)) for name in selected if name != "html"]
-    given = Rendering(settings, analysis, gate, doc, results, listed)
+    given = Rendering(options, analysis, gate, doc, results, listed)
     wanted_gcovr = [f for f in selected if f in gcovr_formats.FORMATS]
     steps: list[tuple[int, OutputFormat | None]] = [(f.order, f) for f in OUTPUTS if f.name in selected]
     for _order, fmt in sorted([*steps, (GCOVR_ORDER, None)], key=lambda step: step[0]):
@@ -142,7 +142,7 @@ def write_outputs(
                     echo("report: gcovr " + ", ".join(wanted_gcovr))
                 written.update(
                     gcovr_formats.write_gcovr_formats(
-                        settings,
+                        options,
                         [(r.manifest, r.units) for r in coverage_runs],
                         wanted_gcovr,
                         gcov=coverage_runs[0].gcov,
@@ -167,7 +167,7 @@ def _junit(given: Rendering, path: Path) -> None:
 
 
 def _cobertura(given: Rendering, path: Path) -> None:
-    analysis, root = given.analysis, given.settings.root
+    analysis, root = given.analysis, given.options.root
     stamp = gcovr_formats.report_timestamp(analysis.manifest) if analysis.manifest else 0
     write_text(path, visible_bytes(cobertura.render(analysis, source=root.as_posix(), timestamp=stamp)))
 
@@ -180,8 +180,8 @@ def _markdown(given: Rendering, path: Path) -> None:
 
 def _sarif(given: Rendering, path: Path) -> None:
     shown = _changed_only(given.doc, given.analysis)
-    settings = given.settings
-    write_text(path, json_safe(sarif.render(shown, root=settings.root, config_path=settings.config_path)))
+    options = given.options
+    write_text(path, json_safe(sarif.render(shown, root=options.root, config_path=options.config_path)))
 
 
 def _trace_csv(given: Rendering, path: Path) -> None:
@@ -193,13 +193,13 @@ def _trace_xlsx(given: Rendering, path: Path) -> None:
 
 
 def _html(given: Rendering, path: Path) -> None:
-    settings, out = given.settings, path.parent
+    options, out = given.options, path.parent
     page, pages = html.render_site(
         given.doc,
         given.analysis,
-        root=settings.root,
-        title=f"covguard report: {settings.root.name}",
-        gcovr_pages=_gcovr_pages(out, given.analysis, settings.root),
+        root=options.root,
+        title=f"covguard report: {options.root.name}",
+        gcovr_pages=_gcovr_pages(out, given.analysis, options.root),
         outputs=[(p, p) for _n, p in given.listed if (out / p).is_file()],
     )
     _write_pages(out, pages)

@@ -24,9 +24,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from covguard.builder.toolchains.base import Toolchain
-from covguard.config import Settings
 from covguard.files import display_path
 from covguard.model import ExecutableRun, TestCase
+from covguard.run.options import RunOptions
 from covguard.run.selection import selected_names
 
 MAX_RECORD = 32 * 1024 * 1024
@@ -185,7 +185,7 @@ def cmocka_results(text: str, errors: str = "") -> dict[str, tuple[str, str]]:
 _C_TEST = r"^[ \t]*(?:static[ \t]+)?void[ \t\n]+({names})[ \t\n]*\([ \t\n]*void[ \t\n]*\*[ \t\n]*\*"
 
 
-def c_test_definitions(settings: Settings, names: list[str]) -> dict[str, tuple[str, int]]:
+def c_test_definitions(options: RunOptions, names: list[str]) -> dict[str, tuple[str, int]]:
     """Where cmocka's test functions are defined: ``name -> (file, line)``, found by name in the
     test sources (``test_sources``); a name defined in more than one file stays unplaced."""
     from covguard.files import glob_matcher
@@ -194,10 +194,10 @@ def c_test_definitions(settings: Settings, names: list[str]) -> dict[str, tuple[
     if not wanted:
         return {}
     pattern = re.compile(_C_TEST.format(names="|".join(wanted)), re.M)
-    match = glob_matcher(settings.test_sources)
+    match = glob_matcher(options.test_sources)
     found: dict[str, list[tuple[str, int]]] = {}
-    for item in sorted(settings.root.rglob("*.c"))[:5000]:
-        rel = display_path(item, settings.root)
+    for item in sorted(options.root.rglob("*.c"))[:5000]:
+        rel = display_path(item, options.root)
         if (
             rel.startswith((".", "/"))
             or not match(rel)
@@ -223,7 +223,7 @@ class _Attempt:
 
 
 def run_framework_executable(
-    settings: Settings,
+    options: RunOptions,
     toolchain: Toolchain,
     exe: Path,
     label: str,
@@ -241,8 +241,8 @@ def run_framework_executable(
         if d.exists():
             shutil.rmtree(d)
         d.mkdir(parents=True)
-    timeout = float(settings.test_timeout)
-    rel_exe = display_path(exe, settings.root)
+    timeout = float(options.test_timeout)
+    rel_exe = display_path(exe, options.root)
     suffix = ".profraw" if toolchain.coverage == "llvm" else ""
     stdbuf = shutil.which("stdbuf") if toolchain.origin == "host" else None
     fw = FRAMEWORKS[framework]
@@ -265,7 +265,7 @@ def run_framework_executable(
             status=status,
             duration_s=us / 1e6 if us is not None else None,
             message=message,
-            file=_source_path(rec.file, settings) if rec.file else "",
+            file=_source_path(rec.file, options) if rec.file else "",
             line=rec.line,
             verifies=(),
             coverage_unit=unit,
@@ -314,7 +314,7 @@ def run_framework_executable(
                 TestCase(
                     test=f"{label}::<no results>", executable=rel_exe, name="<no results>", status="error",
                     duration_s=took, message=f"covguard's {fw.title} hook recorded no test "
-                    f"(see {display_path(stdout, settings.root)})", file=rel_exe, line=0, verifies=(),
+                    f"(see {display_path(stdout, options.root)})", file=rel_exe, line=0, verifies=(),
                     coverage_unit="", coverage="none",
                 )
             )  # fmt: skip
@@ -338,7 +338,7 @@ def run_framework_executable(
                 break
             status, message = judge(rec, _STATUS.get(rec.status, "failed"), "\n".join(rec.failures))
             # a failure's place relative to the project, as covguard shows paths
-            message = re.sub(rf"(?m)^{re.escape(str(settings.root))}/", "", message)
+            message = re.sub(rf"(?m)^{re.escape(str(options.root))}/", "", message)
             cases.append(case(rec, status, message, "complete", unit, rec.micros))
             units[unit] = str(cov_dir / f"{rec.index}{suffix}")
         if unfinished is None:
@@ -366,7 +366,7 @@ def run_framework_executable(
         if not item.disabled and item.name not in seen:
             cases.append(case(item, "error", f"did not run: {lost}", "none", "", None))
     if fw.find_definitions:  # cmocka knows no file or line of a test: its definition, by name
-        places = c_test_definitions(settings, [c.name for c in cases if not c.file])
+        places = c_test_definitions(options, [c.name for c in cases if not c.file])
         cases = [
             replace(c, file=places[c.name][0], line=places[c.name][1])
             if not c.file and c.name in places

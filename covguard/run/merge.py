@@ -38,12 +38,12 @@ from pathlib import Path
 from typing import Any
 
 from covguard.builder.area import Area
-from covguard.config import Settings
 from covguard.confine import UnsafePath, confined, relative_name, shown
 from covguard.errors import CoverageDataError, InputError
 from covguard.files import write_json
 from covguard.limits import LimitExceeded, Limits
 from covguard.model import BuildManifest, ExecutableRun, TestCase
+from covguard.run.options import RunOptions
 from covguard.run.runner import TestRun
 
 _HINT_SAME_BUILD = (
@@ -62,9 +62,9 @@ class Shard:
     results: TestRun
 
 
-def _area_of(path: Path, settings: Settings) -> Path:
+def _area_of(path: Path, options: RunOptions) -> Path:
     """The toolchain area inside a shard: the folder itself, or its <toolchain> sub-folder."""
-    sub = settings.toolchain_dir().name
+    sub = options.build.toolchain_dir().name
     for candidate in (path, path / sub, path / ".covguard" / sub):
         if (candidate / "results.json").is_file():
             return candidate
@@ -91,8 +91,8 @@ def _read_json(path: Path, what: str) -> dict[str, object]:
     return data
 
 
-def load_shard(path: Path, settings: Settings, name: str | None = None) -> Shard:
-    area = _area_of(path, settings)
+def load_shard(path: Path, options: RunOptions, name: str | None = None) -> Shard:
+    area = _area_of(path, options)
     raw_manifest = _read_json(area / "build.json", "build manifest (build.json)")
     raw_results = _read_json(area / "results.json", "test results (results.json)")
     try:
@@ -329,19 +329,19 @@ def _copy_run_tree(src: Path, dst: Path, shard: str) -> None:
 
 
 def merge_shards(
-    settings: Settings, paths: Sequence[Path], *, partial: bool = False
+    options: RunOptions, paths: Sequence[Path], *, partial: bool = False
 ) -> tuple[TestRun, BuildManifest]:
     """Combine the shards at ``paths`` (folders or ``.tar.gz`` archives) into this work area's
     ``results.json`` and ``run/`` tree."""
-    area = Area(settings)
-    limits = Limits.from_settings(settings)
+    area = Area(options.build)
+    limits = options.limits
     unpack = area.root / "merge-unpacked"
     try:
         shards = [
-            load_shard(_unpacked(Path(p), unpack / str(i), limits), settings, name=str(p))
+            load_shard(_unpacked(Path(p), unpack / str(i), limits), options, name=str(p))
             for i, p in enumerate(paths)
         ]
-        return _merge(settings, area, shards, partial)
+        return _merge(options, area, shards, partial)
     finally:
         shutil.rmtree(unpack, ignore_errors=True)  # merged files are hard links: they stay
         shutil.rmtree(area.root / "run.merging", ignore_errors=True)  # left only by a failed merge
@@ -380,7 +380,7 @@ def _check_against_raw_output(shard: Shard, limits: Limits) -> None:
 
 
 def _merge(
-    settings: Settings, area: Area, shards: list[Shard], partial: bool
+    options: RunOptions, area: Area, shards: list[Shard], partial: bool
 ) -> tuple[TestRun, BuildManifest]:
     target = area.root.resolve()
     seen: dict[Path, str] = {}
@@ -399,7 +399,7 @@ def _merge(
     if area.manifest.is_file():
         from covguard.builder.area import load_manifest
 
-        own = load_manifest(settings)
+        own = load_manifest(options.build)
     manifest = check_same_build(shards, own)
     specs = _shard_specs(shards, partial)
     selected = [s.name for s in shards if s.results.selection]
@@ -427,7 +427,7 @@ def _merge(
                 )
             label_owner[r.label] = s.name
     for s in shards:
-        _check_against_raw_output(s, Limits.from_settings(settings))
+        _check_against_raw_output(s, options.limits)
 
     staging = area.root / "run.merging"
     if staging.exists():

@@ -7,11 +7,11 @@ import os
 import signal
 from pathlib import Path
 
-from covguard.config import Settings
 from covguard.errors import TestRunError
 from covguard.files import display_path
 from covguard.procs import run_group
 from covguard.run.invocations import open_stdin
+from covguard.run.options import RunOptions
 
 
 def _describe_exit(returncode: int | None, timed_out: bool, timeout: float) -> str:
@@ -90,8 +90,8 @@ def _profiling_errors(stderr_text: str) -> list[str]:
     ][:5]
 
 
-def _source_path(file: str, settings: Settings) -> str:
+def _source_path(file: str, options: RunOptions) -> str:
     p = Path(file)
     if not p.is_absolute():
-        p = settings.root / p
-    return display_path(p, settings.root) if p.exists() else file
+        p = options.root / p
+    return display_path(p, options.root) if p.exists() else file

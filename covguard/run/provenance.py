@@ -21,7 +21,6 @@ from dataclasses import replace
 
 import pandas as pd
 
-from covguard.config import Settings
 from covguard.frames import CoverageData, merge_coverage
 from covguard.run.runner import TestRun
 
@@ -98,17 +97,10 @@ def combine_coverage(runs: Sequence[tuple[RunKey, CoverageData]]) -> CoverageDat
     return merge_coverage([prefixed_coverage(d, p) for (_key, d), p in zip(runs, prefixes, strict=True)])
 
 
-def run_settings(settings: Settings) -> list[Settings]:
-    """The settings of every run analysed together (``analysis.runs``; else the toolchain's)."""
-    names = tuple(settings.analysis_runs) or (settings.toolchain,)
-    return [settings if n == settings.toolchain else settings.with_overrides(toolchain=n) for n in names]
-
-
 __all__ = [
     "combine_coverage",
     "combine_results",
     "prefixed_coverage",
     "prefixed_results",
     "run_prefixes",
-    "run_settings",
 ]

@@ -35,13 +35,13 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from covguard.config import Settings
 from covguard.errors import ConfigError, CoverageDataError, InputError, TestRunError
 from covguard.files import display_path, sha256_file, write_json, write_text
 from covguard.frames import CoverageData, merge_coverage
 from covguard.ingest.coverage_py import ORIGIN, read_coverage, source_files
 from covguard.model import ExecutableRun, TestCase
 from covguard.procs import Finished, run_group
+from covguard.run.options import RunOptions
 from covguard.trace.python_ast import functions_of, parse
 
 if TYPE_CHECKING:
@@ -87,33 +87,33 @@ class PythonRun:
         )
 
 
-def work_folder(settings: Settings) -> Path:
-    return settings.work_dir / "python"
+def work_folder(options: RunOptions) -> Path:
+    return options.work_dir / "python"
 
 
-def results_path(settings: Settings) -> Path:
-    return work_folder(settings) / "results.json"
+def results_path(options: RunOptions) -> Path:
+    return work_folder(options) / "results.json"
 
 
 # ---------------------------------------------------------------------------------------------
 # running
 
 
-def _interpreter(settings: Settings) -> str:
-    configured = str(settings.python_python or "")
+def _interpreter(options: RunOptions) -> str:
+    configured = str(options.python_python or "")
     if not configured:
         return sys.executable
     found = configured if os.path.isabs(configured) else shutil.which(configured)
     if not found or not os.access(found, os.X_OK):
         raise ConfigError(
             f"the Python interpreter '{configured}' of the Python suite is not found",
-            path=settings.config_path,
+            path=options.config_path,
             hint="set 'python.python' to an interpreter on PATH or an absolute path (empty: covguard's own)",
         )
     return found
 
 
-def _check_interpreter(python: str, settings: Settings) -> None:
+def _check_interpreter(python: str, options: RunOptions) -> None:
     probe = subprocess.run(
         [python, "-c", "import coverage, pytest, covguard.pytest_plugin"],
         capture_output=True,
@@ -125,29 +125,29 @@ def _check_interpreter(python: str, settings: Settings) -> None:
         last = (probe.stderr.strip().splitlines() or ["(no message)"])[-1]
         raise ConfigError(
             f"the interpreter of the Python suite ({python}) cannot run it: {last}",
-            path=settings.config_path,
+            path=options.config_path,
             hint="install pytest, coverage and covguard into it, or set 'python.python' to one that has them",
         )
 
 
-def _test_paths(settings: Settings) -> list[str]:
-    paths = list(settings.python_tests)
-    missing = [p for p in paths if not (settings.root / p.split("::", 1)[0]).exists()]
+def _test_paths(options: RunOptions) -> list[str]:
+    paths = list(options.python_tests)
+    missing = [p for p in paths if not (options.root / p.split("::", 1)[0]).exists()]
     if missing:
         raise ConfigError(
             "'python.tests' names paths that do not exist: " + ", ".join(missing),
-            path=settings.config_path,
+            path=options.config_path,
             hint="give test files or folders relative to the project root",
         )
     return paths
 
 
-def _source_dirs(settings: Settings) -> list[str]:
+def _source_dirs(options: RunOptions) -> list[str]:
     """The folders coverage.py measures: the fixed prefixes of the ``python.sources`` globs."""
     dirs: set[str] = set()
-    for pattern in settings.python_sources:
+    for pattern in options.python_sources:
         head = pattern.split("*", 1)[0].split("?", 1)[0].split("[", 1)[0]
-        folder = settings.root / head if head.endswith("/") or not head else (settings.root / head).parent
+        folder = options.root / head if head.endswith("/") or not head else (options.root / head).parent
         dirs.add(str(folder.resolve()))
     return sorted(dirs)
 
@@ -159,34 +159,34 @@ def _rc_text(data_file: Path, source_dirs: list[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def run_python_suite(settings: Settings, *, echo: Callable[[str], None] | None = None) -> PythonRun:
+def run_python_suite(options: RunOptions, *, echo: Callable[[str], None] | None = None) -> PythonRun:
     """Run the configured pytest suite with per-test coverage; write ``python/results.json``."""
-    root = settings.root
-    if not settings.python_sources:
+    root = options.root
+    if not options.python_sources:
         raise ConfigError(
             "'python.tests' is set but 'python.sources' is empty: there is no Python code to analyse",
-            path=settings.config_path,
+            path=options.config_path,
             hint='add e.g. [python] sources = ["host_tool/host_tool/**"]',
         )
-    tests = _test_paths(settings)
-    python = _interpreter(settings)
-    _check_interpreter(python, settings)
-    work = work_folder(settings)
+    tests = _test_paths(options)
+    python = _interpreter(options)
+    _check_interpreter(python, options)
+    work = work_folder(options)
     if work.exists():
         shutil.rmtree(work)
     work.mkdir(parents=True)
-    sources = source_files(root, settings.python_sources, settings.exclude)
+    sources = source_files(root, options.python_sources, options.exclude)
     hashes = {display_path(p, root): sha256_file(p) for p in sources}
     data_file = work / "coverage.data"
     if echo:
         echo(f"test: {LABEL} {' '.join(tests)}")
-    done = _launch(settings, python, tests, work, data_file)
+    done = _launch(options, python, tests, work, data_file)
     record, stdout, stderr = work / "tests.jsonl", work / "stdout.txt", work / "stderr.txt"
     events = _read_events(record)
     stopped = done.timed_out or done.returncode == -signal.SIGTERM
     run_label = f"{LABEL} {' '.join(tests)}"
-    cases, units, crashed = _cases(events, settings, done.returncode, stopped)
-    problems = _problems(events, done.returncode, stderr, settings)
+    cases, units, crashed = _cases(events, options, done.returncode, stopped)
+    problems = _problems(events, done.returncode, stderr, options)
     run = ExecutableRun(
         executable=run_label,
         label=LABEL,
@@ -201,24 +201,24 @@ def run_python_suite(settings: Settings, *, echo: Callable[[str], None] | None =
         problems=tuple(problems),
     )
     result = PythonRun(tuple(cases), run, data_file.name, units, hashes)
-    write_json(results_path(settings), result.to_json())
+    write_json(results_path(options), result.to_json())
     return result
 
 
-def _launch(settings: Settings, python: str, tests: list[str], work: Path, data_file: Path) -> Finished:
+def _launch(options: RunOptions, python: str, tests: list[str], work: Path, data_file: Path) -> Finished:
     """``coverage run -m pytest`` with covguard's plugin, in its own process group."""
     rc = work / "coveragerc"
-    write_text(rc, _rc_text(data_file, _source_dirs(settings)))
+    write_text(rc, _rc_text(data_file, _source_dirs(options)))
     command = [
         python, "-m", "coverage", "run", f"--rcfile={rc}", "-m", "pytest",
         "-p", "covguard.pytest_plugin", "-p", "no:cacheprovider", "--continue-on-collection-errors",
-        "-q", *settings.python_args, *tests,
+        "-q", *options.python_args, *tests,
     ]  # fmt: skip
     env = {k: v for k, v in os.environ.items() if not k.startswith("COVERAGE_")}
     env.update(
         {
             ENV_RECORD: str(work / "tests.jsonl"),
-            ENV_DEADLINE: f"{float(settings.python_timeout):g}",
+            ENV_DEADLINE: f"{float(options.python_timeout):g}",
             "PYTHONDONTWRITEBYTECODE": "1",  # nothing written into the source tree
             "COVERAGE_CORE": "ctrace",  # dynamic contexts need a tracer core (not sys.monitoring)
         }
@@ -227,11 +227,11 @@ def _launch(settings: Settings, python: str, tests: list[str], work: Path, data_
         try:
             return run_group(
                 command,
-                cwd=settings.root,
+                cwd=options.root,
                 env=env,
                 stdout=out,
                 stderr=err,
-                timeout=float(settings.python_timeout) + KILL_GRACE_S,
+                timeout=float(options.python_timeout) + KILL_GRACE_S,
             )
         except OSError as exc:
             raise TestRunError(
@@ -262,9 +262,9 @@ def _def_lines(path: Path) -> dict[int, int]:
     return {f.first_line: f.line_start for f in functions_of(tree)}
 
 
-def _collection_error(event: dict[str, Any], settings: Settings) -> TestCase:
+def _collection_error(event: dict[str, Any], options: RunOptions) -> TestCase:
     """A test file pytest could not collect (an import error, a syntax error): an error case."""
-    shown = display_path(event.get("path") or settings.root / event["nodeid"], settings.root)
+    shown = display_path(event.get("path") or options.root / event["nodeid"], options.root)
     return TestCase(
         test=f"{shown}::<collection error>",
         executable=shown,
@@ -278,14 +278,14 @@ def _collection_error(event: dict[str, Any], settings: Settings) -> TestCase:
         coverage_unit="",
         coverage="none",
         origin=ORIGIN,
-        variant=settings.variant,
+        variant=options.variant,
     )
 
 
 def _cases(
-    events: list[dict[str, Any]], settings: Settings, returncode: int | None, stopped: bool
+    events: list[dict[str, Any]], options: RunOptions, returncode: int | None, stopped: bool
 ) -> tuple[list[TestCase], dict[str, str], str | None]:
-    root = settings.root
+    root = options.root
     results = {e["nodeid"]: e for e in events if e.get("event") == "result"}
     def_lines: dict[str, dict[int, int]] = {}
     cases: list[TestCase] = []
@@ -295,7 +295,7 @@ def _cases(
     for e in events:
         kind = e.get("event")
         if kind == "collect_error":
-            cases.append(_collection_error(e, settings))
+            cases.append(_collection_error(e, options))
             continue
         if kind != "start":
             continue
@@ -314,7 +314,7 @@ def _cases(
             duration: float | None = float(outcome["duration_s"])
         else:
             how = (
-                f"still running when the suite was stopped after {float(settings.python_timeout):g} s (hung)"
+                f"still running when the suite was stopped after {float(options.python_timeout):g} s (hung)"
                 if stopped
                 else f"the Python suite ended inside this test (exit status {returncode})"
             )
@@ -335,12 +335,12 @@ def _cases(
                 coverage_unit=test,
                 coverage=coverage,
                 origin=ORIGIN,
-                variant=settings.variant,
+                variant=options.variant,
             )
         )
     if crashed is None and not finished:
         crashed = (
-            f"stopped after {float(settings.python_timeout):g} s"
+            f"stopped after {float(options.python_timeout):g} s"
             if stopped
             else f"pytest ended without finishing the session (exit status {returncode})"
         )
@@ -348,25 +348,25 @@ def _cases(
 
 
 def _problems(
-    events: list[dict[str, Any]], returncode: int | None, stderr: Path, settings: Settings
+    events: list[dict[str, Any]], returncode: int | None, stderr: Path, options: RunOptions
 ) -> list[str]:
     """pytest's own failures: usage errors, internal errors, no tests at all."""
     status = next((int(e["exitstatus"]) for e in events if e.get("event") == "finish"), returncode)
     if status in (0, 1, None):
         return []
-    shown = display_path(stderr, settings.root)
+    shown = display_path(stderr, options.root)
     if status == 5:
-        return [f"pytest collected no tests from {', '.join(settings.python_tests)}"]
+        return [f"pytest collected no tests from {', '.join(options.python_tests)}"]
     tail = stderr.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-3:]
     detail = " / ".join(t.strip() for t in tail) or f"see {shown}"
     return [f"pytest exited with status {status}: {detail}"]
 
 
-def load_python_run(settings: Settings) -> PythonRun | None:
+def load_python_run(options: RunOptions) -> PythonRun | None:
     """The last Python suite run, ``None`` when no Python suite is configured."""
-    if not settings.python_tests:
+    if not options.python_tests:
         return None
-    path = results_path(settings)
+    path = results_path(options)
     if not path.is_file():
         raise TestRunError(
             "no results of the Python suite", path=path, hint="run 'covguard test' (or 'covguard run') first"
@@ -388,10 +388,10 @@ def with_python(results: TestRun, python: PythonRun | None) -> TestRun:
     )
 
 
-def python_coverage(settings: Settings, python: PythonRun) -> CoverageData:
+def python_coverage(options: RunOptions, python: PythonRun) -> CoverageData:
     """The per-test coverage of the Python suite's run, checked against the sources it ran."""
-    root = settings.root
-    files = source_files(root, settings.python_sources, settings.exclude)
+    root = options.root
+    files = source_files(root, options.python_sources, options.exclude)
     now = {display_path(p, root): p for p in files}
     stale = [
         f"{shown}: changed since the Python suite ran" if shown in now else f"{shown}: missing"
@@ -406,7 +406,7 @@ def python_coverage(settings: Settings, python: PythonRun) -> CoverageData:
             "Python sources differ from the ones that were tested:\n  " + "\n  ".join(stale),
             hint="run 'covguard test' (or 'covguard run') again",
         )
-    data_file = work_folder(settings) / python.data_file  # an absolute path stays as it is
+    data_file = work_folder(options) / python.data_file  # an absolute path stays as it is
     if not data_file.is_file() and any(c.status in ("passed", "failed") for c in python.cases):
         raise CoverageDataError(
             "the Python tests ran but left no coverage.py data",
@@ -418,15 +418,15 @@ def python_coverage(settings: Settings, python: PythonRun) -> CoverageData:
         files,
         root=root,
         units=python.units,
-        variant=settings.variant,
+        variant=options.variant,
     )
 
 
-def with_python_coverage(settings: Settings, data: CoverageData, results: TestRun) -> CoverageData:
+def with_python_coverage(options: RunOptions, data: CoverageData, results: TestRun) -> CoverageData:
     """``data`` (the C coverage) with the Python suite's coverage merged in, when it ran."""
     if results.python is None:
         return data
-    return merge_coverage([data, python_coverage(settings, results.python)])
+    return merge_coverage([data, python_coverage(options, results.python)])
 
 
 __all__ = [

@@ -31,13 +31,13 @@ from typing import TYPE_CHECKING
 from covguard.builder.area import Area, discover, expand, placeholders
 from covguard.builder.toolchains import toolchain_for
 from covguard.builder.toolchains.base import Toolchain
-from covguard.config import Settings
 from covguard.errors import ConfigError, TestRunError
 from covguard.files import display_path, write_json
 from covguard.ingest.test_output import CaseOutput, ParsedOutput, parse_output, split_ids
 from covguard.model import ExecutableRun, TestCase
 from covguard.procs import kill_all
 from covguard.run.invocations import Invocation, exit_status_case
+from covguard.run.options import RunOptions
 from covguard.run.process import _describe_exit, _profiling_errors, _run_once, _source_path
 from covguard.run.selection import (
     keep_selected,
@@ -157,13 +157,13 @@ def labels_for(executables: Sequence[Path], bases: Sequence[Path] = ()) -> dict[
     return labels
 
 
-def pattern_bases(settings: Settings, area: Area) -> list[Path]:
+def pattern_bases(options: RunOptions, area: Area) -> list[Path]:
     """The folder each ``test.executables`` pattern starts with (before its first wildcard)."""
-    values = placeholders(settings, area)
+    values = placeholders(options.build, area)
     out: list[Path] = []
-    for pattern in settings.test_executables:
+    for pattern in options.test_executables:
         full = Path(expand(pattern, values, "'test.executables'"))
-        full = full if full.is_absolute() else settings.root / full
+        full = full if full.is_absolute() else options.root / full
         base = Path(full.anchor)
         for part in full.parts[1:-1]:
             if any(c in part for c in "*?["):
@@ -181,7 +181,7 @@ class _ExeResult:
 
 
 def run_executable(
-    settings: Settings,
+    options: RunOptions,
     toolchain: Toolchain,
     exe: Path,
     label: str,
@@ -196,11 +196,11 @@ def run_executable(
 
     framework = framework_of(exe) if inv is None else None  # GoogleTest, CppUTest, cmocka hooks
     done = framework and run_framework_executable(
-        settings, toolchain, exe, label, run_dir, env_base, framework
+        options, toolchain, exe, label, run_dir, env_base, framework
     )
     if done:
         return _ExeResult(*done)
-    x = _Exe.prepare(settings, toolchain, exe, label, run_dir, env_base, inv)
+    x = _Exe.prepare(options, toolchain, exe, label, run_dir, env_base, inv)
     p = _Progress()
     while True:
         attempt = _attempt(x, p)
@@ -219,7 +219,7 @@ def run_executable(
 class _Exe:
     """One test executable to run: what stays the same over its attempts."""
 
-    settings: Settings
+    options: RunOptions
     toolchain: Toolchain
     exe: Path
     label: str
@@ -236,7 +236,7 @@ class _Exe:
     @classmethod
     def prepare(
         cls,
-        settings: Settings,
+        options: RunOptions,
         toolchain: Toolchain,
         exe: Path,
         label: str,
@@ -244,7 +244,7 @@ class _Exe:
         env_base: dict[str, str],
         inv: Invocation | None,
     ) -> _Exe:
-        """The executable's settings, its log and coverage folders made empty."""
+        """The executable's options, its log and coverage folders made empty."""
         exe_dir = run_dir / "logs" / (inv.folder if inv else label)
         cov_dir = run_dir / "coverage" / (inv.folder if inv else label)
         for d in (exe_dir, cov_dir):
@@ -252,16 +252,16 @@ class _Exe:
                 shutil.rmtree(d)
             d.mkdir(parents=True)
         return cls(
-            settings=settings,
+            options=options,
             toolchain=toolchain,
             exe=exe,
             label=label,
             inv=inv,
             env_base=env_base,
-            rel_exe=display_path(exe, settings.root),
+            rel_exe=display_path(exe, options.root),
             exe_dir=exe_dir,
             cov_dir=cov_dir,
-            timeout=float(inv.timeout if inv and inv.timeout else settings.test_timeout),
+            timeout=float(inv.timeout if inv and inv.timeout else options.test_timeout),
             stdbuf=shutil.which("stdbuf") if toolchain.origin == "host" else None,
             suffix=".profraw" if toolchain.coverage == "llvm" else "",
             nonce=secrets.token_hex(8),
@@ -322,7 +322,7 @@ def _attempt(x: _Exe, p: _Progress) -> _Attempt:
     err_text = stderr.read_bytes().decode("utf-8", errors="replace")
     p.problems += _profiling_errors(err_text)
     p.problems += x.toolchain.after_run(x.cov_dir)  # a target's coverage into the per-test layout
-    fmt = inv.format if inv and inv.format != "auto" else x.settings.test_format
+    fmt = inv.format if inv and inv.format != "auto" else x.options.test_format
     parsed = parse_output(text, fmt, x.nonce)
     p.fmt_used = parsed.format if parsed.format != "unknown" else p.fmt_used
     p.problems += parsed.problems
@@ -343,7 +343,7 @@ def _per_test_output(x: _Exe, p: _Progress, a: _Attempt) -> bool:
     """covguard's protocol (its harness, or a framework's covguard hooks): every test case with
     its own coverage.  True when the executable is to start again after a test that crashed."""
     parsed = a.parsed
-    p.cases += _covguard_cases(parsed, x.settings, x.rel_exe, x.label, x.cov_dir, p.units, x.suffix, p.first)
+    p.cases += _covguard_cases(parsed, x.options, x.rel_exe, x.label, x.cov_dir, p.units, x.suffix, p.first)
     unfinished = parsed.unfinished
     if parsed.done and a.ended_normally:
         p.cases += exit_status_check(parsed, a.rc, x.rel_exe, x.label, p.crashed, p.first)
@@ -356,7 +356,7 @@ def _per_test_output(x: _Exe, p: _Progress, a: _Attempt) -> bool:
         p.crashed.append(f"{reason} outside any test (after {len(parsed.cases)} tests)")
         return False
     p.crashed.append(f"test '{unfinished.name}' {reason}")
-    p.cases.append(_error_case(unfinished, x.rel_exe, x.label, reason, x.settings))
+    p.cases.append(_error_case(unfinished, x.rel_exe, x.label, reason, x.options))
     p.units.pop(f"{x.label}::{unfinished.name}", None)
     p.first = unfinished.index + 1
     p.attempt += 1
@@ -371,7 +371,7 @@ def _unity_output(x: _Exe, p: _Progress, a: _Attempt) -> None:
     p.units[unit] = str(x.cov_dir / f"all{x.suffix}")
     complete = parsed.done and a.ended_normally
     p.cases += [
-        _case(c, x.rel_exe, x.label, unit, "complete" if complete else "incomplete", x.settings)
+        _case(c, x.rel_exe, x.label, unit, "complete" if complete else "incomplete", x.options)
         for c in parsed.cases
     ]
     if complete:
@@ -409,7 +409,7 @@ def _exit_status_output(x: _Exe, p: _Progress, a: _Attempt) -> None:
         a.took,
         x.rel_exe,
         x.label,
-        forced=x.settings.test_format == "exit-status",
+        forced=x.options.test_format == "exit-status",
     )
     if case.coverage == "complete":
         p.units[case.coverage_unit] = str(x.cov_dir / f"all{x.suffix}")
@@ -465,7 +465,7 @@ def _coverage_came_back(cases: list[TestCase], units: dict[str, str]) -> tuple[l
     return out, problems
 
 
-def _case(c: CaseOutput, rel_exe: str, label: str, unit: str, coverage: str, settings: Settings) -> TestCase:
+def _case(c: CaseOutput, rel_exe: str, label: str, unit: str, coverage: str, options: RunOptions) -> TestCase:
     return TestCase(
         test=f"{label}::{c.name}",
         executable=rel_exe,
@@ -473,7 +473,7 @@ def _case(c: CaseOutput, rel_exe: str, label: str, unit: str, coverage: str, set
         status=c.status or "error",
         duration_s=c.duration_s,
         message=c.message,
-        file=_source_path(c.file, settings),
+        file=_source_path(c.file, options),
         line=c.line,
         verifies=c.verifies,
         coverage_unit=unit,
@@ -483,7 +483,7 @@ def _case(c: CaseOutput, rel_exe: str, label: str, unit: str, coverage: str, set
 
 def _covguard_cases(
     parsed: ParsedOutput,
-    settings: Settings,
+    options: RunOptions,
     rel_exe: str,
     label: str,
     cov_dir: Path,
@@ -500,7 +500,7 @@ def _covguard_cases(
             continue
         unit = f"{label}::{c.name}"
         units[unit] = str(cov_dir / f"{c.index}{suffix}")
-        out.append(_case(c, rel_exe, label, unit, "complete", settings))
+        out.append(_case(c, rel_exe, label, unit, "complete", options))
     return out
 
 
@@ -562,7 +562,7 @@ def _refused_case(refused: list[str], rel_exe: str, label: str) -> TestCase:
     )
 
 
-def _error_case(c: CaseOutput, rel_exe: str, label: str, reason: str, settings: Settings) -> TestCase:
+def _error_case(c: CaseOutput, rel_exe: str, label: str, reason: str, options: RunOptions) -> TestCase:
     return TestCase(
         test=f"{label}::{c.name}",
         executable=rel_exe,
@@ -570,7 +570,7 @@ def _error_case(c: CaseOutput, rel_exe: str, label: str, reason: str, settings: 
         status="error",
         duration_s=None,
         message=reason,
-        file=_source_path(c.file, settings),
+        file=_source_path(c.file, options),
         line=c.line,
         verifies=c.verifies,
         coverage_unit=f"{label}::{c.name}",
@@ -578,32 +578,32 @@ def _error_case(c: CaseOutput, rel_exe: str, label: str, reason: str, settings: 
     )
 
 
-def run_tests(settings: Settings, *, echo: Callable[[str], None] | None = None) -> TestRun:
+def run_tests(options: RunOptions, *, echo: Callable[[str], None] | None = None) -> TestRun:
     """Discover and run all test executables and invocations; write ``results.json``; return the results."""
     from covguard.run.test_plan import configured, plan
 
-    toolchain = toolchain_for(settings)
-    area = Area(settings)
-    with_invocations = configured(settings)
+    toolchain = toolchain_for(options.build)
+    area = Area(options.build)
+    with_invocations = configured(options)
     if with_invocations and toolchain.origin != "host":
         raise ConfigError(
             "test invocations, CTest and custom runners run on the host only",
-            path=settings.config_path,
+            path=options.config_path,
             hint="use them with the host-gcc or host-clang profile",
         )
-    executables = discover(settings, area, required=not with_invocations)
+    executables = discover(options.build, area, required=not with_invocations)
     # of all executables, below the patterns' folders: a label is the same in every shard, and
     # when another executable is added
-    labels = labels_for(executables, pattern_bases(settings, area))
-    selection = load_selection(settings)  # covguard test --select: only the selected test cases
+    labels = labels_for(executables, pattern_bases(options, area))
+    selection = load_selection(options)  # covguard test --select: only the selected test cases
     if selection is not None:
         executables = [e for e in executables if selection.holds(labels[e])]
     env_base = dict(os.environ)
-    values = placeholders(settings, area)
-    env_base.update({k: expand(v, values, f"'test.env.{k}'") for k, v in settings.test_env.items()})
+    values = placeholders(options.build, area)
+    env_base.update({k: expand(v, values, f"'test.env.{k}'") for k, v in options.test_env.items()})
     for var in ("GCOV_PREFIX", "GCOV_PREFIX_STRIP", "LLVM_PROFILE_FILE"):
         env_base.pop(var, None)
-    planned = plan(settings, area, env_base) if with_invocations else None
+    planned = plan(options, area, env_base) if with_invocations else None
     jobs: list[tuple[Path, str, Invocation | None]] = [(exe, labels[exe], None) for exe in executables]
     if planned is not None:
         taken = set(labels.values())
@@ -611,12 +611,12 @@ def run_tests(settings: Settings, *, echo: Callable[[str], None] | None = None) 
             if inv.name in taken:
                 raise ConfigError(
                     f"the test '{inv.name}' has the name of a test executable",
-                    path=settings.config_path,
+                    path=options.config_path,
                     hint="rename it, or leave that executable out of 'test.executables'",
                 )
         chosen = select_invocations(selection, planned.invocations)
         jobs += [(Path(inv.program), inv.name, inv) for inv in chosen]
-    shard = str(settings.test_shard or "")
+    shard = str(options.test_shard or "")
     if shard:
         k, n = (int(x) for x in shard.split("/"))
         jobs = jobs[k - 1 :: n]
@@ -626,17 +626,17 @@ def run_tests(settings: Settings, *, echo: Callable[[str], None] | None = None) 
     if run_dir.exists():
         shutil.rmtree(run_dir)  # never mix coverage data of an earlier run into this one
     run_dir.mkdir(parents=True)
-    result = TestRun(origin=toolchain.origin, variant=settings.variant, shards=[shard] if shard else [])
+    result = TestRun(origin=toolchain.origin, variant=options.variant, shards=[shard] if shard else [])
 
     def one(job: tuple[Path, str, Invocation | None]) -> _ExeResult:
         exe, label, inv = job
         if echo:
             echo(f"test: {label}")
         env = {**env_base, **only_env(selection, label)}
-        done = run_executable(settings, toolchain, exe, label, run_dir, env, inv)
+        done = run_executable(options, toolchain, exe, label, run_dir, env, inv)
         return replace(done, cases=keep_selected(done.cases, done.units, selected_names(env)))
 
-    pool = ThreadPoolExecutor(max_workers=max(1, int(settings.test_jobs)))
+    pool = ThreadPoolExecutor(max_workers=max(1, int(options.test_jobs)))
     try:
         finished = list(pool.map(one, jobs))
     except BaseException:
@@ -645,7 +645,7 @@ def run_tests(settings: Settings, *, echo: Callable[[str], None] | None = None) 
         kill_all()
         raise
     pool.shutdown()
-    tagged = {"origin": toolchain.origin, "variant": settings.variant}
+    tagged = {"origin": toolchain.origin, "variant": options.variant}
     for r in finished:
         result.runs.append(r.run)
         result.cases.extend(TestCase(**{**asdict(c), **tagged}) for c in r.cases)
@@ -660,8 +660,8 @@ def run_tests(settings: Settings, *, echo: Callable[[str], None] | None = None) 
     return result
 
 
-def load_results(settings: Settings) -> TestRun:
-    area = Area(settings)
+def load_results(options: RunOptions) -> TestRun:
+    area = Area(options.build)
     if not area.results.is_file():
         raise TestRunError(
             "no test results for this toolchain profile",

@@ -24,11 +24,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from covguard.config import Settings
 from covguard.errors import ConfigError
 from covguard.files import display_path
 from covguard.model import TestCase
 from covguard.run.invocations import Invocation
+from covguard.run.options import RunOptions
 
 ONLY_VAR = "COVGUARD_ONLY"
 MAX_ONLY = 96 * 1024  # an environment string stays well under Linux's 128 KiB per string
@@ -55,16 +55,16 @@ class Selection:
         return {"file": self.file, "tests": len(self.ids), "missing": sorted(missing)[:1000]}
 
 
-def load_selection(settings: Settings) -> Selection | None:
+def load_selection(options: RunOptions) -> Selection | None:
     """The run's selection (``test.select``), or None for a full run."""
-    given = settings.values.get("test_select")
+    given = options.test_select
     if not given:
         return None
     from covguard.run.selection import read_select
 
     path = Path(str(given))
-    path = path if path.is_absolute() else settings.root / path
-    return Selection(file=display_path(path, settings.root), ids=read_select(path))
+    path = path if path.is_absolute() else options.root / path
+    return Selection(file=display_path(path, options.root), ids=read_select(path))
 
 
 def only_env(selection: Selection | None, label: str) -> dict[str, str]:

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
+from covguard.builder.options import BuildOptions
 from covguard.builder.toolchains.base import Toolchain
 from covguard.builder.toolchains.clang import host_clang
 from covguard.builder.toolchains.cortex_m import cortex_m3_qemu
 from covguard.builder.toolchains.gcc import host_gcc
-from covguard.config import Settings
 from covguard.errors import ConfigError
 
 # the ``toolchain`` setting's values: name -> factory (compiler, C++ compiler; "" for the default)
@@ -35,6 +35,6 @@ def get_toolchain(name: str, cc: str = "", cxx: str = "") -> Toolchain:
     return factory(cc, cxx)
 
 
-def toolchain_for(settings: Settings) -> Toolchain:
-    """The profile the settings name, with the configured compilers."""
-    return get_toolchain(settings.toolchain, settings.build_compiler, settings.build_cxx_compiler)
+def toolchain_for(options: BuildOptions) -> Toolchain:
+    """The profile the options name, with the configured compilers."""
+    return get_toolchain(options.toolchain, options.build_compiler, options.build_cxx_compiler)

@@ -32,7 +32,7 @@ from covguard.model import BuildManifest
 
 if TYPE_CHECKING:
     from covguard.builder.area import Area
-    from covguard.config import Settings
+    from covguard.builder.options import BuildOptions
 
 INSTALL_HINT = (
     "apt-get install --no-install-recommends clang-19 llvm-19 libclang-rt-19-dev (Debian) - "
@@ -92,7 +92,7 @@ def llvm_tools(toolchain: Toolchain) -> tuple[str, str]:
 
 
 def llvm_manifest(
-    settings: Settings,
+    options: BuildOptions,
     area: Area,
     toolchain: Toolchain,
     command: Sequence[str],
@@ -106,7 +106,7 @@ def llvm_manifest(
     from covguard.builder.area import discover
     from covguard.ingest.llvm_cov import LlvmTools, mapped_sources
 
-    executables = discover(settings, area)
+    executables = discover(options, area)
     profdata, llvm_cov = llvm_tools(toolchain)
     mapped = mapped_sources(LlvmTools(profdata, llvm_cov), executables, area.root)
     if not mapped:
@@ -132,7 +132,7 @@ def llvm_manifest(
         notes_files=(),
         source_hashes=dict(sorted(hashes.items())),
         compile_commands=len(commands),
-        variant=settings.variant,
+        variant=options.variant,
         extra={
             "coverage": "llvm",
             "test_executables": str(len(executables)),

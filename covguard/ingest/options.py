@@ -1,0 +1,23 @@
+"""What the ingest stage reads of the configuration: :class:`IngestOptions`, built from the settings
+by :func:`covguard.options.ingest_options` (field names are the settings' attribute names)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from covguard.builder.options import BuildOptions
+from covguard.run.options import RunOptions
+
+
+@dataclass(frozen=True, slots=True)
+class IngestOptions:
+    """The values reading a test run's per-test coverage reads; ``build`` and ``run`` are what it
+    hands to the build stage (manifest, work area, toolchain) and the run stage (results)."""
+
+    build: BuildOptions
+    run: RunOptions
+    root: Path
+    sources: tuple[str, ...]
+    exclude: tuple[str, ...]
+    test_jobs: int
