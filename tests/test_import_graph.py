@@ -26,7 +26,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "covguard"
 # the packages of the data path, in its order; they are called by covguard.api and never call up
-STAGES = ("build", "run", "ingest", "trace", "requirements", "analysis", "report", "evidence")
+STAGES = ("builder", "run", "ingest", "trace", "requirements", "analysis", "report", "evidence")
 # change control: commands beside the pipeline (affected, who-covers, justify); they may call it
 COMMANDS = ("change",)
 
