@@ -37,7 +37,7 @@ from covguard.analysis.reach import product_facts  # noqa: E402
 from covguard.builder.product import build_product  # noqa: E402
 from covguard.config import load_settings  # noqa: E402
 from covguard.files import display_path  # noqa: E402
-from covguard.options import build_options  # noqa: E402
+from covguard.options import analysis_options, build_options  # noqa: E402
 from covguard.trace.callgraph import build_callgraph, reachability  # noqa: E402
 from covguard.trace.tags import TagConfig  # noqa: E402
 
@@ -147,7 +147,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     )
     known = {f"FW-SRS-{n:06d}" for n in range(1, generated.requirements + 1)}
     facts_s, facts = median_time(
-        lambda: product_facts(settings, product, analysed.loc[:, ["file", "function"]], known, TagConfig()),
+        lambda: product_facts(
+            analysis_options(settings), product, analysed.loc[:, ["file", "function"]], known, TagConfig()
+        ),
         args.repeat,
     )
     edges = graph.edges

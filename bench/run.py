@@ -280,7 +280,7 @@ def worker(kind: str, root: Path, out: Path) -> None:
     from covguard.ingest.gcov_model import build_model, evaluate
     from covguard.ingest.model_cache import incremental_model, object_key
     from covguard.model import TestCase
-    from covguard.options import build_options, run_options
+    from covguard.options import analysis_options, build_options, run_options
     from covguard.report import findings_json
     from covguard.run.runner import TestRun, load_results
 
@@ -332,7 +332,7 @@ def worker(kind: str, root: Path, out: Path) -> None:
             model=model,
         )
     t_ingest = time.perf_counter()
-    analysis = analyse_project(settings, data, results, manifest)
+    analysis = analyse_project(analysis_options(settings), data, results, manifest)
     t_analyse = time.perf_counter()
     # findings.json: the one contract every other output renders from (the HTML, XLSX, ... writers
     # of covguard.report.outputs are not part of this measurement)

@@ -27,7 +27,15 @@ from covguard.ingest.collect import SourceFilter
 from covguard.ingest.run_coverage import coverage as _coverage
 from covguard.ingest.run_coverage import source_filter as _source_filter
 from covguard.model import BuildManifest
-from covguard.options import build_options, ingest_options, report_options, run_options, run_settings
+from covguard.options import (
+    analysis_options,
+    build_options,
+    gate_options,
+    ingest_options,
+    report_options,
+    run_options,
+    run_settings,
+)
 from covguard.run.provenance import combine_coverage, combine_results
 from covguard.run.pytest_runner import (
     PythonRun,
@@ -151,7 +159,7 @@ def analyse(
         results = with_python(load_results(options), load_python_run(options))
     if data is None:
         data = with_python_coverage(options, _coverage(ingest_options(settings), manifest, results), results)
-    return analyse_project(settings, data, results, manifest)
+    return analyse_project(analysis_options(settings), data, results, manifest)
 
 
 _Run = tuple[Settings, BuildManifest, TestRun]
@@ -176,7 +184,7 @@ def gate(settings: Settings, analysis: Analysis) -> GateResult:
     """Apply the configured policy to an analysis."""
     from covguard.analysis.gate import evaluate_gate
 
-    return evaluate_gate(settings, analysis)
+    return evaluate_gate(gate_options(settings), analysis)
 
 
 @dataclass
@@ -207,7 +215,7 @@ def run(settings: Settings, *, clean: bool = False, echo: Echo | None = None) ->
     with work_lock(settings.work_dir):
         # bad requirement files stop the run before anything is built or written
         read_report = ReadReport()
-        load_requirements(settings, read_report)
+        load_requirements(analysis_options(settings), read_report)
         if echo is not None:
             for line in read_report.lines():
                 echo(f"requirements: {line}")

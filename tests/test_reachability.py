@@ -29,7 +29,7 @@ from covguard.builder.product import ProductArea, build_product, load_product
 from covguard.config import load_settings
 from covguard.errors import BuildError, InputError, ToolError
 from covguard.frames import records
-from covguard.options import build_options
+from covguard.options import analysis_options, build_options
 from covguard.trace.callgraph import build_callgraph, reachability, read_cgraph_dump
 from covguard.trace.image import read_elf_symbols, read_linker_map
 from covguard.trace.tags import TagConfig
@@ -261,7 +261,7 @@ def test_same_reachability_at_o0(reach_run: tuple[api.Outcome, Path], tmp_path: 
     )
     analysed = outcome.analysis.functions.loc[:, ["file", "function"]]
     at_o0 = product_facts(
-        settings, build_product(build_options(settings)), analysed, {"RCH-8"}, TagConfig()
+        analysis_options(settings), build_product(build_options(settings)), analysed, {"RCH-8"}, TagConfig()
     ).functions
     at_o1 = outcome.analysis.functions
 

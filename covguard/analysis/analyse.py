@@ -48,7 +48,7 @@ from covguard.analysis.hierarchy import roll_up
 from covguard.analysis.line_bounds import bound_to_files, is_c_family, lexable
 from covguard.analysis.lines import classify_lines, scopes
 from covguard.analysis.mcdc import McdcResult, analyse_mcdc
-from covguard.config import Settings
+from covguard.analysis.options import AnalysisOptions
 from covguard.files import display_path, escapes_root, glob_matcher
 from covguard.frames import (
     ANALYSED_TESTS,
@@ -71,9 +71,7 @@ from covguard.frames import (
     grouped_lists,
 )
 from covguard.model import BuildManifest, TestCase, percent
-from covguard.options import build_options
 from covguard.requirements import ReadReport, read_requirements
-from covguard.requirements.settings import options_from
 from covguard.run.runner import TestRun
 from covguard.trace.python_ast import is_python
 from covguard.trace.scan_cache import scan_sources_cached
@@ -157,7 +155,7 @@ def _read_sources(paths: Sequence[str], root: Path) -> list[tuple[str, bytes]]:
     return items
 
 
-def _test_source_files(settings: Settings, tests: pd.DataFrame) -> list[str]:
+def _test_source_files(settings: AnalysisOptions, tests: pd.DataFrame) -> list[str]:
     root = settings.root
     match = glob_matcher(settings.test_sources)
     found: set[str] = set()
@@ -184,15 +182,15 @@ def _test_source_files(settings: Settings, tests: pd.DataFrame) -> list[str]:
 # the analysis
 
 
-def load_requirements(settings: Settings, report: ReadReport | None = None) -> pd.DataFrame:
+def load_requirements(options: AnalysisOptions, report: ReadReport | None = None) -> pd.DataFrame:
     """The configured requirement files, read and checked (:mod:`covguard.requirements`); what
     was not taken as a requirement, and the warnings, go to ``report``."""
-    return read_requirements([Path(p) for p in settings.requirements], options_from(settings.values), report)
+    return read_requirements([Path(p) for p in options.requirements], options.requirement_options, report)
 
 
 @few_collections
 def analyse_project(
-    settings: Settings, data: CoverageData, results: TestRun, manifest: BuildManifest | None = None
+    settings: AnalysisOptions, data: CoverageData, results: TestRun, manifest: BuildManifest | None = None
 ) -> Analysis:
     """Read requirements and tags, classify functions, lines, requirements; list findings."""
     root = settings.root
@@ -239,7 +237,7 @@ def analyse_project(
         ],
         default_class=settings.default_safety_class,
         manifest=manifest,
-        settings=settings.as_dict(),
+        settings=settings.recorded,
         require_target=tuple(settings.gate_require_target),
         reachable=facts.functions if facts else None,
         product_findings=facts.findings if facts else None,
@@ -280,7 +278,7 @@ def _not_compiled(manifest: BuildManifest | None) -> list[dict[str, Any]]:
     ]
 
 
-def _ledger_input(settings: Settings, sources: list[tuple[str, bytes]]) -> LedgerInput | None:
+def _ledger_input(settings: AnalysisOptions, sources: list[tuple[str, bytes]]) -> LedgerInput | None:
     """The justification ledger (``justify.ledger``) with the sources it is checked against;
     without a ledger file, justifications apply as written."""
     from covguard.analysis.ledger import Sources, read_ledger, today
@@ -289,22 +287,20 @@ def _ledger_input(settings: Settings, sources: list[tuple[str, bytes]]) -> Ledge
 
 
 def _product_facts(
-    settings: Settings, data: CoverageData, known: set[str], tag_config: TagConfig
+    settings: AnalysisOptions, data: CoverageData, known: set[str], tag_config: TagConfig
 ) -> ProductFacts | None:
     """Reachability and the image check from the product build, when one is configured
     (:mod:`covguard.analysis.reach`); ``None`` otherwise: reachability stays unknown."""
     from covguard.builder import product
 
-    if not product.configured(build_options(settings)):
+    if not product.configured(settings.build):
         return None
     from covguard.analysis.reach import product_facts
 
     functions = _function_frame(data)
     # reachability is a fact of the C product build: Python software items stay unknown (None)
     functions = functions[~functions["file"].map(is_python).astype(bool)]
-    return product_facts(
-        settings, product.load_product(build_options(settings)), functions, known, tag_config
-    )
+    return product_facts(settings, product.load_product(settings.build), functions, known, tag_config)
 
 
 def _symlink_problems(files: Sequence[str], root: Path) -> list[Problem]:

@@ -34,8 +34,8 @@ from pathlib import Path
 from typing import Any
 
 from covguard.analysis.analyse import Analysis
+from covguard.analysis.options import GateOptions
 from covguard.analysis.verdict import GateCheck, GateResult
-from covguard.config import Settings
 from covguard.errors import InputError
 from covguard.frames import records
 from covguard.report.sarif import fingerprint
@@ -124,14 +124,14 @@ def _pct(num: Any, den: Any) -> float | None:
 
 
 def apply_baseline(
-    result: GateResult, analysis: Analysis, settings: Settings, *, renames: dict[str, str] | None = None
+    result: GateResult, analysis: Analysis, settings: GateOptions, *, renames: dict[str, str] | None = None
 ) -> GateResult:
     """The gate's checks judged against the baseline (see the module docstring); marks every finding
     of ``analysis`` ``baseline = "new"`` or ``"existing"``."""
-    path = Path(settings.gate_baseline)
+    path = Path(str(settings.gate_baseline))
     doc, commit = load_baseline(path)
     if renames is None:
-        ref = str(settings.values.get("gate_baseline_ref") or "") or commit
+        ref = str(settings.gate_baseline_ref or "") or commit
         renames = {}
         if ref:
             from covguard.change.changeset import renames_since

@@ -18,9 +18,9 @@ from __future__ import annotations
 import pandas as pd
 
 from covguard.analysis.analyse import Analysis
+from covguard.analysis.options import GateOptions
 from covguard.analysis.verdict import GateCheck, GateResult
 from covguard.change.changeset import ChangeSet, changes_since, functions_touched
-from covguard.config import Settings
 from covguard.frames import records
 
 OK_FUNCTION = ("verified", "justified")
@@ -39,7 +39,7 @@ def _ranges(lines: list[int]) -> str:
 
 
 def apply_diff(
-    result: GateResult, analysis: Analysis, settings: Settings, changes: ChangeSet | None = None
+    result: GateResult, analysis: Analysis, settings: GateOptions, changes: ChangeSet | None = None
 ) -> GateResult:
     changes = changes or changes_since(settings.root, str(settings.gate_diff_base), what="gate.diff_base")
     analysis.cache["diff_scope"] = changes

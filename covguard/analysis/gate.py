@@ -20,15 +20,15 @@ from __future__ import annotations
 import pandas as pd
 
 from covguard.analysis.analyse import Analysis
+from covguard.analysis.options import GateOptions
 from covguard.analysis.verdict import GateCheck, GateResult
-from covguard.config import Settings
 from covguard.frames import records
 
 # limits of the ledger's kinds, applied only when a justification ledger is in use
 LEDGER_LIMITS = {"stale_justification": 0, "expired_justification": 0}
 
 
-def evaluate_gate(settings: Settings, analysis: Analysis) -> GateResult:
+def evaluate_gate(settings: GateOptions, analysis: Analysis) -> GateResult:
     limits = dict(settings.gate_max_findings)
     if analysis.justifications is not None:
         limits = {**LEDGER_LIMITS, **limits}
@@ -40,11 +40,11 @@ def evaluate_gate(settings: Settings, analysis: Analysis) -> GateResult:
         require_target=tuple(settings.gate_require_target),
         mcdc=settings.gate_mcdc,
     )
-    if settings.values.get("gate_baseline"):  # only what is new or worse than a baseline fails
+    if settings.gate_baseline:  # only what is new or worse than a baseline fails
         from covguard.analysis.baseline import apply_baseline
 
         apply_baseline(result, analysis, settings)
-    if settings.values.get("gate_diff_base"):  # what changed since a git revision must be verified
+    if settings.gate_diff_base:  # what changed since a git revision must be verified
         from covguard.analysis.diffgate import apply_diff
 
         apply_diff(result, analysis, settings)

@@ -28,8 +28,8 @@ import numpy as np
 import pandas as pd
 
 from covguard.analysis import findings as F
+from covguard.analysis.options import AnalysisOptions
 from covguard.builder.product import ProductBuild
-from covguard.config import Settings
 from covguard.files import display_path
 from covguard.ingest.collect import SourceFilter
 from covguard.trace.callgraph import CallGraph, build_callgraph, reachability
@@ -62,7 +62,7 @@ class ProductFacts:
 
 
 def product_facts(
-    settings: Settings,
+    settings: AnalysisOptions,
     product: ProductBuild,
     functions: pd.DataFrame,
     known: set[str],
@@ -195,7 +195,7 @@ def _image_status(matches: pd.DataFrame, image: pd.DataFrame | None) -> pd.Serie
 
 
 def _product_only_findings(
-    settings: Settings,
+    settings: AnalysisOptions,
     nodes: pd.DataFrame,
     image: pd.DataFrame | None,
     functions: pd.DataFrame,
@@ -259,7 +259,7 @@ def _product_only_findings(
     return _findings(rows), implements
 
 
-def _foreign_findings(settings: Settings, image: pd.DataFrame, nodes: pd.DataFrame) -> pd.DataFrame:
+def _foreign_findings(settings: AnalysisOptions, image: pd.DataFrame, nodes: pd.DataFrame) -> pd.DataFrame:
     """Image functions from no analysed source: sources outside ``sources`` (or excluded),
     prebuilt objects and archives of the project (``image_unanalysed``), libraries from outside
     the project - the toolchain's libc, libgcc, start-up files (``image_library``, one finding

@@ -41,7 +41,7 @@ from covguard.frames import CoverageData
 from covguard.ingest.collect import check_sources, collect, coverage_model
 from covguard.ingest.run_coverage import coverage, source_filter
 from covguard.model import BuildManifest
-from covguard.options import build_options, ingest_options, run_options
+from covguard.options import analysis_options, build_options, ingest_options, run_options
 from covguard.run.runner import TestRun, load_results
 
 BUILD_FILES = ("Makefile", "makefile", "GNUmakefile", "CMakeLists.txt", "SConstruct", "SConscript",
@@ -231,7 +231,7 @@ def _test_requirements(
     declared = tests.loc[:, ["test", "verifies"]].explode("verifies").dropna()
     declared = declared.rename(columns={"verifies": "requirement"}).astype(str)
     try:
-        analysis = analyse_project(settings, data, results, manifest)
+        analysis = analyse_project(analysis_options(settings), data, results, manifest)
     except CovguardError as exc:
         notes.append(
             f"@verifies tags not read ({exc.message}): tests of changed requirements by declaration only"
@@ -251,7 +251,7 @@ def _changed_requirements(settings: Settings, changes: ChangeSet, changed_files:
         shown = display_path(path, root)
         if shown not in changed_files:
             continue
-        now = load_requirements(settings.with_overrides(requirements=(path,)))
+        now = load_requirements(analysis_options(settings.with_overrides(requirements=(path,))))
         try:
             old_text = git(root, "show", f"{changes.commit}:./{shown}", what="--base")
         except InputError:

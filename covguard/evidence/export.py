@@ -52,7 +52,7 @@ from covguard.evidence.statement import statement
 from covguard.files import atomic_write, display_path, escapes_root, is_stdout, json_text, sha256_file
 from covguard.ingest.collect import check_sources
 from covguard.model import BuildManifest
-from covguard.options import build_options, run_options
+from covguard.options import analysis_options, build_options, run_options
 from covguard.run.runner import TestRun, load_results
 
 Echo = Callable[[str], None]
@@ -195,7 +195,7 @@ def requirements_baseline(settings: Settings) -> str:
     """The requirement frame as covguard reads it, as CSV (spreadsheet formulas neutralised)."""
     from covguard.analysis.analyse import load_requirements
 
-    frame = load_requirements(settings)
+    frame = load_requirements(analysis_options(settings))
     if frame["parent"].isna().all():  # no hierarchy: the baseline keeps its columns
         frame = frame.drop(columns="parent")
     else:
@@ -340,7 +340,7 @@ def _sources(
         shown = display_path(path, root)
         if not shown.startswith("/"):
             hashes.setdefault(shown, None)
-    for shown in _test_source_files(settings, tests_frame(results.cases)):
+    for shown in _test_source_files(analysis_options(settings), tests_frame(results.cases)):
         hashes.setdefault(shown, None)
     keep: dict[str, str | None] = {}
     withheld: list[dict[str, str]] = []

@@ -49,7 +49,7 @@ from covguard.evidence.layout import (
     run_member,
 )
 from covguard.model import BuildManifest
-from covguard.options import report_options, run_options
+from covguard.options import analysis_options, gate_options, report_options, run_options
 from covguard.run.runner import TestRun
 
 MAX_DIFFERENCES = 12
@@ -460,8 +460,8 @@ def _rederive(stage: Path, scratch: Path, result: Rederivation) -> None:
     results = with_python(results, load_python_run(run_options(settings)))
     data = with_python_coverage(run_options(settings), data, results)
     # what covguard.api.analyse and .gate do with the data, results and build given
-    analysis = analyse_project(settings, data, results, manifest)
-    verdict = evaluate_gate(settings, analysis)
+    analysis = analyse_project(analysis_options(settings), data, results, manifest)
+    verdict = evaluate_gate(gate_options(settings), analysis)
     _compare(stage, scratch / "out", settings, analysis, verdict, results, place.back, result)
 
 
