@@ -24,7 +24,7 @@ import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.generate import library_makefile
+from bench.generate import library_config, library_makefile
 
 LUPA = "lupa==2.8"
 SKIP = {"lua.c", "luac.c", "onelua.c", "ltests.c"}  # programs and Lua's internal test build
@@ -215,22 +215,7 @@ MAKEFILE = library_makefile(
     "-lm -ldl",
 )
 
-CONFIG = """\
-# Lua 5.4 under covguard (bench/real.py)
-sources = ["src/**"]
-test_sources = ["tests/**"]
-requirements = ["requirements.csv"]
-
-[build]
-command = "make -j{jobs} tests BUILD_DIR={build_dir} COVGUARD_RUNTIME={runtime_dir}"
-
-[test]
-executables = ["{build_dir}/tests/test_*"]
-timeout = 120
-
-[gate]
-max_findings = { rogue = -1, unverified_requirement = -1 }
-"""
+CONFIG = library_config("Lua 5.4 under covguard (bench/real.py)", 120)
 
 
 @dataclass
@@ -291,6 +276,17 @@ def download_sdist(cache: Path, requirement: str, pattern: str) -> Path | None:
     return found[-1] if found else None
 
 
+def write_project(root: Path, files: dict[str, str]) -> None:
+    """Write the project's own files (tests, requirements, Makefile, config) under ``root``; a file
+    that changed drops the project's work folder, so the next run rebuilds and reruns it."""
+    for name, text in files.items():
+        path = root / name
+        if not path.is_file() or path.read_text(encoding="utf-8") != text:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+            shutil.rmtree(root / ".covguard", ignore_errors=True)
+
+
 def lua_project(cache: Path) -> RealProject | None:
     """The Lua project under ``cache/lua54`` (written once), or None without the download."""
     root = cache / "lua54"
@@ -315,12 +311,7 @@ def lua_project(cache: Path) -> RealProject | None:
     ]
     files = {f"tests/test_lua_{group}.c": _test_file(group, cases) for group, cases in TESTS.items()}
     files |= {"requirements.csv": "\n".join(rows) + "\n", "Makefile": MAKEFILE, "covguard.toml": CONFIG}
-    for name, text in files.items():
-        path = root / name
-        if not path.is_file() or path.read_text(encoding="utf-8") != text:  # changed: rebuild and rerun
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text, encoding="utf-8")
-            shutil.rmtree(root / ".covguard", ignore_errors=True)
+    write_project(root, files)
     lines = sum(p.read_bytes().count(b"\n") for p in (root / "src").glob("*.[ch]"))
     return RealProject(
         name="Lua 5.4 (lupa sdist)",

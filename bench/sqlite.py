@@ -22,12 +22,11 @@ from __future__ import annotations
 
 import csv
 import io
-import shutil
 import tarfile
 from pathlib import Path
 
-from bench.generate import library_makefile
-from bench.real import RealProject, _c_string, download_sdist
+from bench.generate import library_config, library_makefile
+from bench.real import RealProject, _c_string, download_sdist, write_project
 
 SQLEAN = "sqlean.py==3.50.4.5"
 WANTED = ("sqlite3.c", "sqlite3.h")
@@ -251,22 +250,7 @@ MAKEFILE = library_makefile(
     "-lm",
 )
 
-CONFIG = """\
-# SQLite under covguard (bench/sqlite.py)
-sources = ["src/**"]
-test_sources = ["tests/**"]
-requirements = ["requirements.csv"]
-
-[build]
-command = "make -j{jobs} tests BUILD_DIR={build_dir} COVGUARD_RUNTIME={runtime_dir}"
-
-[test]
-executables = ["{build_dir}/tests/test_*"]
-timeout = 300
-
-[gate]
-max_findings = { rogue = -1, unverified_requirement = -1 }
-"""
+CONFIG = library_config("SQLite under covguard (bench/sqlite.py)", 300)
 
 
 def _test_file(group: str, cases: list[tuple[str, str, str, str]]) -> str:
@@ -347,12 +331,7 @@ def sqlite_project(cache: Path) -> RealProject | None:
     )
     files = {f"tests/test_sql_{group}.c": _test_file(group, cases) for group, cases in TESTS.items()}
     files |= {"requirements.csv": table.getvalue(), "Makefile": MAKEFILE, "covguard.toml": CONFIG}
-    for name, text in files.items():
-        path = root / name
-        if not path.is_file() or path.read_text(encoding="utf-8") != text:  # changed: rebuild and rerun
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text, encoding="utf-8")
-            shutil.rmtree(root / ".covguard", ignore_errors=True)
+    write_project(root, files)
     lines = sum(p.read_bytes().count(b"\n") for p in src.glob("*.[ch]"))
     return RealProject(
         name="SQLite 3.50 (sqlean sdist)",

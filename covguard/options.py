@@ -48,10 +48,9 @@ def run_options(settings: Settings) -> RunOptions:
 
 
 def ingest_options(settings: Settings) -> IngestOptions:
-    """What the ingest stage reads (with the build and run stages' options, for the manifest, work
-    area, toolchain and results)."""
-    given = {"build": build_options(settings), "run": run_options(settings)}
-    return IngestOptions(**_picked(IngestOptions, settings, **given))
+    """What the ingest stage reads (with the run stage's options, for the results, and through them
+    the build stage's, for the manifest, work area and toolchain)."""
+    return IngestOptions(**_picked(IngestOptions, settings, run=run_options(settings)))
 
 
 def report_options(settings: Settings) -> ReportOptions:

@@ -139,23 +139,25 @@ def test_googletest_and_cpputest_run_only_the_selected_cases(tmp_path: Path) -> 
         assert set(zip(mine["file"].astype(str), mine["line"].astype(int), strict=True)) == truth, test
 
 
+def _run_selected(project: Path, config: str, selected: list[str], tmp_path: Path) -> api.Outcome:
+    """``covguard run`` of the thermo fixture's ``config`` with ``selected`` as its test.select."""
+    (project / "test.select").write_text("\n".join(selected) + "\n")
+    overrides = {
+        "work_dir": str(tmp_path / "work"),
+        "output_dir": str(tmp_path / "out"),
+        "report.gcovr": [],
+        "test.select": "test.select",
+    }
+    return api.run(load_settings(project / config, overrides=overrides))
+
+
 def test_custom_runner_starts_only_the_selected_cases(tmp_path: Path) -> None:
     from tests.test_invocations import _alone, _make_plain, _per_test, _project
 
     require("gcc", "make", "gcov")
     project = _project(tmp_path)
     selected = ["thermo::to_f_via_helper", "thermo::alarm_env"]
-    (project / "test.select").write_text("\n".join(selected) + "\n")
-    settings = load_settings(
-        project / "runner.toml",
-        overrides={
-            "work_dir": str(tmp_path / "work"),
-            "output_dir": str(tmp_path / "out"),
-            "report.gcovr": [],
-            "test.select": "test.select",
-        },
-    )
-    outcome = api.run(settings)
+    outcome = _run_selected(project, "runner.toml", selected, tmp_path)
     assert {c.test: c.status for c in outcome.results.cases} == dict.fromkeys(selected, "passed")
     started = sorted(p.parent.name for p in (tmp_path / "work").rglob("logs/runner0/*/stdout.*.txt"))
     assert started == ["00001-to_f_via_helper", "00006-alarm_env"]  # none for the others
@@ -178,17 +180,7 @@ def test_ctest_tests_by_name_and_a_harness_case_under_ctest(tmp_path: Path) -> N
     project = _project(tmp_path)
     # a CTest test by its name (no '::'), and one case of the harness executable CTest runs
     selected = ["alarm_env", "harness::converts_via_helper"]
-    (project / "test.select").write_text("\n".join(selected) + "\n")
-    settings = load_settings(
-        project / "ctest.toml",
-        overrides={
-            "work_dir": str(tmp_path / "work"),
-            "output_dir": str(tmp_path / "out"),
-            "report.gcovr": [],
-            "test.select": "test.select",
-        },
-    )
-    outcome = api.run(settings)
+    outcome = _run_selected(project, "ctest.toml", selected, tmp_path)
     assert {c.test: c.status for c in outcome.results.cases} == dict.fromkeys(selected, "passed")
     logs = tmp_path / "work"
     started = sorted(p.parent.name for p in logs.rglob("logs/ctest/*/stdout.0.txt"))

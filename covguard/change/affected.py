@@ -38,8 +38,8 @@ from covguard.config import Settings
 from covguard.errors import CoverageDataError, InputError
 from covguard.files import display_path, glob_matcher, write_text
 from covguard.frames import CoverageData
-from covguard.ingest.collect import check_sources, collect, coverage_model
-from covguard.ingest.run_coverage import coverage, source_filter
+from covguard.ingest.collect import check_sources
+from covguard.ingest.run_coverage import coverage, read_run, source_filter
 from covguard.model import BuildManifest
 from covguard.options import analysis_options, build_options, ingest_options, run_options
 from covguard.run.runner import TestRun, load_results
@@ -70,19 +70,10 @@ def _sha(data: bytes) -> str:
 
 def _map(settings: Settings, manifest: BuildManifest, results: TestRun) -> CoverageData:
     """The per-test coverage of the last run, without refusing sources changed since its build."""
-    keep = source_filter(ingest_options(settings))
+    options = ingest_options(settings)
     if manifest.extra.get("coverage") == "llvm":
-        return coverage(ingest_options(settings), manifest, results)
-    data, _n = collect(
-        manifest,
-        results.units,
-        root=settings.root,
-        keep=keep,
-        origin=results.origin,
-        variant=results.variant,
-        model=coverage_model(manifest, Area(build_options(settings)).model_cache),
-    )
-    return data
+        return coverage(options, manifest, results)
+    return read_run(options, manifest, results, source_filter(options))[0]
 
 
 def _side(settings: Settings, manifest: BuildManifest, changes: ChangeSet, notes: list[str]) -> str:

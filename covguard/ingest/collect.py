@@ -32,7 +32,14 @@ from covguard.frames import (
 from covguard.ingest.cgcov import unit_streams
 from covguard.ingest.gcda import Layout, counters_of, layout_of, read_counters
 from covguard.ingest.gcno import NotesFile, read_notes
-from covguard.ingest.gcov_model import Counts, CoverageModel, UnitCounters, build_model, evaluate
+from covguard.ingest.gcov_model import (
+    Counts,
+    CoverageModel,
+    ObjectInfo,
+    UnitCounters,
+    build_model,
+    evaluate,
+)
 from covguard.ingest.model_cache import model_for
 from covguard.model import BuildManifest
 from covguard.trace.demangle import demangle
@@ -122,24 +129,34 @@ def unit_counters(
     layouts = {} if layouts is None else layouts
     base = str(folder)
     for name in _gcda_files(folder):
-        notes_path = name[len(base) : -len(".gcda")] + ".gcno"
-        oi = model.object_index.get(notes_path)
-        if oi is None:
-            raise CoverageDataError(
-                f"coverage data without its notes file: no {notes_path} in this build",
-                path=name,
-                hint=_REBUILD,
-            )
-        info = model.objects[oi]
-        layout = layouts.get(oi)
-        if layout is None:
-            layout = layouts[oi] = layout_of(info.notes, info.fn_counter_counts)
+        oi, info, layout = _object_of(model, name[len(base) :], name, layouts)
         counters[oi] = read_counters(Path(name), info.notes, layout)
         found.append(name)
     for shown, objects in unit_streams(folder):
         _stream_counters(model, shown, objects, counters, layouts)
         found.append(shown)
     return counters, found
+
+
+def _object_of(
+    model: CoverageModel, gcda: str, shown: str | Path, layouts: dict[int, Layout]
+) -> tuple[int, ObjectInfo, Layout]:
+    """The object of the model whose counters ``gcda`` (its absolute path, as the notes name it) holds,
+    with the counter layout of its notes (made once per object in ``layouts``); coverage data of an
+    object the build has no notes for is refused, naming ``shown``."""
+    notes_path = gcda[: -len(".gcda")] + ".gcno"
+    oi = model.object_index.get(notes_path)
+    if oi is None:
+        raise CoverageDataError(
+            f"coverage data without its notes file: no {notes_path} in this build",
+            path=shown,
+            hint=_REBUILD,
+        )
+    info = model.objects[oi]
+    layout = layouts.get(oi)
+    if layout is None:
+        layout = layouts[oi] = layout_of(info.notes, info.fn_counter_counts)
+    return oi, info, layout
 
 
 def _stream_counters(
@@ -154,18 +171,7 @@ def _stream_counters(
     touched: its counters are zero for this unit (no entry)."""
     for gcda, data in objects:
         shown = Path(f"{stream}:{gcda}")
-        notes_path = gcda[: -len(".gcda")] + ".gcno"
-        oi = model.object_index.get(notes_path)
-        if oi is None:
-            raise CoverageDataError(
-                f"coverage data without its notes file: no {notes_path} in this build",
-                path=shown,
-                hint=_REBUILD,
-            )
-        info = model.objects[oi]
-        layout = layouts.get(oi)
-        if layout is None:
-            layout = layouts[oi] = layout_of(info.notes, info.fn_counter_counts)
+        oi, info, layout = _object_of(model, gcda, shown, layouts)
         vec = counters_of(data, shown, info.notes, layout)
         # also in the folder: a process the test started ran this object and libgcov's exit
         # handler wrote its counters there (GCOV_PREFIX); both are this test's

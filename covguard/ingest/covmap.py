@@ -12,7 +12,6 @@ record of a name wins unless it is a dummy - an unused inline function - and a r
 from __future__ import annotations
 
 import hashlib
-import os
 import posixpath
 import struct
 import zlib
@@ -408,11 +407,6 @@ def read_mapping(executable: Path) -> list[FunctionMapping]:
             records.append(rec)
         raw_of[name_ref] = (func_hash, mapping)
     return records
-
-
-def mapping_key(executable: Path) -> tuple[int, int, int]:
-    st = os.stat(executable)
-    return (st.st_size, st.st_mtime_ns, st.st_ino)
 
 
 __all__ = ["FunctionMapping", "Region", "UnsupportedMapping", "read_mapping"]

@@ -107,11 +107,6 @@ def _file_branches(entry: dict[str, Any]) -> np.ndarray:
     return np.concatenate(parts)
 
 
-def _branch_frame(file: str, br: np.ndarray) -> pd.DataFrame:
-    line, branch, count = _branch_columns(br)
-    return pd.DataFrame({"file": file, "line": line, "branch": branch, "count": count})
-
-
 def _branch_columns(br: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(line, branch, count) of a file's branch regions: true then false, numbered per line."""
     order = np.lexsort((br[:, 1], br[:, 0]))

@@ -6,16 +6,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from covguard.builder.options import BuildOptions
 from covguard.run.options import RunOptions
 
 
 @dataclass(frozen=True, slots=True)
 class IngestOptions:
-    """The values reading a test run's per-test coverage reads; ``build`` and ``run`` are what it
-    hands to the build stage (manifest, work area, toolchain) and the run stage (results)."""
+    """The values reading a test run's per-test coverage reads; ``run`` is what it hands to the run
+    stage (results), and ``run.build`` to the build stage (manifest, work area, toolchain)."""
 
-    build: BuildOptions
     run: RunOptions
     root: Path
     sources: tuple[str, ...]

@@ -23,8 +23,8 @@ def coverage(
     results: TestRun | None = None,
 ) -> CoverageData:
     """The per-test coverage of the last test run, checked against the build."""
-    area = Area(options.build)
-    manifest = manifest or load_manifest(options.build)
+    area = Area(options.run.build)
+    manifest = manifest or load_manifest(options.run.build)
     results = results or load_results(options.run)
     keep = source_filter(options)
     stale = check_sources(manifest, options.root, keep)
@@ -33,7 +33,27 @@ def coverage(
             "sources differ from the ones that were built and tested:\n  " + "\n  ".join(stale),
             hint="run 'covguard run' to rebuild and test the current sources",
         )
-    toolchain = toolchain_for(options.build)
+    data, n_files = read_run(options, manifest, results, keep)
+    expected = [u for u, n in n_files.items() if n == 0 and _unit_ran(results, u)]
+    if expected:
+        raise CoverageDataError(
+            f"no coverage data where expected for {len(expected)} of {len(n_files)} tests "
+            f"(e.g. {expected[0]}): the tests ran but wrote no coverage data (.gcda, .profraw) "
+            "where covguard put them",
+            path=area.run_dir,
+            hint="was the build tree moved or copied after the build, or the tests built without "
+            "covguard's compiler wrapper? run 'covguard build --clean' and 'covguard run'",
+        )
+    return data
+
+
+def read_run(
+    options: IngestOptions, manifest: BuildManifest, results: TestRun, keep: SourceFilter
+) -> tuple[CoverageData, dict[str, int]]:
+    """The per-test coverage of ``results`` read with the toolchain's reader, and how many coverage
+    files each unit had; no check against the build (:func:`coverage` makes them)."""
+    area = Area(options.run.build)
+    toolchain = toolchain_for(options.run.build)
     if toolchain.coverage == "llvm":  # clang's source-based coverage, with MC/DC
         from covguard.builder.toolchains.clang import llvm_tools
         from covguard.ingest.llvm_cov import LlvmTools, collect_test_run
@@ -60,17 +80,7 @@ def coverage(
             variant=results.variant,
             model=coverage_model(manifest, area.model_cache),
         )
-    expected = [u for u, n in n_files.items() if n == 0 and _unit_ran(results, u)]
-    if expected:
-        raise CoverageDataError(
-            f"no coverage data where expected for {len(expected)} of {len(n_files)} tests "
-            f"(e.g. {expected[0]}): the tests ran but wrote no coverage data (.gcda, .profraw) "
-            "where covguard put them",
-            path=area.run_dir,
-            hint="was the build tree moved or copied after the build, or the tests built without "
-            "covguard's compiler wrapper? run 'covguard build --clean' and 'covguard run'",
-        )
-    return data
+    return data, n_files
 
 
 def _unit_ran(results: TestRun, unit: str) -> bool:

@@ -233,14 +233,15 @@ def run_framework_executable(
 ) -> tuple[ExecutableRun, list[TestCase], dict[str, str]] | None:
     """Run one GoogleTest/CppUTest/cmocka executable to the end, resuming after a crash or hang;
     None when its hook recorded nothing on the first run (the runner then handles it as any)."""
-    from covguard.run.process import _describe_exit, _profiling_errors, _run_once, _source_path
+    from covguard.run.process import (
+        _describe_exit,
+        _profiling_errors,
+        _run_once,
+        _source_path,
+        fresh_folders,
+    )
 
-    exe_dir = run_dir / "logs" / label
-    cov_dir = run_dir / "coverage" / label
-    for d in (exe_dir, cov_dir):
-        if d.exists():
-            shutil.rmtree(d)
-        d.mkdir(parents=True)
+    exe_dir, cov_dir = fresh_folders(run_dir, label)
     timeout = float(options.test_timeout)
     rel_exe = display_path(exe, options.root)
     suffix = ".profraw" if toolchain.coverage == "llvm" else ""

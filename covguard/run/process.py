@@ -4,6 +4,7 @@ and how it ended, in words.  Shared by the runner and the framework runners."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 from pathlib import Path
 
@@ -12,6 +13,17 @@ from covguard.files import display_path
 from covguard.procs import run_group
 from covguard.run.invocations import open_stdin
 from covguard.run.options import RunOptions
+
+
+def fresh_folders(run_dir: Path, folder: str) -> tuple[Path, Path]:
+    """An executable's log and coverage folders in the run folder (``logs/<folder>``,
+    ``coverage/<folder>``), made empty: nothing of an earlier attempt is read as this one's."""
+    exe_dir, cov_dir = run_dir / "logs" / folder, run_dir / "coverage" / folder
+    for d in (exe_dir, cov_dir):
+        if d.exists():
+            shutil.rmtree(d)
+        d.mkdir(parents=True)
+    return exe_dir, cov_dir
 
 
 def _describe_exit(returncode: int | None, timed_out: bool, timeout: float) -> str:

@@ -38,7 +38,13 @@ from covguard.model import ExecutableRun, TestCase
 from covguard.procs import kill_all
 from covguard.run.invocations import Invocation, exit_status_case
 from covguard.run.options import RunOptions
-from covguard.run.process import _describe_exit, _profiling_errors, _run_once, _source_path
+from covguard.run.process import (
+    _describe_exit,
+    _profiling_errors,
+    _run_once,
+    _source_path,
+    fresh_folders,
+)
 from covguard.run.selection import (
     keep_selected,
     load_selection,
@@ -245,12 +251,7 @@ class _Exe:
         inv: Invocation | None,
     ) -> _Exe:
         """The executable's options, its log and coverage folders made empty."""
-        exe_dir = run_dir / "logs" / (inv.folder if inv else label)
-        cov_dir = run_dir / "coverage" / (inv.folder if inv else label)
-        for d in (exe_dir, cov_dir):
-            if d.exists():
-                shutil.rmtree(d)
-            d.mkdir(parents=True)
+        exe_dir, cov_dir = fresh_folders(run_dir, inv.folder if inv else label)
         return cls(
             options=options,
             toolchain=toolchain,
