@@ -306,17 +306,36 @@ class _Selection:
         )
 
     def file_of(self, ids: np.ndarray) -> pd.Categorical:
-        return pd.Categorical(self.files[ids])
+        return _categorical(self.files, ids)
 
     def line_function_of(self, line_ids: np.ndarray) -> pd.Categorical:
         """The function each line is in ("" for none)."""
         line_fn = self.model.line_function[line_ids]
-        return pd.Categorical(self.fn_names[np.where(line_fn >= 0, line_fn, -1)])
+        return _categorical(self.fn_names, np.where(line_fn >= 0, line_fn, -1))
+
+    def function_of(self, ids: np.ndarray) -> pd.Categorical:
+        return _categorical(self.fn_names, ids)
 
     def units_of(self, u: np.ndarray) -> pd.Categorical:
         if not len(self.unit_names):
             return pd.Categorical([])
         return pd.Categorical.from_codes(u, categories=self.unit_names)
+
+
+def _categorical(names: np.ndarray, ids: np.ndarray) -> pd.Categorical:
+    """``pd.Categorical(names[ids])`` (the same categories, in the same order, and codes) without
+    hashing a string per row: the categories come from the few distinct ids, the codes by index."""
+    uniq, inverse = np.unique(ids, return_inverse=True)
+    distinct = names[uniq]
+    categories = pd.Categorical(distinct).categories
+    codes = categories.get_indexer(distinct)
+    return pd.Categorical.from_codes(codes[inverse.reshape(-1)], categories=categories)
+
+
+def _constant(value: str, n: int) -> pd.Categorical:
+    """``n`` rows of ``value`` as the category column that casting a column of it would give."""
+    categories = pd.Series([value]).astype("category").cat.categories
+    return pd.Categorical.from_codes(np.zeros(n, dtype=np.int8), categories=categories)
 
 
 def _totals(n: int, unit: np.ndarray, ids: np.ndarray, count: np.ndarray, total_unit: int) -> np.ndarray:
@@ -359,7 +378,7 @@ def _code_functions(sel: _Selection, counts: Counts, total_unit: int) -> pd.Data
     code_functions = pd.DataFrame(
         {
             "file": sel.file_of(m.func_file[fid]),
-            "function": pd.Categorical(sel.fn_names[fid]),
+            "function": sel.function_of(fid),
             "line_start": m.func_start[fid],
             "line_end": m.func_end[fid],
             "count": total[fid],
@@ -397,8 +416,8 @@ def _unit_lines(sel: _Selection, counts: Counts, total_unit: int) -> pd.DataFram
             "count": lc,
             "branches_total": sel.branches_per_line[ll],
             "branches_covered": _branches_covered(lu, ll, bu, m.branch_line[bb], m.n_lines),
-            "origin": sel.origin,
-            "variant": sel.variant,
+            "origin": _constant(sel.origin, len(lc)),
+            "variant": _constant(sel.variant, len(lc)),
         }
     )
 
@@ -426,13 +445,13 @@ def _unit_functions(sel: _Selection, counts: Counts, total_unit: int) -> pd.Data
     functions = pd.DataFrame(
         {
             "file": sel.file_of(m.func_file[ff]),
-            "function": pd.Categorical(sel.fn_names[ff]),
+            "function": sel.function_of(ff),
             "line_start": m.func_start[ff],
             "line_end": m.func_end[ff],
             "test": sel.units_of(fu),
             "count": fc,
-            "origin": sel.origin,
-            "variant": sel.variant,
+            "origin": _constant(sel.origin, len(fc)),
+            "variant": _constant(sel.variant, len(fc)),
         }
     )
     return merge_variants(functions, ["file", "function", "test"])
@@ -450,8 +469,8 @@ def _unit_branches(sel: _Selection, counts: Counts, total_unit: int) -> pd.DataF
             "branch": m.branch_index[bb],
             "test": sel.units_of(bu),
             "count": bc,
-            "origin": sel.origin,
-            "variant": sel.variant,
+            "origin": _constant(sel.origin, len(bc)),
+            "variant": _constant(sel.variant, len(bc)),
         }
     )
 
