@@ -185,6 +185,16 @@ def test_readers_never_crash_on_mutated_real_files(data: st.DataObject) -> None:
     try:
         notes = parse_notes(bytes(blob) if which == "gcno" else gcno, Path("fuzz.gcno"))
         if which == "gcda":
+            # the batch reader never crashes either, and decodes exactly what the one-file reader does
+            from covguard.ingest.gcda import _fast_counters, counters_batch, layout_of
+
+            layout = layout_of(notes, [f.n_counters for f in notes.functions])
+            batch = counters_batch([bytes(blob), gcda], [notes, notes], [layout, layout])
+            single = _fast_counters(bytes(blob), notes, layout)
+            assert (batch[0] is None) == (single is None)
+            assert batch[1] is not None  # a damaged neighbour leaves the good file decoded
+            if batch[0] is not None and single is not None:
+                assert np.array_equal(batch[0], single)
             parse_data(bytes(blob), Path("fuzz.gcda"), notes)
         else:
             build_model([notes])

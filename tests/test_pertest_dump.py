@@ -81,3 +81,58 @@ def test_streams_hold_exactly_the_touched_objects(tmp_path: Path) -> None:
             .reset_index(drop=True)
             .equals(y.astype(str).sort_values(cols).reset_index(drop=True))
         ), name
+
+
+@pytest.mark.slow
+def test_stream_objects_take_the_fast_paths(tmp_path: Path) -> None:
+    """Every object of every test's stream (GCC's serialisation: no object summary) is decoded by
+    the vectorised reader and by the batch reader that ``collect`` uses, to exactly the careful
+    parser's counters; a damaged copy is never decoded by the batch where the careful path would
+    refuse it (the batch gives None and the file is read alone, with its message)."""
+    require("gcc", "make")
+    from covguard.ingest.gcda import _fast_counters, counters_batch, layout_of
+
+    project = _tested(tmp_path, "batch")
+    bufs, notes_of, layouts, truth = [], [], [], []
+    for run in sorted((project / ".covguard" / "host-gcc" / "run" / "coverage").rglob("*.cgcovs")):
+        for _index, objects in read_run_file(run.read_bytes()):
+            for path, raw in objects:
+                notes = read_notes(Path(path[: -len(".gcda")] + ".gcno"))
+                layout = layout_of(notes, [f.n_counters for f in notes.functions])
+                careful = np.concatenate(parse_data(raw, Path(path), notes).counters)
+                fast = _fast_counters(raw, notes, layout)
+                assert fast is not None, path  # a stream's object takes the vectorised path
+                assert np.array_equal(fast, careful), path
+                bufs.append(raw)
+                notes_of.append(notes)
+                layouts.append(layout)
+                truth.append(careful)
+    assert len(bufs) > 20
+    rng = np.random.default_rng(7)
+    damaged = []
+    for raw in bufs:
+        b = bytearray(raw)
+        kind = int(rng.integers(0, 5))
+        if kind == 0:
+            del b[-8:]  # truncated
+        elif kind == 1:
+            b[24] ^= 1  # a function's identity
+        elif kind == 2:
+            b[-4:] = b"\xff\xff\xff\xff"  # a negative counter (or a damaged length)
+        elif kind == 3:
+            b[int(rng.integers(0, len(b)))] ^= 0xFF
+        else:
+            b += b"\0\0\0\0"  # an end word: still a good file
+        damaged.append(bytes(b))
+    all_bufs = bufs + damaged
+    got = counters_batch(all_bufs, notes_of * 2, layouts * 2)
+    for i, raw in enumerate(all_bufs):
+        single = _fast_counters(raw, notes_of[i % len(bufs)], layouts[i % len(bufs)])
+        batch = got[i]
+        assert (batch is None) == (single is None), i  # the same checks, all files at once
+        if i < len(bufs):
+            assert batch is not None, i
+            assert np.array_equal(batch, truth[i]), i
+        if batch is not None and single is not None:
+            assert np.array_equal(batch, single), i
+    assert sum(g is None for g in got[len(bufs) :]) > 0, "no damaged copy was refused"

@@ -96,7 +96,13 @@ def _read_one(data: bytes, start: int) -> tuple[list[tuple[str, bytes]], int]:
             raise StreamError(f"unknown record {tag!r} at byte {pos}")
 
 
+@functools.lru_cache(maxsize=4096)
 def _checked_path(raw: bytes) -> str:
+    """The object's path, checked (cached: every test's stream names the same few objects)."""
+    return _check_path(raw)
+
+
+def _check_path(raw: bytes) -> str:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
@@ -192,18 +198,32 @@ def stream_objects(stream: Path) -> list[tuple[str, bytes]]:
         ) from None
 
 
-def unit_streams(unit: Path) -> list[tuple[str, _Objects]]:
+def unit_streams(
+    unit: Path, runs: dict[str, dict[int, tuple[Path, _Objects]]] | None = None
+) -> list[tuple[str, _Objects]]:
     """The streams of one coverage unit (folder ``<dir>/<index>``), as (name shown in messages,
     objects): ``<unit>.cgcov`` (one test's stream) and the unit's record in a run file of its
-    folder (``<dir>/*.cgcovs``, every test of one process).  Empty: no stream came back."""
+    folder (``<dir>/*.cgcovs``, every test of one process).  Empty: no stream came back.
+
+    ``runs`` keeps each folder's run files once listed, for a caller that reads many units of
+    the same folders (every test of an executable shares one)."""
     out: list[tuple[str, _Objects]] = []
-    single = stream_of(unit)
-    if single.is_file():
+    text = str(unit)
+    if os.path.isfile(text + STREAM_SUFFIX):
+        single = stream_of(unit)
         out.append((str(single), stream_objects(single)))
-    if unit.name.isdigit():
-        hit = _run_files(unit.parent).get(int(unit.name))
+    name = os.path.basename(text)
+    if name.isdigit():
+        parent = os.path.dirname(text)
+        if runs is None:
+            index = _run_files(Path(parent))
+        elif parent in runs:
+            index = runs[parent]
+        else:
+            index = runs[parent] = _run_files(Path(parent))
+        hit = index.get(int(name))
         if hit is not None:
-            out.append((f"{hit[0]}[test {unit.name}]", hit[1]))
+            out.append((f"{hit[0]}[test {name}]", hit[1]))
     return out
 
 

@@ -30,7 +30,7 @@ from covguard.frames import (
     few_collections,
 )
 from covguard.ingest.cgcov import unit_streams
-from covguard.ingest.gcda import Layout, counters_of, layout_of, read_counters
+from covguard.ingest.gcda import Layout, counters_batch, counters_of, layout_of, read_counters
 from covguard.ingest.gcno import NotesFile, read_notes
 from covguard.ingest.gcov_model import (
     Counts,
@@ -138,6 +138,52 @@ def unit_counters(
     return counters, found
 
 
+def units_counters(model: CoverageModel, folders: list[Path]) -> tuple[list[UnitCounters], list[list[str]]]:
+    """:func:`unit_counters` of many coverage units: the objects of all their streams are decoded
+    together (:func:`~covguard.ingest.gcda.counters_batch`), each file that the batch does not
+    take read alone, as :func:`unit_counters` reads it."""
+    layouts: dict[int, Layout] = {}
+    per_unit: list[UnitCounters] = []
+    found_per_unit: list[list[str]] = []
+    pending: list[tuple[int, int, str, bytes]] = []  # (unit, object, shown, bytes) of stream objects
+    order: list[list[tuple[int, int]]] = []  # per unit: (object, pending index) in reading order
+    runs: dict[str, dict[int, tuple[Path, list[tuple[str, bytes]]]]] = {}  # run files, per folder
+    for u, folder in enumerate(folders):
+        counters: UnitCounters = {}
+        found: list[str] = []
+        base = str(folder)
+        for name in _gcda_files(folder):
+            oi, info, layout = _object_of(model, name[len(base) :], name, layouts)
+            counters[oi] = read_counters(Path(name), info.notes, layout)
+            found.append(name)
+        steps: list[tuple[int, int]] = []
+        for shown, objects in unit_streams(folder, runs):
+            for gcda, data in objects:
+                oi, _info, _layout = _object_of(model, gcda, f"{shown}:{gcda}", layouts)
+                steps.append((oi, len(pending)))
+                pending.append((u, oi, f"{shown}:{gcda}", data))
+            found.append(shown)
+        per_unit.append(counters)
+        found_per_unit.append(found)
+        order.append(steps)
+    decoded = counters_batch(
+        [p[3] for p in pending],
+        [model.objects[p[1]].notes for p in pending],
+        [layouts[p[1]] for p in pending],
+    )
+    for u, steps in enumerate(order):
+        counters = per_unit[u]
+        for oi, k in steps:
+            vec = decoded[k]
+            if vec is None:
+                _u, _oi, shown, data = pending[k]
+                vec = counters_of(data, shown, model.objects[oi].notes, layouts[oi])
+            # also in the folder: a process the test started ran this object and libgcov's exit
+            # handler wrote its counters there (GCOV_PREFIX); both are this test's
+            counters[oi] = counters[oi] + vec if oi in counters else vec
+    return per_unit, found_per_unit
+
+
 def _object_of(
     model: CoverageModel, gcda: str, shown: str | Path, layouts: dict[int, Layout]
 ) -> tuple[int, ObjectInfo, Layout]:
@@ -170,7 +216,7 @@ def _stream_counters(
     objects the test touched) to ``counters``.  An object absent from a complete stream was not
     touched: its counters are zero for this unit (no entry)."""
     for gcda, data in objects:
-        shown = Path(f"{stream}:{gcda}")
+        shown = f"{stream}:{gcda}"
         oi, info, layout = _object_of(model, gcda, shown, layouts)
         vec = counters_of(data, shown, info.notes, layout)
         # also in the folder: a process the test started ran this object and libgcov's exit
@@ -215,14 +261,8 @@ def collect(
     if model is None:
         model = coverage_model(manifest)
     names = sorted(units)
-    per_unit: list[UnitCounters] = []
-    n_files: dict[str, int] = {}
-    layouts: dict[int, Layout] = {}
-    for name in names:
-        folder = Path(units[name])
-        c, found = unit_counters(model, folder, layouts)
-        per_unit.append(c)
-        n_files[name] = len(found)
+    per_unit, found = units_counters(model, [Path(units[name]) for name in names])
+    n_files = {name: len(f) for name, f in zip(names, found, strict=True)}
     merged: UnitCounters = {}
     for c in per_unit:
         for oi, vec in c.items():
@@ -306,17 +346,36 @@ class _Selection:
         )
 
     def file_of(self, ids: np.ndarray) -> pd.Categorical:
-        return pd.Categorical(self.files[ids])
+        return _categorical(self.files, ids)
 
     def line_function_of(self, line_ids: np.ndarray) -> pd.Categorical:
         """The function each line is in ("" for none)."""
         line_fn = self.model.line_function[line_ids]
-        return pd.Categorical(self.fn_names[np.where(line_fn >= 0, line_fn, -1)])
+        return _categorical(self.fn_names, np.where(line_fn >= 0, line_fn, -1))
+
+    def function_of(self, ids: np.ndarray) -> pd.Categorical:
+        return _categorical(self.fn_names, ids)
 
     def units_of(self, u: np.ndarray) -> pd.Categorical:
         if not len(self.unit_names):
             return pd.Categorical([])
         return pd.Categorical.from_codes(u, categories=self.unit_names)
+
+
+def _categorical(names: np.ndarray, ids: np.ndarray) -> pd.Categorical:
+    """``pd.Categorical(names[ids])`` (the same categories, in the same order, and codes) without
+    hashing a string per row: the categories come from the few distinct ids, the codes by index."""
+    uniq, inverse = np.unique(ids, return_inverse=True)
+    distinct = names[uniq]
+    categories = pd.Categorical(distinct).categories
+    codes = categories.get_indexer(distinct)
+    return pd.Categorical.from_codes(codes[inverse.reshape(-1)], categories=categories)
+
+
+def _constant(value: str, n: int) -> pd.Categorical:
+    """``n`` rows of ``value`` as the category column that casting a column of it would give."""
+    categories = pd.Series([value]).astype("category").cat.categories
+    return pd.Categorical.from_codes(np.zeros(n, dtype=np.int8), categories=categories)
 
 
 def _totals(n: int, unit: np.ndarray, ids: np.ndarray, count: np.ndarray, total_unit: int) -> np.ndarray:
@@ -359,7 +418,7 @@ def _code_functions(sel: _Selection, counts: Counts, total_unit: int) -> pd.Data
     code_functions = pd.DataFrame(
         {
             "file": sel.file_of(m.func_file[fid]),
-            "function": pd.Categorical(sel.fn_names[fid]),
+            "function": sel.function_of(fid),
             "line_start": m.func_start[fid],
             "line_end": m.func_end[fid],
             "count": total[fid],
@@ -397,8 +456,8 @@ def _unit_lines(sel: _Selection, counts: Counts, total_unit: int) -> pd.DataFram
             "count": lc,
             "branches_total": sel.branches_per_line[ll],
             "branches_covered": _branches_covered(lu, ll, bu, m.branch_line[bb], m.n_lines),
-            "origin": sel.origin,
-            "variant": sel.variant,
+            "origin": _constant(sel.origin, len(lc)),
+            "variant": _constant(sel.variant, len(lc)),
         }
     )
 
@@ -426,13 +485,13 @@ def _unit_functions(sel: _Selection, counts: Counts, total_unit: int) -> pd.Data
     functions = pd.DataFrame(
         {
             "file": sel.file_of(m.func_file[ff]),
-            "function": pd.Categorical(sel.fn_names[ff]),
+            "function": sel.function_of(ff),
             "line_start": m.func_start[ff],
             "line_end": m.func_end[ff],
             "test": sel.units_of(fu),
             "count": fc,
-            "origin": sel.origin,
-            "variant": sel.variant,
+            "origin": _constant(sel.origin, len(fc)),
+            "variant": _constant(sel.variant, len(fc)),
         }
     )
     return merge_variants(functions, ["file", "function", "test"])
@@ -450,8 +509,8 @@ def _unit_branches(sel: _Selection, counts: Counts, total_unit: int) -> pd.DataF
             "branch": m.branch_index[bb],
             "test": sel.units_of(bu),
             "count": bc,
-            "origin": sel.origin,
-            "variant": sel.variant,
+            "origin": _constant(sel.origin, len(bc)),
+            "variant": _constant(sel.variant, len(bc)),
         }
     )
 

@@ -214,13 +214,13 @@ def read_counters(path: Path, notes: NotesFile, layout: Layout) -> np.ndarray:
     return counters_of(buf, path, notes, layout)
 
 
-def counters_of(buf: bytes, path: Path, notes: NotesFile, layout: Layout) -> np.ndarray:
+def counters_of(buf: bytes, path: Path | str, notes: NotesFile, layout: Layout) -> np.ndarray:
     """:func:`read_counters` of bytes already read (an object of a coverage stream); ``path``
     names them in messages."""
     fast = _fast_counters(buf, notes, layout)
     if fast is not None:
         return fast
-    data = parse_data(buf, path, notes, [int(c) for c in layout.counts])
+    data = parse_data(buf, Path(path), notes, [int(c) for c in layout.counts])
     return np.concatenate(data.counters) if data.counters else np.zeros(0, dtype=np.int64)
 
 
@@ -231,9 +231,12 @@ def _fast_counters(buf: bytes, notes: NotesFile, layout: Layout) -> np.ndarray |
     w = np.frombuffer(buf, dtype="<u4")
     if int(w[0]) != GCDA_MAGIC or version_text(int(w[1])) != notes.version or int(w[2]) != notes.stamp:
         return None
-    if int(w[4]) != TAG_OBJECT_SUMMARY or int(w[5]) % 4:
+    if int(w[4]) == TAG_FUNCTION:  # no object summary: GCC's serialisation of one object (a stream)
+        first = 4
+    elif int(w[4]) != TAG_OBJECT_SUMMARY or int(w[5]) % 4:
         return None
-    first = 6 + int(w[5]) // 4
+    else:
+        first = 6 + int(w[5]) // 4
     cand = np.flatnonzero((w[first:-1] == TAG_FUNCTION) & (w[first + 1 :] == 12)) + first
     nf = len(layout.idents)
     if len(cand) != nf:
@@ -275,3 +278,93 @@ def _fast_counters(buf: bytes, notes: NotesFile, layout: Layout) -> np.ndarray |
             return None
         vec[np.repeat(layout.offsets[stored], counts) + within] = signed
     return vec
+
+
+def counters_batch(
+    bufs: list[bytes], notes: list[NotesFile], layouts: list[Layout]
+) -> list[np.ndarray | None]:
+    """:func:`_fast_counters` of many data files at once (the objects of every test's coverage
+    stream): the same checks in one pass of numpy over all of them, instead of a few dozen numpy
+    calls per file.  ``None`` where the fast path does not apply; the caller then reads that file
+    with :func:`counters_of`, which decodes it or says what is wrong with it."""
+    out: list[np.ndarray | None] = [None] * len(bufs)
+    sizes = np.fromiter((len(b) for b in bufs), dtype=np.int64, count=len(bufs))
+    idx = np.flatnonzero((sizes % 4 == 0) & (sizes >= 24))
+    if not len(idx):
+        return out
+    w = np.frombuffer(b"".join([bufs[i] for i in idx.tolist()]), dtype="<u4")
+    n = sizes[idx] // 4
+    end = np.cumsum(n)
+    start = end - n
+    lays = [layouts[i] for i in idx.tolist()]
+    nts = [notes[i] for i in idx.tolist()]
+    stamps = np.fromiter((x.stamp for x in nts), dtype=np.int64, count=len(nts))
+    texts = {int(v): version_text(int(v)) for v in np.unique(w[start + 1])}
+    good = (w[start] == GCDA_MAGIC) & (w[start + 2].astype(np.int64) == stamps)
+    good &= np.fromiter(
+        (texts[v] == x.version for v, x in zip(w[start + 1].tolist(), nts, strict=True)),
+        dtype=bool,
+        count=len(nts),
+    )
+    w4, w5 = w[start + 4].astype(np.int64), w[start + 5].astype(np.int64)
+    summary = (w4 == TAG_OBJECT_SUMMARY) & (w5 % 4 == 0)
+    first = np.where(w4 == TAG_FUNCTION, start + 4, np.where(summary, start + 6 + w5 // 4, -1))
+    good &= (first >= 0) & (first <= end)
+    nf = np.fromiter((len(lay.idents) for lay in lays), dtype=np.int64, count=len(lays))
+    last_zero = w[end - 1] == 0  # a file may end with one 0 word (the end tag)
+    cand = np.flatnonzero((w[:-1] == TAG_FUNCTION) & (w[1:] == 12))
+    blob = np.searchsorted(start, cand, side="right") - 1
+    after = cand >= first[blob]
+    cand, blob = cand[after], blob[after]
+    good &= np.bincount(blob, minlength=len(idx)) == nf
+    # files without functions: only the header (and perhaps the summary and an end word)
+    empty = good & (nf == 0)
+    good &= (nf > 0) | (first == end) | ((first == end - 1) & last_zero)
+    keep = good[blob]
+    cand, blob = cand[keep], blob[keep]
+    kept = np.flatnonzero(good & ~empty)
+    if len(cand):
+        exp = [lays[b] for b in kept.tolist()]
+        ident = np.concatenate([lay.idents for lay in exp])
+        lcs = np.concatenate([lay.lineno_checksums for lay in exp])
+        ccs = np.concatenate([lay.cfg_checksums for lay in exp])
+        counts = np.concatenate([lay.counts for lay in exp])
+        offsets = np.concatenate([lay.offsets for lay in exp])
+        last_word = len(w) - 1
+        arcs = cand + 5
+        cand_ok = (arcs + 1 < end[blob]) & (w[np.minimum(arcs, last_word)] == TAG_COUNTER_ARCS)
+        lens = w[np.minimum(arcs + 1, last_word)].astype(np.int64)
+        lens = np.where(lens >= 1 << 31, lens - (1 << 32), lens)
+        cand_ok &= lens % 8 == 0
+        stored = lens > 0
+        nxt = arcs + 2 + np.where(stored, lens // 4, 0)
+        is_last = np.append(blob[1:] != blob[:-1], True)
+        is_first = np.insert(blob[1:] != blob[:-1], 0, True)
+        nxt_ok = np.where(
+            is_last,
+            (nxt == end[blob]) | ((nxt == end[blob] - 1) & last_zero[blob]),
+            nxt == np.append(cand[1:], -1),
+        )
+        cand_ok &= nxt_ok & (~is_first | (cand == first[blob]))
+        cand_ok &= (w[np.minimum(cand + 2, last_word)] == ident) & (w[np.minimum(cand + 3, last_word)] == lcs)
+        cand_ok &= (w[np.minimum(cand + 4, last_word)] == ccs) & (np.abs(lens) // 8 == counts)
+        good[np.unique(blob[~cand_ok])] = False
+        # the counters of the files still good, into one vector cut per file
+        totals = np.zeros(len(idx), dtype=np.int64)
+        totals[kept] = [lay.total for lay in exp]
+        base = np.cumsum(totals) - totals
+        take = stored & good[blob]
+        c = counts[take]
+        within = np.arange(int(c.sum())) - np.repeat(np.cumsum(c) - c, c)
+        word = np.repeat(arcs[take] + 2, c) + 2 * within
+        values = ((w[word + 1].astype(np.uint64) << np.uint64(32)) | w[word].astype(np.uint64)).view(np.int64)
+        negative = values < 0
+        if negative.any():
+            good[np.unique(np.repeat(blob[take], c)[negative])] = False
+        vec = np.zeros(int(totals.sum()), dtype=np.int64)
+        vec[np.repeat(base[blob[take]] + offsets[take], c) + within] = values
+        for b in kept[good[kept]].tolist():
+            out[int(idx[b])] = vec[base[b] : base[b] + totals[b]]
+    for b in np.flatnonzero(empty & good).tolist():
+        out[int(idx[b])] = np.zeros(0, dtype=np.int64)
+    return out

@@ -1036,10 +1036,10 @@ def _complex_terms(
     """Cycle terms of lines with several cycles: gcov's circuit search, per unit that entered them."""
     bases = np.asarray([o.counter_base for o in model.objects], dtype=np.int64)
     entered: dict[int, set[int]] = defaultdict(set)
-    wanted = {c.line for c in model.complex_lines}
-    for u, line, cnt in zip(lu.tolist(), lid.tolist(), lcount.tolist(), strict=True):
-        if line in wanted and cnt > 0:
-            entered[line].add(u)
+    wanted = np.asarray([c.line for c in model.complex_lines], dtype=lid.dtype)
+    hit = np.isin(lid, wanted) & (lcount > 0)  # the few rows of complex lines, not a loop over all
+    for u, line in zip(lu[hit].tolist(), lid[hit].tolist(), strict=True):
+        entered[line].add(u)
     out_u: list[int] = []
     out_l: list[int] = []
     out_c: list[int] = []

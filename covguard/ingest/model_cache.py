@@ -21,7 +21,6 @@ import os
 import struct
 import zipfile
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -311,6 +310,8 @@ def compile_model(notes_paths: Sequence[str], jobs: int = 1) -> CoverageModel:
     if not _parallel(paths, jobs):
         return _compile_chunk(paths, jobs)
     chunks = _chunks(paths, [os.path.getsize(p) for p in paths], 2 * jobs)
+    from concurrent.futures import ProcessPoolExecutor  # only a build with jobs > 1 needs a pool
+
     with ProcessPoolExecutor(max_workers=jobs) as pool:
         parts = list(pool.map(_compile_chunk, chunks))
     return merge_models(parts)
@@ -359,6 +360,8 @@ def incremental_model(
         items = [(paths[i], pending[i]) for i in missing]
         if _parallel(todo, jobs):
             chunks = _chunks(items, [len(data) for _p, data in items], 2 * jobs)
+            from concurrent.futures import ProcessPoolExecutor
+
             with ProcessPoolExecutor(max_workers=jobs) as pool:
                 compiled = [m for chunk in pool.map(_compile_each, chunks) for m in chunk]
         else:

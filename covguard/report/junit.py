@@ -20,7 +20,7 @@ from covguard.files import write_bytes
 from covguard.ingest.test_output import split_ids
 from covguard.model import TestCase
 
-_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+_NOT_XML_CLASS = "[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]"  # compiled on first use (5 ms)
 
 
 def xml_text(text: object) -> str:
@@ -31,7 +31,7 @@ def xml_text(text: object) -> str:
         code = ord(m[0])
         return f"\\x{code - 0xDC00:02x}" if 0xDC80 <= code <= 0xDCFF else f"\\u{code:04x}"
 
-    return _NOT_XML.sub(visible, str(text))
+    return re.sub(_NOT_XML_CLASS, visible, str(text))
 
 
 def junit_xml(cases: Sequence[TestCase], name: str = "covguard") -> bytes:

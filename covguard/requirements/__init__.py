@@ -48,6 +48,7 @@ no requirement is returned from a file set that has one.
 
 from __future__ import annotations
 
+import importlib
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -67,11 +68,6 @@ from covguard.requirements.ids import (
     describe_char,
     validate_id,
 )
-from covguard.requirements.needs_json import read_needs_json
-from covguard.requirements.oft_markdown import read_oft_markdown
-from covguard.requirements.reqif import read_reqif, read_reqifz
-from covguard.requirements.sdoc import read_sdoc
-from covguard.requirements.xlsx import read_xlsx
 
 __all__ = [
     "COLUMNS",
@@ -89,14 +85,28 @@ COLUMNS = ("id", "title", "safety_class", "source", "line", "attributes", "paren
 """The columns of the frame :func:`read_requirements` returns, in order."""
 
 _Reader = Callable[[Path, RequirementOptions, ReadReport | None], list[Requirement]]
+
+
+def _lazy(module: str, name: str) -> _Reader:
+    """The reader ``name`` of ``covguard.requirements.<module>``, imported when it first reads a file
+    (a project reads one or two formats: the others' parsers, lxml for ReqIF, are not loaded)."""
+
+    def reader(path: Path, options: RequirementOptions, report: ReadReport | None) -> list[Requirement]:
+        function: _Reader = getattr(importlib.import_module(f"covguard.requirements.{module}"), name)
+        return function(path, options, report)
+
+    reader.__name__ = reader.__qualname__ = name
+    return reader
+
+
 READERS: dict[str, _Reader] = {
     ".csv": read_csv,
-    ".reqif": read_reqif,
-    ".reqifz": read_reqifz,
-    ".sdoc": read_sdoc,
-    ".json": read_needs_json,
-    ".md": read_oft_markdown,
-    ".xlsx": read_xlsx,
+    ".reqif": _lazy("reqif", "read_reqif"),
+    ".reqifz": _lazy("reqif", "read_reqifz"),
+    ".sdoc": _lazy("sdoc", "read_sdoc"),
+    ".json": _lazy("needs_json", "read_needs_json"),
+    ".md": _lazy("oft_markdown", "read_oft_markdown"),
+    ".xlsx": _lazy("xlsx", "read_xlsx"),
 }
 """The reader for each supported file suffix (compared ignoring case); a Doorstop folder has none."""
 
