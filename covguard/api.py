@@ -22,10 +22,6 @@ from covguard.builder.toolchains import toolchain_for
 from covguard.config import Settings, load_settings
 from covguard.errors import EXIT_INFRASTRUCTURE, EXIT_OK
 from covguard.files import work_lock
-from covguard.frames import CoverageData
-from covguard.ingest.collect import SourceFilter
-from covguard.ingest.run_coverage import coverage as _coverage
-from covguard.ingest.run_coverage import source_filter as _source_filter
 from covguard.model import BuildManifest
 from covguard.options import (
     analysis_options,
@@ -36,7 +32,6 @@ from covguard.options import (
     run_options,
     run_settings,
 )
-from covguard.run.provenance import combine_coverage, combine_results
 from covguard.run.pytest_runner import (
     PythonRun,
     load_python_run,
@@ -53,10 +48,31 @@ if TYPE_CHECKING:
     from covguard.evidence.attach import Signed
     from covguard.evidence.diff import EvidenceDiff
     from covguard.evidence.sign import KeyPair
+    from covguard.frames import CoverageData
+    from covguard.ingest.collect import SourceFilter
+    from covguard.ingest.options import IngestOptions
     from covguard.init import Guess
     from covguard.report.outputs import CoverageRun
 
 Echo = Callable[[str], None]
+
+# The coverage, analysis and report steps import pandas and numpy when they run (below, and in each
+# step's function): `covguard build` and `covguard test` start without them.
+
+
+def _coverage(
+    options: IngestOptions, manifest: BuildManifest | None, results: TestRun | None
+) -> CoverageData:
+    from covguard.ingest.run_coverage import coverage
+
+    return coverage(options, manifest, results)
+
+
+def _source_filter(options: IngestOptions) -> SourceFilter:
+    from covguard.ingest.run_coverage import source_filter
+
+    return source_filter(options)
+
 
 __all__ = [
     "Outcome",
@@ -89,10 +105,10 @@ def build(settings: Settings, *, clean: bool = False, echo: Echo | None = None) 
 
 
 def _build_product(settings: Settings, echo: Echo | None) -> None:
-    from covguard.builder import product
-
     options = build_options(settings)
-    if product.configured(options):
+    if options.product_command:  # product.configured, without importing the call graph's reader
+        from covguard.builder import product
+
         product.build_product(options, echo=echo)
 
 
@@ -171,10 +187,14 @@ def _last_run(settings: Settings) -> _Run:
 
 
 def _combined_results(runs: list[_Run]) -> TestRun:
+    from covguard.run.provenance import combine_results
+
     return combine_results([((s.toolchain, r.origin), r) for s, _m, r in runs])
 
 
 def _combined_coverage(runs: list[_Run]) -> CoverageData:
+    from covguard.run.provenance import combine_coverage
+
     return combine_coverage(
         [((s.toolchain, r.origin), _coverage(ingest_options(s), m, r)) for s, m, r in runs]
     )

@@ -200,9 +200,10 @@ def build(
     write_json(area.manifest, asdict(manifest))
     if manifest.notes_files:
         # compile the coverage model now, once per build: every later read of coverage loads it
-        from covguard.ingest.collect import coverage_model
+        # (numpy only: the frames of covguard.ingest.collect, and pandas, are not needed here)
+        from covguard.ingest.model_cache import model_for
 
-        coverage_model(manifest, area.model_cache, options.build_jobs)
+        model_for(manifest.notes_files, area.model_cache, options.build_jobs)
     return manifest
 
 

@@ -12,13 +12,16 @@ import re
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
 from lxml import etree
 
 from covguard.files import write_bytes
 from covguard.ingest.test_output import split_ids
 from covguard.model import TestCase
+
+if TYPE_CHECKING:
+    import pandas as pd  # only named: `covguard test` writes junit.xml without loading pandas
 
 _NOT_XML_CLASS = "[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]"  # compiled on first use (5 ms)
 

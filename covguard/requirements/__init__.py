@@ -53,12 +53,14 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from covguard.errors import InputError
 from covguard.requirements.csv_reader import read_csv
 from covguard.requirements.doorstop import is_doorstop, read_doorstop
+
+if TYPE_CHECKING:
+    import pandas as pd  # imported by requirements_frame: the options' imports do not load pandas
 from covguard.requirements.ids import (
     DEFAULT_OPTIONS,
     DuplicateIndex,
@@ -190,6 +192,8 @@ def _known_parents(requirements: list[Requirement], report: ReadReport | None) -
 
 def requirements_frame(requirements: Sequence[Requirement]) -> pd.DataFrame:
     """The frame of the column contract (see the module docstring) for some requirements."""
+    import pandas as pd
+
     return pd.DataFrame(
         {
             "id": pd.Series([r.id for r in requirements], dtype=object),

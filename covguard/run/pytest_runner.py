@@ -37,15 +37,16 @@ from typing import TYPE_CHECKING, Any
 
 from covguard.errors import ConfigError, CoverageDataError, InputError, TestRunError
 from covguard.files import display_path, sha256_file, write_json, write_text
-from covguard.frames import CoverageData, merge_coverage
-from covguard.ingest.coverage_py import ORIGIN, read_coverage, source_files
 from covguard.model import ExecutableRun, TestCase
 from covguard.procs import Finished, run_group
 from covguard.run.options import RunOptions
-from covguard.trace.python_ast import functions_of, parse
 
 if TYPE_CHECKING:
+    from covguard.frames import CoverageData
     from covguard.run.runner import TestRun
+
+# coverage.py's reader and the frames (pandas) are imported by the functions that need them: a run of
+# the C tests (`covguard test`) does not load pandas
 
 # the variables covguard.pytest_plugin reads (not imported from it: it imports pytest, which covguard
 # itself does not need)
@@ -161,6 +162,8 @@ def _rc_text(data_file: Path, source_dirs: list[str]) -> str:
 
 def run_python_suite(options: RunOptions, *, echo: Callable[[str], None] | None = None) -> PythonRun:
     """Run the configured pytest suite with per-test coverage; write ``python/results.json``."""
+    from covguard.ingest.coverage_py import source_files
+
     root = options.root
     if not options.python_sources:
         raise ConfigError(
@@ -255,6 +258,8 @@ def _read_events(record: Path) -> list[dict[str, Any]]:
 
 def _def_lines(path: Path) -> dict[int, int]:
     """First line (decorator) -> ``def`` line of every function of a test file."""
+    from covguard.trace.python_ast import functions_of, parse
+
     try:
         tree = parse(path.read_text(encoding="utf-8"), str(path))
     except (OSError, UnicodeDecodeError, InputError):  # pytest reports a file that does not parse
@@ -264,6 +269,8 @@ def _def_lines(path: Path) -> dict[int, int]:
 
 def _collection_error(event: dict[str, Any], options: RunOptions) -> TestCase:
     """A test file pytest could not collect (an import error, a syntax error): an error case."""
+    from covguard.ingest.coverage_py import ORIGIN
+
     shown = display_path(event.get("path") or options.root / event["nodeid"], options.root)
     return TestCase(
         test=f"{shown}::<collection error>",
@@ -285,6 +292,8 @@ def _collection_error(event: dict[str, Any], options: RunOptions) -> TestCase:
 def _cases(
     events: list[dict[str, Any]], options: RunOptions, returncode: int | None, stopped: bool
 ) -> tuple[list[TestCase], dict[str, str], str | None]:
+    from covguard.ingest.coverage_py import ORIGIN
+
     root = options.root
     results = {e["nodeid"]: e for e in events if e.get("event") == "result"}
     def_lines: dict[str, dict[int, int]] = {}
@@ -390,6 +399,8 @@ def with_python(results: TestRun, python: PythonRun | None) -> TestRun:
 
 def python_coverage(options: RunOptions, python: PythonRun) -> CoverageData:
     """The per-test coverage of the Python suite's run, checked against the sources it ran."""
+    from covguard.ingest.coverage_py import read_coverage, source_files
+
     root = options.root
     files = source_files(root, options.python_sources, options.exclude)
     now = {display_path(p, root): p for p in files}
@@ -426,6 +437,8 @@ def with_python_coverage(options: RunOptions, data: CoverageData, results: TestR
     """``data`` (the C coverage) with the Python suite's coverage merged in, when it ran."""
     if results.python is None:
         return data
+    from covguard.frames import merge_coverage
+
     return merge_coverage([data, python_coverage(options, results.python)])
 
 
