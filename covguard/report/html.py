@@ -279,17 +279,23 @@ def _summary(doc: dict[str, Any], outputs: Sequence[tuple[str, str]]) -> str:
     gate = doc.get("gate") or {}
     failures = gate.get("failures", [])
     if failures:
-        out.append(
+        rows = [
             "<h3>Gate failures</h3><table><thead><tr><th>check</th><th>subject</th>"
             "<th class=num>actual</th><th class=num>limit</th><th>detail</th></tr></thead><tbody>"
-        )
+        ]
         for f in failures:
-            out.append(
+            rows.append(
                 f"<tr><td>{esc(f['check'])}</td><td>{esc(f['subject'])}</td>"
                 f"<td class=num>{esc(f['actual'])}</td><td class=num>{esc(f['limit'])}</td>"
                 f"<td>{esc(f.get('detail', ''))}</td></tr>"
             )
-        out.append("</tbody></table>")
+        # one failure per function under its threshold: thousands on a large project
+        rows = _paged(rows, "gate-table", "<table>")
+        if not rows[-1].endswith("</section>"):
+            rows.append("</tbody></table>")
+        else:
+            rows[-1] = rows[-1].removesuffix("</section>")
+        out += rows
     if outputs:
         links = " · ".join(f'<a href="{esc(href)}">{esc(label)}</a>' for label, href in outputs)
         out.append(f'<p class="small">Other outputs: {links}</p>')
@@ -831,7 +837,7 @@ def render_site(
     :data:`INLINE_SOURCE_LINES` executable lines, so the first view stays small.  ``gcovr_pages``
     maps a file to its page in gcovr's detailed HTML (relative link); ``outputs`` lists the other
     reports as (label, relative link).  Every page has the same Content-Security-Policy."""
-    files = sorted(set(analysis.lines["file"].astype(str)))
+    files = sorted(set(analysis.lines["file"].drop_duplicates().astype(str).tolist()))
     if split is None:
         split = len(analysis.lines) > INLINE_SOURCE_LINES
     anchors = _Anchors(files, SOURCE_PAGES if split else None)

@@ -95,6 +95,7 @@ class RestRows:
         self.texts: dict[str, int] = {}
         self.tables: dict[str, dict[str, Any]] = {}
         self.files: set[int] = set()
+        self.lists: dict[tuple[Any, ...], list[int | None]] = {}  # the same tests in many rows
 
     def text(self, value: Any) -> int | None:
         """The index of ``value``'s text (``str`` of it), ``None`` for ``None``."""
@@ -102,14 +103,28 @@ class RestRows:
             return None
         return self.texts.setdefault(value if type(value) is str else str(value), len(self.texts))
 
-    def texts_of(self, values: Sequence[Any]) -> list[int | None]:
-        return [self.text(v) for v in values]
+    def column(self, values: list[Any], *, files: bool = False) -> list[int | None]:
+        """The index of each value's text (:meth:`text`), each distinct one looked up once;
+        ``files``: the texts are files (their source views' ids go with the data)."""
+        if set(map(type, values)) <= {str, type(None)}:
+            index = {v: self.text(v) for v in dict.fromkeys(values)}
+            out = [index[v] for v in values]
+        else:
+            out = [self.text(v) for v in values]
+        if files:
+            self.files.update(i for i in dict.fromkeys(out) if i is not None)
+        return out
 
-    def file(self, value: Any) -> int | None:
-        index = self.text(value)
-        if index is not None:
-            self.files.add(index)
-        return index
+    def texts_of(self, values: Sequence[Any]) -> list[int | None]:
+        """The indices of a list of texts (one list object per distinct list: JSON writes it
+        again each time, the page's script only reads it)."""
+        if not set(map(type, values)) <= {str}:  # as the page escapes them: None is ""
+            return [self.text("" if v is None else v) for v in values]
+        key = tuple(values)
+        found = self.lists.get(key)
+        if found is None:
+            found = self.lists[key] = [self.text(v) for v in values]
+        return found
 
     def add(self, table_id: str, kind: str, rows: list[list[Any]]) -> None:
         self.tables[table_id] = {"kind": kind, "rows": rows}
@@ -128,22 +143,28 @@ class RestRows:
 
 def finding_rows(findings: Sequence[dict[str, Any]], rest: RestRows) -> list[list[Any]]:
     """The data of findings rows (the fields :func:`covguard.report.html._findings` shows)."""
-    text, texts = rest.text, rest.texts_of
-    return [
-        [
-            text(f["severity"]),
-            text(f["kind"]),
-            rest.file(f.get("file") or None),
-            _number(f.get("line")),
-            text(f.get("function") or None),
-            text(f.get("requirement") or None),
-            text(f["message"]),
-            texts(f.get("tests") or []),
-            texts(f.get("suggested_requirements") or []),
-            texts(f.get("call_path") or []),
-        ]
-        for f in findings
+    column, lists = rest.column, rest.texts_of
+
+    def get(key: str) -> list[Any]:
+        return [f.get(key) or None for f in findings]
+
+    # the lists first: their texts (test names, in many rows) get the smallest indices
+    tests = [lists(f.get("tests") or []) for f in findings]
+    suggested = [lists(f.get("suggested_requirements") or []) for f in findings]
+    paths = [lists(f.get("call_path") or []) for f in findings]
+    columns = [
+        column([f["severity"] for f in findings]),
+        column([f["kind"] for f in findings]),
+        column(get("file"), files=True),
+        [_number(f.get("line")) for f in findings],
+        column(get("function")),
+        column(get("requirement")),
+        column([f["message"] for f in findings]),
+        tests,
+        suggested,
+        paths,
     ]
+    return [list(row) for row in zip(*columns, strict=True)]
 
 
 def function_rows(
@@ -151,29 +172,24 @@ def function_rows(
 ) -> list[list[Any]]:
     """The data of function rows (the fields :func:`covguard.report.html._code` shows);
     ``runners(file, function)``: the names of the tests that executed it, joined."""
-    text = rest.text
-    rows = []
-    for f in functions:
-        reach = f.get("reachable")
-        c = f["coverage"]
-        rows.append(
-            [
-                rest.file(f["file"]),
-                _number(f["line_start"]),
-                text(f["function"]),
-                text(f["class"]),
-                text(f["safety_class"]),
-                rest.texts_of(f["requirements"]),
-                _number(f["executed_by"]),
-                text(runners(f["file"], f["function"]) or None),
-                _number(c["lines_verified"]),
-                _number(c["lines_total"]),
-                1 if reach is True else 0 if reach is False else None,
-                text(f.get("image") or None),
-                text(f["justification"] or None),
-            ]
-        )
-    return rows
+    column = rest.column
+    reach = {True: 1, False: 0}
+    columns = [
+        column([f["file"] for f in functions], files=True),
+        [_number(f["line_start"]) for f in functions],
+        column([f["function"] for f in functions]),
+        column([f["class"] for f in functions]),
+        column([f["safety_class"] for f in functions]),
+        [rest.texts_of(f["requirements"]) for f in functions],
+        [_number(f["executed_by"]) for f in functions],
+        column([runners(f["file"], f["function"]) or None for f in functions]),
+        [_number(f["coverage"]["lines_verified"]) for f in functions],
+        [_number(f["coverage"]["lines_total"]) for f in functions],
+        [reach.get(r) if type(r) is bool else None for r in (f.get("reachable") for f in functions)],
+        column([f.get("image") or None for f in functions]),
+        column([f["justification"] or None for f in functions]),
+    ]
+    return [list(row) for row in zip(*columns, strict=True)]
 
 
 def _number(value: Any) -> Any:

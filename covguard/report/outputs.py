@@ -244,7 +244,7 @@ def _gcovr_pages(out: Path, analysis: Analysis, root: Path) -> dict[str, str]:
         return {}
     folder = index.parent.relative_to(out).as_posix()
     pages: dict[str, str] = {}
-    for file in sorted(set(analysis.lines["file"].astype(str))):
+    for file in sorted(set(analysis.lines["file"].drop_duplicates().astype(str).tolist())):
         page = gcovr_formats.detail_page(index, root, file)
         if page is not None:
             pages[file] = f"{folder}/{page}"
