@@ -468,18 +468,25 @@ def test_rows_drawn_from_data_are_the_rendered_rows(
     """The rows of the long tables that the page carries as data (html_rows) are drawn as the same
     markup the page has when every row is HTML: the two pages' findings and function tables are
     equal node for node once every row is shown, and the filters find the same rows in both."""
+    from covguard.files import visible_bytes
     from covguard.report import html
     from tests.conftest import SAMPLE
 
     doc = json.loads(sample_run.outputs["findings"].read_text(encoding="utf-8"))
+    # hostile texts in rows drawn from data: markup, quotes, a byte of a name that was not UTF-8
+    last = doc["findings"][-1]
+    last["message"] = '<img src="x" onerror="window.__pwned = 1"> & \' " </script>'
+    last["tests"] = [*last.get("tests", []), "t\udcff::name", "<b>bold</b>"]
+    last["function"] = 'f" onmouseover="window.__pwned = 2'
+    doc["functions"][-1]["justification"] = "</td><script>window.__pwned = 3</script>"
     monkeypatch.setattr(html, "PAGE_ROWS", 10_000)
     every, _pages = html.render_site(doc, sample_run.analysis, root=SAMPLE, title="t", split=True)
     monkeypatch.setattr(html, "PAGE_ROWS", 2)
     paged, _pages = html.render_site(doc, sample_run.analysis, root=SAMPLE, title="t", split=True)
     assert 'id="rows-data"' in paged
     assert 'id="rows-data"' not in every
-    (tmp_path / "every.html").write_text(every, encoding="utf-8")
-    (tmp_path / "paged.html").write_text(paged, encoding="utf-8")
+    (tmp_path / "every.html").write_text(visible_bytes(every), encoding="utf-8")
+    (tmp_path / "paged.html").write_text(visible_bytes(paged), encoding="utf-8")
     n_findings, n_functions = len(doc["findings"]), len(doc["functions"])
     assert min(n_findings, n_functions) > 2
     bodies = "[...document.querySelectorAll('#findings table, #code-table')].map(t => t.tBodies[0].innerHTML)"
@@ -517,10 +524,13 @@ def test_rows_drawn_from_data_are_the_rendered_rows(
     assert drawn == expected
     assert expected[0].count("<tr") == n_findings
     assert expected[1].count("<tr") == n_functions
+    assert "\\xff::name" in drawn[0]
+    assert browser.evaluate(session, "typeof window.__pwned") == "undefined"
     # a fresh page: a finding kind and the filter draw the rows first
     session = _open(browser, (tmp_path / "paged.html").as_uri())
     assert shown(session) == expected_shown
     assert expected_shown[-1] == 0
+    assert browser.evaluate(session, "typeof window.__pwned") == "undefined"
     assert _problems(browser.events) == []
 
 

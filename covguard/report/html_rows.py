@@ -19,6 +19,8 @@ import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from covguard.files import visible_bytes
+
 ROWS_SCRIPT = r"""
   var rowsData = null;
   function escHtml(v) {
@@ -136,7 +138,13 @@ class RestRows:
             return ""
         texts = list(self.texts)
         anchored = {str(i): ids[texts[i]] for i in sorted(self.files) if texts[i] in ids}
-        data = {"s": texts, "ids": anchored, "pages": pages, "tables": self.tables}
+        # a byte of a name that was not UTF-8 shows as the rows written as HTML show it (\xNN)
+        data = {
+            "s": [visible_bytes(t) for t in texts],
+            "ids": anchored,
+            "pages": pages,
+            "tables": self.tables,
+        }
         text = json.dumps(data, separators=(",", ":")).replace("<", "\\u003c")
         return f'<script type="application/json" id="rows-data">{text}</script>'
 
