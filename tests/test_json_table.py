@@ -157,3 +157,19 @@ def _has_nan(value: Any) -> bool:
     if isinstance(value, list):
         return any(_has_nan(v) for v in value)
     return False
+
+
+def test_a_replaced_findings_frame_is_written_anew(sample_run: Any) -> None:
+    """The gate's baseline replaces the findings frame after the analysis (each finding marked new
+    or existing): the columns built for the frame before are not reused for it."""
+    import dataclasses
+
+    assert sample_run.analysis is not None
+    analysis = dataclasses.replace(sample_run.analysis, cache={})
+    before = json.loads(findings_json.render(analysis, sample_run.gate))
+    assert before["findings"]
+    assert all("baseline" not in f for f in before["findings"])
+    analysis.findings = analysis.findings.assign(baseline="new")
+    after = json.loads(findings_json.render(analysis, sample_run.gate))
+    assert [f.pop("baseline") for f in after["findings"]] == ["new"] * len(before["findings"])
+    assert after == before

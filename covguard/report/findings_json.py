@@ -80,16 +80,23 @@ def findings_document(analysis: Analysis, gate: GateResult | None = None) -> dic
 
 
 def _tables(analysis: Analysis) -> dict[str, Table]:
-    """The document's four large arrays as tables (built once per analysis)."""
+    """The document's four large arrays as tables, built once per analysis frames (the gate's
+    baseline replaces the findings frame with one that marks each finding new or existing)."""
+    frames = (analysis.requirements, analysis.functions, analysis.tests, analysis.findings)
     cached = analysis.cache.get("findings_tables")
-    if cached is None:
-        cached = analysis.cache["findings_tables"] = {
+    if (
+        cached is None
+        or cached[1] != analysis.mcdc_measured
+        or any(a is not b for a, b in zip(cached[0], frames, strict=True))
+    ):
+        tables = {
             "requirements": _requirements(analysis.requirements, analysis.mcdc_measured),
             "functions": _functions(analysis.functions, analysis.mcdc_measured),
             "tests": _tests(analysis.tests),
             "findings": _findings(analysis.findings),
         }
-    return dict(cached)
+        cached = analysis.cache["findings_tables"] = (frames, analysis.mcdc_measured, tables)
+    return dict(cached[2])
 
 
 def _document(analysis: Analysis, gate: GateResult | None, finish: Callable[[Table], Any]) -> dict[str, Any]:
