@@ -460,6 +460,80 @@ def test_large_report_has_source_pages_and_paged_tables(
     assert browser.evaluate(session, "document.querySelectorAll('table.src tbody tr').length") > 10
 
 
+@pytest.mark.slow
+@pytest.mark.toolchain("chromium")
+def test_rows_drawn_from_data_are_the_rendered_rows(
+    browser: DevTools, sample_run: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The rows of the long tables that the page carries as data (html_rows) are drawn as the same
+    markup the page has when every row is HTML: the two pages' findings and function tables are
+    equal node for node once every row is shown, and the filters find the same rows in both."""
+    from covguard.files import visible_bytes
+    from covguard.report import html
+    from tests.conftest import SAMPLE
+
+    doc = json.loads(sample_run.outputs["findings"].read_text(encoding="utf-8"))
+    # hostile texts in rows drawn from data: markup, quotes, a byte of a name that was not UTF-8
+    last = doc["findings"][-1]
+    last["message"] = '<img src="x" onerror="window.__pwned = 1"> & \' " </script>'
+    last["tests"] = [*last.get("tests", []), "t\udcff::name", "<b>bold</b>"]
+    last["function"] = 'f" onmouseover="window.__pwned = 2'
+    doc["functions"][-1]["justification"] = "</td><script>window.__pwned = 3</script>"
+    monkeypatch.setattr(html, "PAGE_ROWS", 10_000)
+    every, _pages = html.render_site(doc, sample_run.analysis, root=SAMPLE, title="t", split=True)
+    monkeypatch.setattr(html, "PAGE_ROWS", 2)
+    paged, _pages = html.render_site(doc, sample_run.analysis, root=SAMPLE, title="t", split=True)
+    assert 'id="rows-data"' in paged
+    assert 'id="rows-data"' not in every
+    (tmp_path / "every.html").write_text(visible_bytes(every), encoding="utf-8")
+    (tmp_path / "paged.html").write_text(visible_bytes(paged), encoding="utf-8")
+    n_findings, n_functions = len(doc["findings"]), len(doc["functions"])
+    assert min(n_findings, n_functions) > 2
+    bodies = "[...document.querySelectorAll('#findings table, #code-table')].map(t => t.tBodies[0].innerHTML)"
+    kinds = sorted({f["kind"] for f in doc["findings"]})
+    visible = (
+        "[...document.querySelectorAll('{} tbody tr')].filter(r => !r.classList.contains('hidden')).length"
+    )
+
+    def shown(session: str) -> list[Any]:
+        """Rows per finding kind, then per text filter of the functions."""
+        out: list[Any] = []
+        for kind in kinds:
+            browser.evaluate(
+                session, f"document.querySelector('#findings button[data-kind={json.dumps(kind)}]').click()"
+            )
+            out.append(browser.evaluate(session, visible.format("#findings")))
+        for needle in ("", "a", "main", "zzz-none"):
+            browser.evaluate(
+                session,
+                "(i => { i.value = " + json.dumps(needle) + "; i.dispatchEvent(new Event('input')); })"
+                "(document.querySelector('input[data-table=\"code-table\"]'))",
+            )
+            out.append(browser.evaluate(session, visible.format("#code-table")))
+        return out
+
+    session = _open(browser, (tmp_path / "every.html").as_uri())
+    expected = browser.evaluate(session, bodies)
+    expected_shown = shown(session)
+    session = _open(browser, (tmp_path / "paged.html").as_uri())
+    assert _problems(browser.events) == []
+    assert browser.evaluate(session, "document.querySelectorAll('#findings tbody tr').length") == 2
+    browser.evaluate(session, "document.querySelectorAll('button.all-rows').forEach(b => b.click())")
+    drawn = [b.replace('<tr class="more" ', "<tr ").replace('<tr class="more">', "<tr>") for b in
+             browser.evaluate(session, bodies)]  # fmt: skip
+    assert drawn == expected
+    assert expected[0].count("<tr") == n_findings
+    assert expected[1].count("<tr") == n_functions
+    assert "\\xff::name" in drawn[0]
+    assert browser.evaluate(session, "typeof window.__pwned") == "undefined"
+    # a fresh page: a finding kind and the filter draw the rows first
+    session = _open(browser, (tmp_path / "paged.html").as_uri())
+    assert shown(session) == expected_shown
+    assert expected_shown[-1] == 0
+    assert browser.evaluate(session, "typeof window.__pwned") == "undefined"
+    assert _problems(browser.events) == []
+
+
 def _paint_ms(browser: DevTools, session: str) -> tuple[float, float]:
     """First contentful paint and the load event of the page in ``session``, in ms from its start."""
     fcp = browser.evaluate(
@@ -515,13 +589,22 @@ def test_first_view_of_a_large_report_draws_quickly(
     session = _open(browser, (tmp_path / "index.html").as_uri())
     assert _problems(browser.events) == []
     fcp, load = _paint_ms(browser, session)
-    rows = browser.evaluate(session, "document.querySelectorAll('#findings tbody tr').length")
+    count = "document.querySelectorAll('#findings tbody tr').length"
+    rows = browser.evaluate(session, count)
     print(
-        f"\nindex.html {len(page) / 1e6:.1f} MB, {rows} finding rows: first paint {fcp:.0f} ms, "
+        f"\nindex.html {len(page) / 1e6:.1f} MB, {rows} finding rows drawn: first paint {fcp:.0f} ms, "
         f"load event {load:.0f} ms (load average {os.getloadavg()[0]:.1f})"
     )
-    assert rows == n
+    # the first page of each long table is drawn, the rest is data until asked for
+    assert rows == html.PAGE_ROWS
+    functions_drawn = "document.querySelectorAll('#code-table tbody tr').length"
+    assert browser.evaluate(session, functions_drawn) == html.PAGE_ROWS
+    assert len(page) < 2_000_000  # 4,000 findings and functions as rows took 4.2 MB
     assert 0 < fcp < 15_000
+    browser.evaluate(session, "document.querySelectorAll('button.all-rows').forEach(b => b.click())")
+    assert browser.evaluate(session, count) == n
+    assert browser.evaluate(session, functions_drawn) == n
+    assert _problems(browser.events) == []
 
     deep = 90_001  # an executable line near the end
     session = _open(browser, (tmp_path / "big.html").as_uri() + f"#f0-L{deep}")

@@ -244,6 +244,13 @@ def test_requirement_based_mcdc(mcdc_run: api.Outcome) -> None:
     mc2 = next(r for r in doc["requirements"] if r["id"] == "MC-2")
     assert mc2["coverage"]["mcdc"] == 0.0
     assert doc["summary"]["coverage"]["requirement_mcdc"] < doc["summary"]["coverage"]["mcdc"]
+    # the document written column by column is the document every other output reads, dumped
+    from covguard.report import findings_json
+
+    written = mcdc_run.outputs["findings"].read_text(encoding="utf-8")
+    assert written == findings_json.dumps(findings_json.findings_document(a, mcdc_run.gate))
+    seven = next(f for f in doc["functions"] if f["function"] == "seven")["coverage"]
+    assert (seven["conditions_verified"], seven["conditions_total"], seven["mcdc"]) == (5, 7, 71.4)
 
 
 def test_gaps_are_named_with_the_missing_input(mcdc_run: api.Outcome) -> None:

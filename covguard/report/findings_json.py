@@ -9,8 +9,11 @@ Top level: ``schema``, ``tool``, ``summary``, ``requirements``, ``functions``, `
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -21,8 +24,11 @@ from covguard.analysis.analyse import Analysis
 from covguard.analysis.verdict import GateResult
 from covguard.frames import few_collections, records
 from covguard.model import percent
+from covguard.report.json_table import ENCODE, Table
 
 SCHEMA = "covguard.findings/1"
+
+_PLAIN_KINDS = (type(None), str, int, bool)  # JSON-ready as they are
 
 
 def _plain(value: Any) -> Any:
@@ -63,136 +69,190 @@ def _pct(num: int, den: int) -> float | None:
     return percent(num, den)  # one rounding, as gcovr rounds
 
 
-def _mcdc(row: dict[str, Any], measured: bool) -> dict[str, Any]:
-    """Requirement-based MC/DC numbers, present only when the run measured MC/DC (clang)."""
-    if not measured:
-        return {}
-    total, verified = int(row.get("conditions_total", 0)), int(row.get("conditions_verified", 0))
-    return {"conditions_total": total, "conditions_verified": verified, "mcdc": _pct(verified, total)}
-
-
 def findings_document(analysis: Analysis, gate: GateResult | None = None) -> dict[str, Any]:
     """The findings document of ``analysis`` (and ``gate``), built once and then reused: every
     output of one run renders from this same object."""
     key = f"findings_document:{id(gate)}"
     cached = analysis.cache.get(key)
     if cached is None:
-        cached = analysis.cache[key] = _build_document(analysis, gate)
+        cached = analysis.cache[key] = _document(analysis, gate, Table.dicts)
     return dict(cached)
 
 
-def _hierarchy(r: dict[str, Any]) -> dict[str, Any]:
-    """``parent`` and ``verified_through`` (children that verify it), only for a requirement that
-    has them: files without a hierarchy give the same document as before."""
-    out: dict[str, Any] = {}
-    parent = r.get("parent")
-    if isinstance(parent, str):
-        out["parent"] = parent
-    through = r.get("verified_through")
-    if isinstance(through, list) and through:
-        out["verified_through"] = list(through)
-    return out
-
-
-def _finding(row: dict[str, Any]) -> dict[str, Any]:
-    """A finding's row as JSON-ready values (``_plain`` of it, without a call per plain value);
-    an empty ``call_path`` or ``decision`` is left out."""
-    out: dict[str, Any] = {}
-    for k, v in row.items():
-        if k in ("call_path", "decision") and not v:
-            continue
-        kind = type(v)
-        out[str(k)] = v if v is None or kind is str or kind is int or kind is bool else _plain(v)
-    return out
-
-
-def _build_document(analysis: Analysis, gate: GateResult | None) -> dict[str, Any]:
-    reqs = [
-        {
-            "id": r["id"],
-            "title": r["title"],
-            "safety_class": r["safety_class"],
-            "status": r["status"],
-            "source": r["source"],
-            "line": int(r["line"]),
-            "implemented_by": list(r["implemented_by"]),
-            "verified_by": list(r["verified_by"]),
-            "failing_tests": list(r["failing_tests"]),
-            "coverage": {
-                "lines_total": int(r["lines_total"]),
-                "lines_verified": int(r["lines_verified"]),
-                "line": _pct(int(r["lines_verified"]), int(r["lines_total"])),
-                "branches_total": int(r["branches_total"]),
-                "branches_verified": int(r["branches_verified"]),
-                "branch": _pct(int(r["branches_verified"]), int(r["branches_total"])),
-                **_mcdc(r, analysis.mcdc_measured),
-            },
-            **_hierarchy(r),
+def _tables(analysis: Analysis) -> dict[str, Table]:
+    """The document's four large arrays as tables, built once per analysis frames (the gate's
+    baseline replaces the findings frame with one that marks each finding new or existing)."""
+    frames = (analysis.requirements, analysis.functions, analysis.tests, analysis.findings)
+    cached = analysis.cache.get("findings_tables")
+    if (
+        cached is None
+        or cached[1] != analysis.mcdc_measured
+        or any(a is not b for a, b in zip(cached[0], frames, strict=True))
+    ):
+        tables = {
+            "requirements": _requirements(analysis.requirements, analysis.mcdc_measured),
+            "functions": _functions(analysis.functions, analysis.mcdc_measured),
+            "tests": _tests(analysis.tests),
+            "findings": _findings(analysis.findings),
         }
-        for r in records(analysis.requirements)
-    ]
-    functions = [
-        {
-            "file": f["file"],
-            "function": f["function"],
-            "line_start": int(f["line_start"]),
-            "line_end": int(f["line_end"]),
-            "requirements": list(f["requirements"]),
-            "safety_class": f["safety_class"],
-            "class": f["class"],
-            "executed": bool(f["executed"]),
-            "executed_by": int(f["executed_units"]),
-            "reachable": _nan_none(f["reachable"]),
-            "image": _nan_none(f.get("image")),
-            "justification": f["justification"] or None,
-            "verified_on": list(f.get("verified_on", [])),
-            "coverage": {
-                "lines_total": int(f["lines_total"]),
-                "lines_executed": int(f["lines_executed"]),
-                "lines_verified": int(f["lines_verified"]),
-                "branches_total": int(f["branches_total"]),
-                "branches_executed": int(f["branches_executed"]),
-                "branches_verified": int(f["branches_verified"]),
-                **_mcdc(f, analysis.mcdc_measured),
-            },
-        }
-        for f in records(analysis.functions)
-    ]
-    tests = [
-        {
-            "id": t["test"],
-            "executable": t["executable"],
-            "name": t["name"],
-            "status": t["status"],
-            "duration_s": _nan_none(t["duration_s"]),
-            "message": t["message"],
-            "file": t["file"],
-            "line": int(t["line"]),
-            "verifies": [x for x in str(t["verifies"]).replace(",", " ").split() if x],
-            "coverage": t["coverage"],
-            "attribution": t.get("attribution", "test"),
-            "origin": t.get("origin", "host"),
-            "variant": t.get("variant", "default"),
-        }
-        for t in records(analysis.tests)
-    ]
-    findings = [_finding(row) for row in records(analysis.findings)]
-    # the row lists above hold plain Python values already (records() goes through tolist);
-    # the small parts go through _plain
+        cached = analysis.cache["findings_tables"] = (frames, analysis.mcdc_measured, tables)
+    return dict(cached[2])
+
+
+def _document(analysis: Analysis, gate: GateResult | None, finish: Callable[[Table], Any]) -> dict[str, Any]:
+    """The document, each array of records made by ``finish`` from its table (its dicts, or its
+    records' text).  The large arrays hold plain Python values already (columns go through
+    ``tolist``); the small parts go through ``_plain``."""
+    tables = _tables(analysis)
     doc = {
         "schema": SCHEMA,
         "tool": {"name": "covguard", "version": __version__},
-        "summary": _plain(analysis.summary),
-        "requirements": reqs,
-        "functions": functions,
-        "tests": tests,
-        "findings": findings,
-        "gate": _plain(gate.to_json()) if gate is not None else None,
-        "problems": _plain(analysis.problems),
+        "summary": _tabled(analysis.summary, finish),
+        "requirements": finish(tables["requirements"]),
+        "functions": finish(tables["functions"]),
+        "tests": finish(tables["tests"]),
+        "findings": finish(tables["findings"]),
+        "gate": _tabled(gate.to_json(), finish) if gate is not None else None,
+        "problems": _tabled(analysis.problems, finish),
     }
     if analysis.justifications is not None:  # only with a justification ledger (covguard justify)
-        doc["justifications"] = [_plain(r) for r in records(analysis.justifications)]
+        doc["justifications"] = _tabled(records(analysis.justifications), finish)
     return doc
+
+
+def _tabled(value: Any, finish: Callable[[Table], Any]) -> Any:
+    """``_plain(value)``, with each array of records reached through objects (the gate's
+    failures: one per function under its threshold) made column by column: a table, then
+    ``finish`` of it, when every record has the same string keys in the same order."""
+    if type(value) is dict:
+        return {str(k): _tabled(v, finish) for k, v in value.items()}
+    if type(value) is list and value and all(type(v) is dict for v in value):
+        keys = list(value[0])
+        if all(type(k) is str for k in keys) and all(list(v) == keys for v in value):
+            table = Table(len(value))
+            for key in keys:
+                table.add(key, _plain_column([v[key] for v in value]))
+            return finish(table)
+    return _plain(value)
+
+
+def _plain_column(values: list[Any]) -> list[Any]:
+    """``_plain`` of each value (the column itself when it holds plain values only)."""
+    kinds = set(map(type, values))
+    if kinds <= set(_PLAIN_KINDS):
+        return values
+    if kinds <= {float}:
+        return [None if math.isnan(f) else round(f, 4) for f in values]
+    if kinds <= {float, *_PLAIN_KINDS}:  # numbers, some of them float
+        return [(None if math.isnan(v) else round(v, 4)) if type(v) is float else v for v in values]
+    if kinds == {list} and set(map(type, itertools.chain.from_iterable(values))) <= set(_PLAIN_KINDS):
+        return list(map(list, values))  # lists of plain values (names, ids)
+    return [v if type(v) in _PLAIN_KINDS else _plain(v) for v in values]
+
+
+def _column(df: pd.DataFrame, name: str, default: Any = None) -> list[Any]:
+    """Column ``name`` as plain Python values (``default`` in every row when there is none)."""
+    return df[name].tolist() if name in df.columns else [default] * len(df)
+
+
+def _ints(df: pd.DataFrame, name: str, default: int = 0) -> list[int]:
+    return list(map(int, _column(df, name, default)))
+
+
+def _coverage(df: pd.DataFrame, names: Sequence[str], mcdc: bool) -> Table:
+    """A record's ``coverage`` object: the counts ``names`` (and, with ``mcdc``, the
+    requirement-based MC/DC numbers: measured only with clang)."""
+    table = Table(len(df))
+    for name in names:
+        if name in ("line", "branch"):  # the percentage of the two counts before it
+            verified, total = (table.columns[-1][1], table.columns[-2][1])
+            table.add(name, list(map(_pct, verified, total)))  # type: ignore[arg-type]
+        else:
+            table.add(name, _ints(df, name))
+    if mcdc:
+        total, verified = _ints(df, "conditions_total"), _ints(df, "conditions_verified")
+        table.add("conditions_total", total)
+        table.add("conditions_verified", verified)
+        table.add("mcdc", list(map(_pct, verified, total)))
+    return table
+
+
+def _requirements(df: pd.DataFrame, mcdc: bool) -> Table:
+    table = Table(len(df))
+    for name in ("id", "title", "safety_class", "status", "source"):
+        table.add(name, _column(df, name))
+    table.add("line", _ints(df, "line"))
+    for name in ("implemented_by", "verified_by", "failing_tests"):
+        table.add(name, list(map(list, _column(df, name))))
+    names = ("lines_total", "lines_verified", "line", "branches_total", "branches_verified", "branch")
+    table.add("coverage", _coverage(df, names, mcdc))
+    # ``parent`` and ``verified_through`` (children that verify it) only for a requirement that
+    # has them: files without a hierarchy give the same document as before
+    parent = _column(df, "parent")
+    table.add("parent", parent, [isinstance(p, str) for p in parent])
+    through = _column(df, "verified_through")
+    has = [isinstance(t, list) and bool(t) for t in through]
+    table.add("verified_through", [list(t) if h else t for t, h in zip(through, has, strict=True)], has)
+    return table
+
+
+def _functions(df: pd.DataFrame, mcdc: bool) -> Table:
+    table = Table(len(df))
+    table.add("file", _column(df, "file"))
+    table.add("function", _column(df, "function"))
+    table.add("line_start", _ints(df, "line_start"))
+    table.add("line_end", _ints(df, "line_end"))
+    table.add("requirements", list(map(list, _column(df, "requirements"))))
+    table.add("safety_class", _column(df, "safety_class"))
+    table.add("class", _column(df, "class"))
+    table.add("executed", list(map(bool, _column(df, "executed"))))
+    table.add("executed_by", _ints(df, "executed_units"))
+    table.add("reachable", list(map(_nan_none, _column(df, "reachable"))))
+    table.add("image", list(map(_nan_none, _column(df, "image"))))
+    table.add("justification", [j or None for j in _column(df, "justification")])
+    table.add("verified_on", list(map(list, _column(df, "verified_on", []))))
+    names = ("lines_total", "lines_executed", "lines_verified", "branches_total", "branches_executed",
+             "branches_verified")  # fmt: skip
+    table.add("coverage", _coverage(df, names, mcdc))
+    return table
+
+
+def _tests(df: pd.DataFrame) -> Table:
+    table = Table(len(df))
+    table.add("id", _column(df, "test"))
+    for name in ("executable", "name", "status"):
+        table.add(name, _column(df, name))
+    table.add("duration_s", list(map(_nan_none, _column(df, "duration_s"))))
+    table.add("message", _column(df, "message"))
+    table.add("file", _column(df, "file"))
+    table.add("line", _ints(df, "line"))
+    table.add(
+        "verifies", [[x for x in str(v).replace(",", " ").split() if x] for v in _column(df, "verifies")]
+    )
+    table.add("coverage", _column(df, "coverage"))
+    table.add("attribution", _column(df, "attribution", "test"))
+    table.add("origin", _column(df, "origin", "host"))
+    table.add("variant", _column(df, "variant", "default"))
+    return table
+
+
+def _findings(df: pd.DataFrame) -> Table:
+    """Every column of the findings as JSON-ready values (``_plain`` of a value of any other
+    kind); an empty ``call_path`` or ``decision`` is left out of its record."""
+    table = Table(len(df))
+    for name in df.columns:
+        raw = df[name].tolist()
+        values = _plain_column(raw)
+        present = [bool(v) for v in raw] if name in ("call_path", "decision") else None
+        table.add(str(name), values, present)
+    return table
+
+
+@dataclass(frozen=True)
+class _Records:
+    """An array of records already written as JSON text, one record each."""
+
+    texts: list[str]
 
 
 def _dump(value: Any, pad: str) -> str:
@@ -200,14 +260,15 @@ def _dump(value: Any, pad: str) -> str:
         inner = pad + "  "
         items = (f"{inner}{json.dumps(str(k))}: {_dump(v, inner)}" for k, v in value.items())
         return "{\n" + ",\n".join(items) + "\n" + pad + "}"
+    if isinstance(value, _Records):
+        if not value.texts:
+            return "[]"
+        inner = pad + "  "
+        return "[\n" + inner + (",\n" + inner).join(value.texts) + "\n" + pad + "]"
     if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
         inner = pad + "  "
-        return "[\n" + ",\n".join(inner + _ENCODE(v) for v in value) + "\n" + pad + "]"
-    return _ENCODE(value)
-
-
-# json.dumps(v, ensure_ascii=False) with one encoder for every record (dumps builds one per call)
-_ENCODE = json.JSONEncoder(ensure_ascii=False).encode
+        return "[\n" + ",\n".join(inner + ENCODE(v) for v in value) + "\n" + pad + "]"
+    return ENCODE(value)
 
 
 def dumps(doc: dict[str, Any]) -> str:
@@ -221,4 +282,10 @@ def dumps(doc: dict[str, Any]) -> str:
 
 @few_collections
 def render(analysis: Analysis, gate: GateResult | None = None) -> str:
-    return dumps(findings_document(analysis, gate))
+    """``findings.json``'s text: ``dumps(findings_document(analysis, gate))``, with the large arrays
+    written column by column from their tables (no dict per record on the way)."""
+    return dumps(_document(analysis, gate, _records_text))
+
+
+def _records_text(table: Table) -> _Records:
+    return _Records(table.texts())

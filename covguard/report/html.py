@@ -34,6 +34,7 @@ import pandas as pd
 from covguard.analysis.analyse import Analysis
 from covguard.frames import CoverageData, grouped_lists, records
 from covguard.report import html_sources
+from covguard.report.html_rows import ROWS_SCRIPT, RestRows, finding_rows, function_rows
 from covguard.report.trace_matrix import joined, trace_links
 
 MAX_SOURCE_LINES = 300_000  # beyond this, only files with a finding or a gap get a source view
@@ -104,13 +105,15 @@ input.filter { padding: 4px 8px; width: 320px; margin: 6px 0; }
 table.paged tr.more { display: none; }
 """
 
-SCRIPT = """
+SCRIPT = (
+    """
 (function () {
-  'use strict';
-  var buttons = document.querySelectorAll('#findings .filters button');
+  'use strict';"""
+    + ROWS_SCRIPT
+    + """  var buttons = document.querySelectorAll('#findings .filters button');
   function applyKind(kind) {
     var table = document.getElementById('findings-table');
-    if (table && kind !== 'all') { table.classList.remove('paged'); }
+    if (table && kind !== 'all') { drawRest(table); table.classList.remove('paged'); }
     buttons.forEach(function (b) { b.classList.toggle('on', b.getAttribute('data-kind') === kind); });
     document.querySelectorAll('#findings tbody tr').forEach(function (row) {
       var show = kind === 'all' || row.getAttribute('data-kind') === kind ||
@@ -124,7 +127,7 @@ SCRIPT = """
   document.querySelectorAll('button.all-rows').forEach(function (b) {
     b.addEventListener('click', function () {
       var table = document.getElementById(b.getAttribute('data-table'));
-      if (table) { table.classList.remove('paged'); }
+      if (table) { drawRest(table); table.classList.remove('paged'); }
       b.classList.add('hidden');
     });
   });
@@ -132,6 +135,7 @@ SCRIPT = """
     var table = document.getElementById(input.getAttribute('data-table'));
     if (!table) { return; }
     input.addEventListener('input', function () {
+      drawRest(table);
       table.classList.remove('paged');
       var needle = input.value.toLowerCase();
       table.querySelectorAll('tbody tr').forEach(function (row) {
@@ -143,6 +147,7 @@ SCRIPT = """
     var id = window.location.hash.slice(1);
     if (!id) { return; }
     var el = document.getElementById(id);
+    if (!el) { drawAll(); el = document.getElementById(id); }
     if (!el) { return; }
     var box = el.closest('details');
     if (box) { box.open = true; }
@@ -154,6 +159,7 @@ SCRIPT = """
   openTarget();
 })();
 """
+)
 
 
 def csp_hash(source: str) -> str:
@@ -273,17 +279,23 @@ def _summary(doc: dict[str, Any], outputs: Sequence[tuple[str, str]]) -> str:
     gate = doc.get("gate") or {}
     failures = gate.get("failures", [])
     if failures:
-        out.append(
+        rows = [
             "<h3>Gate failures</h3><table><thead><tr><th>check</th><th>subject</th>"
             "<th class=num>actual</th><th class=num>limit</th><th>detail</th></tr></thead><tbody>"
-        )
+        ]
         for f in failures:
-            out.append(
+            rows.append(
                 f"<tr><td>{esc(f['check'])}</td><td>{esc(f['subject'])}</td>"
                 f"<td class=num>{esc(f['actual'])}</td><td class=num>{esc(f['limit'])}</td>"
                 f"<td>{esc(f.get('detail', ''))}</td></tr>"
             )
-        out.append("</tbody></table>")
+        # one failure per function under its threshold: thousands on a large project
+        rows = _paged(rows, "gate-table", "<table>")
+        if not rows[-1].endswith("</section>"):
+            rows.append("</tbody></table>")
+        else:
+            rows[-1] = rows[-1].removesuffix("</section>")
+        out += rows
     if outputs:
         links = " · ".join(f'<a href="{esc(href)}">{esc(label)}</a>' for label, href in outputs)
         out.append(f'<p class="small">Other outputs: {links}</p>')
@@ -309,7 +321,7 @@ def _evidence(f: dict[str, Any]) -> str:
     return "<br>".join(parts)
 
 
-def _findings(doc: dict[str, Any], anchors: _Anchors) -> str:
+def _findings(doc: dict[str, Any], anchors: _Anchors, rest: RestRows) -> str:
     findings = doc["findings"]
     out = [f'<section id="findings"><h2>Findings ({len(findings)})</h2>']
     if not findings:
@@ -323,11 +335,13 @@ def _findings(doc: dict[str, Any], anchors: _Anchors) -> str:
         f'<button type="button" data-kind="{esc(k)}">{esc(k)} ({n})</button>' for k, n in per_kind.items()
     ]
     out.append('<div class="filters">' + "".join(buttons) + "</div>")
+    later = len(findings) > PAGE_ROWS  # the rows after the first page go as data (html_rows)
     out.append(
-        "<table><thead><tr><th>severity</th><th>kind</th><th>where</th><th>function</th>"
+        ('<table id="findings-table" class="paged" data-rest="">' if later else "<table>")
+        + "<thead><tr><th>severity</th><th>kind</th><th>where</th><th>function</th>"
         "<th>requirement</th><th>message and evidence</th></tr></thead><tbody>"
     )
-    for f in findings:
+    for f in findings[:PAGE_ROWS] if later else findings:
         where = anchors.link(f.get("file"), f.get("line")) if f.get("file") else ""
         req = esc(f.get("requirement") or "")
         req_link = f'<a href="#req-{req}">{req}</a>' if req else ""
@@ -339,10 +353,21 @@ def _findings(doc: dict[str, Any], anchors: _Anchors) -> str:
             f"<td>{where}</td><td><code>{esc(f.get('function') or '')}</code></td><td>{req_link}</td>"
             f"<td>{esc(f['message'])}{evidence}</td></tr>"
         )
-    out = _paged(out, "findings-table", "<table>")
-    if not out[-1].endswith("</section>"):
-        out.append("</tbody></table></section>")
+    if later:
+        rest.add("findings-table", "findings", finding_rows(findings[PAGE_ROWS:], rest))
+    out.append(_table_end("findings-table", len(findings) if later else 0))
     return "\n".join(out)
+
+
+def _table_end(table_id: str, rows: int) -> str:
+    """The end of a table and of its section; ``rows``: its number of rows when only the first
+    page of them is drawn (the button draws the others)."""
+    if not rows:
+        return "</tbody></table></section>"
+    return (
+        f'</tbody></table><button type="button" class="all-rows" data-table="{table_id}">'
+        f"show all {rows} rows</button></section>"
+    )
 
 
 def _parent_note(r: dict[str, Any]) -> str:
@@ -534,19 +559,21 @@ def _reachable(f: dict[str, Any]) -> str:
     return f'<span title="image: {esc(image)}">{text}</span>' if image else text
 
 
-def _code(doc: dict[str, Any], links: pd.DataFrame, anchors: _Anchors) -> str:
+def _code(doc: dict[str, Any], links: pd.DataFrame, anchors: _Anchors, rest: RestRows) -> str:
     runners: dict[Any, str] = joined(
         links[links["executes"] == "yes"], ["file", "function"], "test"
     ).to_dict()
     fns = doc["functions"]
+    later = len(fns) > PAGE_ROWS  # the rows after the first page go as data (html_rows)
     out = [
         f'<section id="code"><h2>Code → requirements ({len(fns)} functions)</h2>',
         '<input class="filter" type="search" placeholder="filter functions" data-table="code-table">',
-        '<table id="code-table"><thead><tr><th>function</th><th>file</th><th>class</th><th>safety class</th>'
+        ('<table id="code-table" class="paged" data-rest="">' if later else '<table id="code-table">')
+        + "<thead><tr><th>function</th><th>file</th><th>class</th><th>safety class</th>"
         "<th>requirements</th><th class=num>tests executing it</th><th class=num>lines verified</th>"
         "<th>reachable</th><th>justification</th></tr></thead><tbody>",
     ]
-    for f in fns:
+    for f in fns[:PAGE_ROWS] if later else fns:
         reqs = ", ".join(f'<a href="#req-{esc(r)}">{esc(r)}</a>' for r in f["requirements"]) or (
             '<span class="sev-error">none</span>'
         )
@@ -560,9 +587,13 @@ def _code(doc: dict[str, Any], links: pd.DataFrame, anchors: _Anchors) -> str:
             f"<td>{_reachable(f)}</td>"
             f"<td class=small>{esc(f['justification'] or '')}</td></tr>"
         )
-    out = _paged(out, "code-table")
-    if not out[-1].endswith("</section>"):
-        out.append("</tbody></table></section>")
+    if later:
+
+        def ran(file: str, function: str) -> str:
+            return runners.get((file, function), "")
+
+        rest.add("code-table", "code", function_rows(fns[PAGE_ROWS:], ran, rest))
+    out.append(_table_end("code-table", len(fns) if later else 0))
     return "\n".join(out)
 
 
@@ -806,29 +837,31 @@ def render_site(
     :data:`INLINE_SOURCE_LINES` executable lines, so the first view stays small.  ``gcovr_pages``
     maps a file to its page in gcovr's detailed HTML (relative link); ``outputs`` lists the other
     reports as (label, relative link).  Every page has the same Content-Security-Policy."""
-    files = sorted(set(analysis.lines["file"].astype(str)))
+    files = sorted(set(analysis.lines["file"].drop_duplicates().astype(str).tolist()))
     if split is None:
         split = len(analysis.lines) > INLINE_SOURCE_LINES
     anchors = _Anchors(files, SOURCE_PAGES if split else None)
     links = trace_links(analysis)
     sources, pages = _sources(analysis, doc, root, anchors, gcovr_pages or {})
+    rest = RestRows()  # the long tables' rows after their first page, as data
     body = [
         _header(doc, title),
         _nav(),
         "<main>",
         _summary(doc, outputs),
-        _findings(doc, anchors),
+        _findings(doc, anchors, rest),
         _requirements(doc, anchors),
         '<section id="chart"><h2>Requirement-based coverage per requirement</h2>',
         coverage_chart(doc),
         "</section>",
         _trace(links, doc, anchors),
-        _code(doc, links, anchors),
+        _code(doc, links, anchors, rest),
         _tests(doc),
         _justifications(doc, anchors),
         sources,
         "</main>",
     ]
+    body.append(rest.block(anchors.ids, anchors.pages))
     site = {
         path: _document(
             f"{title}: {path}", "".join(["<main>\n", content, "\n</main>"]), html_sources.SOURCE_SCRIPT

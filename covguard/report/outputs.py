@@ -36,6 +36,7 @@ from covguard.model import BuildManifest
 from covguard.report import (
     cobertura,
     findings_json,
+    forked,
     gcovr_formats,
     html,
     junit,
@@ -135,26 +136,56 @@ def write_outputs(
     given = Rendering(options, analysis, gate, doc, results, listed)
     wanted_gcovr = [f for f in selected if f in gcovr_formats.FORMATS]
     steps: list[tuple[int, OutputFormat | None]] = [(f.order, f) for f in OUTPUTS if f.name in selected]
-    for _order, fmt in sorted([*steps, (GCOVR_ORDER, None)], key=lambda step: step[0]):
-        if fmt is None:  # gcovr's formats
-            if wanted_gcovr and coverage_runs:
-                if echo:
-                    echo("report: gcovr " + ", ".join(wanted_gcovr))
-                written.update(
-                    gcovr_formats.write_gcovr_formats(
-                        options,
-                        [(r.manifest, r.units) for r in coverage_runs],
-                        wanted_gcovr,
-                        gcov=coverage_runs[0].gcov,
+    beside = _trace_beside(given, selected)  # the trace matrix in a second process (or None)
+    try:
+        for _order, fmt in sorted([*steps, (GCOVR_ORDER, None)], key=lambda step: step[0]):
+            if fmt is None:  # gcovr's formats
+                if wanted_gcovr and coverage_runs:
+                    if echo:
+                        echo("report: gcovr " + ", ".join(wanted_gcovr))
+                    written.update(
+                        gcovr_formats.write_gcovr_formats(
+                            options,
+                            [(r.manifest, r.units) for r in coverage_runs],
+                            wanted_gcovr,
+                            gcov=coverage_runs[0].gcov,
+                        )
                     )
-                )
-            continue
-        if fmt.needs_results and results is None:
-            continue
-        path = step(fmt.name)
-        fmt.write(given, path)
-        written[fmt.name] = path
+                continue
+            if fmt.needs_results and results is None:
+                continue
+            path = step(fmt.name)
+            if beside is not None and fmt.name in BESIDE:
+                beside.join()  # written by the second process
+            else:
+                fmt.write(given, path)
+            written[fmt.name] = path
+    finally:
+        if beside is not None:
+            beside.stop()
     return written
+
+
+BESIDE = ("trace-csv", "trace-xlsx")
+"""The outputs written in a second process when that helps (:mod:`covguard.report.forked`)."""
+
+
+def _trace_beside(given: Rendering, selected: Sequence[str]) -> forked.Forked | None:
+    """The trace matrix's outputs started in a forked process, when it is large and a second core
+    can take it (None: they are written in turn, as the others)."""
+    wanted = [f for f in OUTPUTS if f.name in BESIDE and f.name in selected]
+    if not wanted or not forked.can_fork():
+        return None
+    # built before the fork: the HTML page reads the same links
+    if len(trace_matrix.trace_links(given.analysis)) < forked.MIN_ROWS:
+        return None
+    out = given.options.output_dir
+
+    def work() -> None:
+        for fmt in wanted:
+            fmt.write(given, out / fmt.file)
+
+    return forked.Forked(work)
 
 
 def _findings(given: Rendering, path: Path) -> None:
@@ -244,7 +275,7 @@ def _gcovr_pages(out: Path, analysis: Analysis, root: Path) -> dict[str, str]:
         return {}
     folder = index.parent.relative_to(out).as_posix()
     pages: dict[str, str] = {}
-    for file in sorted(set(analysis.lines["file"].astype(str))):
+    for file in sorted(set(analysis.lines["file"].drop_duplicates().astype(str).tolist())):
         page = gcovr_formats.detail_page(index, root, file)
         if page is not None:
             pages[file] = f"{folder}/{page}"

@@ -29,6 +29,7 @@ from urllib.parse import quote
 from covguard import __version__
 from covguard.analysis.findings import SEVERITY
 from covguard.analysis.kinds import KINDS
+from covguard.report.json_table import encode_value
 
 SCHEMA_URI = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
 
@@ -53,9 +54,14 @@ def _uri(file: str, prefix: str) -> str:
     return quote(path.encode("utf-8", errors="surrogateescape"), safe="/")
 
 
+_LINK_CHARACTERS = re.compile(r"([\\\[\]])")
+
+
 def plain(text: str) -> str:
     """SARIF plain text: '\\', '[' and ']' escaped, so that nothing renders as an embedded link."""
-    return re.sub(r"([\\\[\]])", r"\\\1", text)
+    if "\\" not in text and "[" not in text and "]" not in text:
+        return text
+    return _LINK_CHARACTERS.sub(r"\\\1", text)
 
 
 def _rule_name(kind: str) -> str:
@@ -165,8 +171,9 @@ def sarif_document(doc: dict[str, Any], *, root: Path, config_path: Path | None 
         except ValueError:
             config_file = config_path.name
     findings = doc["findings"]
-    kinds = [k for k in SEVERITY if any(f["kind"] == k for f in findings)]
-    kinds += sorted({f["kind"] for f in findings} - set(kinds))
+    present = {f["kind"] for f in findings}
+    kinds = [k for k in SEVERITY if k in present]
+    kinds += sorted(present - set(kinds))
     index = {k: i for i, k in enumerate(kinds)}
     gate = doc.get("gate") or {}
     run: dict[str, Any] = {
@@ -208,12 +215,10 @@ def _dump(value: Any, pad: str) -> str:
     """Objects indented, the runs too; any other array of objects one object per line."""
     inner = pad + "  "
     if isinstance(value, dict) and value:
-        items = (
-            f"{inner}{json.dumps(str(k), ensure_ascii=False)}: {_dump(v, inner)}" for k, v in value.items()
-        )
+        items = (f"{inner}{encode_value(str(k))}: {_dump(v, inner)}" for k, v in value.items())
         return "{\n" + ",\n".join(items) + "\n" + pad + "}"
     if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
         if all("tool" in v for v in value):  # the runs
             return "[\n" + ",\n".join(inner + _dump(v, inner) for v in value) + "\n" + pad + "]"
-        return "[\n" + ",\n".join(inner + json.dumps(v, ensure_ascii=False) for v in value) + "\n" + pad + "]"
-    return json.dumps(value, ensure_ascii=False)
+        return "[\n" + ",\n".join(inner + encode_value(v) for v in value) + "\n" + pad + "]"
+    return encode_value(value)
