@@ -3,7 +3,8 @@
 ``covguard build`` and ``covguard test`` run compilers and test programs: they must not pay for
 pandas (about 0.3 s of start-up on these machines); ``covguard build`` needs numpy for the coverage
 model, ``covguard test`` needs neither.  ``covguard analyse`` on a project whose requirements are a
-CSV file does not load the other formats' readers (ReqIF, StrictDoc, sphinx-needs, ...).  Checked
+CSV file does not load the other formats' readers (ReqIF, StrictDoc, sphinx-needs, ...), nor the
+writers of the outputs it does not write (HTML, the trace matrix and lxml, SARIF, ...).  Checked
 on the real commands, run as a user runs them, with Python's own import log
 (``PYTHONPROFILEIMPORTTIME``).
 """
@@ -54,3 +55,7 @@ def test_each_command_imports_what_it_does(tmp_path: Path) -> None:
     assert "covguard.requirements.csv_reader" in modules
     readers = {"reqif", "sdoc", "needs_json", "oft_markdown", "xlsx"}
     assert not {f"covguard.requirements.{r}" for r in readers} & modules
+    # it writes findings.json: the other outputs' writers (and lxml) stay unloaded
+    writers = {"html", "trace_matrix", "sarif", "cobertura", "junit", "markdown"}
+    assert not {f"covguard.report.{w}" for w in writers} & modules
+    assert "lxml" not in modules

@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from covguard.analysis.analyse import Analysis
 from covguard.analysis.verdict import GateResult
@@ -33,19 +33,15 @@ from covguard.errors import ConfigError, OutputError
 from covguard.files import json_safe, visible_bytes, write_bytes, write_text
 from covguard.frames import few_collections
 from covguard.model import BuildManifest
-from covguard.report import (
-    cobertura,
-    findings_json,
-    forked,
-    gcovr_formats,
-    html,
-    junit,
-    markdown,
-    sarif,
-    trace_matrix,
-)
+from covguard.report import findings_json, gcovr_formats
 from covguard.report.options import ReportOptions
 from covguard.run.runner import TestRun
+
+if TYPE_CHECKING:
+    from covguard.report import forked
+
+# Each writer imports its module when it writes (the HTML, the spreadsheet's lxml, ...): a command
+# that writes findings.json alone (`covguard analyse`) does not load the others.
 
 
 @dataclass(frozen=True)
@@ -174,7 +170,11 @@ def _trace_beside(given: Rendering, selected: Sequence[str]) -> forked.Forked | 
     """The trace matrix's outputs started in a forked process, when it is large and a second core
     can take it (None: they are written in turn, as the others)."""
     wanted = [f for f in OUTPUTS if f.name in BESIDE and f.name in selected]
-    if not wanted or not forked.can_fork():
+    if not wanted:
+        return None
+    from covguard.report import forked, trace_matrix
+
+    if not forked.can_fork():
         return None
     # built before the fork: the HTML page reads the same links
     if len(trace_matrix.trace_links(given.analysis)) < forked.MIN_ROWS:
@@ -193,37 +193,51 @@ def _findings(given: Rendering, path: Path) -> None:
 
 
 def _junit(given: Rendering, path: Path) -> None:
+    from covguard.report import junit
+
     assert given.results is not None  # needs_results
     write_bytes(path, junit.junit_xml(junit.with_verifies(given.results.cases, given.analysis.tests)))
 
 
 def _cobertura(given: Rendering, path: Path) -> None:
+    from covguard.report import cobertura
+
     analysis, root = given.analysis, given.options.root
     stamp = gcovr_formats.report_timestamp(analysis.manifest) if analysis.manifest else 0
     write_text(path, visible_bytes(cobertura.render(analysis, source=root.as_posix(), timestamp=stamp)))
 
 
 def _markdown(given: Rendering, path: Path) -> None:
+    from covguard.report import markdown
+
     shown = _changed_only(given.doc, given.analysis)
     reports = [p for _n, p in given.listed if p != "summary.md"]
     write_text(path, visible_bytes(markdown.render(shown, reports=reports)))
 
 
 def _sarif(given: Rendering, path: Path) -> None:
+    from covguard.report import sarif
+
     shown = _changed_only(given.doc, given.analysis)
     options = given.options
     write_text(path, json_safe(sarif.render(shown, root=options.root, config_path=options.config_path)))
 
 
 def _trace_csv(given: Rendering, path: Path) -> None:
+    from covguard.report import trace_matrix
+
     trace_matrix.write_csv(path, given.analysis)
 
 
 def _trace_xlsx(given: Rendering, path: Path) -> None:
+    from covguard.report import trace_matrix
+
     trace_matrix.write_xlsx(path, given.analysis)
 
 
 def _html(given: Rendering, path: Path) -> None:
+    from covguard.report import html
+
     options, out = given.options, path.parent
     page, pages = html.render_site(
         given.doc,
@@ -288,6 +302,8 @@ def _write_pages(out: Path, pages: dict[str, str]) -> None:
     covguard's page names in it) is removed when this run's report has its sources inline."""
     import re
     import shutil
+
+    from covguard.report import html
 
     folder = out / html.SOURCE_PAGES
     ours = re.compile(r"f[0-9]+\.html")
