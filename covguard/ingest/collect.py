@@ -373,8 +373,9 @@ def _categorical(names: np.ndarray, ids: np.ndarray) -> pd.Categorical:
 
 
 def _constant(value: str, n: int) -> pd.Categorical:
-    """``n`` rows of ``value`` as the category column that casting a column of it would give."""
-    categories = pd.Series([value]).astype("category").cat.categories
+    """``n`` rows of ``value`` as the category column that casting a column of it would give (no
+    rows: no category, as the cast of an empty column)."""
+    categories = pd.Series([value] if n else [], dtype="str").astype("category").cat.categories
     return pd.Categorical.from_codes(np.zeros(n, dtype=np.int8), categories=categories)
 
 
