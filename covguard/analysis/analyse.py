@@ -594,10 +594,12 @@ def function_facts(
     """Step 4a: the facts that decide each function's class: its requirements and safety class,
     who executed it (verifying tests, failing ones), where the evidence ran, its reachability."""
     fkey = ["file", "function"]
-    req_class = dict(zip(requirements["id"], requirements["safety_class"], strict=True))
+    req_class = dict(zip(requirements["id"].tolist(), requirements["safety_class"].tolist(), strict=True))
     freqs = grouped_lists(function_requirements, fkey, "requirement")
     fn = functions.copy()
-    fn["requirements"] = [freqs.get(k, []) for k in zip(fn["file"], fn["function"], strict=True)]
+    fn["requirements"] = [
+        freqs.get(k, []) for k in zip(fn["file"].tolist(), fn["function"].tolist(), strict=True)
+    ]
     fn["traced"] = fn["requirements"].str.len() > 0
     fn["safety_class"] = pd.Series(
         [
@@ -830,7 +832,9 @@ def _verified_on(fn: pd.DataFrame, verifying_units: pd.DataFrame, data: Coverage
     )
     on = verifying_units.astype(str).merge(unit_origin, on="coverage_unit").loc[:, [*fkey, "origin"]]
     origins = grouped_lists(on, fkey, "origin")
-    fn["verified_on"] = [origins.get(k, []) for k in zip(fn["file"], fn["function"], strict=True)]
+    fn["verified_on"] = [
+        origins.get(k, []) for k in zip(fn["file"].tolist(), fn["function"].tolist(), strict=True)
+    ]
     target = on[~on["origin"].str.startswith("host")].drop_duplicates(fkey)
     fn["verified_on_target"] = fn.set_index(fkey).index.isin(target.set_index(fkey).index)
     fn["target_code"] = ~fn["file"].astype(str).str.endswith(".py")
@@ -882,7 +886,7 @@ def _classify_requirements(
     implementing = function_requirements.loc[:, ["file", "function", "requirement"]]
     if product_only is not None and len(product_only):
         implementing = pd.concat([implementing, product_only], ignore_index=True).drop_duplicates()
-    refs: list[Any] = list(zip(implementing["file"], implementing["function"], strict=True))
+    refs: list[Any] = list(zip(implementing["file"].tolist(), implementing["function"].tolist(), strict=True))
     impl = grouped_lists(
         implementing.assign(ref=pd.Series(refs, dtype=object)), ["requirement"], "ref", sort=False
     )
@@ -947,7 +951,7 @@ def hollow_pairs(
     function_requirements: pd.DataFrame,
 ) -> pd.DataFrame:
     """Passing tests that claim a requirement with code, yet execute none of that code."""
-    implemented = set(function_requirements["requirement"])
+    implemented = set(function_requirements["requirement"].tolist())
     claims = test_requirements[test_requirements["requirement"].isin(implemented)].merge(
         tests.loc[:, ["test", "status", "file", "line"]], on="test"
     )

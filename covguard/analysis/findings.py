@@ -92,54 +92,69 @@ def function_findings(
     )
     rows: list[dict[str, Any]] = []
     sub = fn[fn["class"].isin(["rogue", "traced_untested", "incidental", "dead"])]
-    for rec in records(sub.rename(columns={"class": "klass"})):
-        key = (rec["file"], rec["function"])
-        ran = by_fn.get(key, [])
-        suggested = sorted({r for t in ran for r in treqs.get(t, [])})
-        reqs = ", ".join(rec["requirements"])
-        klass = rec["klass"]
+    read = ["file", "function", "class", "requirements", "line_start", "line_end", "failing_exec"]
+    # the product build's facts, when the frame has them (a frame of the tests may not)
+    facts = [
+        sub[c].tolist() if c in sub.columns else [None] * len(sub)
+        for c in ("reachable", "call_path", "image")
+    ]
+    for (
+        file,
+        function,
+        klass,
+        requirements,
+        line_start,
+        line_end,
+        failing_exec,
+        reachable,
+        call_path,
+        image,
+    ) in zip(*(sub[c].tolist() for c in read), *facts, strict=True):
+        ran = by_fn.get((file, function), [])
+        # the requirements the tests that ran it verify (read by the rogue and incidental messages)
+        suggested = sorted({r for t in ran for r in treqs.get(t, [])}) if treqs and ran else []
+        reqs = ", ".join(requirements)
         if klass == "rogue":
             if ran:
                 how = f"executed by {len(ran)} test(s) ({_names(ran)})"
                 how += f" while testing {', '.join(suggested)}" if suggested else ""
             else:
                 how = "executed by no test"
-            msg = f"untraced code: '{rec['function']}' implements no known requirement; {how}"
-            if rec.get("reachable") is True and rec.get("call_path"):
-                msg += f"; the product firmware reaches it from {rec['call_path'][0]}"
+            msg = f"untraced code: '{function}' implements no known requirement; {how}"
+            if reachable is True and call_path:
+                msg += f"; the product firmware reaches it from {call_path[0]}"
         elif klass == "dead":
             msg = (
-                f"dead code: no entry point reaches '{rec['function']}', yet it is traced to {reqs}: "
+                f"dead code: no entry point reaches '{function}', yet it is traced to {reqs}: "
                 "the requirement points at code that can never run"
                 if reqs
-                else f"dead code: no entry point reaches '{rec['function']}', "
-                "and it is traced to no requirement"
+                else f"dead code: no entry point reaches '{function}', and it is traced to no requirement"
             )
-            msg += _DEAD_IMAGE.get(rec.get("image") or "", "")
+            msg += _DEAD_IMAGE.get(image or "", "")
         elif klass == "incidental":
             msg = (
-                f"'{rec['function']}' implements {reqs} but is executed only by tests of other requirements "
+                f"'{function}' implements {reqs} but is executed only by tests of other requirements "
                 f"({_names(ran)}), which verify "
                 + (", ".join(suggested) if suggested else "nothing (no requirement is attached to them)")
             )
         else:
             msg = (
-                f"'{rec['function']}' implements {reqs} but only failing tests of it execute it"
-                if rec["failing_exec"]
-                else f"'{rec['function']}' implements {reqs} but no test executes it"
+                f"'{function}' implements {reqs} but only failing tests of it execute it"
+                if failing_exec
+                else f"'{function}' implements {reqs} but no test executes it"
             )
         rows.append(
             {
                 "kind": "traced_untested" if klass == "traced_untested" else klass,
-                "file": rec["file"],
-                "line": rec["line_start"],
-                "end_line": rec["line_end"],
-                "function": rec["function"],
+                "file": file,
+                "line": line_start,
+                "end_line": line_end,
+                "function": function,
                 "requirement": reqs or None,
                 "message": msg,
                 "tests": ran,
                 "suggested_requirements": suggested if klass == "rogue" else [],
-                "call_path": (rec.get("call_path") or []) if klass == "rogue" else [],
+                "call_path": (call_path or []) if klass == "rogue" else [],
             }
         )
     return _frame(rows)
