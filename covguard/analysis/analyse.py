@@ -45,6 +45,7 @@ import pandas as pd
 
 from covguard.analysis import findings as F
 from covguard.analysis.hierarchy import roll_up
+from covguard.analysis.keys import isin_rows
 from covguard.analysis.line_bounds import bound_to_files, is_c_family, lexable
 from covguard.analysis.lines import classify_lines, scopes
 from covguard.analysis.mcdc import McdcResult, analyse_mcdc
@@ -626,7 +627,7 @@ def function_facts(
         function_requirements.loc[:, ["file", "function", "requirement"]],
         on=["file", "function", "requirement"],
     )
-    fn["failing_exec"] = fn.set_index(fkey).index.isin(failing_exec.set_index(fkey).index)
+    fn["failing_exec"] = isin_rows(fn, failing_exec, fkey)
     return check(_with_reachability(fn, reachable), FUNCTION_FACTS, "function facts")
 
 
@@ -836,7 +837,7 @@ def _verified_on(fn: pd.DataFrame, verifying_units: pd.DataFrame, data: Coverage
         origins.get(k, []) for k in zip(fn["file"].tolist(), fn["function"].tolist(), strict=True)
     ]
     target = on[~on["origin"].str.startswith("host")].drop_duplicates(fkey)
-    fn["verified_on_target"] = fn.set_index(fkey).index.isin(target.set_index(fkey).index)
+    fn["verified_on_target"] = isin_rows(fn, target, fkey)
     fn["target_code"] = ~fn["file"].astype(str).str.endswith(".py")
     return fn
 
@@ -958,7 +959,7 @@ def hollow_pairs(
     claims = claims[claims["status"] == "passed"]
     touched = _touched_pairs(test_requirements, tests, fexec, function_requirements)
     key = ["test", "requirement"]
-    return claims[~claims.set_index(key).index.isin(touched.set_index(key).index)].reset_index(drop=True)
+    return claims[~isin_rows(claims, touched, key)].reset_index(drop=True)
 
 
 def _requirement_line_coverage(verifying: pd.DataFrame, fn: pd.DataFrame) -> pd.DataFrame:

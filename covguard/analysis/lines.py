@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from covguard.analysis.keys import joint_keys, text_codes
 from covguard.frames import CoverageData
 
 
@@ -69,41 +70,41 @@ def classify_lines(
             "branches_total": cl["branches_total"].astype("int64"),
         }
     )
-    le = data.lines.loc[:, ["file", "line", "function", "test"]].astype(
-        {"file": str, "function": str, "test": str}
-    )
-    le = le.rename(columns={"test": "coverage_unit"})
-    le["line"] = le["line"].astype("int64")
-    tests_per_line = le.groupby(["file", "line"]).size().rename("tests")
-    vu = verifying_units.astype(str)
-    lv = le.merge(vu, on=["coverage_unit", "file", "function"])
-    verified_lines = lv.loc[:, ["file", "line"]].drop_duplicates()
-    lines = lines.merge(tests_per_line, left_on=["file", "line"], right_index=True, how="left")
-    lines["tests"] = lines["tests"].fillna(0).astype("int64")
+    # the joins below on integer codes of the text keys (covguard.analysis.keys): the same matches
+    # as on the text, several times faster at a hundred thousand lines
+    le, br, vu = data.lines, data.branches, verifying_units.astype(str)
+    f_cl, f_le, f_br, f_vu, f_fn = text_codes(cl["file"], le["file"], br["file"], vu["file"], fn["file"])
+    n_cl, n_le, n_vu, n_fn = text_codes(cl["function"], le["function"], vu["function"], fn["function"])
+    u_le, u_br, u_vu = text_codes(le["test"], br["test"], vu["coverage_unit"])
+    line_cl = lines["line"].to_numpy()
+    at_cl, at_le, at_br = joint_keys(
+        (f_cl, line_cl),
+        (f_le, le["line"].to_numpy()),
+        (f_br, br["line"].to_numpy()),
+    )  # (file, line)
+    run_le, run_vu = joint_keys((u_le, f_le, n_le), (u_vu, f_vu, n_vu))  # (unit, file, function)
+    # executions per line (rows of a missing file are not grouped, as pandas' groupby drops them)
+    tests_per_line = pd.Series(at_le[f_le >= 0]).value_counts()
+    lines["tests"] = pd.Series(at_cl).map(tests_per_line).fillna(0).astype("int64").to_numpy()
     lines["executed"] = lines["tests"] > 0
-    lines["verified"] = lines.set_index(["file", "line"]).index.isin(
-        verified_lines.set_index(["file", "line"]).index
+    verified_at = at_le[pd.Series(run_le).isin(run_vu).to_numpy()]  # lines verifying runs executed
+    lines["verified"] = pd.Series(at_cl).isin(verified_at).to_numpy()
+    # branches: any test / verifying test (each branch row with the function of its line)
+    br_fn = pd.DataFrame({"at": at_br, "file": f_br, "branch": br["branch"].to_numpy(), "unit": u_br}).merge(
+        pd.DataFrame({"at": at_cl, "function": n_cl}), on="at", how="left"
     )
-    # branches: any test / verifying test
-    br = data.branches.loc[:, ["file", "line", "branch", "test"]].astype({"file": str, "test": str})
-    br = br.rename(columns={"test": "coverage_unit"})
-    br["line"] = br["line"].astype("int64")
-    br_fn = br.merge(lines.loc[:, ["file", "line", "function"]], on=["file", "line"], how="left")
-    any_cov = br_fn.drop_duplicates(["file", "line", "branch"]).groupby(["file", "line"]).size()
-    ver_cov = (
-        br_fn.merge(vu, on=["coverage_unit", "file", "function"])
-        .drop_duplicates(["file", "line", "branch"])
-        .groupby(["file", "line"])
-        .size()
+    br_fn["function"] = br_fn["function"].fillna(-1).astype("int64")  # no such line: missing
+    br_fn = br_fn[br_fn["file"] >= 0]
+    any_cov = br_fn.drop_duplicates(["at", "branch"])["at"].value_counts()
+    br_run = joint_keys(
+        (br_fn["unit"].to_numpy(), br_fn["file"].to_numpy(), br_fn["function"].to_numpy()),
+        (u_vu, f_vu, n_vu),
     )
-    lines = lines.merge(
-        any_cov.rename("branches_covered_any"), left_on=["file", "line"], right_index=True, how="left"
-    )
-    lines = lines.merge(
-        ver_cov.rename("branches_verified"), left_on=["file", "line"], right_index=True, how="left"
-    )
-    for c in ("branches_covered_any", "branches_verified"):
-        lines[c] = lines[c].fillna(0).astype("int64")
+    ver = br_fn[pd.Series(br_run[0]).isin(br_run[1]).to_numpy()]
+    ver_cov = ver.drop_duplicates(["at", "branch"])["at"].value_counts()
+    at = pd.Series(at_cl)
+    lines["branches_covered_any"] = at.map(any_cov).fillna(0).astype("int64").to_numpy()
+    lines["branches_verified"] = at.map(ver_cov).fillna(0).astype("int64").to_numpy()
     # justified / excluded ranges (function scopes use the function's extent)
     sc = scopes.copy()
     fext = fn.loc[:, ["file", "function", "line_start", "line_end"]]
@@ -121,11 +122,10 @@ def classify_lines(
         lines.loc[idx, "excluded"] = True
         lines.loc[idx, "justified_marker"] = hit["justified"].to_numpy()
         lines.loc[idx, "justification"] = (hit["category"] + ": " + hit["reason"]).str.strip(": ").to_numpy()
-    fclass = fn.set_index(["file", "function"])["class"]
+    of_cl, of_fn = joint_keys((f_cl, n_cl), (f_fn, n_fn))  # (file, function)
+    fclass = pd.DataFrame({"of": of_fn, "fc": fn["class"].to_numpy()})
     lines["function_class"] = (
-        lines.merge(fclass.rename("fc"), left_on=["file", "function"], right_index=True, how="left")["fc"]
-        .fillna("")
-        .to_numpy()
+        pd.DataFrame({"of": of_cl}).merge(fclass, on="of", how="left")["fc"].fillna("").to_numpy()
     )
     lines["class"] = np.select(
         [
