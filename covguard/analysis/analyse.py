@@ -35,6 +35,8 @@ Everything is pandas joins and group-bys: no Python loop per line of coverage.
 
 from __future__ import annotations
 
+import os
+import stat
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,7 +52,7 @@ from covguard.analysis.line_bounds import bound_to_files, is_c_family, lexable
 from covguard.analysis.lines import classify_lines, scopes
 from covguard.analysis.mcdc import McdcResult, analyse_mcdc
 from covguard.analysis.options import AnalysisOptions
-from covguard.files import display_path, escapes_root, glob_matcher
+from covguard.files import display_path, glob_matcher
 from covguard.frames import (
     ANALYSED_TESTS,
     FUNCTION_CLASSES,
@@ -308,8 +310,9 @@ def _symlink_problems(files: Sequence[str], root: Path) -> list[Problem]:
     """Sources that a symbolic link takes outside the project root: analysed under their link
     name, flagged, and never copied into an evidence package."""
     out: list[Problem] = []
+    where = _RealPaths(root)
     for shown in files:
-        real = escapes_root(shown, root)
+        real = where.escapes_root(shown)
         if real is not None:
             out.append(
                 Problem(
@@ -321,6 +324,45 @@ def _symlink_problems(files: Sequence[str], root: Path) -> list[Problem]:
                 )
             )
     return out
+
+
+class _RealPaths:
+    """:func:`covguard.files.escapes_root` for many files of few folders: the root and each folder
+    resolved once; a file that is not itself a symbolic link is its folder's real path joined
+    with its name (what :meth:`pathlib.Path.resolve` gives, without a ``lstat`` per folder of
+    its path per file)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.folders: dict[Path, Path] = {}
+        self.real_root: Path | None = None
+
+    def resolve(self, p: Path) -> Path:
+        try:  # as os.path.realpath: a name it cannot lstat is no link
+            link = stat.S_ISLNK(os.lstat(p).st_mode)
+        except OSError:
+            link = False
+        if link or p.name in ("", ".."):
+            return p.resolve()
+        folder = self.folders.get(p.parent)
+        if folder is None:
+            folder = self.folders[p.parent] = p.parent.resolve()
+        return folder / p.name
+
+    def escapes_root(self, shown: str) -> str | None:
+        if shown.startswith("/"):
+            return None
+        p = self.root / shown
+        try:
+            real = self.resolve(p)
+            if self.real_root is None:
+                self.real_root = self.root.resolve()
+            real.relative_to(self.real_root)
+        except ValueError:
+            return str(real)
+        except OSError:
+            return None
+        return None
 
 
 def _function_frame(data: CoverageData) -> pd.DataFrame:

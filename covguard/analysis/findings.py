@@ -53,13 +53,16 @@ def frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     return _frame(rows)
 
 
+_SEQUENCES = (list, tuple)  # built once (``list | tuple`` in a loop builds a union per row)
+
+
 def finish_findings(df: pd.DataFrame) -> pd.DataFrame:
     df = df.copy()
     df["severity"] = df["kind"].map(SEVERITY).fillna(df["severity"])
     for c in ("file", "function", "requirement", "test", "message"):
         df[c] = df[c].astype(object).where(df[c].notna() & (df[c].astype(object) != ""), None)
     for c in ("tests", "suggested_requirements", "call_path"):
-        df[c] = [list(v) if isinstance(v, list | tuple) else [] for v in df[c].tolist()]
+        df[c] = [list(v) if isinstance(v, _SEQUENCES) else [] for v in df[c].tolist()]
     decisions = [v if isinstance(v, dict) else None for v in df["decision"].tolist()]
     df["decision"] = pd.Series(decisions, index=df.index, dtype=object)  # mcdc_gap
     df["line"] = pd.to_numeric(df["line"], errors="coerce").fillna(0).astype("int64")
