@@ -640,17 +640,18 @@ def function_facts(
     req_class = dict(zip(requirements["id"].tolist(), requirements["safety_class"].tolist(), strict=True))
     freqs = grouped_lists(function_requirements, fkey, "requirement")
     fn = functions.copy()
-    fn["requirements"] = [
-        freqs.get(k, []) for k in zip(fn["file"].tolist(), fn["function"].tolist(), strict=True)
-    ]
+    fn["requirements"] = _per_function(fn, freqs)
     fn["traced"] = fn["requirements"].str.len() > 0
     fn["safety_class"] = pd.Series(
         [
-            max((req_class[i] for i in ids), key=CLASS_ORDER.__getitem__) if ids else default_class
+            # one requirement (the usual case): its class, without max()'s generator
+            (req_class[ids[0]] if len(ids) == 1 and req_class[ids[0]] in CLASS_ORDER else
+             max((req_class[i] for i in ids), key=CLASS_ORDER.__getitem__))
+            if ids else default_class
             for ids in fn["requirements"].tolist()
         ],
         index=fn.index,
-    )
+    )  # fmt: skip
     exec_units = ex.function_units.groupby(fkey).size().rename("executed_units")
     fn = fn.merge(exec_units, left_on=fkey, right_index=True, how="left")
     fn["executed_units"] = fn["executed_units"].fillna(0).astype("int64")
@@ -875,13 +876,18 @@ def _verified_on(fn: pd.DataFrame, verifying_units: pd.DataFrame, data: Coverage
     )
     on = verifying_units.astype(str).merge(unit_origin, on="coverage_unit").loc[:, [*fkey, "origin"]]
     origins = grouped_lists(on, fkey, "origin")
-    fn["verified_on"] = [
-        origins.get(k, []) for k in zip(fn["file"].tolist(), fn["function"].tolist(), strict=True)
-    ]
+    fn["verified_on"] = _per_function(fn, origins)
     target = on[~on["origin"].str.startswith("host")].drop_duplicates(fkey)
     fn["verified_on_target"] = isin_rows(fn, target, fkey)
     fn["target_code"] = ~fn["file"].astype(str).str.endswith(".py")
     return fn
+
+
+def _per_function(fn: pd.DataFrame, lists: dict[Any, list[Any]]) -> list[list[Any]]:
+    """Each function's list in ``lists`` (by file and function), a new empty list without one."""
+    if not lists:
+        return [[] for _ in range(len(fn))]
+    return [lists.get(k, []) for k in zip(fn["file"].tolist(), fn["function"].tolist(), strict=True)]
 
 
 def _unique(problems: Sequence[Any]) -> list[Any]:

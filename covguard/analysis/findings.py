@@ -48,6 +48,18 @@ def _frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     return df.loc[:, FINDING_COLUMNS]
 
 
+def _frame_of_columns(columns: dict[str, list[Any]]) -> pd.DataFrame:
+    """What :func:`_frame` makes of the rows these columns hold (every row with every one of
+    them): the frame from the columns at once, without a dict per row."""
+    if not any(len(v) for v in columns.values()):
+        return empty_findings()
+    df = pd.DataFrame(columns)
+    for c in FINDING_COLUMNS:
+        if c not in df.columns:
+            df[c] = None
+    return df.loc[:, FINDING_COLUMNS]
+
+
 def frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     """Findings from rows (missing columns are None)."""
     return _frame(rows)
@@ -93,7 +105,9 @@ def function_findings(
     treqs = grouped_lists(
         test_requirements[test_requirements["requirement"].isin(known)], ["test"], "requirement"
     )
-    rows: list[dict[str, Any]] = []
+    names = ["kind", "file", "line", "end_line", "function", "requirement", "message", "tests",
+             "suggested_requirements", "call_path"]  # fmt: skip
+    columns: dict[str, list[Any]] = {c: [] for c in names}  # one list per column (see _frame_of_columns)
     sub = fn[fn["class"].isin(["rogue", "traced_untested", "incidental", "dead"])]
     read = ["file", "function", "class", "requirements", "line_start", "line_end", "failing_exec"]
     # the product build's facts, when the frame has them (a frame of the tests may not)
@@ -146,21 +160,21 @@ def function_findings(
                 if failing_exec
                 else f"'{function}' implements {reqs} but no test executes it"
             )
-        rows.append(
-            {
-                "kind": "traced_untested" if klass == "traced_untested" else klass,
-                "file": file,
-                "line": line_start,
-                "end_line": line_end,
-                "function": function,
-                "requirement": reqs or None,
-                "message": msg,
-                "tests": ran,
-                "suggested_requirements": suggested if klass == "rogue" else [],
-                "call_path": (call_path or []) if klass == "rogue" else [],
-            }
+        row = (
+            "traced_untested" if klass == "traced_untested" else klass,
+            file,
+            line_start,
+            line_end,
+            function,
+            reqs or None,
+            msg,
+            ran,
+            suggested if klass == "rogue" else [],
+            (call_path or []) if klass == "rogue" else [],
         )
-    return _frame(rows)
+        for column, value in zip(columns.values(), row, strict=True):
+            column.append(value)
+    return _frame_of_columns(columns)
 
 
 # what the image says about a dead function (``image`` of covguard.analysis.reach)

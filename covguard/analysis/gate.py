@@ -117,23 +117,21 @@ def _threshold_checks(
     limit = rows["safety_class"].map(thresholds).fillna(0.0)
     kept = (limit > 0).to_numpy()
     rows = rows[kept]
-    # column by column (what frames.records does, for the five columns the checks read)
+    # column by column (what frames.records does, for the five columns the checks read); the
+    # check's name once per class, the counts as integers once per column
     what = unit or metric + "s"
+    names = {cls: f"{metric}.{cls}" for cls in rows["safety_class"].unique().tolist()}
+    nums, dens = ([int(v) for v in rows[c].tolist()] for c in (num, den))
     return [
         GateCheck(
-            check=f"{metric}.{cls}",
-            subject=f"{file}:{function}",
-            actual=round(p, 2),
-            limit=lim,
-            passed=p + 1e-9 >= lim,
-            detail=f"{int(n)}/{int(d)} {what} verified",
+            names[cls], f"{file}:{function}", round(p, 2), lim, p + 1e-9 >= lim, f"{n}/{d} {what} verified"
         )
         for file, function, cls, n, d, p, lim in zip(
             rows["file"].tolist(),
             rows["function"].tolist(),
             rows["safety_class"].tolist(),
-            rows[num].tolist(),
-            rows[den].tolist(),
+            nums,
+            dens,
             pct[kept].tolist(),
             limit[kept].tolist(),
             strict=True,
