@@ -49,7 +49,7 @@ from covguard.analysis import findings as F
 from covguard.analysis.hierarchy import roll_up
 from covguard.analysis.keys import isin_rows
 from covguard.analysis.line_bounds import bound_to_files, is_c_family, lexable
-from covguard.analysis.lines import classify_lines, scopes
+from covguard.analysis.lines import classify_lines, line_function_keys, scopes
 from covguard.analysis.mcdc import McdcResult, analyse_mcdc
 from covguard.analysis.options import AnalysisOptions
 from covguard.files import display_path, glob_matcher
@@ -459,7 +459,7 @@ def classify(
     just = justification_scopes(tags.attached, functions, ledger)
     fn = function_classes(facts, just.scopes)
     lines = line_classes(data, ex.verifying_units, fn, just.scopes)
-    fn = function_line_counts(fn, lines)
+    fn = function_line_counts(fn, lines, line_function_keys(data, fn))
     reqs = requirement_statuses(
         requirements, tags.function_requirements, vmap.test_requirements, vmap.tests, fn, ex, product_only
     )
@@ -747,22 +747,44 @@ def line_classes(
     return check(classify_lines(data, verifying_units, fn, just_scopes), LINE_CLASSES, "line classes")
 
 
-def function_line_counts(fn: pd.DataFrame, lines: pd.DataFrame) -> pd.DataFrame:
-    """Step 5b: each function's line and branch numbers (justified and excluded lines not counted)."""
+def function_line_counts(
+    fn: pd.DataFrame, lines: pd.DataFrame, keys: tuple[np.ndarray, np.ndarray] | None = None
+) -> pd.DataFrame:
+    """Step 5b: each function's line and branch numbers (justified and excluded lines not counted).
+
+    ``keys``: integer keys of each row of ``lines`` and of ``fn`` that are equal exactly when the
+    file and function are (:func:`covguard.analysis.lines.line_function_keys`, -1 for a line of
+    no function); without them the lines are grouped by their text."""
     fkey = ["file", "function"]
-    counted = lines[~lines["class"].isin(["justified", "excluded"])]
-    per_fn = counted.groupby(fkey).agg(
-        lines_total=("line", "size"),
+    counted_rows = ~lines["class"].isin(["justified", "excluded"]).to_numpy()
+    if keys is not None and len(keys[0]) == len(lines) and len(keys[1]) == len(fn):
+        at_line, at_fn = keys
+        keep = counted_rows & (at_line >= 0)
+        counted = lines.loc[keep, ["executed", "verified", "branches_total", "branches_covered_any",
+                                   "branches_verified"]].assign(at=at_line[keep])  # fmt: skip
+        per_fn = _line_sums(counted, "at").reindex(at_fn)
+        return check(
+            fn.assign(**{c: per_fn[c].fillna(0).astype("int64").to_numpy() for c in per_fn.columns}),
+            FUNCTION_COVERAGE,
+            "function coverage",
+        )
+    counted = lines[counted_rows]
+    per_fn = _line_sums(counted, fkey)
+    fn = fn.merge(per_fn, left_on=fkey, right_index=True, how="left")
+    for c in per_fn.columns:
+        fn[c] = fn[c].fillna(0).astype("int64")
+    return check(fn, FUNCTION_COVERAGE, "function coverage")
+
+
+def _line_sums(counted: pd.DataFrame, by: str | list[str]) -> pd.DataFrame:
+    return counted.groupby(by).agg(
+        lines_total=("executed", "size"),
         lines_executed=("executed", "sum"),
         lines_verified=("verified", "sum"),
         branches_total=("branches_total", "sum"),
         branches_executed=("branches_covered_any", "sum"),
         branches_verified=("branches_verified", "sum"),
     )
-    fn = fn.merge(per_fn, left_on=fkey, right_index=True, how="left")
-    for c in per_fn.columns:
-        fn[c] = fn[c].fillna(0).astype("int64")
-    return check(fn, FUNCTION_COVERAGE, "function coverage")
 
 
 def requirement_statuses(
