@@ -147,3 +147,47 @@ def test_the_symbolic_link_check_resolves_as_pathlib_does(tmp_path: Path) -> Non
     assert got == [escapes_root(n, root) for n in names]
     assert got[2] == str((outside / "x.c").resolve())
     assert got[0] is None
+
+
+@st.composite
+def _functions_and_tags(draw: st.DrawFn) -> tuple[pd.DataFrame, pd.DataFrame]:
+    files = ["b.c", "a.c", "c.h", "é.c"]
+    funcs = []
+    for i in range(draw(st.integers(0, 14))):
+        start = draw(st.integers(-1, 40))
+        funcs.append((draw(st.sampled_from(files)), f"f{i}", start, start + draw(st.integers(0, 25))))
+    tags = []
+    for _ in range(draw(st.integers(0, 20))):
+        anchor = draw(st.one_of(st.none(), st.integers(0, 60)))
+        tags.append(
+            {
+                "file": draw(st.sampled_from([*files, "none.c"])),
+                "line": draw(st.integers(-1, 60)),
+                "kind": draw(st.sampled_from(["req", "justify", "excl_line", "verifies"])),
+                "anchor_line": anchor,
+                "decl_end_line": None if anchor is None else anchor + draw(st.integers(-3, 5)),
+                "trailing": draw(st.booleans()),
+                "region_end": None,
+            }
+        )
+    return pd.DataFrame(funcs, columns=["file", "function", "line_start", "line_end"]), pd.DataFrame(tags)
+
+
+@settings(max_examples=150, deadline=None)
+@given(_functions_and_tags())
+def test_functions_of_tags_chosen_for_all_files_at_once_as_file_by_file(
+    drawn: tuple[pd.DataFrame, pd.DataFrame],
+) -> None:
+    from covguard.trace import tags as T
+
+    functions, tags = drawn
+    if tags.empty:
+        return
+    tags = tags.astype({"anchor_line": "Int64", "decl_end_line": "Int64", "region_end": "Int64"})
+    funcs = T._sorted_functions(functions)
+    f_start, f_end = funcs["line_start"].to_numpy(np.int64), funcs["line_end"].to_numpy(np.int64)
+    arrays = T._TagArrays.of(tags)
+    at_once = T._choose_functions(tags, arrays, funcs, f_start, f_end)
+    per_file = T._choose_per_file(tags, arrays, funcs, f_start, f_end)
+    assert at_once[0].tolist() == per_file[0].tolist()
+    assert at_once[1].tolist() == per_file[1].tolist()
