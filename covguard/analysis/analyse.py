@@ -294,11 +294,10 @@ def _product_facts(
 ) -> ProductFacts | None:
     """Reachability and the image check from the product build, when one is configured
     (:mod:`covguard.analysis.reach`); ``None`` otherwise: reachability stays unknown."""
-    from covguard.builder import product
-
-    if not product.configured(settings.build):
+    if not settings.build.product_command:  # builder.product.configured, without importing the product build
         return None
     from covguard.analysis.reach import product_facts
+    from covguard.builder import product
 
     functions = _function_frame(data)
     # reachability is a fact of the C product build: Python software items stay unknown (None)

@@ -13,6 +13,7 @@ from typing import Any
 
 import pandas as pd
 
+from covguard.analysis.keys import isin_rows
 from covguard.analysis.kinds import KINDS
 from covguard.frames import grouped_lists, records
 
@@ -464,7 +465,7 @@ def justification_findings(attached: pd.DataFrame, lines: pd.DataFrame, fn: pd.D
         :, ["file", "comment_start"]
     ]
     key = ["file", "comment_start"]
-    unjust = x[~x.set_index(key).index.isin(justified_comments.set_index(key).index)]
+    unjust = x[~isin_rows(x, justified_comments, key)]
     for rec in records(unjust):
         rows.append(
             {
