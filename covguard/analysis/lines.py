@@ -123,21 +123,30 @@ def classify_lines(
         lines.loc[idx, "justified_marker"] = hit["justified"].to_numpy()
         lines.loc[idx, "justification"] = (hit["category"] + ": " + hit["reason"]).str.strip(": ").to_numpy()
     of_cl, of_fn = joint_keys((f_cl, n_cl), (f_fn, n_fn))  # (file, function)
-    fclass = pd.DataFrame({"of": of_fn, "fc": fn["class"].to_numpy()})
-    lines["function_class"] = (
-        pd.DataFrame({"of": of_cl}).merge(fclass, on="of", how="left")["fc"].fillna("").to_numpy()
-    )
-    lines["class"] = np.select(
+    functions = pd.Index(of_fn)
+    if functions.is_unique:  # each line's function looked up (-1: none, the appended "")
+        known = np.append(fn["class"].fillna("").to_numpy(dtype=object), "")
+        lines["function_class"] = known[functions.get_indexer(of_cl)]
+    else:
+        fclass = pd.DataFrame({"of": of_fn, "fc": fn["class"].to_numpy()})
+        lines["function_class"] = (
+            pd.DataFrame({"of": of_cl}).merge(fclass, on="of", how="left")["fc"].fillna("").to_numpy()
+        )
+    which = np.select(
         [
             lines["excluded"] & lines["justified_marker"],
             lines["excluded"],
             lines["verified"],
             lines["executed"],
         ],
-        ["justified", "excluded", "verified", "incidental"],
-        default="unexecuted",
-    )
+        [0, 1, 2, 3],
+        default=4,
+    )  # the class's position in LINE_CLASS_NAMES: one text object per class, not one per line
+    lines["class"] = pd.Series(LINE_CLASS_NAMES[which], index=lines.index, dtype="str")
     return lines
+
+
+LINE_CLASS_NAMES = np.array(["justified", "excluded", "verified", "incidental", "unexecuted"], dtype=object)
 
 
 def line_function_keys(data: CoverageData, fn: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
