@@ -683,8 +683,10 @@ def _with_reachability(fn: pd.DataFrame, reachable: pd.DataFrame | None) -> pd.D
     else:
         fn["reachable"] = None
     fn["reachable"] = fn["reachable"].astype(object).where(fn["reachable"].notna(), None)
-    paths = fn["call_path"].tolist() if "call_path" in fn.columns else [None] * len(fn)
-    fn["call_path"] = [list(v) if isinstance(v, list) else [] for v in paths]
+    if "call_path" in fn.columns:
+        fn["call_path"] = [list(v) if isinstance(v, list) else [] for v in fn["call_path"].tolist()]
+    else:  # no product build: no call path
+        fn["call_path"] = [[] for _ in range(len(fn))]
     fn["image"] = fn.get("image", pd.Series(None, index=fn.index)).astype(object)
     fn["image"] = fn["image"].where(fn["image"].notna(), None)
     return fn
@@ -889,12 +891,11 @@ def _verified_on(fn: pd.DataFrame, verifying_units: pd.DataFrame, data: Coverage
     when one of them is not the host (``host`` or ``host-*``).  ``target_code``: code that can
     run on the target at all (not a host tool's Python), what ``gate.require_target`` covers."""
     fkey = ["file", "function"]
-    unit_origin = (
-        data.functions.loc[:, ["test", "origin"]]
-        .astype(str)
-        .drop_duplicates()
-        .rename(columns={"test": "coverage_unit"})
-    )
+    unit_origin = data.functions.loc[:, ["test", "origin"]]
+    if all(isinstance(t, pd.CategoricalDtype) for t in unit_origin.dtypes):
+        # categories are distinct texts: the distinct rows first, then as text (fewer to convert)
+        unit_origin = unit_origin.drop_duplicates()
+    unit_origin = unit_origin.astype(str).drop_duplicates().rename(columns={"test": "coverage_unit"})
     on = verifying_units.astype(str).merge(unit_origin, on="coverage_unit").loc[:, [*fkey, "origin"]]
     origins = grouped_lists(on, fkey, "origin")
     fn["verified_on"] = _per_function(fn, origins)
