@@ -967,9 +967,10 @@ def _classify_requirements(
     r["implemented_by"] = pd.Series(implemented, index=r.index, dtype=object)
     tr = test_requirements.merge(tests.loc[:, ["test", "status"]], on="test", how="left")
     by = grouped_lists(tr, ["requirement"], "test")
-    r["verified_by"] = [by.get(i, []) for i in r["id"].tolist()]
+    ids = r["id"].tolist()
+    r["verified_by"] = [by.get(i, []) for i in ids] if by else [[] for _ in ids]
     bad = grouped_lists(tr[tr["status"].isin(["failed", "error"])], ["requirement"], "test")
-    r["failing_tests"] = [bad.get(i, []) for i in r["id"].tolist()]
+    r["failing_tests"] = [bad.get(i, []) for i in ids] if bad else [[] for _ in ids]
     # did any verifying test execute any implementing function (pass or fail)?
     touched = _touched_pairs(test_requirements, tests, fexec, function_requirements)
     r["executed_by_tests"] = r["id"].isin(touched["requirement"])
@@ -1007,6 +1008,8 @@ def _touched_pairs(
     function_requirements: pd.DataFrame,
 ) -> pd.DataFrame:
     """(test, requirement) pairs where the test executed at least one function of the requirement."""
+    if test_requirements.empty:  # no test verifies anything: no pair (without four empty merges)
+        return test_requirements.loc[:, ["test", "requirement"]]
     units = test_requirements.merge(tests.loc[:, ["test", "coverage_unit"]], on="test")
     hit = units.merge(fexec, on="coverage_unit").merge(
         function_requirements.loc[:, ["file", "function", "requirement"]],

@@ -189,8 +189,8 @@ _DEAD_IMAGE = {
 
 def requirement_findings(reqs: pd.DataFrame, tests: pd.DataFrame) -> pd.DataFrame:
     rows: list[dict[str, Any]] = []
-    for rec in records(reqs):
-        impl = ", ".join(f"{d['function']} ({d['file']})" for d in rec["implemented_by"])
+    read = ["id", "title", "status", "source", "line", "implemented_by", "verified_by"]
+    for rec in records(reqs.loc[reqs["status"].isin(["unimplemented", "unverified"]), read]):
         if rec["status"] == "unimplemented":
             rows.append(
                 {
@@ -204,6 +204,7 @@ def requirement_findings(reqs: pd.DataFrame, tests: pd.DataFrame) -> pd.DataFram
                 }
             )
         elif rec["status"] == "unverified":
+            impl = ", ".join(f"{d['function']} ({d['file']})" for d in rec["implemented_by"])
             rows.append(
                 {
                     "kind": "unverified_requirement",
