@@ -147,9 +147,16 @@ def tests_frame(cases: Sequence[TestCase]) -> pd.DataFrame:
     return df
 
 
-def _read_sources(paths: Sequence[str], root: Path) -> list[tuple[str, bytes]]:
+def _read_sources(
+    paths: Sequence[str], root: Path, read: dict[str, bytes] | None = None
+) -> list[tuple[str, bytes]]:
+    """(shown name, bytes) of each readable file of ``paths``; ``read``: files already read (by
+    :func:`bound_to_files`, a moment before), not read again."""
     items: list[tuple[str, bytes]] = []
     for shown in paths:
+        if read is not None and shown in read:
+            items.append((shown, read[shown]))
+            continue
         p = Path(shown) if shown.startswith("/") else root / shown
         try:
             items.append((shown, p.read_bytes()))
@@ -206,7 +213,8 @@ def analyse_project(
         oft=settings.tags_oft,
         exclusion_prefix=settings.tags_exclusion_prefix,
     )
-    data, bound_problems = bound_to_files(data, root, lambda: _compiled_sources(manifest, root))
+    read: dict[str, bytes] = {}  # the sources bound_to_files reads, read once
+    data, bound_problems = bound_to_files(data, root, lambda: _compiled_sources(manifest, root), read)
     product_files = lexable(
         sorted(
             set(data.code_functions["file"].unique().astype(str))
@@ -214,7 +222,7 @@ def analyse_project(
         )
     )
     cache = settings.work_dir / "tag-cache.json"
-    product_sources = _read_sources(product_files, root)
+    product_sources = _read_sources(product_files, root, read)
     product_scan = scan_sources_cached(product_sources, tag_config, cache)
     test_files = lexable(_test_source_files(settings, tests))  # never a Tcl or TOML file as C
     test_items = _read_sources(test_files, root)

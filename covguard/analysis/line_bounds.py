@@ -93,12 +93,16 @@ def _per_row(files: pd.Series, value: dict[str, int]) -> np.ndarray:
 
 
 def bound_to_files(
-    data: CoverageData, root: Path, compiled: Callable[[], Sequence[tuple[str, bytes]]] = tuple
+    data: CoverageData,
+    root: Path,
+    compiled: Callable[[], Sequence[tuple[str, bytes]]] = tuple,
+    read: dict[str, bytes] | None = None,
 ) -> tuple[CoverageData, list[Problem]]:
     """``data`` without code past the end of its file; the problems with the files coverage names.
 
     ``compiled``: (shown name, text) of the sources to search for the ``#line`` directives
-    (called only when code lies past the end of a file)."""
+    (called only when code lies past the end of a file).  ``read``, when given, receives the
+    bytes of every file read (by shown name), for the caller's own reading of them."""
     files = sorted(_distinct(data.code_lines["file"]) | _distinct(data.code_functions["file"]))
     problems: list[Problem] = []
     last: dict[str, int] = {}
@@ -121,6 +125,8 @@ def bound_to_files(
             missing.add(shown)
             continue
         last[shown] = _line_count(text)
+        if read is not None:
+            read[shown] = text
         if not is_c_family(shown) and not is_python(shown):
             problems.append(
                 Problem(
