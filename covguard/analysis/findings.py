@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from covguard.analysis.keys import isin_rows
@@ -81,8 +82,10 @@ def finish_findings(df: pd.DataFrame) -> pd.DataFrame:
     df["line"] = pd.to_numeric(df["line"], errors="coerce").fillna(0).astype("int64")
     df["end_line"] = pd.to_numeric(df["end_line"], errors="coerce")
     df["end_line"] = df["end_line"].fillna(df["line"]).astype("int64")
+    # each kind's place in SEVERITY, looked up once per kind (NaN: a kind it does not list)
+    codes, kinds = pd.factorize(df["kind"])
     order = {k: i for i, k in enumerate(SEVERITY)}
-    df["_o"] = df["kind"].map(order)
+    df["_o"] = np.array([order.get(k, np.nan) for k in kinds.tolist()] + [np.nan], dtype="float64")[codes]
     df = df.sort_values(
         ["_o", "file", "line", "function", "requirement", "test"], kind="stable", na_position="first"
     )
@@ -108,7 +111,7 @@ def function_findings(
     )
     names = ["kind", "file", "line", "end_line", "function", "requirement", "message", "tests",
              "suggested_requirements", "call_path"]  # fmt: skip
-    columns: dict[str, list[Any]] = {c: [] for c in names}  # one list per column (see _frame_of_columns)
+    rows: list[tuple[Any, ...]] = []  # one tuple per finding, in the order of names
     sub = fn[fn["class"].isin(["rogue", "traced_untested", "incidental", "dead"])]
     read = ["file", "function", "class", "requirements", "line_start", "line_end", "failing_exec"]
     # the product build's facts, when the frame has them (a frame of the tests may not)
@@ -161,7 +164,7 @@ def function_findings(
                 if failing_exec
                 else f"'{function}' implements {reqs} but no test executes it"
             )
-        row = (
+        rows.append((
             "traced_untested" if klass == "traced_untested" else klass,
             file,
             line_start,
@@ -172,10 +175,10 @@ def function_findings(
             ran,
             suggested if klass == "rogue" else [],
             (call_path or []) if klass == "rogue" else [],
-        )
-        for column, value in zip(columns.values(), row, strict=True):
-            column.append(value)
-    return _frame_of_columns(columns)
+        ))  # fmt: skip
+    if not rows:
+        return empty_findings()
+    return _frame_of_columns({c: list(v) for c, v in zip(names, zip(*rows, strict=True), strict=True)})
 
 
 # what the image says about a dead function (``image`` of covguard.analysis.reach)
