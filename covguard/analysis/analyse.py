@@ -389,6 +389,9 @@ def _to_instances(tagged: pd.DataFrame, functions: pd.DataFrame) -> pd.DataFrame
     same file: the instances of a C++ template (``scaled<int>``, ``scaled<long>``), aliases.
     Tag attachment picks one of them."""
     ext = functions.loc[:, ["file", "function", "line_start", "line_end"]]
+    if not ext.duplicated(["file", "line_start", "line_end"]).any():
+        # no two functions share an extent: every function is its own only twin
+        return tagged.drop_duplicates(ignore_index=True)
     placed = tagged.merge(ext, on=["file", "function"], how="left")
     twins = placed.merge(
         ext.rename(columns={"function": "twin"}), on=["file", "line_start", "line_end"], how="left"
@@ -1074,7 +1077,8 @@ def _summary(
 ) -> dict[str, Any]:
     """The counts and percentages of the analysis (the MC/DC ones and the product's included)."""
     reqs, fn = mc.requirements, mc.functions
-    counted = lines[~lines["class"].isin(["justified", "excluded"])]
+    summed = ["executed", "verified", "branches_total", "branches_covered_any", "branches_verified"]
+    counted = lines.loc[~lines["class"].isin(["justified", "excluded"]).to_numpy(), summed]
     n_lines = len(counted)
     n_br = int(counted["branches_total"].sum())
     summary: dict[str, Any] = {
