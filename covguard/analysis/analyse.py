@@ -674,13 +674,16 @@ def function_facts(
     t = vmap.tests.loc[:, ["test", "status", "coverage_unit"]]
     tr_known = vmap.test_requirements[vmap.test_requirements["requirement"].isin(set(requirements["id"]))]
     failing = t[t["status"].isin(["failed", "error"])].merge(tr_known, on="test")
-    failing_exec = ex.function_units.merge(
-        failing.loc[:, ["coverage_unit", "requirement"]], on="coverage_unit"
-    ).merge(
-        function_requirements.loc[:, ["file", "function", "requirement"]],
-        on=["file", "function", "requirement"],
-    )
-    fn["failing_exec"] = isin_rows(fn, failing_exec, fkey)
+    if failing.empty:  # no failing test of a known requirement: no such execution
+        fn["failing_exec"] = np.zeros(len(fn), dtype=bool)
+    else:
+        failing_exec = ex.function_units.merge(
+            failing.loc[:, ["coverage_unit", "requirement"]], on="coverage_unit"
+        ).merge(
+            function_requirements.loc[:, ["file", "function", "requirement"]],
+            on=["file", "function", "requirement"],
+        )
+        fn["failing_exec"] = isin_rows(fn, failing_exec, fkey)
     return check(_with_reachability(fn, reachable), FUNCTION_FACTS, "function facts")
 
 
@@ -912,7 +915,10 @@ def _verified_on(fn: pd.DataFrame, verifying_units: pd.DataFrame, data: Coverage
     fn["verified_on"] = _per_function(fn, origins)
     target = on[~on["origin"].str.startswith("host")].drop_duplicates(fkey)
     fn["verified_on_target"] = isin_rows(fn, target, fkey)
-    fn["target_code"] = ~fn["file"].astype(str).str.endswith(".py")
+    # a host tool's Python: asked once per file name (NaN, no name: not Python, as str.endswith says)
+    codes, files = pd.factorize(fn["file"].astype(str))
+    python = np.array([f.endswith(".py") for f in files.tolist()] + [False], dtype=bool)
+    fn["target_code"] = ~python[codes]
     return fn
 
 
