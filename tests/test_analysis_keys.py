@@ -191,3 +191,64 @@ def test_functions_of_tags_chosen_for_all_files_at_once_as_file_by_file(
     per_file = T._choose_per_file(tags, arrays, funcs, f_start, f_end)
     assert at_once[0].tolist() == per_file[0].tolist()
     assert at_once[1].tolist() == per_file[1].tolist()
+
+
+@st.composite
+def _coverage(draw: st.DrawFn) -> tuple[Any, pd.DataFrame, pd.DataFrame]:
+    from covguard.frames import BRANCHES, CODE_LINES, LINES, CoverageData, conform
+
+    files, units = ["a.c", "b.c", "é.c"], ["t::1", "t::2", "t::3"]
+    universe = sorted(
+        {(draw(st.sampled_from(files)), draw(st.integers(1, 30))) for _ in range(draw(st.integers(1, 25)))}
+    )
+    code = pd.DataFrame(
+        [(f, n, f"{f[0]}{n // 10}", draw(st.integers(0, 3)), draw(st.integers(0, 5))) for f, n in universe],
+        columns=["file", "line", "function", "branches_total", "count"],
+    )
+    executed = code.sample(frac=draw(st.floats(0, 1)), random_state=draw(st.integers(0, 99)))
+    tests = [draw(st.sampled_from(units)) for _ in range(len(executed))]
+    lines = executed.assign(test=tests, branches_covered=0, origin="host", variant="default")
+    branches = pd.DataFrame(
+        [(f, n, draw(st.integers(0, 3)), draw(st.sampled_from(units)), 1, "host", "default")
+         for f, n in draw(st.lists(st.sampled_from([*universe, ("z.c", 3)]), max_size=30))],
+        columns=["file", "line", "branch", "test", "count", "origin", "variant"],
+    )  # fmt: skip
+    data = CoverageData(
+        lines=conform(lines, LINES),
+        branches=conform(branches, BRANCHES),
+        code_lines=conform(code, CODE_LINES),
+    )
+    fn = code.groupby(["file", "function"], as_index=False).agg(
+        line_start=("line", "min"), line_end=("line", "max")
+    )
+    fn["class"] = [draw(st.sampled_from(["verified", "rogue", "incidental"])) for _ in range(len(fn))]
+    verifying = (
+        fn.loc[:, ["file", "function"]]
+        .sample(frac=0.5, random_state=1)
+        .assign(coverage_unit=draw(st.sampled_from(units)))
+    )
+    return data, verifying, fn
+
+
+@settings(max_examples=60, deadline=None)
+@given(_coverage(), st.randoms(use_true_random=False))
+def test_lines_classified_the_same_in_any_row_order(
+    drawn: tuple[Any, pd.DataFrame, pd.DataFrame], rnd: Any
+) -> None:
+    """Lines in the coverage's order take the binary-search path, shuffled lines pandas' hashing:
+    every line gets the same classification either way."""
+    from dataclasses import replace
+
+    from covguard.analysis.lines import classify_lines, scopes
+    from covguard.trace.tags import attach_to_functions, empty_tags
+
+    data, verifying, fn = drawn
+    no_scopes = scopes(
+        attach_to_functions(empty_tags(), fn.loc[:, ["file", "function", "line_start", "line_end"]])
+    )
+    ordered = classify_lines(data, verifying, fn, no_scopes)
+    order = list(range(len(data.code_lines)))
+    rnd.shuffle(order)
+    shuffled = classify_lines(replace(data, code_lines=data.code_lines.iloc[order]), verifying, fn, no_scopes)
+    pd.testing.assert_frame_equal(shuffled.sort_index(), ordered.sort_index(), check_exact=True)
+    assert ordered["tests"].sum() == len(data.lines)

@@ -83,28 +83,30 @@ def classify_lines(
         (f_br, br["line"].to_numpy()),
     )  # (file, line)
     run_le, run_vu = joint_keys((u_le, f_le, n_le), (u_vu, f_vu, n_vu))  # (unit, file, function)
+    rows = _LineRows(at_cl)
     # executions per line (rows of a missing file are not grouped, as pandas' groupby drops them)
-    tests_per_line = pd.Series(at_le[f_le >= 0]).value_counts()
-    lines["tests"] = pd.Series(at_cl).map(tests_per_line).fillna(0).astype("int64").to_numpy()
+    lines["tests"] = rows.counts(at_le[f_le >= 0])
     lines["executed"] = lines["tests"] > 0
     verified_at = at_le[pd.Series(run_le).isin(run_vu).to_numpy()]  # lines verifying runs executed
-    lines["verified"] = pd.Series(at_cl).isin(verified_at).to_numpy()
+    lines["verified"] = rows.holds(verified_at)
     # branches: any test / verifying test (each branch row with the function of its line)
-    br_fn = pd.DataFrame({"at": at_br, "file": f_br, "branch": br["branch"].to_numpy(), "unit": u_br}).merge(
-        pd.DataFrame({"at": at_cl, "function": n_cl}), on="at", how="left"
-    )
-    br_fn["function"] = br_fn["function"].fillna(-1).astype("int64")  # no such line: missing
+    br_fn = pd.DataFrame({"at": at_br, "file": f_br, "branch": br["branch"].to_numpy(), "unit": u_br})
+    if rows.ordered:  # each branch's line found by binary search (one line per key)
+        pos, found = rows.find(at_br)
+        function = np.full(len(at_br), -1, dtype=np.int64)  # no such line: missing
+        function[found] = n_cl[pos[found]]
+        br_fn["function"] = function
+    else:
+        br_fn = br_fn.merge(pd.DataFrame({"at": at_cl, "function": n_cl}), on="at", how="left")
+        br_fn["function"] = br_fn["function"].fillna(-1).astype("int64")  # no such line: missing
     br_fn = br_fn[br_fn["file"] >= 0]
-    any_cov = br_fn.drop_duplicates(["at", "branch"])["at"].value_counts()
     br_run = joint_keys(
         (br_fn["unit"].to_numpy(), br_fn["file"].to_numpy(), br_fn["function"].to_numpy()),
         (u_vu, f_vu, n_vu),
     )
     ver = br_fn[pd.Series(br_run[0]).isin(br_run[1]).to_numpy()]
-    ver_cov = ver.drop_duplicates(["at", "branch"])["at"].value_counts()
-    at = pd.Series(at_cl)
-    lines["branches_covered_any"] = at.map(any_cov).fillna(0).astype("int64").to_numpy()
-    lines["branches_verified"] = at.map(ver_cov).fillna(0).astype("int64").to_numpy()
+    lines["branches_covered_any"] = rows.counts(br_fn.drop_duplicates(["at", "branch"])["at"].to_numpy())
+    lines["branches_verified"] = rows.counts(ver.drop_duplicates(["at", "branch"])["at"].to_numpy())
     # justified / excluded ranges (function scopes use the function's extent)
     sc = scopes.copy()
     fext = fn.loc[:, ["file", "function", "line_start", "line_end"]]
@@ -147,6 +149,40 @@ def classify_lines(
 
 
 LINE_CLASS_NAMES = np.array(["justified", "excluded", "verified", "incidental", "unexecuted"], dtype=object)
+
+
+class _LineRows:
+    """Which rows of the lines hold given (file, line) keys: by binary search when the lines' keys
+    ``at`` are strictly increasing (the coverage's own order: one row per key), else through
+    pandas' hashing (what a merge on the keys gives, a repeated key included)."""
+
+    def __init__(self, at: np.ndarray) -> None:
+        self.at = at
+        self.ordered = bool(np.all(at[1:] > at[:-1]))
+
+    def find(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The row of each key (valid where the second array is True)."""
+        pos = np.searchsorted(self.at, keys)
+        if not len(self.at):
+            return pos, np.zeros(len(keys), dtype=bool)
+        return pos, (pos < len(self.at)) & (self.at[np.minimum(pos, len(self.at) - 1)] == keys)
+
+    def counts(self, keys: np.ndarray) -> np.ndarray:
+        """Per row, how many of ``keys`` are its key (int64)."""
+        if self.ordered:
+            pos, hit = self.find(keys)
+            return np.bincount(pos[hit], minlength=len(self.at)).astype("int64")
+        per_key = pd.Series(keys).value_counts()
+        return np.asarray(pd.Series(self.at).map(per_key).fillna(0).astype("int64").to_numpy())
+
+    def holds(self, keys: np.ndarray) -> np.ndarray:
+        """Per row, whether its key is one of ``keys``."""
+        if self.ordered:
+            pos, hit = self.find(keys)
+            out = np.zeros(len(self.at), dtype=bool)
+            out[pos[hit]] = True
+            return out
+        return np.asarray(pd.Series(self.at).isin(keys).to_numpy(), dtype=bool)
 
 
 def line_function_keys(data: CoverageData, fn: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
