@@ -74,7 +74,8 @@ def finish_findings(df: pd.DataFrame) -> pd.DataFrame:
     df = df.copy()
     df["severity"] = df["kind"].map(SEVERITY).fillna(df["severity"])
     for c in ("file", "function", "requirement", "test", "message"):
-        df[c] = df[c].astype(object).where(df[c].notna() & (df[c].astype(object) != ""), None)
+        text = df[c].astype(object)
+        df[c] = text.where(df[c].notna() & (text != ""), None)
     for c in ("tests", "suggested_requirements", "call_path"):
         df[c] = [list(v) if isinstance(v, _SEQUENCES) else [] for v in df[c].tolist()]
     decisions = [v if isinstance(v, dict) else None for v in df["decision"].tolist()]
