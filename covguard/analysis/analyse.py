@@ -35,6 +35,8 @@ Everything is pandas joins and group-bys: no Python loop per line of coverage.
 
 from __future__ import annotations
 
+import os
+import stat
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,11 +47,12 @@ import pandas as pd
 
 from covguard.analysis import findings as F
 from covguard.analysis.hierarchy import roll_up
+from covguard.analysis.keys import isin_rows
 from covguard.analysis.line_bounds import bound_to_files, is_c_family, lexable
-from covguard.analysis.lines import classify_lines, scopes
+from covguard.analysis.lines import classify_lines, line_function_keys, scopes
 from covguard.analysis.mcdc import McdcResult, analyse_mcdc
 from covguard.analysis.options import AnalysisOptions
-from covguard.files import display_path, escapes_root, glob_matcher
+from covguard.files import display_path, glob_matcher
 from covguard.frames import (
     ANALYSED_TESTS,
     FUNCTION_CLASSES,
@@ -144,9 +147,16 @@ def tests_frame(cases: Sequence[TestCase]) -> pd.DataFrame:
     return df
 
 
-def _read_sources(paths: Sequence[str], root: Path) -> list[tuple[str, bytes]]:
+def _read_sources(
+    paths: Sequence[str], root: Path, read: dict[str, bytes] | None = None
+) -> list[tuple[str, bytes]]:
+    """(shown name, bytes) of each readable file of ``paths``; ``read``: files already read (by
+    :func:`bound_to_files`, a moment before), not read again."""
     items: list[tuple[str, bytes]] = []
     for shown in paths:
+        if read is not None and shown in read:
+            items.append((shown, read[shown]))
+            continue
         p = Path(shown) if shown.startswith("/") else root / shown
         try:
             items.append((shown, p.read_bytes()))
@@ -203,7 +213,8 @@ def analyse_project(
         oft=settings.tags_oft,
         exclusion_prefix=settings.tags_exclusion_prefix,
     )
-    data, bound_problems = bound_to_files(data, root, lambda: _compiled_sources(manifest, root))
+    read: dict[str, bytes] = {}  # the sources bound_to_files reads, read once
+    data, bound_problems = bound_to_files(data, root, lambda: _compiled_sources(manifest, root), read)
     product_files = lexable(
         sorted(
             set(data.code_functions["file"].unique().astype(str))
@@ -211,7 +222,7 @@ def analyse_project(
         )
     )
     cache = settings.work_dir / "tag-cache.json"
-    product_sources = _read_sources(product_files, root)
+    product_sources = _read_sources(product_files, root, read)
     product_scan = scan_sources_cached(product_sources, tag_config, cache)
     test_files = lexable(_test_source_files(settings, tests))  # never a Tcl or TOML file as C
     test_items = _read_sources(test_files, root)
@@ -291,11 +302,10 @@ def _product_facts(
 ) -> ProductFacts | None:
     """Reachability and the image check from the product build, when one is configured
     (:mod:`covguard.analysis.reach`); ``None`` otherwise: reachability stays unknown."""
-    from covguard.builder import product
-
-    if not product.configured(settings.build):
+    if not settings.build.product_command:  # builder.product.configured, without importing the product build
         return None
     from covguard.analysis.reach import product_facts
+    from covguard.builder import product
 
     functions = _function_frame(data)
     # reachability is a fact of the C product build: Python software items stay unknown (None)
@@ -307,8 +317,9 @@ def _symlink_problems(files: Sequence[str], root: Path) -> list[Problem]:
     """Sources that a symbolic link takes outside the project root: analysed under their link
     name, flagged, and never copied into an evidence package."""
     out: list[Problem] = []
+    where = _RealPaths(root)
     for shown in files:
-        real = escapes_root(shown, root)
+        real = where.escapes_root(shown)
         if real is not None:
             out.append(
                 Problem(
@@ -320,6 +331,45 @@ def _symlink_problems(files: Sequence[str], root: Path) -> list[Problem]:
                 )
             )
     return out
+
+
+class _RealPaths:
+    """:func:`covguard.files.escapes_root` for many files of few folders: the root and each folder
+    resolved once; a file that is not itself a symbolic link is its folder's real path joined
+    with its name (what :meth:`pathlib.Path.resolve` gives, without a ``lstat`` per folder of
+    its path per file)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.folders: dict[Path, Path] = {}
+        self.real_root: Path | None = None
+
+    def resolve(self, p: Path) -> Path:
+        try:  # as os.path.realpath: a name it cannot lstat is no link
+            link = stat.S_ISLNK(os.lstat(p).st_mode)
+        except OSError:
+            link = False
+        if link or p.name in ("", ".."):
+            return p.resolve()
+        folder = self.folders.get(p.parent)
+        if folder is None:
+            folder = self.folders[p.parent] = p.parent.resolve()
+        return folder / p.name
+
+    def escapes_root(self, shown: str) -> str | None:
+        if shown.startswith("/"):
+            return None
+        p = self.root / shown
+        try:
+            real = self.resolve(p)
+            if self.real_root is None:
+                self.real_root = self.root.resolve()
+            real.relative_to(self.real_root)
+        except ValueError:
+            return str(real)
+        except OSError:
+            return None
+        return None
 
 
 def _function_frame(data: CoverageData) -> pd.DataFrame:
@@ -339,6 +389,9 @@ def _to_instances(tagged: pd.DataFrame, functions: pd.DataFrame) -> pd.DataFrame
     same file: the instances of a C++ template (``scaled<int>``, ``scaled<long>``), aliases.
     Tag attachment picks one of them."""
     ext = functions.loc[:, ["file", "function", "line_start", "line_end"]]
+    if not ext.duplicated(["file", "line_start", "line_end"]).any():
+        # no two functions share an extent: every function is its own only twin
+        return tagged.drop_duplicates(ignore_index=True)
     placed = tagged.merge(ext, on=["file", "function"], how="left")
     twins = placed.merge(
         ext.rename(columns={"function": "twin"}), on=["file", "line_start", "line_end"], how="left"
@@ -416,7 +469,7 @@ def classify(
     just = justification_scopes(tags.attached, functions, ledger)
     fn = function_classes(facts, just.scopes)
     lines = line_classes(data, ex.verifying_units, fn, just.scopes)
-    fn = function_line_counts(fn, lines)
+    fn = function_line_counts(fn, lines, line_function_keys(data, fn))
     reqs = requirement_statuses(
         requirements, tags.function_requirements, vmap.test_requirements, vmap.tests, fn, ex, product_only
     )
@@ -594,18 +647,21 @@ def function_facts(
     """Step 4a: the facts that decide each function's class: its requirements and safety class,
     who executed it (verifying tests, failing ones), where the evidence ran, its reachability."""
     fkey = ["file", "function"]
-    req_class = dict(zip(requirements["id"], requirements["safety_class"], strict=True))
+    req_class = dict(zip(requirements["id"].tolist(), requirements["safety_class"].tolist(), strict=True))
     freqs = grouped_lists(function_requirements, fkey, "requirement")
     fn = functions.copy()
-    fn["requirements"] = [freqs.get(k, []) for k in zip(fn["file"], fn["function"], strict=True)]
+    fn["requirements"] = _per_function(fn, freqs)
     fn["traced"] = fn["requirements"].str.len() > 0
     fn["safety_class"] = pd.Series(
         [
-            max((req_class[i] for i in ids), key=CLASS_ORDER.__getitem__) if ids else default_class
+            # one requirement (the usual case): its class, without max()'s generator
+            (req_class[ids[0]] if len(ids) == 1 and req_class[ids[0]] in CLASS_ORDER else
+             max((req_class[i] for i in ids), key=CLASS_ORDER.__getitem__))
+            if ids else default_class
             for ids in fn["requirements"].tolist()
         ],
         index=fn.index,
-    )
+    )  # fmt: skip
     exec_units = ex.function_units.groupby(fkey).size().rename("executed_units")
     fn = fn.merge(exec_units, left_on=fkey, right_index=True, how="left")
     fn["executed_units"] = fn["executed_units"].fillna(0).astype("int64")
@@ -618,13 +674,16 @@ def function_facts(
     t = vmap.tests.loc[:, ["test", "status", "coverage_unit"]]
     tr_known = vmap.test_requirements[vmap.test_requirements["requirement"].isin(set(requirements["id"]))]
     failing = t[t["status"].isin(["failed", "error"])].merge(tr_known, on="test")
-    failing_exec = ex.function_units.merge(
-        failing.loc[:, ["coverage_unit", "requirement"]], on="coverage_unit"
-    ).merge(
-        function_requirements.loc[:, ["file", "function", "requirement"]],
-        on=["file", "function", "requirement"],
-    )
-    fn["failing_exec"] = fn.set_index(fkey).index.isin(failing_exec.set_index(fkey).index)
+    if failing.empty:  # no failing test of a known requirement: no such execution
+        fn["failing_exec"] = np.zeros(len(fn), dtype=bool)
+    else:
+        failing_exec = ex.function_units.merge(
+            failing.loc[:, ["coverage_unit", "requirement"]], on="coverage_unit"
+        ).merge(
+            function_requirements.loc[:, ["file", "function", "requirement"]],
+            on=["file", "function", "requirement"],
+        )
+        fn["failing_exec"] = isin_rows(fn, failing_exec, fkey)
     return check(_with_reachability(fn, reachable), FUNCTION_FACTS, "function facts")
 
 
@@ -638,8 +697,10 @@ def _with_reachability(fn: pd.DataFrame, reachable: pd.DataFrame | None) -> pd.D
     else:
         fn["reachable"] = None
     fn["reachable"] = fn["reachable"].astype(object).where(fn["reachable"].notna(), None)
-    paths = fn["call_path"].tolist() if "call_path" in fn.columns else [None] * len(fn)
-    fn["call_path"] = [list(v) if isinstance(v, list) else [] for v in paths]
+    if "call_path" in fn.columns:
+        fn["call_path"] = [list(v) if isinstance(v, list) else [] for v in fn["call_path"].tolist()]
+    else:  # no product build: no call path
+        fn["call_path"] = [[] for _ in range(len(fn))]
     fn["image"] = fn.get("image", pd.Series(None, index=fn.index)).astype(object)
     fn["image"] = fn["image"].where(fn["image"].notna(), None)
     return fn
@@ -701,22 +762,44 @@ def line_classes(
     return check(classify_lines(data, verifying_units, fn, just_scopes), LINE_CLASSES, "line classes")
 
 
-def function_line_counts(fn: pd.DataFrame, lines: pd.DataFrame) -> pd.DataFrame:
-    """Step 5b: each function's line and branch numbers (justified and excluded lines not counted)."""
+def function_line_counts(
+    fn: pd.DataFrame, lines: pd.DataFrame, keys: tuple[np.ndarray, np.ndarray] | None = None
+) -> pd.DataFrame:
+    """Step 5b: each function's line and branch numbers (justified and excluded lines not counted).
+
+    ``keys``: integer keys of each row of ``lines`` and of ``fn`` that are equal exactly when the
+    file and function are (:func:`covguard.analysis.lines.line_function_keys`, -1 for a line of
+    no function); without them the lines are grouped by their text."""
     fkey = ["file", "function"]
-    counted = lines[~lines["class"].isin(["justified", "excluded"])]
-    per_fn = counted.groupby(fkey).agg(
-        lines_total=("line", "size"),
+    counted_rows = ~lines["class"].isin(["justified", "excluded"]).to_numpy()
+    if keys is not None and len(keys[0]) == len(lines) and len(keys[1]) == len(fn):
+        at_line, at_fn = keys
+        keep = counted_rows & (at_line >= 0)
+        counted = lines.loc[keep, ["executed", "verified", "branches_total", "branches_covered_any",
+                                   "branches_verified"]].assign(at=at_line[keep])  # fmt: skip
+        per_fn = _line_sums(counted, "at").reindex(at_fn)
+        return check(
+            fn.assign(**{c: per_fn[c].fillna(0).astype("int64").to_numpy() for c in per_fn.columns}),
+            FUNCTION_COVERAGE,
+            "function coverage",
+        )
+    counted = lines[counted_rows]
+    per_fn = _line_sums(counted, fkey)
+    fn = fn.merge(per_fn, left_on=fkey, right_index=True, how="left")
+    for c in per_fn.columns:
+        fn[c] = fn[c].fillna(0).astype("int64")
+    return check(fn, FUNCTION_COVERAGE, "function coverage")
+
+
+def _line_sums(counted: pd.DataFrame, by: str | list[str]) -> pd.DataFrame:
+    return counted.groupby(by).agg(
+        lines_total=("executed", "size"),
         lines_executed=("executed", "sum"),
         lines_verified=("verified", "sum"),
         branches_total=("branches_total", "sum"),
         branches_executed=("branches_covered_any", "sum"),
         branches_verified=("branches_verified", "sum"),
     )
-    fn = fn.merge(per_fn, left_on=fkey, right_index=True, how="left")
-    for c in per_fn.columns:
-        fn[c] = fn[c].fillna(0).astype("int64")
-    return check(fn, FUNCTION_COVERAGE, "function coverage")
 
 
 def requirement_statuses(
@@ -822,19 +905,28 @@ def _verified_on(fn: pd.DataFrame, verifying_units: pd.DataFrame, data: Coverage
     when one of them is not the host (``host`` or ``host-*``).  ``target_code``: code that can
     run on the target at all (not a host tool's Python), what ``gate.require_target`` covers."""
     fkey = ["file", "function"]
-    unit_origin = (
-        data.functions.loc[:, ["test", "origin"]]
-        .astype(str)
-        .drop_duplicates()
-        .rename(columns={"test": "coverage_unit"})
-    )
+    unit_origin = data.functions.loc[:, ["test", "origin"]]
+    if all(isinstance(t, pd.CategoricalDtype) for t in unit_origin.dtypes):
+        # categories are distinct texts: the distinct rows first, then as text (fewer to convert)
+        unit_origin = unit_origin.drop_duplicates()
+    unit_origin = unit_origin.astype(str).drop_duplicates().rename(columns={"test": "coverage_unit"})
     on = verifying_units.astype(str).merge(unit_origin, on="coverage_unit").loc[:, [*fkey, "origin"]]
     origins = grouped_lists(on, fkey, "origin")
-    fn["verified_on"] = [origins.get(k, []) for k in zip(fn["file"], fn["function"], strict=True)]
+    fn["verified_on"] = _per_function(fn, origins)
     target = on[~on["origin"].str.startswith("host")].drop_duplicates(fkey)
-    fn["verified_on_target"] = fn.set_index(fkey).index.isin(target.set_index(fkey).index)
-    fn["target_code"] = ~fn["file"].astype(str).str.endswith(".py")
+    fn["verified_on_target"] = isin_rows(fn, target, fkey)
+    # a host tool's Python: asked once per file name (NaN, no name: not Python, as str.endswith says)
+    codes, files = pd.factorize(fn["file"].astype(str))
+    python = np.array([f.endswith(".py") for f in files.tolist()] + [False], dtype=bool)
+    fn["target_code"] = ~python[codes]
     return fn
+
+
+def _per_function(fn: pd.DataFrame, lists: dict[Any, list[Any]]) -> list[list[Any]]:
+    """Each function's list in ``lists`` (by file and function), a new empty list without one."""
+    if not lists:
+        return [[] for _ in range(len(fn))]
+    return [lists.get(k, []) for k in zip(fn["file"].tolist(), fn["function"].tolist(), strict=True)]
 
 
 def _unique(problems: Sequence[Any]) -> list[Any]:
@@ -882,7 +974,7 @@ def _classify_requirements(
     implementing = function_requirements.loc[:, ["file", "function", "requirement"]]
     if product_only is not None and len(product_only):
         implementing = pd.concat([implementing, product_only], ignore_index=True).drop_duplicates()
-    refs: list[Any] = list(zip(implementing["file"], implementing["function"], strict=True))
+    refs: list[Any] = list(zip(implementing["file"].tolist(), implementing["function"].tolist(), strict=True))
     impl = grouped_lists(
         implementing.assign(ref=pd.Series(refs, dtype=object)), ["requirement"], "ref", sort=False
     )
@@ -892,9 +984,10 @@ def _classify_requirements(
     r["implemented_by"] = pd.Series(implemented, index=r.index, dtype=object)
     tr = test_requirements.merge(tests.loc[:, ["test", "status"]], on="test", how="left")
     by = grouped_lists(tr, ["requirement"], "test")
-    r["verified_by"] = [by.get(i, []) for i in r["id"].tolist()]
+    ids = r["id"].tolist()
+    r["verified_by"] = [by.get(i, []) for i in ids] if by else [[] for _ in ids]
     bad = grouped_lists(tr[tr["status"].isin(["failed", "error"])], ["requirement"], "test")
-    r["failing_tests"] = [bad.get(i, []) for i in r["id"].tolist()]
+    r["failing_tests"] = [bad.get(i, []) for i in ids] if bad else [[] for _ in ids]
     # did any verifying test execute any implementing function (pass or fail)?
     touched = _touched_pairs(test_requirements, tests, fexec, function_requirements)
     r["executed_by_tests"] = r["id"].isin(touched["requirement"])
@@ -932,6 +1025,8 @@ def _touched_pairs(
     function_requirements: pd.DataFrame,
 ) -> pd.DataFrame:
     """(test, requirement) pairs where the test executed at least one function of the requirement."""
+    if test_requirements.empty:  # no test verifies anything: no pair (without four empty merges)
+        return test_requirements.loc[:, ["test", "requirement"]]
     units = test_requirements.merge(tests.loc[:, ["test", "coverage_unit"]], on="test")
     hit = units.merge(fexec, on="coverage_unit").merge(
         function_requirements.loc[:, ["file", "function", "requirement"]],
@@ -947,14 +1042,14 @@ def hollow_pairs(
     function_requirements: pd.DataFrame,
 ) -> pd.DataFrame:
     """Passing tests that claim a requirement with code, yet execute none of that code."""
-    implemented = set(function_requirements["requirement"])
+    implemented = set(function_requirements["requirement"].tolist())
     claims = test_requirements[test_requirements["requirement"].isin(implemented)].merge(
         tests.loc[:, ["test", "status", "file", "line"]], on="test"
     )
     claims = claims[claims["status"] == "passed"]
     touched = _touched_pairs(test_requirements, tests, fexec, function_requirements)
     key = ["test", "requirement"]
-    return claims[~claims.set_index(key).index.isin(touched.set_index(key).index)].reset_index(drop=True)
+    return claims[~isin_rows(claims, touched, key)].reset_index(drop=True)
 
 
 def _requirement_line_coverage(verifying: pd.DataFrame, fn: pd.DataFrame) -> pd.DataFrame:
@@ -988,7 +1083,8 @@ def _summary(
 ) -> dict[str, Any]:
     """The counts and percentages of the analysis (the MC/DC ones and the product's included)."""
     reqs, fn = mc.requirements, mc.functions
-    counted = lines[~lines["class"].isin(["justified", "excluded"])]
+    summed = ["executed", "verified", "branches_total", "branches_covered_any", "branches_verified"]
+    counted = lines.loc[~lines["class"].isin(["justified", "excluded"]).to_numpy(), summed]
     n_lines = len(counted)
     n_br = int(counted["branches_total"].sum())
     summary: dict[str, Any] = {

@@ -11,8 +11,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
+from covguard.analysis.keys import isin_rows
 from covguard.analysis.kinds import KINDS
 from covguard.frames import grouped_lists, records
 
@@ -48,25 +50,43 @@ def _frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     return df.loc[:, FINDING_COLUMNS]
 
 
+def _frame_of_columns(columns: dict[str, list[Any]]) -> pd.DataFrame:
+    """What :func:`_frame` makes of the rows these columns hold (every row with every one of
+    them): the frame from the columns at once, without a dict per row."""
+    if not any(len(v) for v in columns.values()):
+        return empty_findings()
+    df = pd.DataFrame(columns)
+    for c in FINDING_COLUMNS:
+        if c not in df.columns:
+            df[c] = None
+    return df.loc[:, FINDING_COLUMNS]
+
+
 def frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     """Findings from rows (missing columns are None)."""
     return _frame(rows)
+
+
+_SEQUENCES = (list, tuple)  # built once (``list | tuple`` in a loop builds a union per row)
 
 
 def finish_findings(df: pd.DataFrame) -> pd.DataFrame:
     df = df.copy()
     df["severity"] = df["kind"].map(SEVERITY).fillna(df["severity"])
     for c in ("file", "function", "requirement", "test", "message"):
-        df[c] = df[c].astype(object).where(df[c].notna() & (df[c].astype(object) != ""), None)
+        text = df[c].astype(object)
+        df[c] = text.where(df[c].notna() & (text != ""), None)
     for c in ("tests", "suggested_requirements", "call_path"):
-        df[c] = [list(v) if isinstance(v, list | tuple) else [] for v in df[c].tolist()]
+        df[c] = [list(v) if isinstance(v, _SEQUENCES) else [] for v in df[c].tolist()]
     decisions = [v if isinstance(v, dict) else None for v in df["decision"].tolist()]
     df["decision"] = pd.Series(decisions, index=df.index, dtype=object)  # mcdc_gap
     df["line"] = pd.to_numeric(df["line"], errors="coerce").fillna(0).astype("int64")
     df["end_line"] = pd.to_numeric(df["end_line"], errors="coerce")
     df["end_line"] = df["end_line"].fillna(df["line"]).astype("int64")
+    # each kind's place in SEVERITY, looked up once per kind (NaN: a kind it does not list)
+    codes, kinds = pd.factorize(df["kind"])
     order = {k: i for i, k in enumerate(SEVERITY)}
-    df["_o"] = df["kind"].map(order)
+    df["_o"] = np.array([order.get(k, np.nan) for k in kinds.tolist()] + [np.nan], dtype="float64")[codes]
     df = df.sort_values(
         ["_o", "file", "line", "function", "requirement", "test"], kind="stable", na_position="first"
     )
@@ -90,59 +110,76 @@ def function_findings(
     treqs = grouped_lists(
         test_requirements[test_requirements["requirement"].isin(known)], ["test"], "requirement"
     )
-    rows: list[dict[str, Any]] = []
+    names = ["kind", "file", "line", "end_line", "function", "requirement", "message", "tests",
+             "suggested_requirements", "call_path"]  # fmt: skip
+    rows: list[tuple[Any, ...]] = []  # one tuple per finding, in the order of names
     sub = fn[fn["class"].isin(["rogue", "traced_untested", "incidental", "dead"])]
-    for rec in records(sub.rename(columns={"class": "klass"})):
-        key = (rec["file"], rec["function"])
-        ran = by_fn.get(key, [])
-        suggested = sorted({r for t in ran for r in treqs.get(t, [])})
-        reqs = ", ".join(rec["requirements"])
-        klass = rec["klass"]
+    read = ["file", "function", "class", "requirements", "line_start", "line_end", "failing_exec"]
+    # the product build's facts, when the frame has them (a frame of the tests may not)
+    facts = [
+        sub[c].tolist() if c in sub.columns else [None] * len(sub)
+        for c in ("reachable", "call_path", "image")
+    ]
+    for (
+        file,
+        function,
+        klass,
+        requirements,
+        line_start,
+        line_end,
+        failing_exec,
+        reachable,
+        call_path,
+        image,
+    ) in zip(*(sub[c].tolist() for c in read), *facts, strict=True):
+        ran = by_fn.get((file, function), [])
+        # the requirements the tests that ran it verify (read by the rogue and incidental messages)
+        suggested = sorted({r for t in ran for r in treqs.get(t, [])}) if treqs and ran else []
+        reqs = ", ".join(requirements)
         if klass == "rogue":
             if ran:
                 how = f"executed by {len(ran)} test(s) ({_names(ran)})"
                 how += f" while testing {', '.join(suggested)}" if suggested else ""
             else:
                 how = "executed by no test"
-            msg = f"untraced code: '{rec['function']}' implements no known requirement; {how}"
-            if rec.get("reachable") is True and rec.get("call_path"):
-                msg += f"; the product firmware reaches it from {rec['call_path'][0]}"
+            msg = f"untraced code: '{function}' implements no known requirement; {how}"
+            if reachable is True and call_path:
+                msg += f"; the product firmware reaches it from {call_path[0]}"
         elif klass == "dead":
             msg = (
-                f"dead code: no entry point reaches '{rec['function']}', yet it is traced to {reqs}: "
+                f"dead code: no entry point reaches '{function}', yet it is traced to {reqs}: "
                 "the requirement points at code that can never run"
                 if reqs
-                else f"dead code: no entry point reaches '{rec['function']}', "
-                "and it is traced to no requirement"
+                else f"dead code: no entry point reaches '{function}', and it is traced to no requirement"
             )
-            msg += _DEAD_IMAGE.get(rec.get("image") or "", "")
+            msg += _DEAD_IMAGE.get(image or "", "")
         elif klass == "incidental":
             msg = (
-                f"'{rec['function']}' implements {reqs} but is executed only by tests of other requirements "
+                f"'{function}' implements {reqs} but is executed only by tests of other requirements "
                 f"({_names(ran)}), which verify "
                 + (", ".join(suggested) if suggested else "nothing (no requirement is attached to them)")
             )
         else:
             msg = (
-                f"'{rec['function']}' implements {reqs} but only failing tests of it execute it"
-                if rec["failing_exec"]
-                else f"'{rec['function']}' implements {reqs} but no test executes it"
+                f"'{function}' implements {reqs} but only failing tests of it execute it"
+                if failing_exec
+                else f"'{function}' implements {reqs} but no test executes it"
             )
-        rows.append(
-            {
-                "kind": "traced_untested" if klass == "traced_untested" else klass,
-                "file": rec["file"],
-                "line": rec["line_start"],
-                "end_line": rec["line_end"],
-                "function": rec["function"],
-                "requirement": reqs or None,
-                "message": msg,
-                "tests": ran,
-                "suggested_requirements": suggested if klass == "rogue" else [],
-                "call_path": (rec.get("call_path") or []) if klass == "rogue" else [],
-            }
-        )
-    return _frame(rows)
+        rows.append((
+            "traced_untested" if klass == "traced_untested" else klass,
+            file,
+            line_start,
+            line_end,
+            function,
+            reqs or None,
+            msg,
+            ran,
+            suggested if klass == "rogue" else [],
+            (call_path or []) if klass == "rogue" else [],
+        ))  # fmt: skip
+    if not rows:
+        return empty_findings()
+    return _frame_of_columns({c: list(v) for c, v in zip(names, zip(*rows, strict=True), strict=True)})
 
 
 # what the image says about a dead function (``image`` of covguard.analysis.reach)
@@ -156,8 +193,8 @@ _DEAD_IMAGE = {
 
 def requirement_findings(reqs: pd.DataFrame, tests: pd.DataFrame) -> pd.DataFrame:
     rows: list[dict[str, Any]] = []
-    for rec in records(reqs):
-        impl = ", ".join(f"{d['function']} ({d['file']})" for d in rec["implemented_by"])
+    read = ["id", "title", "status", "source", "line", "implemented_by", "verified_by"]
+    for rec in records(reqs.loc[reqs["status"].isin(["unimplemented", "unverified"]), read]):
         if rec["status"] == "unimplemented":
             rows.append(
                 {
@@ -171,6 +208,7 @@ def requirement_findings(reqs: pd.DataFrame, tests: pd.DataFrame) -> pd.DataFram
                 }
             )
         elif rec["status"] == "unverified":
+            impl = ", ".join(f"{d['function']} ({d['file']})" for d in rec["implemented_by"])
             rows.append(
                 {
                     "kind": "unverified_requirement",
@@ -432,7 +470,7 @@ def justification_findings(attached: pd.DataFrame, lines: pd.DataFrame, fn: pd.D
         :, ["file", "comment_start"]
     ]
     key = ["file", "comment_start"]
-    unjust = x[~x.set_index(key).index.isin(justified_comments.set_index(key).index)]
+    unjust = x[~isin_rows(x, justified_comments, key)]
     for rec in records(unjust):
         rows.append(
             {

@@ -22,7 +22,6 @@ import pandas as pd
 from covguard.analysis.analyse import Analysis
 from covguard.analysis.options import GateOptions
 from covguard.analysis.verdict import GateCheck, GateResult
-from covguard.frames import records
 
 # limits of the ledger's kinds, applied only when a justification ledger is in use
 LEDGER_LIMITS = {"stale_justification": 0, "expired_justification": 0}
@@ -111,23 +110,30 @@ def _target_checks(fn: pd.DataFrame, require_target: tuple[str, ...]) -> list[Ga
 def _threshold_checks(
     fn: pd.DataFrame, metric: str, num: str, den: str, thresholds: dict[str, float], unit: str = ""
 ) -> list[GateCheck]:
-    rows = fn[fn[den] > 0].copy()
+    rows = fn.loc[fn[den] > 0, ["file", "function", "safety_class", num, den]]
     if not len(rows):
         return []
-    rows["pct"] = 100.0 * rows[num] / rows[den]
-    rows["limit"] = rows["safety_class"].map(thresholds).fillna(0.0)
-    rows = rows[rows["limit"] > 0]
-    checks: list[GateCheck] = []
-    for r in records(rows):
-        pct, limit = float(r["pct"]), float(r["limit"])
-        checks.append(
-            GateCheck(
-                check=f"{metric}.{r['safety_class']}",
-                subject=f"{r['file']}:{r['function']}",
-                actual=round(pct, 2),
-                limit=limit,
-                passed=pct + 1e-9 >= limit,
-                detail=f"{int(r[num])}/{int(r[den])} {unit or metric + 's'} verified",
-            )
+    pct = 100.0 * rows[num] / rows[den]
+    limit = rows["safety_class"].map(thresholds).fillna(0.0)
+    kept = (limit > 0).to_numpy()
+    rows = rows[kept]
+    # column by column (what frames.records does, for the five columns the checks read); the
+    # check's name once per class, the counts as integers once per column
+    what = unit or metric + "s"
+    names = {cls: f"{metric}.{cls}" for cls in rows["safety_class"].unique().tolist()}
+    nums, dens = ([int(v) for v in rows[c].tolist()] for c in (num, den))
+    return [
+        GateCheck(
+            names[cls], f"{file}:{function}", round(p, 2), lim, p + 1e-9 >= lim, f"{n}/{d} {what} verified"
         )
-    return checks
+        for file, function, cls, n, d, p, lim in zip(
+            rows["file"].tolist(),
+            rows["function"].tolist(),
+            rows["safety_class"].tolist(),
+            nums,
+            dens,
+            pct[kept].tolist(),
+            limit[kept].tolist(),
+            strict=True,
+        )
+    ]

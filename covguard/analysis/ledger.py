@@ -43,14 +43,16 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from covguard.errors import InputError
 from covguard.files import write_text
 from covguard.frames import records
-from covguard.trace.code_hash import CodeTokens, tokenize
+
+if TYPE_CHECKING:
+    from covguard.trace.code_hash import CodeTokens
 
 LEDGER_FILE = "covguard-justifications.toml"
 SCHEMA = "covguard.justifications/1"
@@ -341,6 +343,8 @@ class Sources:
         if file not in self.items:
             return None
         if file not in self._tokens:
+            from covguard.trace.code_hash import tokenize  # its lexers: only when a ledger is checked
+
             self._tokens[file] = tokenize(self.items[file], file)
         return self._tokens[file]
 

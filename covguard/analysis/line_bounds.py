@@ -74,14 +74,36 @@ def _origin(name: str, first: int, candidates: Sequence[tuple[str, bytes]]) -> s
     return None
 
 
+def _distinct(files: pd.Series) -> set[str]:
+    """The distinct names of a ``file`` column, as text (one conversion per name, not per row)."""
+    return set(pd.Series(files.unique()).astype(str).tolist())
+
+
+def _per_row(files: pd.Series, value: dict[str, int]) -> np.ndarray:
+    """``value`` of each row's file (NaN for a file it does not name), looked up once per distinct
+    file: through a categorical column's codes, else through :func:`pandas.factorize`."""
+    if isinstance(files.dtype, pd.CategoricalDtype):
+        codes = files.cat.codes.to_numpy()
+        names = files.cat.categories.astype(str).tolist()
+    else:
+        codes, uniques = pd.factorize(files)
+        names = pd.Index(uniques).astype(str).tolist()
+    table = np.array([value.get(n, np.nan) for n in names] + [np.nan], dtype="float64")
+    return table[codes]  # code -1 (a missing name): the last entry, NaN
+
+
 def bound_to_files(
-    data: CoverageData, root: Path, compiled: Callable[[], Sequence[tuple[str, bytes]]] = tuple
+    data: CoverageData,
+    root: Path,
+    compiled: Callable[[], Sequence[tuple[str, bytes]]] = tuple,
+    read: dict[str, bytes] | None = None,
 ) -> tuple[CoverageData, list[Problem]]:
     """``data`` without code past the end of its file; the problems with the files coverage names.
 
     ``compiled``: (shown name, text) of the sources to search for the ``#line`` directives
-    (called only when code lies past the end of a file)."""
-    files = sorted(set(data.code_lines["file"].astype(str)) | set(data.code_functions["file"].astype(str)))
+    (called only when code lies past the end of a file).  ``read``, when given, receives the
+    bytes of every file read (by shown name), for the caller's own reading of them."""
+    files = sorted(_distinct(data.code_lines["file"]) | _distinct(data.code_functions["file"]))
     problems: list[Problem] = []
     last: dict[str, int] = {}
     missing: set[str] = set()
@@ -103,6 +125,8 @@ def bound_to_files(
             missing.add(shown)
             continue
         last[shown] = _line_count(text)
+        if read is not None:
+            read[shown] = text
         if not is_c_family(shown) and not is_python(shown):
             problems.append(
                 Problem(
@@ -117,7 +141,7 @@ def bound_to_files(
         return data, problems
 
     def beyond(frame: pd.DataFrame, column: str) -> np.ndarray:
-        limit = frame["file"].astype(str).map(last).astype("float64").to_numpy()
+        limit = _per_row(frame["file"], last)
         return np.asarray(frame[column].to_numpy() > np.nan_to_num(limit, nan=np.inf))
 
     cl = data.code_lines

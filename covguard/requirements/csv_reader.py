@@ -20,6 +20,7 @@ makes a trace report lie:
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import os
 import re
@@ -54,6 +55,12 @@ class _Header:
     class_col: int
     line: int
     parent_col: int | None = None
+
+    @functools.cached_property
+    def extra(self) -> list[tuple[int, str]]:
+        """(index, name) of the columns that are not required, in order."""
+        required = {self.id_col, self.title_col, self.class_col, self.parent_col}
+        return [(index, name) for index, name in enumerate(self.names) if index not in required]
 
 
 def read_file_bytes(path: Path, max_bytes: int, *, where: str | None = None) -> bytes:
@@ -235,9 +242,4 @@ def _missing_columns_hint(names: list[str]) -> str:
 
 def _attributes(header: _Header, cells: list[str]) -> dict[str, str]:
     """The cells of the non-required columns, by column name, exactly as written."""
-    required = {header.id_col, header.title_col, header.class_col, header.parent_col}
-    return {
-        name: cell
-        for index, (name, cell) in enumerate(zip(header.names, cells, strict=True))
-        if index not in required
-    }
+    return {name: cells[index] for index, name in header.extra}

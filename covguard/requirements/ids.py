@@ -257,15 +257,16 @@ def validate_id(raw: str, pattern: re.Pattern[str], *, path: Path | str, line: i
             line=line,
             hint="give every requirement an ID, e.g. PUMP-SRS-004",
         )
-    for position, c in enumerate(candidate, start=1):
-        if not (c.isascii() and c.isprintable()):
-            raise InputError(
-                f"requirement ID {candidate!r} contains {_kind_of(c)}, {describe_char(c)}, "
-                f"at character {position}",
-                path=path,
-                line=line,
-                hint="retype the ID using plain ASCII letters, digits and hyphens only",
-            )
+    if not (candidate.isascii() and candidate.isprintable()):  # name the first character that is not
+        for position, c in enumerate(candidate, start=1):
+            if not (c.isascii() and c.isprintable()):
+                raise InputError(
+                    f"requirement ID {candidate!r} contains {_kind_of(c)}, {describe_char(c)}, "
+                    f"at character {position}",
+                    path=path,
+                    line=line,
+                    hint="retype the ID using plain ASCII letters, digits and hyphens only",
+                )
     if pattern.fullmatch(candidate) is None:
         raise InputError(
             f"requirement ID {candidate!r} does not match the ID pattern {pattern.pattern!r}",
@@ -275,6 +276,9 @@ def validate_id(raw: str, pattern: re.Pattern[str], *, path: Path | str, line: i
             "(requirements.id_pattern), or give the IDs a prefix (requirements.id_prefix)",
         )
     return candidate
+
+
+_CLASS_WORDS = re.compile(r"(?i)class\s*([abc])")
 
 
 def normalise_safety_class(
@@ -296,7 +300,7 @@ def normalise_safety_class(
     mapped = {key.strip().casefold(): value for key, value in (options.class_map if options else ())}
     if candidate.casefold() in mapped:
         return mapped[candidate.casefold()]
-    spelled = re.fullmatch(r"(?i)class\s*([abc])", candidate)  # IEC 62304's own words: "Class B"
+    spelled = _CLASS_WORDS.fullmatch(candidate)  # IEC 62304's own words: "Class B"
     if spelled:
         candidate = spelled.group(1)
     if not candidate and options is not None and options.default_class:

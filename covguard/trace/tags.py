@@ -739,11 +739,47 @@ def _column(frame: pd.DataFrame, column: str) -> IntArray:
 def _choose_functions(
     tags: pd.DataFrame, t: _TagArrays, funcs: pd.DataFrame, f_start: IntArray, f_end: IntArray
 ) -> tuple[IntArray, BoolArray]:
-    """Per tag: the index into ``funcs`` of its function (-1: none) and whether it sits above it."""
+    """Per tag: the index into ``funcs`` of its function (-1: none) and whether it sits above it.
+
+    All files at once: each file's lines are moved into a band of numbers of its own, in the order
+    of ``funcs`` (sorted by file), so that one search and one pass of pointer jumping over every
+    function give what :func:`_choose_per_file` gives file by file (a function of another file
+    never holds a line of this one, nor starts at or after it).  Lines outside the range the bands
+    allow (below -1, or too large to band) take the per-file path."""
     chosen = np.full(len(tags), -1, dtype=np.int64)
     above = np.zeros(len(tags), dtype=np.bool_)
     if tags.empty or funcs.empty:
         return chosen, above
+    files = pd.Index(funcs["file"].unique())
+    f_rank = files.get_indexer(funcs["file"]).astype(np.int64)
+    rows = np.flatnonzero(files.get_indexer(tags["file"]) >= 0)
+    if not len(rows):
+        return chosen, above
+    rank = files.get_indexer(tags["file"]).astype(np.int64)[rows]
+    line, anchor, decl, trailing = t.line[rows], t.anchor[rows], t.decl[rows], t.trailing[rows]
+    values = (f_start, f_end, line, anchor, decl)
+    lowest, highest = min(int(v.min()) for v in values), max(int(v.max()) for v in values)
+    width = highest + 2  # a line x of [-1, highest] is x + 1 of [0, width) in its file's band
+    if lowest < -1 or width * len(files) >= 1 << 62:
+        return _choose_per_file(tags, t, funcs, f_start, f_end)
+    starts, ends = f_rank * width + f_start + 1, f_rank * width + f_end + 1
+    body = _innermost(rank * width + line + 1, starts, ends, _parents(starts, ends))
+    file_end = np.searchsorted(f_rank, rank, side="right")  # past the last function of the file
+    first = np.searchsorted(starts, rank * width + anchor + 1, side="left")
+    capped = np.minimum(first, file_end - 1)
+    is_above = ~trailing & (anchor >= 0) & (first < file_end) & (starts[capped] <= rank * width + decl + 1)
+    local = np.where(is_above, capped, body)
+    chosen[rows] = np.where(local >= 0, local, -1)
+    above[rows] = is_above
+    return chosen, above
+
+
+def _choose_per_file(
+    tags: pd.DataFrame, t: _TagArrays, funcs: pd.DataFrame, f_start: IntArray, f_end: IntArray
+) -> tuple[IntArray, BoolArray]:
+    """:func:`_choose_functions`, one file at a time."""
+    chosen = np.full(len(tags), -1, dtype=np.int64)
+    above = np.zeros(len(tags), dtype=np.bool_)
     line, anchor, decl, trailing = t.line, t.anchor, t.decl, t.trailing
     func_groups = funcs.groupby("file", sort=False).indices
     for file, rows in tags.groupby("file", sort=False).indices.items():

@@ -32,8 +32,8 @@ MAX_SOURCE_BYTES = 8 * 1024 * 1024  # a test source larger than this is not sear
 
 
 def _blank(match: re.Match[str]) -> str:
-    text = match.group(0)
-    return re.sub(r"[^\n]", " ", text)
+    """The match with every character but the newlines a space (offsets and lines kept)."""
+    return "\n".join(" " * len(part) for part in match.group(0).split("\n"))
 
 
 def _closing_line(text: str, open_at: int, newlines: list[int]) -> int:
@@ -56,7 +56,7 @@ def definitions(items: Iterable[tuple[str, bytes]], names: set[str]) -> pd.DataF
     """Every definition of a function in ``names`` in the sources ``items`` (path, bytes):
     ``file``, ``name``, ``line_start`` (the line of the name) and ``line_end`` (its closing brace)."""
     rows: list[dict[str, object]] = []
-    for path, data in items:
+    for path, data in items if names else ():  # no name to look for: no source to read
         if len(data) > MAX_SOURCE_BYTES:
             continue
         text = _NOISE.sub(_blank, data.decode("utf-8", errors="replace"))

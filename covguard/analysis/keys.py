@@ -1,0 +1,101 @@
+"""Integer keys for the analysis's joins: text columns as shared codes, key tuples as one integer.
+
+Merging, grouping and ``isin`` on columns of Python strings hash every string of every row; on
+integer codes the same operations are several times faster.  The codes keep the meaning of the
+text they stand for: two values get the same code exactly when their text (``astype(str)``) is the
+same, and a missing value is ``-1`` in every column, so that missing matches missing, as it does
+in a pandas merge on text (a ``groupby`` drops missing keys: callers drop ``-1`` there).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+# the widest packed key: below 2**62, so that a product of spans never wraps
+_LIMIT = 1 << 62
+
+
+def _codes_and_names(column: pd.Series) -> tuple[np.ndarray, pd.Index]:
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        return column.cat.codes.to_numpy(), column.cat.categories
+    codes, names = pd.factorize(column)
+    return codes, pd.Index(names)
+
+
+def text_codes(*columns: pd.Series) -> list[np.ndarray]:
+    """Codes (int64) of text columns over one vocabulary: equal text, equal code, in any of the
+    columns; ``-1`` for a missing value.  A categorical column is coded through its categories
+    (one lookup per category, not per row)."""
+    parts = [_codes_and_names(c) for c in columns]
+    names = [n.astype(str) for _c, n in parts]
+    vocabulary = pd.Index(np.concatenate([np.asarray(n, dtype=object) for n in names])).unique()
+    out: list[np.ndarray] = []
+    for (codes, _n), shown in zip(parts, names, strict=True):
+        where = np.append(vocabulary.get_indexer(shown), -1).astype(np.int64)
+        out.append(where[np.asarray(codes, dtype=np.int64)])  # code -1: the appended -1
+    return out
+
+
+def joint_keys(*frames: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """One int64 per row for the tuple of integer key columns of each frame (``frames[i]`` holds
+    frame i's key columns, the same number and order for every frame): two rows, of the same
+    frame or of two, get the same key exactly when their tuples are equal."""
+    keys = [np.zeros(len(f[0]) if len(f) else 0, dtype=np.int64) for f in frames]
+    span = 1
+    for i in range(len(frames[0])):
+        cols = [np.asarray(f[i], dtype=np.int64) for f in frames]
+        filled = [c for c in cols if len(c)]
+        lo = min((int(c.min()) for c in filled), default=0)
+        hi = max((int(c.max()) for c in filled), default=0)
+        width = hi - lo + 1
+        if width >= _LIMIT:  # values too far apart to offset: their dense codes instead
+            cols = _dense(cols)
+            lo, width = 0, max((int(c.max()) + 1 for c in cols if len(c)), default=1)
+        if span * width >= _LIMIT:  # the tuple so far as dense codes, then this column
+            keys = _dense(keys)
+            span = max((int(k.max()) + 1 for k in keys if len(k)), default=1)
+        keys = [k * width + (c - lo) for k, c in zip(keys, cols, strict=True)]
+        span *= width
+    return keys
+
+
+def _dense(arrays: list[np.ndarray]) -> list[np.ndarray]:
+    """The values of several arrays as dense codes 0..n-1 over all of them (order kept)."""
+    codes, _uniques = pd.factorize(np.concatenate(arrays), sort=True)
+    return list(np.split(codes.astype(np.int64), np.cumsum([len(a) for a in arrays])[:-1]))
+
+
+def _key_columns(
+    left: pd.DataFrame, right: pd.DataFrame, on: Sequence[str]
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """The integer columns standing for ``on`` in both frames: integers as they are, text (and
+    anything else) as shared codes of :func:`text_codes`."""
+    lcols: list[np.ndarray] = []
+    rcols: list[np.ndarray] = []
+    for c in on:
+        lc, rc = left[c], right[c]
+        if _plain_int(lc) and _plain_int(rc):
+            lcols.append(lc.to_numpy(dtype=np.int64))
+            rcols.append(rc.to_numpy(dtype=np.int64))
+        else:
+            a, b = text_codes(lc, rc)
+            lcols.append(a)
+            rcols.append(b)
+    return lcols, rcols
+
+
+def _plain_int(column: pd.Series) -> bool:
+    return isinstance(column.dtype, np.dtype) and column.dtype.kind in "iu"
+
+
+def isin_rows(left: pd.DataFrame, right: pd.DataFrame, on: Sequence[str]) -> np.ndarray:
+    """Whether the ``on`` values of each row of ``left`` are those of some row of ``right``: what
+    ``left.set_index(on).index.isin(right.set_index(on).index)`` says, without building the two
+    MultiIndexes (which sort every level's text)."""
+    if not len(left) or not len(right):
+        return np.zeros(len(left), dtype=bool)
+    lk, rk = joint_keys(*_key_columns(left, right, on))
+    return np.asarray(pd.Series(lk).isin(rk).to_numpy(), dtype=bool)
