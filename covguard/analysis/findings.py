@@ -36,8 +36,13 @@ FINDING_COLUMNS = [
 ]
 
 
+_EMPTY: list[pd.DataFrame] = []  # made once: a frame of 15 empty columns costs about 2 ms
+
+
 def empty_findings() -> pd.DataFrame:
-    return pd.DataFrame({c: pd.Series(dtype=object) for c in FINDING_COLUMNS})
+    if not _EMPTY:
+        _EMPTY.append(pd.DataFrame({c: pd.Series(dtype=object) for c in FINDING_COLUMNS}))
+    return _EMPTY[0].copy()
 
 
 def _frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
