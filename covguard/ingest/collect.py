@@ -139,9 +139,9 @@ def unit_counters(
 
 
 def units_counters(model: CoverageModel, folders: list[Path]) -> tuple[list[UnitCounters], list[list[str]]]:
-    """:func:`unit_counters` of many coverage units: the objects of all their streams are decoded
-    together (:func:`~covguard.ingest.gcda.counters_batch`), each file that the batch does not
-    take read alone, as :func:`unit_counters` reads it."""
+    """:func:`unit_counters` of many coverage units: their data files and the objects of all their
+    streams are decoded together (:func:`~covguard.ingest.gcda.counters_batch`), each file that
+    the batch does not take read alone, as :func:`unit_counters` reads it."""
     layouts: dict[int, Layout] = {}
     per_unit: list[UnitCounters] = []
     found_per_unit: list[list[str]] = []
@@ -152,11 +152,12 @@ def units_counters(model: CoverageModel, folders: list[Path]) -> tuple[list[Unit
         counters: UnitCounters = {}
         found: list[str] = []
         base = str(folder)
-        for name in _gcda_files(folder):
-            oi, info, layout = _object_of(model, name[len(base) :], name, layouts)
-            counters[oi] = read_counters(Path(name), info.notes, layout)
-            found.append(name)
         steps: list[tuple[int, int]] = []
+        for name in _gcda_files(folder):  # libgcov's layout: one file per object the test ran
+            oi, _info, _layout = _object_of(model, name[len(base) :], name, layouts)
+            steps.append((oi, len(pending)))
+            pending.append((u, oi, name, _read_data(name)))
+            found.append(name)
         for shown, objects in unit_streams(folder, runs):
             for gcda, data in objects:
                 oi, _info, _layout = _object_of(model, gcda, f"{shown}:{gcda}", layouts)
@@ -182,6 +183,15 @@ def units_counters(model: CoverageModel, folders: list[Path]) -> tuple[list[Unit
             # handler wrote its counters there (GCOV_PREFIX); both are this test's
             counters[oi] = counters[oi] + vec if oi in counters else vec
     return per_unit, found_per_unit
+
+
+def _read_data(name: str) -> bytes:
+    """A data file's bytes (:func:`~covguard.ingest.gcda.read_counters`'s message when it cannot)."""
+    try:
+        with open(name, "rb") as handle:
+            return handle.read()
+    except OSError as exc:
+        raise CoverageDataError(f"cannot read coverage data: {exc.strerror}", path=Path(name)) from exc
 
 
 def _object_of(
