@@ -169,6 +169,9 @@ def gcov_floor(p: Project) -> list[list[str]]:
     return [["gcov", "--json-format", "--stdout", *files[i::CPUS]] for i in range(CPUS) if files[i::CPUS]]
 
 
+PER_TEST = "covguard per test"  # the project's per-test run: not the peers' files, phases only
+
+
 def tools(p: Project, out: Path) -> dict[str, list[list[str]]]:
     out.mkdir(parents=True, exist_ok=True)
     return {
@@ -176,9 +179,7 @@ def tools(p: Project, out: Path) -> dict[str, list[list[str]]]:
         "covguard": [[PY, str(Path(__file__)), "--worker", "whole", str(p.root), str(out / "covguard")]],
         # the same project's per-test run (covguard test): every test's own coverage, as `covguard
         # analyse` reads it, against the peers' one merged read
-        "covguard per test": [
-            [PY, str(Path(__file__)), "--worker", "pertest", str(p.root), str(out / "pertest")]
-        ],
+        PER_TEST: [[PY, str(Path(__file__)), "--worker", "pertest", str(p.root), str(out / "pertest")]],
         "fastcov": [
             [
                 str(Path(PY).parent / "fastcov"),
@@ -417,13 +418,11 @@ def whole_row(p: Project, samples: dict[str, Sample]) -> dict[str, Any]:
         "tools": {
             k: {"median_s": round(s.wall_s, 3), "peak_mb": round(s.peak_mb, 1)}
             for k, s in samples.items()
-            if k != "covguard per test"  # other files (the per-test run): its phases are below
+            if k != PER_TEST  # other files (the per-test run): its phases are below
         },
         "covguard_phases": {k: round(v, 3) for k, v in ph.items() if k not in COUNTS},
         "pertest_phases": (
-            {k: round(v, 3) for k, v in samples["covguard per test"].phases.items()}
-            if "covguard per test" in samples
-            else {}
+            {k: round(v, 3) for k, v in samples[PER_TEST].phases.items()} if PER_TEST in samples else {}
         ),
         "covguard": {k: round(v, 3) for k, v in c.items()},
         "ratio_to_floor": {k: round(v / floor, 2) for k, v in c.items()},

@@ -106,7 +106,7 @@ def build(settings: Settings, *, clean: bool = False, echo: Echo | None = None) 
 
 def _build_product(settings: Settings, echo: Echo | None) -> None:
     options = build_options(settings)
-    if options.product_command:  # product.configured, without importing the call graph's reader
+    if options.product_configured:
         from covguard.builder import product
 
         product.build_product(options, echo=echo)

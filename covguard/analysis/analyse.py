@@ -303,7 +303,7 @@ def _product_facts(
 ) -> ProductFacts | None:
     """Reachability and the image check from the product build, when one is configured
     (:mod:`covguard.analysis.reach`); ``None`` otherwise: reachability stays unknown."""
-    if not settings.build.product_command:  # builder.product.configured, without importing the product build
+    if not settings.build.product_configured:
         return None
     from covguard.analysis.reach import product_facts
     from covguard.builder import product

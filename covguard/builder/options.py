@@ -35,6 +35,11 @@ class BuildOptions:
     product_map: str | None
     product_image: str | None
 
+    @property
+    def product_configured(self) -> bool:
+        """Whether a product build is configured (else reachability stays unknown)."""
+        return bool(self.product_command)
+
     def toolchain_dir(self) -> Path:
         """The work area of the toolchain profile and variant."""
         return self.work_dir / (

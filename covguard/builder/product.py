@@ -70,11 +70,6 @@ class ProductBuild:
     assembler: tuple[str, ...] = ()  # sources the compiler assembled: no call graph
 
 
-def configured(options: BuildOptions) -> bool:
-    """Whether a product build is configured (else reachability stays unknown)."""
-    return bool(options.product_command)
-
-
 def _command(options: BuildOptions, area: ProductArea) -> list[str]:
     wrappers = (str(area.bin / "cc"), str(area.bin / "c++"))
     return command_line(

@@ -265,7 +265,7 @@ def _product(stage: _Stage, settings: Settings) -> tuple[list[str], dict[str, st
     folder (original path -> member)."""
     from covguard.builder import product
 
-    if not product.configured(build_options(settings)):
+    if not build_options(settings).product_configured:
         return [], {}
     area = product.ProductArea(build_options(settings))
     if not area.root.is_dir():

@@ -30,7 +30,7 @@ from covguard.frames import (
     few_collections,
 )
 from covguard.ingest.cgcov import unit_streams
-from covguard.ingest.gcda import Layout, counters_batch, counters_of, layout_of, read_counters
+from covguard.ingest.gcda import Layout, counters_batch, counters_of, data_bytes, layout_of, read_counters
 from covguard.ingest.gcno import NotesFile, read_notes
 from covguard.ingest.gcov_model import (
     Counts,
@@ -119,79 +119,43 @@ def _gcda_files(folder: Path) -> list[str]:
     return sorted(found)
 
 
-def unit_counters(
-    model: CoverageModel, folder: Path, layouts: dict[int, Layout] | None = None
-) -> tuple[UnitCounters, list[str]]:
-    """The counters of every object in one coverage unit: its folder (``<folder>/<abs obj path>.gcda``,
-    libgcov's layout) and its stream (``<folder>.cgcov``, covguard's hooks: touched objects only)."""
-    counters: UnitCounters = {}
-    found: list[str] = []
-    layouts = {} if layouts is None else layouts
-    base = str(folder)
-    for name in _gcda_files(folder):
-        oi, info, layout = _object_of(model, name[len(base) :], name, layouts)
-        counters[oi] = read_counters(Path(name), info.notes, layout)
-        found.append(name)
-    for shown, objects in unit_streams(folder):
-        _stream_counters(model, shown, objects, counters, layouts)
-        found.append(shown)
-    return counters, found
-
-
 def units_counters(model: CoverageModel, folders: list[Path]) -> tuple[list[UnitCounters], list[list[str]]]:
-    """:func:`unit_counters` of many coverage units: their data files and the objects of all their
-    streams are decoded together (:func:`~covguard.ingest.gcda.counters_batch`), each file that
-    the batch does not take read alone, as :func:`unit_counters` reads it."""
+    """The counters of every object in each coverage unit, and the files they came from: the unit's
+    folder (``<folder>/<abs obj path>.gcda``, libgcov's layout) and its streams (``<folder>.cgcov``
+    or its record in a run file, covguard's hooks: touched objects only).  All of them are decoded
+    together (:func:`~covguard.ingest.gcda.counters_batch`); a file the batch does not take is read
+    alone (:func:`~covguard.ingest.gcda.counters_of`), which decodes it or says what is wrong."""
     layouts: dict[int, Layout] = {}
-    per_unit: list[UnitCounters] = []
-    found_per_unit: list[list[str]] = []
-    pending: list[tuple[int, int, str, bytes]] = []  # (unit, object, shown, bytes) of stream objects
-    order: list[list[tuple[int, int]]] = []  # per unit: (object, pending index) in reading order
     runs: dict[str, dict[int, tuple[Path, list[tuple[str, bytes]]]]] = {}  # run files, per folder
+    pending: list[tuple[int, int, str, bytes]] = []  # (unit, object, name shown, bytes), reading order
+    found_per_unit: list[list[str]] = []
     for u, folder in enumerate(folders):
-        counters: UnitCounters = {}
         found: list[str] = []
         base = str(folder)
-        steps: list[tuple[int, int]] = []
         for name in _gcda_files(folder):  # libgcov's layout: one file per object the test ran
-            oi, _info, _layout = _object_of(model, name[len(base) :], name, layouts)
-            steps.append((oi, len(pending)))
-            pending.append((u, oi, name, _read_data(name)))
+            pending.append(
+                (u, _object_of(model, name[len(base) :], name, layouts)[0], name, data_bytes(Path(name)))
+            )
             found.append(name)
         for shown, objects in unit_streams(folder, runs):
             for gcda, data in objects:
-                oi, _info, _layout = _object_of(model, gcda, f"{shown}:{gcda}", layouts)
-                steps.append((oi, len(pending)))
-                pending.append((u, oi, f"{shown}:{gcda}", data))
+                where = f"{shown}:{gcda}"
+                pending.append((u, _object_of(model, gcda, where, layouts)[0], where, data))
             found.append(shown)
-        per_unit.append(counters)
         found_per_unit.append(found)
-        order.append(steps)
     decoded = counters_batch(
         [p[3] for p in pending],
         [model.objects[p[1]].notes for p in pending],
         [layouts[p[1]] for p in pending],
     )
-    for u, steps in enumerate(order):
+    per_unit: list[UnitCounters] = [{} for _ in folders]
+    for (u, oi, shown, data), fast in zip(pending, decoded, strict=True):
+        vec = fast if fast is not None else counters_of(data, shown, model.objects[oi].notes, layouts[oi])
+        # a unit may hold an object twice (a process the test started wrote its counters into the
+        # folder through libgcov's exit handler, GCOV_PREFIX, beside the stream): both are this test's
         counters = per_unit[u]
-        for oi, k in steps:
-            vec = decoded[k]
-            if vec is None:
-                _u, _oi, shown, data = pending[k]
-                vec = counters_of(data, shown, model.objects[oi].notes, layouts[oi])
-            # also in the folder: a process the test started ran this object and libgcov's exit
-            # handler wrote its counters there (GCOV_PREFIX); both are this test's
-            counters[oi] = counters[oi] + vec if oi in counters else vec
+        counters[oi] = counters[oi] + vec if oi in counters else vec
     return per_unit, found_per_unit
-
-
-def _read_data(name: str) -> bytes:
-    """A data file's bytes (:func:`~covguard.ingest.gcda.read_counters`'s message when it cannot)."""
-    try:
-        with open(name, "rb") as handle:
-            return handle.read()
-    except OSError as exc:
-        raise CoverageDataError(f"cannot read coverage data: {exc.strerror}", path=Path(name)) from exc
 
 
 def _object_of(
@@ -213,25 +177,6 @@ def _object_of(
     if layout is None:
         layout = layouts[oi] = layout_of(info.notes, info.fn_counter_counts)
     return oi, info, layout
-
-
-def _stream_counters(
-    model: CoverageModel,
-    stream: str,
-    objects: list[tuple[str, bytes]],
-    counters: UnitCounters,
-    layouts: dict[int, Layout],
-) -> None:
-    """Add the objects of one test's coverage stream (written by covguard's hooks with only the
-    objects the test touched) to ``counters``.  An object absent from a complete stream was not
-    touched: its counters are zero for this unit (no entry)."""
-    for gcda, data in objects:
-        shown = f"{stream}:{gcda}"
-        oi, info, layout = _object_of(model, gcda, shown, layouts)
-        vec = counters_of(data, shown, info.notes, layout)
-        # also in the folder: a process the test started ran this object and libgcov's exit
-        # handler wrote its counters there (GCOV_PREFIX); both are this test's
-        counters[oi] = counters[oi] + vec if oi in counters else vec
 
 
 def counters_in_place(model: CoverageModel) -> tuple[UnitCounters, list[str]]:

@@ -50,11 +50,15 @@ def read_data(path: Path, notes: NotesFile, expected: list[int] | None = None) -
     ``expected`` gives the number of counters of each notes function (computed once per notes
     file by the caller); without it, it is derived from ``notes``.
     """
+    return parse_data(data_bytes(path), path, notes, expected)
+
+
+def data_bytes(path: Path) -> bytes:
+    """The bytes of a data file, or a :class:`CoverageDataError` naming it."""
     try:
-        buf = path.read_bytes()
+        return path.read_bytes()
     except OSError as exc:
         raise CoverageDataError(f"cannot read coverage data: {exc.strerror}", path=path) from exc
-    return parse_data(buf, path, notes, expected)
 
 
 def _corrupt(path: Path, what: str, notes: NotesFile | None = None) -> CoverageDataError:
@@ -207,11 +211,7 @@ def read_counters(path: Path, notes: NotesFile, layout: Layout) -> np.ndarray:
     counters are gathered.  Anything else (another record layout, a damaged or foreign file) goes
     through :func:`parse_data`, whose messages say what is wrong.
     """
-    try:
-        buf = path.read_bytes()
-    except OSError as exc:
-        raise CoverageDataError(f"cannot read coverage data: {exc.strerror}", path=path) from exc
-    return counters_of(buf, path, notes, layout)
+    return counters_of(data_bytes(path), path, notes, layout)
 
 
 def counters_of(buf: bytes, path: Path | str, notes: NotesFile, layout: Layout) -> np.ndarray:
