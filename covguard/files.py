@@ -12,7 +12,7 @@ import re
 import stat
 import sys
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -211,6 +211,21 @@ def display_path(path: Path | str, root: Path) -> str:
         return p.resolve().relative_to(base.resolve()).as_posix()
     except (ValueError, OSError):
         return p.as_posix()
+
+
+def display_paths(paths: Iterable[str | Path], root: Path) -> list[str]:
+    """:func:`display_path` of each path: a path inside ``root`` by taking off the prefix of the
+    root's absolute form (no :class:`~pathlib.Path` per path: a build's model names hundreds of
+    files), any other through :func:`display_path` itself."""
+    prefix = os.path.join(os.path.abspath(root), "")
+    out: list[str] = []
+    for path in paths:
+        full = os.path.abspath(path)
+        if full.startswith(prefix) and len(full) > len(prefix) and not full.startswith("//"):
+            out.append(full[len(prefix) :])
+        else:
+            out.append(display_path(path, root))
+    return out
 
 
 def escapes_root(shown: str, root: Path) -> str | None:

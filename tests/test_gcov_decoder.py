@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import pickle
 import shutil
 import subprocess
 from pathlib import Path
@@ -23,7 +24,7 @@ from hypothesis import strategies as st
 
 from covguard.errors import CoverageDataError
 from covguard.ingest.gcda import parse_data, read_data
-from covguard.ingest.gcno import parse_notes, read_notes
+from covguard.ingest.gcno import FunctionNotes, parse_notes, read_notes
 from covguard.ingest.gcov_model import CoverageModel, build_model, evaluate
 from tests.conftest import FIXTURES, require, run
 
@@ -210,7 +211,7 @@ def test_model_cache_round_trip_and_invalidation(tmp_path: Path) -> None:
 
     gcdas = _build(tmp_path)
     notes = [str(g.with_suffix(".gcno")) for g in gcdas]
-    cache = tmp_path / "model.zip"
+    cache = tmp_path / "model.bin"
     fresh = model_cache.model_for(notes, cache)
     assert cache.is_file()
     sig = model_cache.signature(notes)
@@ -225,9 +226,30 @@ def test_model_cache_round_trip_and_invalidation(tmp_path: Path) -> None:
         assert np.array_equal(getattr(a, field), getattr(b, field)), field
     assert cached.files == fresh.files
     assert cached.func_name == fresh.func_name
+    # the cached notes make their functions when read: the same identities as the notes files'
+    for got, notes_file in zip(cached.objects, (read_notes(Path(n)) for n in notes), strict=True):
+        assert isinstance(got.notes, model_cache.CachedNotes)
+
+        def rows(fns: list[FunctionNotes]) -> list[tuple[int, int, int, str, bool]]:
+            return [(f.ident, f.lineno_checksum, f.cfg_checksum, f.name, f.artificial) for f in fns]
+
+        want = rows(notes_file.functions)
+        assert tuple(got.notes.function_columns()) == tuple(map(list, zip(*want, strict=True)))
+        assert rows(got.notes.functions) == want
+        assert got.notes.functions is got.notes.functions  # made once
+        assert pickle.loads(pickle.dumps(got.notes)).functions == got.notes.functions
+    replaced = cached.objects[0].notes
+    replaced.functions = replaced.functions[:1]  # set: the columns follow the new list
+    assert replaced.function_columns().idents == [replaced.functions[0].ident]
+    raw = cache.read_bytes()
+    for damaged in (raw[:-8], raw + b"\0" * 8, b"cgmodel1" + raw[8:], raw[:40]):
+        cache.write_bytes(damaged)
+        assert model_cache.load(cache, sig) is None
+    cache.write_bytes(raw)
+    assert model_cache.load(cache, sig) is not None
     os.utime(notes[0], ns=(1, 1))  # the notes file changed: the cache no longer applies
     assert model_cache.load(cache, model_cache.signature(notes)) is None
-    cache.write_bytes(b"not a zip")
+    cache.write_bytes(b"not a model")
     assert model_cache.load(cache, sig) is None
 
 
@@ -311,7 +333,7 @@ def test_incremental_model_recompiles_only_the_changed_object(tmp_path: Path) ->
     for obj in objs:
         compile_one(obj)
     notes = [str(o.with_suffix(".gcno")) for o in objs]
-    cache = tmp_path / "area" / "coverage-model.zip"
+    cache = tmp_path / "area" / "coverage-model.bin"
     folder = model_cache.objects_dir(cache)
 
     cold, compiled = model_cache.incremental_model(notes, folder)

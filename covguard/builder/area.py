@@ -27,7 +27,7 @@ class Area:
         self.compile_commands = self.root / "compile_commands.json"
         self.build_log = self.root / "build.log"
         self.results = self.root / "results.json"
-        self.model_cache = self.root / "coverage-model.zip"
+        self.model_cache = self.root / "coverage-model.bin"
 
 
 def placeholders(options: BuildOptions, area: Area) -> dict[str, str]:

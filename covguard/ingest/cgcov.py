@@ -17,7 +17,7 @@ from __future__ import annotations
 import functools
 import os
 import struct
-from collections.abc import Iterator
+from collections.abc import Container, Iterator
 from pathlib import Path, PurePosixPath
 
 from covguard.errors import CoverageDataError
@@ -40,28 +40,29 @@ def read_stream(data: bytes) -> list[tuple[str, bytes]]:
     return files
 
 
+_U32 = struct.Struct("<I").unpack_from
+
+
 def _read_one(data: bytes, start: int) -> tuple[list[tuple[str, bytes]], int]:
     """One stream from ``start``: its objects and where it ends."""
     if data[start : start + len(STREAM_MAGIC)] != STREAM_MAGIC:
         raise StreamError(f"no stream header (CGCOV1) at byte {start}")
     files: list[tuple[str, bytes]] = []
+    size = len(data)
     pos = start + len(STREAM_MAGIC)
     path: str | None = None
     chunks: list[bytes] = []
-
-    def u32(at: int) -> int:
-        if at + 4 > len(data):
-            raise StreamError(f"it ends inside a record at byte {at - 1} (the image stopped while writing)")
-        return int(struct.unpack_from("<I", data, at)[0])
-
+    cut = "it ends inside a record at byte {} (the image stopped while writing)"
     while True:
-        if pos >= len(data):
+        if pos >= size:
             raise StreamError("it has no end record (the image stopped while writing it)")
-        tag = data[pos : pos + 1]
-        if tag == b"F":
+        tag = data[pos]
+        if tag == 0x46:  # 'F'
             if path is not None:
                 raise StreamError(f"object '{path}' has no end record")
-            n = u32(pos + 1)
+            if pos + 5 > size:
+                raise StreamError(cut.format(pos))
+            n = _U32(data, pos + 1)[0]
             raw = data[pos + 5 : pos + 5 + n]
             if len(raw) != n:
                 raise StreamError("it ends inside a file name (the image stopped while writing)")
@@ -70,30 +71,34 @@ def _read_one(data: bytes, start: int) -> tuple[list[tuple[str, bytes]], int]:
                 raise StreamError(f"object '{path}' is in it twice")
             chunks = []
             pos += 5 + n
-        elif tag == b"D":
+        elif tag == 0x44:  # 'D'
             if path is None:
                 raise StreamError(f"data without a file name at byte {pos}")
-            n = u32(pos + 1)
+            if pos + 5 > size:
+                raise StreamError(cut.format(pos))
+            n = _U32(data, pos + 1)[0]
             chunk = data[pos + 5 : pos + 5 + n]
             if len(chunk) != n:
                 raise StreamError(f"the data of '{path}' is cut short (the image stopped while writing)")
             chunks.append(chunk)
             pos += 5 + n
-        elif tag == b"E":
+        elif tag == 0x45:  # 'E'
             if path is None:
                 raise StreamError(f"an end record without a file at byte {pos}")
-            files.append((path, b"".join(chunks)))
+            files.append((path, chunks[0] if len(chunks) == 1 else b"".join(chunks)))
             path = None
             pos += 1
-        elif tag == b"Z":
-            count = u32(pos + 1)
+        elif tag == 0x5A:  # 'Z'
+            if pos + 5 > size:
+                raise StreamError(cut.format(pos))
+            count = _U32(data, pos + 1)[0]
             if path is not None:
                 raise StreamError(f"object '{path}' has no end record")
             if count != len(files):
                 raise StreamError(f"it announces {count} objects but holds {len(files)}")
             return files, pos + 5
         else:
-            raise StreamError(f"unknown record {tag!r} at byte {pos}")
+            raise StreamError(f"unknown record {data[pos : pos + 1]!r} at byte {pos}")
 
 
 @functools.lru_cache(maxsize=4096)
@@ -199,22 +204,24 @@ def stream_objects(stream: Path) -> list[tuple[str, bytes]]:
 
 
 def unit_streams(
-    unit: Path, runs: dict[str, dict[int, tuple[Path, _Objects]]] | None = None
+    unit: str | Path,
+    runs: dict[str, dict[int, tuple[Path, _Objects]]] | None = None,
+    listed: Container[str] | None = None,
 ) -> list[tuple[str, _Objects]]:
     """The streams of one coverage unit (folder ``<dir>/<index>``), as (name shown in messages,
     objects): ``<unit>.cgcov`` (one test's stream) and the unit's record in a run file of its
     folder (``<dir>/*.cgcovs``, every test of one process).  Empty: no stream came back.
 
     ``runs`` keeps each folder's run files once listed, for a caller that reads many units of
-    the same folders (every test of an executable shares one)."""
+    the same folders (every test of an executable shares one); ``listed``, the names of the
+    regular files in ``<dir>`` when the caller has listed it (one listing, not a stat per unit)."""
     out: list[tuple[str, _Objects]] = []
-    text = str(unit)
-    if os.path.isfile(text + STREAM_SUFFIX):
-        single = stream_of(unit)
-        out.append((str(single), stream_objects(single)))
-    name = os.path.basename(text)
+    text = os.fspath(unit)
+    parent, name = os.path.split(text)
+    single = text + STREAM_SUFFIX
+    if (name + STREAM_SUFFIX in listed) if listed is not None else os.path.isfile(single):
+        out.append((single, stream_objects(Path(single))))
     if name.isdigit():
-        parent = os.path.dirname(text)
         if runs is None:
             index = _run_files(Path(parent))
         elif parent in runs:

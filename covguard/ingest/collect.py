@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from covguard.errors import CoverageDataError
-from covguard.files import display_path, glob_matcher, sha256_file
+from covguard.files import display_paths, glob_matcher, sha256_file
 from covguard.frames import (
     BRANCHES,
     CODE_BRANCHES,
@@ -76,8 +76,8 @@ def merge_variants(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
 def check_sources(manifest: BuildManifest, root: Path, keep: Callable[[str], bool]) -> list[str]:
     """Product sources changed or missing since the build (by SHA-256): stale coverage if any."""
     problems: list[str] = []
-    for path, digest in sorted(manifest.source_hashes.items()):
-        shown = display_path(path, root)
+    hashes = sorted(manifest.source_hashes.items())
+    for (path, digest), shown in zip(hashes, display_paths([p for p, _d in hashes], root), strict=True):
         if not keep(shown):
             continue
         p = Path(path)
@@ -91,7 +91,7 @@ def check_sources(manifest: BuildManifest, root: Path, keep: Callable[[str], boo
 
 
 def _check_notes_present(manifest: BuildManifest) -> None:
-    missing = [p for p in manifest.notes_files if not Path(p).is_file()]
+    missing = [p for p in manifest.notes_files if not os.path.isfile(p)]
     if missing:
         raise CoverageDataError(
             f"no coverage notes where the build left them ({len(missing)} missing, e.g. {missing[0]}): "
@@ -111,7 +111,7 @@ def coverage_model(manifest: BuildManifest, cache: Path | None = None, jobs: int
     return model_for(manifest.notes_files, cache, jobs)
 
 
-def _gcda_files(folder: Path) -> list[str]:
+def _gcda_files(folder: str | Path) -> list[str]:
     """Every .gcda below ``folder`` (os.walk: several times faster than Path.rglob on deep trees)."""
     found: list[str] = []
     for dirpath, _dirs, files in os.walk(folder):
@@ -119,7 +119,43 @@ def _gcda_files(folder: Path) -> list[str]:
     return sorted(found)
 
 
-def units_counters(model: CoverageModel, folders: list[Path]) -> tuple[list[UnitCounters], list[list[str]]]:
+def normal_paths(texts: Sequence[str]) -> list[str]:
+    """``str(Path(text))`` of each text, with one :class:`~pathlib.Path` per distinct parent folder
+    rather than one per text (a run's thousands of coverage units share a few folders)."""
+    parents: dict[str, str] = {}
+    out: list[str] = []
+    for text in texts:
+        parent, name = os.path.split(text)
+        if name in ("", ".", ".."):
+            out.append(str(Path(text)))
+            continue
+        folder = parents.get(parent)
+        if folder is None:
+            folder = parents[parent] = str(Path(parent)) if parent else "."
+        out.append(name if folder == "." else folder + name if folder.endswith("/") else f"{folder}/{name}")
+    return out
+
+
+def _entries(folder: str) -> tuple[set[str], set[str]]:
+    """The names of the folders and of the regular files in ``folder`` (both empty when it is not
+    a folder): the folder of many coverage units listed once, not a stat per unit."""
+    dirs: set[str] = set()
+    files: set[str] = set()
+    try:
+        with os.scandir(folder) as it:
+            for entry in it:
+                if entry.is_dir():
+                    dirs.add(entry.name)
+                elif entry.is_file():
+                    files.add(entry.name)
+    except OSError:
+        pass
+    return dirs, files
+
+
+def units_counters(
+    model: CoverageModel, folders: Sequence[str | Path]
+) -> tuple[list[UnitCounters], list[list[str]]]:
     """The counters of every object in each coverage unit, and the files they came from: the unit's
     folder (``<folder>/<abs obj path>.gcda``, libgcov's layout) and its streams (``<folder>.cgcov``
     or its record in a run file, covguard's hooks: touched objects only).  All of them are decoded
@@ -127,17 +163,22 @@ def units_counters(model: CoverageModel, folders: list[Path]) -> tuple[list[Unit
     alone (:func:`~covguard.ingest.gcda.counters_of`), which decodes it or says what is wrong."""
     layouts: dict[int, Layout] = {}
     runs: dict[str, dict[int, tuple[Path, list[tuple[str, bytes]]]]] = {}  # run files, per folder
+    listings: dict[str, tuple[set[str], set[str]]] = {}  # the units' folders, each listed once
     pending: list[tuple[int, int, str, bytes]] = []  # (unit, object, name shown, bytes), reading order
     found_per_unit: list[list[str]] = []
     for u, folder in enumerate(folders):
         found: list[str] = []
-        base = str(folder)
-        for name in _gcda_files(folder):  # libgcov's layout: one file per object the test ran
-            pending.append(
-                (u, _object_of(model, name[len(base) :], name, layouts)[0], name, data_bytes(Path(name)))
-            )
-            found.append(name)
-        for shown, objects in unit_streams(folder, runs):
+        base = os.fspath(folder)
+        parent, name = os.path.split(base)
+        listing = listings.get(parent)
+        if listing is None:
+            listing = listings[parent] = _entries(parent)
+        if name in listing[0]:  # libgcov's layout: one file per object the test ran
+            for path in _gcda_files(base):
+                oi = _object_of(model, path[len(base) :], path, layouts)[0]
+                pending.append((u, oi, path, data_bytes(Path(path))))
+                found.append(path)
+        for shown, objects in unit_streams(base, runs, listing[1]):
             for gcda, data in objects:
                 where = f"{shown}:{gcda}"
                 pending.append((u, _object_of(model, gcda, where, layouts)[0], where, data))
@@ -216,7 +257,7 @@ def collect(
     if model is None:
         model = coverage_model(manifest)
     names = sorted(units)
-    per_unit, found = units_counters(model, [Path(units[name]) for name in names])
+    per_unit, found = units_counters(model, normal_paths([units[name] for name in names]))
     n_files = {name: len(f) for name, f in zip(names, found, strict=True)}
     merged: UnitCounters = {}
     for c in per_unit:
@@ -260,8 +301,8 @@ class _Selection:
 
     model: CoverageModel
     shown: list[str]  # file id -> path as shown (relative to the project root)
-    files: np.ndarray  # the same, as an array to index
-    fn_names: np.ndarray  # function id -> name (C++: qualified, demangled); id -1 -> ""
+    files: _Names  # the same, to make category columns of
+    fn_names: _Names  # function id -> name (C++: qualified, demangled); id -1 -> ""
     unit_names: pd.Index  # coverage unit -> name
     file_keep: np.ndarray  # per file id
     line_ok: np.ndarray  # per line id
@@ -281,15 +322,15 @@ class _Selection:
         origin: str,
         variant: str,
     ) -> _Selection:
-        shown = [display_path(f, root) for f in model.files]
+        shown = display_paths(model.files, root)
         file_keep = np.fromiter((keep(s) for s in shown), dtype=bool, count=len(shown))
         line_ok = file_keep[model.line_file]
         n_br = len(model.branch_line)
         return cls(
             model=model,
             shown=shown,
-            files=pd.Series(shown, dtype="string").to_numpy(),
-            fn_names=np.asarray([*demangle(model.func_name), ""], dtype=object),
+            files=_Names.of(pd.Series(shown, dtype="string").to_numpy()),
+            fn_names=_Names.of(np.asarray([*demangle(model.func_name), ""], dtype=object)),
             unit_names=pd.Index(names),
             file_keep=file_keep,
             line_ok=line_ok,
@@ -317,14 +358,36 @@ class _Selection:
         return pd.Categorical.from_codes(u, categories=self.unit_names)
 
 
-def _categorical(names: np.ndarray, ids: np.ndarray) -> pd.Categorical:
-    """``pd.Categorical(names[ids])`` (the same categories, in the same order, and codes) without
-    hashing a string per row: the categories come from the few distinct ids, the codes by index."""
-    uniq, inverse = np.unique(ids, return_inverse=True)
-    distinct = names[uniq]
-    categories = pd.Categorical(distinct).categories
-    codes = categories.get_indexer(distinct)
-    return pd.Categorical.from_codes(codes[inverse.reshape(-1)], categories=categories)
+@dataclass(frozen=True)
+class _Names:
+    """Names by id (a file's, a function's) ready to make category columns from ids: the sorted
+    categories of all of them, computed once, and each id's code among them."""
+
+    values: np.ndarray  # id -> name (strings); id -1 is the last one, as values[-1]
+    categories: pd.Index  # every distinct name, sorted (pd.Categorical's categories of them all)
+    code: np.ndarray  # id -> its name's position in categories
+
+    @classmethod
+    def of(cls, values: np.ndarray) -> _Names:
+        categories = pd.Categorical(values).categories
+        return cls(values, categories, categories.get_indexer(pd.Index(values)))
+
+
+def _categorical(names: _Names, ids: np.ndarray) -> pd.Categorical:
+    """``pd.Categorical(names.values[ids])``: the same categories, in the same order, and codes,
+    without hashing a string per row nor sorting the names again.  The categories of the rows
+    are those of all names that the ids reach, in the order of all names' sorted categories (a
+    subset of a sorted list is sorted); each row's code is found by indexing."""
+    n = len(names.values)
+    if not n or not len(ids):
+        return pd.Categorical(names.values[ids])
+    full = names.code[ids]  # negative ids index from the end, as names.values[ids] does
+    seen = np.zeros(len(names.categories), dtype=bool)
+    seen[full] = True
+    present = np.flatnonzero(seen)
+    renumber = np.zeros(len(names.categories), dtype=np.intp)
+    renumber[present] = np.arange(len(present))
+    return pd.Categorical.from_codes(renumber[full], categories=names.categories[present])
 
 
 def _constant(value: str, n: int) -> pd.Categorical:

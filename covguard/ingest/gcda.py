@@ -189,13 +189,13 @@ class Layout:
 
 
 def layout_of(notes: NotesFile, expected: list[int]) -> Layout:
-    fns = notes.functions
+    columns = notes.function_columns()
     counts = np.asarray(expected, dtype=np.int64)
     offsets = np.concatenate(([0], np.cumsum(counts)[:-1])) if len(counts) else np.zeros(0, dtype=np.int64)
     return Layout(
-        idents=np.asarray([f.ident for f in fns], dtype=np.uint32),
-        lineno_checksums=np.asarray([f.lineno_checksum for f in fns], dtype=np.uint32),
-        cfg_checksums=np.asarray([f.cfg_checksum for f in fns], dtype=np.uint32),
+        idents=np.asarray(columns.idents, dtype=np.uint32),
+        lineno_checksums=np.asarray(columns.lineno_checksums, dtype=np.uint32),
+        cfg_checksums=np.asarray(columns.cfg_checksums, dtype=np.uint32),
         counts=counts,
         offsets=offsets.astype(np.int64),
         total=int(counts.sum()),

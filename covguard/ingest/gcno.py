@@ -19,7 +19,7 @@ import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ParamSpec, TypeVar
+from typing import NamedTuple, ParamSpec, TypeVar
 
 from covguard.errors import CoverageDataError
 
@@ -125,6 +125,17 @@ class FunctionNotes:
         return sum(1 for f in self.arc_flags if not f & ARC_ON_TREE)
 
 
+class FunctionColumns(NamedTuple):
+    """The functions of a notes file column by column (notes order): what a data file must name
+    (identity, checksums) and what the model cache keeps of them."""
+
+    idents: list[int]
+    lineno_checksums: list[int]
+    cfg_checksums: list[int]
+    names: list[str]
+    artificial: list[bool]
+
+
 @dataclass(slots=True)
 class NotesFile:
     """A parsed ``.gcno`` file."""
@@ -139,6 +150,16 @@ class NotesFile:
     @property
     def gcc_major(self) -> int:
         return gcc_major(self.version)
+
+    def function_columns(self) -> FunctionColumns:
+        fns = self.functions
+        return FunctionColumns(
+            [f.ident for f in fns],
+            [f.lineno_checksum for f in fns],
+            [f.cfg_checksum for f in fns],
+            [f.name for f in fns],
+            [f.artificial for f in fns],
+        )
 
 
 class _Cursor:

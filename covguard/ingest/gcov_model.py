@@ -936,22 +936,29 @@ UnitCounters = dict[int, np.ndarray]  # object index -> that object's counters, 
 
 
 def gather(model: CoverageModel, units: Sequence[UnitCounters]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The nonzero counters of every unit as (unit, global counter id, value) arrays."""
-    us: list[np.ndarray] = []
-    cs: list[np.ndarray] = []
-    vs: list[np.ndarray] = []
+    """The nonzero counters of every unit as (unit, global counter id, value) arrays: every
+    object's vector of every unit joined into one array and searched once (a per-test run has
+    thousands of (unit, object) vectors; a numpy call or three per vector cost more than the
+    search itself)."""
+    vecs: list[np.ndarray] = []
+    owner: list[int] = []
+    base: list[int] = []
     for u, objs in enumerate(units):
         for oi, vec in objs.items():
-            nz = np.flatnonzero(vec)
-            if not len(nz):
-                continue
-            us.append(np.full(len(nz), u, dtype=np.int32))
-            cs.append(nz + model.objects[oi].counter_base)
-            vs.append(vec[nz])
-    if not us:
+            vecs.append(vec)
+            owner.append(u)
+            base.append(model.objects[oi].counter_base)
+    if not vecs:
         z = np.zeros(0, dtype=np.int64)
         return z.astype(np.int32), z, z
-    return np.concatenate(us), np.concatenate(cs).astype(np.int64), np.concatenate(vs).astype(np.int64)
+    sizes = np.fromiter(map(len, vecs), dtype=np.int64, count=len(vecs))
+    joined = np.concatenate(vecs, dtype=np.int64, casting="unsafe")  # each as .astype(np.int64)
+    nz = np.flatnonzero(joined)
+    ends = np.cumsum(sizes)
+    vec_of = np.searchsorted(ends, nz, side="right")  # the vector each nonzero counter is in
+    first = ends - sizes
+    counter = nz - first[vec_of] + np.asarray(base, dtype=np.int64)[vec_of]
+    return np.asarray(owner, dtype=np.int32)[vec_of], counter, joined[nz]
 
 
 def evaluate(model: CoverageModel, units: Sequence[UnitCounters]) -> Counts:

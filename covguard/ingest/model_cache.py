@@ -19,7 +19,6 @@ import hashlib
 import json
 import os
 import struct
-import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -29,7 +28,7 @@ import numpy as np
 from covguard import __version__
 from covguard.errors import CoverageDataError, OutputError
 from covguard.files import atomic_write
-from covguard.ingest.gcno import FunctionNotes, NotesFile, parse_notes, read_notes
+from covguard.ingest.gcno import FunctionColumns, FunctionNotes, NotesFile, parse_notes, read_notes
 from covguard.ingest.gcov_model import (
     ComplexLine,
     CoverageModel,
@@ -64,8 +63,8 @@ def signature(notes_paths: Sequence[str]) -> str:
     """Digest of the notes files as they are on disk now (path, size, mtime, stamp)."""
     h = hashlib.sha256(__version__.encode())
     for p in notes_paths:
-        st = Path(p).stat()
         with open(p, "rb") as handle:
+            st = os.fstat(handle.fileno())
             head = handle.read(12)
         stamp = struct.unpack_from("<I", head, 8)[0] if len(head) == 12 else 0
         h.update(f"{p}\0{st.st_size}\0{st.st_mtime_ns}\0{stamp}\n".encode("utf-8", "surrogateescape"))
@@ -73,13 +72,24 @@ def signature(notes_paths: Sequence[str]) -> str:
 
 
 def _parts(model: CoverageModel, sig: str) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """The model as JSON-able metadata and named arrays (the two halves of both cache formats)."""
+    """The model as JSON-able metadata and named arrays (the two halves of the cache format); the
+    objects' functions as columns over all objects (arrays and one list of names), not a JSON
+    list per function."""
     arrays: dict[str, np.ndarray] = {name: getattr(model, name) for name in _ARRAYS}
     for name in _MAPS:
         m: SparseMap = getattr(model, name)
         arrays[f"{name}.indptr"] = m.indptr
         arrays[f"{name}.target"] = m.target
         arrays[f"{name}.coef"] = m.coef
+    columns = [o.notes.function_columns() for o in model.objects]
+    for name, field in (
+        ("fn_ident", 0),
+        ("fn_lineno_checksum", 1),
+        ("fn_cfg_checksum", 2),
+        ("fn_artificial", 4),
+    ):
+        values = [v for c in columns for v in c[field]]
+        arrays[name] = np.asarray(values, dtype=np.int64).reshape(len(values))
     meta: dict[str, Any] = {
         "signature": sig,
         "files": model.files,
@@ -88,6 +98,7 @@ def _parts(model: CoverageModel, sig: str) -> tuple[dict[str, Any], dict[str, np
         "complex": [
             [c.line, c.blocks, c.succ, c.dst, c.arc_counter, c.arc_coef] for c in model.complex_lines
         ],
+        "fn_names": [name for c in columns for name in c.names],
         "objects": [
             {
                 "path": str(o.notes.path),
@@ -98,68 +109,62 @@ def _parts(model: CoverageModel, sig: str) -> tuple[dict[str, Any], dict[str, np
                 "counter_base": o.counter_base,
                 "n_counters": o.n_counters,
                 "counts": o.fn_counter_counts,
-                "functions": [
-                    [f.ident, f.lineno_checksum, f.cfg_checksum, f.name, f.artificial]
-                    for f in o.notes.functions
-                ],
+                "n_functions": len(c.idents),
             }
-            for o in model.objects
+            for o, c in zip(model.objects, columns, strict=True)
         ],
     }
     return meta, arrays
 
 
-def save(model: CoverageModel, path: Path, sig: str) -> None:
+_BLOB_HEAD = struct.Struct("<8sQ")
+_BLOB_MAGIC = b"cgmodel2"
+_DTYPES = {"int32", "int64"}
+_ALIGN = 8  # every array starts at a multiple of 8 bytes: read in place, no copy
+
+
+def _padded(size: int) -> int:
+    return -(-size // _ALIGN) * _ALIGN
+
+
+def _blob(model: CoverageModel, sig: str) -> list[bytes]:
+    """The cache file's bytes, in pieces: a header (magic, size of the JSON), the JSON metadata
+    (padded with spaces), then the raw arrays (each padded with zeros), all 8-byte aligned."""
     meta, arrays = _parts(model, sig)
+    meta["arrays"] = [[name, str(a.dtype), len(a)] for name, a in arrays.items()]
+    head = json.dumps(meta).encode()
+    head += b" " * (_padded(_BLOB_HEAD.size + len(head)) - _BLOB_HEAD.size - len(head))
+    pieces = [_BLOB_HEAD.pack(_BLOB_MAGIC, len(head)), head]
+    for a in arrays.values():
+        raw = np.ascontiguousarray(a).tobytes()
+        pieces += [raw, b"\0" * (_padded(len(raw)) - len(raw))]
+    return pieces
+
+
+def save(model: CoverageModel, path: Path, sig: str) -> None:
+    """The build's model, written atomically (the file every later run reads)."""
+    pieces = _blob(model, sig)
 
     def writer(handle: Any) -> None:
-        with zipfile.ZipFile(handle, "w", compression=zipfile.ZIP_STORED) as zf:
-            zf.writestr("meta.json", json.dumps(meta))
-            for name, arr in arrays.items():
-                with zf.open(f"{name}.npy", "w") as out:
-                    np.save(out, arr, allow_pickle=False)
+        handle.writelines(pieces)
 
     atomic_write(path, writer)
 
 
 def load(path: Path, sig: str) -> CoverageModel | None:
     """The cached model, or None when there is none, it is stale, or it is unreadable."""
-    try:
-        with zipfile.ZipFile(path) as zf:
-            meta = json.loads(zf.read("meta.json"))
-            if meta.get("signature") != sig:
-                return None
-            arrays = {}
-            for name in zf.namelist():
-                if name.endswith(".npy"):
-                    with zf.open(name) as handle:
-                        arrays[name[:-4]] = np.load(handle, allow_pickle=False)
-    except (OSError, KeyError, ValueError, zipfile.BadZipFile):
-        return None
-    return _model(meta, arrays)
-
-
-_BLOB_HEAD = struct.Struct("<8sQ")
-_BLOB_MAGIC = b"cgmodel1"
-_DTYPES = {"int32", "int64"}
+    return load_blob(path, sig)
 
 
 def save_blob(model: CoverageModel, path: Path, sig: str) -> None:
-    """One object's model in one flat file (JSON header, then the raw arrays): several times
-    faster to read than the zip of ``.npy`` files, which matters with hundreds of objects."""
-    meta, arrays = _parts(model, sig)
-    meta["arrays"] = [[name, str(a.dtype), len(a)] for name, a in arrays.items()]
-    head = json.dumps(meta).encode()
-
-    # renamed into place, but not synced to disk (a cache of hundreds of small files; a file torn
-    # by a crash fails the size checks of load_blob and is compiled again)
+    """One object's model in one flat file (the format of :func:`save`), renamed into place but
+    not synced to disk: a cache of hundreds of small files; a file torn by a crash fails the size
+    checks of :func:`load_blob` and is compiled again."""
+    pieces = _blob(model, sig)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         with open(tmp, "wb") as handle:
-            handle.write(_BLOB_HEAD.pack(_BLOB_MAGIC, len(head)))
-            handle.write(head)
-            for a in arrays.values():
-                handle.write(np.ascontiguousarray(a).tobytes())
+            handle.writelines(pieces)
         os.replace(tmp, path)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
@@ -167,16 +172,20 @@ def save_blob(model: CoverageModel, path: Path, sig: str) -> None:
 
 
 def load_blob(path: Path, sig: str) -> CoverageModel | None:
-    """The model :func:`save_blob` wrote, or None when it is missing, stale or damaged."""
+    """The model :func:`save` or :func:`save_blob` wrote, or None when it is missing, stale or
+    damaged.  The file is read once into a buffer the arrays are views of (no copy)."""
     try:
-        data = path.read_bytes()
+        with open(path, "rb") as handle:
+            data = bytearray(os.fstat(handle.fileno()).st_size)
+            if handle.readinto(data) != len(data) or handle.read(1):
+                return None
         magic, n_head = _BLOB_HEAD.unpack_from(data, 0)
         if magic != _BLOB_MAGIC or _BLOB_HEAD.size + n_head > len(data):
             return None
         meta = json.loads(data[_BLOB_HEAD.size : _BLOB_HEAD.size + n_head])
         if not isinstance(meta, dict) or meta.get("signature") != sig:
             return None
-        pos = _BLOB_HEAD.size + n_head
+        pos = _padded(_BLOB_HEAD.size + n_head)
         arrays: dict[str, np.ndarray] = {}
         for name, dtype, n in meta["arrays"]:
             if dtype not in _DTYPES or not isinstance(n, int) or n < 0:
@@ -184,8 +193,8 @@ def load_blob(path: Path, sig: str) -> CoverageModel | None:
             size = np.dtype(dtype).itemsize * n
             if pos + size > len(data):
                 return None
-            arrays[str(name)] = np.frombuffer(data, dtype=dtype, count=n, offset=pos).copy()
-            pos += size
+            arrays[str(name)] = np.frombuffer(data, dtype=dtype, count=n, offset=pos)
+            pos += _padded(size)
         if pos != len(data):
             return None
     except (OSError, KeyError, TypeError, ValueError, struct.error):
@@ -193,33 +202,78 @@ def load_blob(path: Path, sig: str) -> CoverageModel | None:
     return _model(meta, arrays)
 
 
+_FUNCTIONS = NotesFile.__dict__["functions"]  # the slot that holds a NotesFile's functions
+
+
+class CachedNotes(NotesFile):
+    """A notes file of a cached model.  Reading a run needs only its functions' columns
+    (:meth:`function_columns`: identities and checksums, kept as the cache holds them); the
+    :class:`FunctionNotes` themselves are made when something reads :attr:`functions` (the careful
+    reader of a data file the fast one does not take), which saves making one object per function
+    of the build on every run."""
+
+    __slots__ = ("_columns",)
+
+    def __init__(
+        self, path: Path, version: str, stamp: int, checksum: int, cwd: str, columns: FunctionColumns
+    ):
+        self.path = path
+        self.version = version
+        self.stamp = stamp
+        self.checksum = checksum
+        self.cwd = cwd
+        self._columns: FunctionColumns | None = columns
+
+    @property
+    def functions(self) -> list[FunctionNotes]:
+        try:
+            made: list[FunctionNotes] = _FUNCTIONS.__get__(self, NotesFile)
+        except AttributeError:
+            c = self._columns
+            assert c is not None  # only the setter clears it, after setting the slot
+            made = [
+                FunctionNotes(i, lc, cc, name, art, "", 0, 0, 0, 0)
+                for i, lc, cc, name, art in zip(
+                    c.idents, c.lineno_checksums, c.cfg_checksums, c.names, c.artificial, strict=True
+                )
+            ]
+            _FUNCTIONS.__set__(self, made)
+        return made
+
+    @functions.setter
+    def functions(self, value: list[FunctionNotes]) -> None:
+        _FUNCTIONS.__set__(self, value)
+        self._columns = None
+
+    def function_columns(self) -> FunctionColumns:
+        return self._columns if self._columns is not None else NotesFile.function_columns(self)
+
+
 def _model(meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> CoverageModel | None:
     try:
+        names = [str(n) for n in meta["fn_names"]]
+        idents, lineno, cfg = (
+            arrays[k].tolist() for k in ("fn_ident", "fn_lineno_checksum", "fn_cfg_checksum")
+        )
+        artificial = [bool(a) for a in arrays["fn_artificial"].tolist()]
+        if not len(names) == len(idents) == len(lineno) == len(cfg) == len(artificial):
+            return None
         objects = []
+        start = 0
         for o in meta["objects"]:
-            fns = [
-                FunctionNotes(
-                    ident=f[0],
-                    lineno_checksum=f[1],
-                    cfg_checksum=f[2],
-                    name=f[3],
-                    artificial=f[4],
-                    source="",
-                    start_line=0,
-                    start_column=0,
-                    end_line=0,
-                    end_column=0,
-                )
-                for f in o["functions"]
-            ]
-            notes = NotesFile(
-                path=Path(o["path"]),
-                version=o["version"],
-                stamp=o["stamp"],
-                checksum=o["checksum"],
-                cwd=o["cwd"],
-                functions=fns,
+            end = start + int(o["n_functions"])
+            if end > len(names):
+                return None
+            part = slice(start, end)
+            notes = CachedNotes(
+                Path(o["path"]),
+                o["version"],
+                o["stamp"],
+                o["checksum"],
+                o["cwd"],
+                FunctionColumns(idents[part], lineno[part], cfg[part], names[part], artificial[part]),
             )
+            start = end
             objects.append(
                 ObjectInfo(
                     notes=notes,
@@ -228,6 +282,8 @@ def _model(meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> CoverageModel
                     fn_counter_counts=o["counts"],
                 )
             )
+        if start != len(names):
+            return None
 
         def sparse(name: str) -> SparseMap:
             return SparseMap(arrays[f"{name}.indptr"], arrays[f"{name}.target"], arrays[f"{name}.coef"])
