@@ -1,3 +1,3 @@
-from covguard.cli import main
+from covguard.cli import entry
 
-main()
+entry()
