@@ -170,6 +170,8 @@ def gcov_floor(p: Project) -> list[list[str]]:
 
 
 PER_TEST = "covguard per test"  # the project's per-test run: not the peers' files, phases only
+RUN = "covguard run (process)"  # a process doing only what every run of the merged read pays
+ANALYSE = "covguard analyse (process)"  # the command itself on the per-test run, a whole process
 
 
 def tools(p: Project, out: Path) -> dict[str, list[list[str]]]:
@@ -180,6 +182,10 @@ def tools(p: Project, out: Path) -> dict[str, list[list[str]]]:
         # the same project's per-test run (covguard test): every test's own coverage, as `covguard
         # analyse` reads it, against the peers' one merged read
         PER_TEST: [[PY, str(Path(__file__)), "--worker", "pertest", str(p.root), str(out / "pertest")]],
+        # what a user waits for, as whole processes (start-up and exit included): every run's part
+        # of the merged read above, and `covguard analyse` itself on the per-test run
+        RUN: [[PY, str(Path(__file__)), "--worker", "run", str(p.root), str(out / "run")]],
+        ANALYSE: [[PY, "-m", "covguard", "analyse", "--output-dir", str(out / "analyse")]],
         "fastcov": [
             [
                 str(Path(PY).parent / "fastcov"),
@@ -296,29 +302,33 @@ def worker(kind: str, root: Path, out: Path) -> None:
     results = load_results(run_options(settings))
     keep = api.source_filter(settings)
     t_setup = time.perf_counter()  # the settings, the build's manifest, the test results: per run
-    notes = load_notes(manifest)  # this and the next: what `covguard build` pays once per build
-    t_notes = time.perf_counter()
-    cold = build_model(notes, settings.build_jobs)  # in two processes on a large build, as `covguard build`
-    t_model = time.perf_counter()
-    del cold, notes
-    # an incremental rebuild that changed one object: the per-object cache holds every other
-    # object's model (written here, untimed), the changed one is compiled and all are merged
-    folder = out / "objects"
-    shutil.rmtree(folder, ignore_errors=True)
+    t_notes = t_model = t_inc = t_inc_end = t_model_end = t_setup
     paths = list(manifest.notes_files)
-    incremental_model(paths, folder)
-    changed = paths[len(paths) // 2]
-    (folder / f"{object_key(Path(changed).read_bytes())}.model").unlink()
-    t_inc = time.perf_counter()
-    _inc, recompiled = incremental_model(paths, folder)
-    t_inc_end = time.perf_counter()
-    assert recompiled == [changed], recompiled
-    del _inc
-    t_model_end = time.perf_counter()
+    if kind != "run":  # the per-build phases; the "run" process does only what every run pays
+        notes = load_notes(manifest)  # this and the next: what `covguard build` pays once per build
+        t_notes = time.perf_counter()
+        cold = build_model(
+            notes, settings.build_jobs
+        )  # in two processes on a large build, as `covguard build`
+        t_model = time.perf_counter()
+        del cold, notes
+        # an incremental rebuild that changed one object: the per-object cache holds every other
+        # object's model (written here, untimed), the changed one is compiled and all are merged
+        folder = out / "objects"
+        shutil.rmtree(folder, ignore_errors=True)
+        incremental_model(paths, folder)
+        changed = paths[len(paths) // 2]
+        (folder / f"{object_key(Path(changed).read_bytes())}.model").unlink()
+        t_inc = time.perf_counter()
+        _inc, recompiled = incremental_model(paths, folder)
+        t_inc_end = time.perf_counter()
+        assert recompiled == [changed], recompiled
+        del _inc
+        t_model_end = time.perf_counter()
     # what every later run pays: the model from the build's cache (covguard.ingest.model_cache)
     model = coverage_model(manifest, Area(build_options(settings)).model_cache)
     t_load = time.perf_counter()
-    if kind == "whole":
+    if kind in ("whole", "run"):
         counters, _found = counters_in_place(model)
         counts = evaluate(model, [counters, counters])  # the unit, and the total (as collect does)
         data = frames_from_counts(model, counts, ["all"], 1, settings.root, keep, "host", manifest.variant)
@@ -361,6 +371,9 @@ def worker(kind: str, root: Path, out: Path) -> None:
         "functions": float(len(data.code_functions)),
     }
     print(json.dumps(phases))
+    if kind == "run":  # ended as the console command ends (covguard.cli.entry): no teardown
+        sys.stdout.flush()
+        os._exit(0)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -425,6 +438,12 @@ def whole_row(p: Project, samples: dict[str, Sample]) -> dict[str, Any]:
             {k: round(v, 3) for k, v in samples[PER_TEST].phases.items()} if PER_TEST in samples else {}
         ),
         "covguard": {k: round(v, 3) for k, v in c.items()},
+        # the same per-run work as whole processes (start-up and exit included), when measured
+        "process": {
+            key: round(samples[name].wall_s, 3)
+            for key, name in (("run", RUN), ("analyse", ANALYSE))
+            if name in samples
+        },
         "ratio_to_floor": {k: round(v / floor, 2) for k, v in c.items()},
         "gcovr_over_covguard": {k: round(gcovr / v, 1) for k, v in c.items()},
     }
@@ -550,25 +569,28 @@ def targets(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 }
             )
         fastcov = r["tools"].get("fastcov")
-        if fastcov:
+        process = r.get("process") or {}
+        if fastcov and "run" in process:
             out.append(
                 {
-                    "target": "per run: import+load+ingest+analyse+findings.json <= fastcov",
+                    "target": "per run: the process (start-up to exit) <= fastcov",
                     "where": where,
-                    "measured": f"{c['per_run']:.2f} s vs fastcov {fastcov['median_s']:.2f} s",
-                    "ratio": round(c["per_run"] / fastcov["median_s"], 2),
+                    "measured": f"{process['run']:.2f} s (phases {c['per_run']:.2f}) vs fastcov "
+                    f"{fastcov['median_s']:.2f} s",
+                    "ratio": round(process["run"] / fastcov["median_s"], 2),
                 }
             )
         pt = r.get("pertest_phases") or {}
-        if fastcov and pt:
+        if fastcov and pt and "analyse" in process:
             per_test = costs(pt)["per_run"]
             out.append(
                 {
-                    "target": "per run, per test: the same, every test's coverage, <= fastcov",
+                    "target": "per run, per test: `covguard analyse` (the process) <= fastcov",
                     "where": f"{where}, {int(pt['rows'])} per-test rows",
-                    "measured": f"{per_test:.2f} s (ingest {pt['ingest']:.2f}, analyse {pt['analyse']:.2f}, "
-                    f"findings.json {pt['report']:.2f}) vs fastcov {fastcov['median_s']:.2f} s",
-                    "ratio": round(per_test / fastcov["median_s"], 2),
+                    "measured": f"{process['analyse']:.2f} s (phases {per_test:.2f}: ingest "
+                    f"{pt['ingest']:.2f}, analyse {pt['analyse']:.2f}, findings.json {pt['report']:.2f}) "
+                    f"vs fastcov {fastcov['median_s']:.2f} s",
+                    "ratio": round(process["analyse"] / fastcov["median_s"], 2),
                 }
             )
     return out
@@ -651,7 +673,9 @@ def svg_chart(whole: list[dict[str, Any]], pertest: list[dict[str, Any]], path: 
             if name != "covguard":  # its process does both the per-build and the per-run phases
                 series.setdefault(name, []).append((r["executable_lines"], t["median_s"]))
         series.setdefault("covguard total", []).append((r["executable_lines"], r["covguard"]["total"]))
-        series.setdefault("covguard per run", []).append((r["executable_lines"], r["covguard"]["per_run"]))
+        series.setdefault("covguard per run (phases)", []).append(
+            (r["executable_lines"], r["covguard"]["per_run"])
+        )
         series.setdefault("covguard ingestion", []).append(
             (r["executable_lines"], r["covguard"]["ingestion"])
         )
