@@ -9,6 +9,8 @@ import json
 import math
 from typing import Any
 
+import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -173,3 +175,65 @@ def test_a_replaced_findings_frame_is_written_anew(sample_run: Any) -> None:
     after = json.loads(findings_json.render(analysis, sample_run.gate))
     assert [f.pop("baseline") for f in after["findings"]] == ["new"] * len(before["findings"])
     assert after == before
+
+
+def test_columns_of_one_value_and_keys_no_row_has() -> None:
+    """A column of one value in every row is written into the records' format (a ``%`` in it kept),
+    a key no row has is left out of it; with no column left every row is that one text."""
+    table = Table(3)
+    table.add("gone", [1, 2, 3], [False, False, False])
+    table.add("same %s", ["50 %", "50 %", "50 %"])
+    table.add("none", [None, None, None])
+    table.add("flag", [True, True, True], [True, False, True])
+    inner = Table(3)
+    inner.add("n", [7, 7, 7])
+    inner.add("ids", [["a"], ["a"], ["a"]])
+    table.add("nested", inner)
+    assert table.texts() == [REFERENCE(r) for r in table.dicts()]
+    assert table.texts()[1] == '{"same %s": "50 %", "none": null, "nested": {"n": 7, "ids": ["a"]}}'
+    table.add("varies", [1, 2, 3])
+    assert table.texts() == [REFERENCE(r) for r in table.dicts()]
+    assert encode_column([5, 5]) == ["5", "5"]
+    assert encode_column([True, True, None]) == ["true", "true", "null"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.integers(min_value=-(2**63), max_value=2**63 - 1), max_size=30),
+    st.booleans(),
+)
+def test_an_integer_array_column_is_its_list(values: list[int], unsigned: bool) -> None:
+    """An integer array (a frame's int64 or uint64 column) gives the records and texts its list gives."""
+    if unsigned:
+        values = [abs(v) for v in values]
+    array = np.array(values, dtype=np.uint64 if unsigned else np.int64)
+    as_array, as_list = Table(len(values)), Table(len(values))
+    as_array.add("n", array)
+    as_list.add("n", values)
+    for table in (as_array, as_list):
+        table.add("same", [7] * len(values))
+    assert as_array.dicts() == as_list.dicts()
+    assert all(type(r["n"]) is int for r in as_array.dicts())
+    assert as_array.texts() == as_list.texts() == [REFERENCE(r) for r in as_list.dicts()]
+
+
+def test_an_array_column_of_floats_is_refused() -> None:
+    with pytest.raises(ValueError, match="integers"):
+        Table(2).add("x", np.array([1.0, 2.0]))
+
+
+def test_lists_of_strings_among_other_lists() -> None:
+    """Lists of strings are written once per distinct list; a list holding anything else (an equal
+    number, a dict, a list) is written as the encoder writes it."""
+
+    class Name(str):
+        pass
+
+    columns: list[list[Any]] = [
+        [["a", "b"], ["a", "b"], [], [Name("a"), "b"]],
+        [["1"], [1], [True], [1.0], ["1"]],
+        [[{"file": "f.c", "function": "g"}], [], [["x"]]],
+        [["%s", "é\\n"], ["%s", "é\\n"]],
+    ]
+    for column in columns:
+        assert encode_column(column) == [REFERENCE(v) for v in column]

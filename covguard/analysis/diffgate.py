@@ -49,7 +49,7 @@ def apply_diff(
     for r in records(changed):
         ok = r["class"] in OK_FUNCTION
         new = r["file"] in changes.added_files
-        result.checks.append(
+        result.add(
             GateCheck(
                 check="diff.function",
                 subject=f"{r['file']}:{r['function']}",
@@ -64,7 +64,7 @@ def apply_diff(
     hit = lines.merge(changes.lines, on=["file", "line"])
     for file, group in hit.groupby("file", sort=True):
         bad = sorted(group[~group["class"].isin(OK_LINE)]["line"].astype(int).tolist())
-        result.checks.append(
+        result.add(
             GateCheck(
                 check="diff.lines",
                 subject=str(file),

@@ -17,11 +17,15 @@ checks that failed.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from covguard.analysis.analyse import Analysis
 from covguard.analysis.options import GateOptions
-from covguard.analysis.verdict import GateCheck, GateResult
+from covguard.analysis.verdict import GateCheck, GateResult, ThresholdChecks
+
+THRESHOLD_COLUMNS = ("file", "function", "safety_class", "lines_verified", "lines_total", "branches_verified",
+                     "branches_total", "conditions_verified", "conditions_total")  # fmt: skip
 
 # limits of the ledger's kinds, applied only when a justification ledger is in use
 LEDGER_LIMITS = {"stale_justification": 0, "expired_justification": 0}
@@ -47,11 +51,10 @@ def evaluate_gate(settings: GateOptions, analysis: Analysis) -> GateResult:
         from covguard.analysis.diffgate import apply_diff
 
         apply_diff(result, analysis, settings)
-    for f in analysis.findings[analysis.findings["kind"] == "selected_run"].to_dict("records"):
+    selected = analysis.findings["kind"] == "selected_run"
+    for f in analysis.findings[selected].to_dict("records") if selected.any() else []:
         # covguard test --select: said in the verdict, never mistaken for a full run's
-        result.checks.append(
-            GateCheck("run.selected", str(f["file"]), 1, 1, passed=True, detail=str(f["message"]))
-        )
+        result.add(GateCheck("run.selected", str(f["file"]), 1, 1, passed=True, detail=str(f["message"])))
     return result
 
 
@@ -71,18 +74,26 @@ def evaluate_policy(
         if limit < 0:
             continue
         n = int(counts.get(kind, 0))
-        result.checks.append(
+        result.add(
             GateCheck(check=f"max_findings.{kind}", subject=kind, actual=n, limit=limit, passed=n <= limit)
         )
     fn = analysis.functions
-    traced = fn[fn["class"].isin(["verified", "incidental", "traced_untested"])]
-    result.checks.extend(_threshold_checks(traced, "line", "lines_verified", "lines_total", line))
-    result.checks.extend(_threshold_checks(traced, "branch", "branches_verified", "branches_total", branch))
-    result.checks.extend(_target_checks(fn, require_target))
+    # the columns the thresholds read (not every column of the functions copied)
+    read = [c for c in THRESHOLD_COLUMNS if c in fn.columns]
+    traced = fn.loc[fn["class"].isin(["verified", "incidental", "traced_untested"]).to_numpy(), read]
+    for block in (
+        _threshold_checks(traced, "line", "lines_verified", "lines_total", line),
+        _threshold_checks(traced, "branch", "branches_verified", "branches_total", branch),
+    ):
+        if block is not None:
+            result.add(block)
+    result.add(*_target_checks(fn, require_target))
     if mcdc and analysis.mcdc_measured:  # requirement-based MC/DC: clang's profile only
-        result.checks.extend(
-            _threshold_checks(traced, "mcdc", "conditions_verified", "conditions_total", mcdc, "conditions")
+        block = _threshold_checks(
+            traced, "mcdc", "conditions_verified", "conditions_total", mcdc, "conditions"
         )
+        if block is not None:
+            result.add(block)
     return result
 
 
@@ -107,33 +118,40 @@ def _target_checks(fn: pd.DataFrame, require_target: tuple[str, ...]) -> list[Ga
     return checks
 
 
+def _class_limits(classes: pd.Series, thresholds: dict[str, float]) -> np.ndarray:
+    """``classes.map(thresholds).fillna(0.0)``'s values, the map made once per distinct class (a
+    map over a string column casts row by row).  The same distinct results give the same dtype:
+    an integer threshold stays an integer."""
+    codes, uniques = pd.factorize(classes, use_na_sentinel=False)
+    per_class = pd.Series(uniques).map(thresholds).fillna(0.0).to_numpy()
+    return per_class[codes]
+
+
 def _threshold_checks(
     fn: pd.DataFrame, metric: str, num: str, den: str, thresholds: dict[str, float], unit: str = ""
-) -> list[GateCheck]:
+) -> ThresholdChecks | None:
+    """The threshold check of every function with a total and a class with a threshold above 0,
+    column by column (none when no function has one): there is one per function and metric, and
+    most of them are only counted, so they are not made objects here (:class:`ThresholdChecks`)."""
     rows = fn.loc[fn[den] > 0, ["file", "function", "safety_class", num, den]]
     if not len(rows):
-        return []
+        return None
     pct = 100.0 * rows[num] / rows[den]
-    limit = rows["safety_class"].map(thresholds).fillna(0.0)
-    kept = (limit > 0).to_numpy()
+    limit = _class_limits(rows["safety_class"], thresholds)
+    kept = limit > 0
     rows = rows[kept]
-    # column by column (what frames.records does, for the five columns the checks read); the
-    # check's name once per class, the counts as integers once per column
-    what = unit or metric + "s"
+    percent, limits = pct[kept].to_numpy(), limit[kept]
+    # the check's name once per class
+    classes = rows["safety_class"].to_numpy()
     names = {cls: f"{metric}.{cls}" for cls in rows["safety_class"].unique().tolist()}
-    nums, dens = ([int(v) for v in rows[c].tolist()] for c in (num, den))
-    return [
-        GateCheck(
-            names[cls], f"{file}:{function}", round(p, 2), lim, p + 1e-9 >= lim, f"{n}/{d} {what} verified"
-        )
-        for file, function, cls, n, d, p, lim in zip(
-            rows["file"].tolist(),
-            rows["function"].tolist(),
-            rows["safety_class"].tolist(),
-            nums,
-            dens,
-            pct[kept].tolist(),
-            limit[kept].tolist(),
-            strict=True,
-        )
-    ]
+    return ThresholdChecks(
+        names=np.array([names[cls] for cls in classes.tolist()], dtype=object),
+        files=rows["file"].to_numpy(dtype=object),
+        functions=rows["function"].to_numpy(dtype=object),
+        verified=rows[num].to_numpy(),
+        totals=rows[den].to_numpy(),
+        percent=percent,
+        limits=limits,
+        passed=percent + 1e-9 >= limits,
+        unit=unit or metric + "s",
+    )

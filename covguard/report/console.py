@@ -89,17 +89,19 @@ def render_summary(doc: dict[str, Any], *, max_findings: int = 40) -> str:
 
 
 def render_gate(gate: GateResult) -> str:
-    partial = "".join(f"gate: PARTIAL RUN: {c.detail}\n" for c in gate.checks if c.check == "run.selected")
+    selected = [c for c in gate.named("run.selected") if c.check == "run.selected"]
+    partial = "".join(f"gate: PARTIAL RUN: {c.detail}\n" for c in selected)
     return partial + _render_verdict(gate)
 
 
 def _render_verdict(gate: GateResult) -> str:
     if gate.passed:
-        return f"gate: PASSED ({len(gate.checks)} checks)"
+        return f"gate: PASSED ({gate.check_count} checks)"
+    failures = gate.failures
     rows = [("check", "subject", "actual", "limit")]
-    rows += [(c.check, c.subject, f"{c.actual:g}", f"{c.limit:g}") for c in gate.failures]
+    rows += [(c.check, c.subject, f"{c.actual:g}", f"{c.limit:g}") for c in failures]
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
-    out = [f"gate: FAILED ({len(gate.failures)} of {len(gate.checks)} checks)"]
+    out = [f"gate: FAILED ({len(failures)} of {gate.check_count} checks)"]
     for i, r in enumerate(rows):
         out.append(
             "  " + "  ".join(v.ljust(widths[j]) if j < 2 else v.rjust(widths[j]) for j, v in enumerate(r))
@@ -114,10 +116,8 @@ def render_change_details(gate: GateResult) -> str:
     why, and how many findings the baseline holds; empty without those gates."""
     out = [
         f"  {c.check} {c.subject}: {c.detail}"
-        for c in gate.checks
-        if c.check.startswith(("baseline.", "diff."))
-        and c.detail
-        and (not c.passed or c.check == "baseline.existing")
+        for c in gate.named("baseline.", "diff.")
+        if c.detail and (not c.passed or c.check == "baseline.existing")
     ]
     return "\n".join(out)
 

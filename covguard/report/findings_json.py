@@ -112,12 +112,25 @@ def _document(analysis: Analysis, gate: GateResult | None, finish: Callable[[Tab
         "functions": finish(tables["functions"]),
         "tests": finish(tables["tests"]),
         "findings": finish(tables["findings"]),
-        "gate": _tabled(gate.to_json(), finish) if gate is not None else None,
+        "gate": _gate(gate, finish) if gate is not None else None,
         "problems": _tabled(analysis.problems, finish),
     }
     if analysis.justifications is not None:  # only with a justification ledger (covguard justify)
         doc["justifications"] = _tabled(records(analysis.justifications), finish)
     return doc
+
+
+def _gate(gate: GateResult, finish: Callable[[Table], Any]) -> dict[str, Any]:
+    """``_tabled(gate.to_json(), finish)``, its failures made from the gate's columns (one failure
+    per function under its threshold: no dict per failure on the way)."""
+    columns = gate.failure_columns()
+    failures: Any = []  # _plain of an empty list
+    if columns["check"]:
+        failures = Table(len(columns["check"]))
+        for key, values in columns.items():
+            failures.add(key, _plain_column(values))
+        failures = finish(failures)
+    return {"passed": gate.passed, "failures": failures, "checks": gate.check_count}
 
 
 def _tabled(value: Any, finish: Callable[[Table], Any]) -> Any:
@@ -142,12 +155,21 @@ def _plain_column(values: list[Any]) -> list[Any]:
     if kinds <= set(_PLAIN_KINDS):
         return values
     if kinds <= {float}:
-        return [None if math.isnan(f) else round(f, 4) for f in values]
+        rounded = _rounded(values)
+        return [rounded.get(f, f) for f in values]
     if kinds <= {float, *_PLAIN_KINDS}:  # numbers, some of them float
-        return [(None if math.isnan(v) else round(v, 4)) if type(v) is float else v for v in values]
+        rounded = _rounded([v for v in values if type(v) is float])
+        return [rounded.get(v, v) if type(v) is float else v for v in values]
     if kinds == {list} and set(map(type, itertools.chain.from_iterable(values))) <= set(_PLAIN_KINDS):
         return list(map(list, values))  # lists of plain values (names, ids)
     return [v if type(v) in _PLAIN_KINDS else _plain(v) for v in values]
+
+
+def _rounded(floats: list[float]) -> dict[float, float | None]:
+    """``_plain`` of each distinct float of ``floats`` (``round`` once per value, not per row: the
+    gate's percentages repeat).  Zeros are left out: 0.0 and -0.0 are one key but keep their own
+    sign, and ``_plain`` of each is itself; a NaN is found by identity."""
+    return {f: None if math.isnan(f) else round(f, 4) for f in set(floats) if f != 0}
 
 
 def _column(df: pd.DataFrame, name: str, default: Any = None) -> list[Any]:
@@ -155,8 +177,31 @@ def _column(df: pd.DataFrame, name: str, default: Any = None) -> list[Any]:
     return df[name].tolist() if name in df.columns else [default] * len(df)
 
 
-def _ints(df: pd.DataFrame, name: str, default: int = 0) -> list[int]:
+def _ints(df: pd.DataFrame, name: str, default: int = 0) -> list[int] | np.ndarray:
+    """Column ``name`` as integers: an integer column's array as it is (the table writes its
+    texts from the array, its dicts from ``tolist``), any other column's values as Python ints."""
+    if name in df.columns and df[name].dtype.kind in "iu":
+        return df[name].to_numpy()
     return list(map(int, _column(df, name, default)))
+
+
+def _listed(values: list[Any] | np.ndarray) -> list[Any]:
+    """Plain Python values (an array's ``tolist``)."""
+    return values.tolist() if isinstance(values, np.ndarray) else values
+
+
+def _percents(verified: list[int], total: list[int]) -> list[float | None]:
+    """``_pct`` of each pair, computed once per distinct pair (most functions share a few)."""
+    pairs = list(zip(verified, total, strict=True))
+    done = {pair: _pct(*pair) for pair in set(pairs)}
+    return list(map(done.__getitem__, pairs))
+
+
+def _nan_nones(values: list[Any]) -> list[Any]:
+    """``_nan_none`` of each value (the column itself when it holds no float and no numpy value)."""
+    if set(map(type, values)) <= {type(None), bool, str, int}:
+        return values
+    return list(map(_nan_none, values))
 
 
 def _coverage(df: pd.DataFrame, names: Sequence[str], mcdc: bool) -> Table:
@@ -166,14 +211,14 @@ def _coverage(df: pd.DataFrame, names: Sequence[str], mcdc: bool) -> Table:
     for name in names:
         if name in ("line", "branch"):  # the percentage of the two counts before it
             verified, total = (table.columns[-1][1], table.columns[-2][1])
-            table.add(name, list(map(_pct, verified, total)))  # type: ignore[arg-type]
+            table.add(name, _percents(_listed(verified), _listed(total)))  # type: ignore[arg-type]
         else:
             table.add(name, _ints(df, name))
     if mcdc:
         total, verified = _ints(df, "conditions_total"), _ints(df, "conditions_verified")
         table.add("conditions_total", total)
         table.add("conditions_verified", verified)
-        table.add("mcdc", list(map(_pct, verified, total)))
+        table.add("mcdc", _percents(_listed(verified), _listed(total)))
     return table
 
 
@@ -207,8 +252,8 @@ def _functions(df: pd.DataFrame, mcdc: bool) -> Table:
     table.add("class", _column(df, "class"))
     table.add("executed", list(map(bool, _column(df, "executed"))))
     table.add("executed_by", _ints(df, "executed_units"))
-    table.add("reachable", list(map(_nan_none, _column(df, "reachable"))))
-    table.add("image", list(map(_nan_none, _column(df, "image"))))
+    table.add("reachable", _nan_nones(_column(df, "reachable")))
+    table.add("image", _nan_nones(_column(df, "image")))
     table.add("justification", [j or None for j in _column(df, "justification")])
     table.add("verified_on", list(map(list, _column(df, "verified_on", []))))
     names = ("lines_total", "lines_executed", "lines_verified", "branches_total", "branches_executed",
@@ -222,7 +267,7 @@ def _tests(df: pd.DataFrame) -> Table:
     table.add("id", _column(df, "test"))
     for name in ("executable", "name", "status"):
         table.add(name, _column(df, name))
-    table.add("duration_s", list(map(_nan_none, _column(df, "duration_s"))))
+    table.add("duration_s", _nan_nones(_column(df, "duration_s")))
     table.add("message", _column(df, "message"))
     table.add("file", _column(df, "file"))
     table.add("line", _ints(df, "line"))
@@ -241,9 +286,12 @@ def _findings(df: pd.DataFrame) -> Table:
     kind); an empty ``call_path`` or ``decision`` is left out of its record."""
     table = Table(len(df))
     for name in df.columns:
+        if df[name].dtype.kind in "iu":  # line, end_line: written from the array
+            table.add(str(name), df[name].to_numpy())
+            continue
         raw = df[name].tolist()
         values = _plain_column(raw)
-        present = [bool(v) for v in raw] if name in ("call_path", "decision") else None
+        present = list(map(bool, raw)) if name in ("call_path", "decision") else None
         table.add(str(name), values, present)
     return table
 
@@ -255,20 +303,29 @@ class _Records:
     texts: list[str]
 
 
-def _dump(value: Any, pad: str) -> str:
+def _dump(value: Any, pad: str, out: list[str]) -> None:
+    """Append the text of ``value`` (indented by ``pad``) to ``out`` in pieces: the whole document
+    is joined once (the arrays of records are most of its megabytes: each piece of them is copied
+    twice, not once per level of concatenation)."""
     if isinstance(value, dict) and value:
         inner = pad + "  "
-        items = (f"{inner}{json.dumps(str(k))}: {_dump(v, inner)}" for k, v in value.items())
-        return "{\n" + ",\n".join(items) + "\n" + pad + "}"
-    if isinstance(value, _Records):
+        before = "{\n"  # then the comma after the item before
+        for k, v in value.items():
+            out.append(f"{before}{inner}{json.dumps(str(k))}: ")
+            _dump(v, inner, out)
+            before = ",\n"
+        out.append("\n" + pad + "}")
+    elif isinstance(value, _Records):
         if not value.texts:
-            return "[]"
+            out.append("[]")
+            return
         inner = pad + "  "
-        return "[\n" + inner + (",\n" + inner).join(value.texts) + "\n" + pad + "]"
-    if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+        out += ("[\n", inner, (",\n" + inner).join(value.texts), "\n" + pad + "]")
+    elif isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
         inner = pad + "  "
-        return "[\n" + ",\n".join(inner + ENCODE(v) for v in value) + "\n" + pad + "]"
-    return ENCODE(value)
+        out += ("[\n", ",\n".join(inner + ENCODE(v) for v in value), "\n" + pad + "]")
+    else:
+        out.append(ENCODE(value))
 
 
 def dumps(doc: dict[str, Any]) -> str:
@@ -277,7 +334,10 @@ def dumps(doc: dict[str, Any]) -> str:
     One record per line reads and diffs well, and lets the C JSON encoder do the work (with
     ``indent`` Python falls back to its pure-Python encoder, which dominates on large projects).
     """
-    return _dump(doc, "") + "\n"
+    out: list[str] = []
+    _dump(doc, "", out)
+    out.append("\n")
+    return "".join(out)
 
 
 @few_collections
