@@ -154,15 +154,15 @@ def analyse(**kwargs: Any) -> None:
     """Analyse the last test run: classify code, requirements and tests; write findings.json."""
     from covguard import api
     from covguard.options import report_options
-    from covguard.report.console import render_summary
-    from covguard.report.findings_json import findings_document
+    from covguard.report.console import SUMMARY_FINDINGS, render_summary
+    from covguard.report.findings_json import summary_view
     from covguard.report.outputs import write_outputs
 
     settings = _settings(kwargs)
     analysis = api.analyse(settings)
     verdict = api.gate(settings, analysis)
     outputs = write_outputs(report_options(settings), analysis, verdict, formats=["findings"])
-    click.echo(render_summary(findings_document(analysis, verdict)))
+    click.echo(render_summary(summary_view(analysis, verdict, head=SUMMARY_FINDINGS)))
     click.echo(f"\nwrote {outputs['findings']} ('covguard report' writes every report)")
 
 

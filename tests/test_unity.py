@@ -9,6 +9,7 @@ The truth per test case is derived independently: each test is built alone with 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import subprocess
@@ -198,6 +199,11 @@ def test_output_that_only_looks_like_unity_is_attributed_per_executable(tmp_path
     from covguard.report.console import render_summary
 
     assert "2 tests credited per executable, not per test" in render_summary(doc)
+    # the summary `covguard analyse` prints comes from the view, not the document: the same text
+    from covguard.report.findings_json import summary_view
+
+    fresh = dataclasses.replace(outcome.analysis, cache={})
+    assert render_summary(summary_view(fresh, outcome.gate, head=40)) == render_summary(doc)
     page = (project / "covguard-report" / "index.html").read_text()
     assert "2 test(s) are credited with their whole executable" in page
     assert "complete (per executable)" in page

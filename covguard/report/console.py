@@ -54,8 +54,13 @@ def _coarse_lines(doc: dict[str, Any]) -> list[str]:
     ]
 
 
-def render_summary(doc: dict[str, Any], *, max_findings: int = 40) -> str:
-    """The summary of a findings document (``findings.json`` content)."""
+SUMMARY_FINDINGS = 40  # findings listed in the summary; the rest are counted
+
+
+def render_summary(doc: dict[str, Any], *, max_findings: int = SUMMARY_FINDINGS) -> str:
+    """The summary of a findings document (``findings.json`` content), or of its summary view
+    (:func:`covguard.report.findings_json.summary_view`: the first findings, their number and widest
+    kind)."""
     s = doc["summary"]
     cov = s["coverage"]
     lines = [
@@ -74,17 +79,18 @@ def render_summary(doc: dict[str, Any], *, max_findings: int = 40) -> str:
         f"  findings       {_counts(s['findings'], ())}",
     ]
     findings = doc["findings"]
+    total = doc.get("findings_total", len(findings))
     lines.append("")
-    lines.append(f"findings ({len(findings)}):" if findings else "findings: none")
-    width = max((len(f["kind"]) for f in findings), default=0)
+    lines.append(f"findings ({total}):" if total else "findings: none")
+    width = doc.get("findings_kind_width", max((len(f["kind"]) for f in findings), default=0))
     for f in findings[:max_findings]:
         where = f"{f['file']}:{f['line']}" if f.get("file") else ""
         lines.append(f"  {f['severity'].upper():7} {f['kind']:<{width}}  {where}")
         lines.append(f"          {f['message']}")
         if f.get("call_path"):
             lines.append("          call path: " + " -> ".join(f["call_path"]))
-    if len(findings) > max_findings:
-        lines.append(f"  ... and {len(findings) - max_findings} more in findings.json")
+    if total > max_findings:
+        lines.append(f"  ... and {total - max_findings} more in findings.json")
     return "\n".join(lines)
 
 

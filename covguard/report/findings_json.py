@@ -79,6 +79,35 @@ def findings_document(analysis: Analysis, gate: GateResult | None = None) -> dic
     return dict(cached)
 
 
+def summary_view(analysis: Analysis, gate: GateResult | None = None, *, head: int) -> dict[str, Any]:
+    """What the terminal summary (:func:`covguard.report.console.render_summary`) reads of the
+    findings document, without a dict per record of it: the summary, the first ``head`` findings
+    with the number of all and their widest kind, the tests credited per executable, and (MC/DC
+    runs only) the requirements.  The document itself when an output has made it already."""
+    made = analysis.cache.get(f"findings_document:{id(gate)}")
+    if made is not None:
+        return dict(made)
+    tables = _tables(analysis)
+    summary = _tabled(analysis.summary, Table.dicts)
+    findings = tables["findings"]
+    kinds = findings.column("kind") if findings.rows else []
+    tests = tables["tests"]
+    coarse = [
+        {"executable": exe, "attribution": how}
+        for exe, how in zip(tests.column("executable"), tests.column("attribution"), strict=True)
+        if how == "executable"
+    ]
+    mcdc = "mcdc" in summary.get("coverage", {})
+    return {
+        "summary": summary,
+        "requirements": tables["requirements"].dicts() if mcdc else [],
+        "tests": coarse,
+        "findings": findings.head(head).dicts(),
+        "findings_total": findings.rows,
+        "findings_kind_width": max(map(len, kinds), default=0),
+    }
+
+
 def _tables(analysis: Analysis) -> dict[str, Table]:
     """The document's four large arrays as tables, built once per analysis frames (the gate's
     baseline replaces the findings frame with one that marks each finding new or existing)."""

@@ -181,6 +181,22 @@ class Table:
                     del record[key]
         return out
 
+    def head(self, n: int) -> Table:
+        """The first ``n`` records, as a table of their own."""
+        rows = min(n, self.rows)
+        out = Table(rows)
+        for key, values in self.columns:
+            out.columns.append((key, values.head(rows) if isinstance(values, Table) else values[:rows]))
+        out.present = {key: present[:rows] for key, present in self.present.items()}
+        return out
+
+    def column(self, key: str) -> list[Any]:
+        """Column ``key``'s values (a key some rows leave out: their value is there all the same)."""
+        for name, values in self.columns:
+            if name == key:
+                return _values(values)
+        raise KeyError(key)
+
     def _whole_first_key(self) -> bool:
         """Whether every row has the first key (then a row's text is one ``%`` of the format)."""
         return bool(self.columns) and self.columns[0][0] not in self.present
