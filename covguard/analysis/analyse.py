@@ -47,7 +47,7 @@ import pandas as pd
 
 from covguard.analysis import findings as F
 from covguard.analysis.hierarchy import roll_up
-from covguard.analysis.keys import isin_rows
+from covguard.analysis.keys import isin_rows, joint_keys, text_codes
 from covguard.analysis.line_bounds import bound_to_files, is_c_family, lexable
 from covguard.analysis.lines import classify_lines, line_function_keys, scopes
 from covguard.analysis.mcdc import McdcResult, analyse_mcdc
@@ -471,8 +471,19 @@ def classify(
     fn = function_classes(facts, just.scopes)
     lines = line_classes(data, ex.verifying_units, fn, just.scopes)
     fn = function_line_counts(fn, lines, line_function_keys(data, fn))
+    # which tests executed code of the requirements they verify: read by the statuses and the findings
+    touched = _touched_pairs(
+        vmap.test_requirements, vmap.tests, ex.function_units, tags.function_requirements
+    )
     reqs = requirement_statuses(
-        requirements, tags.function_requirements, vmap.test_requirements, vmap.tests, fn, ex, product_only
+        requirements,
+        tags.function_requirements,
+        vmap.test_requirements,
+        vmap.tests,
+        fn,
+        ex,
+        product_only,
+        touched=touched,
     )
     mc = mcdc_coverage(data, lines, fn, reqs, tags, vmap, ex)
     found = all_findings(
@@ -488,6 +499,7 @@ def classify(
         problems=problems,
         require_target=require_target,
         product_findings=product_findings,
+        touched=touched,
     )
     analysis = Analysis(
         requirements=mc.requirements,
@@ -811,8 +823,10 @@ def requirement_statuses(
     fn: pd.DataFrame,
     ex: Executions,
     product_only: pd.DataFrame | None,
+    touched: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """Step 6: each requirement's status and requirement-based coverage."""
+    """Step 6: each requirement's status and requirement-based coverage (``touched``: the
+    :func:`_touched_pairs` of these frames, when the caller has them already)."""
     reqs = _classify_requirements(
         requirements,
         function_requirements,
@@ -822,6 +836,7 @@ def requirement_statuses(
         ex.function_units,
         ex.verifying,
         product_only,
+        touched,
     )
     return check(reqs, REQUIREMENT_STATUSES, "requirement statuses")
 
@@ -863,9 +878,11 @@ def all_findings(
     problems: Sequence[Any],
     require_target: Sequence[str],
     product_findings: pd.DataFrame | None,
+    touched: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Step 7: every finding, in one frame, severest first.  ``early``: the findings of the test run
-    and of the justification ledger, when there are any."""
+    and of the justification ledger, when there are any; ``touched``: the :func:`_touched_pairs`
+    of these frames, when the caller has them already."""
     tests, test_requirements = vmap.tests, vmap.test_requirements
     req_tags = tags.attached[tags.attached["kind"] == "req"]
     findings = [
@@ -878,7 +895,8 @@ def all_findings(
         F.frame(mcdc_findings),
         F.requirement_findings(reqs, tests),
         F.hollow_findings(
-            hollow_pairs(test_requirements, tests, ex.function_units, tags.function_requirements), reqs
+            hollow_pairs(test_requirements, tests, ex.function_units, tags.function_requirements, touched),
+            reqs,
         ),
         F.test_result_findings(tests, test_requirements, known),
         F.coarse_attribution_findings(tests, test_requirements),
@@ -960,6 +978,7 @@ def _classify_requirements(
     fexec: pd.DataFrame,
     verifying: pd.DataFrame,
     product_only: pd.DataFrame | None = None,
+    touched: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     kept = [
         "id",
@@ -990,7 +1009,8 @@ def _classify_requirements(
     bad = grouped_lists(tr[tr["status"].isin(["failed", "error"])], ["requirement"], "test")
     r["failing_tests"] = [bad.get(i, []) for i in ids] if bad else [[] for _ in ids]
     # did any verifying test execute any implementing function (pass or fail)?
-    touched = _touched_pairs(test_requirements, tests, fexec, function_requirements)
+    if touched is None:
+        touched = _touched_pairs(test_requirements, tests, fexec, function_requirements)
     r["executed_by_tests"] = r["id"].isin(touched["requirement"])
     # requirement-based coverage over its implementing functions (their verified lines count for
     # the requirement only when the verifying test is a test of this requirement)
@@ -1025,15 +1045,29 @@ def _touched_pairs(
     fexec: pd.DataFrame,
     function_requirements: pd.DataFrame,
 ) -> pd.DataFrame:
-    """(test, requirement) pairs where the test executed at least one function of the requirement."""
+    """(test, requirement) pairs where the test executed at least one function of the requirement,
+    each once (in no particular order: callers ask whether a pair is among them).
+
+    The (coverage unit, requirement) pairs that executed a function of the requirement are joined
+    on integer codes of the text keys (:mod:`covguard.analysis.keys`): the same matches as the
+    merges on the text, without hashing every function name of every execution twice."""
     if test_requirements.empty:  # no test verifies anything: no pair (without four empty merges)
         return test_requirements.loc[:, ["test", "requirement"]]
-    units = test_requirements.merge(tests.loc[:, ["test", "coverage_unit"]], on="test")
-    hit = units.merge(fexec, on="coverage_unit").merge(
-        function_requirements.loc[:, ["file", "function", "requirement"]],
-        on=["file", "function", "requirement"],
+    units = test_requirements.loc[:, ["test", "requirement"]].merge(
+        tests.loc[:, ["test", "coverage_unit"]], on="test"
     )
-    return hit.loc[:, ["test", "requirement"]].drop_duplicates()
+    fr = function_requirements
+    f_x, f_r = text_codes(fexec["file"], fr["file"])
+    n_x, n_r = text_codes(fexec["function"], fr["function"])
+    u_x, u_t = text_codes(fexec["coverage_unit"], units["coverage_unit"])
+    q_r, q_t = text_codes(fr["requirement"], units["requirement"])
+    at_x, at_r = joint_keys((f_x, n_x), (f_r, n_r))  # (file, function)
+    ran = pd.DataFrame({"at": at_x, "unit": u_x}).merge(pd.DataFrame({"at": at_r, "req": q_r}), on="at")
+    ran_key, unit_key = joint_keys(
+        (ran["unit"].to_numpy(), ran["req"].to_numpy()), (u_t, q_t)
+    )  # (coverage unit, requirement)
+    hit = units.loc[pd.Series(unit_key).isin(ran_key).to_numpy(), ["test", "requirement"]]
+    return hit.drop_duplicates()
 
 
 def hollow_pairs(
@@ -1041,14 +1075,17 @@ def hollow_pairs(
     tests: pd.DataFrame,
     fexec: pd.DataFrame,
     function_requirements: pd.DataFrame,
+    touched: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """Passing tests that claim a requirement with code, yet execute none of that code."""
+    """Passing tests that claim a requirement with code, yet execute none of that code.
+    ``touched``: :func:`_touched_pairs` of the same frames, when the caller has it already."""
     implemented = set(function_requirements["requirement"].tolist())
     claims = test_requirements[test_requirements["requirement"].isin(implemented)].merge(
         tests.loc[:, ["test", "status", "file", "line"]], on="test"
     )
     claims = claims[claims["status"] == "passed"]
-    touched = _touched_pairs(test_requirements, tests, fexec, function_requirements)
+    if touched is None:
+        touched = _touched_pairs(test_requirements, tests, fexec, function_requirements)
     key = ["test", "requirement"]
     return claims[~isin_rows(claims, touched, key)].reset_index(drop=True)
 
