@@ -661,7 +661,7 @@ def function_facts(
     who executed it (verifying tests, failing ones), where the evidence ran, its reachability."""
     fkey = ["file", "function"]
     req_class = dict(zip(requirements["id"].tolist(), requirements["safety_class"].tolist(), strict=True))
-    freqs = grouped_lists(function_requirements, fkey, "requirement")
+    freqs = grouped_lists(function_requirements, fkey, "requirement", sort_keys=False)
     fn = functions.copy()
     fn["requirements"] = _per_function(fn, freqs)
     fn["traced"] = fn["requirements"].str.len() > 0
@@ -930,7 +930,7 @@ def _verified_on(fn: pd.DataFrame, verifying_units: pd.DataFrame, data: Coverage
         unit_origin = unit_origin.drop_duplicates()
     unit_origin = unit_origin.astype(str).drop_duplicates().rename(columns={"test": "coverage_unit"})
     on = verifying_units.astype(str).merge(unit_origin, on="coverage_unit").loc[:, [*fkey, "origin"]]
-    origins = grouped_lists(on, fkey, "origin")
+    origins = grouped_lists(on, fkey, "origin", sort_keys=False)
     fn["verified_on"] = _per_function(fn, origins)
     target = on[~on["origin"].str.startswith("host")].drop_duplicates(fkey)
     fn["verified_on_target"] = isin_rows(fn, target, fkey)
@@ -1003,10 +1003,10 @@ def _classify_requirements(
     ]
     r["implemented_by"] = pd.Series(implemented, index=r.index, dtype=object)
     tr = test_requirements.merge(tests.loc[:, ["test", "status"]], on="test", how="left")
-    by = grouped_lists(tr, ["requirement"], "test")
+    by = grouped_lists(tr, ["requirement"], "test", sort_keys=False)
     ids = r["id"].tolist()
     r["verified_by"] = [by.get(i, []) for i in ids] if by else [[] for _ in ids]
-    bad = grouped_lists(tr[tr["status"].isin(["failed", "error"])], ["requirement"], "test")
+    bad = grouped_lists(tr[tr["status"].isin(["failed", "error"])], ["requirement"], "test", sort_keys=False)
     r["failing_tests"] = [bad.get(i, []) for i in ids] if bad else [[] for _ in ids]
     # did any verifying test execute any implementing function (pass or fail)?
     if touched is None:
