@@ -662,7 +662,7 @@ def function_facts(
     fkey = ["file", "function"]
     req_class = dict(zip(requirements["id"].tolist(), requirements["safety_class"].tolist(), strict=True))
     freqs = grouped_lists(function_requirements, fkey, "requirement", sort_keys=False)
-    fn = functions.copy()
+    fn = functions.reset_index(drop=True)  # a new frame, numbered as the merges below numbered it
     fn["requirements"] = _per_function(fn, freqs)
     fn["traced"] = fn["requirements"].str.len() > 0
     fn["safety_class"] = pd.Series(
@@ -675,12 +675,9 @@ def function_facts(
         ],
         index=fn.index,
     )  # fmt: skip
-    exec_units = ex.function_units.groupby(fkey).size().rename("executed_units")
-    fn = fn.merge(exec_units, left_on=fkey, right_index=True, how="left")
-    fn["executed_units"] = fn["executed_units"].fillna(0).astype("int64")
+    fn["executed_units"] = _rows_per_function(fn, ex.function_units).fillna(0).astype("int64")
     fn["executed"] = fn["executed_units"] > 0
-    ver = ex.verifying_units.groupby(fkey).size().rename("verifying_units")
-    fn = fn.merge(ver, left_on=fkey, right_index=True, how="left")
+    fn["verifying_units"] = _rows_per_function(fn, ex.verifying_units)  # NaN: none
     fn["verified_exec"] = fn["verifying_units"].fillna(0) > 0
     fn = _verified_on(fn, ex.verifying_units, data)
     # executed by a failing/erroring test of its own requirement
@@ -698,6 +695,20 @@ def function_facts(
         )
         fn["failing_exec"] = isin_rows(fn, failing_exec, fkey)
     return check(_with_reachability(fn, reachable), FUNCTION_FACTS, "function facts")
+
+
+def _rows_per_function(fn: pd.DataFrame, rows: pd.DataFrame) -> pd.Series:
+    """How many rows of ``rows`` name each function of ``fn`` (by file and function), NaN for
+    none: what ``rows.groupby(["file", "function"]).size()`` merged into ``fn`` gives (a row with
+    a missing name counts for no function, as the groupby drops it; int64 when every function
+    has rows, as the merge keeps it), counted on integer codes of the names
+    (:mod:`covguard.analysis.keys`) rather than by grouping ten thousand pairs of strings."""
+    f_fn, f_rows = text_codes(fn["file"], rows["file"])
+    n_fn, n_rows = text_codes(fn["function"], rows["function"])
+    at_fn, at_rows = joint_keys((f_fn, n_fn), (f_rows, n_rows))
+    named = (f_rows >= 0) & (n_rows >= 0)
+    counts = pd.Series(at_rows[named]).value_counts()
+    return pd.Series(at_fn, index=fn.index).map(counts).rename(None)
 
 
 def _with_reachability(fn: pd.DataFrame, reachable: pd.DataFrame | None) -> pd.DataFrame:
