@@ -389,10 +389,8 @@ def _coded_rows(
             key = pd.factorize(key, sort=True)[0].astype(np.int64)
         key = key * width + code
     first = np.flatnonzero(~pd.Series(key).duplicated().to_numpy())
-    if not sort:
-        order = first
-    else:  # by the sorted codes of every column (the key), or of the last one only
-        order = first[np.argsort((key if sort_all else codes[-1])[first], kind="stable")]
+    ranks = key if sort_all else codes[-1]  # the sorted codes of every column, or of the last one
+    order = first[np.argsort(ranks[first], kind="stable")] if sort else first
     out = [list(np.asarray(u, dtype=object)[code[order]]) for code, u in zip(codes, uniques, strict=True)]
     return [out[-1], *out[:-1]]
 

@@ -1025,15 +1025,11 @@ def _classify_requirements(
     r["executed_by_tests"] = r["id"].isin(touched["requirement"])
     # requirement-based coverage over its implementing functions (their verified lines count for
     # the requirement only when the verifying test is a test of this requirement)
-    fr = function_requirements.loc[:, ["file", "function", "requirement"]].merge(
-        fn.loc[:, ["file", "function", "lines_total", "branches_total"]], on=["file", "function"]
-    )
-    totals = fr.groupby("requirement")[["lines_total", "branches_total"]].sum()
-    r = r.merge(totals, left_on="id", right_index=True, how="left")
+    totals = _sums_per_requirement(function_requirements, fn, ["lines_total", "branches_total"])
     per_req = _requirement_line_coverage(verifying, fn)
-    r = r.merge(per_req, left_on="id", right_index=True, how="left")
-    for c in ("lines_total", "branches_total", "lines_verified", "branches_verified"):
-        r[c] = r[c].fillna(0).astype("int64")
+    for sums in (totals, per_req):  # as left merges on the id would add them, without copying r
+        for c in sums.columns:
+            r[c] = r["id"].map(sums[c]).fillna(0).astype("int64")
     r["line_coverage"] = np.where(
         r["lines_total"] > 0, 100.0 * r["lines_verified"] / r["lines_total"].clip(lower=1), np.nan
     )
@@ -1109,10 +1105,29 @@ def _requirement_line_coverage(verifying: pd.DataFrame, fn: pd.DataFrame) -> pd.
     the lines frame; functions usually implement one requirement).
     """
     pairs = verifying.loc[:, ["file", "function", "requirement"]].drop_duplicates()
-    m = pairs.merge(
-        fn.loc[:, ["file", "function", "lines_verified", "branches_verified"]], on=["file", "function"]
+    return _sums_per_requirement(pairs, fn, ["lines_verified", "branches_verified"])
+
+
+def _sums_per_requirement(pairs: pd.DataFrame, fn: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """Per requirement, the sums of ``columns`` of ``fn`` over the functions ``pairs`` (file,
+    function, requirement) give it: what merging ``pairs`` with ``fn`` on file and function and
+    grouping by requirement gives.  With one row of ``fn`` per function (the analysis' own), each
+    pair's function is found by its integer key (:mod:`covguard.analysis.keys`) instead of a merge
+    on two columns of text."""
+    f_fn, f_pairs = text_codes(fn["file"], pairs["file"])
+    n_fn, n_pairs = text_codes(fn["function"], pairs["function"])
+    at_fn, at_pairs = joint_keys((f_fn, n_fn), (f_pairs, n_pairs))
+    rows = pd.Index(at_fn)
+    if not rows.is_unique:  # a function twice: each of its rows counts, as a merge repeats the pair
+        m = pairs.merge(fn.loc[:, ["file", "function", *columns]], on=["file", "function"])
+        return m.groupby("requirement")[columns].sum()
+    at = rows.get_indexer(at_pairs)
+    hit = at >= 0
+    m = pd.DataFrame(
+        {"requirement": pairs["requirement"].to_numpy()[hit]}
+        | {c: fn[c].to_numpy()[at[hit]] for c in columns}
     )
-    return m.groupby("requirement")[["lines_verified", "branches_verified"]].sum()
+    return m.groupby("requirement")[columns].sum()
 
 
 # ---------------------------------------------------------------------------------------------
