@@ -29,6 +29,9 @@ def text_codes(*columns: pd.Series) -> list[np.ndarray]:
     """Codes (int64) of text columns over one vocabulary: equal text, equal code, in any of the
     columns; ``-1`` for a missing value.  A categorical column is coded through its categories
     (one lookup per category, not per row)."""
+    coded = _one_pass_codes(columns)
+    if coded is not None:
+        return coded
     parts = [_codes_and_names(c) for c in columns]
     names = [n.astype(str) for _c, n in parts]
     vocabulary = pd.Index(np.concatenate([np.asarray(n, dtype=object) for n in names])).unique()
@@ -36,6 +39,34 @@ def text_codes(*columns: pd.Series) -> list[np.ndarray]:
     for (codes, _n), shown in zip(parts, names, strict=True):
         where = np.append(vocabulary.get_indexer(shown), -1).astype(np.int64)
         out.append(where[np.asarray(codes, dtype=np.int64)])  # code -1: the appended -1
+    return out
+
+
+def _one_pass_codes(columns: Sequence[pd.Series]) -> list[np.ndarray] | None:
+    """:func:`text_codes` when every value is a ``str`` (the analysis' frames): the values of the
+    plain columns and the categories of the categorical ones factorised together, once.  The
+    codes are the very ones the general path gives (both number the text in the order it first
+    appears, a categorical column's categories in their order), with each string hashed once
+    instead of three times (per column, for the vocabulary, to look it up).  ``None`` when some
+    value is not a ``str`` (its code is then that of its text, ``astype(str)``: the general path)."""
+    values: list[np.ndarray] = []
+    for c in columns:
+        v = c.cat.categories if isinstance(c.dtype, pd.CategoricalDtype) else c
+        if not isinstance(v.dtype, pd.StringDtype) and pd.api.types.infer_dtype(v, skipna=True) not in (
+            "string",
+            "empty",
+        ):
+            return None
+        values.append(np.asarray(v, dtype=object))
+    codes = pd.factorize(np.concatenate(values) if values else np.array([], dtype=object))[0].astype(np.int64)
+    out: list[np.ndarray] = []
+    start = 0
+    for c, v in zip(columns, values, strict=True):
+        mine = codes[start : start + len(v)]
+        start += len(v)
+        if isinstance(c.dtype, pd.CategoricalDtype):  # the row's category's code; -1 (missing) stays
+            mine = np.append(mine, -1)[np.asarray(c.cat.codes, dtype=np.int64)]
+        out.append(mine)
     return out
 
 
