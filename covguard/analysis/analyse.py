@@ -47,7 +47,7 @@ import pandas as pd
 
 from covguard.analysis import findings as F
 from covguard.analysis.hierarchy import roll_up
-from covguard.analysis.keys import isin_rows, joint_keys, text_codes
+from covguard.analysis.keys import isin_rows, joint_keys, matching_rows, text_codes
 from covguard.analysis.line_bounds import bound_to_files, is_c_family, lexable
 from covguard.analysis.lines import classify_lines, line_function_keys, scopes
 from covguard.analysis.mcdc import McdcResult, analyse_mcdc
@@ -631,12 +631,13 @@ def executions(
     unit_reqs = (
         passing.merge(tr_known, on="test").loc[:, ["coverage_unit", "requirement"]].drop_duplicates()
     )  # requirements verified by passing tests of each coverage unit
-    fexec = data.functions.loc[:, ["file", "function", "test"]].astype(str)
-    fexec = fexec.rename(columns={"test": "coverage_unit"}).drop_duplicates()
+    fexec = _distinct_as_text(data.functions.loc[:, ["file", "function", "test"]])
+    fexec = fexec.rename(columns={"test": "coverage_unit"})
     # verifying executions: (unit, file, function) where the unit passes a test of a function's requirement
-    verifying = fexec.merge(unit_reqs, on="coverage_unit").merge(
+    verifying = matching_rows(
+        fexec.merge(unit_reqs, on="coverage_unit"),
         function_requirements.loc[:, ["file", "function", "requirement"]],
-        on=["file", "function", "requirement"],
+        ["file", "function", "requirement"],
     )
     verifying_units = verifying.loc[:, ["coverage_unit", "file", "function"]].drop_duplicates()
     return Executions(
@@ -645,6 +646,18 @@ def executions(
         verifying=check(verifying, VERIFYING_EXECUTIONS, "verifying executions"),
         verifying_units=check(verifying_units, VERIFYING_UNITS, "verifying units"),
     )
+
+
+def _distinct_as_text(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame.astype(str).drop_duplicates()``: of categorical columns of text (the coverage's),
+    the distinct rows are found on the categories' codes first (equal codes, equal text), so
+    that only they are converted and no string is hashed."""
+    if all(
+        isinstance(t, pd.CategoricalDtype) and pd.api.types.infer_dtype(t.categories) in ("string", "empty")
+        for t in frame.dtypes
+    ):
+        return frame[~frame.duplicated().to_numpy()].astype(str)
+    return frame.astype(str).drop_duplicates()
 
 
 def function_facts(

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from covguard.analysis.keys import isin_rows
+from covguard.analysis.keys import isin_rows, joint_keys, text_codes
 from covguard.analysis.kinds import KINDS
 from covguard.frames import grouped_lists, records
 
@@ -477,7 +477,7 @@ def line_findings(lines: pd.DataFrame, fn: pd.DataFrame) -> pd.DataFrame:
         return empty_findings()
     partial = fn.loc[verified, ["file", "function", "requirements"]]
     open_lines = lines["class"].isin(["unexecuted", "incidental"]).to_numpy(dtype=bool)
-    cand = lines.loc[open_lines, ["file", "line", "function"]].merge(partial, on=["file", "function"])
+    cand = _with_function_requirements(lines.loc[open_lines, ["file", "line", "function"]], partial)
     cand = cand.sort_values(["file", "line"])
     # runs of consecutive lines per function, vectorised
     brk = (
@@ -509,6 +509,23 @@ def line_findings(lines: pd.DataFrame, fn: pd.DataFrame) -> pd.DataFrame:
             "message": messages,
         }
     )
+
+
+def _with_function_requirements(rows: pd.DataFrame, partial: pd.DataFrame) -> pd.DataFrame:
+    """``rows.merge(partial, on=["file", "function"])``: each row of a function of ``partial`` with
+    its ``requirements``, in the rows' order.  With one row of ``partial`` per function (the
+    analysis' own), each row's function is found by its integer key
+    (:mod:`covguard.analysis.keys`) rather than by a merge on two columns of text."""
+    f_rows, f_partial = text_codes(rows["file"], partial["file"])
+    n_rows, n_partial = text_codes(rows["function"], partial["function"])
+    at_rows, at_partial = joint_keys((f_rows, n_rows), (f_partial, n_partial))
+    functions = pd.Index(at_partial)
+    if not functions.is_unique:
+        return rows.merge(partial, on=["file", "function"])
+    at = functions.get_indexer(at_rows)
+    hit = at >= 0
+    requirements = partial["requirements"].to_numpy(dtype=object)[at[hit]]
+    return rows[hit].reset_index(drop=True).assign(requirements=requirements)
 
 
 def justification_findings(attached: pd.DataFrame, lines: pd.DataFrame, fn: pd.DataFrame) -> pd.DataFrame:
