@@ -47,7 +47,7 @@ import pandas as pd
 
 from covguard.analysis import findings as F
 from covguard.analysis.hierarchy import roll_up
-from covguard.analysis.keys import isin_rows, joint_keys, matching_rows, text_codes
+from covguard.analysis.keys import isin_rows, joint_keys, matching_rows, sorted_lists, text_codes
 from covguard.analysis.line_bounds import bound_to_files, is_c_family, lexable
 from covguard.analysis.lines import classify_lines, line_function_keys, scopes
 from covguard.analysis.mcdc import McdcResult, analyse_mcdc
@@ -674,9 +674,8 @@ def function_facts(
     who executed it (verifying tests, failing ones), where the evidence ran, its reachability."""
     fkey = ["file", "function"]
     req_class = dict(zip(requirements["id"].tolist(), requirements["safety_class"].tolist(), strict=True))
-    freqs = grouped_lists(function_requirements, fkey, "requirement", sort_keys=False)
     fn = functions.reset_index(drop=True)  # a new frame, numbered as the merges below numbered it
-    fn["requirements"] = _per_function(fn, freqs)
+    fn["requirements"] = _lists_per_function(fn, function_requirements, "requirement")
     fn["traced"] = fn["requirements"].str.len() > 0
     fn["safety_class"] = pd.Series(
         [
@@ -954,8 +953,7 @@ def _verified_on(fn: pd.DataFrame, verifying_units: pd.DataFrame, data: Coverage
         unit_origin = unit_origin.drop_duplicates()
     unit_origin = unit_origin.astype(str).drop_duplicates().rename(columns={"test": "coverage_unit"})
     on = verifying_units.astype(str).merge(unit_origin, on="coverage_unit").loc[:, [*fkey, "origin"]]
-    origins = grouped_lists(on, fkey, "origin", sort_keys=False)
-    fn["verified_on"] = _per_function(fn, origins)
+    fn["verified_on"] = _lists_per_function(fn, on, "origin")
     target = on[~on["origin"].str.startswith("host")].drop_duplicates(fkey)
     fn["verified_on_target"] = isin_rows(fn, target, fkey)
     # a host tool's Python: asked once per file name (NaN, no name: not Python, as str.endswith says)
@@ -963,6 +961,16 @@ def _verified_on(fn: pd.DataFrame, verifying_units: pd.DataFrame, data: Coverage
     python = np.array([f.endswith(".py") for f in files.tolist()] + [False], dtype=bool)
     fn["target_code"] = ~python[codes]
     return fn
+
+
+def _lists_per_function(fn: pd.DataFrame, rows: pd.DataFrame, value: str) -> list[list[Any]]:
+    """Each function's distinct ``value`` texts among ``rows`` (by file and function), sorted
+    (:func:`covguard.analysis.keys.sorted_lists`, or grouped and looked up)."""
+    fkey = ["file", "function"]
+    lists = sorted_lists(fn, rows, fkey, value)
+    return (
+        lists if lists is not None else _per_function(fn, grouped_lists(rows, fkey, value, sort_keys=False))
+    )
 
 
 def _per_function(fn: pd.DataFrame, lists: dict[Any, list[Any]]) -> list[list[Any]]:

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from covguard.analysis.keys import isin_rows, joint_keys, text_codes
+from covguard.analysis.keys import isin_rows, joint_keys, sorted_lists, text_codes
 from covguard.analysis.kinds import KINDS
 from covguard.frames import grouped_lists, records
 
@@ -145,7 +145,6 @@ def function_findings(
     known: set[str],
 ) -> pd.DataFrame:
     exec_tests = fexec.merge(tests.loc[:, ["coverage_unit", "test"]], on="coverage_unit")
-    by_fn = grouped_lists(exec_tests, ["file", "function"], "test", sort_keys=False)
     treqs = grouped_lists(
         test_requirements[test_requirements["requirement"].isin(known)],
         ["test"],
@@ -155,8 +154,14 @@ def function_findings(
     names = ["kind", "file", "line", "end_line", "function", "requirement", "message", "tests",
              "suggested_requirements", "call_path"]  # fmt: skip
     rows: list[tuple[Any, ...]] = []  # one tuple per finding, in the order of names
-    sub = fn[fn["class"].isin(["rogue", "traced_untested", "incidental", "dead"])]
     read = ["file", "function", "class", "requirements", "line_start", "line_end", "failing_exec"]
+    kept = fn["class"].isin(["rogue", "traced_untested", "incidental", "dead"]).to_numpy(dtype=bool)
+    sub = fn.loc[kept, [c for c in fn.columns if c in [*read, "reachable", "call_path", "image"]]]
+    # the tests that ran each function, sorted
+    ran_by = sorted_lists(sub, exec_tests, ["file", "function"], "test")
+    if ran_by is None:
+        by_fn = grouped_lists(exec_tests, ["file", "function"], "test", sort_keys=False)
+        ran_by = [by_fn.get(k, []) for k in zip(sub["file"].tolist(), sub["function"].tolist(), strict=True)]
     # the product build's facts, when the frame has them (a frame of the tests may not)
     facts = [
         sub[c].tolist() if c in sub.columns else [None] * len(sub)
@@ -173,8 +178,8 @@ def function_findings(
         reachable,
         call_path,
         image,
-    ) in zip(*(sub[c].tolist() for c in read), *facts, strict=True):
-        ran = by_fn.get((file, function), [])
+        ran,
+    ) in zip(*(sub[c].tolist() for c in read), *facts, ran_by, strict=True):
         # the requirements the tests that ran it verify (read by the rogue and incidental messages)
         suggested = sorted({r for t in ran for r in treqs.get(t, [])}) if treqs and ran else []
         reqs = ", ".join(requirements)

@@ -10,6 +10,7 @@ in a pandas merge on text (a ``groupby`` drops missing keys: callers drop ``-1``
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -143,3 +144,32 @@ def matching_rows(left: pd.DataFrame, right: pd.DataFrame, on: list[str]) -> pd.
         if pd.Index(rk).is_unique:
             return left[pd.Series(lk).isin(rk).to_numpy()].reset_index(drop=True)
     return left.merge(right, on=on)
+
+
+def sorted_lists(
+    left: pd.DataFrame, right: pd.DataFrame, on: Sequence[str], value: str
+) -> list[list[Any]] | None:
+    """For each row of ``left``, the distinct ``value`` texts of the rows of ``right`` with its
+    ``on`` values, sorted (a new empty list for none): what grouping ``right`` with
+    :func:`covguard.frames.grouped_lists` and looking each row of ``left`` up gives, without a
+    tuple of texts per row to hash twice (each function's requirements, origins, tests).  ``None``
+    when ``left`` holds a key twice, a key or a value is missing, or a value is not text: the
+    caller then groups and looks up."""
+    if any(left[c].isna().any() or right[c].isna().any() for c in on):
+        return None
+    column = right[value]
+    text = isinstance(column.dtype, pd.StringDtype) or pd.api.types.infer_dtype(column) in ("string", "empty")
+    if not text or column.isna().any():
+        return None
+    lk, rk = joint_keys(*_key_columns(left, right, on))
+    rows = pd.Index(lk)
+    if not rows.is_unique:
+        return None
+    at = rows.get_indexer(rk)
+    hit = at >= 0
+    codes, names = pd.factorize(column[hit], sort=True)  # sorted codes order as the texts sort
+    width = max(len(names), 1)
+    pairs = np.unique(at[hit].astype(np.int64) * width + codes)  # (row, value) distinct, in order
+    values = np.asarray(names, dtype=object)[pairs % width].tolist()
+    ends = np.cumsum(np.bincount(pairs // width, minlength=len(left))).tolist()
+    return [values[a:b] for a, b in zip([0, *ends][: len(ends)], ends, strict=True)]
