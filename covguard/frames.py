@@ -371,10 +371,10 @@ def _coded_rows(
     uniques: list[Any] = []
     for i, c in enumerate(columns):
         column = df[c]
-        ranks = sort and (sort_all or i == len(columns) - 1)
-        if ranks and not _all_text(column):
+        sorted_here = sort and (sort_all or i == len(columns) - 1)
+        if sorted_here and not _all_text(column):
             return None
-        code, unique = pd.factorize(column, sort=ranks)
+        code, unique = pd.factorize(column, sort=sorted_here)
         if len(code) and int(code.min()) < 0:
             return None
         codes.append(code.astype(np.int64))

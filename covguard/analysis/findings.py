@@ -92,8 +92,8 @@ def finish_findings(df: pd.DataFrame) -> pd.DataFrame:
     df["end_line"] = df["end_line"].fillna(df["line"]).astype("int64")
     # each kind's place in SEVERITY, looked up once per kind (NaN: a kind it does not list)
     codes, kinds = pd.factorize(df["kind"])
-    order = {k: i for i, k in enumerate(SEVERITY)}
-    df["_o"] = np.array([order.get(k, np.nan) for k in kinds.tolist()] + [np.nan], dtype="float64")[codes]
+    place = {k: i for i, k in enumerate(SEVERITY)}
+    df["_o"] = np.array([place.get(k, np.nan) for k in kinds.tolist()] + [np.nan], dtype="float64")[codes]
     order = severest_first(df, ["_o", "file", "line", "function", "requirement", "test"])
     return df.drop(columns="_o").take(order).reset_index(drop=True)
 
@@ -530,7 +530,8 @@ def _with_function_requirements(rows: pd.DataFrame, partial: pd.DataFrame) -> pd
     at = functions.get_indexer(at_rows)
     hit = at >= 0
     requirements = partial["requirements"].to_numpy(dtype=object)[at[hit]]
-    return rows[hit].reset_index(drop=True).assign(requirements=requirements)
+    found: pd.DataFrame = rows[hit].reset_index(drop=True)
+    return found.assign(requirements=requirements)
 
 
 def justification_findings(attached: pd.DataFrame, lines: pd.DataFrame, fn: pd.DataFrame) -> pd.DataFrame:

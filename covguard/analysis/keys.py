@@ -52,13 +52,12 @@ def _one_pass_codes(columns: Sequence[pd.Series]) -> list[np.ndarray] | None:
     value is not a ``str`` (its code is then that of its text, ``astype(str)``: the general path)."""
     values: list[np.ndarray] = []
     for c in columns:
-        v = c.cat.categories if isinstance(c.dtype, pd.CategoricalDtype) else c
-        if not isinstance(v.dtype, pd.StringDtype) and pd.api.types.infer_dtype(v, skipna=True) not in (
-            "string",
-            "empty",
-        ):
+        texts = c.cat.categories if isinstance(c.dtype, pd.CategoricalDtype) else c
+        if not isinstance(texts.dtype, pd.StringDtype) and pd.api.types.infer_dtype(
+            texts, skipna=True
+        ) not in ("string", "empty"):
             return None
-        values.append(np.asarray(v, dtype=object))
+        values.append(np.asarray(texts, dtype=object))
     codes = pd.factorize(np.concatenate(values) if values else np.array([], dtype=object))[0].astype(np.int64)
     out: list[np.ndarray] = []
     start = 0
