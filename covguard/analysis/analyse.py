@@ -720,7 +720,8 @@ def _rows_per_function(fn: pd.DataFrame, rows: pd.DataFrame) -> pd.Series:
     at_fn, at_rows = joint_keys((f_fn, n_fn), (f_rows, n_rows))
     named = (f_rows >= 0) & (n_rows >= 0)
     counts = pd.Series(at_rows[named]).value_counts()
-    return pd.Series(at_fn, index=fn.index).map(counts).rename(None)
+    per_function = pd.Series(at_fn, index=fn.index).map(counts).rename(None)
+    return per_function if per_function.isna().any() else per_function.astype("int64")
 
 
 def _with_reachability(fn: pd.DataFrame, reachable: pd.DataFrame | None) -> pd.DataFrame:
@@ -1145,8 +1146,8 @@ def _sums_per_requirement(pairs: pd.DataFrame, fn: pd.DataFrame, columns: list[s
     at = rows.get_indexer(at_pairs)
     hit = at >= 0
     m = pd.DataFrame(
-        {"requirement": pairs["requirement"].to_numpy()[hit]}
-        | {c: fn[c].to_numpy()[at[hit]] for c in columns}
+        {"requirement": pairs["requirement"][hit].reset_index(drop=True)}
+        | {c: fn[c].take(at[hit]).reset_index(drop=True) for c in columns}
     )
     return m.groupby("requirement")[columns].sum()
 

@@ -53,9 +53,11 @@ def _one_pass_codes(columns: Sequence[pd.Series]) -> list[np.ndarray] | None:
     values: list[np.ndarray] = []
     for c in columns:
         texts = c.cat.categories if isinstance(c.dtype, pd.CategoricalDtype) else c
-        if not isinstance(texts.dtype, pd.StringDtype) and pd.api.types.infer_dtype(
-            texts, skipna=True
-        ) not in ("string", "empty"):
+        if (
+            len(texts)
+            and not isinstance(texts.dtype, pd.StringDtype)
+            and pd.api.types.infer_dtype(texts, skipna=True) not in ("string", "empty")
+        ):
             return None
         values.append(np.asarray(texts, dtype=object))
     codes = pd.factorize(np.concatenate(values) if values else np.array([], dtype=object))[0].astype(np.int64)
@@ -154,6 +156,8 @@ def sorted_lists(
     tuple of texts per row to hash twice (each function's requirements, origins, tests).  ``None``
     when ``left`` holds a key twice, a key or a value is missing, or a value is not text: the
     caller then groups and looks up."""
+    if not len(right):
+        return [[] for _row in range(len(left))]
     if any(left[c].isna().any() or right[c].isna().any() for c in on):
         return None
     column = right[value]
