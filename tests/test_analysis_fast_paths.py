@@ -283,7 +283,8 @@ def test_uncovered_line_findings_are_those_of_the_merge_and_group_by(
     fn = pd.DataFrame(fns, columns=["file", "function", "class", "lines_verified"]).astype(
         {"file": "str", "function": "str", "class": "str"}
     )
-    fn = fn.assign(lines_total=2, requirements=[[f"R{i}", "R9"] for i in range(len(fn))])
+    requirements = pd.Series([[f"R{i}", "R9"] for i in range(len(fn))], index=fn.index, dtype=object)
+    fn = fn.assign(lines_total=2, requirements=requirements)
     pd.testing.assert_frame_equal(F.line_findings(lf, fn), _line_findings_by_merges(lf, fn))
 
 
