@@ -148,16 +148,24 @@ def test_rows_per_function_are_the_grouped_sizes_merged(functions: list[Any], ro
 @given(
     st.lists(st.tuples(NAME, NAME, st.integers(0, 9), st.integers(0, 9)), max_size=12),
     st.lists(st.tuples(NAME, NAME, st.sampled_from(["R1", "R2", "r1"])), max_size=30),
+    st.lists(st.one_of(st.sampled_from(["R1", "R2", "r1", "R3"]), st.none()), max_size=6),
+    st.booleans(),
 )
-def test_sums_per_requirement_are_the_merged_group_sums(functions: list[Any], pairs: list[Any]) -> None:
+def test_sums_per_requirement_are_the_merged_group_sums_mapped(
+    functions: list[Any], pairs: list[Any], ids: list[Any], distinct: bool
+) -> None:
     fn = pd.DataFrame(functions, columns=["file", "function", "lines_total", "branches_total"]).astype(
-        {"file": "str", "function": "str"}
+        {"file": "str", "function": "str", "lines_total": "int64", "branches_total": "int64"}
     )
     pr = pd.DataFrame(pairs, columns=["file", "function", "requirement"], dtype="str")
+    id_column = pd.Series(ids, dtype=object)
     columns = ["lines_total", "branches_total"]
-    m = pr.merge(fn, on=["file", "function"])
-    expected = m.groupby("requirement")[columns].sum()
-    pd.testing.assert_frame_equal(A._sums_per_requirement(pr, fn, columns), expected)
+    m = (pr.drop_duplicates() if distinct else pr).merge(fn, on=["file", "function"])
+    sums = m.groupby("requirement")[columns].sum()
+    got = A._sums_per_requirement(id_column, pr, fn, columns, distinct=distinct)
+    for c in columns:
+        assert got[c].dtype == np.int64
+        assert got[c].tolist() == id_column.map(sums[c]).fillna(0).astype("int64").tolist()
 
 
 @settings(max_examples=100, deadline=None)

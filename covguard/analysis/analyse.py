@@ -1047,11 +1047,10 @@ def _classify_requirements(
     r["executed_by_tests"] = r["id"].isin(touched["requirement"])
     # requirement-based coverage over its implementing functions (their verified lines count for
     # the requirement only when the verifying test is a test of this requirement)
-    totals = _sums_per_requirement(function_requirements, fn, ["lines_total", "branches_total"])
-    per_req = _requirement_line_coverage(verifying, fn)
-    for sums in (totals, per_req):  # as left merges on the id would add them, without copying r
-        for c in sums.columns:
-            r[c] = r["id"].map(sums[c]).fillna(0).astype("int64")
+    totals = _sums_per_requirement(r["id"], function_requirements, fn, ["lines_total", "branches_total"])
+    per_req = _requirement_line_coverage(r["id"], verifying, fn)
+    for c, sums in (totals | per_req).items():  # as left merges on the id added them (0 for none)
+        r[c] = sums
     r["line_coverage"] = np.where(
         r["lines_total"] > 0, 100.0 * r["lines_verified"] / r["lines_total"].clip(lower=1), np.nan
     )
@@ -1119,37 +1118,50 @@ def hollow_pairs(
     return claims[~isin_rows(claims, touched, key)].reset_index(drop=True)
 
 
-def _requirement_line_coverage(verifying: pd.DataFrame, fn: pd.DataFrame) -> pd.DataFrame:
+def _requirement_line_coverage(
+    ids: pd.Series, verifying: pd.DataFrame, fn: pd.DataFrame
+) -> dict[str, np.ndarray]:
     """Lines/branches of each requirement's functions executed by passing tests of *that* requirement.
 
     Approximated per function: the verified lines of a function count for a requirement when a
     passing test of that requirement executed the function (exact per-requirement line sets are in
     the lines frame; functions usually implement one requirement).
     """
-    pairs = verifying.loc[:, ["file", "function", "requirement"]].drop_duplicates()
-    return _sums_per_requirement(pairs, fn, ["lines_verified", "branches_verified"])
+    pairs = verifying.loc[:, ["file", "function", "requirement"]]
+    return _sums_per_requirement(ids, pairs, fn, ["lines_verified", "branches_verified"], distinct=True)
 
 
-def _sums_per_requirement(pairs: pd.DataFrame, fn: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
-    """Per requirement, the sums of ``columns`` of ``fn`` over the functions ``pairs`` (file,
-    function, requirement) give it: what merging ``pairs`` with ``fn`` on file and function and
-    grouping by requirement gives.  With one row of ``fn`` per function (the analysis' own), each
-    pair's function is found by its integer key (:mod:`covguard.analysis.keys`) instead of a merge
-    on two columns of text."""
+def _sums_per_requirement(
+    ids: pd.Series, pairs: pd.DataFrame, fn: pd.DataFrame, columns: list[str], *, distinct: bool = False
+) -> dict[str, np.ndarray]:
+    """For each requirement of ``ids``, the sums of ``columns`` of ``fn`` over the functions
+    ``pairs`` (file, function, requirement) give it, 0 for none (``distinct``: each pair once):
+    what merging ``pairs`` with ``fn`` on file and function, grouping by requirement and mapping
+    ``ids`` to the sums gave.  With one row of ``fn`` per function (the analysis' own) and integer
+    numbers, each pair's function and requirement are found by integer codes
+    (:mod:`covguard.analysis.keys`) and summed by ``bincount``, without a merge, a group-by and a
+    lookup on text."""
     f_fn, f_pairs = text_codes(fn["file"], pairs["file"])
     n_fn, n_pairs = text_codes(fn["function"], pairs["function"])
     at_fn, at_pairs = joint_keys((f_fn, n_fn), (f_pairs, n_pairs))
     rows = pd.Index(at_fn)
-    if not rows.is_unique:  # a function twice: each of its rows counts, as a merge repeats the pair
-        m = pairs.merge(fn.loc[:, ["file", "function", *columns]], on=["file", "function"])
-        return m.groupby("requirement")[columns].sum()
+    if not rows.is_unique or not all(pd.api.types.is_integer_dtype(fn[c]) for c in columns):
+        m = pairs.drop_duplicates() if distinct else pairs
+        m = m.merge(fn.loc[:, ["file", "function", *columns]], on=["file", "function"])
+        sums = m.groupby("requirement")[columns].sum()
+        return {c: ids.map(sums[c]).fillna(0).astype("int64").to_numpy() for c in columns}
+    q_ids, q_pairs = text_codes(ids, pairs["requirement"])
     at = rows.get_indexer(at_pairs)
-    hit = at >= 0
-    m = pd.DataFrame(
-        {"requirement": pairs["requirement"][hit].reset_index(drop=True)}
-        | {c: fn[c].take(at[hit]).reset_index(drop=True) for c in columns}
-    )
-    return m.groupby("requirement")[columns].sum()
+    hit = np.flatnonzero((at >= 0) & (q_pairs >= 0))  # a missing requirement counts for none
+    width = int(max(q_ids.max(initial=-1), q_pairs.max(initial=-1))) + 1
+    if distinct:  # (function, requirement) once each
+        hit = hit[np.unique(at[hit] * width + q_pairs[hit], return_index=True)[1]]
+    out: dict[str, np.ndarray] = {}
+    for c in columns:
+        sums = np.bincount(q_pairs[hit], weights=fn[c].to_numpy(dtype=np.float64)[at[hit]], minlength=width)
+        # exact: sums of line and branch numbers stay far below 2**53; a missing id (-1): 0
+        out[c] = np.append(sums, 0.0)[q_ids].astype(np.int64)
+    return out
 
 
 # ---------------------------------------------------------------------------------------------
