@@ -1148,8 +1148,8 @@ def _sums_per_requirement(
     if not rows.is_unique or not all(pd.api.types.is_integer_dtype(fn[c]) for c in columns):
         m = pairs.drop_duplicates() if distinct else pairs
         m = m.merge(fn.loc[:, ["file", "function", *columns]], on=["file", "function"])
-        sums = m.groupby("requirement")[columns].sum()
-        return {c: ids.map(sums[c]).fillna(0).astype("int64").to_numpy() for c in columns}
+        grouped = m.groupby("requirement")[columns].sum()
+        return {c: ids.map(grouped[c]).fillna(0).astype("int64").to_numpy() for c in columns}
     q_ids, q_pairs = text_codes(ids, pairs["requirement"])
     at = rows.get_indexer(at_pairs)
     hit = np.flatnonzero((at >= 0) & (q_pairs >= 0))  # a missing requirement counts for none
