@@ -62,11 +62,8 @@ def _frame_of_columns(columns: dict[str, list[Any]]) -> pd.DataFrame:
     them): the frame from the columns at once, without a dict per row."""
     if not any(len(v) for v in columns.values()):
         return empty_findings()
-    df = pd.DataFrame(columns)
-    for c in FINDING_COLUMNS:
-        if c not in df.columns:
-            df[c] = None
-    return df.loc[:, FINDING_COLUMNS]
+    n = max(len(v) for v in columns.values())
+    return pd.DataFrame({c: columns[c] if c in columns else [None] * n for c in FINDING_COLUMNS})
 
 
 def frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
@@ -83,8 +80,8 @@ def finish_findings(df: pd.DataFrame) -> pd.DataFrame:
     for c in ("file", "function", "requirement", "test", "message"):
         text = df[c].astype(object)
         df[c] = text.where(df[c].notna() & (text != ""), None)
-    for c in ("tests", "suggested_requirements", "call_path"):
-        df[c] = [list(v) if isinstance(v, _SEQUENCES) else [] for v in df[c].tolist()]
+    for c in ("tests", "suggested_requirements", "call_path"):  # most findings have none: None first
+        df[c] = [[] if v is None else list(v) if isinstance(v, _SEQUENCES) else [] for v in df[c].tolist()]
     decisions = [v if isinstance(v, dict) else None for v in df["decision"].tolist()]
     df["decision"] = pd.Series(decisions, index=df.index, dtype=object)  # mcdc_gap
     df["line"] = pd.to_numeric(df["line"], errors="coerce").fillna(0).astype("int64")
@@ -294,8 +291,12 @@ def test_result_findings(
     tests: pd.DataFrame, test_requirements: pd.DataFrame, known: set[str]
 ) -> pd.DataFrame:
     rows: list[dict[str, Any]] = []
+    # only the tests with something to report, in their order (thousands pass with full coverage)
+    notable = tests["status"].isin(["failed", "error"]) | tests["coverage"].isin(["incomplete", "missing"])
+    if not notable.any():
+        return _frame(rows)
     treqs = grouped_lists(test_requirements, ["test"], "requirement", sort_keys=False)
-    for rec in records(tests):
+    for rec in records(tests[notable.to_numpy(dtype=bool)]):
         if rec["status"] in ("failed", "error"):
             reqs = [r for r in treqs.get(rec["test"], []) if r in known]
             rows.append(
@@ -484,24 +485,23 @@ def line_findings(lines: pd.DataFrame, fn: pd.DataFrame) -> pd.DataFrame:
     open_lines = lines["class"].isin(["unexecuted", "incidental"]).to_numpy(dtype=bool)
     cand = _with_function_requirements(lines.loc[open_lines, ["file", "line", "function"]], partial)
     cand = cand.sort_values(["file", "line"])
-    # runs of consecutive lines per function, vectorised
-    brk = (
-        (cand["line"].diff() != 1)
-        | (cand["function"] != cand["function"].shift())
-        | (cand["file"] != cand["file"].shift())
-    ).to_numpy(dtype=bool)
+    # runs of consecutive lines per function, vectorised: a run breaks where the line does not
+    # follow the previous one, or the function or the file (their integer codes) changes
+    numbers, files, functions = (cand[c].to_numpy() for c in ("line", "file_code", "function_code"))
+    brk = np.ones(len(cand), dtype=bool)
+    brk[1:] = (np.diff(numbers) != 1) | (functions[1:] != functions[:-1]) | (files[1:] != files[:-1])
+    brk |= (files < 0) | (functions < 0)  # a missing name equals none (as NaN != NaN)
     starts = np.flatnonzero(brk)
     if not len(starts):
         return empty_findings()
     ends = np.append(starts[1:], len(cand)) - 1
-    numbers = cand["line"].to_numpy()
     first, last = numbers[starts].tolist(), numbers[ends].tolist()
-    functions = cand["function"].to_numpy(dtype=object)[starts].tolist()
+    names = cand["function"].to_numpy(dtype=object)[starts].tolist()
     requirements = [", ".join(r) for r in cand["requirements"].to_numpy(dtype=object)[starts].tolist()]
     sizes = (ends - starts + 1).tolist()
     messages = [
         f"{n} line(s) of '{f}' ({a}-{b}) are not executed by any passing test of {r}"
-        for n, f, a, b, r in zip(sizes, functions, first, last, requirements, strict=True)
+        for n, f, a, b, r in zip(sizes, names, first, last, requirements, strict=True)
     ]
     return _frame_of_columns(
         {
@@ -509,7 +509,7 @@ def line_findings(lines: pd.DataFrame, fn: pd.DataFrame) -> pd.DataFrame:
             "file": cand["file"].to_numpy(dtype=object)[starts].tolist(),
             "line": first,
             "end_line": last,
-            "function": functions,
+            "function": names,
             "requirement": requirements,
             "message": messages,
         }
@@ -518,20 +518,26 @@ def line_findings(lines: pd.DataFrame, fn: pd.DataFrame) -> pd.DataFrame:
 
 def _with_function_requirements(rows: pd.DataFrame, partial: pd.DataFrame) -> pd.DataFrame:
     """``rows.merge(partial, on=["file", "function"])``: each row of a function of ``partial`` with
-    its ``requirements``, in the rows' order.  With one row of ``partial`` per function (the
-    analysis' own), each row's function is found by its integer key
-    (:mod:`covguard.analysis.keys`) rather than by a merge on two columns of text."""
+    its ``requirements``, in the rows' order, and integer codes of its file and function
+    (``file_code``, ``function_code``: equal exactly when the text is, -1 for a missing one).
+    With one row of ``partial`` per function (the analysis' own), each row's function is found by
+    its integer key (:mod:`covguard.analysis.keys`) rather than by a merge on two columns of text."""
     f_rows, f_partial = text_codes(rows["file"], partial["file"])
     n_rows, n_partial = text_codes(rows["function"], partial["function"])
     at_rows, at_partial = joint_keys((f_rows, n_rows), (f_partial, n_partial))
     functions = pd.Index(at_partial)
     if not functions.is_unique:
-        return rows.merge(partial, on=["file", "function"])
+        merged = rows.merge(partial, on=["file", "function"])
+        (file_code,), (function_code,) = text_codes(merged["file"]), text_codes(merged["function"])
+        return merged.assign(file_code=file_code, function_code=function_code)
     at = functions.get_indexer(at_rows)
     hit = at >= 0
-    requirements = partial["requirements"].to_numpy(dtype=object)[at[hit]]
     found: pd.DataFrame = rows[hit].reset_index(drop=True)
-    return found.assign(requirements=requirements)
+    return found.assign(
+        requirements=partial["requirements"].to_numpy(dtype=object)[at[hit]],
+        file_code=f_rows[hit],
+        function_code=n_rows[hit],
+    )
 
 
 def justification_findings(attached: pd.DataFrame, lines: pd.DataFrame, fn: pd.DataFrame) -> pd.DataFrame:
