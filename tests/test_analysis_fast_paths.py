@@ -293,7 +293,13 @@ def test_uncovered_line_findings_are_those_of_the_merge_and_group_by(
     )
     requirements = pd.Series([[f"R{i}", "R9"] for i in range(len(fn))], index=fn.index, dtype=object)
     fn = fn.assign(lines_total=2, requirements=requirements)
-    pd.testing.assert_frame_equal(F.line_findings(lf, fn), _line_findings_by_merges(lf, fn))
+    expected = _line_findings_by_merges(lf, fn)
+    pd.testing.assert_frame_equal(F.line_findings(lf, fn), expected)
+    # with the functions' integer keys, as the analysis passes them
+    f_lines, f_fn = K.text_codes(lf["file"], fn["file"])
+    n_lines, n_fn = K.text_codes(lf["function"], fn["function"])
+    keys = K.joint_keys((f_lines, n_lines), (f_fn, n_fn))
+    pd.testing.assert_frame_equal(F.line_findings(lf, fn, (keys[0], keys[1])), expected)
 
 
 @settings(max_examples=50, deadline=None)

@@ -470,7 +470,8 @@ def classify(
     just = justification_scopes(tags.attached, functions, ledger)
     fn = function_classes(facts, just.scopes)
     lines = line_classes(data, ex.verifying_units, fn, just.scopes)
-    fn = function_line_counts(fn, lines, line_function_keys(data, fn))
+    line_keys = line_function_keys(data, fn)  # each line's function, as an integer (also of fn's rows)
+    fn = function_line_counts(fn, lines, line_keys)
     # which tests executed code of the requirements they verify: read by the statuses and the findings
     touched = _touched_pairs(
         vmap.test_requirements, vmap.tests, ex.function_units, tags.function_requirements
@@ -500,6 +501,7 @@ def classify(
         require_target=require_target,
         product_findings=product_findings,
         touched=touched,
+        line_keys=line_keys,
     )
     analysis = Analysis(
         requirements=mc.requirements,
@@ -903,10 +905,12 @@ def all_findings(
     require_target: Sequence[str],
     product_findings: pd.DataFrame | None,
     touched: pd.DataFrame | None = None,
+    line_keys: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> pd.DataFrame:
     """Step 7: every finding, in one frame, severest first.  ``early``: the findings of the test run
     and of the justification ledger, when there are any; ``touched``: the :func:`_touched_pairs`
-    of these frames, when the caller has them already."""
+    of these frames, when the caller has them already; ``line_keys``: the integer keys of the
+    functions of the lines and of ``fn`` (:func:`covguard.analysis.lines.line_function_keys`)."""
     tests, test_requirements = vmap.tests, vmap.test_requirements
     req_tags = tags.attached[tags.attached["kind"] == "req"]
     findings = [
@@ -924,7 +928,7 @@ def all_findings(
         ),
         F.test_result_findings(tests, test_requirements, known),
         F.coarse_attribution_findings(tests, test_requirements),
-        F.line_findings(lines, fn),
+        F.line_findings(lines, fn, line_keys),
         F.justification_findings(tags.attached, lines, fn),
         F.problem_findings(problems, req_tags),
         F.host_only_findings(fn, require_target),

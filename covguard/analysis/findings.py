@@ -470,20 +470,27 @@ def selected_run_findings(selection: Mapping[str, Any] | None) -> pd.DataFrame:
                     "message": message}])  # fmt: skip
 
 
-def line_findings(lines: pd.DataFrame, fn: pd.DataFrame) -> pd.DataFrame:
+def line_findings(
+    lines: pd.DataFrame, fn: pd.DataFrame, keys: tuple[np.ndarray, np.ndarray] | None = None
+) -> pd.DataFrame:
     """Runs of lines of traced, exercised functions that no test of their requirement executes.
 
     The findings are built column by column (tens of thousands of runs on a large project): the
-    columns the runs need are taken before the rows are filtered, and each run's first and last
-    line are read at its bounds (its lines are consecutive and sorted), not grouped."""
+    columns the runs need are taken before the rows are filtered, each line's function is found
+    by integer keys (``keys``: of each line's function and of each row of ``fn``, as
+    :func:`covguard.analysis.lines.line_function_keys` gives them; else made from the text), and
+    each run's first and last line are read at its bounds (its lines are consecutive and
+    sorted), not grouped."""
     verified = (fn["class"] == "verified").to_numpy(dtype=bool) & (
         fn["lines_verified"] < fn["lines_total"]
     ).to_numpy()
     if not verified.any():
         return empty_findings()
-    partial = fn.loc[verified, ["file", "function", "requirements"]]
     open_lines = lines["class"].isin(["unexecuted", "incidental"]).to_numpy(dtype=bool)
-    cand = _with_function_requirements(lines.loc[open_lines, ["file", "line", "function"]], partial)
+    cand = _open_lines_by_key(lines, open_lines, fn, verified, keys)
+    if cand is None:
+        partial = fn.loc[verified, ["file", "function", "requirements"]]
+        cand = _with_function_requirements(lines.loc[open_lines, ["file", "line", "function"]], partial)
     cand = cand.sort_values(["file", "line"])
     # runs of consecutive lines per function, vectorised: a run breaks where the line does not
     # follow the previous one, or the function or the file (their integer codes) changes
@@ -512,6 +519,40 @@ def line_findings(lines: pd.DataFrame, fn: pd.DataFrame) -> pd.DataFrame:
             "function": names,
             "requirement": requirements,
             "message": messages,
+        }
+    )
+
+
+def _open_lines_by_key(
+    lines: pd.DataFrame,
+    open_lines: np.ndarray,
+    fn: pd.DataFrame,
+    verified: np.ndarray,
+    keys: tuple[np.ndarray, np.ndarray] | None,
+) -> pd.DataFrame | None:
+    """What :func:`_with_function_requirements` gives for the open lines of the ``verified`` rows
+    of ``fn``, from the functions' integer keys (no text hashed); the key of a line's function
+    stands for both its codes (equal exactly when file and function are).  ``None`` without keys
+    of these frames, or when ``fn`` holds a function twice."""
+    if keys is None or len(keys[0]) != len(lines) or len(keys[1]) != len(fn):
+        return None
+    at_line, at_fn = keys
+    functions = pd.Index(at_fn)
+    if not functions.is_unique:
+        return None
+    rows = np.flatnonzero(open_lines & (at_line >= 0))
+    at = functions.get_indexer(at_line[rows])
+    hit = at >= 0
+    hit[hit] = verified[at[hit]]
+    rows, at = rows[hit], at[hit]
+    return pd.DataFrame(
+        {
+            "file": lines["file"].take(rows).reset_index(drop=True),
+            "line": lines["line"].to_numpy()[rows],
+            "function": lines["function"].take(rows).reset_index(drop=True),
+            "requirements": fn["requirements"].to_numpy(dtype=object)[at],
+            "file_code": at_line[rows],
+            "function_code": at_line[rows],
         }
     )
 
