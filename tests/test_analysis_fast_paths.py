@@ -320,3 +320,23 @@ def test_the_cached_tag_frame_is_the_cast_frame(rows: list[Any]) -> None:
         }.items():  # fmt: skip
             columns[c].append(v)
     pd.testing.assert_frame_equal(scan_cache._tag_frame(columns), pd.DataFrame(columns).astype(TAG_COLUMNS))
+
+
+def _implemented_by_grouping(ids: pd.Series, implementing: pd.DataFrame) -> list[list[dict[str, Any]]]:
+    """The implementing functions as the analysis grouped them before (a tuple per row, grouped)."""
+    refs = list(zip(implementing["file"].tolist(), implementing["function"].tolist(), strict=True))
+    impl = grouped_lists(
+        implementing.assign(ref=pd.Series(refs, dtype=object)), ["requirement"], "ref", sort=False
+    )
+    return [[{"file": f, "function": n} for f, n in impl.get(i, [])] for i in ids.tolist()]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(st.sampled_from(["R1", "R2", "r1", "R3"]), max_size=6),
+    st.lists(st.tuples(NAME, NAME, st.sampled_from(["R1", "R2", "r1", "R4"])), max_size=30),
+)
+def test_implemented_by_is_the_grouped_references(ids: list[str], rows: list[Any]) -> None:
+    id_column = pd.Series(ids, dtype="str")
+    implementing = pd.DataFrame(rows, columns=["file", "function", "requirement"], dtype="str")
+    assert A._implemented_by(id_column, implementing) == _implemented_by_grouping(id_column, implementing)

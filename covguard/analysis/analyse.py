@@ -1031,13 +1031,7 @@ def _classify_requirements(
     implementing = function_requirements.loc[:, ["file", "function", "requirement"]]
     if product_only is not None and len(product_only):
         implementing = pd.concat([implementing, product_only], ignore_index=True).drop_duplicates()
-    refs: list[Any] = list(zip(implementing["file"].tolist(), implementing["function"].tolist(), strict=True))
-    impl = grouped_lists(
-        implementing.assign(ref=pd.Series(refs, dtype=object)), ["requirement"], "ref", sort=False
-    )
-    implemented: list[Any] = [
-        [{"file": f, "function": n} for f, n in impl.get(i, [])] for i in r["id"].tolist()
-    ]
+    implemented = _implemented_by(r["id"], implementing)
     r["implemented_by"] = pd.Series(implemented, index=r.index, dtype=object)
     tr = test_requirements.merge(tests.loc[:, ["test", "status"]], on="test", how="left")
     by = grouped_lists(tr, ["requirement"], "test", sort_keys=False)
@@ -1069,6 +1063,39 @@ def _classify_requirements(
         default="verified",
     )
     return roll_up(r).reset_index(drop=True)
+
+
+def _implemented_by(ids: pd.Series, implementing: pd.DataFrame) -> list[list[dict[str, Any]]]:
+    """For each requirement of ``ids``, its implementing functions as ``{file, function}`` dicts,
+    each once, in the order ``implementing`` (file, function, requirement) first names them.
+
+    Grouped on integer codes (:mod:`covguard.analysis.keys`): the first row of each (requirement,
+    file, function), each requirement's rows brought together in row order, one list sliced per
+    requirement; rather than a tuple of names per row, hashed to group.  A missing value takes
+    the grouping of :func:`covguard.frames.grouped_lists`."""
+    if ids.isna().any() or implementing.loc[:, ["file", "function", "requirement"]].isna().any().any():
+        named = list(zip(implementing["file"].tolist(), implementing["function"].tolist(), strict=True))
+        impl = grouped_lists(
+            implementing.assign(ref=pd.Series(named, dtype=object)), ["requirement"], "ref", sort=False
+        )
+        return [[{"file": f, "function": n} for f, n in impl.get(i, [])] for i in ids.tolist()]
+    q_ids, q_rows = text_codes(ids, implementing["requirement"])
+    (files,), (functions,) = text_codes(implementing["file"]), text_codes(implementing["function"])
+    (row_key,) = joint_keys((q_rows, files, functions))
+    rows = np.flatnonzero(~pd.Series(row_key).duplicated().to_numpy())  # each pair once, in order
+    rows = rows[np.argsort(q_rows[rows], kind="stable")]  # by requirement, in row order
+    width = int(max(q_ids.max(initial=-1), q_rows.max(initial=-1))) + 1
+    ends = np.cumsum(np.bincount(q_rows[rows], minlength=width)).tolist()
+    refs = [
+        {"file": f, "function": n}
+        for f, n in zip(
+            implementing["file"].to_numpy(dtype=object)[rows].tolist(),
+            implementing["function"].to_numpy(dtype=object)[rows].tolist(),
+            strict=True,
+        )
+    ]
+    starts = [0, *ends][: len(ends)]
+    return [refs[starts[q] : ends[q]] for q in q_ids.tolist()]
 
 
 def _touched_pairs(
