@@ -340,3 +340,40 @@ def test_implemented_by_is_the_grouped_references(ids: list[str], rows: list[Any
     id_column = pd.Series(ids, dtype="str")
     implementing = pd.DataFrame(rows, columns=["file", "function", "requirement"], dtype="str")
     assert A._implemented_by(id_column, implementing) == _implemented_by_grouping(id_column, implementing)
+
+
+def _verified_on_by_joins(fn: pd.DataFrame, vu: pd.DataFrame, unit_origin: pd.DataFrame) -> tuple[Any, Any]:
+    """The origins joined to the verifying executions, as the analysis always did before."""
+    on = vu.merge(unit_origin, on="coverage_unit").loc[:, ["file", "function", "origin"]]
+    lists = _pandas_lists(on, ["file", "function"], "origin")
+    target = on[~on["origin"].str.startswith("host")].drop_duplicates(["file", "function"])
+    listed = [lists.get(k, []) for k in zip(fn["file"].tolist(), fn["function"].tolist(), strict=True)]
+    return listed, K.isin_rows(fn, target, ["file", "function"]).tolist()
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(FN, max_size=10, unique=True),
+    st.lists(EXEC, max_size=25),
+    st.lists(
+        st.tuples(st.sampled_from(["u1", "u2", "u3"]), st.sampled_from(["host", "qemu-m3"])), max_size=4
+    ),
+    st.booleans(),
+)
+def test_one_origin_is_the_origins_joined(
+    functions: list[Any], vu_rows: list[Any], origins: list[Any], one_origin: bool
+) -> None:
+    fn = _functions(functions)
+    vu = pd.DataFrame(vu_rows, columns=["file", "function", "coverage_unit"], dtype="str")
+    unit_origin = pd.DataFrame(origins, columns=["coverage_unit", "origin"], dtype="str")
+    if one_origin:
+        unit_origin = unit_origin.assign(origin=unit_origin["origin"].iloc[:1].tolist() * len(unit_origin))
+    unit_origin = unit_origin.drop_duplicates()
+    got = A._one_origin(fn, vu, unit_origin)
+    if got is None:  # several origins, or a unit without one: the joins
+        assert (
+            unit_origin["origin"].nunique() != 1
+            or not vu["coverage_unit"].isin(unit_origin["coverage_unit"]).all()
+        )
+        return
+    assert (got[0], got[1].tolist()) == _verified_on_by_joins(fn, vu, unit_origin)

@@ -957,15 +957,38 @@ def _verified_on(fn: pd.DataFrame, verifying_units: pd.DataFrame, data: Coverage
         # categories are distinct texts: the distinct rows first, then as text (fewer to convert)
         unit_origin = unit_origin.drop_duplicates()
     unit_origin = unit_origin.astype(str).drop_duplicates().rename(columns={"test": "coverage_unit"})
-    on = verifying_units.astype(str).merge(unit_origin, on="coverage_unit").loc[:, [*fkey, "origin"]]
-    fn["verified_on"] = _lists_per_function(fn, on, "origin")
-    target = on[~on["origin"].str.startswith("host")].drop_duplicates(fkey)
-    fn["verified_on_target"] = isin_rows(fn, target, fkey)
+    vu = verifying_units.astype(str)
+    one = _one_origin(fn, vu, unit_origin)
+    if one is not None:
+        fn["verified_on"], fn["verified_on_target"] = one
+    else:
+        on = vu.merge(unit_origin, on="coverage_unit").loc[:, [*fkey, "origin"]]
+        fn["verified_on"] = _lists_per_function(fn, on, "origin")
+        target = on[~on["origin"].str.startswith("host")].drop_duplicates(fkey)
+        fn["verified_on_target"] = isin_rows(fn, target, fkey)
     # a host tool's Python: asked once per file name (NaN, no name: not Python, as str.endswith says)
     codes, files = pd.factorize(fn["file"].astype(str))
     python = np.array([f.endswith(".py") for f in files.tolist()] + [False], dtype=bool)
     fn["target_code"] = ~python[codes]
     return fn
+
+
+def _one_origin(
+    fn: pd.DataFrame, verifying_units: pd.DataFrame, unit_origin: pd.DataFrame
+) -> tuple[list[list[str]], np.ndarray] | None:
+    """``verified_on`` and ``verified_on_target`` of a run whose coverage has one origin (every
+    unit ran on the host, say), when each verifying unit has it: the origin for each function a
+    verifying unit executed, without joining the origins to the executions.  ``None`` otherwise
+    (several origins, a unit without one, a missing name): the caller joins them."""
+    origins = unit_origin["origin"]
+    names = verifying_units.loc[:, ["file", "function"]]
+    if origins.nunique(dropna=False) != 1 or origins.isna().any() or names.isna().any().any():
+        return None
+    if not verifying_units["coverage_unit"].isin(unit_origin["coverage_unit"]).all():
+        return None
+    only = str(origins.iloc[0])
+    ran = (_rows_per_function(fn, verifying_units).fillna(0) > 0).to_numpy(dtype=bool)
+    return [[only] if r else [] for r in ran.tolist()], ran & (not only.startswith("host"))
 
 
 def _lists_per_function(fn: pd.DataFrame, rows: pd.DataFrame, value: str) -> list[list[Any]]:
