@@ -377,3 +377,28 @@ def test_one_origin_is_the_origins_joined(
         )
         return
     assert (got[0], got[1].tolist()) == _verified_on_by_joins(fn, vu, unit_origin)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(-1, 6), st.booleans(), st.booleans(), st.integers(0, 4), st.booleans()),
+        max_size=40,
+    ),
+    st.lists(st.integers(0, 8), max_size=8, unique=True),
+)
+def test_line_sums_by_row_are_the_grouped_sums(rows: list[Any], at_fn: list[int]) -> None:
+    lines = pd.DataFrame(rows, columns=["at", "executed", "verified", "branches_total", "kept"]).astype(
+        {"at": "int64", "executed": bool, "verified": bool, "branches_total": "int64", "kept": bool}
+    )
+    lines = lines.assign(
+        branches_covered_any=lines["branches_total"] // 2, branches_verified=lines["branches_total"] // 3
+    )
+    keep = (lines["kept"] & (lines["at"] >= 0)).to_numpy(dtype=bool)
+    keys = np.array(at_fn, dtype=np.int64)
+    got = A._line_sums_by_row(lines, keep, lines["at"].to_numpy(dtype=np.int64), keys)
+    assert got is not None
+    expected = A._line_sums(lines[keep], "at").reindex(keys)
+    for c in expected.columns:
+        assert got[c].tolist() == expected[c].fillna(0).astype("int64").tolist()
+    assert list(got) == list(expected.columns)
