@@ -402,3 +402,13 @@ def test_line_sums_by_row_are_the_grouped_sums(rows: list[Any], at_fn: list[int]
     for c in expected.columns:
         assert got[c].tolist() == expected[c].fillna(0).astype("int64").tolist()
     assert list(got) == list(expected.columns)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(st.integers(-(2**40), 2**40), st.integers(0, 5)), max_size=40))
+def test_distinct_branches_are_drop_duplicates(rows: list[Any]) -> None:
+    from covguard.analysis import lines as L
+
+    branches = pd.DataFrame(rows, columns=["at", "branch"]).astype({"at": "int64", "branch": "int32"})
+    expected = branches.drop_duplicates(["at", "branch"])["at"].to_numpy()
+    assert L._distinct_branches(branches).tolist() == expected.tolist()
