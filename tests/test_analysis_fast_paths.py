@@ -377,6 +377,10 @@ def test_one_origin_is_the_origins_joined(
         )
         return
     assert (got[0], got[1].tolist()) == _verified_on_by_joins(fn, vu, unit_origin)
+    # with the counts function_facts made already
+    counted = A._one_origin(fn.assign(verifying_units=A._rows_per_function(fn, vu)), vu, unit_origin)
+    assert counted is not None
+    assert (counted[0], counted[1].tolist()) == (got[0], got[1].tolist())
 
 
 @settings(max_examples=100, deadline=None)

@@ -1014,8 +1014,10 @@ def _one_origin(
 ) -> tuple[list[list[str]], np.ndarray] | None:
     """``verified_on`` and ``verified_on_target`` of a run whose coverage has one origin (every
     unit ran on the host, say), when each verifying unit has it: the origin for each function a
-    verifying unit executed, without joining the origins to the executions.  ``None`` otherwise
-    (several origins, a unit without one, a missing name): the caller joins them."""
+    verifying unit executed, without joining the origins to the executions (``fn``'s
+    ``verifying_units``, when it has them, count the rows of ``verifying_units`` per function).
+    ``None`` otherwise (several origins, a unit without one, a missing name): the caller joins
+    them."""
     origins = unit_origin["origin"]
     names = verifying_units.loc[:, ["file", "function"]]
     if origins.nunique(dropna=False) != 1 or origins.isna().any() or names.isna().any().any():
@@ -1023,7 +1025,11 @@ def _one_origin(
     if not verifying_units["coverage_unit"].isin(unit_origin["coverage_unit"]).all():
         return None
     only = str(origins.iloc[0])
-    ran = (_rows_per_function(fn, verifying_units).fillna(0) > 0).to_numpy(dtype=bool)
+    # how many verifying units executed each function: counted already by function_facts
+    counts = (
+        fn["verifying_units"] if "verifying_units" in fn.columns else _rows_per_function(fn, verifying_units)
+    )
+    ran = (counts.fillna(0) > 0).to_numpy(dtype=bool)
     return [[only] if r else [] for r in ran.tolist()], ran & (not only.startswith("host"))
 
 
