@@ -326,20 +326,22 @@ def merge_coverage(parts: list[CoverageData]) -> CoverageData:
 
 
 def grouped_lists(
-    df: pd.DataFrame, keys: list[str], value: str, *, sort: bool = True
+    df: pd.DataFrame, keys: list[str], value: str, *, sort: bool = True, sort_keys: bool = True
 ) -> dict[Any, list[Any]]:
     """For each key (a tuple when there are several key columns), the distinct values: sorted, or
-    in the order they first appear (``sort=False``).
+    in the order they first appear (``sort=False``).  With ``sort``, the keys are sorted too,
+    unless ``sort_keys=False``: for a caller that only looks keys up, sorting ten thousand function
+    names (which costs more than the rest) buys nothing; each key's list is sorted all the same.
 
     pandas' ``groupby().agg(list)`` calls Python once per group; this walks the rows once, which
     is an order of magnitude faster for tens of thousands of groups.  Rows are deduplicated and
     sorted on integer codes of the columns (:func:`_coded_rows`) when they allow it.
     """
-    rows = _coded_rows(df, [*keys, value], sort)
+    rows = _coded_rows(df, [*keys, value], sort, sort_keys)
     if rows is None:
         d = df.loc[:, [*keys, value]].drop_duplicates()
         if sort:
-            d = d.sort_values([*keys, value], kind="stable")
+            d = d.sort_values([*keys, value] if sort_keys else value, kind="stable")
         values = d[value].tolist()
         columns = [d[k].tolist() for k in keys]
     else:
@@ -355,20 +357,24 @@ def grouped_lists(
     return out
 
 
-def _coded_rows(df: pd.DataFrame, columns: list[str], sort: bool) -> list[list[Any]] | None:
+def _coded_rows(
+    df: pd.DataFrame, columns: list[str], sort: bool, sort_all: bool = True
+) -> list[list[Any]] | None:
     """The distinct rows of ``df[columns]`` (the first of equal rows, in row order; sorted by the
-    columns in order with ``sort``), as one list per column, the last column first: what
-    ``drop_duplicates`` and a stable ``sort_values`` give, computed on the codes of
+    columns in order with ``sort``, by the last column only without ``sort_all``), as one list per
+    column, the last column first: what ``drop_duplicates`` and a stable ``sort_values`` give,
+    computed on the codes of
     :func:`pandas.factorize` (sorted codes order as the values sort).  ``None`` when a column
     holds a missing value, or, to sort, a value that is not text: the caller then takes pandas'
     own path (missing values sort last there, and mixed types have no order here)."""
     codes: list[np.ndarray] = []
     uniques: list[Any] = []
-    for c in columns:
+    for i, c in enumerate(columns):
         column = df[c]
-        if sort and not _all_text(column):
+        sorted_here = sort and (sort_all or i == len(columns) - 1)
+        if sorted_here and not _all_text(column):
             return None
-        code, unique = pd.factorize(column, sort=sort)
+        code, unique = pd.factorize(column, sort=sorted_here)
         if len(code) and int(code.min()) < 0:
             return None
         codes.append(code.astype(np.int64))
@@ -383,7 +389,8 @@ def _coded_rows(df: pd.DataFrame, columns: list[str], sort: bool) -> list[list[A
             key = pd.factorize(key, sort=True)[0].astype(np.int64)
         key = key * width + code
     first = np.flatnonzero(~pd.Series(key).duplicated().to_numpy())
-    order = first[np.argsort(key[first], kind="stable")] if sort else first
+    ranks = key if sort_all else codes[-1]  # the sorted codes of every column, or of the last one
+    order = first[np.argsort(ranks[first], kind="stable")] if sort else first
     out = [list(np.asarray(u, dtype=object)[code[order]]) for code, u in zip(codes, uniques, strict=True)]
     return [out[-1], *out[:-1]]
 

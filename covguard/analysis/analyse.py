@@ -47,7 +47,7 @@ import pandas as pd
 
 from covguard.analysis import findings as F
 from covguard.analysis.hierarchy import roll_up
-from covguard.analysis.keys import isin_rows
+from covguard.analysis.keys import isin_rows, joint_keys, matching_rows, sorted_lists, text_codes
 from covguard.analysis.line_bounds import bound_to_files, is_c_family, lexable
 from covguard.analysis.lines import classify_lines, line_function_keys, scopes
 from covguard.analysis.mcdc import McdcResult, analyse_mcdc
@@ -470,9 +470,21 @@ def classify(
     just = justification_scopes(tags.attached, functions, ledger)
     fn = function_classes(facts, just.scopes)
     lines = line_classes(data, ex.verifying_units, fn, just.scopes)
-    fn = function_line_counts(fn, lines, line_function_keys(data, fn))
+    line_keys = line_function_keys(data, fn)  # each line's function, as an integer (also of fn's rows)
+    fn = function_line_counts(fn, lines, line_keys)
+    # which tests executed code of the requirements they verify: read by the statuses and the findings
+    touched = _touched_pairs(
+        vmap.test_requirements, vmap.tests, ex.function_units, tags.function_requirements
+    )
     reqs = requirement_statuses(
-        requirements, tags.function_requirements, vmap.test_requirements, vmap.tests, fn, ex, product_only
+        requirements,
+        tags.function_requirements,
+        vmap.test_requirements,
+        vmap.tests,
+        fn,
+        ex,
+        product_only,
+        touched=touched,
     )
     mc = mcdc_coverage(data, lines, fn, reqs, tags, vmap, ex)
     found = all_findings(
@@ -488,6 +500,8 @@ def classify(
         problems=problems,
         require_target=require_target,
         product_findings=product_findings,
+        touched=touched,
+        line_keys=line_keys,
     )
     analysis = Analysis(
         requirements=mc.requirements,
@@ -619,12 +633,13 @@ def executions(
     unit_reqs = (
         passing.merge(tr_known, on="test").loc[:, ["coverage_unit", "requirement"]].drop_duplicates()
     )  # requirements verified by passing tests of each coverage unit
-    fexec = data.functions.loc[:, ["file", "function", "test"]].astype(str)
-    fexec = fexec.rename(columns={"test": "coverage_unit"}).drop_duplicates()
+    fexec = _distinct_as_text(data.functions.loc[:, ["file", "function", "test"]])
+    fexec = fexec.rename(columns={"test": "coverage_unit"})
     # verifying executions: (unit, file, function) where the unit passes a test of a function's requirement
-    verifying = fexec.merge(unit_reqs, on="coverage_unit").merge(
+    verifying = matching_rows(
+        fexec.merge(unit_reqs, on="coverage_unit"),
         function_requirements.loc[:, ["file", "function", "requirement"]],
-        on=["file", "function", "requirement"],
+        ["file", "function", "requirement"],
     )
     verifying_units = verifying.loc[:, ["coverage_unit", "file", "function"]].drop_duplicates()
     return Executions(
@@ -633,6 +648,18 @@ def executions(
         verifying=check(verifying, VERIFYING_EXECUTIONS, "verifying executions"),
         verifying_units=check(verifying_units, VERIFYING_UNITS, "verifying units"),
     )
+
+
+def _distinct_as_text(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame.astype(str).drop_duplicates()``: of categorical columns of text (the coverage's),
+    the distinct rows are found on the categories' codes first (equal codes, equal text), so
+    that only they are converted and no string is hashed."""
+    if all(
+        isinstance(t, pd.CategoricalDtype) and pd.api.types.infer_dtype(t.categories) in ("string", "empty")
+        for t in frame.dtypes
+    ):
+        return frame[~frame.duplicated().to_numpy()].astype(str)
+    return frame.astype(str).drop_duplicates()
 
 
 def function_facts(
@@ -649,9 +676,8 @@ def function_facts(
     who executed it (verifying tests, failing ones), where the evidence ran, its reachability."""
     fkey = ["file", "function"]
     req_class = dict(zip(requirements["id"].tolist(), requirements["safety_class"].tolist(), strict=True))
-    freqs = grouped_lists(function_requirements, fkey, "requirement")
-    fn = functions.copy()
-    fn["requirements"] = _per_function(fn, freqs)
+    fn = functions.reset_index(drop=True)  # a new frame, numbered as the merges below numbered it
+    fn["requirements"] = _lists_per_function(fn, function_requirements, "requirement")
     fn["traced"] = fn["requirements"].str.len() > 0
     fn["safety_class"] = pd.Series(
         [
@@ -663,12 +689,9 @@ def function_facts(
         ],
         index=fn.index,
     )  # fmt: skip
-    exec_units = ex.function_units.groupby(fkey).size().rename("executed_units")
-    fn = fn.merge(exec_units, left_on=fkey, right_index=True, how="left")
-    fn["executed_units"] = fn["executed_units"].fillna(0).astype("int64")
+    fn["executed_units"] = _rows_per_function(fn, ex.function_units).fillna(0).astype("int64")
     fn["executed"] = fn["executed_units"] > 0
-    ver = ex.verifying_units.groupby(fkey).size().rename("verifying_units")
-    fn = fn.merge(ver, left_on=fkey, right_index=True, how="left")
+    fn["verifying_units"] = _rows_per_function(fn, ex.verifying_units)  # NaN: none
     fn["verified_exec"] = fn["verifying_units"].fillna(0) > 0
     fn = _verified_on(fn, ex.verifying_units, data)
     # executed by a failing/erroring test of its own requirement
@@ -686,6 +709,21 @@ def function_facts(
         )
         fn["failing_exec"] = isin_rows(fn, failing_exec, fkey)
     return check(_with_reachability(fn, reachable), FUNCTION_FACTS, "function facts")
+
+
+def _rows_per_function(fn: pd.DataFrame, rows: pd.DataFrame) -> pd.Series:
+    """How many rows of ``rows`` name each function of ``fn`` (by file and function), NaN for
+    none: what ``rows.groupby(["file", "function"]).size()`` merged into ``fn`` gives (a row with
+    a missing name counts for no function, as the groupby drops it; int64 when every function
+    has rows, as the merge keeps it), counted on integer codes of the names
+    (:mod:`covguard.analysis.keys`) rather than by grouping ten thousand pairs of strings."""
+    f_fn, f_rows = text_codes(fn["file"], rows["file"])
+    n_fn, n_rows = text_codes(fn["function"], rows["function"])
+    at_fn, at_rows = joint_keys((f_fn, n_fn), (f_rows, n_rows))
+    named = (f_rows >= 0) & (n_rows >= 0)
+    counts = pd.Series(at_rows[named]).value_counts()
+    per_function = pd.Series(at_fn, index=fn.index).map(counts).rename(None)
+    return per_function if per_function.isna().any() else per_function.astype("int64")
 
 
 def _with_reachability(fn: pd.DataFrame, reachable: pd.DataFrame | None) -> pd.DataFrame:
@@ -776,6 +814,9 @@ def function_line_counts(
     if keys is not None and len(keys[0]) == len(lines) and len(keys[1]) == len(fn):
         at_line, at_fn = keys
         keep = counted_rows & (at_line >= 0)
+        sums = _line_sums_by_row(lines, keep, at_line, at_fn)
+        if sums is not None:
+            return check(fn.assign(**sums), FUNCTION_COVERAGE, "function coverage")
         counted = lines.loc[keep, ["executed", "verified", "branches_total", "branches_covered_any",
                                    "branches_verified"]].assign(at=at_line[keep])  # fmt: skip
         per_fn = _line_sums(counted, "at").reindex(at_fn)
@@ -790,6 +831,39 @@ def function_line_counts(
     for c in per_fn.columns:
         fn[c] = fn[c].fillna(0).astype("int64")
     return check(fn, FUNCTION_COVERAGE, "function coverage")
+
+
+_LINE_SUMS = {  # each function's number -> the column of its lines it sums (lines_total: their count)
+    "lines_executed": "executed",
+    "lines_verified": "verified",
+    "branches_total": "branches_total",
+    "branches_executed": "branches_covered_any",
+    "branches_verified": "branches_verified",
+}
+
+
+def _line_sums_by_row(
+    lines: pd.DataFrame, keep: np.ndarray, at_line: np.ndarray, at_fn: np.ndarray
+) -> dict[str, np.ndarray] | None:
+    """What :func:`_line_sums` of the ``keep`` lines grouped by their function's key gives, each
+    function's row of ``fn`` its sums (0 for none, int64): each line's row found once and every
+    column summed by ``bincount`` (exact: counts of lines and branches stay far below 2**53),
+    rather than a group-by of six aggregations.  ``None`` when ``fn`` holds a function twice or a
+    column is not of integers or booleans."""
+    functions = pd.Index(at_fn)
+    columns = list(_LINE_SUMS.values())
+    if not functions.is_unique or not all(
+        pd.api.types.is_integer_dtype(lines[c]) or pd.api.types.is_bool_dtype(lines[c]) for c in columns
+    ):
+        return None
+    rows = np.flatnonzero(keep)
+    at = functions.get_indexer(at_line[rows])
+    rows, at = rows[at >= 0], at[at >= 0]
+    out = {"lines_total": np.bincount(at, minlength=len(at_fn)).astype(np.int64)}
+    for name, column in _LINE_SUMS.items():
+        weights = lines[column].to_numpy()[rows].astype(np.float64)
+        out[name] = np.bincount(at, weights=weights, minlength=len(at_fn)).astype(np.int64)
+    return out
 
 
 def _line_sums(counted: pd.DataFrame, by: str | list[str]) -> pd.DataFrame:
@@ -811,8 +885,10 @@ def requirement_statuses(
     fn: pd.DataFrame,
     ex: Executions,
     product_only: pd.DataFrame | None,
+    touched: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """Step 6: each requirement's status and requirement-based coverage."""
+    """Step 6: each requirement's status and requirement-based coverage (``touched``: the
+    :func:`_touched_pairs` of these frames, when the caller has them already)."""
     reqs = _classify_requirements(
         requirements,
         function_requirements,
@@ -822,6 +898,7 @@ def requirement_statuses(
         ex.function_units,
         ex.verifying,
         product_only,
+        touched,
     )
     return check(reqs, REQUIREMENT_STATUSES, "requirement statuses")
 
@@ -863,9 +940,13 @@ def all_findings(
     problems: Sequence[Any],
     require_target: Sequence[str],
     product_findings: pd.DataFrame | None,
+    touched: pd.DataFrame | None = None,
+    line_keys: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> pd.DataFrame:
     """Step 7: every finding, in one frame, severest first.  ``early``: the findings of the test run
-    and of the justification ledger, when there are any."""
+    and of the justification ledger, when there are any; ``touched``: the :func:`_touched_pairs`
+    of these frames, when the caller has them already; ``line_keys``: the integer keys of the
+    functions of the lines and of ``fn`` (:func:`covguard.analysis.lines.line_function_keys`)."""
     tests, test_requirements = vmap.tests, vmap.test_requirements
     req_tags = tags.attached[tags.attached["kind"] == "req"]
     findings = [
@@ -878,11 +959,12 @@ def all_findings(
         F.frame(mcdc_findings),
         F.requirement_findings(reqs, tests),
         F.hollow_findings(
-            hollow_pairs(test_requirements, tests, ex.function_units, tags.function_requirements), reqs
+            hollow_pairs(test_requirements, tests, ex.function_units, tags.function_requirements, touched),
+            reqs,
         ),
         F.test_result_findings(tests, test_requirements, known),
         F.coarse_attribution_findings(tests, test_requirements),
-        F.line_findings(lines, fn),
+        F.line_findings(lines, fn, line_keys),
         F.justification_findings(tags.attached, lines, fn),
         F.problem_findings(problems, req_tags),
         F.host_only_findings(fn, require_target),
@@ -911,16 +993,54 @@ def _verified_on(fn: pd.DataFrame, verifying_units: pd.DataFrame, data: Coverage
         # categories are distinct texts: the distinct rows first, then as text (fewer to convert)
         unit_origin = unit_origin.drop_duplicates()
     unit_origin = unit_origin.astype(str).drop_duplicates().rename(columns={"test": "coverage_unit"})
-    on = verifying_units.astype(str).merge(unit_origin, on="coverage_unit").loc[:, [*fkey, "origin"]]
-    origins = grouped_lists(on, fkey, "origin")
-    fn["verified_on"] = _per_function(fn, origins)
-    target = on[~on["origin"].str.startswith("host")].drop_duplicates(fkey)
-    fn["verified_on_target"] = isin_rows(fn, target, fkey)
+    vu = verifying_units.astype(str)
+    one = _one_origin(fn, vu, unit_origin)
+    if one is not None:
+        fn["verified_on"], fn["verified_on_target"] = one
+    else:
+        on = vu.merge(unit_origin, on="coverage_unit").loc[:, [*fkey, "origin"]]
+        fn["verified_on"] = _lists_per_function(fn, on, "origin")
+        target = on[~on["origin"].str.startswith("host")].drop_duplicates(fkey)
+        fn["verified_on_target"] = isin_rows(fn, target, fkey)
     # a host tool's Python: asked once per file name (NaN, no name: not Python, as str.endswith says)
     codes, files = pd.factorize(fn["file"].astype(str))
     python = np.array([f.endswith(".py") for f in files.tolist()] + [False], dtype=bool)
     fn["target_code"] = ~python[codes]
     return fn
+
+
+def _one_origin(
+    fn: pd.DataFrame, verifying_units: pd.DataFrame, unit_origin: pd.DataFrame
+) -> tuple[list[list[str]], np.ndarray] | None:
+    """``verified_on`` and ``verified_on_target`` of a run whose coverage has one origin (every
+    unit ran on the host, say), when each verifying unit has it: the origin for each function a
+    verifying unit executed, without joining the origins to the executions (``fn``'s
+    ``verifying_units``, when it has them, count the rows of ``verifying_units`` per function).
+    ``None`` otherwise (several origins, a unit without one, a missing name): the caller joins
+    them."""
+    origins = unit_origin["origin"]
+    names = verifying_units.loc[:, ["file", "function"]]
+    if origins.nunique(dropna=False) != 1 or origins.isna().any() or names.isna().any().any():
+        return None
+    if not verifying_units["coverage_unit"].isin(unit_origin["coverage_unit"]).all():
+        return None
+    only = str(origins.iloc[0])
+    # how many verifying units executed each function: counted already by function_facts
+    counts = (
+        fn["verifying_units"] if "verifying_units" in fn.columns else _rows_per_function(fn, verifying_units)
+    )
+    ran = (counts.fillna(0) > 0).to_numpy(dtype=bool)
+    return [[only] if r else [] for r in ran.tolist()], ran & (not only.startswith("host"))
+
+
+def _lists_per_function(fn: pd.DataFrame, rows: pd.DataFrame, value: str) -> list[list[Any]]:
+    """Each function's distinct ``value`` texts among ``rows`` (by file and function), sorted
+    (:func:`covguard.analysis.keys.sorted_lists`, or grouped and looked up)."""
+    fkey = ["file", "function"]
+    lists = sorted_lists(fn, rows, fkey, value)
+    return (
+        lists if lists is not None else _per_function(fn, grouped_lists(rows, fkey, value, sort_keys=False))
+    )
 
 
 def _per_function(fn: pd.DataFrame, lists: dict[Any, list[Any]]) -> list[list[Any]]:
@@ -960,6 +1080,7 @@ def _classify_requirements(
     fexec: pd.DataFrame,
     verifying: pd.DataFrame,
     product_only: pd.DataFrame | None = None,
+    touched: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     kept = [
         "id",
@@ -975,34 +1096,24 @@ def _classify_requirements(
     implementing = function_requirements.loc[:, ["file", "function", "requirement"]]
     if product_only is not None and len(product_only):
         implementing = pd.concat([implementing, product_only], ignore_index=True).drop_duplicates()
-    refs: list[Any] = list(zip(implementing["file"].tolist(), implementing["function"].tolist(), strict=True))
-    impl = grouped_lists(
-        implementing.assign(ref=pd.Series(refs, dtype=object)), ["requirement"], "ref", sort=False
-    )
-    implemented: list[Any] = [
-        [{"file": f, "function": n} for f, n in impl.get(i, [])] for i in r["id"].tolist()
-    ]
+    implemented = _implemented_by(r["id"], implementing)
     r["implemented_by"] = pd.Series(implemented, index=r.index, dtype=object)
     tr = test_requirements.merge(tests.loc[:, ["test", "status"]], on="test", how="left")
-    by = grouped_lists(tr, ["requirement"], "test")
+    by = grouped_lists(tr, ["requirement"], "test", sort_keys=False)
     ids = r["id"].tolist()
     r["verified_by"] = [by.get(i, []) for i in ids] if by else [[] for _ in ids]
-    bad = grouped_lists(tr[tr["status"].isin(["failed", "error"])], ["requirement"], "test")
+    bad = grouped_lists(tr[tr["status"].isin(["failed", "error"])], ["requirement"], "test", sort_keys=False)
     r["failing_tests"] = [bad.get(i, []) for i in ids] if bad else [[] for _ in ids]
     # did any verifying test execute any implementing function (pass or fail)?
-    touched = _touched_pairs(test_requirements, tests, fexec, function_requirements)
+    if touched is None:
+        touched = _touched_pairs(test_requirements, tests, fexec, function_requirements)
     r["executed_by_tests"] = r["id"].isin(touched["requirement"])
     # requirement-based coverage over its implementing functions (their verified lines count for
     # the requirement only when the verifying test is a test of this requirement)
-    fr = function_requirements.loc[:, ["file", "function", "requirement"]].merge(
-        fn.loc[:, ["file", "function", "lines_total", "branches_total"]], on=["file", "function"]
-    )
-    totals = fr.groupby("requirement")[["lines_total", "branches_total"]].sum()
-    r = r.merge(totals, left_on="id", right_index=True, how="left")
-    per_req = _requirement_line_coverage(verifying, fn)
-    r = r.merge(per_req, left_on="id", right_index=True, how="left")
-    for c in ("lines_total", "branches_total", "lines_verified", "branches_verified"):
-        r[c] = r[c].fillna(0).astype("int64")
+    totals = _sums_per_requirement(r["id"], function_requirements, fn, ["lines_total", "branches_total"])
+    per_req = _requirement_line_coverage(r["id"], verifying, fn)
+    for c, sums in (totals | per_req).items():  # as left merges on the id added them (0 for none)
+        r[c] = sums
     r["line_coverage"] = np.where(
         r["lines_total"] > 0, 100.0 * r["lines_verified"] / r["lines_total"].clip(lower=1), np.nan
     )
@@ -1019,21 +1130,68 @@ def _classify_requirements(
     return roll_up(r).reset_index(drop=True)
 
 
+def _implemented_by(ids: pd.Series, implementing: pd.DataFrame) -> list[list[dict[str, Any]]]:
+    """For each requirement of ``ids``, its implementing functions as ``{file, function}`` dicts,
+    each once, in the order ``implementing`` (file, function, requirement) first names them.
+
+    Grouped on integer codes (:mod:`covguard.analysis.keys`): the first row of each (requirement,
+    file, function), each requirement's rows brought together in row order, one list sliced per
+    requirement; rather than a tuple of names per row, hashed to group.  A missing value takes
+    the grouping of :func:`covguard.frames.grouped_lists`."""
+    if ids.isna().any() or implementing.loc[:, ["file", "function", "requirement"]].isna().any().any():
+        named = list(zip(implementing["file"].tolist(), implementing["function"].tolist(), strict=True))
+        impl = grouped_lists(
+            implementing.assign(ref=pd.Series(named, dtype=object)), ["requirement"], "ref", sort=False
+        )
+        return [[{"file": f, "function": n} for f, n in impl.get(i, [])] for i in ids.tolist()]
+    q_ids, q_rows = text_codes(ids, implementing["requirement"])
+    (files,), (functions,) = text_codes(implementing["file"]), text_codes(implementing["function"])
+    (row_key,) = joint_keys((q_rows, files, functions))
+    rows = np.flatnonzero(~pd.Series(row_key).duplicated().to_numpy())  # each pair once, in order
+    rows = rows[np.argsort(q_rows[rows], kind="stable")]  # by requirement, in row order
+    width = int(max(q_ids.max(initial=-1), q_rows.max(initial=-1))) + 1
+    ends = np.cumsum(np.bincount(q_rows[rows], minlength=width)).tolist()
+    refs = [
+        {"file": f, "function": n}
+        for f, n in zip(
+            implementing["file"].to_numpy(dtype=object)[rows].tolist(),
+            implementing["function"].to_numpy(dtype=object)[rows].tolist(),
+            strict=True,
+        )
+    ]
+    starts = [0, *ends][: len(ends)]
+    return [refs[starts[q] : ends[q]] for q in q_ids.tolist()]
+
+
 def _touched_pairs(
     test_requirements: pd.DataFrame,
     tests: pd.DataFrame,
     fexec: pd.DataFrame,
     function_requirements: pd.DataFrame,
 ) -> pd.DataFrame:
-    """(test, requirement) pairs where the test executed at least one function of the requirement."""
+    """(test, requirement) pairs where the test executed at least one function of the requirement,
+    each once (in no particular order: callers ask whether a pair is among them).
+
+    The (coverage unit, requirement) pairs that executed a function of the requirement are joined
+    on integer codes of the text keys (:mod:`covguard.analysis.keys`): the same matches as the
+    merges on the text, without hashing every function name of every execution twice."""
     if test_requirements.empty:  # no test verifies anything: no pair (without four empty merges)
         return test_requirements.loc[:, ["test", "requirement"]]
-    units = test_requirements.merge(tests.loc[:, ["test", "coverage_unit"]], on="test")
-    hit = units.merge(fexec, on="coverage_unit").merge(
-        function_requirements.loc[:, ["file", "function", "requirement"]],
-        on=["file", "function", "requirement"],
+    units = test_requirements.loc[:, ["test", "requirement"]].merge(
+        tests.loc[:, ["test", "coverage_unit"]], on="test"
     )
-    return hit.loc[:, ["test", "requirement"]].drop_duplicates()
+    fr = function_requirements
+    f_x, f_r = text_codes(fexec["file"], fr["file"])
+    n_x, n_r = text_codes(fexec["function"], fr["function"])
+    u_x, u_t = text_codes(fexec["coverage_unit"], units["coverage_unit"])
+    q_r, q_t = text_codes(fr["requirement"], units["requirement"])
+    at_x, at_r = joint_keys((f_x, n_x), (f_r, n_r))  # (file, function)
+    ran = pd.DataFrame({"at": at_x, "unit": u_x}).merge(pd.DataFrame({"at": at_r, "req": q_r}), on="at")
+    ran_key, unit_key = joint_keys(
+        (ran["unit"].to_numpy(), ran["req"].to_numpy()), (u_t, q_t)
+    )  # (coverage unit, requirement)
+    hit = units.loc[pd.Series(unit_key).isin(ran_key).to_numpy(), ["test", "requirement"]]
+    return hit.drop_duplicates()
 
 
 def hollow_pairs(
@@ -1041,30 +1199,65 @@ def hollow_pairs(
     tests: pd.DataFrame,
     fexec: pd.DataFrame,
     function_requirements: pd.DataFrame,
+    touched: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """Passing tests that claim a requirement with code, yet execute none of that code."""
+    """Passing tests that claim a requirement with code, yet execute none of that code.
+    ``touched``: :func:`_touched_pairs` of the same frames, when the caller has it already."""
     implemented = set(function_requirements["requirement"].tolist())
     claims = test_requirements[test_requirements["requirement"].isin(implemented)].merge(
         tests.loc[:, ["test", "status", "file", "line"]], on="test"
     )
     claims = claims[claims["status"] == "passed"]
-    touched = _touched_pairs(test_requirements, tests, fexec, function_requirements)
+    if touched is None:
+        touched = _touched_pairs(test_requirements, tests, fexec, function_requirements)
     key = ["test", "requirement"]
     return claims[~isin_rows(claims, touched, key)].reset_index(drop=True)
 
 
-def _requirement_line_coverage(verifying: pd.DataFrame, fn: pd.DataFrame) -> pd.DataFrame:
+def _requirement_line_coverage(
+    ids: pd.Series, verifying: pd.DataFrame, fn: pd.DataFrame
+) -> dict[str, np.ndarray]:
     """Lines/branches of each requirement's functions executed by passing tests of *that* requirement.
 
     Approximated per function: the verified lines of a function count for a requirement when a
     passing test of that requirement executed the function (exact per-requirement line sets are in
     the lines frame; functions usually implement one requirement).
     """
-    pairs = verifying.loc[:, ["file", "function", "requirement"]].drop_duplicates()
-    m = pairs.merge(
-        fn.loc[:, ["file", "function", "lines_verified", "branches_verified"]], on=["file", "function"]
-    )
-    return m.groupby("requirement")[["lines_verified", "branches_verified"]].sum()
+    pairs = verifying.loc[:, ["file", "function", "requirement"]]
+    return _sums_per_requirement(ids, pairs, fn, ["lines_verified", "branches_verified"], distinct=True)
+
+
+def _sums_per_requirement(
+    ids: pd.Series, pairs: pd.DataFrame, fn: pd.DataFrame, columns: list[str], *, distinct: bool = False
+) -> dict[str, np.ndarray]:
+    """For each requirement of ``ids``, the sums of ``columns`` of ``fn`` over the functions
+    ``pairs`` (file, function, requirement) give it, 0 for none (``distinct``: each pair once):
+    what merging ``pairs`` with ``fn`` on file and function, grouping by requirement and mapping
+    ``ids`` to the sums gave.  With one row of ``fn`` per function (the analysis' own) and integer
+    numbers, each pair's function and requirement are found by integer codes
+    (:mod:`covguard.analysis.keys`) and summed by ``bincount``, without a merge, a group-by and a
+    lookup on text."""
+    f_fn, f_pairs = text_codes(fn["file"], pairs["file"])
+    n_fn, n_pairs = text_codes(fn["function"], pairs["function"])
+    at_fn, at_pairs = joint_keys((f_fn, n_fn), (f_pairs, n_pairs))
+    rows = pd.Index(at_fn)
+    if not rows.is_unique or not all(pd.api.types.is_integer_dtype(fn[c]) for c in columns):
+        m = pairs.drop_duplicates() if distinct else pairs
+        m = m.merge(fn.loc[:, ["file", "function", *columns]], on=["file", "function"])
+        grouped = m.groupby("requirement")[columns].sum()
+        return {c: ids.map(grouped[c]).fillna(0).astype("int64").to_numpy() for c in columns}
+    q_ids, q_pairs = text_codes(ids, pairs["requirement"])
+    at = rows.get_indexer(at_pairs)
+    hit = np.flatnonzero((at >= 0) & (q_pairs >= 0))  # a missing requirement counts for none
+    width = int(max(q_ids.max(initial=-1), q_pairs.max(initial=-1))) + 1
+    if distinct:  # (function, requirement) once each
+        hit = hit[np.unique(at[hit] * width + q_pairs[hit], return_index=True)[1]]
+    out: dict[str, np.ndarray] = {}
+    for c in columns:
+        sums = np.bincount(q_pairs[hit], weights=fn[c].to_numpy(dtype=np.float64)[at[hit]], minlength=width)
+        # exact: sums of line and branch numbers stay far below 2**53; a missing id (-1): 0
+        out[c] = np.append(sums, 0.0)[q_ids].astype(np.int64)
+    return out
 
 
 # ---------------------------------------------------------------------------------------------

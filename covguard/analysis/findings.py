@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from covguard.analysis.keys import isin_rows
+from covguard.analysis.keys import isin_rows, joint_keys, sorted_lists, text_codes
 from covguard.analysis.kinds import KINDS
 from covguard.frames import grouped_lists, records
 
@@ -62,11 +62,8 @@ def _frame_of_columns(columns: dict[str, list[Any]]) -> pd.DataFrame:
     them): the frame from the columns at once, without a dict per row."""
     if not any(len(v) for v in columns.values()):
         return empty_findings()
-    df = pd.DataFrame(columns)
-    for c in FINDING_COLUMNS:
-        if c not in df.columns:
-            df[c] = None
-    return df.loc[:, FINDING_COLUMNS]
+    n = max(len(v) for v in columns.values())
+    return pd.DataFrame({c: columns[c] if c in columns else [None] * n for c in FINDING_COLUMNS})
 
 
 def frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
@@ -83,8 +80,8 @@ def finish_findings(df: pd.DataFrame) -> pd.DataFrame:
     for c in ("file", "function", "requirement", "test", "message"):
         text = df[c].astype(object)
         df[c] = text.where(df[c].notna() & (text != ""), None)
-    for c in ("tests", "suggested_requirements", "call_path"):
-        df[c] = [list(v) if isinstance(v, _SEQUENCES) else [] for v in df[c].tolist()]
+    for c in ("tests", "suggested_requirements", "call_path"):  # most findings have none: None first
+        df[c] = [[] if v is None else list(v) if isinstance(v, _SEQUENCES) else [] for v in df[c].tolist()]
     decisions = [v if isinstance(v, dict) else None for v in df["decision"].tolist()]
     df["decision"] = pd.Series(decisions, index=df.index, dtype=object)  # mcdc_gap
     df["line"] = pd.to_numeric(df["line"], errors="coerce").fillna(0).astype("int64")
@@ -92,12 +89,44 @@ def finish_findings(df: pd.DataFrame) -> pd.DataFrame:
     df["end_line"] = df["end_line"].fillna(df["line"]).astype("int64")
     # each kind's place in SEVERITY, looked up once per kind (NaN: a kind it does not list)
     codes, kinds = pd.factorize(df["kind"])
-    order = {k: i for i, k in enumerate(SEVERITY)}
-    df["_o"] = np.array([order.get(k, np.nan) for k in kinds.tolist()] + [np.nan], dtype="float64")[codes]
-    df = df.sort_values(
-        ["_o", "file", "line", "function", "requirement", "test"], kind="stable", na_position="first"
-    )
-    return df.drop(columns="_o").reset_index(drop=True)
+    place = {k: i for i, k in enumerate(SEVERITY)}
+    df["_o"] = np.array([place.get(k, np.nan) for k in kinds.tolist()] + [np.nan], dtype="float64")[codes]
+    order = severest_first(df, ["_o", "file", "line", "function", "requirement", "test"])
+    return df.drop(columns="_o").take(order).reset_index(drop=True)
+
+
+def severest_first(df: pd.DataFrame, by: list[str]) -> np.ndarray:
+    """The positions of the rows of ``df`` in the order of ``df.sort_values(by, kind="stable",
+    na_position="first")``.
+
+    pandas sorts every key column's distinct values, function names and requirement ids included,
+    though they decide nothing where the first keys differ (tens of thousands of findings, a
+    handful of ties): the later keys are ranked only among the rows the earlier ones leave tied.
+    Ranks of :func:`pandas.factorize` (sorted, a missing value -1, first), then one stable
+    ``lexsort``: what pandas computes, on fewer values."""
+    ranks: list[np.ndarray] = []
+    tied = np.ones(len(df), dtype=bool)  # rows whose keys so far equal a neighbour's
+    for c in by:
+        column = df[c] if tied.all() else df[c][tied]
+        try:
+            codes = pd.factorize(column, sort=True)[0]
+        except TypeError:  # values without an order: pandas' own sort says what it says of them
+            return np.asarray(
+                df.reset_index(drop=True).sort_values(by, kind="stable", na_position="first").index
+            )
+        rank = np.zeros(len(df), dtype=np.int64)
+        rank[tied] = codes
+        ranks.append(rank)
+        order = np.lexsort(ranks[::-1])
+        keys = np.stack(ranks, axis=1)[order]
+        same = np.all(keys[1:] == keys[:-1], axis=1)  # each sorted row equals the previous one
+        now = np.zeros(len(df), dtype=bool)
+        now[order[1:][same]] = True
+        now[order[:-1][same]] = True
+        tied = now
+        if not tied.any():
+            return order
+    return np.lexsort(ranks[::-1])
 
 
 def _names(tests: list[str], limit: int = 3) -> str:
@@ -113,15 +142,23 @@ def function_findings(
     known: set[str],
 ) -> pd.DataFrame:
     exec_tests = fexec.merge(tests.loc[:, ["coverage_unit", "test"]], on="coverage_unit")
-    by_fn = grouped_lists(exec_tests, ["file", "function"], "test")
     treqs = grouped_lists(
-        test_requirements[test_requirements["requirement"].isin(known)], ["test"], "requirement"
+        test_requirements[test_requirements["requirement"].isin(known)],
+        ["test"],
+        "requirement",
+        sort_keys=False,
     )
     names = ["kind", "file", "line", "end_line", "function", "requirement", "message", "tests",
              "suggested_requirements", "call_path"]  # fmt: skip
     rows: list[tuple[Any, ...]] = []  # one tuple per finding, in the order of names
-    sub = fn[fn["class"].isin(["rogue", "traced_untested", "incidental", "dead"])]
     read = ["file", "function", "class", "requirements", "line_start", "line_end", "failing_exec"]
+    kept = fn["class"].isin(["rogue", "traced_untested", "incidental", "dead"]).to_numpy(dtype=bool)
+    sub = fn.loc[kept, [c for c in fn.columns if c in [*read, "reachable", "call_path", "image"]]]
+    # the tests that ran each function, sorted
+    ran_by = sorted_lists(sub, exec_tests, ["file", "function"], "test")
+    if ran_by is None:
+        by_fn = grouped_lists(exec_tests, ["file", "function"], "test", sort_keys=False)
+        ran_by = [by_fn.get(k, []) for k in zip(sub["file"].tolist(), sub["function"].tolist(), strict=True)]
     # the product build's facts, when the frame has them (a frame of the tests may not)
     facts = [
         sub[c].tolist() if c in sub.columns else [None] * len(sub)
@@ -138,8 +175,8 @@ def function_findings(
         reachable,
         call_path,
         image,
-    ) in zip(*(sub[c].tolist() for c in read), *facts, strict=True):
-        ran = by_fn.get((file, function), [])
+        ran,
+    ) in zip(*(sub[c].tolist() for c in read), *facts, ran_by, strict=True):
         # the requirements the tests that ran it verify (read by the rogue and incidental messages)
         suggested = sorted({r for t in ran for r in treqs.get(t, [])}) if treqs and ran else []
         reqs = ", ".join(requirements)
@@ -254,8 +291,12 @@ def test_result_findings(
     tests: pd.DataFrame, test_requirements: pd.DataFrame, known: set[str]
 ) -> pd.DataFrame:
     rows: list[dict[str, Any]] = []
-    treqs = grouped_lists(test_requirements, ["test"], "requirement")
-    for rec in records(tests):
+    # only the tests with something to report, in their order (thousands pass with full coverage)
+    notable = tests["status"].isin(["failed", "error"]) | tests["coverage"].isin(["incomplete", "missing"])
+    if not notable.any():
+        return _frame(rows)
+    treqs = grouped_lists(test_requirements, ["test"], "requirement", sort_keys=False)
+    for rec in records(tests[notable.to_numpy(dtype=bool)]):
         if rec["status"] in ("failed", "error"):
             reqs = [r for r in treqs.get(rec["test"], []) if r in known]
             rows.append(
@@ -429,45 +470,115 @@ def selected_run_findings(selection: Mapping[str, Any] | None) -> pd.DataFrame:
                     "message": message}])  # fmt: skip
 
 
-def line_findings(lines: pd.DataFrame, fn: pd.DataFrame) -> pd.DataFrame:
-    """Runs of lines of traced, exercised functions that no test of their requirement executes."""
-    partial = fn[fn["class"].isin(["verified"]) & (fn["lines_verified"] < fn["lines_total"])]
-    if not len(partial):
+def line_findings(
+    lines: pd.DataFrame, fn: pd.DataFrame, keys: tuple[np.ndarray, np.ndarray] | None = None
+) -> pd.DataFrame:
+    """Runs of lines of traced, exercised functions that no test of their requirement executes.
+
+    The findings are built column by column (tens of thousands of runs on a large project): the
+    columns the runs need are taken before the rows are filtered, each line's function is found
+    by integer keys (``keys``: of each line's function and of each row of ``fn``, as
+    :func:`covguard.analysis.lines.line_function_keys` gives them; else made from the text), and
+    each run's first and last line are read at its bounds (its lines are consecutive and
+    sorted), not grouped."""
+    verified = (fn["class"] == "verified").to_numpy(dtype=bool) & (
+        fn["lines_verified"] < fn["lines_total"]
+    ).to_numpy()
+    if not verified.any():
         return empty_findings()
-    cand = lines[lines["class"].isin(["unexecuted", "incidental"])].merge(
-        partial.loc[:, ["file", "function", "requirements"]], on=["file", "function"]
-    )
+    open_lines = lines["class"].isin(["unexecuted", "incidental"]).to_numpy(dtype=bool)
+    cand = _open_lines_by_key(lines, open_lines, fn, verified, keys)
+    if cand is None:
+        partial = fn.loc[verified, ["file", "function", "requirements"]]
+        cand = _with_function_requirements(lines.loc[open_lines, ["file", "line", "function"]], partial)
     cand = cand.sort_values(["file", "line"])
-    # runs of consecutive lines per function, vectorised
-    brk = (
-        (cand["line"].diff() != 1)
-        | (cand["function"] != cand["function"].shift())
-        | (cand["file"] != cand["file"].shift())
-    )
-    cand = cand.assign(run=brk.cumsum())
-    runs = cand.groupby("run").agg(
-        file=("file", "first"),
-        function=("function", "first"),
-        line=("line", "min"),
-        end_line=("line", "max"),
-        requirements=("requirements", "first"),
-        n=("line", "size"),
-    )
-    rows = [
-        {
-            "kind": "uncovered_lines",
-            "file": rec["file"],
-            "line": rec["line"],
-            "end_line": rec["end_line"],
-            "function": rec["function"],
-            "requirement": ", ".join(rec["requirements"]),
-            "message": f"{rec['n']} line(s) of '{rec['function']}' ({rec['line']}-{rec['end_line']}) "
-            "are not executed by "
-            f"any passing test of {', '.join(rec['requirements'])}",
-        }
-        for rec in records(runs)
+    # runs of consecutive lines per function, vectorised: a run breaks where the line does not
+    # follow the previous one, or the function or the file (their integer codes) changes
+    numbers, files, functions = (cand[c].to_numpy() for c in ("line", "file_code", "function_code"))
+    brk = np.ones(len(cand), dtype=bool)
+    brk[1:] = (np.diff(numbers) != 1) | (functions[1:] != functions[:-1]) | (files[1:] != files[:-1])
+    brk |= (files < 0) | (functions < 0)  # a missing name equals none (as NaN != NaN)
+    starts = np.flatnonzero(brk)
+    if not len(starts):
+        return empty_findings()
+    ends = np.append(starts[1:], len(cand)) - 1
+    first, last = numbers[starts].tolist(), numbers[ends].tolist()
+    names = cand["function"].to_numpy(dtype=object)[starts].tolist()
+    requirements = [", ".join(r) for r in cand["requirements"].to_numpy(dtype=object)[starts].tolist()]
+    sizes = (ends - starts + 1).tolist()
+    messages = [
+        f"{n} line(s) of '{f}' ({a}-{b}) are not executed by any passing test of {r}"
+        for n, f, a, b, r in zip(sizes, names, first, last, requirements, strict=True)
     ]
-    return _frame(rows)
+    return _frame_of_columns(
+        {
+            "kind": ["uncovered_lines"] * len(starts),
+            "file": cand["file"].to_numpy(dtype=object)[starts].tolist(),
+            "line": first,
+            "end_line": last,
+            "function": names,
+            "requirement": requirements,
+            "message": messages,
+        }
+    )
+
+
+def _open_lines_by_key(
+    lines: pd.DataFrame,
+    open_lines: np.ndarray,
+    fn: pd.DataFrame,
+    verified: np.ndarray,
+    keys: tuple[np.ndarray, np.ndarray] | None,
+) -> pd.DataFrame | None:
+    """What :func:`_with_function_requirements` gives for the open lines of the ``verified`` rows
+    of ``fn``, from the functions' integer keys (no text hashed); the key of a line's function
+    stands for both its codes (equal exactly when file and function are).  ``None`` without keys
+    of these frames, or when ``fn`` holds a function twice."""
+    if keys is None or len(keys[0]) != len(lines) or len(keys[1]) != len(fn):
+        return None
+    at_line, at_fn = keys
+    functions = pd.Index(at_fn)
+    if not functions.is_unique:
+        return None
+    rows = np.flatnonzero(open_lines & (at_line >= 0))
+    at = functions.get_indexer(at_line[rows])
+    hit = at >= 0
+    hit[hit] = verified[at[hit]]
+    rows, at = rows[hit], at[hit]
+    return pd.DataFrame(
+        {
+            "file": lines["file"].take(rows).reset_index(drop=True),
+            "line": lines["line"].to_numpy()[rows],
+            "function": lines["function"].take(rows).reset_index(drop=True),
+            "requirements": fn["requirements"].to_numpy(dtype=object)[at],
+            "file_code": at_line[rows],
+            "function_code": at_line[rows],
+        }
+    )
+
+
+def _with_function_requirements(rows: pd.DataFrame, partial: pd.DataFrame) -> pd.DataFrame:
+    """``rows.merge(partial, on=["file", "function"])``: each row of a function of ``partial`` with
+    its ``requirements``, in the rows' order, and integer codes of its file and function
+    (``file_code``, ``function_code``: equal exactly when the text is, -1 for a missing one).
+    With one row of ``partial`` per function (the analysis' own), each row's function is found by
+    its integer key (:mod:`covguard.analysis.keys`) rather than by a merge on two columns of text."""
+    f_rows, f_partial = text_codes(rows["file"], partial["file"])
+    n_rows, n_partial = text_codes(rows["function"], partial["function"])
+    at_rows, at_partial = joint_keys((f_rows, n_rows), (f_partial, n_partial))
+    functions = pd.Index(at_partial)
+    if not functions.is_unique:
+        merged = rows.merge(partial, on=["file", "function"])
+        (file_code,), (function_code,) = text_codes(merged["file"]), text_codes(merged["function"])
+        return merged.assign(file_code=file_code, function_code=function_code)
+    at = functions.get_indexer(at_rows)
+    hit = at >= 0
+    found: pd.DataFrame = rows[hit].reset_index(drop=True)
+    return found.assign(
+        requirements=partial["requirements"].to_numpy(dtype=object)[at[hit]],
+        file_code=f_rows[hit],
+        function_code=n_rows[hit],
+    )
 
 
 def justification_findings(attached: pd.DataFrame, lines: pd.DataFrame, fn: pd.DataFrame) -> pd.DataFrame:

@@ -10,6 +10,7 @@ in a pandas merge on text (a ``groupby`` drops missing keys: callers drop ``-1``
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -29,6 +30,9 @@ def text_codes(*columns: pd.Series) -> list[np.ndarray]:
     """Codes (int64) of text columns over one vocabulary: equal text, equal code, in any of the
     columns; ``-1`` for a missing value.  A categorical column is coded through its categories
     (one lookup per category, not per row)."""
+    coded = _one_pass_codes(columns)
+    if coded is not None:
+        return coded
     parts = [_codes_and_names(c) for c in columns]
     names = [n.astype(str) for _c, n in parts]
     vocabulary = pd.Index(np.concatenate([np.asarray(n, dtype=object) for n in names])).unique()
@@ -36,6 +40,35 @@ def text_codes(*columns: pd.Series) -> list[np.ndarray]:
     for (codes, _n), shown in zip(parts, names, strict=True):
         where = np.append(vocabulary.get_indexer(shown), -1).astype(np.int64)
         out.append(where[np.asarray(codes, dtype=np.int64)])  # code -1: the appended -1
+    return out
+
+
+def _one_pass_codes(columns: Sequence[pd.Series]) -> list[np.ndarray] | None:
+    """:func:`text_codes` when every value is a ``str`` (the analysis' frames): the values of the
+    plain columns and the categories of the categorical ones factorised together, once.  The
+    codes are the very ones the general path gives (both number the text in the order it first
+    appears, a categorical column's categories in their order), with each string hashed once
+    instead of three times (per column, for the vocabulary, to look it up).  ``None`` when some
+    value is not a ``str`` (its code is then that of its text, ``astype(str)``: the general path)."""
+    values: list[np.ndarray] = []
+    for c in columns:
+        texts = c.cat.categories if isinstance(c.dtype, pd.CategoricalDtype) else c
+        if (
+            len(texts)
+            and not isinstance(texts.dtype, pd.StringDtype)
+            and pd.api.types.infer_dtype(texts, skipna=True) not in ("string", "empty")
+        ):
+            return None
+        values.append(np.asarray(texts, dtype=object))
+    codes = pd.factorize(np.concatenate(values) if values else np.array([], dtype=object))[0].astype(np.int64)
+    out: list[np.ndarray] = []
+    start = 0
+    for c, v in zip(columns, values, strict=True):
+        mine = codes[start : start + len(v)]
+        start += len(v)
+        if isinstance(c.dtype, pd.CategoricalDtype):  # the row's category's code; -1 (missing) stays
+            mine = np.append(mine, -1)[np.asarray(c.cat.codes, dtype=np.int64)]
+        out.append(mine)
     return out
 
 
@@ -99,3 +132,47 @@ def isin_rows(left: pd.DataFrame, right: pd.DataFrame, on: Sequence[str]) -> np.
         return np.zeros(len(left), dtype=bool)
     lk, rk = joint_keys(*_key_columns(left, right, on))
     return np.asarray(pd.Series(lk).isin(rk).to_numpy(), dtype=bool)
+
+
+def matching_rows(left: pd.DataFrame, right: pd.DataFrame, on: list[str]) -> pd.DataFrame:
+    """``left.merge(right, on=on)`` where ``right`` holds only the ``on`` columns, each key once
+    (the function requirements): the rows of ``left`` whose key ``right`` holds, in ``left``'s
+    order, numbered anew; found on integer keys rather than by a merge's hashing of every text of
+    both frames.  Any other pair of frames: the merge itself."""
+    plain = list(right.columns) == list(on) and all(left[c].dtype == right[c].dtype for c in on)
+    if plain and len(left) and len(right):
+        lk, rk = joint_keys(*_key_columns(left, right, on))
+        if pd.Index(rk).is_unique:
+            return left[pd.Series(lk).isin(rk).to_numpy()].reset_index(drop=True)
+    return left.merge(right, on=on)
+
+
+def sorted_lists(
+    left: pd.DataFrame, right: pd.DataFrame, on: Sequence[str], value: str
+) -> list[list[Any]] | None:
+    """For each row of ``left``, the distinct ``value`` texts of the rows of ``right`` with its
+    ``on`` values, sorted (a new empty list for none): what grouping ``right`` with
+    :func:`covguard.frames.grouped_lists` and looking each row of ``left`` up gives, without a
+    tuple of texts per row to hash twice (each function's requirements, origins, tests).  ``None``
+    when ``left`` holds a key twice, a key or a value is missing, or a value is not text: the
+    caller then groups and looks up."""
+    if not len(right):
+        return [[] for _row in range(len(left))]
+    if any(left[c].isna().any() or right[c].isna().any() for c in on):
+        return None
+    column = right[value]
+    text = isinstance(column.dtype, pd.StringDtype) or pd.api.types.infer_dtype(column) in ("string", "empty")
+    if not text or column.isna().any():
+        return None
+    lk, rk = joint_keys(*_key_columns(left, right, on))
+    rows = pd.Index(lk)
+    if not rows.is_unique:
+        return None
+    at = rows.get_indexer(rk)
+    hit = at >= 0
+    codes, names = pd.factorize(column[hit], sort=True)  # sorted codes order as the texts sort
+    width = max(len(names), 1)
+    pairs = np.unique(at[hit].astype(np.int64) * width + codes)  # (row, value) distinct, in order
+    values = np.asarray(names, dtype=object)[pairs % width].tolist()
+    ends = np.cumsum(np.bincount(pairs // width, minlength=len(left))).tolist()
+    return [values[a:b] for a, b in zip([0, *ends][: len(ends)], ends, strict=True)]

@@ -105,8 +105,8 @@ def classify_lines(
         (u_vu, f_vu, n_vu),
     )
     ver = br_fn[pd.Series(br_run[0]).isin(br_run[1]).to_numpy()]
-    lines["branches_covered_any"] = rows.counts(br_fn.drop_duplicates(["at", "branch"])["at"].to_numpy())
-    lines["branches_verified"] = rows.counts(ver.drop_duplicates(["at", "branch"])["at"].to_numpy())
+    lines["branches_covered_any"] = rows.counts(_distinct_branches(br_fn))
+    lines["branches_verified"] = rows.counts(_distinct_branches(ver))
     # justified / excluded ranges (function scopes use the function's extent)
     sc = scopes.copy()
     fext = fn.loc[:, ["file", "function", "line_start", "line_end"]]
@@ -146,6 +146,15 @@ def classify_lines(
     )  # the class's position in LINE_CLASS_NAMES: one text object per class, not one per line
     lines["class"] = pd.Series(LINE_CLASS_NAMES[which], index=lines.index, dtype="str")
     return lines
+
+
+def _distinct_branches(branches: pd.DataFrame) -> np.ndarray:
+    """The line key ``at`` of each distinct (``at``, ``branch``) of the branch rows (the first of
+    equal rows, in order): ``drop_duplicates(["at", "branch"])["at"]``, on one integer key per
+    row (:func:`covguard.analysis.keys.joint_keys`) instead of factorising both columns."""
+    at = branches["at"].to_numpy(dtype=np.int64)
+    (key,) = joint_keys((at, branches["branch"].to_numpy(dtype=np.int64)))
+    return at[~pd.Series(key).duplicated().to_numpy()]
 
 
 LINE_CLASS_NAMES = np.array(["justified", "excluded", "verified", "incidental", "unexecuted"], dtype=object)
