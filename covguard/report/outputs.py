@@ -51,9 +51,15 @@ class Rendering:
     options: ReportOptions
     analysis: Analysis
     gate: GateResult
-    doc: dict[str, Any]  # findings_json.findings_document
     results: TestRun | None
     listed: list[tuple[str, str]]  # (format, file) of every output written but the HTML page
+
+    @property
+    def doc(self) -> dict[str, Any]:
+        """The findings document (:func:`~covguard.report.findings_json.findings_document`, made
+        once per analysis): made when an output reads it, so that findings.json alone, written from
+        the tables' text, makes no dict per record."""
+        return findings_json.findings_document(self.analysis, self.gate)
 
 
 @dataclass(frozen=True)
@@ -120,7 +126,6 @@ def write_outputs(
     check_formats(selected)
     out = options.output_dir
     written: dict[str, Path] = {}
-    doc = findings_json.findings_document(analysis, gate)
 
     def step(name: str) -> Path:
         if echo:
@@ -129,7 +134,7 @@ def write_outputs(
 
     # the outputs other than the HTML page, which lists them
     listed = [(name, output_file(name)) for name in selected if name != "html"]
-    given = Rendering(options, analysis, gate, doc, results, listed)
+    given = Rendering(options, analysis, gate, results, listed)
     wanted_gcovr = [f for f in selected if f in gcovr_formats.FORMATS]
     steps: list[tuple[int, OutputFormat | None]] = [(f.order, f) for f in OUTPUTS if f.name in selected]
     beside = _trace_beside(given, selected)  # the trace matrix in a second process (or None)
