@@ -243,6 +243,45 @@ def escapes_root(shown: str, root: Path) -> str | None:
     return None
 
 
+class RealPaths:
+    """:func:`escapes_root` for many files of few folders: the root and each folder
+    resolved once; a file that is not itself a symbolic link is its folder's real path joined
+    with its name (what :meth:`pathlib.Path.resolve` gives, without a ``lstat`` per folder of
+    its path per file)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.folders: dict[Path, Path] = {}
+        self.real_root: Path | None = None
+
+    def resolve(self, p: Path) -> Path:
+        try:  # as os.path.realpath: a name it cannot lstat is no link
+            link = stat.S_ISLNK(os.lstat(p).st_mode)
+        except OSError:
+            link = False
+        if link or p.name in ("", ".."):
+            return p.resolve()
+        folder = self.folders.get(p.parent)
+        if folder is None:
+            folder = self.folders[p.parent] = p.parent.resolve()
+        return folder / p.name
+
+    def escapes_root(self, shown: str) -> str | None:
+        if shown.startswith("/"):
+            return None
+        p = self.root / shown
+        try:
+            real = self.resolve(p)
+            if self.real_root is None:
+                self.real_root = self.root.resolve()
+            real.relative_to(self.real_root)
+        except ValueError:
+            return str(real)
+        except OSError:
+            return None
+        return None
+
+
 def glob_regex(pattern: str) -> str:
     """A regex for a path glob: ``**`` any folders, ``*`` within one folder, ``?`` one character."""
     out: list[str] = []

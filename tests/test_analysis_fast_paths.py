@@ -113,7 +113,7 @@ def test_sorted_lists_are_the_grouped_lists_looked_up(
     if got is not None:  # else (a missing value, a categorical one) left to the caller
         assert got == expected
     # through the analysis' helper, which falls back to the grouped lists
-    assert A._lists_per_function(fn, right.dropna(), "v") == [
+    assert K.lists_per_function(fn, right.dropna(), "v") == [
         _pandas_lists(right.dropna(), ["file", "function"], "v").get(k, [])
         for k in zip(fn["file"].tolist(), fn["function"].tolist(), strict=True)
     ]
@@ -123,7 +123,7 @@ def test_sorted_lists_of_a_repeated_key_are_left_to_the_caller() -> None:
     fn = pd.DataFrame({"file": ["a", "a"], "function": ["f", "f"]})
     right = pd.DataFrame({"file": ["a"], "function": ["f"], "v": ["x"]})
     assert K.sorted_lists(fn, right, ["file", "function"], "v") is None
-    assert A._lists_per_function(fn, right, "v") == [["x"], ["x"]]
+    assert K.lists_per_function(fn, right, "v") == [["x"], ["x"]]
 
 
 EXEC = st.tuples(NAME, NAME, st.sampled_from(["u1", "u2", "u3"]))

@@ -16,9 +16,8 @@ import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from covguard.analysis.analyse import _RealPaths
 from covguard.analysis.keys import isin_rows, joint_keys, text_codes
-from covguard.files import escapes_root
+from covguard.files import RealPaths, escapes_root
 from covguard.frames import grouped_lists
 
 TEXT = st.sampled_from(["a", "B", "é", "e\u0301", "z", "", "10", "9", "A1", "ä", None])
@@ -142,7 +141,7 @@ def test_the_symbolic_link_check_resolves_as_pathlib_does(tmp_path: Path) -> Non
     names = ["src/a.c", "src/sub/b.c", "src/lx.c", "src/ld/y.c", "src/ld/none.c", "src/dangling.c",
              "src/insub/b.c", "src/abs.c", "src/../src/a.c", "src/sub/..", "missing/z.c", "/abs/p.c",
              "src/ld/../x.c", "src/ld/..", "src/insub/../lx.c"]  # fmt: skip
-    where = _RealPaths(root)
+    where = RealPaths(root)
     got = [where.escapes_root(n) for n in names]
     assert got == [escapes_root(n, root) for n in names]
     assert got[2] == str((outside / "x.c").resolve())

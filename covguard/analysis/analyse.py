@@ -35,8 +35,6 @@ Everything is pandas joins and group-bys: no Python loop per line of coverage.
 
 from __future__ import annotations
 
-import os
-import stat
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,12 +45,12 @@ import pandas as pd
 
 from covguard.analysis import findings as F
 from covguard.analysis.hierarchy import roll_up
-from covguard.analysis.keys import isin_rows, joint_keys, matching_rows, sorted_lists, text_codes
+from covguard.analysis.keys import isin_rows, joint_keys, lists_per_function, matching_rows, text_codes
 from covguard.analysis.line_bounds import bound_to_files, is_c_family, lexable
 from covguard.analysis.lines import classify_lines, line_function_keys, scopes
 from covguard.analysis.mcdc import McdcResult, analyse_mcdc
 from covguard.analysis.options import AnalysisOptions
-from covguard.files import display_path, glob_matcher
+from covguard.files import RealPaths, display_path, glob_matcher
 from covguard.frames import (
     ANALYSED_TESTS,
     FUNCTION_CLASSES,
@@ -318,7 +316,7 @@ def _symlink_problems(files: Sequence[str], root: Path) -> list[Problem]:
     """Sources that a symbolic link takes outside the project root: analysed under their link
     name, flagged, and never copied into an evidence package."""
     out: list[Problem] = []
-    where = _RealPaths(root)
+    where = RealPaths(root)
     for shown in files:
         real = where.escapes_root(shown)
         if real is not None:
@@ -332,45 +330,6 @@ def _symlink_problems(files: Sequence[str], root: Path) -> list[Problem]:
                 )
             )
     return out
-
-
-class _RealPaths:
-    """:func:`covguard.files.escapes_root` for many files of few folders: the root and each folder
-    resolved once; a file that is not itself a symbolic link is its folder's real path joined
-    with its name (what :meth:`pathlib.Path.resolve` gives, without a ``lstat`` per folder of
-    its path per file)."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.folders: dict[Path, Path] = {}
-        self.real_root: Path | None = None
-
-    def resolve(self, p: Path) -> Path:
-        try:  # as os.path.realpath: a name it cannot lstat is no link
-            link = stat.S_ISLNK(os.lstat(p).st_mode)
-        except OSError:
-            link = False
-        if link or p.name in ("", ".."):
-            return p.resolve()
-        folder = self.folders.get(p.parent)
-        if folder is None:
-            folder = self.folders[p.parent] = p.parent.resolve()
-        return folder / p.name
-
-    def escapes_root(self, shown: str) -> str | None:
-        if shown.startswith("/"):
-            return None
-        p = self.root / shown
-        try:
-            real = self.resolve(p)
-            if self.real_root is None:
-                self.real_root = self.root.resolve()
-            real.relative_to(self.real_root)
-        except ValueError:
-            return str(real)
-        except OSError:
-            return None
-        return None
 
 
 def _function_frame(data: CoverageData) -> pd.DataFrame:
@@ -677,7 +636,7 @@ def function_facts(
     fkey = ["file", "function"]
     req_class = dict(zip(requirements["id"].tolist(), requirements["safety_class"].tolist(), strict=True))
     fn = functions.reset_index(drop=True)  # a new frame, numbered as the merges below numbered it
-    fn["requirements"] = _lists_per_function(fn, function_requirements, "requirement")
+    fn["requirements"] = lists_per_function(fn, function_requirements, "requirement")
     fn["traced"] = fn["requirements"].str.len() > 0
     fn["safety_class"] = pd.Series(
         [
@@ -802,35 +761,21 @@ def line_classes(
 
 
 def function_line_counts(
-    fn: pd.DataFrame, lines: pd.DataFrame, keys: tuple[np.ndarray, np.ndarray] | None = None
+    fn: pd.DataFrame, lines: pd.DataFrame, keys: tuple[np.ndarray, np.ndarray]
 ) -> pd.DataFrame:
     """Step 5b: each function's line and branch numbers (justified and excluded lines not counted).
 
     ``keys``: integer keys of each row of ``lines`` and of ``fn`` that are equal exactly when the
     file and function are (:func:`covguard.analysis.lines.line_function_keys`, -1 for a line of
-    no function); without them the lines are grouped by their text."""
-    fkey = ["file", "function"]
-    counted_rows = ~lines["class"].isin(["justified", "excluded"]).to_numpy()
-    if keys is not None and len(keys[0]) == len(lines) and len(keys[1]) == len(fn):
-        at_line, at_fn = keys
-        keep = counted_rows & (at_line >= 0)
-        sums = _line_sums_by_row(lines, keep, at_line, at_fn)
-        if sums is not None:
-            return check(fn.assign(**sums), FUNCTION_COVERAGE, "function coverage")
-        counted = lines.loc[keep, ["executed", "verified", "branches_total", "branches_covered_any",
-                                   "branches_verified"]].assign(at=at_line[keep])  # fmt: skip
+    no function)."""
+    at_line, at_fn = keys
+    keep = ~lines["class"].isin(["justified", "excluded"]).to_numpy() & (at_line >= 0)
+    sums = _line_sums_by_row(lines, keep, at_line, at_fn)
+    if sums is None:  # a function twice in fn, or a column not of integers: grouped by the key
+        counted = lines.loc[keep, list(_LINE_SUMS.values())].assign(at=at_line[keep])
         per_fn = _line_sums(counted, "at").reindex(at_fn)
-        return check(
-            fn.assign(**{c: per_fn[c].fillna(0).astype("int64").to_numpy() for c in per_fn.columns}),
-            FUNCTION_COVERAGE,
-            "function coverage",
-        )
-    counted = lines[counted_rows]
-    per_fn = _line_sums(counted, fkey)
-    fn = fn.merge(per_fn, left_on=fkey, right_index=True, how="left")
-    for c in per_fn.columns:
-        fn[c] = fn[c].fillna(0).astype("int64")
-    return check(fn, FUNCTION_COVERAGE, "function coverage")
+        sums = {c: per_fn[c].fillna(0).astype("int64").to_numpy() for c in per_fn.columns}
+    return check(fn.assign(**sums), FUNCTION_COVERAGE, "function coverage")
 
 
 _LINE_SUMS = {  # each function's number -> the column of its lines it sums (lines_total: their count)
@@ -999,7 +944,7 @@ def _verified_on(fn: pd.DataFrame, verifying_units: pd.DataFrame, data: Coverage
         fn["verified_on"], fn["verified_on_target"] = one
     else:
         on = vu.merge(unit_origin, on="coverage_unit").loc[:, [*fkey, "origin"]]
-        fn["verified_on"] = _lists_per_function(fn, on, "origin")
+        fn["verified_on"] = lists_per_function(fn, on, "origin")
         target = on[~on["origin"].str.startswith("host")].drop_duplicates(fkey)
         fn["verified_on_target"] = isin_rows(fn, target, fkey)
     # a host tool's Python: asked once per file name (NaN, no name: not Python, as str.endswith says)
@@ -1031,23 +976,6 @@ def _one_origin(
     )
     ran = (counts.fillna(0) > 0).to_numpy(dtype=bool)
     return [[only] if r else [] for r in ran.tolist()], ran & (not only.startswith("host"))
-
-
-def _lists_per_function(fn: pd.DataFrame, rows: pd.DataFrame, value: str) -> list[list[Any]]:
-    """Each function's distinct ``value`` texts among ``rows`` (by file and function), sorted
-    (:func:`covguard.analysis.keys.sorted_lists`, or grouped and looked up)."""
-    fkey = ["file", "function"]
-    lists = sorted_lists(fn, rows, fkey, value)
-    return (
-        lists if lists is not None else _per_function(fn, grouped_lists(rows, fkey, value, sort_keys=False))
-    )
-
-
-def _per_function(fn: pd.DataFrame, lists: dict[Any, list[Any]]) -> list[list[Any]]:
-    """Each function's list in ``lists`` (by file and function), a new empty list without one."""
-    if not lists:
-        return [[] for _ in range(len(fn))]
-    return [lists.get(k, []) for k in zip(fn["file"].tolist(), fn["function"].tolist(), strict=True)]
 
 
 def _unique(problems: Sequence[Any]) -> list[Any]:

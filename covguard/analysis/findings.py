@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from covguard.analysis.keys import isin_rows, joint_keys, sorted_lists, text_codes
+from covguard.analysis.keys import isin_rows, joint_keys, lists_per_function, text_codes
 from covguard.analysis.kinds import KINDS
 from covguard.frames import grouped_lists, records
 
@@ -155,10 +155,7 @@ def function_findings(
     kept = fn["class"].isin(["rogue", "traced_untested", "incidental", "dead"]).to_numpy(dtype=bool)
     sub = fn.loc[kept, [c for c in fn.columns if c in [*read, "reachable", "call_path", "image"]]]
     # the tests that ran each function, sorted
-    ran_by = sorted_lists(sub, exec_tests, ["file", "function"], "test")
-    if ran_by is None:
-        by_fn = grouped_lists(exec_tests, ["file", "function"], "test", sort_keys=False)
-        ran_by = [by_fn.get(k, []) for k in zip(sub["file"].tolist(), sub["function"].tolist(), strict=True)]
+    ran_by = lists_per_function(sub, exec_tests, "test")
     # the product build's facts, when the frame has them (a frame of the tests may not)
     facts = [
         sub[c].tolist() if c in sub.columns else [None] * len(sub)

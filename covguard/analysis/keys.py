@@ -15,6 +15,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from covguard.frames import grouped_lists
+
 # the widest packed key: below 2**62, so that a product of spans never wraps
 _LIMIT = 1 << 62
 
@@ -176,3 +178,17 @@ def sorted_lists(
     values = np.asarray(names, dtype=object)[pairs % width].tolist()
     ends = np.cumsum(np.bincount(pairs // width, minlength=len(left))).tolist()
     return [values[a:b] for a, b in zip([0, *ends][: len(ends)], ends, strict=True)]
+
+
+def lists_per_function(fn: pd.DataFrame, rows: pd.DataFrame, value: str) -> list[list[Any]]:
+    """Each function's (row of ``fn``) distinct ``value`` texts among ``rows`` (by file and
+    function), sorted, a new empty list for none: :func:`sorted_lists`, or, where it does not
+    apply, :func:`covguard.frames.grouped_lists` looked up per function."""
+    fkey = ["file", "function"]
+    lists = sorted_lists(fn, rows, fkey, value)
+    if lists is not None:
+        return lists
+    grouped = grouped_lists(rows, fkey, value, sort_keys=False)
+    if not grouped:
+        return [[] for _ in range(len(fn))]
+    return [grouped.get(k, []) for k in zip(fn["file"].tolist(), fn["function"].tolist(), strict=True)]

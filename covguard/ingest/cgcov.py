@@ -85,7 +85,7 @@ def _read_one(data: bytes, start: int) -> tuple[list[tuple[str, bytes]], int]:
         elif tag == 0x45:  # 'E'
             if path is None:
                 raise StreamError(f"an end record without a file at byte {pos}")
-            files.append((path, chunks[0] if len(chunks) == 1 else b"".join(chunks)))
+            files.append((path, b"".join(chunks)))
             path = None
             pos += 1
         elif tag == 0x5A:  # 'Z'
@@ -104,10 +104,6 @@ def _read_one(data: bytes, start: int) -> tuple[list[tuple[str, bytes]], int]:
 @functools.lru_cache(maxsize=4096)
 def _checked_path(raw: bytes) -> str:
     """The object's path, checked (cached: every test's stream names the same few objects)."""
-    return _check_path(raw)
-
-
-def _check_path(raw: bytes) -> str:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:

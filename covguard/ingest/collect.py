@@ -32,14 +32,7 @@ from covguard.frames import (
 from covguard.ingest.cgcov import unit_streams
 from covguard.ingest.gcda import Layout, counters_batch, counters_of, data_bytes, layout_of, read_counters
 from covguard.ingest.gcno import NotesFile, read_notes
-from covguard.ingest.gcov_model import (
-    Counts,
-    CoverageModel,
-    ObjectInfo,
-    UnitCounters,
-    build_model,
-    evaluate,
-)
+from covguard.ingest.gcov_model import Counts, CoverageModel, UnitCounters, build_model, evaluate
 from covguard.ingest.model_cache import model_for
 from covguard.model import BuildManifest
 from covguard.trace.demangle import demangle
@@ -175,13 +168,13 @@ def units_counters(
             listing = listings[parent] = _entries(parent)
         if name in listing[0]:  # libgcov's layout: one file per object the test ran
             for path in _gcda_files(base):
-                oi = _object_of(model, path[len(base) :], path, layouts)[0]
+                oi = _object_of(model, path[len(base) :], path, layouts)
                 pending.append((u, oi, path, data_bytes(Path(path))))
                 found.append(path)
         for shown, objects in unit_streams(base, runs, listing[1]):
             for gcda, data in objects:
                 where = f"{shown}:{gcda}"
-                pending.append((u, _object_of(model, gcda, where, layouts)[0], where, data))
+                pending.append((u, _object_of(model, gcda, where, layouts), where, data))
             found.append(shown)
         found_per_unit.append(found)
     decoded = counters_batch(
@@ -199,12 +192,10 @@ def units_counters(
     return per_unit, found_per_unit
 
 
-def _object_of(
-    model: CoverageModel, gcda: str, shown: str | Path, layouts: dict[int, Layout]
-) -> tuple[int, ObjectInfo, Layout]:
-    """The object of the model whose counters ``gcda`` (its absolute path, as the notes name it) holds,
-    with the counter layout of its notes (made once per object in ``layouts``); coverage data of an
-    object the build has no notes for is refused, naming ``shown``."""
+def _object_of(model: CoverageModel, gcda: str, shown: str | Path, layouts: dict[int, Layout]) -> int:
+    """The index of the model's object whose counters ``gcda`` (its absolute path, as the notes name
+    it) holds, its notes' counter layout made once in ``layouts``; coverage data of an object the
+    build has no notes for is refused, naming ``shown``."""
     notes_path = gcda[: -len(".gcda")] + ".gcno"
     oi = model.object_index.get(notes_path)
     if oi is None:
@@ -213,11 +204,10 @@ def _object_of(
             path=shown,
             hint=_REBUILD,
         )
-    info = model.objects[oi]
-    layout = layouts.get(oi)
-    if layout is None:
-        layout = layouts[oi] = layout_of(info.notes, info.fn_counter_counts)
-    return oi, info, layout
+    if oi not in layouts:
+        info = model.objects[oi]
+        layouts[oi] = layout_of(info.notes, info.fn_counter_counts)
+    return oi
 
 
 def counters_in_place(model: CoverageModel) -> tuple[UnitCounters, list[str]]:

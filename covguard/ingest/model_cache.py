@@ -89,7 +89,7 @@ def _parts(model: CoverageModel, sig: str) -> tuple[dict[str, Any], dict[str, np
         ("fn_artificial", 4),
     ):
         values = [v for c in columns for v in c[field]]
-        arrays[name] = np.asarray(values, dtype=np.int64).reshape(len(values))
+        arrays[name] = np.asarray(values, dtype=np.int64)
     meta: dict[str, Any] = {
         "signature": sig,
         "files": model.files,
@@ -151,15 +151,10 @@ def save(model: CoverageModel, path: Path, sig: str) -> None:
     atomic_write(path, writer)
 
 
-def load(path: Path, sig: str) -> CoverageModel | None:
-    """The cached model, or None when there is none, it is stale, or it is unreadable."""
-    return load_blob(path, sig)
-
-
 def save_blob(model: CoverageModel, path: Path, sig: str) -> None:
     """One object's model in one flat file (the format of :func:`save`), renamed into place but
     not synced to disk: a cache of hundreds of small files; a file torn by a crash fails the size
-    checks of :func:`load_blob` and is compiled again."""
+    checks of :func:`load` and is compiled again."""
     pieces = _blob(model, sig)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
@@ -171,7 +166,7 @@ def save_blob(model: CoverageModel, path: Path, sig: str) -> None:
         raise OutputError(f"cannot write the model cache: {exc.strerror}", path=path) from exc
 
 
-def load_blob(path: Path, sig: str) -> CoverageModel | None:
+def load(path: Path, sig: str) -> CoverageModel | None:
     """The model :func:`save` or :func:`save_blob` wrote, or None when it is missing, stale or
     damaged.  The file is read once into a buffer the arrays are views of (no copy)."""
     try:
@@ -402,7 +397,7 @@ def incremental_model(
             raise CoverageDataError(f"cannot read notes file: {exc.strerror}", path=Path(p)) from exc
         key = object_key(data)
         keys.append(key)
-        got = load_blob(folder / f"{key}.model", key)
+        got = load(folder / f"{key}.model", key)
         if got is not None and len(got.objects) == 1:
             got.objects[0].notes.path = Path(p)  # the same content may sit at another path
             got.object_index = {p: 0}

@@ -183,9 +183,6 @@ def _plain_column(values: list[Any]) -> list[Any]:
     kinds = set(map(type, values))
     if kinds <= set(_PLAIN_KINDS):
         return values
-    if kinds <= {float}:
-        rounded = _rounded(values)
-        return [rounded.get(f, f) for f in values]
     if kinds <= {float, *_PLAIN_KINDS}:  # numbers, some of them float
         rounded = _rounded([v for v in values if type(v) is float])
         return [rounded.get(v, v) if type(v) is float else v for v in values]

@@ -290,12 +290,7 @@ def _summary(doc: dict[str, Any], outputs: Sequence[tuple[str, str]]) -> str:
                 f"<td>{esc(f.get('detail', ''))}</td></tr>"
             )
         # one failure per function under its threshold: thousands on a large project
-        rows = _paged(rows, "gate-table", "<table>")
-        if not rows[-1].endswith("</section>"):
-            rows.append("</tbody></table>")
-        else:
-            rows[-1] = rows[-1].removesuffix("</section>")
-        out += rows
+        out += _paged(rows, "gate-table", "<table>", section=False)
     if outputs:
         links = " · ".join(f'<a href="{esc(href)}">{esc(label)}</a>' for label, href in outputs)
         out.append(f'<p class="small">Other outputs: {links}</p>')
@@ -359,15 +354,15 @@ def _findings(doc: dict[str, Any], anchors: _Anchors, rest: RestRows) -> str:
     return "\n".join(out)
 
 
-def _table_end(table_id: str, rows: int) -> str:
-    """The end of a table and of its section; ``rows``: its number of rows when only the first
-    page of them is drawn (the button draws the others)."""
-    if not rows:
-        return "</tbody></table></section>"
-    return (
-        f'</tbody></table><button type="button" class="all-rows" data-table="{table_id}">'
-        f"show all {rows} rows</button></section>"
+def _table_end(table_id: str, rows: int, *, section: bool = True) -> str:
+    """The end of a table and (``section``) of its section; ``rows``: its number of rows when only
+    the first page of them is drawn (the button draws the others)."""
+    button = (
+        f'<button type="button" class="all-rows" data-table="{table_id}">show all {rows} rows</button>'
+        if rows
+        else ""
     )
+    return "</tbody></table>" + button + ("</section>" if section else "")
 
 
 def _parent_note(r: dict[str, Any]) -> str:
@@ -414,8 +409,6 @@ def _requirements(doc: dict[str, Any], anchors: _Anchors) -> str:
             f"<span class=muted>({c['branches_verified']}/{c['branches_total']})</span></td></tr>"
         )
     out = _paged(out, "req-table")
-    if not out[-1].endswith("</section>"):
-        out.append("</tbody></table></section>")
     return "\n".join(out)
 
 
@@ -526,28 +519,23 @@ def _trace(links: pd.DataFrame, doc: dict[str, Any], anchors: _Anchors) -> str:
             f'<td><ul class="plain small">{tests_html}</ul></td></tr>'
         )
     out = _paged(out, "trace-table")
-    if not out[-1].endswith("</section>"):
-        out.append("</tbody></table></section>")
     return "\n".join(out)
 
 
-def _paged(out: list[str], table_id: str, opening: str | None = None) -> list[str]:
-    """A long table shows its first :data:`PAGE_ROWS` rows and a button for the rest (the filter
-    searches every row; a link to a row shows them all): the first view of a large report draws
-    quickly.  ``opening`` is the table's start tag when it is not ``<table id="table_id">``."""
+def _paged(out: list[str], table_id: str, opening: str | None = None, *, section: bool = True) -> list[str]:
+    """The table ``out`` (its start and rows) with its end (:func:`_table_end`): a long table shows
+    its first :data:`PAGE_ROWS` rows and a button for the rest (the filter searches every row; a
+    link to a row shows them all), so the first view of a large report draws quickly.
+    ``opening`` is the table's start tag when it is not ``<table id="table_id">``."""
     rows = [i for i, part in enumerate(out) if part.startswith(("<tr>", "<tr "))]
     if len(rows) <= PAGE_ROWS:
-        return out
+        return [*out, _table_end(table_id, 0, section=section)]
     out = list(out)
     for i in rows[PAGE_ROWS:]:
         out[i] = '<tr class="more"' + out[i][3:]
     opening = opening or f'<table id="{table_id}">'
     out = [part.replace(opening, f'<table id="{table_id}" class="paged">', 1) for part in out]
-    out.append(
-        f'</tbody></table><button type="button" class="all-rows" data-table="{table_id}">'
-        f"show all {len(rows)} rows</button></section>"
-    )
-    return out
+    return [*out, _table_end(table_id, len(rows), section=section)]
 
 
 def _reachable(f: dict[str, Any]) -> str:
@@ -626,8 +614,6 @@ def _tests(doc: dict[str, Any]) -> str:
             f'<td class="num dur">{duration}</td><td class=small>{esc(t["message"])}</td></tr>'
         )
     out = _paged(out, "test-table")
-    if not out[-1].endswith("</section>"):
-        out.append("</tbody></table></section>")
     return "\n".join(out)
 
 
